@@ -1,0 +1,279 @@
+"""Ingest over real HTTP: the Segment wire protocol, its limits and its error answers."""
+from __future__ import annotations
+
+import gzip
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from conftest import basic, http
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def track(user="u1", **extra):
+    event = {"type": "track", "event": "Song Played", "userId": user, "messageId": uuid.uuid4().hex,
+             "timestamp": iso(datetime.now(timezone.utc)), "properties": {"artist": "Björk"}}
+    event.update(extra)
+    return event
+
+
+def send(server, key, payload, path="/v1/batch", headers=None, raw=None):
+    body = raw if raw is not None else json.dumps(payload).encode()
+    all_headers = {"Content-Type": "application/json", **basic(key), **(headers or {})}
+    return http("POST", server.url + path, body, all_headers)
+
+
+def count(query, sql="SELECT COUNT(*) FROM event"):
+    return query(sql)[0][0]
+
+
+def test_valid_batch_is_stored(live_server, tenant, query):
+    events = [track(user=f"u{i}") for i in range(5)]
+    reply = send(live_server, tenant.write_key, {"batch": events, "sentAt": iso(datetime.now(timezone.utc))})
+    assert reply.status == 200, reply.body
+    assert reply.json() == {"success": True, "accepted": 5, "stored": 5, "duplicates": 0, "rejected": []}
+    rows = query("SELECT user_id, name, type, json_extract(properties, '$.artist') FROM event ORDER BY id")
+    assert rows == [(f"u{i}", "Song Played", "track", "Björk") for i in range(5)]
+
+
+def test_same_batch_twice_is_stored_once(live_server, tenant, query):
+    payload = {"batch": [track() for _ in range(20)]}
+    first = send(live_server, tenant.write_key, payload)
+    second = send(live_server, tenant.write_key, payload)
+    assert (first.json()["stored"], second.json()["stored"], second.json()["duplicates"]) == (20, 0, 20)
+    assert count(query) == 20
+
+
+def test_message_ids_are_unique_per_app_not_globally(live_server, tenant, query):
+    from conftest import make_tenant
+    other = make_tenant("Other App")
+    event = track()
+    send(live_server, tenant.write_key, {"batch": [event]})
+    send(live_server, other.write_key, {"batch": [event]})
+    assert count(query) == 2
+
+
+def test_gzip_body_is_accepted(live_server, tenant, query):
+    body = gzip.compress(json.dumps({"batch": [track() for _ in range(50)]}).encode())
+    reply = send(live_server, tenant.write_key, None, raw=body, headers={"Content-Encoding": "gzip"})
+    assert reply.status == 200 and reply.json()["stored"] == 50
+
+
+def test_gzip_bomb_is_refused_quickly(live_server, tenant, query):
+    # 1 GB of zeros compresses to about 1 MB; send a 100 MB one (~100 KB on the wire).
+    bomb = gzip.compress(b"0" * (100 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < 500 * 1024
+    started = time.monotonic()
+    reply = send(live_server, tenant.write_key, None, raw=bomb, headers={"Content-Encoding": "gzip"})
+    elapsed = time.monotonic() - started
+    assert reply.status == 413
+    assert reply.json()["error"]["code"] == "payload_too_large"
+    assert elapsed < 2.0  # inflating all of it would take seconds and 100 MB
+    assert count(query) == 0
+
+
+def test_corrupt_gzip_is_a_clear_400(live_server, tenant):
+    reply = send(live_server, tenant.write_key, None, raw=b"\x1f\x8bnot gzip", headers={"Content-Encoding": "gzip"})
+    assert reply.status == 400 and reply.json()["error"]["code"] == "malformed_body"
+
+
+@pytest.mark.parametrize("auth", [
+    {"Authorization": "Basic " + "bm9wZTo="},  # "nope:"
+    {},
+    {"Authorization": "Bearer rcp_w_not-a-real-key"},
+    {"Authorization": "Basic !!!"},
+])
+def test_bad_or_missing_key_is_401(live_server, tenant, query, auth):
+    reply = http("POST", live_server.url + "/v1/batch", json.dumps({"batch": [track()]}).encode(),
+                 {"Content-Type": "application/json", **auth})
+    assert reply.status == 401
+    assert reply.json()["error"]["code"] == "unauthorized"
+    assert count(query) == 0
+
+
+def test_write_key_in_body_is_accepted(live_server, tenant, query):
+    reply = http("POST", live_server.url + "/v1/batch",
+                 json.dumps({"batch": [track()], "writeKey": tenant.write_key}).encode(),
+                 {"Content-Type": "application/json"})
+    assert reply.status == 200 and count(query) == 1
+
+
+def test_revoked_key_is_refused_after_rotation(live_server, tenant, runner, query):
+    result = runner.invoke(args=["keys", "rotate", tenant.name])
+    assert result.exit_code == 0, result.output
+    new_key = result.output.split("write_key: ")[1].strip()
+    assert send(live_server, new_key, {"batch": [track()]}).status == 200
+    assert send(live_server, tenant.write_key, {"batch": [track()]}).status == 401
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/html", "multipart/form-data"])
+def test_wrong_content_type_is_415(live_server, tenant, content_type):
+    reply = send(live_server, tenant.write_key, {"batch": [track()]}, headers={"Content-Type": content_type})
+    assert reply.status == 415
+    assert "Content-Type" in reply.json()["error"]["details"]
+
+
+def test_text_plain_json_is_accepted_for_send_beacon(live_server, tenant, query):
+    reply = send(live_server, tenant.write_key, {"batch": [track()]}, headers={"Content-Type": "text/plain;charset=UTF-8"})
+    assert reply.status == 200 and count(query) == 1
+
+
+def test_too_large_body_is_413(live_server, tenant, query):
+    events = [track(properties={"pad": "x" * 20_000}) for _ in range(30)]  # ~600 KB
+    reply = send(live_server, tenant.write_key, {"batch": events})
+    assert reply.status == 413 and reply.json()["error"]["code"] == "payload_too_large"
+    assert count(query) == 0
+
+
+def test_too_large_single_event_is_413(live_server, tenant, query):
+    reply = send(live_server, tenant.write_key, track(properties={"pad": "x" * 40_000}), path="/v1/track")
+    assert reply.status == 413
+    assert count(query) == 0
+
+
+def test_too_large_event_in_a_batch_is_named_and_the_rest_stored(live_server, tenant, query):
+    events = [track(), track(properties={"pad": "x" * 40_000}), track()]
+    reply = send(live_server, tenant.write_key, {"batch": events})
+    assert reply.status == 200
+    assert reply.json()["rejected"] == [{"index": 1, "field": "_event", "code": "too_large",
+                                         "message": reply.json()["rejected"][0]["message"]}]
+    assert count(query) == 2
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"", b'{"batch": [1, 2', b"\xff\xfe"])
+def test_malformed_json_is_400(live_server, tenant, raw):
+    reply = send(live_server, tenant.write_key, None, raw=raw)
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == "malformed_body"
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"events": []}, "batch"),
+    ({"batch": "nope"}, "batch"),
+    ([1, 2, 3], "_body"),
+])
+def test_wrong_envelope_names_the_field(live_server, tenant, payload, field):
+    reply = send(live_server, tenant.write_key, payload)
+    assert reply.status == 422
+    assert field in reply.json()["error"]["details"]
+
+
+def test_batch_with_three_bad_events_stores_seven_and_names_three(live_server, tenant, query):
+    events = [track(user=f"good{i}") for i in range(10)]
+    events[2] = {"type": "track", "userId": "x", "messageId": "m2"}  # no event name
+    events[5] = {"type": "track", "event": "E", "messageId": "m5"}  # no user at all
+    events[8] = {"type": "track", "event": "E", "userId": ["not", "a", "string"], "messageId": "m8"}
+    reply = send(live_server, tenant.write_key, {"batch": events})
+    assert reply.status == 200
+    body = reply.json()
+    assert body["stored"] == 7
+    assert [(r["index"], r["field"]) for r in body["rejected"]] == [(2, "event"), (5, "userId"), (8, "userId")]
+    assert all(r["message"] for r in body["rejected"])
+    assert count(query) == 7
+
+
+def test_batch_with_only_bad_events_is_422(live_server, tenant):
+    reply = send(live_server, tenant.write_key, {"batch": [{"type": "bogus", "userId": "u"}]})
+    assert reply.status == 422
+    assert reply.json()["error"]["details"]["rejected"][0]["field"] == "type"
+
+
+@pytest.mark.parametrize("route, event, field", [
+    ("/v1/track", {"userId": "u"}, "event"),
+    ("/v1/track", {"event": "E"}, "userId"),
+    ("/v1/alias", {"userId": "u"}, "previousId"),
+    ("/v1/group", {"userId": "u"}, "groupId"),
+    ("/v1/page", {"userId": "u", "timestamp": "yesterday"}, "timestamp"),
+    ("/v1/identify", {"userId": "u", "traits": [1]}, "traits"),
+    ("/v1/track", {"userId": "", "event": "E"}, "userId"),
+])
+def test_single_event_routes_name_the_bad_field(live_server, tenant, route, event, field):
+    reply = send(live_server, tenant.write_key, event, path=route)
+    assert reply.status == 422, reply.body
+    assert field in reply.json()["error"]["details"]
+
+
+@pytest.mark.parametrize("route", ["/v1/track", "/v1/identify", "/v1/page", "/v1/screen", "/v1/alias", "/v1/group"])
+def test_single_event_routes_store_their_type(live_server, tenant, query, route):
+    event = {"userId": "u1", "event": "E", "name": "Home", "previousId": "anon", "groupId": "g1",
+             "traits": {"plan": "pro"}}
+    assert send(live_server, tenant.write_key, event, path=route).status == 200
+    assert query("SELECT type FROM event") == [(route.rsplit("/", 1)[1],)]
+
+
+def test_anonymous_events_join_the_user_after_identify(live_server, tenant, query):
+    anon = [track(user=None, anonymousId="device-1") for _ in range(3)]
+    for e in anon:
+        del e["userId"]
+    send(live_server, tenant.write_key, {"batch": anon})
+    identify = {"type": "identify", "userId": "alice", "anonymousId": "device-1",
+                "traits": {"name": "Alice"}, "messageId": uuid.uuid4().hex}
+    send(live_server, tenant.write_key, {"batch": [identify]})
+    rows = query("""SELECT COUNT(*) FROM event WHERE app_id = ? AND (actor = 'u:alice' OR actor IN
+                    (SELECT actor FROM identity WHERE app_id = ? AND user_id = 'alice'))""",
+                 tenant.app_id, tenant.app_id)
+    assert rows[0][0] == 4
+    assert query("SELECT json_extract(traits, '$.name') FROM profile WHERE user_id = 'alice'") == [("Alice",)]
+
+
+def test_alias_joins_a_previous_id(live_server, tenant, query):
+    anon = track(user=None, anonymousId="visitor-9")
+    del anon["userId"]
+    send(live_server, tenant.write_key, {"batch": [anon, track(user="bob")]})
+    send(live_server, tenant.write_key, {"previousId": "visitor-9", "userId": "bob"}, path="/v1/alias")
+    assert query("SELECT user_id FROM identity WHERE actor = 'a:visitor-9'") == [("bob",)]
+
+
+def test_identify_merges_traits_and_keeps_first_and_last_seen(live_server, tenant, query):
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    send(live_server, tenant.write_key, {"batch": [
+        {"type": "identify", "userId": "u", "traits": {"a": 1}, "timestamp": iso(t0)},
+        {"type": "identify", "userId": "u", "traits": {"b": 2}, "timestamp": iso(t0 + timedelta(days=2))},
+    ]})
+    send(live_server, tenant.write_key, {"batch": [
+        {"type": "identify", "userId": "u", "traits": {"a": 3}, "timestamp": iso(t0 + timedelta(days=1))}]})
+    traits, first, last = query("SELECT traits, first_seen, last_seen FROM profile")[0]
+    assert json.loads(traits) == {"a": 3, "b": 2}
+    assert (first, last) == (int(t0.timestamp() * 1000), int((t0 + timedelta(days=2)).timestamp() * 1000))
+
+
+def test_client_clock_three_hours_off_is_corrected(live_server, tenant, query):
+    now = datetime.now(timezone.utc)
+    skewed = now + timedelta(hours=3)  # the device thinks it is three hours later
+    event = track(timestamp=iso(skewed - timedelta(minutes=10)))  # happened ten minutes ago
+    before = time.time() * 1000
+    send(live_server, tenant.write_key, {"batch": [event], "sentAt": iso(skewed)})
+    stored = query("SELECT timestamp FROM event")[0][0]
+    expected = before - 10 * 60 * 1000
+    assert abs(stored - expected) < 5_000
+
+
+def test_events_record_the_users_utc_offset(live_server, tenant, query):
+    summer = datetime(2026, 7, 1, 12, tzinfo=timezone.utc)
+    winter = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+    ctx = {"timezone": "Europe/Berlin"}
+    send(live_server, tenant.write_key, {"batch": [track(timestamp=iso(summer), context=ctx),
+                                                   track(timestamp=iso(winter), context=ctx),
+                                                   track(timestamp=iso(winter))]})
+    assert query("SELECT utc_offset FROM event ORDER BY id") == [(120,), (60,), (0,)]
+
+
+def test_cors_preflight_and_headers_for_browsers(live_server, tenant):
+    reply = http("OPTIONS", live_server.url + "/v1/batch", headers={
+        "Origin": "https://example.com", "Access-Control-Request-Method": "POST"})
+    assert reply.status == 204
+    assert reply.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in reply.headers
+    reply = send(live_server, tenant.write_key, {"batch": [track()]}, headers={"Origin": "https://example.com"})
+    assert reply.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_unknown_route_answers_json(live_server):
+    reply = http("GET", live_server.url + "/v1/nope")
+    assert reply.status == 404 and reply.json()["error"]["code"] == "not_found"

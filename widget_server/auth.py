@@ -1,0 +1,181 @@
+"""Keys and tokens: who is calling, and for which app.
+
+* write keys (public, in apps and web pages) may only ingest;
+* secret keys (server side) may mint viewer tokens and read any user's story;
+* viewer tokens (short-lived, signed) let one user see only their own story.
+
+Keys are shown once and stored as SHA-256 hashes. Credentials arrive as HTTP Basic (key as the
+user name, the Segment way) or ``Authorization: Bearer``.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from flask import current_app, request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .errors import Forbidden, Unauthorized, ValidationFailed
+from .models import ApiKey, App, ViewerGrant, now_ms
+
+KEY_PREFIX = {ApiKey.WRITE: "rcp_w_", ApiKey.SECRET: "rcp_s_"}
+VIEWER_SALT = "recap.viewer-token"
+KEY_CACHE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    app_id: int
+    kind: str  # "write", "secret" or "viewer"
+    user_id: str | None = None
+    grant_id: str | None = None
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(app: App, kind: str) -> str:
+    """Make a new key for ``app`` and return it; only its hash is stored."""
+    key = KEY_PREFIX[kind] + secrets.token_urlsafe(32)
+    ApiKey.create(app=app, kind=kind, key_hash=hash_key(key), prefix=key[:12])
+    return key
+
+
+def rotate_key(app: App, kind: str, keep_old: bool = False) -> str:
+    key = create_key(app, kind)
+    if not keep_old:
+        (ApiKey.update(revoked_at=now_ms())
+         .where((ApiKey.app == app) & (ApiKey.kind == kind) & ApiKey.revoked_at.is_null()
+                & (ApiKey.key_hash != hash_key(key)))
+         .execute())
+    _key_cache.clear()
+    return key
+
+
+class _KeyCache:
+    """Hash → (app id, kind) for a few seconds, so the ingest hot path skips the lookup."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Caller | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Caller | None:
+        digest = hash_key(key)
+        hit = self._entries.get(digest)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        row = (ApiKey.select(ApiKey.app, ApiKey.kind)
+               .where((ApiKey.key_hash == digest) & ApiKey.revoked_at.is_null())
+               .first())
+        caller = Caller(app_id=row.app_id, kind=row.kind) if row else None
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[digest] = (time.monotonic() + KEY_CACHE_SECONDS, caller)
+        return caller
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_key_cache = _KeyCache()
+
+
+def presented_credential() -> str | None:
+    """The key or token in the Authorization header (Basic user name or Bearer), if any."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        return value.strip() or None
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("The Basic credentials are not valid base64.") from None
+        return decoded.partition(":")[0] or None
+    return None
+
+
+def key_caller(key: str | None) -> Caller | None:
+    if not key or not key.startswith(tuple(KEY_PREFIX.values())):
+        return None
+    return _key_cache.get(key)
+
+
+def require_write_key(body_key: str | None = None) -> Caller:
+    """Ingest: a write key (a secret key works too, for server-side senders)."""
+    key = presented_credential() or body_key
+    caller = key_caller(key)
+    if caller is None:
+        raise Unauthorized("Send the app's write key as the HTTP Basic user name.")
+    return caller
+
+
+def require_secret_key() -> Caller:
+    caller = key_caller(presented_credential())
+    if caller is None or caller.kind != ApiKey.SECRET:
+        raise Unauthorized("This route needs the app's secret key (HTTP Basic user name or Bearer).")
+    return caller
+
+
+# --- viewer tokens ---------------------------------------------------------------------------
+
+def _viewer_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEYS"][::-1], salt=VIEWER_SALT)
+
+
+def create_viewer_token(app_id: int, user_id: str, ttl: int | None = None) -> tuple[str, int]:
+    """Return (token, expires_at ms). The token names a random grant, not the user."""
+    ttl = ttl or current_app.config["VIEWER_TOKEN_TTL"]
+    grant = ViewerGrant.create(id=secrets.token_hex(16), app=app_id, user_id=user_id,
+                               expires_at=now_ms() + ttl * 1000)
+    token = _viewer_serializer().dumps({"g": grant.id, "a": app_id})
+    return token, grant.expires_at
+
+
+def verify_viewer_token(token: str) -> Caller:
+    serializer = _viewer_serializer()
+    ttl = current_app.config["VIEWER_TOKEN_TTL"]
+    try:
+        data = serializer.loads(token, max_age=ttl)
+    except SignatureExpired:
+        raise Unauthorized("The viewer token has expired; ask the app for a new one.",
+                           details={"token": ["expired"]}) from None
+    except BadSignature:
+        raise Unauthorized("The viewer token is not valid.", details={"token": ["invalid"]}) from None
+    grant = ViewerGrant.get_or_none(ViewerGrant.id == data.get("g"))
+    if grant is None or grant.app_id != data.get("a"):
+        raise Unauthorized("The viewer token is not valid.", details={"token": ["invalid"]})
+    if grant.expires_at < now_ms():
+        raise Unauthorized("The viewer token has expired; ask the app for a new one.",
+                           details={"token": ["expired"]})
+    return Caller(app_id=grant.app_id, kind="viewer", user_id=grant.user_id, grant_id=grant.id)
+
+
+def require_viewer_or_secret(user_id: str | None = None, token: str | None = None) -> Caller:
+    """A viewer token (Bearer or ``?token=``) for its own user, or a secret key naming ``user_id``."""
+    credential = presented_credential() or token
+    if not credential:
+        raise Unauthorized("Send a viewer token (Bearer) or the app's secret key.")
+    caller = key_caller(credential)
+    if caller is not None:
+        if caller.kind != ApiKey.SECRET:
+            raise Unauthorized("A write key can only send events.")
+        if not user_id:
+            raise ValidationFailed("With the secret key, name the user: ?user_id=…",
+                            details={"user_id": ["Missing data for required field."]})
+        return Caller(app_id=caller.app_id, kind="secret", user_id=user_id)
+    if credential.startswith(tuple(KEY_PREFIX.values())):
+        raise Unauthorized("Unknown or revoked key.")
+    viewer = verify_viewer_token(credential)
+    if user_id and user_id != viewer.user_id:
+        raise Forbidden("A viewer token shows only its own user's story.")
+    return viewer

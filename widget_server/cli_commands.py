@@ -1,0 +1,93 @@
+"""``recap apps``, ``recap keys`` and ``recap db``: managing apps, their keys and the schema."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from peewee import IntegrityError
+
+from . import config, db
+from .auth import create_key, rotate_key
+from .models import ApiKey, App
+
+apps = click.Group("apps", help="Create and list the apps that send events.")
+keys = click.Group("keys", help="Rotate write keys, secret keys and the signing keys.")
+database_group = click.Group("db", help="Create or upgrade the database schema.")
+
+
+def _find_app(name: str) -> App:
+    found = App.get_or_none((App.name == name) | (App.id == (int(name) if name.isdigit() else -1)))
+    if found is None:
+        raise click.ClickException(f"No app named {name!r}. See `recap apps list`.")
+    return found
+
+
+@apps.command("create")
+@click.argument("name")
+@click.option("--deep-link-scheme", help="Custom URL scheme of the mobile app, e.g. 'musicapp'.")
+@click.option("--share-base-url", help="Web base for share links and universal/app links.")
+@click.option("--timezone", default="UTC", show_default=True,
+              help="Time zone for users whose events carry none (IANA name).")
+def create_app_command(name: str, deep_link_scheme: str | None, share_base_url: str | None,
+                       timezone: str) -> None:
+    """Create app NAME and print its write key and secret key.
+
+    The keys are shown this once and stored only as hashes: keep them. The write key goes in
+    your app or web page; the secret key stays on your server.
+    """
+    try:
+        with db.database.atomic():
+            app = App.create(name=name, deep_link_scheme=deep_link_scheme,
+                             share_base_url=share_base_url, timezone=timezone)
+            write, secret = create_key(app, ApiKey.WRITE), create_key(app, ApiKey.SECRET)
+    except IntegrityError:
+        raise click.ClickException(f"An app named {name!r} already exists.") from None
+    click.echo(f"app: {app.name}")
+    click.echo(f"app_id: {app.id}")
+    click.echo(f"write_key: {write}")
+    click.echo(f"secret_key: {secret}")
+
+
+@apps.command("list")
+def list_apps() -> None:
+    """List apps with their active key prefixes."""
+    for app in App.select().order_by(App.id):
+        active = [f"{k.kind}:{k.prefix}…" for k in app.keys if k.revoked_at is None]
+        click.echo(f"{app.id}\t{app.name}\t{' '.join(active)}")
+
+
+@keys.command("rotate")
+@click.argument("app_name")
+@click.option("--kind", type=click.Choice([ApiKey.WRITE, ApiKey.SECRET]), default=ApiKey.WRITE,
+              show_default=True, help="Which key to replace.")
+@click.option("--keep-old", is_flag=True, help="Leave the old keys working (revoke them later).")
+def rotate(app_name: str, kind: str, keep_old: bool) -> None:
+    """Issue a new KIND key for APP_NAME and revoke the old ones."""
+    app = _find_app(app_name)
+    with db.database.atomic():
+        key = rotate_key(app, kind, keep_old=keep_old)
+    click.echo(f"{kind}_key: {key}")
+
+
+@keys.command("rotate-signing")
+def rotate_signing() -> None:
+    """Add a new signing key for viewer tokens and share links.
+
+    Tokens signed with older keys keep working until you delete those lines from the
+    instance folder's secret_keys file.
+    """
+    found = config.add_secret_key(Path(current_app.instance_path))
+    click.echo(f"{len(found)} signing keys; the newest now signs.")
+
+
+@database_group.command("upgrade")
+def upgrade() -> None:
+    """Apply pending schema migrations (also done on every start)."""
+    applied = db.upgrade()
+    click.echo(f"schema version {db.current_version()}" + (f" (applied {applied})" if applied else " (up to date)"))
+
+
+def init_app(app: Flask) -> None:
+    for group in (apps, keys, database_group):
+        app.cli.add_command(group)

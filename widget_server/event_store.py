@@ -1,0 +1,112 @@
+"""Storing accepted events: clock-skew correction, identity joins and profiles, in one transaction.
+
+This is the ingest hot path. Rows go in with one ``executemany`` per request, duplicates are
+dropped by the unique (app_id, message_id) index, and profiles are upserted once per user per
+request rather than once per event.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from . import sql_dialect
+from .db import database
+from .event_schema import EventIn, parse_time
+
+_encode = msgspec.json.encode
+
+EVENT_COLUMNS = ("app_id", "message_id", "type", "name", "user_id", "anonymous_id", "actor",
+                 "timestamp", "utc_offset", "received_at", "properties", "context")
+
+
+def to_ms(value: str) -> int:
+    moment = parse_time(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=65536)
+def _offset_minutes(zone_name: str, hour: int) -> int:
+    """Offset of ``zone_name`` during the UTC hour ``hour``; DST changes fall on hour edges."""
+    zone = _zone(zone_name)
+    if zone is None:
+        return 0
+    moment = datetime.fromtimestamp(hour * 3600, zone)
+    return int(moment.utcoffset().total_seconds() // 60)
+
+
+def utc_offset(zone_name: str, ts_ms: int) -> int:
+    return _offset_minutes(zone_name, ts_ms // 3_600_000)
+
+
+def store_events(app_id: int, app_timezone: str, events: list[EventIn], received_at: int,
+                 sent_at: int | None) -> tuple[int, int]:
+    """Insert ``events``; return (stored, duplicates)."""
+    rows = []
+    identities: dict[str, str] = {}
+    profiles: dict[str, list] = {}  # user_id -> [first, last, traits, timezone]
+    for ev in events:
+        ts = to_ms(ev.timestamp) if ev.timestamp else received_at
+        if sent_at is not None and ev.timestamp:
+            # The client's clock may be off: trust the gap it measured, not its wall clock.
+            ts = received_at - (sent_at - ts)
+        context = ev.context
+        zone = (context.get("timezone") if context else None) or app_timezone
+        if not isinstance(zone, str):
+            zone = app_timezone
+        user_id = None if ev.userId is None else str(ev.userId)
+        anonymous_id = None if ev.anonymousId is None else str(ev.anonymousId)
+        if ev.type in ("identify", "group"):
+            payload = ev.traits if ev.traits is not None else ev.properties
+        else:
+            payload = ev.properties
+        name = ev.event if ev.type == "track" else (ev.name or (str(ev.groupId) if ev.groupId is not None else None))
+        rows.append((app_id, ev.messageId or uuid.uuid4().hex, ev.type, name, user_id, anonymous_id,
+                     f"u:{user_id}" if user_id is not None else f"a:{anonymous_id}",
+                     ts, utc_offset(zone, ts), received_at,
+                     _encode(payload).decode() if payload else None,
+                     _encode(context).decode() if context else None))
+        if user_id is not None:
+            if anonymous_id is not None:
+                identities.setdefault(f"a:{anonymous_id}", user_id)
+            if ev.type == "alias" and ev.previousId is not None:
+                previous = str(ev.previousId)
+                identities.setdefault(f"a:{previous}", user_id)
+                if previous != user_id:
+                    identities.setdefault(f"u:{previous}", user_id)
+            profile = profiles.get(user_id)
+            if profile is None:
+                profile = profiles[user_id] = [ts, ts, {}, None]
+            else:
+                profile[0] = min(profile[0], ts)
+                profile[1] = max(profile[1], ts)
+            if ev.type == "identify" and ev.traits:
+                profile[2].update(ev.traits)
+            if context and isinstance(context.get("timezone"), str):
+                profile[3] = context["timezone"]
+
+    with database.atomic():
+        cursor = database.cursor()
+        cursor.executemany(sql_dialect.insert_events_sql(EVENT_COLUMNS), rows)
+        stored = cursor.rowcount
+        if identities:
+            cursor.executemany(sql_dialect.insert_identity_sql(),
+                               [(app_id, actor, user, received_at) for actor, user in identities.items()])
+        if profiles:
+            cursor.executemany(sql_dialect.upsert_profile_sql(), [
+                (app_id, user, _encode(traits).decode(), tz, first, last)
+                for user, (first, last, traits, tz) in profiles.items()])
+    return stored, len(rows) - stored

@@ -1,0 +1,169 @@
+"""Ingest: the Segment HTTP tracking API (``/v1/batch`` and the single-event routes)."""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+
+import msgspec
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from peewee import OperationalError
+
+from . import event_store
+from .auth import require_write_key
+from .errors import MalformedBody, PayloadTooLarge, TooManyRequests, ValidationFailed
+from .event_schema import BatchIn, EventIn, SingleIn, decode_event
+from .ingest_body import read_body
+from .models import App
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("ingest", __name__)
+
+SINGLE_ROUTES = ("track", "identify", "page", "screen", "alias", "group")
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
+    "Access-Control-Max-Age": "86400",
+}
+
+_decode_batch = msgspec.json.Decoder(BatchIn).decode
+_decode_single = msgspec.json.Decoder(SingleIn).decode
+_app_timezones: dict[int, str] = {}
+
+
+def _app_timezone(app_id: int) -> str:
+    zone = _app_timezones.get(app_id)
+    if zone is None:
+        zone = _app_timezones[app_id] = App.get_by_id(app_id).timezone
+    return zone
+
+
+class _Gate:
+    """Bounds concurrent writers per process; the rest are told to retry (429)."""
+
+    def __init__(self) -> None:
+        self._semaphore: threading.BoundedSemaphore | None = None
+
+    def __enter__(self) -> None:
+        if self._semaphore is None:
+            self._semaphore = threading.BoundedSemaphore(current_app.config["INGEST_CONCURRENCY"])
+        if not self._semaphore.acquire(timeout=2.0):
+            raise TooManyRequests("Too many batches are being written; retry shortly.", retry_after=1)
+
+    def __exit__(self, *exc) -> None:
+        self._semaphore.release()
+
+
+_gate = _Gate()
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
+@bp.route("/v1/batch", methods=["POST", "OPTIONS"])
+@bp.route("/v1/import", methods=["POST", "OPTIONS"])
+def batch() -> Response:
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    received_at = int(time.time() * 1000)
+    body = read_body(current_app.config["MAX_BATCH_BYTES"])
+    try:
+        envelope = _decode_batch(body)
+    except msgspec.ValidationError as exc:  # (a subclass of DecodeError)
+        raise ValidationFailed("The body must be {\"batch\": [event, ...]}.",
+                               details=_field_error(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise MalformedBody(f"The body is not valid JSON: {exc}.") from None
+    caller = require_write_key(envelope.writeKey)
+    limit = current_app.config["MAX_EVENTS_PER_BATCH"]
+    if len(envelope.batch) > limit:
+        raise PayloadTooLarge(f"A batch holds at most {limit} events.", details={"limit": limit})
+
+    max_event = current_app.config["MAX_EVENT_BYTES"]
+    good: list[EventIn] = []
+    rejected: list[dict] = []
+    for index, raw in enumerate(envelope.batch):
+        if len(raw) > max_event:
+            rejected.append({"index": index, "field": "_event", "code": "too_large",
+                             "message": f"The event is {len(raw)} bytes; the limit is {max_event}."})
+            continue
+        result = decode_event(raw)
+        if isinstance(result, EventIn):
+            if envelope.context and result.context is None:
+                result.context = envelope.context
+            good.append(result)
+        else:
+            for field, messages in result.items():
+                rejected.append({"index": index, "field": field, "code": "invalid",
+                                 "message": " ".join(messages)})
+
+    if not good and rejected:
+        if all(r["code"] == "too_large" for r in rejected):
+            raise PayloadTooLarge("Every event in the batch is over the size limit.",
+                                  details={"rejected": rejected})
+        raise ValidationFailed("No event in the batch is valid.", details={"rejected": rejected})
+    stored, duplicates = _store(caller.app_id, good, received_at, envelope.sentAt)
+    return jsonify(success=True, accepted=len(good), stored=stored, duplicates=duplicates,
+                   rejected=rejected)
+
+
+def single(kind: str) -> Response:
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    received_at = int(time.time() * 1000)
+    max_event = current_app.config["MAX_EVENT_BYTES"]
+    body = read_body(max_event)
+    try:
+        envelope = _decode_single(body)
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed("The event is not valid.", details=_field_error(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise MalformedBody(f"The body is not valid JSON: {exc}.") from None
+    caller = require_write_key(envelope.writeKey)
+    result = decode_event(body, forced_type=kind)
+    if not isinstance(result, EventIn):
+        raise ValidationFailed("The event is not valid.", details=result)
+    stored, duplicates = _store(caller.app_id, [result], received_at, envelope.sentAt)
+    return jsonify(success=True, accepted=1, stored=stored, duplicates=duplicates, rejected=[])
+
+
+def _store(app_id: int, events: list[EventIn], received_at: int, sent_at: str | None) -> tuple[int, int]:
+    sent_ms = None
+    if sent_at:
+        try:
+            sent_ms = event_store.to_ms(sent_at)
+        except ValueError:
+            raise ValidationFailed("sentAt is not an ISO-8601 datetime.",
+                                   details={"sentAt": ["Not a valid ISO-8601 datetime."]}) from None
+    with _gate:
+        try:
+            return event_store.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms)
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            log.warning("ingest: database busy, answering 429 (%s)", exc)
+            raise TooManyRequests("The store is busy; retry shortly.", retry_after=1) from None
+
+
+def _field_error(exc: msgspec.ValidationError) -> dict[str, list[str]]:
+    """msgspec's message as {field: [message]}, e.g. "Expected `array` - at `$.batch`"."""
+    message, _, path = str(exc).partition(" - at `$.")
+    if not path and message.startswith("Object missing required field `"):
+        return {message.split("`")[1]: ["Missing data for required field."]}
+    field = path.rstrip("`").split("[")[0].split(".")[0] if path else "_body"
+    return {field: [message]}
+
+
+for _kind in SINGLE_ROUTES:
+    bp.add_url_rule(f"/v1/{_kind}", endpoint=_kind, view_func=lambda _k=_kind: single(_k),
+                    methods=["POST", "OPTIONS"])
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,145 @@
+"""Peewee models. Times are integer milliseconds since the Unix epoch, UTC."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from peewee import (
+    BigAutoField,
+    BigIntegerField,
+    CharField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from .db import database, migration
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class JSONField(TextField):
+    """JSON stored as text, so SQLite's and PostgreSQL's JSON functions can read it."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    def python_value(self, value: str | None) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField(primary_key=True)
+    name = CharField()
+    applied_at = BigIntegerField(default=now_ms)
+
+
+class App(BaseModel):
+    name = CharField(unique=True, max_length=100)
+    # Custom URL scheme for deep links ("musicapp"), and the web base that app/universal links use.
+    deep_link_scheme = CharField(null=True, max_length=50)
+    share_base_url = CharField(null=True, max_length=300)
+    timezone = CharField(default="UTC", max_length=64)
+    # Colours and display name for the player and cards: {"name", "primary", "background", ...}.
+    brand = JSONField(default=dict)
+    # Origins allowed to frame the embed page (CSP frame-ancestors); empty means any.
+    frame_ancestors = CharField(default="", max_length=1000)
+    # Mobile app association files: {"android": [...assetlinks...], "apple": {...}}.
+    app_links = JSONField(default=dict)
+    created_at = BigIntegerField(default=now_ms)
+
+
+class ApiKey(BaseModel):
+    WRITE, SECRET = "write", "secret"
+
+    app = ForeignKeyField(App, backref="keys", on_delete="CASCADE")
+    kind = CharField(max_length=10)
+    # Only a SHA-256 of the key is kept; keys are 190+ bits of randomness, so a fast hash is safe.
+    key_hash = CharField(unique=True, max_length=64)
+    # The first characters, to tell keys apart in listings without revealing them.
+    prefix = CharField(max_length=16)
+    created_at = BigIntegerField(default=now_ms)
+    revoked_at = BigIntegerField(null=True)
+
+
+class Event(BaseModel):
+    """One Segment event. ``actor`` is ``u:<userId>`` or ``a:<anonymousId>``: one indexed column
+    finds a user's events together with the anonymous ones that Identity joins to them."""
+
+    id = BigAutoField()
+    app_id = IntegerField()
+    message_id = CharField(max_length=200)
+    type = CharField(max_length=10)
+    name = CharField(null=True, max_length=200)
+    user_id = CharField(null=True, max_length=200)
+    anonymous_id = CharField(null=True, max_length=200)
+    actor = CharField(max_length=202)
+    timestamp = BigIntegerField()
+    # Minutes east of UTC at ``timestamp`` in the user's time zone (context.timezone, else the app's),
+    # so day and hour boundaries are right across daylight-saving changes.
+    utc_offset = IntegerField(default=0)
+    received_at = BigIntegerField()
+    properties = TextField(null=True)  # properties, or traits for identify/group
+    context = TextField(null=True)
+
+    class Meta:
+        indexes = (
+            (("app_id", "message_id"), True),
+            (("app_id", "actor", "timestamp"), False),
+            (("app_id", "name", "timestamp"), False),
+        )
+
+
+class Identity(BaseModel):
+    """An earlier id (``a:<anonymousId>`` or ``u:<previousId>``) that belongs to ``user_id``."""
+
+    app_id = IntegerField()
+    actor = CharField(max_length=202)
+    user_id = CharField(max_length=200)
+    created_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        indexes = (
+            (("app_id", "actor"), True),
+            (("app_id", "user_id"), False),
+        )
+
+
+class Profile(BaseModel):
+    app_id = IntegerField()
+    user_id = CharField(max_length=200)
+    traits = JSONField(default=dict)
+    timezone = CharField(null=True, max_length=64)
+    first_seen = BigIntegerField()
+    last_seen = BigIntegerField()
+
+    class Meta:
+        indexes = ((("app_id", "user_id"), True),)
+
+
+class ViewerGrant(BaseModel):
+    """What a viewer token stands for. Tokens carry only this random id, never the user id."""
+
+    id = CharField(primary_key=True, max_length=32)
+    app = ForeignKeyField(App, on_delete="CASCADE")
+    user_id = CharField(max_length=200)
+    created_at = BigIntegerField(default=now_ms)
+    expires_at = BigIntegerField()
+
+
+CORE_MODELS = [App, ApiKey, Event, Identity, Profile, ViewerGrant]
+
+
+@migration
+def create_core_tables() -> None:
+    database.create_tables(CORE_MODELS)

@@ -1,0 +1,40 @@
+"""The few SQL statements that differ between SQLite and PostgreSQL, in one place.
+
+Everything else goes through peewee. Placeholders come from the bound database (``?`` or
+``%s``); JSON is stored as text and read with each engine's JSON functions.
+"""
+from __future__ import annotations
+
+from .db import database, is_postgres
+
+
+def _params(n: int) -> str:
+    return ", ".join([database.param] * n)
+
+
+def insert_events_sql(columns: tuple[str, ...]) -> str:
+    return (f"INSERT INTO event ({', '.join(columns)}) VALUES ({_params(len(columns))}) "
+            "ON CONFLICT (app_id, message_id) DO NOTHING")
+
+
+def insert_identity_sql() -> str:
+    # The first user an anonymous id is joined to keeps it (a shared device's earlier history).
+    return (f"INSERT INTO identity (app_id, actor, user_id, created_at) VALUES ({_params(4)}) "
+            "ON CONFLICT (app_id, actor) DO NOTHING")
+
+
+def upsert_profile_sql() -> str:
+    if is_postgres():
+        merge = "(profile.traits::jsonb || excluded.traits::jsonb)::text"
+        least, greatest = "LEAST", "GREATEST"
+    else:
+        merge = "json_patch(profile.traits, excluded.traits)"
+        least, greatest = "MIN", "MAX"
+    return (
+        "INSERT INTO profile (app_id, user_id, traits, timezone, first_seen, last_seen) "
+        f"VALUES ({_params(6)}) ON CONFLICT (app_id, user_id) DO UPDATE SET "
+        f"traits = {merge}, "
+        "timezone = COALESCE(excluded.timezone, profile.timezone), "
+        f"first_seen = {least}(profile.first_seen, excluded.first_seen), "
+        f"last_seen = {greatest}(profile.last_seen, excluded.last_seen)")
+

@@ -110,13 +110,19 @@ def key_caller(key: str | None) -> Caller | None:
     return _key_cache.get(key)
 
 
-def require_write_key(body_key: str | None = None) -> Caller:
-    """Ingest: a write key (a secret key works too, for server-side senders)."""
-    key = presented_credential() or body_key
-    caller = key_caller(key)
-    if caller is None:
-        raise Unauthorized("Send the app's write key as the HTTP Basic user name.")
-    return caller
+def require_ingest_credential(body_key: str | None = None) -> Caller:
+    """Ingest: a write key (or the secret key, for server-side senders), or a viewer token.
+
+    A viewer token lets the story player record engagement for its own user only: the ingest
+    route then overwrites every event's userId with the token's user.
+    """
+    credential = presented_credential() or body_key
+    caller = key_caller(credential)
+    if caller is not None:
+        return caller
+    if credential and not credential.startswith(tuple(KEY_PREFIX.values())) and "." in credential:
+        return verify_viewer_token(credential)
+    raise Unauthorized("Send the app's write key as the HTTP Basic user name.")
 
 
 def require_secret_key() -> Caller:

@@ -141,13 +141,18 @@ def event_errors(raw: bytes, forced_type: str | None = None) -> dict[str, list[s
     return {}
 
 
-def decode_event(raw: bytes, forced_type: str | None = None) -> EventIn | dict[str, list[str]]:
-    """The event, or its errors by field."""
+def decode_event(raw: bytes, forced_type: str | None = None,
+                 forced_user: str | None = None) -> EventIn | dict[str, list[str]]:
+    """The event, or its errors by field. ``forced_user`` replaces whatever user it names."""
     try:
         ev = _decode_event(raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return event_errors(raw, forced_type) or {"_event": ["Not a valid event."]}
     if forced_type:
         ev.type = forced_type
+    if forced_user is not None:
+        ev.userId = forced_user
+        if ev.type == "alias":
+            ev.previousId = forced_user
     errors = semantic_errors(ev)
     return errors or ev

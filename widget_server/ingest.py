@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from peewee import OperationalError
 
 from . import event_store
-from .auth import require_write_key
+from .auth import Caller, require_ingest_credential
 from .errors import MalformedBody, PayloadTooLarge, TooManyRequests, ValidationFailed
 from .event_schema import BatchIn, EventIn, SingleIn, decode_event
 from .ingest_body import read_body
@@ -80,12 +80,13 @@ def batch() -> Response:
                                details=_field_error(exc)) from None
     except msgspec.DecodeError as exc:
         raise MalformedBody(f"The body is not valid JSON: {exc}.") from None
-    caller = require_write_key(envelope.writeKey)
+    caller = require_ingest_credential(envelope.writeKey)
     limit = current_app.config["MAX_EVENTS_PER_BATCH"]
     if len(envelope.batch) > limit:
         raise PayloadTooLarge(f"A batch holds at most {limit} events.", details={"limit": limit})
 
     max_event = current_app.config["MAX_EVENT_BYTES"]
+    viewer = _viewer_user(caller)
     good: list[EventIn] = []
     rejected: list[dict] = []
     for index, raw in enumerate(envelope.batch):
@@ -93,7 +94,7 @@ def batch() -> Response:
             rejected.append({"index": index, "field": "_event", "code": "too_large",
                              "message": f"The event is {len(raw)} bytes; the limit is {max_event}."})
             continue
-        result = decode_event(raw)
+        result = decode_event(raw, forced_user=viewer)
         if isinstance(result, EventIn):
             if envelope.context and result.context is None:
                 result.context = envelope.context
@@ -125,12 +126,17 @@ def single(kind: str) -> Response:
         raise ValidationFailed("The event is not valid.", details=_field_error(exc)) from None
     except msgspec.DecodeError as exc:
         raise MalformedBody(f"The body is not valid JSON: {exc}.") from None
-    caller = require_write_key(envelope.writeKey)
-    result = decode_event(body, forced_type=kind)
+    caller = require_ingest_credential(envelope.writeKey)
+    result = decode_event(body, forced_type=kind, forced_user=_viewer_user(caller))
     if not isinstance(result, EventIn):
         raise ValidationFailed("The event is not valid.", details=result)
     stored, duplicates = _store(caller.app_id, [result], received_at, envelope.sentAt)
     return jsonify(success=True, accepted=1, stored=stored, duplicates=duplicates, rejected=[])
+
+
+def _viewer_user(caller: Caller) -> str | None:
+    """A viewer token speaks only for its own user, whatever the events claim."""
+    return caller.user_id if caller.kind == "viewer" else None
 
 
 def _store(app_id: int, events: list[EventIn], received_at: int, sent_at: str | None) -> tuple[int, int]:

@@ -1,0 +1,54 @@
+"""Viewer tokens: minted with the secret key, opaque, and good only for their own user."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from conftest import basic, http
+
+
+def mint(server, key, body):
+    return http("POST", server.url + "/v1/viewer-tokens", json.dumps(body).encode(),
+                {"Content-Type": "application/json", **basic(key)})
+
+
+def test_secret_key_mints_a_token_that_names_no_user(live_server, tenant):
+    reply = mint(live_server, tenant.secret_key, {"user_id": "alice@example.com"})
+    assert reply.status == 201
+    body = reply.json()
+    assert set(body) == {"token", "expires_at"}
+    payload = body["token"].split(".")[0]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert b"alice" not in decoded and "alice" not in body["token"]
+
+
+def test_write_key_cannot_mint_tokens(live_server, tenant):
+    reply = mint(live_server, tenant.write_key, {"user_id": "alice"})
+    assert reply.status == 401
+
+
+@pytest.mark.parametrize("body, field", [({}, "user_id"), ({"user_id": ""}, "user_id"),
+                                         ({"user_id": "a", "ttl": 5}, "ttl"), ({"user_id": 3}, "user_id")])
+def test_bad_token_requests_name_the_field(live_server, tenant, body, field):
+    reply = mint(live_server, tenant.secret_key, body)
+    assert reply.status == 422 and field in reply.json()["error"]["details"]
+
+
+def test_viewer_token_records_events_only_as_its_own_user(live_server, tenant, query):
+    token = mint(live_server, tenant.secret_key, {"user_id": "alice"}).json()["token"]
+    batch = {"batch": [{"type": "track", "event": "story_viewed", "userId": "mallory"},
+                       {"type": "track", "event": "frame_viewed"}]}
+    reply = http("POST", live_server.url + "/v1/batch", json.dumps(batch).encode(),
+                 {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert reply.status == 200, reply.body
+    assert query("SELECT user_id FROM event ORDER BY id") == [("alice",), ("alice",)]
+
+
+def test_tampered_viewer_token_is_refused(live_server, tenant):
+    token = mint(live_server, tenant.secret_key, {"user_id": "alice"}).json()["token"]
+    bad = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    reply = http("POST", live_server.url + "/v1/track", json.dumps({"event": "x"}).encode(),
+                 {"Content-Type": "application/json", "Authorization": f"Bearer {bad}"})
+    assert reply.status == 401

@@ -55,9 +55,9 @@ def tenant(app) -> Tenant:
 class LiveServer:
     """The app served by werkzeug on a free loopback port, in a thread."""
 
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, port: int = 0):
         self.app = app
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._server = make_server("127.0.0.1", port, app, threaded=True)
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="live-server", daemon=True)

@@ -1,0 +1,358 @@
+"""The background work: encode what the caller queued, store it, deliver it in batches.
+
+Two named daemon threads share the job so that neither waits on the other:
+
+* the **writer** wakes every ``write_interval`` (or when a batch is ready), encodes the caller's
+  raw tuples into JSON and appends them to the queue (for the spool: one SQLite commit). This
+  bounds what a crash can lose to the last ``write_interval``, even while the network hangs.
+* the **sender** claims batches from the queue and posts them, retrying with backoff; it is the
+  only thread that ever waits on the network.
+
+``flush()`` puts a marker in the caller's deque; the writer turns it into "the last id written
+before it", and the sender sets it once every event up to that id has left the queue.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+from .errors import (DeliveryFailed, EventRejected, EventTooLarge, NotDelivered, QueueFull, RecapError,
+                     Unreachable)
+from .queue import EventQueue, Item
+from .transport import Answer, Transport, Verdict, backoff
+
+log = logging.getLogger(__name__)
+
+WRITE_CHUNK = 5000  # events per spool transaction: keeps each commit short
+
+
+@dataclass
+class Stats:
+    """Counters since the client started; every event lost is in exactly one ``dropped_*``."""
+
+    encoded: int = 0
+    delivered: int = 0
+    batches: int = 0
+    retries: int = 0
+    dropped_queue_full: int = 0
+    dropped_invalid: int = 0
+    dropped_rejected: int = 0
+    dropped_refused: int = 0
+    dropped_at_exit: int = 0
+    sampled_out: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        values = asdict(self)
+        values["dropped"] = sum(v for k, v in values.items() if k.startswith("dropped_"))
+        return values
+
+
+@dataclass
+class Settings:
+    batch_size: int
+    max_batch_bytes: int
+    max_event_bytes: int
+    flush_interval: float
+    write_interval: float
+    max_inbox: int
+    retry_base: float
+    retry_cap: float
+    max_retries: int
+
+
+class Worker:
+    """Owns the caller's deque, the queue, the transport and the two threads."""
+
+    def __init__(self, encode: Callable[[tuple], bytes], queue: EventQueue, transport: Transport,
+                 settings: Settings, report: Callable[[RecapError], None]) -> None:
+        self.encode = encode
+        self.queue = queue
+        self.transport = transport
+        self.settings = settings
+        self.report = report
+        self.stats = Stats()
+        self.inbox: deque[Any] = deque()
+        self.inbox_full = 0  # bumped by callers when the inbox is at its bound
+        self._reset_sync_state()
+        self._threads: list[threading.Thread] = []
+        self._started = self._stopped = False
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _call(ref, "_after_fork"))
+
+    def _reset_sync_state(self) -> None:
+        self._lock = threading.Lock()
+        self._marker_lock = threading.Lock()
+        self._wake_writer = threading.Event()
+        self._wake_sender = threading.Event()
+        self._retry_now = threading.Event()
+        self._markers: list[tuple[int, threading.Event]] = []
+        self._unwritten: list[bytes] = []
+        self._last_written = 0
+        self._written_since_wake = 0
+        self._reported_full = 0
+        self._stop_writer = self._stop_sender = False
+        self._in_outage = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._started = True
+        self._threads = [threading.Thread(target=self._write_loop, name="recap-sdk-writer", daemon=True),
+                         threading.Thread(target=self._send_loop, name="recap-sdk-sender", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    def wake(self) -> None:
+        self._wake_writer.set()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued before the call is delivered (or dropped), at most ``timeout``."""
+        if not self._started:
+            return self.run_sync(time.monotonic() + timeout)
+        if not self.inbox and not self.queue.pending() and not self._unwritten:
+            return True
+        done = threading.Event()
+        self.inbox.append(done)
+        self._wake_writer.set()
+        self._retry_now.set()  # cut a backoff short: the caller wants an attempt now
+        return done.wait(max(0.0, timeout))
+
+    def shutdown(self, timeout: float) -> bool:
+        """Flush within ``timeout``, stop the threads, and account for whatever is left."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        if self._stopped:
+            return True
+        delivered = self.flush(timeout)
+        self._stopped = True
+        self._stop_writer = self._stop_sender = True
+        for event in (self._wake_writer, self._wake_sender, self._retry_now):
+            event.set()
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        left = len(self.inbox) + len(self._unwritten) + self.queue.pending()
+        if left and not self.queue.durable:
+            self.stats.dropped_at_exit += left
+            self.report(NotDelivered(f"{left} events were not delivered before shutdown.", left))
+        elif left:
+            log.info("recap: %d events stay in the spool %s for the next run", left,
+                     getattr(self.queue, "path", ""))
+        if not any(thread.is_alive() for thread in self._threads):
+            self.transport.close()
+            self.queue.close()
+        return delivered and not left
+
+    def _after_fork(self) -> None:
+        self._reset_sync_state()
+        self.inbox.clear()  # the parent will deliver what it had queued
+        self.queue.after_fork()
+        self.transport.after_fork()
+        if self._started and not self._stopped:
+            self.start()
+
+    def run_sync(self, deadline: float) -> bool:
+        """Do the threads' work in the calling thread (sync mode), until ``deadline``."""
+        with self._lock:
+            self._drain()
+            self._send_available(deadline)
+            return not self.queue.pending()
+
+    # --- writer ------------------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        while True:
+            self._wake_writer.wait(self.settings.write_interval)
+            self._wake_writer.clear()
+            stopping = self._stop_writer
+            try:
+                self._drain()
+            except Exception:  # never let the thread die: the next round tries again
+                log.exception("recap: writer failed")
+            if stopping:
+                return
+
+    def _drain(self) -> None:
+        inbox, encode_one = self.inbox, self._encode_one
+        while inbox or self._unwritten:
+            bodies, self._unwritten = self._unwritten, []
+            marker = None
+            while len(bodies) < WRITE_CHUNK:
+                try:
+                    item = inbox.popleft()
+                except IndexError:
+                    break
+                if item.__class__ is tuple:
+                    body = encode_one(item)
+                    if body is not None:
+                        bodies.append(body)
+                else:
+                    marker = item  # everything before it must be written first
+                    break
+            if bodies and not self._write(bodies):
+                if marker is not None:
+                    inbox.appendleft(marker)
+                return
+            if marker is not None:
+                with self._marker_lock:
+                    self._markers.append((self._last_written, marker))
+                self._wake_sender.set()
+        self._report_full()
+        if self._written_since_wake >= self.settings.batch_size:
+            self._written_since_wake = 0
+            self._wake_sender.set()
+
+    def _write(self, bodies: list[bytes]) -> bool:
+        try:
+            last, dropped = self.queue.put(bodies)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("recap: could not write %d events to the queue (%s); retrying", len(bodies), exc)
+            keep = max(0, self.settings.max_inbox - len(self.inbox))
+            if len(bodies) > keep:
+                self._dropped_full(len(bodies) - keep)
+            self._unwritten = bodies[:keep]
+            return False
+        if len(bodies) > dropped:
+            self._last_written = last
+        self._written_since_wake += len(bodies) - dropped
+        if dropped:
+            self._dropped_full(dropped)
+        return True
+
+    def _encode_one(self, item: tuple) -> bytes | None:
+        try:
+            body = self.encode(item)
+        except (TypeError, ValueError) as exc:
+            self.stats.dropped_invalid += 1
+            self.report(EventTooLarge(f"An event could not be encoded as JSON ({exc}); dropped.", 1))
+            return None
+        if len(body) > self.settings.max_event_bytes:
+            self.stats.dropped_invalid += 1
+            self.report(EventTooLarge(f"An event of {len(body)} bytes is over the "
+                                      f"{self.settings.max_event_bytes}-byte limit; dropped.", 1))
+            return None
+        self.stats.encoded += 1
+        return body
+
+    def _report_full(self) -> None:
+        full = self.inbox_full - self._reported_full
+        if full > 0:
+            self._reported_full = self.inbox_full
+            self._dropped_full(full)
+
+    def _dropped_full(self, count: int) -> None:
+        self.stats.dropped_queue_full += count
+        self.report(QueueFull(f"{count} events were dropped because the queue is full.", count))
+
+    # --- sender ------------------------------------------------------------------------------
+    def _send_loop(self) -> None:
+        while not self._stop_sender:
+            self._wake_sender.wait(self.settings.flush_interval)
+            self._wake_sender.clear()
+            try:
+                self._send_available(None)
+            except Exception:
+                log.exception("recap: sender failed")
+
+    def _send_available(self, deadline: float | None) -> None:
+        settings = self.settings
+        while not self._stop_sender:
+            batch = self.queue.claim(settings.batch_size, settings.max_batch_bytes)
+            if not batch or not self._deliver(batch, deadline):
+                break
+            self._settle_markers()
+        self._settle_markers()
+
+    def _settle_markers(self) -> None:
+        if not self._markers:
+            return
+        lowest = self.queue.lowest_id()
+        with self._marker_lock:
+            waiting = []
+            for mark, done in self._markers:
+                if lowest is None or lowest > mark:
+                    done.set()
+                else:
+                    waiting.append((mark, done))
+            self._markers = waiting
+
+    def _deliver(self, batch: list[Item], deadline: float | None) -> bool:
+        """Post ``batch`` until it is delivered or dropped; False if stopped first (batch released)."""
+        parts = [batch]
+        while parts:
+            part = parts.pop()
+            attempt = 0
+            while True:
+                answer = self.transport.post([body for _, body in part])
+                verdict = answer.verdict
+                if verdict is Verdict.DELIVERED:
+                    self._delivered(part, answer)
+                    break
+                if verdict is Verdict.SPLIT and len(part) > 1:
+                    half = len(part) // 2
+                    parts += [part[half:], part[:half]]
+                    break
+                if verdict is not Verdict.RETRY or (not answer.unavailable and attempt >= self.settings.max_retries):
+                    self._refused(part, answer)
+                    break
+                attempt += 1
+                self.stats.retries += 1
+                self._note_outage(answer)
+                delay = backoff(attempt, self.settings.retry_base, self.settings.retry_cap, answer.retry_after)
+                if self._interrupted(delay, deadline, strict=answer.retry_after is not None):
+                    self.queue.release(part + [item for rest in parts for item in rest])
+                    return False
+                self.queue.renew(part)
+        return True
+
+    def _interrupted(self, delay: float, deadline: float | None, strict: bool) -> bool:
+        """Wait ``delay``; True if the worker is stopping. A flush cuts the wait short unless the
+        server asked for it (``strict``: Retry-After)."""
+        if deadline is not None:  # sync mode: sleep in the caller's thread, never past the deadline
+            remaining = deadline - time.monotonic()
+            time.sleep(max(0.0, min(delay, remaining)))
+            return delay >= remaining
+        until = time.monotonic() + delay
+        while (left := until - time.monotonic()) > 0:
+            if self._retry_now.wait(left):
+                self._retry_now.clear()
+                if self._stop_sender:
+                    return True
+                if not strict:
+                    break
+        return self._stop_sender
+
+    def _delivered(self, part: list[Item], answer: Answer) -> None:
+        self.queue.ack(part)
+        self.stats.batches += 1
+        self.stats.delivered += len(part) - len(answer.rejected)
+        if self._in_outage:
+            self._in_outage = False
+            log.info("recap: delivering again")
+        for entry in answer.rejected:
+            self.stats.dropped_rejected += 1
+            self.report(EventRejected(f"The server refused an event: {entry.get('message', '')}",
+                                      field=entry.get("field"), code=entry.get("code")))
+
+    def _refused(self, part: list[Item], answer: Answer) -> None:
+        self.queue.ack(part)
+        self.stats.dropped_refused += len(part)
+        self.report(DeliveryFailed(f"The server refused a batch of {len(part)} events "
+                                   f"({answer.detail or answer.status}); dropped.", len(part), answer.status))
+
+    def _note_outage(self, answer: Answer) -> None:
+        if not self._in_outage:
+            self._in_outage = True
+            self.report(Unreachable(f"Cannot deliver events ({answer.detail}); retrying with backoff."))
+
+
+def _call(ref: weakref.ref, method: str) -> None:
+    target = ref()
+    if target is not None:
+        try:
+            getattr(target, method)()
+        except Exception:
+            log.exception("recap: %s failed", method)

@@ -10,7 +10,9 @@ import atexit
 import datetime as dt
 import decimal
 import enum
+import functools
 import json
+import json.encoder
 import logging
 import os
 import random
@@ -206,7 +208,7 @@ class Client:
     def stats(self) -> dict[str, int]:
         """Counters: encoded, delivered, batches, retries, and every drop by reason."""
         values = self._worker.stats.as_dict()
-        values["queued"] = len(self._inbox) + self._worker.queue.pending()
+        values["queued"] = self._worker.waiting()
         return values
 
     def __enter__(self) -> "Client":
@@ -282,17 +284,36 @@ def iso_time(timestamp: dt.datetime | None, now: float) -> str:
     """UTC ISO-8601 with milliseconds; a naive datetime is taken as UTC (as the server does)."""
     if timestamp is None:
         whole = int(now)
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + ".%03dZ" % int((now - whole) * 1000)
+        return _second(whole) + ".%03dZ" % int((now - whole) * 1000)
     if timestamp.tzinfo is not None:
         timestamp = timestamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return timestamp.isoformat(timespec="milliseconds") + "Z"
 
 
+@functools.lru_cache(maxsize=4)
+def _second(whole: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+
+
+def _json_encoder() -> Callable[[object], str]:
+    """Compact, UTF-8, no NaN; built once (``json.dumps`` rebuilds its C encoder on every call)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                                default=_jsonable).encode
+
+    # markers=None skips the cycle check; a cycle ends in RecursionError, which the worker reports.
+    # Arguments: markers, default, string encoder, indent, separators, sort_keys, skipkeys, allow_nan.
+    chunks = make(None, _jsonable, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+    return lambda value: "".join(chunks(value, 0))
+
+
 def encoder(default_context: dict[str, Any]) -> Callable[[tuple], bytes]:
     """The function that turns a queued tuple into the event's JSON bytes."""
     library = {"library": {"name": "recap-python", "version": VERSION}, **default_context}
-    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-                             default=_jsonable).encode
+    dumps = _json_encoder()
+    # The usual case (no per-call context) splices the context in pre-encoded.
+    context_tail = (',"context":' + dumps(library) + "}").encode()
     urandom = os.urandom
 
     def encode(item: tuple) -> bytes:
@@ -313,8 +334,10 @@ def encoder(default_context: dict[str, Any]) -> Callable[[tuple], bytes]:
             event["previousId"] = extra
         elif kind == "group":
             event["groupId"] = extra
-        event["context"] = {**library, **context} if context else library
-        return dumps(event).encode()
+        if context:
+            event["context"] = {**library, **context}
+            return dumps(event).encode()
+        return dumps(event)[:-1].encode() + context_tail
 
     return encode
 

@@ -135,7 +135,7 @@ class Worker:
             event.set()
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        left = len(self.inbox) + len(self._unwritten) + self.queue.pending()
+        left = self.waiting()
         if left and not self.queue.durable:
             self.stats.dropped_at_exit += left
             self.report(NotDelivered(f"{left} events were not delivered before shutdown.", left))
@@ -146,6 +146,11 @@ class Worker:
             self.transport.close()
             self.queue.close()
         return delivered and not left
+
+    def waiting(self) -> int:
+        """Events not yet delivered: in the caller's deque (flush markers aside) or the queue."""
+        in_inbox = sum(1 for item in list(self.inbox) if item.__class__ is tuple)
+        return in_inbox + len(self._unwritten) + self.queue.pending()
 
     def _after_fork(self) -> None:
         self._reset_sync_state()
@@ -225,7 +230,7 @@ class Worker:
     def _encode_one(self, item: tuple) -> bytes | None:
         try:
             body = self.encode(item)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             self.stats.dropped_invalid += 1
             self.report(EventTooLarge(f"An event could not be encoded as JSON ({exc}); dropped.", 1))
             return None

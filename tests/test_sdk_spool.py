@@ -1,0 +1,185 @@
+"""The on-disk spool: events survive an outage, SIGKILL and restart, and are stored exactly once."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import sdk
+from conftest import LiveServer
+from sdk.queue import SpoolQueue, default_spool_path
+
+# Writes every 100 ms (the default ``write_interval``), then tracks the range, says so, and
+# idles until it is killed.
+PRODUCER = textwrap.dedent("""
+    import sys, time, sdk
+    key, url, spool, first, last, linger = sys.argv[1:7]
+    client = sdk.Client(key, host=url, spool_path=spool, batch_size=200, flush_interval=0.05,
+                        retry_base=0.05, retry_cap=0.5)
+    for seq in range(int(first), int(last)):
+        client.track(user_id=f"u{seq % 50}", event="Song Played", properties={"seq": seq})
+    print("tracked", flush=True)
+    if linger == "forever":
+        time.sleep(600)
+    client.shutdown(timeout=60)
+""")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def produce(key: str, url: str, spool, first: int, last: int, linger: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", PRODUCER, key, url, str(spool), str(first), str(last), linger],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def kill_after_tracking(process: subprocess.Popen, grace: float) -> None:
+    """SIGKILL ``grace`` seconds after the process said it tracked everything."""
+    assert process.stdout.readline().strip() == "tracked", process.stderr.read()
+    time.sleep(grace)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def stored(query) -> tuple[int, int]:
+    return query("SELECT COUNT(*), COUNT(DISTINCT json_extract(properties, '$.seq')) FROM event")[0]
+
+
+def test_outage_kill_and_restart_store_all_10000_events_exactly_once(app, tenant, query, tmp_path):
+    spool = tmp_path / "spool.sqlite3"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    # 1. The server is down; the producer tracks 0-3999 and is killed 0.3 s later (the guarantee
+    #    covers everything tracked more than write_interval = 0.1 s before the kill).
+    kill_after_tracking(produce(tenant.write_key, url, spool, 0, 4000, "forever"), grace=0.3)
+    assert stored(query) == (0, 0)
+
+    # 2. The server comes up on the same port. A second process tracks 4000-6999 and is killed
+    #    while it is still delivering: some batches may have been stored without their answer.
+    server = LiveServer(app, port=port).start()
+    try:
+        kill_after_tracking(produce(tenant.write_key, url, spool, 4000, 7000, "forever"), grace=0.3)
+        count, distinct = stored(query)
+        assert count == distinct  # never a duplicate, even mid-way
+
+        # 3. A third process tracks the rest and exits normally, delivering everything spooled.
+        last = produce(tenant.write_key, url, spool, 7000, 10_000, "exit")
+        assert last.wait(timeout=120) == 0, last.stderr.read()
+    finally:
+        server.stop()
+    assert stored(query) == (10_000, 10_000)
+    assert query("SELECT MIN(json_extract(properties, '$.seq')), MAX(json_extract(properties, '$.seq')) "
+                 "FROM event") == [(0, 9999)]
+    assert SpoolQueue(spool, 100).pending() == 0
+
+
+def test_events_spooled_in_an_outage_are_sent_by_the_next_run(app, tenant, query, tmp_path):
+    spool = tmp_path / "spool.sqlite3"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = sdk.Client(tenant.write_key, host=url, spool_path=spool, flush_interval=0.05)
+    for seq in range(500):
+        first.track(user_id="u1", event="E", properties={"seq": seq})
+    assert first.shutdown(timeout=0.5) is False
+    server = LiveServer(app, port=port).start()
+    try:
+        second = sdk.Client(tenant.write_key, host=url, spool_path=spool, flush_interval=0.05)
+        second.track(user_id="u1", event="E", properties={"seq": 500})
+        assert second.flush(timeout=10)
+        second.shutdown(timeout=1)
+    finally:
+        server.stop()
+    assert stored(query) == (501, 501)
+
+
+def test_memory_stays_bounded_while_the_server_is_down(tmp_path):
+    client = sdk.Client("rcp_w_x", host=f"http://127.0.0.1:{free_port()}", spool_path=tmp_path / "s.sqlite3",
+                        write_interval=0.01)
+    for seq in range(30_000):
+        client.track(user_id="u1", event="E", properties={"seq": seq})
+    client.flush(timeout=1.0)
+    stats = client.stats()
+    client.shutdown(timeout=0)
+    assert len(client._inbox) == 0  # the caller's deque was emptied into the spool
+    assert stats["queued"] == 30_000 and stats["dropped"] == 0
+
+
+def test_a_full_spool_drops_the_newest_and_reports_it(tmp_path):
+    errors: list = []
+    client = sdk.Client("rcp_w_x", host=f"http://127.0.0.1:{free_port()}", spool_path=tmp_path / "s.sqlite3",
+                        max_spool_events=100, on_error=errors.append)
+    for seq in range(150):
+        client.track(user_id="u1", event="E", properties={"seq": seq})
+    client.flush(timeout=0.5)
+    client.shutdown(timeout=0)
+    assert client.stats()["dropped_queue_full"] == 50
+    assert sum(e.count for e in errors if isinstance(e, sdk.QueueFull)) == 50
+
+
+def test_a_full_memory_queue_is_counted_and_reported(tmp_path):
+    errors: list = []
+    client = sdk.Client("rcp_w_x", host=f"http://127.0.0.1:{free_port()}", spool=False, max_queue_size=100,
+                        on_error=errors.append)
+    for seq in range(300):
+        client.track(user_id="u1", event="E", properties={"seq": seq})
+    client.flush(timeout=0.5)
+    client.shutdown(timeout=0)
+    stats = client.stats()
+    assert stats["dropped_queue_full"] + stats["dropped_at_exit"] == 300
+    assert sum(e.count for e in errors) == 300
+
+
+def test_an_unusable_spool_path_falls_back_to_memory(live_server, tenant, query, tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    client = sdk.Client(tenant.write_key, host=live_server.url, spool_path=blocker / "spool.sqlite3",
+                        flush_interval=0.05)
+    client.track(user_id="u1", event="E")
+    assert client.flush(timeout=5)
+    client.shutdown(timeout=1)
+    assert "keeping events in memory only" in caplog.text
+    assert query("SELECT COUNT(*) FROM event") == [(1,)]
+
+
+def test_default_spool_is_private_and_per_server_and_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    url = f"http://127.0.0.1:{free_port()}"
+    client = sdk.Client("rcp_w_one", host=url)
+    client.track(user_id="u1", event="E")
+    client.flush(timeout=0.3)
+    client.shutdown(timeout=0)
+    path = default_spool_path(url, "rcp_w_one")
+    assert path.parent == tmp_path / "recap-sdk" and path.exists()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert default_spool_path(url, "rcp_w_two") != path
+    assert SpoolQueue(path, 100).pending() == 1
+
+
+def test_claims_of_a_killed_process_are_taken_over(tmp_path):
+    spool = SpoolQueue(tmp_path / "s.sqlite3", 1000)
+    spool.put([b'{"n":1}', b'{"n":2}'])
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from sdk.queue import SpoolQueue
+        SpoolQueue({str(tmp_path / 's.sqlite3')!r}, 1000).claim(10, 10_000)
+        print("claimed", flush=True)
+        time.sleep(600)
+    """)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "claimed"
+    assert spool.claim(10, 10_000) == []  # leased to a live process
+    child.kill()
+    child.wait()
+    spool.reclaim_dead_owners()
+    assert [body for _, body in spool.claim(10, 10_000)] == [b'{"n":1}', b'{"n":2}']

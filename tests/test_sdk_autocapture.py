@@ -1,0 +1,219 @@
+"""Tagless capture: a Flask app and a plain WSGI (Django-style) app, served for real, record
+their requests into the real Recap server; uncaught exceptions become events."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+from flask import Flask, session
+from werkzeug.serving import make_server
+
+import sdk
+from conftest import http
+from sdk.autocapture import WSGIMiddleware, capture_exceptions, from_flask_session, from_headers
+
+
+class Served:
+    """Any WSGI app on a free loopback port, in a thread."""
+
+    def __init__(self, app) -> None:
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def get(self, path: str, **headers: str):
+        return http("GET", self.url + path, headers=headers)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def serve():
+    started: list[Served] = []
+
+    def start(app) -> Served:
+        started.append(Served(app))
+        return started[-1]
+
+    yield start
+    for served in started:
+        served.stop()
+
+
+@pytest.fixture
+def recap(live_server, tenant):
+    client = sdk.Client(tenant.write_key, host=live_server.url, spool=False, flush_interval=0.05)
+    yield client
+    client.shutdown(timeout=1)
+
+
+def pages(query, expected: int | None = None) -> list[tuple]:
+    """Page and screen events; waits for ``expected`` of them, since a WSGI server records a
+    request when it closes the response, just after the client has read it."""
+    deadline = time.monotonic() + 5
+    while expected is not None and time.monotonic() < deadline:
+        if query("SELECT COUNT(*) FROM event WHERE type IN ('page', 'screen')")[0][0] >= expected:
+            break
+        time.sleep(0.02)
+    rows = query("SELECT type, name, user_id, anonymous_id, properties FROM event WHERE type IN ('page', 'screen')"
+                 " ORDER BY id")
+    return [(t, n, u, a, json.loads(p)) for t, n, u, a, p in rows]
+
+
+def flask_shop() -> Flask:
+    app = Flask("shop")
+    app.secret_key = "test-only"
+
+    @app.get("/songs/<int:song_id>")
+    def song(song_id: int):
+        return f"song {song_id}"
+
+    @app.get("/login/<name>")
+    def login(name: str):
+        session["user_id"] = name
+        return "ok"
+
+    @app.get("/missing")
+    def missing():
+        return "nope", 404
+
+    @app.get("/health")
+    def health():
+        return "ok"
+
+    return app
+
+
+def test_flask_requests_are_pages_with_route_status_and_timing(serve, recap, query):
+    app = flask_shop()
+    app.wsgi_app = WSGIMiddleware(app.wsgi_app, recap, user_resolver=from_headers("X-User-Id", None))
+    site = serve(app)
+    assert site.get("/songs/7", **{"X-User-Id": "u1", "Referer": "https://ex.com/a?email=x@y.z",
+                                   "User-Agent": "TestAgent/1"}).status == 200
+    assert site.get("/missing", **{"X-User-Id": "u1"}).status == 404
+    assert site.get("/nowhere").status == 404
+    for path in ("/health", "/static/app.css", "/logo.png", "/favicon.ico"):
+        site.get(path)
+    rows = pages(query, 3)
+    assert [(t, n, u) for t, n, u, _, _ in rows] == [("page", "/songs/<int:song_id>", "u1"),
+                                                      ("page", "/missing", "u1"), ("page", "/nowhere", None)]
+    first = rows[0][4]
+    assert first["path"] == "/songs/7" and first["route"] == "/songs/<int:song_id>" and first["endpoint"] == "song"
+    assert (first["method"], first["status"]) == ("GET", 200)
+    assert first["referrer"] == "https://ex.com/a" and first["user_agent"] == "TestAgent/1"
+    assert 0 <= first["duration_ms"] < 5000
+    assert rows[1][4]["status"] == 404
+    assert rows[2][3].startswith("anon-")  # no user known: a cookieless anonymous id
+
+
+def test_flask_session_user_resolver(serve, recap, query):
+    app = flask_shop()
+    app.wsgi_app = WSGIMiddleware(app.wsgi_app, recap, user_resolver=from_flask_session(app))
+    site = serve(app)
+    cookie = site.get("/login/ada").headers["Set-Cookie"].split(";")[0]
+    site.get("/songs/1", Cookie=cookie)
+    assert [(n, u) for _, n, u, _, _ in pages(query, 2)][-1] == ("/songs/<int:song_id>", "ada")
+
+
+def plain_wsgi_app(environ, start_response):
+    """What Django's WSGIHandler looks like from outside: no route in the environ."""
+    if environ["PATH_INFO"] == "/explode":
+        raise RuntimeError("kaboom")
+    body = b"hello"
+    start_response("201 Created", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def test_plain_wsgi_app_with_remote_user_cookie_and_app_route(serve, recap, query):
+    def app(environ, start_response):
+        if environ["PATH_INFO"].startswith("/articles/"):
+            environ["recap.route"] = "articles/<slug:slug>/"  # what a Django middleware would set
+        return plain_wsgi_app(environ, start_response)
+
+    site = serve(WSGIMiddleware(app, recap, event_type="screen"))
+    site.get("/articles/hello/", Cookie="theme=dark; recap_aid=a-123")
+    site.get("/about")
+    rows = pages(query, 2)
+    assert [(t, n, a) for t, n, _, a, _ in rows] == [("screen", "articles/<slug:slug>/", "a-123"),
+                                                      ("screen", "/about", rows[1][3])]
+    assert rows[0][4]["status"] == 201 and "route" not in rows[1][4]
+
+
+def test_exceptions_in_the_app_are_recorded_and_still_raised(recap, query):
+    middleware = WSGIMiddleware(plain_wsgi_app, recap, capture_exceptions=True)
+    with pytest.raises(RuntimeError, match="kaboom"):
+        middleware({"PATH_INFO": "/explode", "REQUEST_METHOD": "GET", "recap.user_id": "u9"}, lambda *a: None)
+    assert recap.flush(timeout=5)
+    rows = query("SELECT type, name, user_id, properties FROM event ORDER BY id")
+    assert [(t, n, u) for t, n, u, _ in rows] == [("page", "/explode", "u9"), ("track", "Exception", "u9")]
+    details = json.loads(rows[1][3])
+    assert details["type"] == "builtins.RuntimeError" and details["message"] == "kaboom"
+    assert details["path"] == "/explode" and any("plain_wsgi_app" in f for f in details["frames"])
+    assert json.loads(rows[0][3])["status"] == 500
+
+
+def test_a_failing_resolver_never_breaks_the_request(serve, recap, query, caplog):
+    def broken(environ):
+        raise KeyError("session")
+
+    site = serve(WSGIMiddleware(plain_wsgi_app, recap, user_resolver=broken))
+    reply = site.get("/about")
+    assert (reply.status, reply.body) == (201, b"hello")
+    assert [(n, a[:5]) for _, n, _, a, _ in pages(query, 1)] == [("/about", "anon-")]
+    assert "broken failed; recording the request without it" in caplog.text
+
+
+def test_custom_exclusions(serve, recap, query):
+    site = serve(WSGIMiddleware(plain_wsgi_app, recap, exclude=lambda env: env["PATH_INFO"].startswith("/admin"),
+                                exclude_paths={"/up"}))
+    for path in ("/admin/x", "/up", "/kept"):
+        site.get(path)
+    site.get("/kept-too")
+    assert [n for _, n, _, _, _ in pages(query, 2)] == ["/kept", "/kept-too"]
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"app": None}, TypeError), ({"client": object()}, TypeError), ({"event_type": "track"}, ValueError),
+    ({"user_resolver": "header"}, TypeError), ({"exclude": 3}, TypeError),
+])
+def test_bad_middleware_arguments(recap, kwargs, error):
+    arguments = {"app": plain_wsgi_app, "client": recap, **kwargs}
+    with pytest.raises(error):
+        WSGIMiddleware(arguments.pop("app"), arguments.pop("client"), **arguments)
+
+
+def test_uncaught_exceptions_in_threads_and_main_are_recorded(live_server, tenant, query, tmp_path):
+    script = textwrap.dedent(f"""
+        import threading, sdk
+        from sdk.autocapture import capture_exceptions
+        client = sdk.Client({tenant.write_key!r}, host={live_server.url!r}, spool_path={str(tmp_path / 's')!r})
+        capture_exceptions(client, user_id="ops")
+        worker = threading.Thread(target=lambda: 1 / 0, name="job")
+        worker.start(); worker.join()
+        raise ValueError("main failed")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "main failed" in result.stderr  # the usual hooks still ran
+    rows = query("SELECT user_id, properties FROM event WHERE name = 'Exception' ORDER BY id")
+    details = [json.loads(p) for _, p in rows]
+    assert [(d["type"], d.get("thread"), d["handled"]) for d in details] == [
+        ("builtins.ZeroDivisionError", "job", False), ("builtins.ValueError", None, False)]
+    assert {u for u, _ in rows} == {"ops"}
+
+
+def test_capture_exceptions_can_be_undone(recap):
+    before = sys.excepthook, threading.excepthook
+    undo = capture_exceptions(recap)
+    assert (sys.excepthook, threading.excepthook) != before
+    undo()
+    assert (sys.excepthook, threading.excepthook) == before
+    assert os.getpid()  # the test process itself is untouched

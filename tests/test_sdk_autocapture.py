@@ -103,9 +103,11 @@ def test_flask_requests_are_pages_with_route_status_and_timing(serve, recap, que
     assert site.get("/nowhere").status == 404
     for path in ("/health", "/static/app.css", "/logo.png", "/favicon.ico"):
         site.get(path)
-    rows = pages(query, 3)
+    site.get("/songs/8", **{"X-User-Id": "u2"})  # recorded after every excluded request
+    rows = pages(query, 4)
     assert [(t, n, u) for t, n, u, _, _ in rows] == [("page", "/songs/<int:song_id>", "u1"),
-                                                      ("page", "/missing", "u1"), ("page", "/nowhere", None)]
+                                                      ("page", "/missing", "u1"), ("page", "/nowhere", None),
+                                                      ("page", "/songs/<int:song_id>", "u2")]
     first = rows[0][4]
     assert first["path"] == "/songs/7" and first["route"] == "/songs/<int:song_id>" and first["endpoint"] == "song"
     assert (first["method"], first["status"]) == ("GET", 200)

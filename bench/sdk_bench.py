@@ -1,0 +1,326 @@
+"""SDK benchmark: Recap's Python SDK beside segment-analytics-python and posthog, one run.
+
+    python bench/sdk_bench.py            # about 2 minutes; prints a Markdown table
+
+Measured against the real Recap server, run as a subprocess on 127.0.0.1 over a temporary
+instance (posthog speaks its own wire format, so the server process puts a small adapter in
+front of /batch/ that rewrites each PostHog batch into a Segment batch for the same ingest):
+
+* µs per ``track()`` in the caller's thread: the median of 100 blocks of 200 calls;
+* end-to-end events/s: N events from the first ``track()`` until the server has stored them all;
+* events lost in a 5 s outage: the server is stopped, N events are tracked, the server comes
+  back after 5 s on the same port, each client is flushed, and the stored rows are counted;
+* RSS per queued event: a fresh process per client, server unreachable, N events queued,
+  (RSS after - RSS before) / N.
+Each SDK runs with its defaults except the host (and, for the end-to-end and RSS rows, a queue
+large enough to hold N so that nothing is dropped: those rows measure speed and memory, not loss).
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import json
+import logging
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+
+N_CALLS = 20_000  # per client, for the µs-per-call and end-to-end rows
+N_OUTAGE = 20_000
+N_RSS = 50_000
+BLOCK = 200
+CLIENTS = ("recap", "segment", "posthog")
+LABELS = {"recap": "Recap SDK", "segment": "segment-analytics-python", "posthog": "posthog"}
+
+
+# --- the server subprocess --------------------------------------------------------------------
+def serve(port: int, instance: str) -> None:
+    """Run the Recap app (plus the PostHog adapter) until killed."""
+    from werkzeug.serving import make_server
+
+    from widget_server import create_app
+
+    logging.disable(logging.WARNING)
+    app = create_app({"INSTANCE_PATH": instance})
+    server = make_server("127.0.0.1", port, posthog_adapter(app.wsgi_app), threaded=True)
+    print("ready", flush=True)
+    server.serve_forever()
+
+
+def posthog_adapter(wsgi_app: Callable) -> Callable:
+    """Rewrites PostHog's ``POST /batch/`` into a Segment ``/v1/batch`` call to the same app."""
+    def adapter(environ: dict, start_response: Callable) -> Any:
+        if environ.get("PATH_INFO") != "/batch/":
+            return wsgi_app(environ, start_response)
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if environ.get("HTTP_CONTENT_ENCODING") == "gzip":
+            raw = gzip.decompress(raw)
+        body = json.loads(raw)
+        batch = [{"type": "track", "event": m.get("event"), "userId": m.get("distinct_id"),
+                  "messageId": m.get("uuid"), "timestamp": m.get("timestamp"),
+                  "properties": m.get("properties")} for m in body.get("batch", [])]
+        data = json.dumps({"batch": batch, "sentAt": body.get("sent_at")}).encode()
+        environ = {**environ, "PATH_INFO": "/v1/batch", "CONTENT_TYPE": "application/json",
+                   "CONTENT_LENGTH": str(len(data)), "wsgi.input": __import__("io").BytesIO(data),
+                   "HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{body['api_key']}:".encode()).decode()}
+        environ.pop("HTTP_CONTENT_ENCODING", None)
+        return wsgi_app(environ, start_response)
+
+    return adapter
+
+
+class Server:
+    """The server subprocess, stoppable and restartable on the same port and database."""
+
+    def __init__(self, instance: str) -> None:
+        self.instance = instance
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve", str(self.port), self.instance],
+                                        stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def make_tenants(instance: str, names: list[str]) -> dict[str, tuple[int, str]]:
+    """Apps with write keys, made the way ``recap apps create`` makes them."""
+    from widget_server import create_app
+    from widget_server.auth import create_key
+    from widget_server.db import database
+    from widget_server.models import ApiKey, App
+
+    create_app({"INSTANCE_PATH": instance})
+    tenants = {}
+    with database.connection_context():
+        for name in names:
+            app = App.create(name=name)
+            tenants[name] = (app.id, create_key(app, ApiKey.WRITE))
+    database.close()
+    return tenants
+
+
+class Store:
+    """Counts stored events per app straight from the server's SQLite file."""
+
+    def __init__(self, instance: str) -> None:
+        self.path = os.path.join(instance, "recap.sqlite3")
+
+    def count(self, app_id: int) -> int:
+        with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30) as conn:
+            return conn.execute("SELECT COUNT(*) FROM event WHERE app_id = ?", (app_id,)).fetchone()[0]
+
+    def wait_for(self, app_id: int, expected: int, timeout: float) -> tuple[int, float]:
+        """(count, monotonic time it was reached or the deadline passed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            count = self.count(app_id)
+            now = time.monotonic()
+            if count >= expected or now > deadline:
+                return count, now
+            time.sleep(0.02)
+
+
+# --- the clients, behind one small interface --------------------------------------------------
+def make_client(kind: str, key: str, url: str, spool_dir: str, **options: Any) -> tuple[Callable, Callable]:
+    """(track(seq), flush()) for one SDK."""
+    if kind.startswith("recap"):
+        import sdk
+        client = sdk.Client(key, host=url, spool_path=os.path.join(spool_dir, f"{key}.sqlite3"), **options)
+        return (lambda seq: client.track(user_id="u1", event="Song Played", properties={"seq": seq}),
+                lambda: client.shutdown(timeout=60))
+    if kind == "segment":
+        from segment.analytics import Client
+        client = Client(key, host=url, **options)
+        return (lambda seq: client.track(user_id="u1", event="Song Played", properties={"seq": seq}),
+                lambda: (client.flush(), client.join()))
+    from posthog import Posthog
+    client = Posthog(key, host=url, **options)
+    return (lambda seq: client.capture("Song Played", distinct_id="u1", properties={"seq": seq}),
+            lambda: (client.flush(), client.shutdown()))
+
+
+def bounded(call: Callable, timeout: float) -> None:
+    """Run ``call`` in a thread and stop waiting for it after ``timeout`` seconds."""
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(timeout)
+
+
+def calls_and_end_to_end(kind: str, tenant: tuple[int, str], server: Server, store: Store,
+                         spool_dir: str) -> tuple[float, float, int]:
+    """(median µs per call, end-to-end events/s, stored)."""
+    queue_option = {} if kind == "recap" else {"max_queue_size": 10 * N_CALLS}
+    track, finish = make_client(kind, tenant[1], server.url, spool_dir, **queue_option)
+    per_call = []
+    clock = time.perf_counter
+    started = time.monotonic()
+    for block in range(N_CALLS // BLOCK):
+        base = block * BLOCK
+        t0 = clock()
+        for seq in range(base, base + BLOCK):
+            track(seq)
+        per_call.append((clock() - t0) / BLOCK * 1e6)
+    bounded(finish, 90)
+    stored, done = store.wait_for(tenant[0], N_CALLS, timeout=30)
+    return statistics.median(per_call), stored / (done - started), stored
+
+
+def outage(tenants: dict[str, tuple[int, str]], server: Server, store: Store, spool_dir: str) -> dict[str, int]:
+    """Events lost per client when the server is away for 5 s while the app keeps tracking."""
+    clients = {kind: make_client(kind, tenants[f"outage-{kind}"][1], server.url, spool_dir) for kind in CLIENTS}
+    for track, _ in clients.values():  # warm up: connected, threads running
+        track(-1)
+    time.sleep(1.0)
+    server.stop()
+    down_at = time.monotonic()
+    for kind, (track, _) in clients.items():
+        for seq in range(N_OUTAGE):
+            track(seq)
+    time.sleep(max(0.0, 5.0 - (time.monotonic() - down_at)))
+    server.start()
+    finishers = [threading.Thread(target=finish, daemon=True) for _, finish in clients.values()]
+    for thread in finishers:
+        thread.start()
+    for thread in finishers:
+        thread.join(60)
+    lost = {}
+    for kind in CLIENTS:
+        stored, _ = store.wait_for(tenants[f"outage-{kind}"][0], N_OUTAGE + 1, timeout=5)
+        lost[kind] = N_OUTAGE + 1 - stored
+    return lost
+
+
+def rss_kb() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def rss_child(kind: str, spool_dir: str) -> None:
+    """In a fresh process: RSS growth per queued event with the server unreachable."""
+    import gc
+    url = f"http://127.0.0.1:{free_port()}"
+    options = {"spool": False} if kind == "recap-memory" else {}
+    logging.disable(logging.ERROR)
+    if kind in ("segment", "posthog"):
+        options = {"max_queue_size": 10 * N_RSS}
+    track, _ = make_client(kind, "rcp_w_rss", url, spool_dir, **options)
+    for seq in range(1000):  # warm up code paths, caches and the first retries
+        track(seq)
+    time.sleep(1.0)
+    gc.collect()
+    before = rss_kb()
+    for seq in range(N_RSS):
+        track(seq)
+    time.sleep(1.0)
+    gc.collect()
+    print(json.dumps({"bytes_per_event": (rss_kb() - before) * 1024 / N_RSS}), flush=True)
+    os._exit(0)
+
+
+def rss_per_event(kind: str, spool_dir: str) -> float:
+    result = subprocess.run([sys.executable, __file__, "--rss", kind, spool_dir], capture_output=True,
+                            text=True, timeout=120)
+    return json.loads(result.stdout.strip().splitlines()[-1])["bytes_per_event"]
+
+
+# --- the run ----------------------------------------------------------------------------------
+def main() -> None:
+    logging.disable(logging.ERROR)  # outage warnings (thousands from posthog) are the point here
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="recap-sdk-bench-") as work:
+        instance = os.path.join(work, "instance")
+        spool_dir = os.path.join(work, "spools")
+        os.makedirs(spool_dir)
+        tenants = make_tenants(instance, [f"{prefix}-{kind}" for prefix in ("calls", "outage") for kind in CLIENTS])
+        store = Store(instance)
+        server = Server(instance)
+        server.start()
+        try:
+            rows: dict[str, dict[str, Any]] = {kind: {} for kind in CLIENTS}
+            for kind in CLIENTS:
+                per_call, rate, stored = calls_and_end_to_end(kind, tenants[f"calls-{kind}"], server, store,
+                                                              spool_dir)
+                rows[kind].update(call=per_call, rate=rate, stored=stored)
+                log_line(f"{kind}: {per_call:.2f} µs/call, {rate:,.0f} events/s ({stored} stored)")
+            for kind, lost in outage(tenants, server, store, spool_dir).items():
+                rows[kind]["lost"] = lost
+                log_line(f"{kind}: {lost} lost in the outage")
+        finally:
+            server.stop()
+        for kind in ("recap", "recap-memory", "segment", "posthog"):
+            rows.setdefault(kind, {})["rss"] = rss_per_event(kind, spool_dir)
+            log_line(f"{kind}: {rows[kind]['rss']:.0f} B RSS per queued event")
+    print_table(rows, time.monotonic() - started)
+
+
+def log_line(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def print_table(rows: dict[str, dict[str, Any]], took: float) -> None:
+    others = [k for k in CLIENTS if k != "recap"]
+    fastest_call = min(rows[k]["call"] for k in others)
+    fastest_rate = max(rows[k]["rate"] for k in others)
+    print(f"Recap SDK benchmark ({N_CALLS:,} tracks per client; {os.cpu_count()} CPUs; {took:.0f} s)\n")
+    print("| | " + " | ".join(LABELS[k] for k in CLIENTS) + " |")
+    print("|---|" + "---|" * len(CLIENTS))
+    print("| µs per `track()` in the caller's thread (median) | "
+          + " | ".join(f"{rows[k]['call']:.2f}" for k in CLIENTS) + " |")
+    print("| end-to-end events/s into the Recap server | "
+          + " | ".join(f"{rows[k]['rate']:,.0f}" for k in CLIENTS) + " |")
+    print(f"| lost of {N_OUTAGE:,} during a 5 s outage | "
+          + " | ".join(f"{rows[k]['lost']:,}" for k in CLIENTS) + " |")
+    print("| RSS per queued event | " + " | ".join(
+        f"{rows[k]['rss']:.0f} B" + (f" (spool; {rows['recap-memory']['rss']:.0f} B with spool=False)"
+                                     if k == "recap" else "") for k in CLIENTS) + " |")
+    print(f"\ntrack(): {fastest_call / rows['recap']['call']:.1f}x cheaper than the fastest other SDK; "
+          f"end-to-end: {rows['recap']['rate'] / fastest_rate:.1f}x the fastest other SDK.")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve", nargs=2, metavar=("PORT", "INSTANCE"), help=argparse.SUPPRESS)
+    parser.add_argument("--rss", nargs=2, metavar=("CLIENT", "SPOOL_DIR"), help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.serve:
+        serve(int(arguments.serve[0]), arguments.serve[1])
+    elif arguments.rss:
+        rss_child(*arguments.rss)
+    else:
+        main()

@@ -137,7 +137,36 @@ class ViewerGrant(BaseModel):
     expires_at = BigIntegerField()
 
 
-CORE_MODELS = [App, ApiKey, Event, Identity, Profile, ViewerGrant]
+class PopulationStat(BaseModel):
+    """How one metric is spread over an app's users in one period: sorted values or quantiles."""
+
+    app_id = IntegerField()
+    template_id = CharField(max_length=64)
+    period_key = CharField(max_length=40)
+    metric = CharField(max_length=64)
+    users = IntegerField()
+    points = TextField()  # JSON list, ascending
+    computed_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        indexes = ((("app_id", "template_id", "period_key", "metric"), True),)
+
+
+class PrecomputedStory(BaseModel):
+    """A story assembled ahead of time by ``recap stories build``; serving it is one key lookup."""
+
+    app_id = IntegerField()
+    template_id = CharField(max_length=64)
+    period_key = CharField(max_length=40)
+    user_id = CharField(max_length=200)
+    story = TextField()  # the story JSON, ready to send
+    generated_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        indexes = ((("app_id", "template_id", "period_key", "user_id"), True),)
+
+
+CORE_MODELS = [App, ApiKey, Event, Identity, Profile, ViewerGrant, PopulationStat, PrecomputedStory]
 
 
 @migration

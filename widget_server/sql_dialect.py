@@ -38,3 +38,38 @@ def upsert_profile_sql() -> str:
         f"first_seen = {least}(profile.first_seen, excluded.first_seen), "
         f"last_seen = {greatest}(profile.last_seen, excluded.last_seen)")
 
+
+
+# --- story engine ----------------------------------------------------------------------------
+# Property paths reaching these helpers were validated as dotted identifiers by the template schema.
+
+def json_value_sql(column: str, path: str, numeric: bool = False) -> str:
+    """A JSON property of a text column: typed on SQLite, text (or numeric) on PostgreSQL."""
+    if is_postgres():
+        expr = f"(({column})::jsonb #>> '{{{','.join(path.split('.'))}}}')"
+        return f"CAST(NULLIF({expr}, '') AS DOUBLE PRECISION)" if numeric else expr
+    return f"json_extract({column}, '$.{path}')"
+
+
+def month_sql(local_ms: str) -> str:
+    """'YYYY-MM' of a local epoch-milliseconds expression."""
+    if is_postgres():
+        return f"to_char(to_timestamp(({local_ms}) / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM')"
+    return f"strftime('%Y-%m', ({local_ms}) / 1000, 'unixepoch')"
+
+
+def glob_sql(column: str) -> str:
+    """Shell-style pattern match (``/lessons/*``); pair with ``glob_param``."""
+    return f"{column} LIKE {database.param} ESCAPE '\\'" if is_postgres() else f"{column} GLOB {database.param}"
+
+
+def glob_param(pattern: str) -> str:
+    if is_postgres():
+        escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return escaped.replace("*", "%").replace("?", "_")
+    return pattern
+
+
+def text_sql(column: str) -> str:
+    """A value compared or grouped as text, whatever JSON type it had."""
+    return f"CAST({column} AS TEXT)"

@@ -1,0 +1,1 @@
+"""Recap's shipped story templates (TOML files), installed with the package."""

@@ -1,0 +1,58 @@
+"""Helpers for the story engine tests: sending events through the real ingest, and minting tokens."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from conftest import basic, http
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def ms(text: str) -> int:
+    """'2026-03-01T23:30:00+00:00' (or naive = UTC) → epoch milliseconds."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+def send(server, write_key: str, events: list[dict[str, Any]]) -> None:
+    """POST events to /v1/batch in chunks; every one must be stored."""
+    for start in range(0, len(events), 500):
+        chunk = events[start:start + 500]
+        reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": chunk}).encode(),
+                     {"Content-Type": "application/json", **basic(write_key)})
+        assert reply.status == 200, reply.body
+        assert reply.json()["rejected"] == [], reply.body
+
+
+def track(user: str | None, name: str, at_ms: int, props: dict | None = None, *, zone: str = "UTC",
+          anon: str | None = None) -> dict[str, Any]:
+    event = {"type": "track", "event": name, "timestamp": iso(at_ms), "properties": props or {},
+             "context": {"timezone": zone}}
+    if user is not None:
+        event["userId"] = user
+    if anon is not None:
+        event["anonymousId"] = anon
+    return event
+
+
+def identify(user: str, traits: dict, at_ms: int, *, anon: str | None = None, zone: str = "UTC") -> dict:
+    event = {"type": "identify", "userId": user, "traits": traits, "timestamp": iso(at_ms),
+             "context": {"timezone": zone}}
+    if anon:
+        event["anonymousId"] = anon
+    return event
+
+
+def viewer_token(server, secret_key: str, user_id: str) -> str:
+    reply = http("POST", server.url + "/v1/viewer-tokens", json.dumps({"user_id": user_id}).encode(),
+                 {"Content-Type": "application/json", **basic(secret_key)})
+    assert reply.status == 201, reply.body
+    return reply.json()["token"]

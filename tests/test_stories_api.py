@@ -1,0 +1,113 @@
+"""GET /v1/stories/<template>: the story JSON, who may read it, and the not-eligible answer."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import basic, http, make_tenant
+from story_helpers import NOW, identify, ms, send, track, viewer_token
+from widget_server.db import database
+from widget_server.engine import NotEligible, assemble_story
+from widget_server.engine.story_schema import StorySchema
+
+YEAR = NOW.year
+
+
+def listening(user: str, plays: int, *, zone: str = "UTC", artist: str = "Björk") -> list[dict]:
+    start = ms(f"{YEAR}-03-01T12:00:00")
+    return [track(user, "Song Played", start + i * 3_600_000 * 25,
+                  {"song_id": f"s{i % 7}", "song": f"Song {i % 7}", "artist": artist if i % 3 else "Mitski",
+                   "genre": "art pop", "ms_played": 180_000, "device": "ios"}, zone=zone)
+            for i in range(plays)]
+
+
+@pytest.fixture
+def music(app, live_server):
+    tenant = make_tenant("Soundwave", deep_link_scheme="soundwave", share_base_url="https://soundwave.app")
+    send(live_server, tenant.write_key,
+         [identify("ana", {"name": "Ana Lima", "plan": "premium"}, ms(f"{YEAR}-01-02T00:00:00"))]
+         + listening("ana", 40) + listening("ben", 30, zone="Asia/Tokyo") + listening("cy", 3))
+    return tenant
+
+
+def get_story(server, template: str, headers: dict, query: str = "") -> object:
+    return http("GET", f"{server.url}/v1/stories/{template}{query}", None, headers)
+
+
+def test_viewer_token_reads_its_own_story(music, live_server):
+    token = viewer_token(live_server, music.secret_key, "ana")
+    reply = get_story(live_server, "year-in-music", {"Authorization": f"Bearer {token}"})
+    assert reply.status == 200, reply.body
+    story = reply.json()
+    assert StorySchema().validate(story) == {}
+    assert story["template"] == "year-in-music" and story["source"] == "on_demand"
+    assert story["frames"][-1]["kind"] == "card"
+    assert story["app"] == {"name": "Soundwave", "deep_link_scheme": "soundwave"}
+    assert "Ana" in story["card"]["title"]
+    assert reply.headers["Cache-Control"] == "private, no-store"
+
+
+def test_token_in_query_string_works(music, live_server):
+    token = viewer_token(live_server, music.secret_key, "ben")
+    assert get_story(live_server, "year-in-music", {}, f"?token={token}").status == 200
+
+
+def test_secret_key_reads_any_user_with_user_id(music, live_server):
+    reply = get_story(live_server, "year-in-music", basic(music.secret_key), "?user_id=ben")
+    assert reply.status == 200 and reply.json()["template"] == "year-in-music"
+
+
+def test_viewer_token_cannot_read_another_users_story(music, live_server):
+    token = viewer_token(live_server, music.secret_key, "ana")
+    reply = get_story(live_server, "year-in-music", {"Authorization": f"Bearer {token}"}, "?user_id=ben")
+    assert reply.status == 403
+    assert reply.json()["error"]["code"] == "forbidden"
+
+
+def test_tokens_of_another_app_do_not_reach_this_apps_users(music, live_server):
+    other = make_tenant("Other")
+    token = viewer_token(live_server, other.secret_key, "ana")
+    reply = get_story(live_server, "year-in-music", {"Authorization": f"Bearer {token}"})
+    assert reply.status == 404 and reply.json()["error"]["code"] == "not_eligible"
+
+
+@pytest.mark.parametrize("headers, query, status", [
+    ({}, "", 401),
+    ("write", "?user_id=ana", 401),
+    ("secret", "", 422),
+    ({"Authorization": "Bearer not.a.token"}, "", 401),
+    ("secret", "?user_id=" + "x" * 201, 422),
+])
+def test_bad_credentials_get_clear_errors(music, live_server, headers, query, status):
+    if headers == "write":
+        headers = basic(music.write_key)
+    elif headers == "secret":
+        headers = basic(music.secret_key)
+    reply = get_story(live_server, "year-in-music", headers, query)
+    assert reply.status == status
+    assert set(reply.json()["error"]) == {"code", "message", "details"}
+
+
+def test_not_eligible_names_the_rule_and_what_is_missing(music, live_server):
+    reply = get_story(live_server, "year-in-music", basic(music.secret_key), "?user_id=cy")
+    assert reply.status == 404
+    error = reply.json()["error"]
+    assert error["code"] == "not_eligible"
+    assert error["details"]["rule"] == "eligibility[0]"
+    assert error["details"]["metric"] == "plays"
+    assert error["details"]["actual"] == 3 and error["details"]["missing"] == 7
+    assert "10 songs" in error["message"]
+
+
+def test_unknown_template_is_not_found(music, live_server):
+    reply = get_story(live_server, "no-such-story", basic(music.secret_key), "?user_id=ana")
+    assert reply.status == 404 and reply.json()["error"]["code"] == "not_found"
+
+
+def test_python_entry_point_matches_the_contract(music, app):
+    with database.connection_context():
+        story = assemble_story(music.app_id, "year-in-music", "ana", now=NOW)
+        assert story["period"] == {"label": str(YEAR), "start": f"{YEAR}-01-01", "end": f"{YEAR}-11-15"}
+        assert story["generated_at"] == "2026-11-22T10:00:00Z"
+        with pytest.raises(NotEligible) as info:
+            assemble_story(music.app_id, "year-in-music", "nobody", now=NOW)
+        assert info.value.status == 404 and info.value.code == "not_eligible"

@@ -1,0 +1,132 @@
+"""``assemble_story``: a user's story for a template, precomputed when available, else on demand."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlparse
+
+from ..errors import NotFound
+from ..models import App, PrecomputedStory, Profile
+from . import metrics
+from .errors import NotEligible
+from .expressions import ExpressionFailed, render, truthy
+from .frames import Renderer
+from .periods import Period, resolve
+from .templates import StoryTemplate, registry
+from .template_schema import COLOR
+from .users import actor_pairs
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THEME = {"background": "#121212", "foreground": "#ffffff", "accent": "#1ed760"}
+
+
+def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime | None = None,
+                   fresh: bool = False) -> dict:
+    """The story JSON for ``user_id`` (see docs/STORIES.md).
+
+    Raises NotFound for an unknown app or template and NotEligible when a rule is not met.
+    """
+    template = registry.get(app_id, template_id)
+    period = resolve(template.spec["period"], now)
+    if not fresh:
+        stored = precomputed(app_id, template.id, period.key, user_id)
+        if stored is not None:
+            return stored
+    app = App.get_or_none(App.id == app_id)
+    if app is None:
+        raise NotFound("No such app.", details={"app_id": app_id})
+    outcome = assemble_many(app, template, period, [user_id], now=now)[user_id]
+    if isinstance(outcome, NotEligible):
+        raise outcome
+    return outcome
+
+
+def precomputed(app_id: int, template_id: str, period_key: str, user_id: str) -> dict | None:
+    row = (PrecomputedStory.select(PrecomputedStory.story)
+           .where((PrecomputedStory.app_id == app_id) & (PrecomputedStory.template_id == template_id)
+                  & (PrecomputedStory.period_key == period_key) & (PrecomputedStory.user_id == user_id))
+           .tuples().first())
+    return json.loads(row[0]) if row else None
+
+
+def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: list[str], *,
+                  now: datetime | None = None, source: str = "on_demand") -> dict[str, dict | NotEligible]:
+    """Stories for several users at once: one slice, one query per metric kind for all of them."""
+    now = now or datetime.now(timezone.utc)
+    profiles = {p.user_id: p for p in Profile.select().where(
+        (Profile.app_id == app.id) & Profile.user_id.in_(user_ids))}
+    base = {"period": period.as_json(), "template": {"id": template.id},
+            "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme,
+                    "share_base_url": app.share_base_url}}
+    users = {uid: _user_context(uid, profiles.get(uid)) for uid in user_ids}
+    values = metrics.compute(template, app.id, period, actor_pairs(app.id, user_ids), now,
+                             contexts={uid: {**base, "user": users[uid]} for uid in user_ids})
+    theme = _theme(template, app)
+    footer = _footer(app)
+    generated = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out: dict[str, dict | NotEligible] = {}
+    for uid in user_ids:
+        context = {**values[uid], **base, "user": users[uid]}
+        try:
+            _check_eligibility(template, context)
+        except NotEligible as exc:
+            out[uid] = exc
+            continue
+        out[uid] = _story(template, app, period, context, theme, footer, generated, source, uid)
+    return out
+
+
+def _user_context(user_id: str, profile: Profile | None) -> dict[str, Any]:
+    traits = profile.traits if profile and isinstance(profile.traits, dict) else {}
+    return {"id": user_id, "traits": traits, "name": traits.get("name") or traits.get("first_name") or "",
+            "timezone": profile.timezone if profile else None}
+
+
+def _check_eligibility(template: StoryTemplate, context: dict[str, Any]) -> None:
+    for i, rule in enumerate(template.spec["eligibility"]):
+        if "metric" in rule:
+            actual = context.get(rule["metric"]) or 0
+            if actual < rule["min"]:
+                raise NotEligible(rule["message"], details={
+                    "rule": f"eligibility[{i}]", "metric": rule["metric"], "required": rule["min"],
+                    "actual": actual, "missing": rule["min"] - actual, "period": context["period"]})
+        if "when" in rule and not truthy(rule["when"], context):
+            raise NotEligible(rule["message"], details={"rule": f"eligibility[{i}]", "when": rule["when"],
+                                                        "period": context["period"]})
+
+
+def _theme(template: StoryTemplate, app: App) -> dict[str, str]:
+    theme = {**DEFAULT_THEME, **template.spec.get("theme", {})}
+    brand = app.brand if isinstance(app.brand, dict) else {}
+    for key in DEFAULT_THEME:
+        if isinstance(brand.get(key), str) and COLOR.match(brand[key]):
+            theme[key] = brand[key]
+    return theme
+
+
+def _footer(app: App) -> str:
+    host = urlparse(app.share_base_url).hostname if app.share_base_url else None
+    return host or app.name
+
+
+def _story(template: StoryTemplate, app: App, period: Period, context: dict[str, Any], theme: dict,
+           footer: str, generated: str, source: str, uid: str) -> dict[str, Any]:
+    renderer = Renderer(context, f"{template.id}|{uid}", app.deep_link_scheme)
+    frames = [f for f in (renderer.frame(spec) for spec in template.spec["frames"]) if f is not None]
+    try:
+        card = renderer.card(template.spec["card"], theme, footer)
+    except ExpressionFailed:
+        # The card title must exist: fall back to the template's own name rather than a blank.
+        card = renderer.card({**template.spec["card"], "title": template.id.replace("-", " ").title()},
+                             theme, footer)
+    frames.append(renderer.card_frame(template.spec["card"], card))
+    try:
+        title = renderer.text(template.spec["title"], "title", required=True)
+    except ExpressionFailed:
+        title = render("{{ period.label }}", context)
+    return {"template": template.id, "title": title, "period": period.as_json(), "generated_at": generated,
+            "source": source, "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme},
+            "theme": theme, "frames": frames, "card": card}

@@ -1,0 +1,110 @@
+"""Template text and conditions, evaluated in Jinja2's immutable sandbox.
+
+Text is rendered with autoescaping on, then turned back into plain text: the story JSON carries
+plain strings and every consumer inserts them as text, so ``<img onerror=…>`` in an event
+property shows up as those characters and is never markup. Anything unsafe (``''.__class__``),
+undefined or failing raises ExpressionFailed, and the frame using it is skipped or falls back.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class ExpressionFailed(Exception):
+    """A template expression could not be evaluated for this user (missing data, unsafe access)."""
+
+
+def number(value: Any, digits: int = 0) -> str:
+    """12345.6 → '12,346'; digits > 0 keeps that many decimals."""
+    if value is None or isinstance(value, bool):
+        raise ExpressionFailed("not a number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ExpressionFailed("not a finite number")
+    return f"{value:,.{digits}f}" if digits else f"{round(value):,}"
+
+
+def percent(value: Any, digits: int = 0) -> str:
+    """0.423 → '42%'."""
+    return number(float(value) * 100, digits) + "%"
+
+
+def hours(ms: Any) -> str:
+    return number(float(ms) / 3_600_000)
+
+
+def plural(count: Any, singular: str, many: str | None = None) -> str:
+    return singular if count == 1 else (many or singular + "s")
+
+
+def first_name(name: Any) -> str:
+    return str(name or "").strip().split(" ")[0]
+
+
+def _env() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+    env.filters.update(number=number, percent=percent, hours=hours, plural=plural,
+                       first_name=first_name, urlencode=lambda v: quote(str(v), safe=""))
+    env.globals.update(MONTHS=MONTHS, WEEKDAYS=WEEKDAYS)
+    return env
+
+
+ENV = _env()
+
+
+@lru_cache(maxsize=4096)
+def compile_text(source: str) -> Any:
+    return ENV.from_string(source)
+
+
+@lru_cache(maxsize=4096)
+def compile_condition(source: str) -> Any:
+    return ENV.compile_expression(source, undefined_to_none=False)
+
+
+def render(source: str, context: dict[str, Any]) -> str:
+    """Render text; the autoescaped result is unescaped back into plain text for JSON."""
+    try:
+        return Markup(compile_text(source).render(context)).unescape().strip()
+    except (TemplateError, ExpressionFailed, ArithmeticError, TypeError, ValueError, KeyError,
+            AttributeError, IndexError) as exc:
+        raise ExpressionFailed(f"{type(exc).__name__}: {exc}") from None
+
+
+def evaluate(source: str, context: dict[str, Any]) -> Any:
+    try:
+        value = compile_condition(source)(**context)
+        if hasattr(value, "_undefined_name") or type(value).__name__.endswith("Undefined"):
+            raise ExpressionFailed("undefined")
+        return value
+    except (TemplateError, ExpressionFailed, ArithmeticError, TypeError, ValueError, KeyError,
+            AttributeError, IndexError) as exc:
+        raise ExpressionFailed(f"{type(exc).__name__}: {exc}") from None
+
+
+def truthy(source: str, context: dict[str, Any]) -> bool:
+    """A condition; one that cannot be evaluated (missing data) counts as false."""
+    try:
+        return bool(evaluate(source, context))
+    except ExpressionFailed:
+        return False
+
+
+def pick_variant(value: str | list[str], seed: str) -> str:
+    """One of a field's wording variants, the same one for the same user on every load."""
+    if isinstance(value, str):
+        return value
+    digest = hashlib.sha256(seed.encode()).digest()
+    return value[int.from_bytes(digest[:4], "big") % len(value)]

@@ -1,0 +1,201 @@
+"""Turning a template's frames and final card into story JSON for one user.
+
+A frame whose data is missing (an undefined metric, an empty list, a failed expression, a media
+URL that is not a URL) is never sent half-filled: it falls back to its ``fallback`` table when it
+has one, and is skipped otherwise.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .expressions import ExpressionFailed, evaluate, pick_variant, render, truthy
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DURATION_MS = 6000
+CARD_DURATION_MS = 8000
+CONTENT_KEYS = ("title", "subtitle", "body", "stat", "list", "media", "chart")
+
+
+class Renderer:
+    """Renders text for one user, choosing the same wording variant on every load."""
+
+    def __init__(self, context: dict[str, Any], seed: str, deep_link_scheme: str | None):
+        self.context = context
+        self.seed = seed
+        self.scheme = deep_link_scheme
+
+    def text(self, value: str | list[str] | None, where: str, extra: dict | None = None,
+             required: bool = False) -> str | None:
+        if value is None:
+            if required:
+                raise ExpressionFailed(f"{where} is missing")
+            return None
+        source = pick_variant(value, f"{self.seed}|{where}")
+        out = render(source, {**self.context, **extra} if extra else self.context)
+        if not out:
+            if required:
+                raise ExpressionFailed(f"{where} rendered empty")
+            return None
+        return out
+
+    def url(self, value: str | None, where: str, extra: dict | None = None) -> str | None:
+        """A rendered http(s) or server-relative URL; anything else (javascript:, data:) fails."""
+        if not value:
+            return None
+        out = self.text(value, where, extra)
+        if out and (out.startswith(("https://", "http://")) or (out.startswith("/") and not out.startswith("//"))):
+            return out
+        raise ExpressionFailed(f"{where} is not an http(s) or site-relative URL")
+
+    # --- frames ---
+
+    def frame(self, spec: dict) -> dict | None:
+        if "when" in spec and not truthy(spec["when"], self.context):
+            return None
+        try:
+            return self._frame(spec, spec["id"])
+        except ExpressionFailed as exc:
+            if "fallback" in spec:
+                merged = {k: v for k, v in spec.items() if k not in CONTENT_KEYS and k != "fallback"}
+                merged.update(spec["fallback"])
+                try:
+                    return self._frame(merged, spec["id"] + "|fallback")
+                except ExpressionFailed as again:
+                    exc = again
+            log.debug("frame %s skipped: %s", spec["id"], exc)
+            return None
+
+    def _frame(self, spec: dict, seed: str) -> dict:
+        kind = spec["kind"]
+        frame: dict[str, Any] = {
+            "id": spec["id"], "kind": kind,
+            "duration_ms": spec.get("duration_ms", None if kind == "video" else DEFAULT_DURATION_MS),
+            "background": self.background(spec.get("background"), seed),
+            "title": self.text(spec.get("title"), f"{seed}.title", required=kind == "text"),
+            "subtitle": self.text(spec.get("subtitle"), f"{seed}.subtitle"),
+            "body": self.text(spec.get("body"), f"{seed}.body"),
+            "stat": self.stat(spec["stat"], seed) if kind == "stat" else None,
+            "items": self.items(spec["list"], seed) if kind == "list" else None,
+            "media": self.media(spec["media"], seed) if kind in ("image", "gif", "video") else None,
+            "chart": self.chart(spec["chart"], seed) if kind == "chart" else None,
+            "buttons": self.buttons(spec.get("buttons", []), seed),
+        }
+        return frame
+
+    def background(self, spec: dict | None, seed: str) -> dict[str, Any]:
+        spec = spec or {}
+        image = None
+        if spec.get("image"):
+            try:
+                image = self.url(spec["image"], f"{seed}.background.image")
+            except ExpressionFailed:
+                image = None  # a missing background picture is not worth losing the frame
+        return {"color": spec.get("color"), "gradient": spec.get("gradient"), "image": image}
+
+    def stat(self, spec: dict, seed: str) -> dict[str, Any]:
+        raw = None
+        if "raw" in spec:
+            raw = evaluate(spec["raw"], self.context)
+            if raw is None:
+                raise ExpressionFailed("stat.raw is missing")
+        return {"value": self.text(spec["value"], f"{seed}.stat.value", required=True),
+                "raw": raw,
+                "unit": self.text(spec.get("unit"), f"{seed}.stat.unit"),
+                "caption": self.text(spec.get("caption"), f"{seed}.stat.caption")}
+
+    def items(self, spec: dict, seed: str) -> list[dict[str, Any]]:
+        source = self.context.get(spec["metric"])
+        if not isinstance(source, list) or not source:
+            raise ExpressionFailed(f"list {spec['metric']} is empty")
+        out = []
+        for i, item in enumerate(source[:spec.get("limit", 5)]):
+            extra = {"item": item}
+            label = self.text(spec.get("label", "{{ item.label }}"), f"{seed}.list.label", extra, required=True)
+            value = self.text(spec.get("value"), f"{seed}.list.value", extra)
+            image = None
+            if spec.get("image"):
+                try:
+                    image = self.url(spec["image"], f"{seed}.list.image", extra)
+                except ExpressionFailed:
+                    image = None
+            out.append({"rank": i + 1, "label": label, "value": value, "image": image})
+        return out
+
+    def media(self, spec: dict, seed: str) -> dict[str, Any]:
+        src = self.url(spec["src"], f"{seed}.media.src")
+        if not src:
+            raise ExpressionFailed("media.src is missing")
+        poster = None
+        if spec.get("poster"):
+            poster = self.url(spec["poster"], f"{seed}.media.poster")
+        return {"src": src, "alt": self.text(spec.get("alt"), f"{seed}.media.alt") or "", "poster": poster}
+
+    def chart(self, spec: dict, seed: str) -> dict[str, Any]:
+        series = self.context.get(spec["metric"])
+        if not isinstance(series, dict) or not series.get("total"):
+            raise ExpressionFailed(f"chart {spec['metric']} has no data")
+        return {"type": spec.get("type", "bar"), "labels": list(series["labels"]), "values": list(series["values"]),
+                "highlight": series.get("peak_index"), "caption": self.text(spec.get("caption"), f"{seed}.chart.caption")}
+
+    def buttons(self, specs: list[dict], seed: str) -> list[dict[str, Any]]:
+        out = []
+        for spec in specs:
+            try:
+                out.append(self.button(spec, f"{seed}.buttons.{spec['id']}"))
+            except ExpressionFailed as exc:
+                log.debug("button %s dropped: %s", spec["id"], exc)
+        return out
+
+    def button(self, spec: dict, seed: str) -> dict[str, Any]:
+        action = spec["action"]
+        href = None
+        if action == "deep_link":
+            href = self.text(spec["href"], f"{seed}.href", required=True)
+            if not self.scheme or not href.startswith(f"{self.scheme}://"):
+                raise ExpressionFailed("deep link does not use the app's scheme")
+        elif action == "url":
+            href = self.text(spec["href"], f"{seed}.href", required=True)
+            if not href.startswith("https://") and not href.startswith("http://"):
+                raise ExpressionFailed("url button needs an http(s) URL")
+        return {"id": spec["id"], "label": self.text(spec["label"], f"{seed}.label", required=True),
+                "action": action, "href": href,
+                "event": spec.get("event") if action == "event" else None,
+                "properties": spec.get("properties") if action == "event" else None}
+
+    # --- the final card ---
+
+    def card(self, spec: dict, theme: dict[str, str], footer: str) -> dict[str, Any]:
+        stats = []
+        for i, stat in enumerate(spec.get("stats", [])):
+            if "when" in stat and not truthy(stat["when"], self.context):
+                continue
+            try:
+                stats.append({"label": self.text(stat["label"], f"card.stats.{i}.label", required=True),
+                              "value": self.text(stat["value"], f"card.stats.{i}.value", required=True)})
+            except ExpressionFailed:
+                continue
+        card_list = None
+        if spec.get("list"):
+            source = self.context.get(spec["list"]["metric"])
+            if isinstance(source, list) and source:
+                card_list = {"title": self.text(spec["list"]["title"], "card.list.title") or "",
+                             "items": [str(item["label"]) for item in source[:spec["list"]["limit"]]]}
+        image = None
+        if spec.get("image"):
+            try:
+                image = self.url(spec["image"], "card.image")
+            except ExpressionFailed:
+                image = None
+        return {"title": self.text(spec["title"], "card.title", required=True),
+                "subtitle": self.text(spec.get("subtitle"), "card.subtitle"),
+                "stats": stats, "list": card_list, "image": image, "theme": theme,
+                "footer": self.text(spec.get("footer"), "card.footer") or footer}
+
+    def card_frame(self, spec: dict, card: dict) -> dict[str, Any]:
+        buttons = spec.get("buttons") or [{"id": "share", "label": "Share", "action": "share"}]
+        return {"id": "card", "kind": "card", "duration_ms": spec.get("duration_ms", CARD_DURATION_MS),
+                "background": self.background(spec.get("background"), "card"),
+                "title": card["title"], "subtitle": card["subtitle"], "body": None, "stat": None,
+                "items": None, "media": None, "chart": None, "buttons": self.buttons(buttons, "card")}

@@ -1,0 +1,91 @@
+"""Computing a template's metrics for one or many users: SQL kinds over the slice, then the kinds
+built from other metrics (change, percentile, tiers, derived values and labels)."""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Any
+
+from . import expressions, metrics_sql, population, slice as story_slice
+from .periods import DAY_MS, Period
+from .templates import StoryTemplate
+
+log = logging.getLogger(__name__)
+
+
+def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[tuple[str, str]],
+            now: datetime | None = None, contexts: dict[str, dict] | None = None) -> metrics_sql.Results:
+    """Metric values per uid for ``actors`` (pairs of actor, uid). Builds and drops the slice."""
+    now = now or datetime.now(timezone.utc)
+    uids = list(dict.fromkeys(uid for _, uid in actors))
+    results: metrics_sql.Results = defaultdict(dict)
+    plan = story_slice.plan_for(template)
+    metrics = template.metrics
+    previous_of = {m["of"] for m in metrics.values() if m["kind"] == "change"}
+    story_slice.build(template, plan, app_id, actors, period, with_previous=bool(previous_of))
+    try:
+        metrics_sql.scalars(metrics, plan, previous_of, uids, results)
+        today_day = int(now.timestamp() * 1000) // DAY_MS
+        for name, metric in metrics.items():
+            kind = metric["kind"]
+            if kind == "top":
+                metrics_sql.top(name, metric, plan, uids, results)
+            elif kind in ("first", "last"):
+                metrics_sql.first_last(name, metric, plan, uids, results)
+            elif kind == "streak":
+                metrics_sql.streak(name, metric, plan, period, today_day, uids, results)
+            elif kind == "series":
+                metrics_sql.series(name, metric, plan, period, uids, results)
+            elif kind == "record_day":
+                metrics_sql.record_day(name, metric, plan, uids, results)
+            elif kind == "peak_month":
+                metrics_sql.peak_month(name, metric, metrics[metric["of"]], plan, uids, results)
+    finally:
+        story_slice.drop()
+    for name, metric in template.later_metrics.items():
+        if metric["kind"] == "percentile":
+            dist = population.lookup(app_id, template, period, metric["of"])
+            for uid in uids:
+                results[uid][name] = population.rank(dist, results[uid].get(metric["of"]))
+    for uid in uids:
+        _derive(template, results[uid], (contexts or {}).get(uid, {}))
+    return results
+
+
+def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, Any]) -> None:
+    """change, tier, derived and label, in the order the template declares them."""
+    for name, metric in template.later_metrics.items():
+        kind = metric["kind"]
+        if kind == "change":
+            values[name] = change(values.get(metric["of"]), values.pop(f"{metric['of']}@previous", None))
+        elif kind == "tier":
+            values[name] = tier(values.get(metric["of"]), metric["tiers"])
+        elif kind == "derived":
+            try:
+                values[name] = expressions.evaluate(metric["expr"], {**extra, **values})
+            except expressions.ExpressionFailed as exc:
+                log.debug("derived metric %s unavailable: %s", name, exc)
+                values[name] = None
+        elif kind == "label":
+            context = {**extra, **values}
+            values[name] = next((rule["label"] for rule in metric["rules"]
+                                 if expressions.truthy(rule["when"], context)), metric.get("default"))
+
+
+def change(current: Any, previous: Any) -> dict[str, Any] | None:
+    if current is None:
+        return None
+    previous = previous or 0
+    delta = current - previous
+    return {"current": current, "previous": previous, "delta": delta,
+            "percent": (delta / previous) if previous else None,
+            "direction": "up" if delta > 0 else "down" if delta < 0 else "same"}
+
+
+def tier(value: Any, tiers: list[dict]) -> str | None:
+    """The label of the highest tier whose ``min`` the value reaches."""
+    if value is None:
+        return None
+    reached = [t for t in tiers if value >= t["min"]]
+    return max(reached, key=lambda t: t["min"])["label"] if reached else None

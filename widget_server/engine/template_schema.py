@@ -1,0 +1,269 @@
+"""Marshmallow schemas for the TOML story template format (documented in docs/STORIES.md)."""
+from __future__ import annotations
+
+import re
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
+TEMPLATE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# Dotted property names only: they end up inside SQL JSON paths, so nothing else may get in.
+PROPERTY_PATH = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}(\.[A-Za-z_$][A-Za-z0-9_$]{0,63}){0,4}$")
+COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+EVENT_TYPES = ("track", "page", "screen", "identify", "group", "alias")
+
+SQL_KINDS = ("count", "sum", "avg", "min", "max", "distinct", "top", "share", "first", "last",
+             "streak", "series", "record_day")
+LATER_KINDS = ("peak_month", "percentile", "change", "tier", "derived", "label")
+METRIC_KINDS = SQL_KINDS + LATER_KINDS
+FRAME_KINDS = ("text", "stat", "list", "image", "gif", "video", "chart", "card")
+SCALAR_KINDS = ("count", "sum", "avg", "min", "max", "distinct", "share")
+
+Text = fields.Raw  # a string, or a list of string variants (checked by TextOrVariants)
+
+
+def _text_or_variants(value: object) -> None:
+    if isinstance(value, str):
+        if len(value) > 2000:
+            raise ValidationError("Longer than 2000 characters.")
+        return
+    if (isinstance(value, list) and 0 < len(value) <= 20
+            and all(isinstance(v, str) and len(v) <= 2000 for v in value)):
+        return
+    raise ValidationError("Must be a string or a list of 1–20 string variants.")
+
+
+def text(required: bool = False) -> fields.Raw:
+    return fields.Raw(required=required, validate=_text_or_variants)
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = "raise"
+
+
+def _where_value(value: object) -> None:
+    scalar = (str, int, float, bool)
+    if isinstance(value, scalar):
+        return
+    if isinstance(value, list) and value and all(isinstance(v, scalar) for v in value):
+        return
+    if isinstance(value, dict) and value:
+        ops = {"eq", "ne", "in", "glob", "contains", "gt", "gte", "lt", "lte", "exists"}
+        unknown = set(value) - ops
+        if unknown:
+            raise ValidationError(f"Unknown operator {sorted(unknown)[0]!r}; use one of {sorted(ops)}.")
+        return
+    raise ValidationError("Must be a value, a list of values or a table of operators.")
+
+
+class FilterFields(Strict):
+    event = fields.String(validate=validate.Length(min=1, max=200))
+    events = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                         validate=validate.Length(min=1, max=50))
+    type = fields.String(validate=validate.OneOf(EVENT_TYPES))
+    where = fields.Dict(keys=fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path.")),
+                        values=fields.Raw(validate=_where_value))
+
+
+class VirtualEventSchema(FilterFields):
+    description = fields.String()
+
+
+class MetricSchema(FilterFields):
+    kind = fields.String(required=True, validate=validate.OneOf(METRIC_KINDS))
+    property = fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path."))
+    by = fields.String(validate=validate.OneOf(("count", "sum", "hour", "weekday", "month", "day")))
+    sum_property = fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path."))
+    n = fields.Integer(validate=validate.Range(min=1, max=50))
+    mode = fields.String(validate=validate.OneOf(("longest", "current")))
+    part = fields.Dict(keys=fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path.")),
+                       values=fields.Raw(validate=_where_value))
+    scale = fields.Float()
+    of = fields.String(validate=validate.Regexp(IDENT, error="Not a metric name."))
+    population_min = fields.Float()
+    tiers = fields.List(fields.Dict(), validate=validate.Length(min=1, max=20))
+    expr = fields.String(validate=validate.Length(min=1, max=2000))
+    rules = fields.List(fields.Dict(), validate=validate.Length(min=1, max=30))
+    default = fields.Raw()
+
+    @validates_schema
+    def _needs(self, data: dict, **_: object) -> None:
+        kind = data.get("kind")
+        need = {"sum": ["property"], "avg": ["property"], "min": ["property"], "max": ["property"],
+                "distinct": ["property"], "top": ["property"], "first": [], "last": [],
+                "series": ["by"], "peak_month": ["of"], "percentile": ["of"], "change": ["of"],
+                "tier": ["of", "tiers"], "derived": ["expr"], "label": ["rules"], "share": ["part"]}
+        for key in need.get(kind, []):
+            if key not in data:
+                raise ValidationError(f"A {kind} metric needs {key!r}.", key)
+        if kind == "top" and data.get("by") == "sum" and "sum_property" not in data:
+            raise ValidationError("Ranking by sum needs 'sum_property'.", "sum_property")
+        if kind == "series" and data.get("by") not in ("hour", "weekday", "month", "day"):
+            raise ValidationError("Use hour, weekday, month or day.", "by")
+        if kind == "top" and data.get("by", "count") not in ("count", "sum"):
+            raise ValidationError("Rank by count or sum.", "by")
+
+
+class TierSchema(Strict):
+    min = fields.Float(required=True)
+    label = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class LabelRuleSchema(Strict):
+    when = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    label = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class PeriodSchema(Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(("year", "last_days", "month")))
+    cutoff = fields.String(validate=validate.Regexp(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                                                    error="Use MM-DD, e.g. 11-15."))
+    year = fields.Integer(validate=validate.Range(min=1970, max=2200))
+    days = fields.Integer(validate=validate.Range(min=1, max=366))
+    current = fields.Boolean()
+
+    @validates_schema
+    def _days(self, data: dict, **_: object) -> None:
+        if data.get("kind") == "last_days" and "days" not in data:
+            raise ValidationError("A last_days period needs 'days'.", "days")
+
+
+class ThemeSchema(Strict):
+    background = fields.String(validate=validate.Regexp(COLOR, error="Not a #rrggbb colour."))
+    foreground = fields.String(validate=validate.Regexp(COLOR, error="Not a #rrggbb colour."))
+    accent = fields.String(validate=validate.Regexp(COLOR, error="Not a #rrggbb colour."))
+
+
+class EligibilitySchema(Strict):
+    metric = fields.String(validate=validate.Regexp(IDENT, error="Not a metric name."))
+    min = fields.Float()
+    when = fields.String(validate=validate.Length(min=1, max=2000))
+    message = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+    @validates_schema
+    def _rule(self, data: dict, **_: object) -> None:
+        if "when" not in data and not ("metric" in data and "min" in data):
+            raise ValidationError("A rule needs 'metric' and 'min', or 'when'.", "metric")
+
+
+class BackgroundSchema(Strict):
+    color = fields.String(validate=validate.Regexp(COLOR, error="Not a #rrggbb colour."))
+    gradient = fields.List(fields.String(validate=validate.Regexp(COLOR, error="Not a #rrggbb colour.")),
+                           validate=validate.Length(min=2, max=5))
+    image = fields.String(validate=validate.Length(max=2000))
+
+
+class ButtonSchema(Strict):
+    id = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error="Use a-z, 0-9 and '-'."))
+    label = text(required=True)
+    action = fields.String(required=True, validate=validate.OneOf(("deep_link", "url", "share", "event")))
+    href = fields.String(validate=validate.Length(max=2000))
+    event = fields.String(validate=validate.Length(min=1, max=200))
+    properties = fields.Dict()
+
+    @validates_schema
+    def _target(self, data: dict, **_: object) -> None:
+        if data.get("action") in ("deep_link", "url") and "href" not in data:
+            raise ValidationError(f"A {data['action']} button needs 'href'.", "href")
+        if data.get("action") == "event" and "event" not in data:
+            raise ValidationError("An event button needs 'event'.", "event")
+
+
+class StatSchema(Strict):
+    value = text(required=True)
+    raw = fields.String(validate=validate.Length(max=500))
+    unit = text()
+    caption = text()
+
+
+class ListSchema(Strict):
+    metric = fields.String(required=True, validate=validate.Regexp(IDENT, error="Not a metric name."))
+    limit = fields.Integer(validate=validate.Range(min=1, max=50))
+    label = text()
+    value = text()
+    image = fields.String(validate=validate.Length(max=2000))
+
+
+class MediaSchema(Strict):
+    src = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    alt = text()
+    poster = fields.String(validate=validate.Length(max=2000))
+
+
+class ChartSchema(Strict):
+    metric = fields.String(required=True, validate=validate.Regexp(IDENT, error="Not a metric name."))
+    type = fields.String(load_default="bar", validate=validate.OneOf(("bar", "line", "radial")))
+    caption = text()
+
+
+class FrameBody(Strict):
+    title = text()
+    subtitle = text()
+    body = text()
+    stat = fields.Nested(StatSchema)
+    list = fields.Nested(ListSchema)
+    media = fields.Nested(MediaSchema)
+    chart = fields.Nested(ChartSchema)
+    duration_ms = fields.Integer(validate=validate.Range(min=1000, max=60_000))
+    background = fields.Nested(BackgroundSchema)
+    buttons = fields.List(fields.Nested(ButtonSchema), validate=validate.Length(max=4))
+
+
+class FallbackSchema(FrameBody):
+    kind = fields.String(validate=validate.OneOf(FRAME_KINDS[:-1]))
+
+
+class FrameSchema(FrameBody):
+    id = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error="Use a-z, 0-9 and '-'."))
+    kind = fields.String(required=True, validate=validate.OneOf(FRAME_KINDS[:-1]))
+    when = fields.String(validate=validate.Length(min=1, max=2000))
+    fallback = fields.Nested(FallbackSchema)
+
+    @validates_schema
+    def _content(self, data: dict, **_: object) -> None:
+        kind = data.get("kind")
+        need = {"stat": "stat", "list": "list", "chart": "chart", "image": "media", "gif": "media",
+                "video": "media", "text": "title"}.get(kind)
+        if need and need not in data:
+            raise ValidationError(f"A {kind} frame needs '{need}'.", need)
+
+
+class CardStatSchema(Strict):
+    label = text(required=True)
+    value = text(required=True)
+    when = fields.String()
+
+
+class CardListSchema(Strict):
+    title = text(required=True)
+    metric = fields.String(required=True, validate=validate.Regexp(IDENT, error="Not a metric name."))
+    limit = fields.Integer(load_default=5, validate=validate.Range(min=1, max=10))
+
+
+class CardSchema(Strict):
+    title = text(required=True)
+    subtitle = text()
+    stats = fields.List(fields.Nested(CardStatSchema), load_default=list, validate=validate.Length(max=6))
+    list = fields.Nested(CardListSchema)
+    image = fields.String(validate=validate.Length(max=2000))
+    footer = text()
+    duration_ms = fields.Integer(validate=validate.Range(min=1000, max=60_000))
+    background = fields.Nested(BackgroundSchema)
+    buttons = fields.List(fields.Nested(ButtonSchema), validate=validate.Length(max=4))
+
+
+class TemplateSchema(Strict):
+    id = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error="Use a-z, 0-9 and '-'."))
+    title = text(required=True)
+    description = fields.String()
+    period = fields.Nested(PeriodSchema, required=True)
+    timezone = fields.String(load_default="user", validate=validate.OneOf(("user", "utc")))
+    theme = fields.Nested(ThemeSchema, load_default=dict)
+    virtual_events = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=200)),
+                                 values=fields.Nested(VirtualEventSchema), load_default=dict)
+    eligibility = fields.List(fields.Nested(EligibilitySchema), load_default=list)
+    metrics = fields.Dict(keys=fields.String(validate=validate.Regexp(IDENT, error="Not a metric name.")),
+                          values=fields.Nested(MetricSchema), required=True)
+    frames = fields.List(fields.Nested(FrameSchema), required=True, validate=validate.Length(min=1, max=40))
+    card = fields.Nested(CardSchema, required=True)

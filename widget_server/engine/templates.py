@@ -1,0 +1,229 @@
+"""Loading story templates: TOML in, validated ``StoryTemplate`` out, or a TemplateInvalid naming
+the file, the key path (``frames[2].stat.value``) and the reason."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateSyntaxError
+from marshmallow import ValidationError
+
+from . import expressions
+from .errors import NotFound, TemplateInvalid, error_entry
+from .template_schema import (LATER_KINDS, SCALAR_KINDS, TEMPLATE_ID, LabelRuleSchema,
+                              TemplateSchema, TierSchema)
+
+log = logging.getLogger(__name__)
+
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "story_templates"
+RESERVED_NAMES = {"user", "period", "app", "template", "item", "loop", "true", "false", "none"}
+MAX_TEMPLATE_BYTES = 256 * 1024
+# Fields whose text is a Jinja template (rendered), as opposed to an expression (evaluated).
+TEXT_KEYS = {"title", "subtitle", "body", "value", "unit", "caption", "label", "alt", "footer",
+             "href", "src", "poster", "image"}
+EXPRESSION_KEYS = {"when", "raw", "expr"}
+
+
+@dataclass
+class StoryTemplate:
+    id: str
+    file: str
+    spec: dict[str, Any]
+    sql_metrics: dict[str, dict] = field(default_factory=dict)
+    later_metrics: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, dict]:
+        return self.spec["metrics"]
+
+    @property
+    def uses_previous_period(self) -> bool:
+        return any(m["kind"] == "change" for m in self.metrics.values())
+
+
+def _flatten(messages: Any, path: str, out: list[dict[str, str]]) -> None:
+    if isinstance(messages, dict):
+        for key, sub in messages.items():
+            if isinstance(key, int):
+                _flatten(sub, f"{path}[{key}]", out)
+            elif key == "_schema":
+                _flatten(sub, path, out)
+            elif key == "value" and path.count(".") == 1 and path.split(".")[0] in ("metrics", "virtual_events"):
+                _flatten(sub, path, out)  # marshmallow's Dict nests values under "value"
+            elif key == "key" and path.count(".") == 1 and path.split(".")[0] in ("metrics", "virtual_events"):
+                _flatten(sub, path, out)
+            else:
+                _flatten(sub, f"{path}.{key}" if path else str(key), out)
+    elif isinstance(messages, list):
+        for message in messages:
+            _flatten(message, path, out) if isinstance(message, (dict, list)) else out.append(error_entry(path, message))
+    else:
+        out.append(error_entry(path, messages))
+
+
+def parse(source: str, file: str = "<template>") -> StoryTemplate:
+    """Validate template text; raise TemplateInvalid with every problem found."""
+    if len(source.encode()) > MAX_TEMPLATE_BYTES:
+        raise TemplateInvalid(file, [error_entry("", f"Larger than {MAX_TEMPLATE_BYTES} bytes.")])
+    try:
+        raw = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise TemplateInvalid(file, [error_entry("", f"Not valid TOML: {exc}")]) from None
+    try:
+        spec = TemplateSchema().load(raw)
+    except ValidationError as exc:
+        errors: list[dict[str, str]] = []
+        _flatten(exc.messages, "", errors)
+        raise TemplateInvalid(file, errors) from None
+    errors = _check_semantics(spec)
+    if errors:
+        raise TemplateInvalid(file, errors)
+    template = StoryTemplate(id=spec["id"], file=file, spec=spec)
+    for name, metric in spec["metrics"].items():
+        target = template.later_metrics if metric["kind"] in LATER_KINDS else template.sql_metrics
+        target[name] = metric
+    return template
+
+
+def _check_semantics(spec: dict) -> list[dict[str, str]]:
+    """What the schema cannot see: names that refer to each other and expressions that compile."""
+    errors: list[dict[str, str]] = []
+    metrics = spec["metrics"]
+    names = list(metrics)
+    for name, metric in metrics.items():
+        base = f"metrics.{name}"
+        if name in RESERVED_NAMES:
+            errors.append(error_entry(base, f"{name!r} is a reserved name."))
+        if "event" in metric and "events" in metric:
+            errors.append(error_entry(f"{base}.events", "Use 'event' or 'events', not both."))
+        of = metric.get("of")
+        if of is not None:
+            if of not in metrics:
+                errors.append(error_entry(f"{base}.of", f"No metric named {of!r}."))
+            elif names.index(of) >= names.index(name):
+                errors.append(error_entry(f"{base}.of", f"{of!r} must be defined before {name!r}."))
+            elif metric["kind"] in ("percentile", "change") and metrics[of]["kind"] not in SCALAR_KINDS:
+                errors.append(error_entry(f"{base}.of", f"A {metric['kind']} needs a count, sum, avg, min, "
+                                                        "max, distinct or share metric."))
+            elif metric["kind"] == "peak_month" and metrics[of]["kind"] != "top":
+                errors.append(error_entry(f"{base}.of", "peak_month needs a top metric."))
+        for i, tier in enumerate(metric.get("tiers", [])):
+            try:
+                TierSchema().load(tier)
+            except ValidationError as exc:
+                _flatten(exc.messages, f"{base}.tiers[{i}]", errors)
+        for i, rule in enumerate(metric.get("rules", [])):
+            try:
+                LabelRuleSchema().load(rule)
+            except ValidationError as exc:
+                _flatten(exc.messages, f"{base}.rules[{i}]", errors)
+    for i, rule in enumerate(spec["eligibility"]):
+        if "metric" in rule and rule["metric"] not in metrics:
+            errors.append(error_entry(f"eligibility[{i}].metric", f"No metric named {rule['metric']!r}."))
+    seen: set[str] = set()
+    for i, frame in enumerate(spec["frames"]):
+        if frame["id"] in seen or frame["id"] == "card":
+            errors.append(error_entry(f"frames[{i}].id", f"Frame id {frame['id']!r} is used twice."))
+        seen.add(frame["id"])
+        for part in ("list", "chart"):
+            ref = frame.get(part, {}).get("metric")
+            if ref is not None and ref not in metrics:
+                errors.append(error_entry(f"frames[{i}].{part}.metric", f"No metric named {ref!r}."))
+    card_list = spec["card"].get("list")
+    if card_list and card_list["metric"] not in metrics:
+        errors.append(error_entry("card.list.metric", f"No metric named {card_list['metric']!r}."))
+    _check_expressions(spec, "", errors)
+    return errors
+
+
+def _check_expressions(node: Any, path: str, errors: list[dict[str, str]]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if key in ("where", "part", "properties"):
+                continue
+            if key in EXPRESSION_KEYS and isinstance(value, str):
+                _compile(expressions.compile_condition, value, sub, errors)
+            elif key in TEXT_KEYS and isinstance(value, (str, list)):
+                for j, variant in enumerate(value if isinstance(value, list) else [value]):
+                    if isinstance(variant, str):
+                        _compile(expressions.compile_text, variant,
+                                 f"{sub}[{j}]" if isinstance(value, list) else sub, errors)
+            else:
+                _check_expressions(value, sub, errors)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _check_expressions(value, f"{path}[{i}]", errors)
+
+
+def _compile(compiler: Any, source: str, path: str, errors: list[dict[str, str]]) -> None:
+    try:
+        compiler(source)
+    except TemplateSyntaxError as exc:
+        errors.append(error_entry(path, f"Template syntax error: {exc.message}"))
+
+
+def load_file(path: str | os.PathLike) -> StoryTemplate:
+    path = Path(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateInvalid(str(path), [error_entry("", f"Cannot read the file: {exc}")]) from None
+    template = parse(source, str(path))
+    if path.stem not in (template.id, template.id.replace("-", "_")):
+        raise TemplateInvalid(str(path), [error_entry("id", f"The id {template.id!r} must match the file "
+                                                            f"name {path.stem!r}.")])
+    return template
+
+
+class Registry:
+    """Templates by id: the shipped ones, overridden per app by ``<app templates root>/<app_id>/``.
+
+    Files are re-read when their modification time changes, so editing a template needs no restart.
+    """
+
+    def __init__(self) -> None:
+        self.app_root: Path | None = None
+        self._cache: dict[Path, tuple[float, StoryTemplate]] = {}
+        self._lock = threading.Lock()
+
+    def path_for(self, app_id: int | None, template_id: str) -> Path | None:
+        if not TEMPLATE_ID.match(template_id or ""):
+            return None
+        folders = [SHIPPED_DIR]
+        if self.app_root is not None and app_id is not None:
+            folders.insert(0, self.app_root / str(int(app_id)))
+        for folder in folders:
+            # File names may use '_' where the id uses '-' (year_in_music.toml is year-in-music).
+            for stem in (template_id, template_id.replace("-", "_")):
+                candidate = folder / f"{stem}.toml"
+                if candidate.is_file():
+                    return candidate
+        return None
+
+    def get(self, app_id: int | None, template_id: str) -> StoryTemplate:
+        path = self.path_for(app_id, template_id)
+        if path is None:
+            raise NotFound(f"No story template named {template_id!r}.", details={"template": template_id})
+        mtime = path.stat().st_mtime
+        hit = self._cache.get(path)
+        if hit and hit[0] == mtime:
+            return hit[1]
+        template = load_file(path)
+        with self._lock:
+            self._cache[path] = (mtime, template)
+        return template
+
+    def ids(self, app_id: int | None = None) -> list[str]:
+        files = list(SHIPPED_DIR.glob("*.toml"))
+        if self.app_root is not None and app_id is not None:
+            files += list((self.app_root / str(int(app_id))).glob("*.toml"))
+        return sorted({p.stem.replace("_", "-") for p in files})
+
+
+registry = Registry()

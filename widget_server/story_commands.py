@@ -1,0 +1,150 @@
+"""``recap templates``, ``recap stories`` and ``recap population``: checking templates, previewing
+and precomputing stories, and refreshing the percentile distributions."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from .engine import NotEligible, TemplateInvalid, assemble_story, load_file, registry, resolve_period
+from .engine.population import refresh
+from .engine.precompute import build, clear
+from .engine.templates import SHIPPED_DIR
+from .errors import APIError
+from .models import App
+
+templates = click.Group("templates", help="Validate and preview story templates.")
+stories = click.Group("stories", help="Precompute users' stories so serving is a lookup.")
+population = click.Group("population", help="Refresh the distributions behind 'top X%' metrics.")
+
+
+def _find_app(name: str) -> App:
+    found = App.get_or_none((App.name == name) | (App.id == (int(name) if name.isdigit() else -1)))
+    if found is None:
+        raise click.ClickException(f"No app named {name!r}. See `recap apps list`.")
+    return found
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("Use an ISO date, e.g. 2026-11-22.", param_hint="--now") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+now_option = click.option("--now", help="Pretend it is this date (ISO), to pick the period.")
+app_option = click.option("--app", "app_name", required=True, help="App name or id.")
+
+
+@templates.command("check")
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--app", "app_name", help="Also dry-run against this app's data, for its first users.")
+@click.option("--users", default=3, show_default=True, help="How many users to dry-run.")
+def check(path: Path | None, app_name: str | None, users: int) -> None:
+    """Validate PATH (a .toml file or a folder; default: the shipped templates)."""
+    files = sorted((path or SHIPPED_DIR).glob("*.toml")) if (path or SHIPPED_DIR).is_dir() else [path]
+    failed = 0
+    for file in files:
+        try:
+            template = load_file(file)
+        except TemplateInvalid as exc:
+            failed += 1
+            for error in exc.errors:
+                click.echo(f"{file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
+            continue
+        line = f"ok {file} ({template.id}: {len(template.metrics)} metrics, {len(template.spec['frames'])} frames)"
+        if app_name:
+            line += _dry_run(_find_app(app_name), template, users)
+        click.echo(line)
+    if failed:
+        raise click.ClickException(f"{failed} of {len(files)} templates are invalid.")
+
+
+def _dry_run(app: App, template, users: int) -> str:
+    from .engine.assemble import assemble_many
+    from .engine.users import user_ids
+
+    period = resolve_period(template.spec["period"])
+    sample = user_ids(app.id)[:users]
+    if not sample:
+        return "; no users to dry-run"
+    out = assemble_many(app, template, period, sample)
+    eligible = [s for s in out.values() if not isinstance(s, NotEligible)]
+    frames = sum(len(s["frames"]) for s in eligible)
+    return f"; dry run on {len(sample)} users: {len(eligible)} eligible, {frames} frames"
+
+
+@templates.command("preview")
+@click.argument("template_id")
+@click.option("--user", "user_id", required=True, help="The user id.")
+@app_option
+@now_option
+def preview(template_id: str, user_id: str, app_name: str, now: str | None) -> None:
+    """Print TEMPLATE_ID's story for one user as JSON (always assembled fresh)."""
+    app = _find_app(app_name)
+    try:
+        story = assemble_story(app.id, template_id, user_id, now=_when(now), fresh=True)
+    except APIError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message} {json.dumps(exc.details)}") from None
+    click.echo(json.dumps(story, indent=2, ensure_ascii=False))
+
+
+@stories.command("build")
+@click.argument("template_id")
+@app_option
+@now_option
+def build_command(template_id: str, app_name: str, now: str | None) -> None:
+    """Precompute every eligible user's TEMPLATE_ID story for the current period."""
+    app = _find_app(app_name)
+    template = registry.get(app.id, template_id)
+    moment = _when(now)
+    period = resolve_period(template.spec["period"], moment)
+    from .engine.users import user_ids
+
+    everyone = user_ids(app.id)
+    started = time.perf_counter()
+    click.echo(f"population for {template.id} {period.label}…")
+    refresh(app.id, template, period)
+    with click.progressbar(length=len(everyone), label=f"building {template.id} {period.label}") as bar:
+        counts = build(app, template, period, now=moment, users=everyone, progress=bar.update,
+                       refresh_population=False)
+    elapsed = time.perf_counter() - started
+    click.echo(f"built {counts['built']} stories ({counts['not_eligible']} users not eligible) "
+               f"in {elapsed:.1f} s, {counts['users'] / max(elapsed, 1e-9):.0f} users/s")
+
+
+@stories.command("clear")
+@click.argument("template_id")
+@app_option
+def clear_command(template_id: str, app_name: str) -> None:
+    """Delete TEMPLATE_ID's precomputed stories; stories are then assembled on demand."""
+    click.echo(f"deleted {clear(_find_app(app_name).id, template_id)} stories")
+
+
+@population.command("refresh")
+@click.argument("template_id")
+@app_option
+@now_option
+def refresh_command(template_id: str, app_name: str, now: str | None) -> None:
+    """Recompute TEMPLATE_ID's percentile distributions for the current period."""
+    app = _find_app(app_name)
+    template = registry.get(app.id, template_id)
+    period = resolve_period(template.spec["period"], _when(now))
+    from .engine.users import user_ids
+
+    with click.progressbar(length=len(user_ids(app.id)), label="users") as bar:
+        counts = refresh(app.id, template, period, progress=bar.update)
+    for metric, users in counts.items():
+        click.echo(f"{metric}: {users} users")
+
+
+def init_app(app: Flask) -> None:
+    for group in (templates, stories, population):
+        app.cli.add_command(group)

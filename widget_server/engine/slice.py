@@ -77,12 +77,15 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
         f"{local} AS lts", f"({local}) / {DAY_MS} AS day",
         f"CASE WHEN {local} >= {int(period.local_start_ms)} THEN 0 ELSE 1 END AS pp",
     ]
+    where = [f"{local} >= {p}", f"{local} < {p}"]
+    if with_previous and first.local_end_ms < period.local_start_ms:
+        # A year with a cut-off leaves a gap between the previous period and this one.
+        where.append(f"({local} >= {int(period.local_start_ms)} OR {local} < {int(first.local_end_ms)})")
     if plan.needs_month:
         select.append(f"{sql_dialect.month_sql(local)} AS month")
     select.extend(plan.columns.select_list("e.properties"))
     values = ", ".join([f"({p}, {p})"] * len(actors))
     params: list[Any] = [x for pair in actors for x in pair]
-    where = [f"{local} >= {p}", f"{local} < {p}"]
     params_tail: list[Any] = [app_id, local_start - ZONE_MARGIN_MS, local_end + ZONE_MARGIN_MS,
                               local_start, local_end]
     if plan.names is not None:

@@ -1,0 +1,355 @@
+"""Every metric kind, computed by the engine's SQL, equals the same number computed here in plain
+Python from the events we sent through the real ingest — across time zones (Tokyo, Los Angeles
+over DST, UTC) and for listening done anonymously before the user logged in."""
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import make_tenant
+from story_helpers import NOW, identify, ms, send, track
+from widget_server.db import database
+from widget_server.engine import parse, resolve_period
+from widget_server.engine.metrics import compute
+from widget_server.engine.users import actor_pairs
+
+TEMPLATE = """
+id = "every-metric"
+title = "Every metric"
+[period]
+kind = "year"
+cutoff = "11-15"
+[virtual_events.lesson_page]
+type = "page"
+where = { path = { glob = "/lessons/*" } }
+[metrics.plays]
+kind = "count"
+event = "Song Played"
+[metrics.listen_ms]
+kind = "sum"
+event = "Song Played"
+property = "ms_played"
+[metrics.avg_ms]
+kind = "avg"
+event = "Song Played"
+property = "ms_played"
+[metrics.min_ms]
+kind = "min"
+event = "Song Played"
+property = "ms_played"
+[metrics.max_ms]
+kind = "max"
+event = "Song Played"
+property = "ms_played"
+[metrics.artists]
+kind = "distinct"
+event = "Song Played"
+property = "artist"
+[metrics.top_count]
+kind = "top"
+event = "Song Played"
+property = "artist"
+n = 3
+[metrics.top_sum]
+kind = "top"
+event = "Song Played"
+property = "genre"
+by = "sum"
+sum_property = "ms_played"
+n = 3
+[metrics.ios_share]
+kind = "share"
+event = "Song Played"
+part = { device = "ios" }
+[metrics.first_play]
+kind = "first"
+event = "Song Played"
+property = "song"
+[metrics.last_play]
+kind = "last"
+event = "Song Played"
+property = "song"
+[metrics.longest]
+kind = "streak"
+event = "Song Played"
+mode = "longest"
+[metrics.current]
+kind = "streak"
+event = "Song Played"
+mode = "current"
+[metrics.hours]
+kind = "series"
+event = "Song Played"
+by = "hour"
+[metrics.weekdays]
+kind = "series"
+event = "Song Played"
+by = "weekday"
+[metrics.months]
+kind = "series"
+event = "Song Played"
+by = "month"
+property = "ms_played"
+[metrics.days]
+kind = "series"
+event = "Song Played"
+by = "day"
+[metrics.record]
+kind = "record_day"
+event = "Song Played"
+[metrics.peak]
+kind = "peak_month"
+of = "top_count"
+[metrics.rank]
+kind = "percentile"
+of = "listen_ms"
+[metrics.plays_change]
+kind = "change"
+of = "plays"
+[metrics.level]
+kind = "tier"
+of = "plays"
+tiers = [{ min = 0, label = "low" }, { min = 60, label = "mid" }, { min = 120, label = "high" }]
+[metrics.minutes]
+kind = "derived"
+expr = "listen_ms / 60000"
+[metrics.owl]
+kind = "label"
+rules = [{ when = "hours.peak_index >= 20 or hours.peak_index < 4", label = "night" },
+         { when = "plays > 100", label = "busy" }]
+default = "day"
+[metrics.lesson_views]
+kind = "count"
+event = "lesson_page"
+[metrics.long_rock]
+kind = "count"
+event = "Song Played"
+where = { ms_played = { gte = 200000 }, genre = ["rock", "pop"] }
+[metrics.buy_clicks]
+kind = "count"
+event = "$click"
+where = { "element.text" = { contains = "Buy" }, "element.selector" = { glob = "button.*" } }
+[[frames]]
+id = "x"
+kind = "text"
+title = "x"
+[card]
+title = "card"
+"""
+
+ZONES = {"tokyo": "Asia/Tokyo", "la": "America/Los_Angeles", "utc": "UTC", "anon": "Europe/Berlin"}
+ARTISTS = ["Björk", "Mitski", "Bon Iver", "Arca", "Caribou"]
+GENRES = ["rock", "pop", "jazz", "art pop"]
+PERIOD = (date(2026, 1, 1), date(2026, 11, 15))
+PREVIOUS = (date(2025, 1, 1), date(2025, 11, 15))
+
+
+def _listen(rng: random.Random, user: str, zone: str, count: int, *, anon: str | None = None) -> list[dict]:
+    events = []
+    # Around the year's edges and DST changes as well as anywhere in the two years.
+    edges = [ms("2025-12-31T15:30:00"), ms("2026-03-08T09:30:00"), ms("2026-11-01T08:30:00"),
+             ms("2026-11-15T14:50:00"), ms("2026-11-16T07:10:00")]
+    for i in range(count):
+        at = edges[i] if i < len(edges) else ms("2025-01-01T00:00:00") + rng.randrange(690 * 86_400_000)
+        events.append(track(None if anon else user, "Song Played", at,
+                            {"song_id": f"s{rng.randrange(12)}", "song": f"Song {rng.randrange(12)}",
+                             "artist": rng.choice(ARTISTS), "genre": rng.choice(GENRES),
+                             "ms_played": rng.randrange(5_000, 300_000), "device": rng.choice(["ios", "web"])},
+                            zone=zone, anon=anon))
+    # A run of consecutive local days ending on the cut-off day, for the streaks.
+    for d in range(6):
+        at = ms("2026-11-10T12:00:00") + d * 86_400_000
+        events.append(track(None if anon else user, "Song Played", at,
+                            {"song": "Streak", "artist": "Arca", "genre": "pop", "ms_played": 250_000,
+                             "device": "ios"}, zone=zone, anon=anon))
+    return events
+
+
+@pytest.fixture
+def world(app, live_server):
+    """Users in three zones, one of whom listened anonymously before logging in, plus others."""
+    tenant = make_tenant("Soundwave", timezone="UTC")
+    rng = random.Random(7)
+    events = []
+    for user, zone in (("tokyo", ZONES["tokyo"]), ("la", ZONES["la"]), ("utc", ZONES["utc"])):
+        events += _listen(rng, user, zone, 220)
+    # "anon": 150 plays as device-abc, then logs in as "anon" and plays 40 more.
+    events += _listen(rng, "anon", ZONES["anon"], 150, anon="device-abc")
+    events.append(identify("anon", {"name": "Ana"}, ms("2026-06-01T00:00:00"), anon="device-abc"))
+    events += _listen(rng, "anon", ZONES["anon"], 40)
+    for i in range(8):  # a population for the percentile
+        events += _listen(rng, f"extra{i}", "UTC", 20 + 15 * i)
+    events += [track("utc", "Page", ms("2026-04-01T10:00:00"), {"path": p}) | {"type": "page", "name": p}
+               for p in ("/lessons/1", "/lessons/2", "/pricing", "/lessons")]
+    events += [track("utc", "$click", ms("2026-04-02T10:00:00"), {"element": {"text": t, "selector": s}})
+               for t, s in (("Buy now", "button.buy"), ("Buy", "a.buy"), ("Later", "button.x"))]
+    send(live_server, tenant.write_key, events)
+    for event in events:
+        if event["type"] == "track" and event.get("anonymousId") and not event.get("userId"):
+            event["userId"] = "anon"  # what the Identity join means, for the reference below
+    return tenant, events
+
+
+# --- the reference: plain Python over the events we sent ------------------------------------
+
+def local(event: dict) -> datetime:
+    at = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+    return at.astimezone(ZoneInfo(event["context"]["timezone"]))
+
+
+def rows(events: list[dict], user: str, name: str, span=PERIOD) -> list[dict]:
+    return [e for e in events if e.get("userId") == user and e["type"] == "track" and e["event"] == name
+            and span[0] <= local(e).date() <= span[1]]
+
+
+def ranked(counter: Counter, n: int) -> list[tuple[str, float]]:
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def runs(days: set[date]) -> list[tuple[date, date, int]]:
+    out, ordered = [], sorted(days)
+    for day in ordered:
+        if out and day == out[-1][1] + timedelta(days=1):
+            out[-1] = (out[-1][0], day, out[-1][2] + 1)
+        else:
+            out.append((day, day, 1))
+    return out
+
+
+def expected(events: list[dict], user: str) -> dict:
+    plays = rows(events, user, "Song Played")
+    played = [e["properties"]["ms_played"] for e in plays]
+    artists = Counter(e["properties"]["artist"] for e in plays)
+    genre_ms = Counter()
+    for e in plays:
+        genre_ms[e["properties"]["genre"]] += e["properties"]["ms_played"]
+    by_time = sorted(plays, key=lambda e: e["timestamp"])
+    days = {local(e).date() for e in plays}
+    all_runs = runs(days)
+    longest = max(all_runs, key=lambda r: (r[2], r[1]))
+    current = [r for r in all_runs if r[1] >= PERIOD[1] - timedelta(days=1)]
+    hours = [0] * 24
+    weekdays = [0] * 7
+    months = [0] * 11
+    per_day = Counter()
+    month_of = defaultdict(Counter)
+    for e in plays:
+        at = local(e)
+        hours[at.hour] += 1
+        weekdays[at.weekday()] += 1
+        months[at.month - 1] += e["properties"]["ms_played"]
+        per_day[at.date()] += 1
+        month_of[e["properties"]["artist"]][at.strftime("%Y-%m")] += 1
+    record = sorted(per_day.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    top = ranked(artists, 3)
+    return {
+        "plays": len(plays), "listen_ms": sum(played), "avg_ms": sum(played) / len(played),
+        "min_ms": min(played), "max_ms": max(played), "artists": len(artists),
+        "top_count": [(a, c) for a, c in top], "top_sum": ranked(genre_ms, 3),
+        "ios_share": sum(e["properties"]["device"] == "ios" for e in plays) / len(plays),
+        "first_play": by_time[0]["properties"]["song"], "last_play": by_time[-1]["properties"]["song"],
+        "longest": (longest[2], longest[0].isoformat(), longest[1].isoformat()),
+        "current": current[-1][2] if current else 0,
+        "hours": hours, "weekdays": weekdays, "months": months,
+        "days": [per_day.get(PERIOD[0] + timedelta(days=i), 0) for i in range((PERIOD[1] - PERIOD[0]).days + 1)],
+        "record": (record[0].isoformat(), record[1]),
+        "peak": [(a, sorted(month_of[a].items(), key=lambda kv: (-kv[1], kv[0]))[0][0]) for a, _ in top],
+        "previous_plays": len(rows(events, user, "Song Played", PREVIOUS)),
+        "long_rock": sum(e["properties"]["ms_played"] >= 200_000 and e["properties"]["genre"] in ("rock", "pop")
+                         for e in plays),
+    }
+
+
+def population_top_percent(events: list[dict], user: str) -> int:
+    totals = Counter()
+    for e in events:
+        if e["type"] == "track" and e["event"] == "Song Played" and PERIOD[0] <= local(e).date() <= PERIOD[1]:
+            totals[e["userId"]] += e["properties"]["ms_played"]
+    mine = totals[user]
+    higher = sum(1 for v in totals.values() if v > mine)
+    return math.ceil(100 * (higher + 1) / len(totals))
+
+
+@pytest.mark.parametrize("user", ["tokyo", "la", "utc", "anon"])
+def test_every_metric_kind_matches_plain_python(world, user):
+    tenant, events = world
+    template = parse(TEMPLATE)
+    period = resolve_period(template.spec["period"], NOW)
+    with database.connection_context():
+        got = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, [user]), NOW)[user]
+    want = expected(events, user)
+    for name in ("plays", "listen_ms", "min_ms", "max_ms", "artists", "long_rock"):
+        assert got[name] == want[name], name
+    assert got["avg_ms"] == pytest.approx(want["avg_ms"])
+    assert got["ios_share"] == pytest.approx(want["ios_share"])
+    assert [(i["label"], i["value"]) for i in got["top_count"]] == want["top_count"]
+    assert [(i["label"], i["value"]) for i in got["top_sum"]] == want["top_sum"]
+    assert [i["rank"] for i in got["top_count"]] == [1, 2, 3]
+    assert got["first_play"]["value"] == want["first_play"]
+    assert got["last_play"]["value"] == want["last_play"]
+    assert (got["longest"]["days"], got["longest"]["start"], got["longest"]["end"]) == want["longest"]
+    assert got["current"]["days"] == want["current"]
+    assert got["hours"]["values"] == want["hours"]
+    assert got["weekdays"]["values"] == want["weekdays"]
+    assert got["months"]["values"] == want["months"]
+    assert got["months"]["labels"][0] == "Jan" and len(got["months"]["labels"]) == 11
+    assert got["days"]["values"] == want["days"]
+    assert (got["record"]["date"], got["record"]["value"]) == want["record"]
+    assert [(p["label"], p["month"]) for p in got["peak"]] == want["peak"]
+    assert got["rank"]["top_percent"] == population_top_percent(events, user)
+    assert got["plays_change"]["previous"] == want["previous_plays"]
+    assert got["plays_change"]["delta"] == want["plays"] - want["previous_plays"]
+    assert got["level"] == ("high" if want["plays"] >= 120 else "mid" if want["plays"] >= 60 else "low")
+    assert got["minutes"] == pytest.approx(want["listen_ms"] / 60000)
+    peak_hour = max(range(24), key=lambda h: (want["hours"][h], -h))
+    assert got["owl"] == ("night" if peak_hour >= 20 or peak_hour < 4 else "busy" if want["plays"] > 100 else "day")
+
+
+def test_anonymous_listening_before_login_counts_for_the_user(world):
+    tenant, events = world
+    template = parse(TEMPLATE)
+    period = resolve_period(template.spec["period"], NOW)
+    with database.connection_context():
+        got = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["anon"]), NOW)["anon"]
+    anonymous = [e for e in events if e.get("anonymousId") == "device-abc" and e["type"] == "track"
+                 and PERIOD[0] <= local(e).date() <= PERIOD[1]]
+    assert anonymous and got["plays"] > len(anonymous)
+
+
+def test_time_zone_decides_the_day_and_the_year(world):
+    """2025-12-31 15:30 UTC is already 2026 in Tokyo, but still 2025 in Los Angeles."""
+    tenant, events = world
+    template = parse(TEMPLATE)
+    period = resolve_period(template.spec["period"], NOW)
+    with database.connection_context():
+        got = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["tokyo", "la"]), NOW)
+    assert got["tokyo"]["days"]["values"][0] >= 1
+    assert got["tokyo"]["hours"]["values"][0] >= 1  # 00:30 in Tokyo
+    assert got["la"]["plays"] == expected(events, "la")["plays"]
+
+
+def test_virtual_events_and_autocaptured_clicks_filter_by_path_and_element(world):
+    tenant, _ = world
+    template = parse(TEMPLATE)
+    period = resolve_period(template.spec["period"], NOW)
+    with database.connection_context():
+        got = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["utc"]), NOW)["utc"]
+    assert got["lesson_views"] == 2  # /lessons/1 and /lessons/2; not /lessons or /pricing
+    assert got["buy_clicks"] == 1  # "Buy now" on button.buy; "Buy" was a link
+
+
+def test_batch_of_users_gives_the_same_values_as_one_at_a_time(world):
+    tenant, _ = world
+    template = parse(TEMPLATE)
+    period = resolve_period(template.spec["period"], NOW)
+    users = ["tokyo", "la", "utc", "anon"]
+    with database.connection_context():
+        together = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, users), NOW)
+        for user in users:
+            alone = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, [user]), NOW)[user]
+            assert alone == together[user]

@@ -8,8 +8,9 @@ front of /batch/ that rewrites each PostHog batch into a Segment batch for the s
 
 * µs per ``track()`` in the caller's thread: the median of 100 blocks of 200 calls;
 * end-to-end events/s: N events from the first ``track()`` until the server has stored them all;
-* events lost in a 5 s outage: the server is stopped, N events are tracked, the server comes
-  back after 5 s on the same port, each client is flushed, and the stored rows are counted;
+* events lost in a 5 s outage: one event is tracked and the server is stopped, N more are
+  tracked, the server comes back after 5 s on the same port, each client is flushed, and the
+  stored rows are counted;
 * RSS per queued event: a fresh process per client, server unreachable, N events queued,
   (RSS after - RSS before) / N.
 Each SDK runs with its defaults except the host (and, for the end-to-end and RSS rows, a queue
@@ -304,7 +305,7 @@ def print_table(rows: dict[str, dict[str, Any]], took: float) -> None:
           + " | ".join(f"{rows[k]['call']:.2f}" for k in CLIENTS) + " |")
     print("| end-to-end events/s into the Recap server | "
           + " | ".join(f"{rows[k]['rate']:,.0f}" for k in CLIENTS) + " |")
-    print(f"| lost of {N_OUTAGE:,} during a 5 s outage | "
+    print(f"| events lost of {N_OUTAGE + 1:,} tracked across a 5 s outage | "
           + " | ".join(f"{rows[k]['lost']:,}" for k in CLIENTS) + " |")
     print("| RSS per queued event | " + " | ".join(
         f"{rows[k]['rss']:.0f} B" + (f" (spool; {rows['recap-memory']['rss']:.0f} B with spool=False)"

@@ -102,7 +102,7 @@ class Client:
             where = path if path is not None else default_spool_path(self.host, write_key)
             try:
                 return SpoolQueue(where, max_spool_events)
-            except (OSError, Exception) as exc:  # sqlite3.Error, unwritable directory, ...
+            except Exception as exc:  # sqlite3.Error, an unwritable directory, a file that is no database
                 log.warning("recap: cannot open the spool %s (%s); keeping events in memory only", where, exc)
         return MemoryQueue(max_queue_size)
 
@@ -184,7 +184,10 @@ class Client:
         self._append((kind, user_id, anonymous_id, name, payload, context and dict(context), timestamp,
                       message_id, extra, time.time()))
         if self.sync_mode:
-            self._worker.run_sync(time.monotonic() + self.timeout)
+            try:
+                self._worker.run_sync(time.monotonic() + self.timeout)
+            except Exception:  # the same promise as the threads: never raise into the app
+                log.exception("recap: sending in sync mode failed")
         elif len(inbox) == self._wake_at:
             self._worker.wake()
 

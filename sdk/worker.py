@@ -30,7 +30,7 @@ from .transport import Answer, Transport, Verdict, backoff
 
 log = logging.getLogger(__name__)
 
-WRITE_CHUNK = 5000  # events per spool transaction: keeps each commit short
+WRITE_CHUNK = 1000  # events per spool transaction: the sender can start on the first one sooner
 
 
 @dataclass

@@ -144,3 +144,13 @@ def test_forked_child_with_a_memory_queue_delivers_too(live_server, tenant, quer
     client.shutdown(timeout=5)
     assert os.waitstatus_to_exitcode(status) == 0
     assert query("SELECT name FROM event ORDER BY name") == [("Before Fork",), ("In Child",)]
+
+
+def test_a_sync_mode_call_is_bounded_by_its_timeout(refusing_url):
+    client = sdk.Client("rcp_w_x", host=refusing_url, sync_mode=True, timeout=0.5)
+    started = time.monotonic()
+    client.track(user_id="u1", event="E")
+    took = time.monotonic() - started
+    assert client.shutdown(timeout=0.2) is False
+    assert took < 1.5
+    assert client.stats()["dropped_at_exit"] == 1  # no spool in sync mode: reported, not silent

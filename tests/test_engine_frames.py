@@ -1,0 +1,194 @@
+"""Frames: sandboxed expressions, plain-text output, missing data, fallbacks, stable variants,
+buttons and media URLs — assembled from events sent through the real ingest."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from conftest import make_tenant
+from story_helpers import NOW, identify, ms, send, track
+from widget_server.db import database
+from widget_server.engine import assemble_story
+from widget_server.engine.story_schema import StorySchema
+
+HEADER = """
+id = "probe"
+title = "Probe"
+[period]
+kind = "year"
+cutoff = "11-15"
+[metrics.plays]
+kind = "count"
+event = "Song Played"
+[metrics.top]
+kind = "top"
+event = "Song Played"
+property = "artist"
+[metrics.likes]
+kind = "top"
+event = "Song Liked"
+property = "artist"
+[card]
+title = "Card for {{ user.id }}"
+"""
+
+XSS = '<img src=x onerror="alert(1)">'
+
+
+@pytest.fixture
+def soundwave(app, live_server):
+    tenant = make_tenant("Soundwave", deep_link_scheme="soundwave")
+    start = ms("2026-02-01T12:00:00")
+    send(live_server, tenant.write_key, [
+        identify("ana", {"name": "Ana <b>Lima</b>", "photo_url": "javascript:alert(1)"}, start),
+        *[track("ana", "Song Played", start + i * 86_400_000, {"artist": XSS if i % 2 else "Mitski"})
+          for i in range(6)],
+    ])
+    return tenant
+
+
+def story_with(app, tenant, frames: str, user: str = "ana") -> dict:
+    folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "probe.toml").write_text(HEADER + frames)
+    with database.connection_context():
+        story = assemble_story(tenant.app_id, "probe", user, now=NOW, fresh=True)
+    assert StorySchema().validate(story) == {}
+    return story
+
+
+def frame_ids(story: dict) -> list[str]:
+    return [f["id"] for f in story["frames"]]
+
+
+@pytest.mark.parametrize("expression", [
+    "{{ ''.__class__ }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ plays.__class__.__base__ }}",
+    "{{ top.__class__.__init__.__globals__ }}",
+    "{{ user.traits.__class__.__dict__ }}",
+    "{{ cycler.__init__.__globals__.os }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ ().__class__.__bases__[0].__subclasses__() }}",
+    "{% for k in range(10**9) %}{% endfor %}",
+])
+def test_expressions_cannot_reach_python_internals(app, soundwave, expression):
+    story = story_with(app, soundwave, f'[[frames]]\nid = "evil"\nkind = "text"\ntitle = "{expression}"\n'
+                                       '[[frames]]\nid = "fine"\nkind = "text"\ntitle = "{{ plays }} plays"\n')
+    assert frame_ids(story) == ["fine", "card"]
+    text = json.dumps(story)
+    assert "class" not in text and "globals" not in text
+
+
+def test_unsafe_condition_counts_as_false(app, soundwave):
+    story = story_with(app, soundwave, '[[frames]]\nid = "x"\nkind = "text"\nwhen = "\'\'.__class__"\ntitle = "hi"\n')
+    assert frame_ids(story) == ["card"]
+
+
+def test_text_is_plain_and_markup_from_events_stays_text(app, soundwave):
+    story = story_with(app, soundwave, '[[frames]]\nid = "who"\nkind = "list"\ntitle = "Hi {{ user.name }} & co"\n'
+                                       'list = { metric = "top" }\n')
+    frame = story["frames"][0]
+    assert frame["title"] == "Hi Ana <b>Lima</b> & co"  # plain text, not &lt;b&gt; nor markup
+    assert XSS in [item["label"] for item in frame["items"]]
+
+
+def test_missing_data_skips_the_frame_or_uses_its_fallback(app, soundwave):
+    story = story_with(app, soundwave, """
+[[frames]]
+id = "liked"
+kind = "list"
+title = "You liked"
+list = { metric = "likes" }
+[[frames]]
+id = "undefined"
+kind = "text"
+title = "{{ nothing_here }}"
+[[frames]]
+id = "liked-or-not"
+kind = "list"
+title = "You liked"
+list = { metric = "likes" }
+  [frames.fallback]
+  kind = "text"
+  title = "No likes yet. Tap the heart next time!"
+""")
+    assert frame_ids(story) == ["liked-or-not", "card"]
+    assert story["frames"][0]["kind"] == "text" and story["frames"][0]["items"] is None
+    assert story["frames"][0]["title"].startswith("No likes yet")
+
+
+def test_media_and_buttons_only_carry_safe_urls(app, soundwave):
+    story = story_with(app, soundwave, """
+[[frames]]
+id = "photo"
+kind = "image"
+title = "You"
+media = { src = "{{ user.traits.photo_url }}", alt = "you" }
+[[frames]]
+id = "gif"
+kind = "gif"
+title = "Party"
+media = { src = "https://media.example/party.gif", alt = "party" }
+  [[frames.buttons]]
+  id = "deep"
+  label = "Open {{ top[0].label }}"
+  action = "deep_link"
+  href = "soundwave://artist/{{ top[0].label | urlencode }}"
+  [[frames.buttons]]
+  id = "wrong-scheme"
+  label = "Bad"
+  action = "deep_link"
+  href = "javascript:alert(1)"
+  [[frames.buttons]]
+  id = "js"
+  label = "Bad"
+  action = "url"
+  href = "javascript:alert(1)"
+  [[frames.buttons]]
+  id = "log"
+  label = "Save"
+  action = "event"
+  event = "Story Saved"
+  properties = { from = "story" }
+""")
+    assert frame_ids(story) == ["gif", "card"]  # the javascript: photo is not a picture
+    buttons = {b["id"]: b for b in story["frames"][0]["buttons"]}
+    assert set(buttons) == {"deep", "log"}
+    # A tie (3 plays each) goes to the label that sorts first; the markup is URL-encoded.
+    assert buttons["deep"]["href"] == "soundwave://artist/" + quote(XSS, safe="")
+    assert buttons["log"] == {"id": "log", "label": "Save", "action": "event", "href": None,
+                              "event": "Story Saved", "properties": {"from": "story"}}
+    assert story["frames"][-1]["buttons"][0]["action"] == "share"
+
+
+def test_variants_are_stable_per_user_and_vary_between_users(app, soundwave, live_server):
+    send(live_server, soundwave.write_key,
+         [track(f"user{i}", "Song Played", ms("2026-03-01T10:00:00"), {"artist": "A"}) for i in range(12)])
+    frames = '[[frames]]\nid = "v"\nkind = "text"\ntitle = ["one", "two", "three", "four"]\n'
+    first = story_with(app, soundwave, frames, "user1")["frames"][0]["title"]
+    assert all(story_with(app, soundwave, frames, "user1")["frames"][0]["title"] == first for _ in range(3))
+    seen = {story_with(app, soundwave, frames, f"user{i}")["frames"][0]["title"] for i in range(12)}
+    assert len(seen) >= 2
+
+
+def test_learning_recap_shows_the_users_photo_or_falls_back(app, live_server):
+    tenant = make_tenant("Lingo")
+    start = ms("2026-05-01T08:00:00")
+    lessons = [track(u, "Lesson Completed", start + i * 86_400_000,
+                     {"lesson_id": f"l{i}", "lesson": f"Lesson {i}", "course": "Spanish", "points": 10,
+                      "duration_s": 300, "score": 90}) for u in ("pia", "raj") for i in range(4)]
+    send(live_server, tenant.write_key, lessons + [
+        identify("pia", {"name": "Pia", "photo_url": "/v1/uploads/abc.jpg"}, start),
+        identify("raj", {"name": "Raj"}, start)])
+    with database.connection_context():
+        pia = assemble_story(tenant.app_id, "learning-recap", "pia", now=NOW)
+        raj = assemble_story(tenant.app_id, "learning-recap", "raj", now=NOW)
+    assert pia["frames"][0]["kind"] == "image" and pia["frames"][0]["media"]["src"] == "/v1/uploads/abc.jpg"
+    assert pia["card"]["image"] == "/v1/uploads/abc.jpg"
+    assert raj["frames"][0]["kind"] == "text" and raj["frames"][0]["id"] == "intro"
+    assert raj["card"]["image"] is None
+    assert StorySchema().validate(pia) == {} and StorySchema().validate(raj) == {}

@@ -1,0 +1,78 @@
+"""Precomputed stories, population refresh and the `recap templates/stories/population` commands."""
+from __future__ import annotations
+
+import json
+
+from conftest import basic, http, make_tenant
+from story_helpers import NOW, ms, send, track
+from widget_server.db import database
+from widget_server.engine import assemble_story
+
+NOW_ARG = ["--now", NOW.date().isoformat()]
+
+
+def listeners(live_server, count: int = 12):
+    tenant = make_tenant("Soundwave", deep_link_scheme="soundwave")
+    start = ms("2026-04-01T18:00:00")
+    events = []
+    for u in range(count):
+        plays = 5 + 3 * u  # user0 and user1 have under 10 plays: not eligible
+        events += [track(f"user{u}", "Song Played", start + i * 86_400_000,
+                         {"song_id": f"s{i}", "song": f"Song {i}", "artist": f"Artist {i % 4}",
+                          "genre": "pop", "ms_played": 200_000, "device": "ios"}) for i in range(plays)]
+    send(live_server, tenant.write_key, events)
+    return tenant
+
+
+def test_build_precomputes_every_eligible_user_and_serving_uses_it(app, live_server, runner, query):
+    tenant = listeners(live_server)
+    result = runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG])
+    assert result.exit_code == 0, result.output
+    assert "built 10 stories (2 users not eligible)" in result.output
+    assert query("SELECT COUNT(*) FROM precomputed_story")[0][0] == 10
+    with database.connection_context():
+        stored = assemble_story(tenant.app_id, "year-in-music", "user5", now=NOW)
+        fresh = assemble_story(tenant.app_id, "year-in-music", "user5", now=NOW, fresh=True)
+    assert stored["source"] == "precomputed" and fresh["source"] == "on_demand"
+    assert stored["frames"] == fresh["frames"] and stored["card"] == fresh["card"]
+    reply = http("GET", f"{live_server.url}/v1/stories/year-in-music?user_id=user11", None, basic(tenant.secret_key))
+    assert reply.status == 200
+
+
+def test_population_refresh_ranks_users_among_the_apps_listeners(app, live_server, runner, query):
+    tenant = listeners(live_server)
+    result = runner.invoke(args=["population", "refresh", "year-in-music", "--app", "Soundwave", *NOW_ARG])
+    assert result.exit_code == 0, result.output
+    assert "listen_ms: 12 users" in result.output
+    with database.connection_context():
+        top = assemble_story(tenant.app_id, "year-in-music", "user11", now=NOW, fresh=True)
+    frame = next(f for f in top["frames"] if f["id"] == "top-percent")
+    assert frame["stat"]["value"] == "Top 9%"  # rank 1 of 12 → ceil(100 / 12)
+    rows = query("SELECT users FROM population_stat WHERE metric = 'listen_ms'")
+    assert rows == [(12,)]
+
+
+def test_templates_check_reports_the_key_path_of_a_broken_file(runner, tmp_path):
+    good = runner.invoke(args=["templates", "check"])
+    assert good.exit_code == 0 and "ok " in good.output and "year-in-music" in good.output
+    broken = tmp_path / "broken.toml"
+    broken.write_text('id = "broken"\ntitle = "x"\n[period]\nkind = "decade"\n')
+    result = runner.invoke(args=["templates", "check", str(broken)])
+    assert result.exit_code != 0
+    assert f"{broken}: period.kind: Must be one of" in result.output
+
+
+def test_templates_check_dry_runs_against_an_apps_users(app, live_server, runner):
+    listeners(live_server, 3)
+    result = runner.invoke(args=["templates", "check", "--app", "Soundwave"])
+    assert result.exit_code == 0, result.output
+    assert "dry run on 3 users" in result.output
+
+
+def test_preview_prints_the_story_or_why_not(app, live_server, runner):
+    listeners(live_server, 4)
+    result = runner.invoke(args=["templates", "preview", "year-in-music", "--user", "user3", "--app", "Soundwave", *NOW_ARG])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["template"] == "year-in-music"
+    result = runner.invoke(args=["templates", "preview", "year-in-music", "--user", "user0", "--app", "Soundwave", *NOW_ARG])
+    assert result.exit_code != 0 and "not_eligible" in result.output

@@ -1,0 +1,105 @@
+"""Template loading: the shipped templates are valid, and each kind of mistake is refused with
+the file, the key path and a reason."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from widget_server.engine import TemplateInvalid, load_file, parse
+from widget_server.engine.templates import SHIPPED_DIR
+
+VALID = """
+id = "mini"
+title = "Your {{ period.label }}"
+[period]
+kind = "last_days"
+days = 30
+[[eligibility]]
+metric = "plays"
+min = 1
+message = "Play something first."
+[metrics.plays]
+kind = "count"
+event = "Song Played"
+[metrics.top]
+kind = "top"
+event = "Song Played"
+property = "artist"
+[[frames]]
+id = "plays"
+kind = "stat"
+stat = { value = "{{ plays | number }}" }
+[[frames]]
+id = "top"
+kind = "list"
+list = { metric = "top" }
+[card]
+title = "My month"
+"""
+
+
+def test_shipped_templates_are_valid():
+    ids = {load_file(path).id for path in SHIPPED_DIR.glob("*.toml")}
+    assert {"year-in-music", "learning-recap"} <= ids
+
+
+def test_a_minimal_template_loads():
+    template = parse(VALID, "mini.toml")
+    assert template.id == "mini" and list(template.sql_metrics) == ["plays", "top"]
+
+
+def edit(old: str, new: str) -> str:
+    assert old in VALID
+    return VALID.replace(old, new, 1)
+
+
+@pytest.mark.parametrize("source, path, reason", [
+    (edit('id = "mini"', 'id = "Mini Story!"'), "id", "a-z"),
+    (edit('id = "mini"\n', ""), "id", "Missing data"),
+    (edit('kind = "last_days"', 'kind = "fortnight"'), "period.kind", "Must be one of"),
+    (edit("days = 30", ""), "period.days", "needs 'days'"),
+    (edit("days = 30", "days = 400"), "period.days", "less than or equal to 366"),
+    (edit('kind = "count"', 'kind = "median"'), "metrics.plays.kind", "Must be one of"),
+    (edit('property = "artist"', 'property = "artist; DROP TABLE event"'), "metrics.top.property", "property path"),
+    (edit('property = "artist"\n', ""), "metrics.top.property", "needs 'property'"),
+    (edit('event = "Song Played"\n[metrics.top]', 'event = "Song Played"\ncolour = "red"\n[metrics.top]'),
+     "metrics.plays.colour", "Unknown field"),
+    (edit('kind = "stat"', 'kind = "hologram"'), "frames[0].kind", "Must be one of"),
+    (edit('stat = { value = "{{ plays | number }}" }', ""), "frames[0].stat", "needs 'stat'"),
+    (edit('{{ plays | number }}', "{{ plays | number "), "frames[0].stat.value", "syntax"),
+    (edit('list = { metric = "top" }', 'list = { metric = "nope" }'), "frames[1].list.metric", "No metric"),
+    (edit('id = "top"\nkind = "list"', 'id = "plays"\nkind = "list"'), "frames[1].id", "used twice"),
+    (edit('metric = "plays"\nmin = 1', 'metric = "ghost"\nmin = 1'), "eligibility[0].metric", "No metric"),
+    (edit('message = "Play something first."\n', ""), "eligibility[0].message", "Missing data"),
+    (edit('title = "My month"', 'subtitle = "x"'), "card.title", "Missing data"),
+    (VALID + '[metrics.rank]\nkind = "percentile"\nof = "top"\n', "metrics.rank.of", "count, sum"),
+    (VALID + '[metrics.later]\nkind = "tier"\nof = "plays"\ntiers = [{ min = "a", label = "x" }]\n',
+     "metrics.later.tiers[0].min", "number"),
+    (edit('[[frames]]\nid = "plays"', '[theme]\nbackground = "red"\n[[frames]]\nid = "plays"'),
+     "theme.background", "colour"),
+    ("id = [", "", "Not valid TOML"),
+])
+def test_invalid_templates_name_file_key_path_and_reason(source, path, reason):
+    with pytest.raises(TemplateInvalid) as info:
+        parse(source, "story_templates/broken.toml")
+    error = info.value
+    assert path in error.paths, error.errors
+    match = next(e for e in error.errors if e["path"] == path)
+    assert reason.lower() in match["reason"].lower()
+    assert error.details["file"] == "story_templates/broken.toml"
+    assert str(error).startswith("story_templates/broken.toml: ")
+    assert error.status == 422 and error.code == "template_invalid"
+
+
+def test_file_name_must_match_the_id(tmp_path: Path):
+    path = tmp_path / "other.toml"
+    path.write_text(VALID)
+    with pytest.raises(TemplateInvalid) as info:
+        load_file(path)
+    assert info.value.paths == ["id"] and str(path) in str(info.value)
+
+
+def test_oversized_template_is_refused():
+    with pytest.raises(TemplateInvalid):
+        parse(VALID + "#" * 300_000)

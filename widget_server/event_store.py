@@ -7,6 +7,7 @@ request rather than once per event.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,9 +53,27 @@ def utc_offset(zone_name: str, ts_ms: int) -> int:
     return _offset_minutes(zone_name, ts_ms // 3_600_000)
 
 
+@dataclass
+class Writes:
+    """What one request will write: event rows, identity joins and profile upserts."""
+
+    rows: list[tuple] = field(default_factory=list)
+    identities: list[tuple] = field(default_factory=list)
+    profiles: list[tuple] = field(default_factory=list)
+
+
 def store_events(app_id: int, app_timezone: str, events: list[EventIn], received_at: int,
                  sent_at: int | None) -> tuple[int, int]:
     """Insert ``events``; return (stored, duplicates)."""
+    writes = prepare(app_id, app_timezone, events, received_at, sent_at)
+    with database.atomic():
+        stored = write(database.cursor(), writes)
+    return stored, len(writes.rows) - stored
+
+
+def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: int,
+            sent_at: int | None) -> Writes:
+    """Turn validated events into rows, outside any transaction."""
     rows = []
     identities: dict[str, str] = {}
     profiles: dict[str, list] = {}  # user_id -> [first, last, traits, timezone]
@@ -98,15 +117,19 @@ def store_events(app_id: int, app_timezone: str, events: list[EventIn], received
             if context and isinstance(context.get("timezone"), str):
                 profile[3] = context["timezone"]
 
-    with database.atomic():
-        cursor = database.cursor()
-        cursor.executemany(sql_dialect.insert_events_sql(EVENT_COLUMNS), rows)
-        stored = cursor.rowcount
-        if identities:
-            cursor.executemany(sql_dialect.insert_identity_sql(),
-                               [(app_id, actor, user, received_at) for actor, user in identities.items()])
-        if profiles:
-            cursor.executemany(sql_dialect.upsert_profile_sql(), [
-                (app_id, user, _encode(traits).decode(), tz, first, last)
-                for user, (first, last, traits, tz) in profiles.items()])
-    return stored, len(rows) - stored
+    return Writes(
+        rows,
+        [(app_id, actor, user, received_at) for actor, user in identities.items()],
+        [(app_id, user, _encode(traits).decode(), tz, first, last)
+         for user, (first, last, traits, tz) in profiles.items()])
+
+
+def write(cursor, writes: Writes) -> int:
+    """Run ``writes`` inside the caller's transaction; return how many events were new."""
+    cursor.executemany(sql_dialect.insert_events_sql(EVENT_COLUMNS), writes.rows)
+    stored = cursor.rowcount
+    if writes.identities:
+        cursor.executemany(sql_dialect.insert_identity_sql(), writes.identities)
+    if writes.profiles:
+        cursor.executemany(sql_dialect.upsert_profile_sql(), writes.profiles)
+    return stored

@@ -178,7 +178,7 @@ class Client:
             self._worker.stats.sampled_out += 1
             return
         inbox = self._inbox
-        if len(inbox) >= self._max_inbox:
+        if len(inbox) >= self._max_inbox and not self._worker.help_drain():
             self._worker.inbox_full += 1
             return
         self._append((kind, user_id, anonymous_id, name, payload, context and dict(context), timestamp,

@@ -89,6 +89,7 @@ class Worker:
     def _reset_sync_state(self) -> None:
         self._lock = threading.Lock()
         self._marker_lock = threading.Lock()
+        self._drain_lock = threading.Lock()
         self._wake_writer = threading.Event()
         self._wake_sender = threading.Event()
         self._retry_now = threading.Event()
@@ -181,34 +182,53 @@ class Worker:
                 return
 
     def _drain(self) -> None:
-        inbox, encode_one = self.inbox, self._encode_one
-        while inbox or self._unwritten:
-            bodies, self._unwritten = self._unwritten, []
-            marker = None
-            while len(bodies) < WRITE_CHUNK:
-                try:
-                    item = inbox.popleft()
-                except IndexError:
-                    break
-                if item.__class__ is tuple:
-                    body = encode_one(item)
-                    if body is not None:
-                        bodies.append(body)
-                else:
-                    marker = item  # everything before it must be written first
-                    break
-            if bodies and not self._write(bodies):
-                if marker is not None:
-                    inbox.appendleft(marker)
-                return
-            if marker is not None:
-                with self._marker_lock:
-                    self._markers.append((self._last_written, marker))
-                self._wake_sender.set()
+        while self.inbox or self._unwritten:
+            with self._drain_lock:
+                if not self._drain_chunk():
+                    return
         self._report_full()
         if self._written_since_wake >= self.settings.batch_size:
             self._written_since_wake = 0
             self._wake_sender.set()
+
+    def help_drain(self) -> bool:
+        """Called by a caller that found the deque full: with a spool it writes one chunk itself,
+        so an app that outpaces the writer slows down a little instead of losing events.
+        True if there is room now."""
+        if not self.queue.durable or not self._started or self._stopped:
+            return False
+        with self._drain_lock:
+            self._drain_chunk()
+        self._wake_writer.set()
+        return len(self.inbox) < self.settings.max_inbox
+
+    def _drain_chunk(self) -> bool:
+        """Encode and write up to WRITE_CHUNK events, stopping at a flush marker; False if the
+        write failed (the events are kept for the next round)."""
+        inbox, encode_one = self.inbox, self._encode_one
+        bodies, self._unwritten = self._unwritten, []
+        marker = None
+        while len(bodies) < WRITE_CHUNK:
+            try:
+                item = inbox.popleft()
+            except IndexError:
+                break
+            if item.__class__ is tuple:
+                body = encode_one(item)
+                if body is not None:
+                    bodies.append(body)
+            else:
+                marker = item  # everything before it must be written first
+                break
+        if bodies and not self._write(bodies):
+            if marker is not None:
+                inbox.appendleft(marker)
+            return False
+        if marker is not None:
+            with self._marker_lock:
+                self._markers.append((self._last_written, marker))
+            self._wake_sender.set()
+        return True
 
     def _write(self, bodies: list[bytes]) -> bool:
         try:

@@ -115,6 +115,17 @@ def test_memory_stays_bounded_while_the_server_is_down(tmp_path):
     assert stats["queued"] == 30_000 and stats["dropped"] == 0
 
 
+def test_an_app_faster_than_the_writer_is_slowed_down_not_dropped(tmp_path):
+    client = sdk.Client("rcp_w_x", host=f"http://127.0.0.1:{free_port()}", spool_path=tmp_path / "s.sqlite3",
+                        max_queue_size=500)
+    for seq in range(20_000):  # far faster than the writer spools, with room for only 500
+        client.track(user_id="u1", event="E", properties={"seq": seq})
+    client.flush(timeout=1.0)
+    stats = client.stats()
+    client.shutdown(timeout=0)
+    assert stats["dropped"] == 0 and stats["queued"] == 20_000
+
+
 def test_a_full_spool_drops_the_newest_and_reports_it(tmp_path):
     errors: list = []
     client = sdk.Client("rcp_w_x", host=f"http://127.0.0.1:{free_port()}", spool_path=tmp_path / "s.sqlite3",

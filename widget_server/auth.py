@@ -166,6 +166,19 @@ def verify_viewer_token(token: str) -> Caller:
     return Caller(app_id=grant.app_id, kind="viewer", user_id=grant.user_id, grant_id=grant.id)
 
 
+def viewer_token_app(token: str) -> int | None:
+    """The app a viewer token was signed for, expired or not; None if the signature is wrong.
+
+    The embed page needs the app's frame-ancestors even to show "this link has expired".
+    """
+    try:
+        data = _viewer_serializer().loads(token)
+    except BadSignature:
+        return None
+    app_id = data.get("a") if isinstance(data, dict) else None
+    return app_id if isinstance(app_id, int) else None
+
+
 def require_viewer_or_secret(user_id: str | None = None, token: str | None = None) -> Caller:
     """A viewer token (Bearer or ``?token=``) for its own user, or a secret key naming ``user_id``."""
     credential = presented_credential() or token

@@ -1,0 +1,70 @@
+"""``GET /embed/<template>``: the full-screen player page for a WebView or an iframe."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from flask import Response, abort, render_template, request, send_from_directory
+
+from ..auth import viewer_token_app
+from ..models import App
+from . import bp
+
+TEMPLATE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# One CSP source: an origin (with an optional "*." host wildcard and port), a bare scheme, or 'self'.
+SOURCE = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?|[a-z][a-z0-9+.-]*:)$")
+
+
+def frame_ancestors(setting: str | None) -> str:
+    """The CSP frame-ancestors value for an app's setting: listed origins, or * when empty.
+
+    The setting is written by the app's owner, but it still must not be able to add directives,
+    so anything that is not a plain source is dropped.
+    """
+    sources = [s for s in re.split(r"[\s,]+", setting or "") if SOURCE.match(s)]
+    return " ".join(sources) if sources else "*"
+
+
+def content_security_policy(ancestors: str) -> str:
+    return "; ".join([
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "font-src 'self'",
+        # Story media may live on a CDN; the share card may be fetched as a file to share.
+        "img-src 'self' https: data: blob:",
+        "media-src 'self' https: blob:",
+        "connect-src 'self' https:",
+        "base-uri 'none'",
+        "form-action 'none'",
+        f"frame-ancestors {ancestors}",
+    ])
+
+
+def _app_for(token: str) -> App | None:
+    app_id = viewer_token_app(token) if token else None
+    return App.get_or_none(App.id == app_id) if app_id else None
+
+
+@bp.get("/embed/<template_id>")
+def embed(template_id: str) -> Response:
+    if not TEMPLATE_ID.match(template_id):
+        abort(404)
+    app = _app_for(request.args.get("token", "")[:2000])
+    response = Response(render_template("player/embed.html", template_id=template_id,
+                                        title=app.name if app else "Your story"))
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        frame_ancestors(app.frame_ancestors if app else ""))
+    # The URL holds a viewer token until the page removes it: keep it out of caches and Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/widget/fonts/manrope.ttf")
+def font() -> Response:
+    import font_manrope
+
+    folder = Path(font_manrope.__file__).parent / "files"
+    return send_from_directory(folder, "Manrope-VariableFont_wght.ttf", max_age=30 * 86400)

@@ -166,7 +166,44 @@ class PrecomputedStory(BaseModel):
         indexes = ((("app_id", "template_id", "period_key", "user_id"), True),)
 
 
-CORE_MODELS = [App, ApiKey, Event, Identity, Profile, ViewerGrant, PopulationStat, PrecomputedStory]
+class Upload(BaseModel):
+    """A user-provided picture, re-encoded from its pixels and stored under ``id`` (server-made)."""
+
+    id = CharField(primary_key=True, max_length=32)
+    app = ForeignKeyField(App, on_delete="CASCADE")
+    # The viewer's user; None when the app's server uploaded it with the secret key (any of the
+    # app's users may then put it on a card).
+    user_id = CharField(null=True, max_length=200)
+    format = CharField(max_length=8)  # "jpeg" or "png", the stored encoding
+    width = IntegerField()
+    height = IntegerField()
+    size = IntegerField()
+    created_at = BigIntegerField(default=now_ms)
+
+
+class Share(BaseModel):
+    """A shared final card, frozen when shared: later events never change what others see.
+
+    ``id`` is random and public (in links, signed); the user is known only to the database.
+    """
+
+    id = CharField(primary_key=True, max_length=32)
+    app = ForeignKeyField(App, on_delete="CASCADE")
+    user_id = CharField(max_length=200)
+    template_id = CharField(max_length=64)
+    card = JSONField()  # the card plus what the page shows beside it (app, period, caption)
+    upload = ForeignKeyField(Upload, null=True, on_delete="SET NULL")
+    url = CharField(max_length=500)  # canonical public URL, also encoded in the QR code
+    created_at = BigIntegerField(default=now_ms)
+    expires_at = BigIntegerField()
+    revoked_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("app", "user_id"), False), (("app", "template_id"), False))
+
+
+CORE_MODELS = [App, ApiKey, Event, Identity, Profile, ViewerGrant, PopulationStat, PrecomputedStory,
+               Upload, Share]
 
 
 @migration

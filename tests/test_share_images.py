@@ -1,0 +1,77 @@
+"""The share images: exact sizes, QR codes a real decoder reads, rendered once and cached."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import zxingcpp
+
+from conftest import http
+from share_helpers import png, share, soundwave  # noqa: F401  (soundwave is a fixture)
+from widget_server.share import drawing
+from widget_server.share.cards import RENDER_VERSION
+
+SIZES = {"story": (1080, 1920), "og": (1200, 630)}
+
+
+@pytest.mark.parametrize("kind", ["story", "og"])
+def test_card_images_have_the_stated_sizes(soundwave, live_server, kind):
+    body = share(live_server, soundwave, caption="that song when")
+    assert png(http("GET", body["images"][kind])).size == SIZES[kind]
+
+
+@pytest.mark.parametrize("kind", ["story", "qr"])
+def test_qr_code_decodes_to_exactly_the_share_url(soundwave, live_server, kind):
+    body = share(live_server, soundwave)
+    image = png(http("GET", body["images"][kind]))
+    found = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    assert [code.text for code in found] == [body["url"]]
+    if kind == "qr":
+        code = found[0]
+        assert code.ec_level == "M"
+        assert min(image.size) >= 600  # scannable from a phone held up to a screen
+
+
+def test_qr_image_has_a_four_module_quiet_zone(soundwave, live_server):
+    image = png(http("GET", share(live_server, soundwave)["images"]["qr"])).convert("L")
+    dark = lambda x, y: image.getpixel((x, y)) < 128  # noqa: E731
+    margin = next(x for x in range(image.width) if any(dark(x, y) for y in range(image.height)))
+    top = next(y for y in range(image.height) if dark(margin, y))
+    # The top-left finder pattern's first row is 7 dark modules: that gives the module size.
+    run = next(x for x in range(margin, image.width) if not dark(x, top)) - margin
+    module = run / 7
+    assert module >= 10
+    assert (margin / module, top / module) == (4, 4)
+
+
+def test_second_fetch_is_a_304_and_nothing_is_rendered_again(app, soundwave, live_server):
+    body = share(live_server, soundwave)
+    url = body["images"]["story"]
+    first = http("GET", url)
+    assert first.status == 200 and "render;dur=" in first.headers["Server-Timing"]
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith('W/')
+    assert "max-age=" in first.headers["Cache-Control"] and "public" in first.headers["Cache-Control"]
+
+    cached = Path(app.instance_path) / "share_cache" / body["id"][:2] / f"{body['id']}-story-v{RENDER_VERSION}.png"
+    stamp = cached.stat().st_mtime_ns
+    again = http("GET", url)
+    assert again.status == 200 and again.body == first.body and again.headers["ETag"] == etag
+    assert "render;" not in again.headers["Server-Timing"]
+    revalidated = http("GET", url, None, {"If-None-Match": etag})
+    assert revalidated.status == 304 and revalidated.body == b"" and revalidated.headers["ETag"] == etag
+    assert cached.stat().st_mtime_ns == stamp
+
+
+def test_unknown_image_name_is_refused(soundwave, live_server):
+    body = share(live_server, soundwave)
+    reply = http("GET", body["url"] + "/card.gif")
+    assert reply.status == 422 and "image" in reply.json()["error"]["details"]
+
+
+def test_cards_use_the_bundled_manrope_font():
+    import font_manrope
+
+    face = drawing.font("ExtraBold", 40)
+    assert Path(face.path).parent == Path(font_manrope.__file__).parent / "files"
+    assert face.getname() == ("Manrope", "ExtraBold")

@@ -1,0 +1,140 @@
+"""POST /v1/uploads: pictures checked by content, size-limited, re-encoded without metadata."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from conftest import basic, http
+from share_helpers import (USER, bearer, jpeg_bytes, png_bomb, png_bytes, post_json, share, soundwave,  # noqa: F401
+                           viewer_token)
+
+
+def upload(server, body: bytes, headers: dict, content_type: str = "image/jpeg"):
+    return http("POST", server.url + "/v1/uploads", body, {"Content-Type": content_type, **headers})
+
+
+def multipart(field: str, filename: str, data: bytes) -> tuple[bytes, str]:
+    boundary = "recapBoundary7MA4YWxk"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.fixture
+def viewer(soundwave, live_server) -> dict:
+    return bearer(viewer_token(live_server, soundwave.secret_key, USER))
+
+
+def fetch_image(url: str) -> Image.Image:
+    reply = http("GET", url)
+    assert reply.status == 200, reply.body
+    image = Image.open(io.BytesIO(reply.body))
+    image.load()
+    return image
+
+
+def test_jpeg_comes_back_without_gps_or_any_exif(live_server, viewer):
+    original = jpeg_bytes(gps=True)
+    assert Image.open(io.BytesIO(original)).getexif().get_ifd(0x8825)  # the test photo does carry GPS
+    reply = upload(live_server, original, viewer)
+    assert reply.status == 201, reply.body
+    body = reply.json()
+    assert {"id", "url"} <= set(body)
+    stored = fetch_image(body["url"])
+    assert stored.format == "JPEG"
+    assert not stored.getexif() and not stored.getexif().get_ifd(0x8825)
+    assert "exif" not in stored.info and "icc_profile" not in stored.info
+    raw = http("GET", body["url"]).body
+    assert b"PhoneMaker" not in raw and b"Exif" not in raw
+
+
+def test_exif_orientation_is_applied_before_it_is_dropped(live_server, viewer):
+    reply = upload(live_server, jpeg_bytes((320, 200), orientation=6), viewer)  # "rotate 90° clockwise"
+    stored = fetch_image(reply.json()["url"])
+    assert stored.size == (200, 320)
+
+
+def test_multipart_and_raw_bodies_both_work_and_names_are_ours(live_server, viewer):
+    data, content_type = multipart("file", "../../holiday-in-oslo.png", png_bytes())
+    reply = upload(live_server, data, viewer, content_type)
+    assert reply.status == 201, reply.body
+    url = reply.json()["url"]
+    assert "holiday" not in url and url.endswith(".png")  # transparency kept: stored as PNG
+    assert fetch_image(url).mode == "RGBA"
+    raw = upload(live_server, png_bytes(mode="L"), viewer, "application/octet-stream")
+    assert raw.status == 201 and raw.json()["url"].endswith(".jpg")
+
+
+def test_stored_upload_is_served_immutable_and_unsniffable(live_server, viewer):
+    url = upload(live_server, jpeg_bytes(), viewer).json()["url"]
+    reply = http("GET", url)
+    assert reply.headers["Content-Type"] == "image/jpeg"
+    assert "immutable" in reply.headers["Cache-Control"]
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert http("GET", live_server.url + "/u/../secret_keys").status == 404
+    assert http("GET", live_server.url + "/u/AAAAAAAAAAAAAAAAAAAAAA.jpg").status == 404
+
+
+def _gif() -> bytes:
+    out = io.BytesIO()
+    Image.new("P", (8, 8)).save(out, "GIF")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("name, body, content_type, status, code", [
+    ("text", b"hello, this is not a picture", "image/jpeg", 415, "unsupported_media_type"),
+    ("html named .jpg", b"<html><script>alert(1)</script></html>", "image/jpeg", 415, "unsupported_media_type"),
+    ("gif", _gif(), "image/gif", 415, "unsupported_media_type"),
+    ("truncated jpeg", jpeg_bytes()[:600], "image/jpeg", 415, "unsupported_media_type"),
+    ("empty", b"", "image/jpeg", 422, "validation_failed"),
+    ("too big", b"\xff\xd8" + b"\0" * (2 * 1024 * 1024), "image/jpeg", 413, "payload_too_large"),
+    ("bomb over our pixel limit", png_bomb(8000), "image/png", 413, "image_too_large"),
+    ("bomb over Pillow's own limit", png_bomb(20000), "image/png", 413, "image_too_large"),
+], ids=lambda value: value if isinstance(value, str) and " " in value or value in ("text", "gif", "empty") else "")
+def test_bad_uploads_are_refused_clearly(app, live_server, viewer, name, body, content_type, status, code):
+    app.config["UPLOAD_MAX_BYTES"] = 1024 * 1024
+    reply = upload(live_server, body, viewer, content_type)
+    assert reply.status == status, (name, reply.body)
+    error = reply.json()["error"]
+    assert error["code"] == code and "file" in error["details"] and error["message"], error
+
+
+def test_too_big_multipart_is_refused(app, live_server, viewer):
+    app.config["UPLOAD_MAX_BYTES"] = 1024 * 1024
+    data, content_type = multipart("file", "big.jpg", b"\xff\xd8" + b"\0" * (2 * 1024 * 1024))
+    reply = upload(live_server, data, viewer, content_type)
+    assert reply.status == 413 and reply.json()["error"]["code"] == "payload_too_large"
+
+
+def test_multipart_without_a_file_names_the_field(live_server, viewer):
+    boundary = "b0undary"
+    body = f"--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--{boundary}--\r\n".encode()
+    reply = upload(live_server, body, viewer, f"multipart/form-data; boundary={boundary}")
+    assert reply.status == 422 and "file" in reply.json()["error"]["details"]
+
+
+@pytest.mark.parametrize("who, status", [("secret_key", 201), ("write_key", 401), ("nobody", 401),
+                                         ("forged", 401)])
+def test_who_may_upload(soundwave, live_server, who, status):
+    headers = {"secret_key": basic(soundwave.secret_key), "write_key": basic(soundwave.write_key),
+               "nobody": {}, "forged": bearer("abc.def")}[who]
+    assert upload(live_server, jpeg_bytes(), headers).status == status
+
+
+def test_upload_and_caption_go_on_the_shared_card(soundwave, live_server, viewer):
+    upload_id = upload(live_server, jpeg_bytes((600, 600)), viewer).json()["id"]
+    plain = share(live_server, soundwave)
+    with_photo = share(live_server, soundwave, caption="that song when", upload_id=upload_id)
+    a = fetch_image(plain["images"]["story"]).convert("RGB")
+    b = fetch_image(with_photo["images"]["story"]).convert("RGB")
+    assert a.size == b.size == (1080, 1920)
+    assert a.tobytes() != b.tobytes()
+
+
+def test_app_server_upload_may_be_used_by_any_of_its_users(soundwave, live_server, viewer):
+    upload_id = upload(live_server, jpeg_bytes(), basic(soundwave.secret_key)).json()["id"]
+    reply = post_json(live_server, "/v1/shares", {"template": "year-in-music", "upload_id": upload_id}, viewer)
+    assert reply.status == 201, reply.body

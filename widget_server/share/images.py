@@ -1,0 +1,80 @@
+"""Share images: rendered once with Pillow, then kept on disk under the instance folder.
+
+Files are keyed by share id, image kind and ``cards.RENDER_VERSION``; a share's data is frozen,
+so a key's bytes never change and the key doubles as a strong ETag.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from flask import current_app
+from PIL import Image
+
+from ..models import Share
+from . import cards, qr, uploads
+
+log = logging.getLogger(__name__)
+
+KINDS = ("story", "og", "qr")
+CACHE_DIR = "share_cache"
+# Striped locks: two requests for the same new image render it once, without one global lock.
+_locks = [threading.Lock() for _ in range(32)]
+
+
+def cache_dir() -> Path:
+    return Path(current_app.instance_path) / CACHE_DIR
+
+
+def cache_path(share_id: str, kind: str) -> Path:
+    return cache_dir() / share_id[:2] / f"{share_id}-{kind}-v{cards.RENDER_VERSION}.png"
+
+
+def etag(share_id: str, kind: str) -> str:
+    return f"{share_id}-{kind}-v{cards.RENDER_VERSION}"
+
+
+def cached_file(share: Share, kind: str) -> tuple[Path, float | None]:
+    """The image's file, rendering it first if needed; also the render time in ms (None if cached)."""
+    path = cache_path(share.id, kind)
+    if path.exists():
+        return path, None
+    with _locks[hash(path.name) % len(_locks)]:
+        if path.exists():  # rendered by the request we waited for
+            return path, None
+        started = time.perf_counter()
+        data = render(share, kind)
+        elapsed = (time.perf_counter() - started) * 1000
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        partial.write_bytes(data)
+        os.replace(partial, path)  # readers see the whole file or none
+        log.debug("rendered %s for share %s in %.1f ms", kind, share.id, elapsed)
+        return path, elapsed
+
+
+def render(share: Share, kind: str) -> bytes:
+    """PNG bytes of one of the share's images."""
+    if kind == "qr":
+        return cards.encode_png(qr.png_image(share.url))
+    content = content_of(share)
+    if kind == "story":
+        return cards.encode_png(cards.render_story(content, share.url))
+    return cards.encode_png(cards.render_og(content))
+
+
+def content_of(share: Share) -> cards.CardContent:
+    frozen = share.card
+    photo: Image.Image | None = uploads.open_stored(share.upload) if share.upload_id else None
+    return cards.CardContent.from_card(frozen.get("card") or {}, app_name=(frozen.get("app") or {}).get("name", ""),
+                                       period=frozen.get("period") or "", caption=frozen.get("caption"),
+                                       photo=photo)
+
+
+def forget(share_id: str) -> None:
+    """Delete a share's cached images (on revocation: unshared pictures should not linger)."""
+    for kind in KINDS:
+        cache_path(share_id, kind).unlink(missing_ok=True)

@@ -1,0 +1,77 @@
+"""What the public share page shows: texts, links and colours taken from the frozen card."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, send_from_directory
+
+from ..models import Share
+from . import bp, shares
+from .cards import OG_SIZE, Palette
+from .drawing import FONT_DIR, hex_color, mix, readable_on
+
+# Inline styles are allowed for the theme's colour variables (checked hex values only);
+# scripts, fonts and images come from this server alone.
+CSP = ("default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+       "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+PAGE_FONTS = {"manrope-800.ttf": "Manrope-ExtraBold.ttf", "manrope-700.ttf": "Manrope-Bold.ttf",
+              "manrope-500.ttf": "Manrope-Medium.ttf"}
+
+
+def description(card: dict[str, Any], caption: str | None) -> str:
+    """One sentence for link previews: the headline stat and the top of the list."""
+    parts = []
+    stats = [s for s in card.get("stats") or [] if isinstance(s, dict)]
+    if stats:
+        parts.append(f"{stats[0].get('value', '')} {str(stats[0].get('label', '')).lower()}".strip())
+    listing = card.get("list") if isinstance(card.get("list"), dict) else None
+    if listing and listing.get("items"):
+        parts.append(f"{listing.get('title') or 'Top'}: {', '.join(map(str, listing['items'][:3]))}")
+    text = " · ".join(p for p in parts if p) or str(card.get("subtitle") or "")
+    return f"“{caption}” — {text}" if caption else text
+
+
+def context(share: Share) -> dict[str, Any]:
+    frozen = share.card
+    card = frozen.get("card") or {}
+    app = frozen.get("app") or {}
+    links = shares.links(share)
+    pal = Palette.from_theme(card.get("theme"))
+    token = share.url.rsplit("/", 1)[1]
+    summary = description(card, frozen.get("caption"))
+    listing = card.get("list") if isinstance(card.get("list"), dict) else None
+    fallback = (app.get("share_base_url") or "").rstrip("/") or None
+    return {
+        "title": str(card.get("title") or frozen.get("story_title") or "A story"),
+        "subtitle": str(card.get("subtitle") or ""),
+        "description": summary,
+        "app_name": app.get("name") or "Recap",
+        "period": frozen.get("period") or "",
+        "stats": [s for s in card.get("stats") or [] if isinstance(s, dict)][:3],
+        "list_title": (listing or {}).get("title") or "",
+        "items": [str(i) for i in (listing or {}).get("items") or []][:5],
+        "caption": frozen.get("caption"),
+        "footer": card.get("footer") or "",
+        "url": share.url,
+        "og_image": links["images"]["og"],
+        "og_size": OG_SIZE,
+        "story_src": f"/s/{token}/story.png",
+        "qr_src": f"/s/{token}/qr.png",
+        "deep_link": links["deep_link"],
+        "custom_scheme": bool(app.get("deep_link_scheme")),
+        "fallback_url": fallback,
+        "colors": {"bg": hex_color(pal.background), "fg": hex_color(pal.foreground),
+                   "accent": hex_color(pal.accent), "muted": hex_color(pal.muted),
+                   "glow": hex_color(pal.glow), "bottom": hex_color(mix(pal.background, pal.accent, 0.22)),
+                   "on_accent": hex_color(readable_on(pal.accent, (0, 0, 0)))},
+    }
+
+
+@bp.get("/s/_font/<name>")
+def page_font(name: str) -> Response:
+    """Manrope for the page, from the same package the cards are drawn with."""
+    if name not in PAGE_FONTS:
+        abort(404)
+    response = send_from_directory(FONT_DIR, PAGE_FONTS[name], mimetype="font/ttf", max_age=365 * 24 * 3600)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

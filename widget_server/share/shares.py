@@ -1,0 +1,119 @@
+"""Shares in the database: freezing a card, finding a live share by its token, revoking it."""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import current_app, request
+
+from ..auth import Caller
+from ..errors import Gone, NotFound, ValidationFailed
+from ..models import App, Share, Upload
+from . import tokens
+
+log = logging.getLogger(__name__)
+
+# Our own upload URLs (``/u/<id>.<ext>``): the only images a card may show. Cards never fetch
+# other people's URLs, so a template can't make the server request arbitrary addresses.
+UPLOAD_PATH = re.compile(r"/u/([A-Za-z0-9_-]{22})\.(?:jpg|png)$")
+
+
+def now_ms() -> int:
+    return current_app.config["SHARE_CLOCK"]()
+
+
+def public_base() -> str:
+    """Absolute base for links: RECAP_PUBLIC_BASE_URL, else the host this request came to."""
+    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+
+
+def create(caller: Caller, template_id: str, caption: str | None, upload: Upload | None) -> Share:
+    """Assemble the caller's story now and freeze its card into a new Share."""
+    from ..engine import assemble_story
+
+    try:
+        story = assemble_story(caller.app_id, template_id, caller.user_id)
+    except NotFound:
+        raise ValidationFailed("There is no story template with this id.",
+                               details={"template": [f"Unknown template {template_id!r}."]}) from None
+    card = story["card"]
+    if upload is None:
+        upload = _upload_named_by(card.get("image"), caller.app_id)
+    app = App.get_by_id(caller.app_id)
+    frozen: dict[str, Any] = {
+        "card": card,
+        "story_title": story.get("title"),
+        "period": (story.get("period") or {}).get("label") or "",
+        "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme,
+                "share_base_url": app.share_base_url},
+        "caption": caption or None,
+    }
+    share_id = tokens.new_share_id()
+    created = now_ms()
+    share = Share.create(id=share_id, app=caller.app_id, user_id=caller.user_id, template_id=template_id,
+                         card=frozen, upload=upload, url=f"{public_base()}/s/{tokens.dumps(share_id)}",
+                         created_at=created, expires_at=created + current_app.config["SHARE_TTL"] * 1000)
+    log.info("share %s created for template %s", share_id, template_id)
+    return share
+
+
+def _upload_named_by(url: Any, app_id: int) -> Upload | None:
+    """The Upload behind a card's image URL when it is one of this app's uploads."""
+    if not isinstance(url, str):
+        return None
+    match = UPLOAD_PATH.search(url.split("?", 1)[0])
+    if not match:
+        return None
+    return Upload.get_or_none((Upload.id == match.group(1)) & (Upload.app == app_id))
+
+
+def owned_upload(caller: Caller, upload_id: str) -> Upload:
+    """The upload, if the caller may put it on a card: theirs, or their app's server's."""
+    upload = Upload.get_or_none(Upload.id == upload_id)
+    if (upload is None or upload.app_id != caller.app_id
+            or (upload.user_id is not None and upload.user_id != caller.user_id)):
+        raise ValidationFailed("The upload can't be used on this card.",
+                               details={"upload_id": ["No upload with this id belongs to you."]})
+    return upload
+
+
+def live(token: str) -> Share:
+    """The share a public token names: 404 when forged or unknown, 410 when expired or revoked."""
+    share_id = tokens.loads(token)
+    share = Share.get_or_none(Share.id == share_id) if share_id else None
+    if share is None:
+        raise NotFound("No such share.")
+    if share.revoked_at is not None:
+        raise Gone("This card was unshared by its owner.", details={"reason": "revoked"})
+    if share.expires_at <= now_ms():
+        raise Gone("This shared card has expired.", details={"reason": "expired"})
+    return share
+
+
+def revoke(caller: Caller, share_id: str) -> Share:
+    """Revoke a share: its owner (viewer token) or the app's server (secret key) may."""
+    share = Share.get_or_none(Share.id == share_id)
+    # Someone else's share answers like a missing one: ids are not confirmed to strangers.
+    if share is None or share.app_id != caller.app_id or (
+            caller.kind == "viewer" and share.user_id != caller.user_id):
+        raise NotFound("No such share.")
+    if share.revoked_at is None:
+        share.revoked_at = now_ms()
+        share.save(only=[Share.revoked_at])
+        log.info("share %s revoked", share.id)
+    return share
+
+
+def links(share: Share) -> dict[str, Any]:
+    """The share's public URL, image URLs and the links that open the app."""
+    token = share.url.rsplit("/", 1)[1]
+    app = share.card.get("app") or {}
+    universal = None
+    if app.get("share_base_url"):
+        universal = f"{app['share_base_url'].rstrip('/')}/s/{token}"
+    deep_link = universal or share.url
+    if app.get("deep_link_scheme"):
+        deep_link = f"{app['deep_link_scheme']}://recap/{share.template_id}?share={token}"
+    return {"url": share.url, "deep_link": deep_link, "universal_link": universal,
+            "images": {kind: f"{share.url}/{kind}.png" for kind in ("story", "og", "qr")}}

@@ -1,0 +1,101 @@
+"""HTTP routes of sharing: create and revoke shares, the public page and its images."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Response, current_app, jsonify, render_template, request, send_file
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from ..errors import APIError, MalformedBody, ValidationFailed
+from ..models import Share
+from . import access, bp, images, page, shares
+
+IMAGE_KINDS = {"story.png": "story", "og.png": "og", "qr.png": "qr"}
+# Browsers and CDNs may keep an image an hour, then revalidate (a cheap 304). Longer would keep
+# a revoked card visible in caches for longer; the ETag makes revalidation nearly free.
+IMAGE_MAX_AGE = 3600
+
+
+class ShareRequest(Schema):
+    template = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z0-9][a-z0-9_-]{0,63}$", error="A template id: lowercase letters, digits, '-' and '_'."))
+    caption = fields.String(load_default=None, allow_none=True)
+    upload_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+
+    @validates("caption")
+    def _caption_fits(self, value: str | None, **_: Any) -> None:
+        limit = current_app.config["SHARE_CAPTION_MAX"]
+        if value is not None and len(value) > limit:
+            raise ValidationError(f"At most {limit} characters (this one has {len(value)}).")
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+
+
+@bp.post("/v1/shares")
+def create_share() -> tuple[Response, int]:
+    caller = access.viewer()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise MalformedBody('Send a JSON object: {"template": "…", "caption": "…"}.')
+    try:
+        args = ShareRequest().load(body)
+    except ValidationError as exc:
+        raise ValidationFailed("The share request is invalid.", details=exc.messages) from None
+    caption = " ".join((args["caption"] or "").split()) or None  # one line, as drawn on the card
+    upload = shares.owned_upload(caller, args["upload_id"]) if args["upload_id"] else None
+    share = shares.create(caller, args["template"], caption, upload)
+    return jsonify(_share_json(share)), 201
+
+
+def _share_json(share: Share) -> dict[str, Any]:
+    links = shares.links(share)
+    return {"id": share.id, "url": links["url"], "deep_link": links["deep_link"], "images": links["images"],
+            "expires_at": _iso(share.expires_at)}
+
+
+@bp.delete("/v1/shares/<share_id>")
+def revoke_share(share_id: str) -> Response:
+    share = shares.revoke(access.viewer_or_secret("revoke shares"), share_id)
+    images.forget(share.id)
+    return jsonify(id=share.id, revoked_at=_iso(share.revoked_at))
+
+
+@bp.get("/s/<token>")
+def share_page(token: str) -> Response | tuple[str, int]:
+    try:
+        share = shares.live(token)
+    except APIError as exc:  # people open these links in browsers: answer with a page
+        return render_template("share/gone.html", status=exc.status, message=exc.message), exc.status
+    response = Response(render_template("share/page.html", **page.context(share)))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Content-Security-Policy"] = page.CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the link is the secret; don't pass it on
+    return response
+
+
+@bp.get("/s/<token>/<name>")
+def share_image(token: str, name: str) -> Response:
+    started = time.perf_counter()
+    kind = IMAGE_KINDS.get(name)
+    if kind is None:
+        raise ValidationFailed("No such image.", details={"image": [f"One of {', '.join(IMAGE_KINDS)}."]})
+    share = shares.live(token)
+    tag = images.etag(share.id, kind)
+    headers = {"ETag": f'"{tag}"', "Cache-Control": f"public, max-age={IMAGE_MAX_AGE}",
+               "X-Content-Type-Options": "nosniff"}
+    if tag in request.if_none_match:
+        response = Response(status=304, headers=headers)
+    else:
+        path, render_ms = images.cached_file(share, kind)
+        response = send_file(path, mimetype="image/png", download_name=name, conditional=False, etag=False,
+                             max_age=None)
+        response.headers.update(headers)
+        if render_ms is not None:
+            response.headers["Server-Timing"] = f"render;dur={render_ms:.1f}"
+    total = (time.perf_counter() - started) * 1000
+    response.headers.add("Server-Timing", f"app;dur={total:.2f}")
+    return response

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 MAX_ANSWER_BYTES = 1 << 20
 MAX_RETRY_AFTER = 600.0  # a server asking for more is misconfigured; try again in ten minutes
+# What a kept-alive connection the server has already closed looks like on the next request.
+STALE = ("RemoteDisconnected", "BrokenPipeError", "ConnectionResetError")
 
 
 class Verdict(Enum):
@@ -92,6 +94,9 @@ class Transport:
         self._headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json",
                          "User-Agent": user_agent}
         self._conn: http.client.HTTPConnection | None = None
+        self._payload = b""
+        self._failure: str | None = None
+        self._reused = False
         self._inherited: list[http.client.HTTPConnection] = []
 
     def _connection(self) -> http.client.HTTPConnection:
@@ -101,17 +106,49 @@ class Transport:
         return self._conn
 
     def post(self, bodies: list[bytes]) -> Answer:
-        """Send one batch of encoded events; never raises."""
+        """Send one batch of encoded events and wait for the answer; never raises."""
+        self.send(self.prepare(bodies))
+        return self.receive()
+
+    def prepare(self, bodies: list[bytes]) -> bytes:
+        """The request body for ``bodies`` (gzipped), ready to send."""
         sent_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").encode()
         payload = b'{"batch":[' + b",".join(bodies) + b'],"sentAt":"' + sent_at + b'"}'
+        # Level 1: most of the size win for a fraction of the CPU of the default level 9.
+        return gzip.compress(payload, compresslevel=1) if self.compress else payload
+
+    def send(self, payload: bytes) -> None:
+        """Start a request; ``receive()`` gets its answer (the two halves let the sender prepare
+        the next batch while the server works on this one)."""
+        self._payload = payload
+        self._failure = self._send(payload)
+
+    def receive(self) -> Answer:
+        """The answer to the request ``send()`` started; never raises."""
+        answer = self._read() if self._failure is None else Answer(0, detail=self._failure)
+        if answer.status == 0 and self._reused and answer.detail.startswith(STALE):
+            # The server closed an idle kept-alive connection: resend once on a fresh one.
+            self._failure = self._send(self._payload)
+            answer = self._read() if self._failure is None else Answer(0, detail=self._failure)
+        self._payload = b""
+        return answer
+
+    def _send(self, payload: bytes) -> str | None:
+        conn = self._connection()
+        self._reused = conn.sock is not None
         headers = dict(self._headers)
         if self.compress:
-            # Level 1: most of the size win for a fraction of the CPU of the default level 9.
-            payload = gzip.compress(payload, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
-        conn = self._connection()
         try:
             conn.request("POST", self._path, payload, headers)
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    def _read(self) -> Answer:
+        conn = self._connection()
+        try:
             response = conn.getresponse()
             data = response.read(MAX_ANSWER_BYTES)
             if not response.isclosed() or response.will_close:

@@ -283,11 +283,34 @@ class Worker:
                 log.exception("recap: sender failed")
 
     def _send_available(self, deadline: float | None) -> None:
-        settings = self.settings
-        while not self._stop_sender:
-            batch = self.queue.claim(settings.batch_size, settings.max_batch_bytes)
-            if not batch or not self._deliver(batch, deadline):
-                break
+        """Send every batch there is. While the server works on one batch, the next is claimed
+        and compressed, and it goes out as soon as the answer is in (before the first is acked)."""
+        settings, transport = self.settings, self.transport
+
+        def claim() -> list[Item]:
+            return self.queue.claim(settings.batch_size, settings.max_batch_bytes)
+
+        in_flight: list[Item] = []
+        while in_flight or not self._stop_sender:
+            if not in_flight:
+                in_flight = claim()
+                if not in_flight:
+                    break
+                transport.send(transport.prepare([body for _, body in in_flight]))
+            upcoming = [] if self._stop_sender else claim()
+            prepared = transport.prepare([body for _, body in upcoming]) if upcoming else b""
+            answer = transport.receive()
+            if answer.verdict is Verdict.DELIVERED:
+                if upcoming:
+                    transport.send(prepared)
+                self._delivered(in_flight, answer)
+                in_flight = upcoming
+            else:
+                self.queue.release(upcoming)
+                delivered = self._deliver(in_flight, deadline, answer)
+                in_flight = []
+                if not delivered:
+                    break
             self._settle_markers()
         self._settle_markers()
 
@@ -304,30 +327,33 @@ class Worker:
                     waiting.append((mark, done))
             self._markers = waiting
 
-    def _deliver(self, batch: list[Item], deadline: float | None) -> bool:
-        """Post ``batch`` until it is delivered or dropped; False if stopped first (batch released)."""
+    def _deliver(self, batch: list[Item], deadline: float | None, answer: Answer | None = None) -> bool:
+        """Post ``batch`` until it is delivered or dropped, starting from the ``answer`` to a first
+        attempt if there was one; False if stopped first (the batch is released)."""
         parts = [batch]
         while parts:
             part = parts.pop()
             attempt = 0
             while True:
-                answer = self.transport.post([body for _, body in part])
-                verdict = answer.verdict
+                if answer is None:
+                    answer = self.transport.post([body for _, body in part])
+                current, answer = answer, None  # the next attempt posts afresh
+                verdict = current.verdict
                 if verdict is Verdict.DELIVERED:
-                    self._delivered(part, answer)
+                    self._delivered(part, current)
                     break
                 if verdict is Verdict.SPLIT and len(part) > 1:
                     half = len(part) // 2
                     parts += [part[half:], part[:half]]
                     break
-                if verdict is not Verdict.RETRY or (not answer.unavailable and attempt >= self.settings.max_retries):
-                    self._refused(part, answer)
+                if verdict is not Verdict.RETRY or (not current.unavailable and attempt >= self.settings.max_retries):
+                    self._refused(part, current)
                     break
                 attempt += 1
                 self.stats.retries += 1
-                self._note_outage(answer)
-                delay = backoff(attempt, self.settings.retry_base, self.settings.retry_cap, answer.retry_after)
-                if self._interrupted(delay, deadline, strict=answer.retry_after is not None):
+                self._note_outage(current)
+                delay = backoff(attempt, self.settings.retry_base, self.settings.retry_cap, current.retry_after)
+                if self._interrupted(delay, deadline, strict=current.retry_after is not None):
                     self.queue.release(part + [item for rest in parts for item in rest])
                     return False
                 self.queue.renew(part)

@@ -38,6 +38,6 @@ def render(template: str, app_name: str | None, force: bool) -> None:
             if force:
                 images.forget(share.id)
             for kind in images.KINDS:
-                _, took = images.cached_file(share, kind)
+                _, took = images.cached_file(share.id, kind, lambda: share)
                 rendered += took is not None
     click.echo(f"{len(found)} shares, {rendered} images rendered, the rest were cached.")

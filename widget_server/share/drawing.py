@@ -23,7 +23,7 @@ def font(weight: str, size: int) -> ImageFont.FreeTypeFont:
     """The Manrope face of ``weight`` at ``size`` pixels (loaded once per process)."""
     if weight not in WEIGHTS:
         raise ValueError(f"unknown font weight {weight!r}")
-    return ImageFont.truetype(str(FONT_DIR / f"Manrope-{weight}.ttf"), size)
+    return ImageFont.truetype(str(FONT_DIR / f"Manrope-{weight}.ttf"), size, layout_engine=ImageFont.Layout.BASIC)
 
 
 def is_hex_color(value: object) -> bool:
@@ -71,8 +71,33 @@ def readable_on(background: Color, preferred: Color) -> Color:
     return white if contrast(background, white) >= contrast(background, black) else black
 
 
-def text_width(text: str, face: ImageFont.FreeTypeFont) -> float:
-    return face.getlength(text)
+@lru_cache(maxsize=1024)
+def _text_mask(text: str, face: ImageFont.FreeTypeFont, anchor: str) -> tuple[Image.Image, int, int]:
+    """Coverage mask of ``text`` and its offset from the anchor point."""
+    left, top, right, bottom = face.getbbox(text, anchor=anchor)
+    mask = Image.new("L", (max(right - left, 1), max(bottom - top, 1)), 0)
+    ImageDraw.Draw(mask).text((-left, -top), text, font=face, fill=255, anchor=anchor)
+    return mask, left, top
+
+
+class CardDraw(ImageDraw.ImageDraw):
+    """ImageDraw whose ``text`` reuses glyph masks of strings drawn before.
+
+    Rasterizing large type is most of a card's drawing time, and much of a card's text repeats
+    from card to card (labels, headings, the app's name, popular artists), so masks are kept per
+    (text, face, anchor) and only blended into each new card.
+    """
+
+    def __init__(self, image: Image.Image) -> None:
+        super().__init__(image)
+        self.target = image
+
+    def text(self, xy, text, fill=None, font=None, anchor=None, *args, **kwargs):  # type: ignore[override]
+        if args or kwargs or not isinstance(font, ImageFont.FreeTypeFont) or not isinstance(fill, tuple):
+            return super().text(xy, text, fill, font, anchor, *args, **kwargs)
+        mask, left, top = _text_mask(text, font, anchor or "la")
+        self.target.paste(fill, (round(xy[0]) + left, round(xy[1]) + top), mask)
+        return None
 
 
 def ellipsize(text: str, face: ImageFont.FreeTypeFont, max_width: float) -> str:

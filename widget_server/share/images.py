@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from flask import current_app
 from PIL import Image
@@ -20,6 +21,8 @@ from . import cards, qr, uploads
 log = logging.getLogger(__name__)
 
 KINDS = ("story", "og", "qr")
+# Cards draw the photo at most ~260 px across: JPEGs are decoded at a reduced scale near this.
+PHOTO_DECODE_SIZE = 512
 CACHE_DIR = "share_cache"
 # Striped locks: two requests for the same new image render it once, without one global lock.
 _locks = [threading.Lock() for _ in range(32)]
@@ -37,15 +40,19 @@ def etag(share_id: str, kind: str) -> str:
     return f"{share_id}-{kind}-v{cards.RENDER_VERSION}"
 
 
-def cached_file(share: Share, kind: str) -> tuple[Path, float | None]:
-    """The image's file, rendering it first if needed; also the render time in ms (None if cached)."""
-    path = cache_path(share.id, kind)
+def cached_file(share_id: str, kind: str, load: Callable[[], Share]) -> tuple[Path, float | None]:
+    """The image's file, rendering it first if needed; also the render time in ms (None if cached).
+
+    ``load`` fetches the whole share, and is only called when there is something to render.
+    """
+    path = cache_path(share_id, kind)
     if path.exists():
         return path, None
     with _locks[hash(path.name) % len(_locks)]:
         if path.exists():  # rendered by the request we waited for
             return path, None
         started = time.perf_counter()
+        share = load()
         data = render(share, kind)
         elapsed = (time.perf_counter() - started) * 1000
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,16 +66,24 @@ def cached_file(share: Share, kind: str) -> tuple[Path, float | None]:
 def render(share: Share, kind: str) -> bytes:
     """PNG bytes of one of the share's images."""
     if kind == "qr":
-        return cards.encode_png(qr.png_image(share.url))
+        return cards.encode_png(qr.png_image(modules_of(share)))
     content = content_of(share)
     if kind == "story":
-        return cards.encode_png(cards.render_story(content, share.url))
+        return cards.encode_png(cards.render_story(content, modules_of(share)))
     return cards.encode_png(cards.render_og(content))
+
+
+def modules_of(share: Share) -> qr.Matrix:
+    """The QR modules frozen with the share (computed from its URL for older rows)."""
+    rows = share.card.get("qr")
+    return qr.unpack(rows) if rows else qr.matrix(share.url)
 
 
 def content_of(share: Share) -> cards.CardContent:
     frozen = share.card
-    photo: Image.Image | None = uploads.open_stored(share.upload) if share.upload_id else None
+    photo: Image.Image | None = None
+    if share.upload_id:
+        photo = uploads.open_stored(share.upload, PHOTO_DECODE_SIZE)
     return cards.CardContent.from_card(frozen.get("card") or {}, app_name=(frozen.get("app") or {}).get("name", ""),
                                        period=frozen.get("period") or "", caption=frozen.get("caption"),
                                        photo=photo)

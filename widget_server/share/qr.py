@@ -1,4 +1,9 @@
-"""QR codes for share links: error correction M and the standard 4-module quiet zone."""
+"""QR codes for share links: error correction M and the standard 4-module quiet zone.
+
+Choosing the mask pattern (qrcode tries all eight and scores each, in pure Python) takes about
+11 ms, most of a card's budget; the modules depend only on the share's URL, so they are computed
+once when the share is created and frozen with it (``pack``/``unpack``).
+"""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -11,9 +16,11 @@ from .drawing import Color
 QUIET_ZONE = 4  # modules; scanners need it to find the code on a busy background
 QR_PNG_SIZE = 800  # px: plenty to scan from a phone held up to another screen
 
+Matrix = tuple[tuple[bool, ...], ...]
+
 
 @lru_cache(maxsize=256)
-def matrix(text: str) -> tuple[tuple[bool, ...], ...]:
+def matrix(text: str) -> Matrix:
     """The QR modules for ``text`` including the quiet zone (True = dark)."""
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=QUIET_ZONE)
     code.add_data(text)
@@ -21,24 +28,31 @@ def matrix(text: str) -> tuple[tuple[bool, ...], ...]:
     return tuple(tuple(row) for row in code.get_matrix())
 
 
-def image(text: str, target: int, dark: Color = (0, 0, 0), light: Color = (255, 255, 255)) -> Image.Image:
-    """The code for ``text`` as RGB, as close to ``target`` px as whole pixels per module allow.
+def pack(modules: Matrix) -> list[str]:
+    """Rows as strings of 0/1, to store with a share."""
+    return ["".join("1" if dark else "0" for dark in row) for row in modules]
+
+
+def unpack(rows: list[str]) -> Matrix:
+    return tuple(tuple(c == "1" for c in row) for row in rows)
+
+
+def image(modules: Matrix, target: int, dark: Color = (0, 0, 0), light: Color = (255, 255, 255)) -> Image.Image:
+    """The code as RGB, as close to ``target`` px as whole pixels per module allow.
 
     Modules are scaled with nearest-neighbour by an integer factor, so every module edge stays
     crisp; that matters more to a scanner than the exact size.
     """
-    rows = matrix(text)
-    count = len(rows)
-    modules = Image.frombytes("L", (count, count), bytes(0 if dark_ else 255 for row in rows for dark_ in row))
+    count = len(modules)
+    small = Image.frombytes("L", (count, count), bytes(0 if d else 255 for row in modules for d in row))
     scale = max(1, target // count)
-    big = modules.resize((count * scale, count * scale), Image.NEAREST)
-    if dark == (0, 0, 0) and light == (255, 255, 255):
-        return big.convert("RGB")
-    # Map black/white onto the theme's pair with one lookup table per channel.
-    lut = [v for d, l in zip(dark, light) for v in ([d] * 128 + [l] * 128)]
-    return big.convert("RGB").point(lut)
+    big = small.resize((count * scale, count * scale), Image.NEAREST).convert("RGB")
+    if (dark, light) == ((0, 0, 0), (255, 255, 255)):
+        return big
+    # Map black/white onto the given pair with one lookup table per channel.
+    return big.point([v for d, l in zip(dark, light) for v in ([d] * 128 + [l] * 128)])
 
 
-def png_image(text: str) -> Image.Image:
+def png_image(modules: Matrix) -> Image.Image:
     """The standalone QR image served at ``/s/<token>/qr.png`` (1-bit: tiny and fast to encode)."""
-    return image(text, QR_PNG_SIZE).convert("1")
+    return image(modules, QR_PNG_SIZE).convert("1")

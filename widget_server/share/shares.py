@@ -10,7 +10,7 @@ from flask import current_app, request
 from ..auth import Caller
 from ..errors import Gone, NotFound, ValidationFailed
 from ..models import App, Share, Upload
-from . import tokens
+from . import qr, tokens
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,11 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
         "caption": caption or None,
     }
     share_id = tokens.new_share_id()
+    url = f"{public_base()}/s/{tokens.dumps(share_id)}"
+    frozen["qr"] = qr.pack(qr.matrix(url))
     created = now_ms()
     share = Share.create(id=share_id, app=caller.app_id, user_id=caller.user_id, template_id=template_id,
-                         card=frozen, upload=upload, url=f"{public_base()}/s/{tokens.dumps(share_id)}",
+                         card=frozen, upload=upload, url=url,
                          created_at=created, expires_at=created + current_app.config["SHARE_TTL"] * 1000)
     log.info("share %s created for template %s", share_id, template_id)
     return share
@@ -78,10 +80,15 @@ def owned_upload(caller: Caller, upload_id: str) -> Upload:
     return upload
 
 
-def live(token: str) -> Share:
-    """The share a public token names: 404 when forged or unknown, 410 when expired or revoked."""
+def live(token: str, *, status_only: bool = False) -> Share:
+    """The share a public token names: 404 when forged or unknown, 410 when expired or revoked.
+
+    ``status_only`` reads just the id and the expiry/revocation columns: enough to serve a cached
+    image, and it skips parsing the frozen card on that hot path.
+    """
     share_id = tokens.loads(token)
-    share = Share.get_or_none(Share.id == share_id) if share_id else None
+    columns = (Share.id, Share.expires_at, Share.revoked_at) if status_only else ()
+    share = Share.select(*columns).where(Share.id == share_id).first() if share_id else None
     if share is None:
         raise NotFound("No such share.")
     if share.revoked_at is not None:

@@ -136,12 +136,14 @@ def reencode(image: Image.Image) -> tuple[bytes, str]:
     return out.getvalue(), "jpg"
 
 
-def open_stored(upload: Upload) -> Image.Image | None:
-    """A stored upload's pixels (for drawing on a card), or None if its file is gone."""
+def open_stored(upload: Upload, size_hint: int) -> Image.Image | None:
+    """A stored upload's pixels, at least ``size_hint`` px across when the file allows (JPEGs
+    decode straight to a smaller scale), or None if its file is gone."""
     ext = "jpg" if upload.format == "jpeg" else "png"
     path = upload_dir() / f"{upload.id}.{ext}"
     try:
         with Image.open(path) as image:
+            image.draft("RGB", (size_hint, size_hint))
             image.load()
             return image
     except FileNotFoundError:

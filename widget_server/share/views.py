@@ -83,14 +83,14 @@ def share_image(token: str, name: str) -> Response:
     kind = IMAGE_KINDS.get(name)
     if kind is None:
         raise ValidationFailed("No such image.", details={"image": [f"One of {', '.join(IMAGE_KINDS)}."]})
-    share = shares.live(token)
+    share = shares.live(token, status_only=True)
     tag = images.etag(share.id, kind)
     headers = {"ETag": f'"{tag}"', "Cache-Control": f"public, max-age={IMAGE_MAX_AGE}",
                "X-Content-Type-Options": "nosniff"}
     if tag in request.if_none_match:
         response = Response(status=304, headers=headers)
     else:
-        path, render_ms = images.cached_file(share, kind)
+        path, render_ms = images.cached_file(share.id, kind, lambda: Share.get_by_id(share.id))
         response = send_file(path, mimetype="image/png", download_name=name, conditional=False, etag=False,
                              max_age=None)
         response.headers.update(headers)

@@ -14,7 +14,7 @@ def _params(n: int) -> str:
 
 def insert_events_sql(columns: tuple[str, ...]) -> str:
     return (f"INSERT INTO event ({', '.join(columns)}) VALUES ({_params(len(columns))}) "
-            "ON CONFLICT (app_id, message_id) DO NOTHING")
+            "ON CONFLICT (app_id, client_timestamp, message_id) DO NOTHING")
 
 
 def insert_identity_sql() -> str:
@@ -73,3 +73,4 @@ def glob_param(pattern: str) -> str:
 def text_sql(column: str) -> str:
     """A value compared or grouped as text, whatever JSON type it had."""
     return f"CAST({column} AS TEXT)"
+

@@ -63,7 +63,8 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
                     "share_base_url": app.share_base_url}}
     users = {uid: _user_context(uid, profiles.get(uid)) for uid in user_ids}
     values = metrics.compute(template, app.id, period, actor_pairs(app.id, user_ids), now,
-                             contexts={uid: {**base, "user": users[uid]} for uid in user_ids})
+                             contexts={uid: {**base, "user": users[uid]} for uid in user_ids},
+                             names=template.used)
     theme = _theme(template, app)
     footer = _footer(app)
     generated = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -72,6 +72,14 @@ def compile_text(source: str) -> Any:
 @lru_cache(maxsize=4096)
 def compile_condition(source: str) -> Any:
     return ENV.compile_expression(source, undefined_to_none=False)
+
+
+def variables(source: str) -> set[str]:
+    """Top-level names a template text reads (for working out which metrics it needs)."""
+    try:
+        return set(meta.find_undeclared_variables(ENV.parse(source)))
+    except TemplateError:
+        return set()
 
 
 def render(source: str, context: dict[str, Any]) -> str:

@@ -15,13 +15,17 @@ log = logging.getLogger(__name__)
 
 
 def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[tuple[str, str]],
-            now: datetime | None = None, contexts: dict[str, dict] | None = None) -> metrics_sql.Results:
-    """Metric values per uid for ``actors`` (pairs of actor, uid). Builds and drops the slice."""
+            now: datetime | None = None, contexts: dict[str, dict] | None = None,
+            names: frozenset[str] | None = None) -> metrics_sql.Results:
+    """Metric values per uid for ``actors`` (pairs of actor, uid): all metrics, or only ``names``.
+
+    Builds the slice and drops it again.
+    """
     now = now or datetime.now(timezone.utc)
     uids = list(dict.fromkeys(uid for _, uid in actors))
     results: metrics_sql.Results = defaultdict(dict)
-    plan = story_slice.plan_for(template)
-    metrics = template.metrics
+    plan = story_slice.plan_for(template, names)
+    metrics = {k: v for k, v in template.metrics.items() if names is None or k in names}
     previous_of = {m["of"] for m in metrics.values() if m["kind"] == "change"}
     story_slice.build(template, plan, app_id, actors, period, with_previous=bool(previous_of))
     try:
@@ -44,18 +48,21 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
     finally:
         story_slice.drop()
     for name, metric in template.later_metrics.items():
-        if metric["kind"] == "percentile":
+        if name in metrics and metric["kind"] == "percentile":
             dist = population.lookup(app_id, template, period, metric["of"])
             for uid in uids:
                 results[uid][name] = population.rank(dist, results[uid].get(metric["of"]))
     for uid in uids:
-        _derive(template, results[uid], (contexts or {}).get(uid, {}))
+        _derive(template, results[uid], (contexts or {}).get(uid, {}), metrics)
     return results
 
 
-def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, Any]) -> None:
+def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, Any],
+            wanted: dict[str, dict]) -> None:
     """change, tier, derived and label, in the order the template declares them."""
     for name, metric in template.later_metrics.items():
+        if name not in wanted:
+            continue
         kind = metric["kind"]
         if kind == "change":
             values[name] = change(values.get(metric["of"]), values.pop(f"{metric['of']}@previous", None))

@@ -112,15 +112,21 @@ def top(name: str, metric: dict, plan: Plan, uids: list[str], results: Results) 
 
 
 def first_last(name: str, metric: dict, plan: Plan, uids: list[str], results: Results) -> None:
+    """The first (or last) event by time, ties broken by event id.
+
+    Only the rows at each user's earliest (latest) millisecond are ranked, so this costs two
+    scans of the slice rather than a sort of it.
+    """
     cols = plan.columns
-    order = "ASC" if metric["kind"] == "first" else "DESC"
+    last = metric["kind"] == "last"
     prop = cols.text(metric["property"]) if "property" in metric else "NULL"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)
     sql = (f"SELECT uid, lts, name, v FROM (SELECT uid, lts, name, {prop} AS v, ROW_NUMBER() OVER "
-           f"(PARTITION BY uid ORDER BY ts {order}, eid {order}) AS rn FROM {TABLE} "
-           f"WHERE pp = 0 AND {cond}) r WHERE rn = 1")
+           f"(PARTITION BY uid ORDER BY eid {'DESC' if last else 'ASC'}) AS rn FROM {TABLE} "
+           f"WHERE pp = 0 AND {cond} AND (uid, ts) IN (SELECT uid, {'MAX' if last else 'MIN'}(ts) "
+           f"FROM {TABLE} WHERE pp = 0 AND {cond} GROUP BY uid)) r WHERE rn = 1")
     found = {uid: {"at": _local_iso(lts), "date": day_from_number(lts // DAY_MS).isoformat(),
-                   "event": ev, "value": v} for uid, lts, ev, v in _rows(sql, params)}
+                   "event": ev, "value": v} for uid, lts, ev, v in _rows(sql, params + params)}
     for uid in uids:
         results[uid][name] = found.get(uid)
 
@@ -215,20 +221,20 @@ def peak_month(name: str, metric: dict, top_metric: dict, plan: Plan, uids: list
     if not pairs:
         return
     p = database.param
-    label = f"CAST(s.{cols.text(top_metric['property'])} AS TEXT)"
-    value = (f"SUM(s.{cols.number(top_metric['sum_property'])})" if top_metric.get("by") == "sum"
-             else "COUNT(*)")
-    cond, params = filters.to_sql(plan.metric_filters[name], cols, alias="s")
-    values = ", ".join([f"({p}, {p})"] * len(pairs))
-    sql = (f"WITH t(uid, label) AS (VALUES {values}) "
-           f"SELECT uid, label, month, v FROM (SELECT uid, label, month, v, ROW_NUMBER() OVER "
+    label = f"CAST({cols.text(top_metric['property'])} AS TEXT)"
+    value = f"SUM({cols.number(top_metric['sum_property'])})" if top_metric.get("by") == "sum" else "COUNT(*)"
+    cond, params = filters.to_sql(plan.metric_filters[name], cols)
+    labels = sorted({lab for _, lab in pairs})
+    sql = (f"SELECT uid, label, month, v FROM (SELECT uid, label, month, v, ROW_NUMBER() OVER "
            f"(PARTITION BY uid, label ORDER BY v DESC, month ASC) AS rn FROM ("
-           f"SELECT s.uid AS uid, {label} AS label, s.month AS month, {value} AS v FROM {TABLE} s "
-           f"JOIN t ON t.uid = s.uid AND t.label = {label} WHERE s.pp = 0 AND {cond} "
-           f"GROUP BY s.uid, {label}, s.month) g) r WHERE rn = 1")
+           f"SELECT uid, {label} AS label, month, {value} AS v FROM {TABLE} "
+           f"WHERE pp = 0 AND {cond} AND {label} IN ({', '.join([p] * len(labels))}) "
+           f"GROUP BY uid, {label}, month) g) r WHERE rn = 1")
+    wanted = set(pairs)
     found: dict[tuple[str, str], tuple[str, Any]] = {}
-    for uid, lab, month, v in _rows(sql, [x for pair in pairs for x in pair] + params):
-        found[(uid, lab)] = (month, v)
+    for uid, lab, month, v in _rows(sql, params + labels):
+        if (uid, lab) in wanted:
+            found[(uid, lab)] = (month, v)
     for uid in uids:
         out = []
         for item in results[uid].get(metric["of"]) or []:

@@ -81,7 +81,7 @@ def refresh(app_id: int, template: StoryTemplate, period: Period,
     targets = {m["of"] for m in template.later_metrics.values() if m["kind"] == "percentile"}
     if not targets:
         return {}
-    plan = story_slice.plan_for(template)
+    plan = story_slice.plan_for(template, frozenset(targets))
     only = {name: template.metrics[name] for name in targets}
     values: dict[str, list] = defaultdict(list)
     users = user_ids(app_id)

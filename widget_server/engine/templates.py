@@ -26,7 +26,7 @@ MAX_TEMPLATE_BYTES = 256 * 1024
 # Fields whose text is a Jinja template (rendered), as opposed to an expression (evaluated).
 TEXT_KEYS = {"title", "subtitle", "body", "value", "unit", "caption", "label", "alt", "footer",
              "href", "src", "poster", "image"}
-EXPRESSION_KEYS = {"when", "raw", "expr"}
+EXPRESSION_KEYS = {"when", "raw", "expr"}  # ("rules" hold "when" too)
 
 
 @dataclass
@@ -36,6 +36,10 @@ class StoryTemplate:
     spec: dict[str, Any]
     sql_metrics: dict[str, dict] = field(default_factory=dict)
     later_metrics: dict[str, dict] = field(default_factory=dict)
+    # Metrics the frames, card and rules actually read (with what those depend on): a story
+    # computes only these, so a template can keep spare metrics at no cost.
+    used: frozenset[str] = frozenset()
+    plans: dict = field(default_factory=dict, repr=False)  # slice plans by metric subset
 
     @property
     def metrics(self) -> dict[str, dict]:
@@ -83,7 +87,7 @@ def parse(source: str, file: str = "<template>") -> StoryTemplate:
     errors = _check_semantics(spec)
     if errors:
         raise TemplateInvalid(file, errors)
-    template = StoryTemplate(id=spec["id"], file=file, spec=spec)
+    template = StoryTemplate(id=spec["id"], file=file, spec=spec, used=_used_metrics(spec))
     for name, metric in spec["metrics"].items():
         target = template.later_metrics if metric["kind"] in LATER_KINDS else template.sql_metrics
         target[name] = metric
@@ -166,6 +170,47 @@ def _compile(compiler: Any, source: str, path: str, errors: list[dict[str, str]]
         compiler(source)
     except TemplateSyntaxError as exc:
         errors.append(error_entry(path, f"Template syntax error: {exc.message}"))
+
+
+def _used_metrics(spec: dict) -> frozenset[str]:
+    metrics = spec["metrics"]
+    found: set[str] = set()
+    outside = {k: v for k, v in spec.items() if k != "metrics"}
+    _references(outside, found)
+    pending = [name for name in found if name in metrics]
+    used: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in used:
+            continue
+        used.add(name)
+        refs: set[str] = set()
+        _references(metrics[name], refs)
+        if "of" in metrics[name]:
+            refs.add(metrics[name]["of"])
+        pending.extend(r for r in refs if r in metrics and r not in used)
+    return frozenset(used)
+
+
+def _references(node: Any, found: set[str]) -> None:
+    """Names a part of the template reads: Jinja variables, and ``metric = "…"`` references."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("where", "part", "properties"):
+                continue
+            if key == "metric" and isinstance(value, str):
+                found.add(value)
+            elif key in EXPRESSION_KEYS and isinstance(value, str):
+                found |= expressions.variables("{{ " + value + " }}")
+            elif key in TEXT_KEYS and isinstance(value, (str, list)):
+                for variant in value if isinstance(value, list) else [value]:
+                    if isinstance(variant, str):
+                        found |= expressions.variables(variant)
+            else:
+                _references(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _references(value, found)
 
 
 def load_file(path: str | os.PathLike) -> StoryTemplate:

@@ -1,0 +1,216 @@
+"""Story engine benchmark: assembly latency by user size, precomputed serving, and build rate.
+
+Run: ``python bench/story_bench.py`` (first run about 3–4 minutes to generate the database, which
+is then cached under /tmp; ``--regenerate`` rebuilds it). It builds a SQLite file with the real
+schema holding 5.1M events over 50,000 users of a music app (the contract's vocabulary: Song
+Played / Song Liked / Playlist Created / page views), where a few users have exactly 100, 1,000,
+10,000 and 100,000 events in the period, 10% of users listened partly before logging in, and
+users live in four time zones. Then, with the shipped ``year-in-music`` template:
+
+* population: the percentile distribution over all 50,000 users (``recap population refresh``);
+* on demand: ``assemble_story(..., fresh=True)`` p50/p95 per size, and ms per 1,000 events;
+* precomputed: ``assemble_story`` after ``build`` (one key lookup) p50/p95;
+* build: ``precompute.build`` (what ``recap stories build`` runs) over 5,000 ordinary users.
+
+The same on-demand sizes are also timed in a small database (the heavy users plus 1,000 others),
+to show that a user's cost does not depend on how many other events the database holds.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import statistics
+import time
+from datetime import datetime, timezone
+
+from widget_server import db
+from widget_server.db import database, open_database
+from widget_server.engine import assemble_story, registry, resolve_period
+from widget_server.engine.population import refresh
+from widget_server.engine.precompute import build
+from widget_server.models import App
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+BIG = "/tmp/recap_story_bench_5m.sqlite3"
+SMALL = "/tmp/recap_story_bench_small.sqlite3"
+SIZES = (100, 1_000, 10_000, 100_000)
+PER_SIZE = 3
+ORDINARY = 50_000
+PERIOD_START = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+PERIOD_SPAN = 318 * 86_400_000  # to mid-November
+PREVIOUS_START = int(datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+ZONES = (("UTC", 0), ("Asia/Tokyo", 540), ("America/New_York", -300), ("Europe/Berlin", 60))
+GENRES = ("pop", "rock", "hip hop", "jazz", "electronic", "indie", "classical", "r&b")
+COLUMNS = ("app_id", "message_id", "type", "name", "user_id", "anonymous_id", "actor", "timestamp",
+           "utc_offset", "received_at", "properties", "context")
+
+
+def heavy_users() -> list[tuple[str, int]]:
+    return [(f"heavy{size}_{i}", size) for size in SIZES for i in range(PER_SIZE)]
+
+
+def generate(path: str, ordinary: int, avg_events: int) -> None:
+    """Fill ``path`` with the schema (via the real migrations) and events, fast."""
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    database.initialize(open_database(f"sqlite:///{path}"))
+    db.upgrade()
+    with database.connection_context():
+        App.create(name="Soundwave", deep_link_scheme="soundwave", share_base_url="https://soundwave.app")
+    database.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = wal")
+    conn.execute("PRAGMA synchronous = off")
+    # Loading is much faster with the event indexes built afterwards.
+    indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event' "
+                           "AND sql IS NOT NULL").fetchall()
+    for name, _ in indexes:
+        conn.execute(f"DROP INDEX {name}")
+    rng = random.Random(42)
+    users = [(f"user{i:05d}", max(1, int(rng.expovariate(1 / avg_events)))) for i in range(ordinary)]
+    users += heavy_users()
+    message = 0
+    sql = f"INSERT INTO event ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    profiles, identities = [], []
+    for n, (user, count) in enumerate(users):
+        zone, offset = ZONES[n % len(ZONES)]
+        context = f'{{"timezone":"{zone}"}}'
+        anon = f"device-{n}" if n % 10 == 3 else None
+        if anon:
+            identities.append((1, f"a:{anon}", user, PERIOD_START))
+        heavy = user.startswith("heavy")
+        favourite = rng.randrange(500)
+        rows = []
+        # Heavy users have exactly ``count`` events in the period; others spill into last year too.
+        for i in range(count):
+            ts = (PERIOD_START + rng.randrange(PERIOD_SPAN) if heavy or i % 5
+                  else PREVIOUS_START + rng.randrange(PERIOD_SPAN))
+            actor_anon = anon if anon and i % 10 == 0 else None
+            roll = rng.random()
+            song = favourite + int(rng.paretovariate(1.2)) % 2000
+            if roll < 0.9:
+                name, kind = "Song Played", "track"
+                props = (f'{{"song_id":"s{song}","song":"Song {song}","artist":"Artist {song % 700}",'
+                         f'"album":"Album {song % 900}","genre":"{GENRES[song % 8]}",'
+                         f'"ms_played":{rng.randrange(10_000, 300_000)},"device":"{"ios" if song % 3 else "web"}"}}')
+            elif roll < 0.97:
+                name, kind = "Song Liked", "track"
+                props = f'{{"song_id":"s{song}","song":"Song {song}","artist":"Artist {song % 700}"}}'
+            elif roll < 0.98:
+                name, kind = "Playlist Created", "track"
+                props = f'{{"playlist":"Mix {i}"}}'
+            else:
+                name, kind = "/artist/[id]", "page"
+                props = f'{{"path":"/artist/{song % 700}","url":"https://soundwave.app/artist/{song % 700}"}}'
+            message += 1
+            rows.append((1, f"m{message}", kind, name, None if actor_anon else user, actor_anon,
+                         f"a:{actor_anon}" if actor_anon else f"u:{user}", ts, offset, ts, props, context))
+        conn.executemany(sql, rows)
+        profiles.append((1, user, f'{{"name":"Listener {n}","plan":"free"}}', zone, PERIOD_START, PERIOD_START))
+        if n % 2000 == 0:
+            conn.commit()
+    conn.executemany("INSERT INTO identity (app_id, actor, user_id, created_at) VALUES (?, ?, ?, ?)", identities)
+    conn.executemany("INSERT INTO profile (app_id, user_id, traits, timezone, first_seen, last_seen) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", profiles)
+    conn.commit()
+    for _, create in indexes:
+        conn.execute(create)
+    conn.execute("ANALYZE")
+    conn.commit()
+    conn.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def timed(func, reps: int) -> list[float]:
+    out = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        func()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def open_db(path: str) -> None:
+    database.initialize(open_database(f"sqlite:///{path}"))
+    database.connect(reuse_if_open=True)
+
+
+def on_demand(reps: dict[int, int]) -> dict[int, list[float]]:
+    results = {}
+    for size in SIZES:
+        samples: list[float] = []
+        for user, user_size in heavy_users():
+            if user_size != size:
+                continue
+            assemble_story(1, "year-in-music", user, now=NOW, fresh=True)  # warm caches
+            samples += timed(lambda: assemble_story(1, "year-in-music", user, now=NOW, fresh=True), reps[size])
+        results[size] = samples
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--regenerate", action="store_true", help="rebuild the cached databases")
+    parser.add_argument("--build-users", type=int, default=5000, help="users for the build rate")
+    args = parser.parse_args()
+    for path, ordinary, avg in ((BIG, ORDINARY, 100), (SMALL, 1000, 100)):
+        if args.regenerate or not os.path.exists(path):
+            started = time.perf_counter()
+            generate(path, ordinary, avg)
+            print(f"generated {path} in {time.perf_counter() - started:.0f} s")
+    reps = {100: 40, 1_000: 30, 10_000: 15, 100_000: 3}
+
+    open_db(SMALL)
+    template = registry.get(1, "year-in-music")
+    period = resolve_period(template.spec["period"], NOW)
+    refresh(1, template, period)
+    small = on_demand(reps)
+    database.close()
+
+    open_db(BIG)
+    events = database.execute_sql("SELECT COUNT(*) FROM event").fetchone()[0]
+    users = database.execute_sql("SELECT COUNT(*) FROM profile").fetchone()[0]
+    started = time.perf_counter()
+    refresh(1, template, period)
+    population_s = time.perf_counter() - started
+    big = on_demand(reps)
+
+    app = App.get_by_id(1)
+    build(app, template, period, now=NOW, users=[u for u, _ in heavy_users()], refresh_population=False)
+    stored = {}
+    for size in SIZES:
+        samples: list[float] = []
+        for user, user_size in heavy_users():
+            if user_size == size:
+                samples += timed(lambda: assemble_story(1, "year-in-music", user, now=NOW), 200)
+        stored[size] = samples
+    ordinary = [f"user{i:05d}" for i in range(0, ORDINARY, max(1, ORDINARY // args.build_users))][:args.build_users]
+    started = time.perf_counter()
+    counts = build(app, template, period, now=NOW, users=ordinary, refresh_population=False)
+    build_s = time.perf_counter() - started
+    database.close()
+
+    print(f"\ndatabase: {events:,} events, {users:,} users (SQLite {sqlite3.sqlite_version}); "
+          f"template year-in-music; {os.cpu_count()} shared cores")
+    print(f"{'events/user':>12} | {'on-demand p50':>13} | {'p95':>8} | {'ms per 1k ev':>12} | "
+          f"{'small-DB p50':>12} | {'precomputed p50':>15} | {'p95':>7}")
+    print("-" * 98)
+    for size in SIZES:
+        p50 = statistics.median(big[size])
+        print(f"{size:>12,} | {p50:>10.1f} ms | {percentile(big[size], 0.95):>5.1f} ms | "
+              f"{p50 / size * 1000:>9.2f} ms | {statistics.median(small[size]):>9.1f} ms | "
+              f"{statistics.median(stored[size]):>12.2f} ms | {percentile(stored[size], 0.95):>4.2f} ms")
+    print(f"\npopulation refresh over {users:,} users: {population_s:.1f} s ({users / population_s:,.0f} users/s)")
+    print(f"build: {counts['users']:,} users ({counts['built']:,} eligible) in {build_s:.1f} s = "
+          f"{counts['users'] / build_s:,.0f} users/s")
+
+
+if __name__ == "__main__":
+    main()

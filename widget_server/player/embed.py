@@ -19,10 +19,13 @@ def frame_ancestors(setting: str | None) -> str:
     """The CSP frame-ancestors value for an app's setting: listed origins, or * when empty.
 
     The setting is written by the app's owner, but it still must not be able to add directives,
-    so anything that is not a plain source is dropped.
+    so anything that is not a plain source is dropped; a setting with nothing valid left frames
+    nowhere ('none') rather than everywhere.
     """
-    sources = [s for s in re.split(r"[\s,]+", setting or "") if SOURCE.match(s)]
-    return " ".join(sources) if sources else "*"
+    words = [w for w in re.split(r"[\s,;]+", setting or "") if w]
+    if not words:
+        return "*"
+    return " ".join(w for w in words if SOURCE.match(w)) or "'none'"
 
 
 def content_security_policy(ancestors: str) -> str:

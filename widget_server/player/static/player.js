@@ -186,21 +186,27 @@
       'aria-label': (chart.caption ? chart.caption + '. ' : '') + summary });
     var hi = chart.highlight;
     if (chart.type === 'radial') {
-      var cx = 160, cy = 110, inner = 34, outer = 104;
+      // A clock face: one spoke per bucket (hours, usually), longest where the viewer was busiest.
+      root.setAttribute('viewBox', '0 0 260 260');
+      var cx = 130, cy = 130, inner = 42, outer = 112;
+      root.appendChild(svg('circle', { cx: cx, cy: cy, r: inner - 8, class: 'recap-ring' }));
       for (var r = 0; r < n; r++) {
         var angle = (r / n) * Math.PI * 2 - Math.PI / 2;
-        var len = inner + (outer - inner) * (values[r] / max);
-        root.appendChild(svg('line', {
-          x1: cx + Math.cos(angle) * inner, y1: cy + Math.sin(angle) * inner,
-          x2: cx + Math.cos(angle) * len, y2: cy + Math.sin(angle) * len,
-          class: 'recap-bar' + (r === hi ? ' is-highlight' : ''), order: r,
-          'stroke-width': Math.max(3, Math.min(14, 280 / n)), 'stroke-linecap': 'round'
-        }));
-      }
-      if (hi !== null && hi !== undefined && hi < n) {
-        var centre = svg('text', { x: cx, y: cy + 6, 'text-anchor': 'middle', class: 'recap-chart-centre' });
-        centre.textContent = labels[hi];
-        root.appendChild(centre);
+        if (values[r] > 0) {
+          var len = inner + (outer - inner) * (values[r] / max);
+          root.appendChild(svg('line', {
+            x1: cx + Math.cos(angle) * inner, y1: cy + Math.sin(angle) * inner,
+            x2: cx + Math.cos(angle) * len, y2: cy + Math.sin(angle) * len,
+            class: 'recap-bar' + (r === hi ? ' is-highlight' : ''), order: r,
+            'stroke-width': Math.max(3, Math.min(12, 250 / n)), 'stroke-linecap': 'round'
+          }));
+        }
+        if (n >= 4 && r % (n / 4) === 0) {
+          var tick = svg('text', { x: cx + Math.cos(angle) * (inner - 20), y: cy + Math.sin(angle) * (inner - 20) + 4,
+            'text-anchor': 'middle', class: 'recap-chart-label' });
+          tick.textContent = labels[r];
+          root.appendChild(tick);
+        }
       }
       return root;
     }
@@ -423,7 +429,9 @@
     if (pair.length >= 2) {
       layer.style.background = 'linear-gradient(160deg, ' + pair.join(', ') + ')';
     } else if (color(bg.color)) {
-      layer.style.background = color(bg.color);
+      // A flat colour gets depth from a shade towards the bottom, the Wrapped look.
+      layer.style.backgroundColor = color(bg.color);
+      layer.style.backgroundImage = 'linear-gradient(165deg, rgba(255,255,255,.10), rgba(0,0,0,.38))';
     } else {
       var p = PALETTE[index % PALETTE.length];
       layer.style.background = 'linear-gradient(160deg, ' + p[0] + ', ' + p[1] + ')';
@@ -435,6 +443,7 @@
       img.src = image;
       layer.appendChild(img);
     }
+    layer.appendChild(el('div', 'recap-shape recap-shape-' + (index % 3)));
     layer.appendChild(el('div', 'recap-blob recap-blob-a'));
     layer.appendChild(el('div', 'recap-blob recap-blob-b'));
     return layer;
@@ -953,6 +962,7 @@
       flush: function () { return player.tracker ? player.tracker.flush() : Promise.resolve(); },
       state: function () {
         return { index: player.index, frames: player.frames ? player.frames.length : 0,
+          frame_ids: (player.frames || []).map(function (f, i) { return String(f.id || i); }),
           paused: player.isPaused(), ended: !!player.paused.ended, progress: player.progress() };
       }
     };

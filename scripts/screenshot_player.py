@@ -1,0 +1,110 @@
+"""Screenshots of the story player at phone size (390×844) for the docs.
+
+    python scripts/screenshot_player.py [OUTPUT_DIR]     (default: docs/images)
+
+Builds a throwaway instance with one listener's year of plays, serves it on 127.0.0.1, opens
+``/embed/year-in-music`` in Debian's Chromium and captures a few frames.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import sys
+import tempfile
+import threading
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from widget_server import create_app
+from widget_server.auth import create_key
+from widget_server.db import database
+from widget_server.models import ApiKey, App
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+ARTISTS = [("Björk", "art pop", 9), ("Mitski", "indie rock", 7), ("Khruangbin", "psychedelic", 6),
+           ("Rosalía", "flamenco pop", 5), ("Bon Iver", "folk", 4), ("Little Simz", "hip hop", 3),
+           ("Caroline Polachek", "art pop", 3), ("Fred again..", "electronic", 2)]
+# Shots: file name and the id of the frame to show.
+SHOTS = [("player.png", "top-artists"), ("player-minutes.png", "minutes"),
+         ("player-clock.png", "listening-clock"), ("player-card.png", "card")]
+
+
+def post(url: str, body: dict, key: str) -> dict:
+    auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    request = urllib.request.Request(url, json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": auth})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return json.loads(reply.read())
+
+
+def listening_year(user: str, year: int) -> list[dict]:
+    """About 900 plays over the year, heavier late at night (the "Night Owl")."""
+    rng = random.Random(7)
+    weights = [w for _, _, w in ARTISTS]
+    events = []
+    start = datetime(year, 1, 3, tzinfo=timezone.utc)
+    for day in range(300):
+        for _ in range(rng.randint(1, 5)):
+            artist, genre, _ = rng.choices(ARTISTS, weights)[0]
+            hour = rng.choice([23, 23, 0, 0, 1, 22, 21, 8, 13, 18, 2])
+            at = start + timedelta(days=day, hours=hour, minutes=rng.randint(0, 59))
+            song = f"{artist} — track {rng.randint(1, 6)}"
+            events.append({"type": "track", "event": "Song Played", "userId": user,
+                           "timestamp": at.isoformat(), "context": {"timezone": "UTC"},
+                           "properties": {"song_id": song, "song": song, "artist": artist, "genre": genre,
+                                          "ms_played": rng.randint(120_000, 260_000), "device": "ios"}})
+    events.append({"type": "identify", "userId": user, "traits": {"name": "Ana Lima", "plan": "premium"}})
+    return events
+
+
+def main(out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # request lines would show the token
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"INSTANCE_PATH": tmp, "TESTING": True})
+        with database.connection_context():
+            tenant = App.create(name="Soundwave", deep_link_scheme="soundwave",
+                                share_base_url="https://soundwave.app")
+            write_key = create_key(tenant, ApiKey.WRITE)
+            secret_key = create_key(tenant, ApiKey.SECRET)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        try:
+            post(base + "/v1/batch", {"batch": listening_year("ana", datetime.now(timezone.utc).year)}, write_key)
+            token = post(base + "/v1/viewer-tokens", {"user_id": "ana"}, secret_key)["token"]
+            shoot(f"{base}/embed/year-in-music?token={token}", out_dir)
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+def shoot(url: str, out_dir: Path) -> None:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                      is_mobile=True, has_touch=True)
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector(".recap-player[data-index='0']")
+        page.evaluate("document.fonts.ready")
+        for name, frame_id in SHOTS:
+            ids = page.evaluate("RecapPlayer.state().frame_ids")
+            if frame_id not in ids:
+                continue
+            page.evaluate("i => RecapPlayer.go(i)", ids.index(frame_id))
+            page.wait_for_timeout(2200)  # entrance animations and the count-up finish
+            page.screenshot(path=str(out_dir / name))
+        browser.close()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "docs" / "images")

@@ -1,0 +1,92 @@
+"""The player's server side: widget files, the embed page's headers, and sendBeacon ingest."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import basic, http, make_tenant
+
+
+def token_for(server, tenant, user="ana") -> str:
+    reply = http("POST", server.url + "/v1/viewer-tokens", json.dumps({"user_id": user}).encode(),
+                 {"Content-Type": "application/json", **basic(tenant.secret_key)})
+    return reply.json()["token"]
+
+
+@pytest.mark.parametrize("path, content_type", [
+    ("/widget/player.js", "text/javascript"),
+    ("/widget/player.css", "text/css"),
+    ("/widget/embed.js", "text/javascript"),
+    ("/widget/fonts/manrope.ttf", "font/ttf"),
+])
+def test_widget_files_are_served_to_any_site(live_server, path, content_type):
+    reply = http("GET", live_server.url + path)
+    assert reply.status == 200
+    assert reply.headers["Content-Type"].startswith(content_type)
+    assert reply.headers["Access-Control-Allow-Origin"] == "*"   # fonts need CORS on other sites
+
+
+def test_player_script_never_uses_html_insertion(live_server):
+    source = http("GET", live_server.url + "/widget/player.js").body.decode()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in source
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("", "frame-ancestors *"),
+    ("https://a.example https://b.example:8443", "frame-ancestors https://a.example https://b.example:8443"),
+    ("https://*.example.com, 'self'", "frame-ancestors https://*.example.com 'self'"),
+    ("https://a.example; script-src *", "frame-ancestors https://a.example"),   # no new directives
+    ("javascript:alert(1) 'unsafe-inline'", "frame-ancestors 'none'"),   # fails closed
+])
+def test_embed_csp_frame_ancestors_come_from_the_app(app, live_server, setting, expected):
+    tenant = make_tenant("Framed", frame_ancestors=setting)
+    token = token_for(live_server, tenant)
+    reply = http("GET", f"{live_server.url}/embed/year-in-music?token={token}")
+    assert reply.status == 200
+    csp = reply.headers["Content-Security-Policy"]
+    assert csp.endswith(expected)
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert reply.headers["Referrer-Policy"] == "no-referrer"
+    assert reply.headers["Cache-Control"] == "no-store"
+
+
+def test_embed_keeps_the_apps_csp_for_an_expired_token(app, live_server, query):
+    tenant = make_tenant("Framed", frame_ancestors="https://a.example")
+    token = token_for(live_server, tenant)
+    query("UPDATE viewer_grant SET expires_at = 0")
+    reply = http("GET", f"{live_server.url}/embed/year-in-music?token={token}")
+    assert reply.headers["Content-Security-Policy"].endswith("frame-ancestors https://a.example")
+
+
+def test_embed_page_escapes_and_holds_no_token(app, live_server, tenant):
+    token = token_for(live_server, tenant)
+    body = http("GET", f"{live_server.url}/embed/year-in-music?token={token}").body.decode()
+    assert token not in body and 'data-template="year-in-music"' in body
+    assert "<script>" not in body            # only external scripts, so the CSP can forbid inline
+
+
+@pytest.mark.parametrize("template", ["Bad_Id", "a" * 70, "%3Cscript%3E", "-x"])
+def test_embed_refuses_malformed_template_ids(live_server, template):
+    assert http("GET", f"{live_server.url}/embed/{template}").status == 404
+
+
+def test_beacon_body_with_viewer_token_as_write_key_is_stored_for_its_user(live_server, tenant, query):
+    token = token_for(live_server, tenant, "ana")
+    body = {"writeKey": token, "batch": [
+        {"type": "track", "event": "story_closed", "userId": "mallory",
+         "properties": {"template": "year-in-music", "progress": 0.5}}]}
+    reply = http("POST", live_server.url + "/v1/batch", json.dumps(body).encode(),
+                 {"Content-Type": "text/plain;charset=UTF-8"})
+    assert reply.status == 200, reply.body
+    assert query("SELECT name, user_id FROM event") == [("story_closed", "ana")]
+
+
+@pytest.mark.parametrize("write_key, status", [("not-a-token", 401), ("abc.def.ghi", 401), ("", 401)])
+def test_beacon_with_a_bad_token_is_refused(live_server, tenant, query, write_key, status):
+    body = {"writeKey": write_key, "batch": [{"type": "track", "event": "story_viewed", "userId": "x"}]}
+    reply = http("POST", live_server.url + "/v1/batch", json.dumps(body).encode(),
+                 {"Content-Type": "text/plain"})
+    assert reply.status == status and reply.json()["error"]["code"] == "unauthorized"
+    assert query("SELECT COUNT(*) FROM event") == [(0,)]

@@ -1,7 +1,7 @@
 """Storing accepted events: clock-skew correction, identity joins and profiles, in one transaction.
 
-This is the ingest hot path. Rows go in with one ``executemany`` per request, duplicates are
-dropped by the unique (app_id, message_id) index, and profiles are upserted once per user per
+This is the ingest hot path. Rows go in with one ``executemany`` per request, repeats are
+dropped by the unique (app_id, client_timestamp, message_id) index, and profiles are upserted once per user per
 request rather than once per event.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .event_schema import EventIn, parse_time
 _encode = msgspec.json.encode
 
 EVENT_COLUMNS = ("app_id", "message_id", "type", "name", "user_id", "anonymous_id", "actor",
-                 "timestamp", "utc_offset", "received_at", "properties", "context")
+                 "timestamp", "utc_offset", "received_at", "properties", "context", "client_timestamp")
 
 
 def to_ms(value: str) -> int:
@@ -78,7 +78,8 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
     identities: dict[str, str] = {}
     profiles: dict[str, list] = {}  # user_id -> [first, last, traits, timezone]
     for ev in events:
-        ts = to_ms(ev.timestamp) if ev.timestamp else received_at
+        client_ts = to_ms(ev.timestamp) if ev.timestamp else 0
+        ts = client_ts if ev.timestamp else received_at
         if sent_at is not None and ev.timestamp:
             # The client's clock may be off: trust the gap it measured, not its wall clock.
             ts = received_at - (sent_at - ts)
@@ -97,7 +98,7 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
                      f"u:{user_id}" if user_id is not None else f"a:{anonymous_id}",
                      ts, utc_offset(zone, ts), received_at,
                      _encode(payload).decode() if payload else None,
-                     _encode(context).decode() if context else None))
+                     _encode(context).decode() if context else None, client_ts))
         if user_id is not None:
             if anonymous_id is not None:
                 identities.setdefault(f"a:{anonymous_id}", user_id)

@@ -138,3 +138,35 @@ def test_app_server_upload_may_be_used_by_any_of_its_users(soundwave, live_serve
     upload_id = upload(live_server, jpeg_bytes(), basic(soundwave.secret_key)).json()["id"]
     reply = post_json(live_server, "/v1/shares", {"template": "year-in-music", "upload_id": upload_id}, viewer)
     assert reply.status == 201, reply.body
+
+
+def test_learning_card_shows_the_photo_named_by_the_users_traits(app, live_server, query):
+    from share_helpers import identify, make_tenant, ms, send, YEAR
+    from story_helpers import track
+
+    lingo = make_tenant("Lingo", deep_link_scheme="lingo", share_base_url="https://lingo.app")
+    photo = upload(live_server, jpeg_bytes((500, 500)), basic(lingo.secret_key)).json()
+    lessons = [track(user, "Lesson Completed", ms(f"{YEAR}-04-{day:02d}T18:00:00"),
+                     {"lesson_id": f"l{day}", "lesson": f"Lesson {day}", "course": "Spanish",
+                      "points": 20, "duration_s": 300, "score": 90})
+               for user in ("lea", "max") for day in range(1, 8)]
+    send(live_server, lingo.write_key,
+         [identify("lea", {"name": "Lea", "photo_url": photo["url"]}, ms(f"{YEAR}-01-02T00:00:00"))] + lessons)
+
+    with_photo, without = (share_for(live_server, lingo, user) for user in ("lea", "max"))
+    assert query("SELECT upload_id FROM share WHERE id = ?", with_photo["id"]) == [(photo["id"],)]
+    assert query("SELECT upload_id FROM share WHERE id = ?", without["id"]) == [(None,)]
+    a = fetch_image(with_photo["images"]["story"]).convert("RGB")
+    b = fetch_image(without["images"]["story"]).convert("RGB")
+    # The picture sits top right, beside the title, in a ring of the theme's accent (#ffc800).
+    def ring_pixels(image) -> int:
+        region = image.crop((700, 230, 995, 525))
+        return sum(1 for r, g, bl in region.get_flattened_data() if r > 230 and 180 < g < 220 and bl < 40)
+    assert ring_pixels(a) > 2000 and ring_pixels(b) < 50
+
+
+def share_for(server, tenant, user: str) -> dict:
+    token = viewer_token(server, tenant.secret_key, user)
+    reply = post_json(server, "/v1/shares", {"template": "learning-recap"}, bearer(token))
+    assert reply.status == 201, reply.body
+    return reply.json()

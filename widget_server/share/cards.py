@@ -13,6 +13,7 @@ from .drawing import (
     CardDraw,
     Color,
     circle_photo,
+    contrast,
     ellipsize,
     fit_font,
     font,
@@ -20,6 +21,7 @@ from .drawing import (
     line_height,
     mix,
     parse_color,
+    printable,
     readable_on,
     rounded_panel,
     wrap,
@@ -29,7 +31,6 @@ from .drawing import (
 RENDER_VERSION = 1
 STORY_SIZE = (1080, 1920)
 OG_SIZE = (1200, 630)
-DEFAULT_THEME = {"background": "#121212", "foreground": "#ffffff", "accent": "#1ed760"}
 MAX_STATS, MAX_ITEMS = 3, 5
 
 
@@ -48,14 +49,17 @@ class Palette:
     @classmethod
     def from_theme(cls, theme: dict[str, Any] | None) -> "Palette":
         theme = theme or {}
-        bg = parse_color(theme.get("background"), parse_color(DEFAULT_THEME["background"], (18, 18, 18)))
-        fg = readable_on(bg, parse_color(theme.get("foreground"), (255, 255, 255)))
-        accent = readable_on(bg, parse_color(theme.get("accent"), (30, 215, 96)))
-        hue, light, sat = colorsys.rgb_to_hls(*(c / 255 for c in accent))
+        bg = parse_color(theme.get("background"), (18, 18, 18))
+        fg = parse_color(theme.get("foreground"), (255, 255, 255))
+        if contrast(bg, fg) < 4.5:  # body text: crisp black or white rather than a washed-out tint
+            fg = (255, 255, 255) if contrast(bg, (255, 255, 255)) >= contrast(bg, (0, 0, 0)) else (0, 0, 0)
+        brand = parse_color(theme.get("accent"), (30, 215, 96))
+        # Glows use the brand colour as given; text in the accent colour is adjusted to read.
+        hue, light, sat = colorsys.rgb_to_hls(*(c / 255 for c in brand))
         shifted = colorsys.hls_to_rgb((hue + 0.14) % 1.0, light, sat)
         second: Color = tuple(round(c * 255) for c in shifted)  # type: ignore[assignment]
-        return cls(background=bg, foreground=fg, accent=accent, muted=mix(fg, bg, 0.32),
-                   glow=mix(bg, accent, 0.42), glow2=mix(bg, second, 0.32), bottom=mix(bg, accent, 0.16))
+        return cls(background=bg, foreground=fg, accent=readable_on(bg, brand), muted=mix(fg, bg, 0.32),
+                   glow=mix(bg, brand, 0.42), glow2=mix(bg, second, 0.32), bottom=mix(bg, brand, 0.16))
 
 
 @dataclass
@@ -78,14 +82,19 @@ class CardContent:
     def from_card(cls, card: dict[str, Any], *, app_name: str = "", period: str = "",
                   caption: str | None = None, photo: Image.Image | None = None) -> "CardContent":
         """Read the story contract's Card dict defensively: templates are written by people."""
-        stats = [(str(s.get("label") or ""), str(s.get("value") or ""))
-                 for s in (card.get("stats") or []) if isinstance(s, dict)][:MAX_STATS]
+        def text(value: Any) -> str:
+            return printable(str(value or "")) if isinstance(value, (str, int, float)) else ""
+
+        raw_stats = card.get("stats") if isinstance(card.get("stats"), list) else []
+        stats = [(text(s.get("label")), text(s.get("value"))) for s in raw_stats if isinstance(s, dict)]
         listing = card.get("list") if isinstance(card.get("list"), dict) else {}
-        items = [str(item) for item in (listing.get("items") or []) if str(item).strip()][:MAX_ITEMS]
-        return cls(title=str(card.get("title") or ""), subtitle=str(card.get("subtitle") or ""),
-                   stats=stats, list_title=str(listing.get("title") or ""), items=items,
-                   footer=str(card.get("footer") or ""), app_name=app_name, period=period,
-                   caption=(caption or "").strip(), theme=card.get("theme") or {}, photo=photo)
+        raw_items = listing.get("items") if isinstance(listing.get("items"), list) else []
+        items = [item for item in (text(i) for i in raw_items) if item.strip()]
+        theme = card.get("theme") if isinstance(card.get("theme"), dict) else {}
+        return cls(title=text(card.get("title")), subtitle=text(card.get("subtitle")),
+                   stats=[s for s in stats if s[1]][:MAX_STATS], list_title=text(listing.get("title")),
+                   items=items[:MAX_ITEMS], footer=text(card.get("footer")), app_name=text(app_name),
+                   period=text(period), caption=text(caption).strip(), theme=theme, photo=photo)
 
 
 def encode_png(image: Image.Image) -> bytes:
@@ -198,6 +207,7 @@ def _flow(draw: ImageDraw.ImageDraw, image: Image.Image, blocks: list[Block], to
 def _hero_stat(stat: tuple[str, str], pal: Palette, inner: int, margin: int) -> Block:
     label, value = stat
     value_face = fit_font(value, "ExtraBold", 210, inner, 96)
+    value = ellipsize(value, value_face, inner)
     label_face = font("Bold", 38)
     label_text = ellipsize(label.upper(), label_face, inner)
     value_box = value_face.getbbox(value, anchor="ls")
@@ -219,7 +229,8 @@ def _stat_row(stats: list[tuple[str, str]], pal: Palette, inner: int, margin: in
     def paint(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
         for i, (label, value) in enumerate(stats):
             x = margin + i * (column + 40)
-            d.text((x - 3, y + cap), value, font=value_face, fill=pal.foreground, anchor="ls")
+            d.text((x - 3, y + cap), ellipsize(value, value_face, column), font=value_face, fill=pal.foreground,
+                   anchor="ls")
             lines = wrap(label.upper(), label_face, column, 2)
             for j, line in enumerate(lines):
                 d.text((x, y + cap + 24 + j * 40), line, font=label_face, fill=pal.muted, anchor="la")
@@ -296,7 +307,8 @@ def _story_footer(image: Image.Image, draw: ImageDraw.ImageDraw, content: CardCo
         draw.text((x, top + 36 + i * round(head.size * 1.2)), line, font=head, fill=pal.foreground)
     if content.footer:
         foot = fit_font(content.footer, "Bold", 38, room, 24)
-        draw.text((x, top + tile - 40), content.footer, font=foot, fill=pal.accent, anchor="ls")
+        draw.text((x, top + tile - 40), ellipsize(content.footer, foot, room), font=foot, fill=pal.accent,
+                  anchor="ls")
 
 
 # --- the link preview (1200×630) ---------------------------------------------------------------
@@ -321,6 +333,7 @@ def render_og(content: CardContent) -> Image.Image:
     if content.stats:
         label, value = content.stats[0]
         value_face = fit_font(value, "ExtraBold", 150, left_width, 64)
+        value = ellipsize(value, value_face, left_width)
         cap = -value_face.getbbox(value, anchor="ls")[1]
         draw.text((margin - 4, y + cap), value, font=value_face, fill=pal.accent, anchor="ls")
         label_face = font("Bold", 30)

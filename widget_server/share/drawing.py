@@ -63,12 +63,45 @@ def contrast(a: Color, b: Color) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
-def readable_on(background: Color, preferred: Color) -> Color:
-    """``preferred`` when it reads well on ``background``, else black or white, whichever does."""
-    if contrast(background, preferred) >= 3.0:
+def readable_on(background: Color, preferred: Color, minimum: float = 3.0) -> Color:
+    """``preferred``, darkened or lightened only as far as needed to read on ``background``
+    (WCAG contrast ``minimum``, 3:1 for large text), so a brand colour keeps its hue."""
+    if contrast(background, preferred) >= minimum:
         return preferred
     white, black = (255, 255, 255), (0, 0, 0)
-    return white if contrast(background, white) >= contrast(background, black) else black
+    toward = white if contrast(background, white) >= contrast(background, black) else black
+    for step in range(1, 11):
+        candidate = mix(preferred, toward, step / 10)
+        if contrast(background, candidate) >= minimum:
+            return candidate
+    return toward
+
+
+@lru_cache(maxsize=4096)
+def has_glyph(char: str) -> bool:
+    """Whether Manrope draws ``char`` (the weights cover the same characters).
+
+    A missing character renders as the font's "notdef" box; it is recognised by drawing exactly
+    like a private-use code point that no font maps.
+    """
+    if char.isspace():
+        return True
+    return _mask_bytes(char) != _mask_bytes("\U0010FFFD")
+
+
+@lru_cache(maxsize=4096)
+def _mask_bytes(char: str) -> bytes:
+    face = font("Bold", 32)
+    left, top, right, bottom = face.getbbox(char)
+    mask = Image.new("L", (max(right - left, 1), max(bottom - top, 1)), 0)
+    ImageDraw.Draw(mask).text((-left, -top), char, font=face, fill=255)
+    return mask.tobytes()
+
+
+def printable(text: str) -> str:
+    """``text`` without the characters the font lacks (CJK, emoji…), instead of boxes on a card."""
+    kept = "".join(char for char in text if has_glyph(char))
+    return " ".join(kept.split()) if kept != text else text
 
 
 @lru_cache(maxsize=1024)

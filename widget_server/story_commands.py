@@ -10,10 +10,12 @@ from pathlib import Path
 import click
 from flask import Flask
 
-from .engine import NotEligible, TemplateInvalid, assemble_story, load_file, registry, resolve_period
+from .engine import (NotEligible, StoryTemplate, TemplateInvalid, assemble_many, assemble_story, load_file,
+                     registry, resolve_period)
 from .engine.population import refresh
 from .engine.precompute import build, clear
 from .engine.templates import SHIPPED_DIR
+from .engine.users import user_ids
 from .errors import APIError
 from .models import App
 
@@ -67,10 +69,7 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
         raise click.ClickException(f"{failed} of {len(files)} templates are invalid.")
 
 
-def _dry_run(app: App, template, users: int) -> str:
-    from .engine.assemble import assemble_many
-    from .engine.users import user_ids
-
+def _dry_run(app: App, template: StoryTemplate, users: int) -> str:
     period = resolve_period(template.spec["period"])
     sample = user_ids(app.id)[:users]
     if not sample:
@@ -106,8 +105,6 @@ def build_command(template_id: str, app_name: str, now: str | None) -> None:
     template = registry.get(app.id, template_id)
     moment = _when(now)
     period = resolve_period(template.spec["period"], moment)
-    from .engine.users import user_ids
-
     everyone = user_ids(app.id)
     started = time.perf_counter()
     click.echo(f"population for {template.id} {period.label}…")
@@ -137,8 +134,6 @@ def refresh_command(template_id: str, app_name: str, now: str | None) -> None:
     app = _find_app(app_name)
     template = registry.get(app.id, template_id)
     period = resolve_period(template.spec["period"], _when(now))
-    from .engine.users import user_ids
-
     with click.progressbar(length=len(user_ids(app.id)), label="users") as bar:
         counts = refresh(app.id, template, period, progress=bar.update)
     for metric, users in counts.items():

@@ -11,7 +11,7 @@ from ..errors import NotFound
 from ..models import App, PrecomputedStory, Profile
 from . import metrics
 from .errors import NotEligible
-from .expressions import ExpressionFailed, render, truthy
+from .expressions import ExpressionFailed, render, story_globals, truthy
 from .frames import Renderer
 from .periods import Period, resolve
 from .templates import StoryTemplate, registry
@@ -58,7 +58,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
     now = now or datetime.now(timezone.utc)
     profiles = {p.user_id: p for p in Profile.select().where(
         (Profile.app_id == app.id) & Profile.user_id.in_(user_ids))}
-    base = {"period": period.as_json(), "template": {"id": template.id},
+    base = {**story_globals(), "period": period.as_json(), "template": {"id": template.id},
             "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme,
                     "share_base_url": app.share_base_url}}
     users = {uid: _user_context(uid, profiles.get(uid)) for uid in user_ids}

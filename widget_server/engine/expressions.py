@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2 import StrictUndefined, TemplateError, Undefined, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -83,18 +83,31 @@ def variables(source: str) -> set[str]:
 
 
 def render(source: str, context: dict[str, Any]) -> str:
-    """Render text; the autoescaped result is unescaped back into plain text for JSON."""
+    """Render text; the autoescaped result is unescaped back into plain text for JSON.
+
+    ``context`` must already hold the globals (see ``story_globals``): it is handed to Jinja as
+    is (``shared=True``) instead of being copied for every field, which is most of a render's cost.
+    """
+    if "{" not in source:
+        return source.strip()  # literal text: nothing to evaluate
     try:
-        return Markup(compile_text(source).render(context)).unescape().strip()
+        template = compile_text(source)
+        out = ENV.concat(template.root_render_func(template.new_context(context, shared=True)))
+        return Markup(out).unescape().strip()
     except (TemplateError, ExpressionFailed, ArithmeticError, TypeError, ValueError, KeyError,
             AttributeError, IndexError) as exc:
         raise ExpressionFailed(f"{type(exc).__name__}: {exc}") from None
 
 
+def story_globals() -> dict[str, Any]:
+    """Names every template may use besides the metrics."""
+    return {"MONTHS": MONTHS, "WEEKDAYS": WEEKDAYS}
+
+
 def evaluate(source: str, context: dict[str, Any]) -> Any:
     try:
         value = compile_condition(source)(**context)
-        if hasattr(value, "_undefined_name") or type(value).__name__.endswith("Undefined"):
+        if isinstance(value, Undefined):
             raise ExpressionFailed("undefined")
         return value
     except (TemplateError, ExpressionFailed, ArithmeticError, TypeError, ValueError, KeyError,

@@ -19,9 +19,6 @@ METRIC_KINDS = SQL_KINDS + LATER_KINDS
 FRAME_KINDS = ("text", "stat", "list", "image", "gif", "video", "chart", "card")
 SCALAR_KINDS = ("count", "sum", "avg", "min", "max", "distinct", "share")
 
-Text = fields.Raw  # a string, or a list of string variants (checked by TextOrVariants)
-
-
 def _text_or_variants(value: object) -> None:
     if isinstance(value, str):
         if len(value) > 2000:

@@ -82,9 +82,46 @@ def main(out_dir: Path) -> None:
             post(base + "/v1/batch", {"batch": listening_year("ana", datetime.now(timezone.utc).year)}, write_key)
             token = post(base + "/v1/viewer-tokens", {"user_id": "ana"}, secret_key)["token"]
             shoot(f"{base}/embed/year-in-music?token={token}", out_dir)
+            post_engagement(base, secret_key)
+            shoot_dashboard(f"{base}/dashboard/stories/year-in-music?days=14", secret_key, out_dir)
         finally:
             server.shutdown()
             server.server_close()
+
+
+def post_engagement(base: str, secret_key: str) -> None:
+    """Two weeks of viewers, each leaving somewhere along the story, as the player reports them."""
+    rng = random.Random(11)
+    frames = ["intro", "minutes", "top-artists", "top-songs", "listening-clock", "personality", "card"]
+    now = datetime.now(timezone.utc)
+    for n in range(120):
+        token = post(base + "/v1/viewer-tokens", {"user_id": f"listener-{n}"}, secret_key)["token"]
+        at = (now - timedelta(days=min(13, int(rng.expovariate(0.25))), minutes=rng.randint(0, 600))).isoformat()
+        reached = min(len(frames), 1 + int(rng.expovariate(0.22)))
+        props = {"template": "year-in-music"}
+        events = [("story_viewed", props)]
+        events += [("frame_viewed", {**props, "frame_id": f, "index": i, "dwell_ms": rng.randint(2000, 6000),
+                                     "advance": "auto"}) for i, f in enumerate(frames[:reached])]
+        if reached == len(frames):
+            events.append(("story_completed", props))
+            if rng.random() < 0.4:
+                events.append(("story_shared", {**props, "channel": rng.choice(["web_share_file", "clipboard", "host"])}))
+        events.append(("story_closed", {**props, "progress": round(reached / len(frames), 3)}))
+        batch = [{"type": "track", "event": name, "timestamp": at, "properties": p} for name, p in events]
+        request = urllib.request.Request(base + "/v1/batch", json.dumps({"batch": batch}).encode(), method="POST",
+                                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        urllib.request.urlopen(request, timeout=30).close()
+
+
+def shoot_dashboard(url: str, secret_key: str, out_dir: Path) -> None:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 900, "height": 900},
+                                      http_credentials={"username": secret_key, "password": ""})
+        page = context.new_page()
+        page.goto(url)
+        page.screenshot(path=str(out_dir / "player-dashboard.png"), full_page=True)
+        browser.close()
 
 
 def shoot(url: str, out_dir: Path) -> None:
@@ -103,6 +140,11 @@ def shoot(url: str, out_dir: Path) -> None:
             page.evaluate("i => RecapPlayer.go(i)", ids.index(frame_id))
             page.wait_for_timeout(2200)  # entrance animations and the count-up finish
             page.screenshot(path=str(out_dir / name))
+        desktop = browser.new_page(viewport={"width": 1280, "height": 800})
+        desktop.goto(url)  # the same token opens the story again, here at desktop size
+        desktop.wait_for_selector(".recap-player[data-index='0']")
+        desktop.wait_for_timeout(2200)
+        desktop.screenshot(path=str(out_dir / "player-desktop.png"))
         browser.close()
 
 

@@ -471,3 +471,51 @@ def test_network_error_then_retry_loads_the_story(phone, live_server, music):
     phone.get_by_role("button", name="Try again").click()
     phone.wait_for_selector(".recap-player[data-index='0']")
     assert phone.text_content(".recap-title") == "Your month in music"
+
+
+# --- accessibility -------------------------------------------------------------------------------
+
+def test_screen_reader_labels_and_live_region(phone, live_server, site):
+    mount_preview(phone, live_server, site, preview_story())
+    player = phone.locator(".recap-player")
+    assert player.get_attribute("role") == "region" and player.get_attribute("aria-roledescription") == "story"
+    assert phone.get_by_role("button", name="Next frame").count() == 1
+    assert phone.get_by_role("button", name="Close story").count() == 1
+    phone.keyboard.press("ArrowRight")
+    wait_index(phone, 1)
+    assert phone.text_content(".recap-live") == "Frame 2 of 5. You listened for"
+    assert phone.get_attribute(".recap-frame:last-child", "aria-label") == "2 of 5: You listened for"
+    phone.keyboard.press("ArrowRight")
+    phone.keyboard.press("ArrowRight")
+    wait_index(phone, 3)
+    assert "Tue: 9" in phone.get_attribute(".recap-frame:last-child svg", "aria-label")
+
+
+def test_keyboard_focus_is_visible(phone, live_server, site):
+    mount_preview(phone, live_server, site, preview_story())
+    phone.keyboard.press("Tab")
+    focused = phone.evaluate("(() => { const s = getComputedStyle(document.activeElement);"
+                             " return [document.activeElement.getAttribute('aria-label'), s.outlineStyle, s.outlineWidth]; })()")
+    assert focused == ["Previous frame", "solid", "3px"]
+
+
+def test_reduced_motion_shows_final_numbers_without_animation(phone, live_server, site):
+    phone.emulate_media(reduced_motion="reduce")
+    mount_preview(phone, live_server, site, preview_story())
+    phone.keyboard.press("ArrowRight")
+    wait_index(phone, 1)
+    assert phone.text_content(".recap-frame:last-child .recap-stat-value") == "12,345"   # no count-up
+    duration = phone.evaluate("getComputedStyle(document.querySelector('.recap-frame')).transitionDuration")
+    assert all(float(d.rstrip("s")) <= 0.001 for d in duration.split(","))
+
+
+def test_leaving_the_page_sends_engagement_by_beacon(phone, live_server, music, query):
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    phone.keyboard.press("ArrowRight")
+    wait_index(phone, 1)
+    phone.goto("about:blank")   # pagehide: only sendBeacon (token in the body) gets out
+    rows = wait_rows(query, "SELECT user_id, json_extract(properties, '$.how'), json_extract(properties, '$.progress') "
+                     "FROM event WHERE name = 'story_closed'", count=1)
+    assert len(rows) == 1 and rows[0][:2] == ("ana", "page_hidden") and 0.25 <= rows[0][2] < 0.5

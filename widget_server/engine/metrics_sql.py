@@ -19,8 +19,9 @@ WEEKDAY_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTH_SHORT = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _rows(sql: str, params: list[Any]) -> list[tuple]:
-    return database.execute_sql(sql, params).fetchall()
+def _rows(sql: str, params: list[Any], uids: list[str]) -> list[tuple]:
+    """Result rows with the slice's user position (first column) turned back into the user id."""
+    return [(uids[row[0]], *row[1:]) for row in database.execute_sql(sql, params).fetchall()]
 
 
 def _clean(value: Any, scale: float | None = None) -> Any:
@@ -67,7 +68,7 @@ def scalars(metrics: dict[str, dict], plan: Plan, previous_of: set[str], uids: l
     if not selects:
         return
     rows = {row[0]: row[1:] for row in _rows(
-        f"SELECT uid, {', '.join(selects)} FROM {TABLE} GROUP BY uid", params)}
+        f"SELECT uid, {', '.join(selects)} FROM {TABLE} GROUP BY uid", params, uids)}
     for uid in uids:
         row = rows.get(uid)
         out = results[uid]
@@ -103,7 +104,7 @@ def top(name: str, metric: dict, plan: Plan, uids: list[str], results: Results) 
            f"  GROUP BY uid, {label}) g) r WHERE rn <= {int(metric.get('n', 5))} ORDER BY uid, rn")
     found: dict[str, list] = defaultdict(list)
     scale = metric.get("scale")
-    for uid, lab, v, c, total in _rows(sql, params):
+    for uid, lab, v, c, total in _rows(sql, params, uids):
         items = found[uid]
         items.append({"rank": len(items) + 1, "label": lab, "value": _clean(v, scale), "count": c,
                       "share": (v / total) if total else None})
@@ -126,7 +127,7 @@ def first_last(name: str, metric: dict, plan: Plan, uids: list[str], results: Re
            f"WHERE pp = 0 AND {cond} AND (uid, ts) IN (SELECT uid, {'MAX' if last else 'MIN'}(ts) "
            f"FROM {TABLE} WHERE pp = 0 AND {cond} GROUP BY uid)) r WHERE rn = 1")
     found = {uid: {"at": _local_iso(lts), "date": day_from_number(lts // DAY_MS).isoformat(),
-                   "event": ev, "value": v} for uid, lts, ev, v in _rows(sql, params + params)}
+                   "event": ev, "value": v} for uid, lts, ev, v in _rows(sql, params + params, uids)}
     for uid in uids:
         results[uid][name] = found.get(uid)
 
@@ -155,7 +156,7 @@ def streak(name: str, metric: dict, plan: Plan, period: Period, today_day: int, 
            f"k AS (SELECT uid, s, e, n, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY {order}) AS rn FROM r {keep}) "
            f"SELECT uid, s, e, n FROM k WHERE rn = 1")
     found = {uid: {"days": n, "start": day_from_number(s).isoformat(), "end": day_from_number(e).isoformat()}
-             for uid, s, e, n in _rows(sql, params)}
+             for uid, s, e, n in _rows(sql, params, uids)}
     for uid in uids:
         results[uid][name] = found.get(uid, {"days": 0, "start": None, "end": None})
 
@@ -170,7 +171,7 @@ def series(name: str, metric: dict, plan: Plan, period: Period, uids: list[str],
     keys, labels = _buckets(by, period)
     index = {k: i for i, k in enumerate(keys)}
     found: dict[str, list] = {}
-    for uid, b, v in _rows(sql, params):
+    for uid, b, v in _rows(sql, params, uids):
         values = found.setdefault(uid, [0] * len(keys))
         if b in index:
             values[index[b]] = _clean(v, metric.get("scale")) or 0
@@ -203,7 +204,7 @@ def record_day(name: str, metric: dict, plan: Plan, uids: list[str], results: Re
            f"ORDER BY v DESC, day ASC) AS rn FROM (SELECT uid, day, {value} AS v FROM {TABLE} "
            f"WHERE pp = 0 AND {cond} GROUP BY uid, day) g) r WHERE rn = 1")
     found = {}
-    for uid, day, v in _rows(sql, params):
+    for uid, day, v in _rows(sql, params, uids):
         date = day_from_number(day)
         found[uid] = {"date": date.isoformat(), "value": _clean(v, metric.get("scale")),
                       "weekday": date.strftime("%A"), "label": date.strftime("%B %-d")}
@@ -232,7 +233,7 @@ def peak_month(name: str, metric: dict, top_metric: dict, plan: Plan, uids: list
            f"GROUP BY uid, {label}, month) g) r WHERE rn = 1")
     wanted = set(pairs)
     found: dict[tuple[str, str], tuple[str, Any]] = {}
-    for uid, lab, month, v in _rows(sql, params + labels):
+    for uid, lab, month, v in _rows(sql, params + labels, uids):
         if (uid, lab) in wanted:
             found[(uid, lab)] = (month, v)
     for uid in uids:

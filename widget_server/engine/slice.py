@@ -67,7 +67,10 @@ def plan_for(template: StoryTemplate, wanted: frozenset[str] | None = None) -> P
 
 def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tuple[str, str]],
           period: Period, with_previous: bool) -> None:
-    """(Re)create the slice for ``actors`` — pairs of (actor, uid) — over ``period``."""
+    """(Re)create the slice for ``actors`` — pairs of (actor, uid) — over ``period``.
+
+    Rows carry ``uid`` = the user's position among the distinct uids of ``actors``, in order.
+    """
     actors = list(actors)
     drop()
     first = period.previous() if with_previous else period
@@ -75,15 +78,17 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
     by_user_zone = template.spec.get("timezone", "user") == "user"
     local = "e.timestamp + e.utc_offset * 60000" if by_user_zone else "e.timestamp"
     p = database.param
-    # ``actor IN (…)`` lets the index serve every actor; a join against a VALUES list was
-    # planned as a nested loop that cost milliseconds per actor. Actors other than the users'
-    # own ``u:<id>`` (anonymous ids, aliases) are mapped back to their user with a short CASE.
-    others = [(actor, uid) for actor, uid in actors if actor != f"u:{uid}"]
-    uid_sql = "substr(e.actor, 3)"
+    # The slice keys users by their position in ``uids``: grouping and sorting on a small integer
+    # is about twice as fast as on the id text. ``actor IN (…)`` lets the index serve every actor
+    # (a join against a VALUES list was planned as a slow nested loop).
+    uids = list(dict.fromkeys(uid for _, uid in actors))
+    position = {uid: i for i, uid in enumerate(uids)}
     params: list[Any] = []
-    if others:
-        uid_sql = f"CASE e.actor {' '.join([f'WHEN {p} THEN {p}'] * len(others))} ELSE substr(e.actor, 3) END"
-        params = [x for pair in others for x in pair]
+    if len(uids) == 1:
+        uid_sql = "0"
+    else:
+        uid_sql = f"CASE e.actor {' '.join([f'WHEN {p} THEN {p}'] * len(actors))} END"
+        params = [x for actor, uid in actors for x in (actor, position[uid])]
     select = [
         f"{uid_sql} AS uid", "e.id AS eid", "e.name AS name", "e.type AS type", "e.timestamp AS ts",
         f"{local} AS lts", f"({local}) / {DAY_MS} AS day",

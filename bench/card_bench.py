@@ -145,8 +145,42 @@ def main() -> None:
         print(f"| {name} | {first:.1f} | {render:.1f} | {cached_ms:.2f} | {reval:.2f} | {size:.0f} | "
               f"{cold_ms:.1f} | {cold_render:.1f} |")
     print("\ncold process: the first card in a fresh process (fonts load, the theme's background is drawn);"
-          "\nnot included in the medians.")
+          "\nnot included in the medians.\n")
+    _encodings()
     print(json.dumps({"targets": {"story first render": "<= 40 ms", "cached": "<= 2 ms"}}))
+
+
+def _encodings(repeats: int = 15) -> None:
+    """Why the cards are palette PNGs: encoders compared on one drawn story card."""
+    import io
+    import zlib
+
+    from widget_server.share import qr
+    from widget_server.share.cards import CardContent, encode_png, render_story
+
+    card = {"title": "Maya's 2026 Wrapped", "stats": [{"label": "Minutes listened", "value": "14,320"}],
+            "list": {"title": "Top artists", "items": ARTISTS[:5]}, "footer": "soundwave.app",
+            "theme": {"background": "#121212", "foreground": "#ffffff", "accent": "#1ed760"}}
+    drawn = render_story(CardContent.from_card(card, app_name="Soundwave", period="2026"),
+                         qr.matrix("https://recap.example/s/AbCdEfGhIjKlMnOpQrStUv.abcdefghijklmnopqrstuvwxyz0"))
+
+    def rgb(level: int, strategy: int = zlib.Z_DEFAULT_STRATEGY) -> bytes:
+        out = io.BytesIO()
+        drawn.save(out, "PNG", compress_level=level, compress_type=strategy)
+        return out.getvalue()
+
+    choices = [("RGB, Pillow default (level 6)", lambda: rgb(6)), ("RGB, level 1", lambda: rgb(1)),
+               ("RGB, level 1, RLE", lambda: rgb(1, zlib.Z_RLE)), ("palette 256 (chosen)", lambda: encode_png(drawn))]
+    print("| story.png encoding | encode ms | size KB |")
+    print("|---|---|---|")
+    for label, encode in choices:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            data = encode()
+            times.append((time.perf_counter() - started) * 1000)
+        print(f"| {label} | {statistics.median(times):.1f} | {len(data) / 1024:.0f} |")
+    print()
 
 
 if __name__ == "__main__":

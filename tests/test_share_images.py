@@ -75,3 +75,14 @@ def test_cards_use_the_bundled_manrope_font():
     face = drawing.font("ExtraBold", 40)
     assert Path(face.path).parent == Path(font_manrope.__file__).parent / "files"
     assert face.getname() == ("Manrope", "ExtraBold")
+
+
+def test_simultaneous_first_requests_render_once(soundwave, live_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = share(live_server, soundwave)["images"]["story"]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        replies = list(pool.map(lambda _: http("GET", url), range(6)))
+    assert {reply.status for reply in replies} == {200}
+    assert len({reply.body for reply in replies}) == 1
+    assert sum("render;" in reply.headers.get("Server-Timing", "") for reply in replies) == 1

@@ -83,7 +83,9 @@ class CardContent:
                   caption: str | None = None, photo: Image.Image | None = None) -> "CardContent":
         """Read the story contract's Card dict defensively: templates are written by people."""
         def text(value: Any) -> str:
-            return printable(str(value or "")) if isinstance(value, (str, int, float)) else ""
+            if not isinstance(value, (str, int, float)):
+                return ""
+            return printable(str(value)).replace("'", "’")  # typographic apostrophes on the card
 
         raw_stats = card.get("stats") if isinstance(card.get("stats"), list) else []
         stats = [(text(s.get("label")), text(s.get("value"))) for s in raw_stats if isinstance(s, dict)]
@@ -131,7 +133,7 @@ def render_story(content: CardContent, code: qr.Matrix) -> Image.Image:
     _header(draw, content, pal, margin, 96, width, big=True)
     qr_side = 300
     footer_top = height - margin - qr_side
-    _flow(draw, image, _story_blocks(content, pal, inner, margin), 236, footer_top - 64)
+    _flow(draw, image, _story_blocks(content, pal, inner, margin), 224, footer_top - 64)
     _story_footer(image, draw, content, pal, code, margin, footer_top, qr_side)
     return image
 
@@ -166,7 +168,7 @@ def _story_blocks(content: CardContent, pal: Palette, inner: int, margin: int) -
         sub_face = font("Medium", 44)
         sub_lines = wrap(content.subtitle, sub_face, inner, 2)
         sub_step = line_height(sub_face, 1.3)
-        blocks.append(Block(5, sub_step * len(sub_lines) - 8, lambda d, img, y: [
+        blocks.append(Block(6, sub_step * len(sub_lines) - 8, lambda d, img, y: [
             d.text((margin, y + i * sub_step), line, font=sub_face, fill=pal.muted)
             for i, line in enumerate(sub_lines)]))
     if content.stats:
@@ -182,7 +184,7 @@ def _story_blocks(content: CardContent, pal: Palette, inner: int, margin: int) -
 
 def _flow(draw: ImageDraw.ImageDraw, image: Image.Image, blocks: list[Block], top: int, bottom: int) -> None:
     """Stack blocks from ``top``; spare room widens the gaps a little, overflow drops blocks."""
-    gap = 52
+    gap = 48
 
     def needed(chosen: list[Block]) -> int:
         return sum(block.height for block in chosen) + gap * (len(chosen) - 1)
@@ -226,15 +228,17 @@ def _stat_row(stats: list[tuple[str, str]], pal: Palette, inner: int, margin: in
     value_face, label_face = font("ExtraBold", size), font("SemiBold", 32)
     cap = -value_face.getbbox("0", anchor="ls")[1]
 
+    labels = [wrap(label.upper(), label_face, column, 2) for label, _ in stats]
+    label_lines = max(len(lines) for lines in labels)
+
     def paint(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
-        for i, (label, value) in enumerate(stats):
+        for i, (_, value) in enumerate(stats):
             x = margin + i * (column + 40)
             d.text((x - 3, y + cap), ellipsize(value, value_face, column), font=value_face, fill=pal.foreground,
                    anchor="ls")
-            lines = wrap(label.upper(), label_face, column, 2)
-            for j, line in enumerate(lines):
+            for j, line in enumerate(labels[i]):
                 d.text((x, y + cap + 24 + j * 40), line, font=label_face, fill=pal.muted, anchor="la")
-    return Block(4, cap + 24 + 80, paint)
+    return Block(4, cap + 24 + 40 * label_lines, paint)
 
 
 def _top_list(title: str, entries: list[str], pal: Palette, inner: int, margin: int) -> Block:
@@ -250,9 +254,10 @@ def _top_list(title: str, entries: list[str], pal: Palette, inner: int, margin: 
             row = y + 62 + i * step
             d.text((margin, row), str(i + 1), font=rank_face, fill=pal.accent if i == 0 else pal.muted)
             d.text((margin + rank_width, row + 2), item, font=item_face, fill=pal.foreground)
-    # A crowded card keeps a shorter list (down to the top three) before it drops the list.
+    # A crowded card first shortens the list to the top three (before giving up other stats),
+    # and drops those three only after everything else optional.
     smaller = _top_list(title, entries[:-1], pal, inner, margin) if len(entries) > 3 else None
-    return Block(3, 62 + step * len(items) - 12, paint, smaller)
+    return Block(5 if smaller else 3, 62 + step * len(items) - 12, paint, smaller)
 
 
 def _caption(caption: str, pal: Palette, inner: int, margin: int) -> Block:

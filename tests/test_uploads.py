@@ -68,6 +68,34 @@ def test_multipart_and_raw_bodies_both_work_and_names_are_ours(live_server, view
     assert raw.status == 201 and raw.json()["url"].endswith(".jpg")
 
 
+def _encoded(mode: str, fmt: str) -> bytes:
+    out = io.BytesIO()
+    colour = {"RGB": (250, 120, 30), "RGBA": (250, 120, 30, 100), "LA": (200, 90), "CMYK": (0, 90, 200, 0),
+              "I;16": 51200, "L": 200}.get(mode)
+    image = (Image.new("RGB", (48, 32), (250, 120, 30)).convert("P", palette=Image.Palette.ADAPTIVE)
+             if mode == "P" else Image.new(mode, (48, 32), colour))
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mode, fmt, stored_as, grey", [
+    ("RGB", "JPEG", ".jpg", False), ("CMYK", "JPEG", ".jpg", False), ("L", "JPEG", ".jpg", True),
+    ("RGB", "WEBP", ".jpg", False), ("RGBA", "WEBP", ".png", False), ("RGBA", "PNG", ".png", False),
+    ("LA", "PNG", ".png", True), ("P", "PNG", ".jpg", False), ("I;16", "PNG", ".jpg", True),
+])
+def test_every_accepted_kind_of_picture_is_stored_faithfully(live_server, viewer, mode, fmt, stored_as, grey):
+    reply = upload(live_server, _encoded(mode, fmt), viewer, "application/octet-stream")
+    assert reply.status == 201, reply.body
+    assert reply.json()["url"].endswith(stored_as)
+    stored = fetch_image(reply.json()["url"]).convert("RGB")
+    assert stored.size == (48, 32)
+    r, g, b = stored.getpixel((24, 16))
+    if grey:
+        assert abs(r - g) < 8 and abs(g - b) < 8 and 150 < r < 240  # 16-bit grey is scaled, not clipped
+    else:
+        assert max(r, g, b) - min(r, g, b) > 40  # still coloured
+
+
 def test_stored_upload_is_served_immutable_and_unsniffable(live_server, viewer):
     url = upload(live_server, jpeg_bytes(), viewer).json()["url"]
     reply = http("GET", url)

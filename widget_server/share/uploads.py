@@ -125,6 +125,8 @@ def _bomb(size: tuple[int, int] | None, max_pixels: int) -> TooManyPixels:
 
 def reencode(image: Image.Image) -> tuple[bytes, str]:
     """Fresh file bytes from the pixels: PNG when the picture has transparency, else JPEG."""
+    if image.mode.startswith("I"):  # 16/32-bit greyscale: scale to 8 bits instead of clipping to white
+        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     clean = image.convert("RGBA" if has_alpha else "RGB")
     clean.info = {}  # no EXIF, ICC profile, text chunks or comments reach the new file

@@ -519,3 +519,103 @@ def test_leaving_the_page_sends_engagement_by_beacon(phone, live_server, music, 
     rows = wait_rows(query, "SELECT user_id, json_extract(properties, '$.how'), json_extract(properties, '$.progress') "
                      "FROM event WHERE name = 'story_closed'", count=1)
     assert len(rows) == 1 and rows[0][:2] == ("ana", "page_hidden") and 0.25 <= rows[0][2] < 0.5
+
+
+# --- sharing -------------------------------------------------------------------------------------
+
+def wait_js(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JS condition with evaluate: wait_for_function needs eval, which the embed CSP forbids."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.1)
+
+
+IOS_HANDLER = ("window.sent = []; window.webkit = {messageHandlers: {recap: {"
+               "postMessage: m => window.sent.push(JSON.parse(JSON.stringify(m)))}}};")
+
+
+def test_native_webview_share_and_close_go_to_the_host(phone, live_server, music, query):
+    # The one thing that cannot run here is iOS itself: its message handler is stood in for.
+    phone.add_init_script(IOS_HANDLER)
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    phone.keyboard.press("End")
+    wait_index(phone, 3)
+    phone.click(".recap-frame:last-child .recap-btn")          # the card's default share button
+    wait_js(phone, "window.sent.some(m => m.type === 'share')")
+    share = next(m for m in phone.evaluate("window.sent") if m["type"] == "share")
+    assert "/s/" in share["url"] and share["image"].endswith("/story.png")
+    assert share["title"] == "Your month in music"
+    assert http("GET", share["image"]).status == 200          # the card file the host will share
+    phone.keyboard.press("Escape")
+    wait_js(phone, "window.sent.some(m => m.type === 'close')")
+    rows = wait_rows(query, "SELECT json_extract(properties, '$.channel') FROM event WHERE name = 'story_shared'",
+                     count=1)
+    assert rows == [("host",)]
+
+
+def test_browser_share_falls_back_to_copying_the_share_link(phone, live_server, music, query):
+    phone.add_init_script("delete Navigator.prototype.share")
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    phone.keyboard.press("End")
+    wait_index(phone, 3)
+    phone.click(".recap-frame:last-child .recap-btn")
+    dialog = phone.locator(".recap-dialog")
+    dialog.wait_for(timeout=15_000)
+    assert "/s/" in dialog.locator("input").input_value()
+    assert state(phone) == "paused"
+    dialog.get_by_role("button", name="Done").click()
+    phone.evaluate("RecapPlayer.flush()")
+    rows = wait_rows(query, "SELECT json_extract(properties, '$.channel') FROM event WHERE name = 'story_shared'",
+                     count=1)
+    assert rows in ([("clipboard",)], [("link",)])
+
+
+# --- video ---------------------------------------------------------------------------------------
+
+RECORD_VIDEO = """async () => {
+  const canvas = Object.assign(document.createElement('canvas'), {width: 64, height: 64});
+  const ctx = canvas.getContext('2d');
+  const recorder = new MediaRecorder(canvas.captureStream(25), {mimeType: 'video/webm'});
+  const chunks = [];
+  recorder.ondataavailable = e => chunks.push(e.data);
+  let hue = 0;
+  const paint = setInterval(() => { ctx.fillStyle = `hsl(${hue += 15}, 80%, 50%)`; ctx.fillRect(0, 0, 64, 64); }, 40);
+  recorder.start();
+  await new Promise(r => setTimeout(r, 1500));
+  const stopped = new Promise(r => recorder.onstop = r);
+  recorder.stop();
+  await stopped;
+  clearInterval(paint);
+  return URL.createObjectURL(new Blob(chunks, {type: 'video/webm'}));
+}"""
+
+
+def test_video_frame_plays_muted_inline_and_advances_at_its_end(phone, live_server, site):
+    phone.goto(site.page("/", player_page(live_server)))
+    src = phone.evaluate(RECORD_VIDEO)             # a 1.5 s clip made in the page: no codec tools needed
+    story = preview_story()
+    story["frames"][1] = {**story["frames"][1], "id": "clip", "kind": "video", "duration_ms": None,
+                          "stat": None, "title": "Your year in motion",
+                          "media": {"src": src, "alt": "A colourful clip", "poster": None}}
+    phone.evaluate("s => { window.player = Recap.story('#mount', {story: s}); }", story)
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    phone.keyboard.press("ArrowRight")
+    wait_index(phone, 1)
+    video = phone.locator(".recap-video")
+    assert video.evaluate("v => [v.muted, v.playsInline, v.getAttribute('aria-label')]") == \
+        [True, True, "A colourful clip"]
+    phone.wait_for_function("document.querySelector('.recap-video').currentTime > 0.2")
+    phone.get_by_role("button", name="Tap for sound").click()
+    assert video.evaluate("v => v.muted") is False
+    assert phone.get_attribute(".recap-mute", "aria-label") == "Turn sound off"
+    phone.keyboard.press(" ")
+    assert video.evaluate("v => v.paused") is True     # pausing the story pauses the video
+    phone.keyboard.press(" ")
+    started = time.monotonic()
+    wait_index(phone, 2)                               # its own end, not the 6 s default
+    assert time.monotonic() - started < 4

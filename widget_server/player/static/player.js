@@ -810,7 +810,11 @@
     this.muteButton.setAttribute('aria-label', this.soundOn ? 'Turn sound off' : 'Turn sound on');
     this.muteButton.classList.toggle('is-on', !!this.soundOn);
     var pill = this.stage.querySelector('.recap-unmute');
-    if (pill) pill.hidden = !!this.soundOn;
+    if (pill) {
+      var hadFocus = document.activeElement === pill;
+      pill.hidden = !!this.soundOn;
+      if (hadFocus && pill.hidden) this.root.focus({ preventScroll: true });  // keep the keys working
+    }
   };
 
   // --- buttons, sharing, closing -------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import font_manrope
 from flask import Response, abort, render_template, request, send_from_directory
 
 from ..auth import viewer_token_app
@@ -67,7 +68,5 @@ def embed(template_id: str) -> Response:
 
 @bp.get("/widget/fonts/manrope.ttf")
 def font() -> Response:
-    import font_manrope
-
     folder = Path(font_manrope.__file__).parent / "files"
     return send_from_directory(folder, "Manrope-VariableFont_wght.ttf", max_age=30 * 86400)

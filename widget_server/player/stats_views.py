@@ -19,9 +19,9 @@ class StatsQuery(Schema):
 
 
 def _stats(template_id: str) -> dict[str, Any]:
+    caller = require_secret_key()
     if not TEMPLATE_ID.match(template_id):
         raise NotFound("No such template id.", details={"template": ["Use a-z, 0-9 and '-'."]})
-    caller = require_secret_key()
     try:
         args = StatsQuery().load(request.args.to_dict())
     except ValidationError as exc:

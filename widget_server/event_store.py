@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from . import sql_dialect
-from .db import database
+from .db import database, is_sqlite
+from .group_commit import GroupCommitter
 from .event_schema import EventIn, parse_time
 
 _encode = msgspec.json.encode
+_committer: GroupCommitter[Writes] = GroupCommitter()
 
 EVENT_COLUMNS = ("app_id", "message_id", "type", "name", "user_id", "anonymous_id", "actor",
                  "timestamp", "utc_offset", "received_at", "properties", "context", "client_timestamp")
@@ -66,9 +68,16 @@ def store_events(app_id: int, app_timezone: str, events: list[EventIn], received
                  sent_at: int | None) -> tuple[int, int]:
     """Insert ``events``; return (stored, duplicates)."""
     writes = prepare(app_id, app_timezone, events, received_at, sent_at)
-    with database.atomic():
-        stored = write(database.cursor(), writes)
+    lock_path = database.obj.database + "-ingest.lock" if is_sqlite() else None
+    stored = _committer.submit(writes, _write_group, lock_path)
     return stored, len(writes.rows) - stored
+
+
+def _write_group(group: list[Writes]) -> list[int]:
+    """Several requests' writes in one transaction (see group_commit)."""
+    with database.atomic():
+        cursor = database.cursor()
+        return [write(cursor, writes) for writes in group]
 
 
 def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: int,

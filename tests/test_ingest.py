@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import basic, http
+from conftest import LiveServer, basic, http, make_tenant
+from widget_server import create_app
+from widget_server.db import database
 
 
 def iso(moment: datetime) -> str:
@@ -277,3 +280,30 @@ def test_cors_preflight_and_headers_for_browsers(live_server, tenant):
 def test_unknown_route_answers_json(live_server):
     reply = http("GET", live_server.url + "/v1/nope")
     assert reply.status == 404 and reply.json()["error"]["code"] == "not_found"
+
+
+def test_busy_store_answers_429_with_retry_after_and_the_retry_is_stored(tmp_path):
+    # Another writer holds the SQLite write lock longer than the app's busy timeout.
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "busy"), "TESTING": True, "SQLITE_BUSY_TIMEOUT_MS": 200})
+    tenant = make_tenant()
+    server = LiveServer(app).start()
+    holder = sqlite3.connect(app.config["DATABASE_URL"][len("sqlite:///"):], isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        payload = {"batch": [track() for _ in range(5)]}
+        started = time.monotonic()
+        busy = send(server, tenant.write_key, payload)
+        assert busy.status == 429, busy.body
+        assert busy.headers["Retry-After"] == "1"
+        assert busy.json()["error"]["code"] == "too_many_requests"
+        assert time.monotonic() - started < 1.0  # the busy timeout, not a hang
+        holder.execute("ROLLBACK")
+
+        retry = send(server, tenant.write_key, payload)
+        assert retry.status == 200 and retry.json()["stored"] == 5
+        assert holder.execute("SELECT COUNT(*) FROM event").fetchone() == (5,)
+    finally:
+        holder.close()
+        server.stop()
+        if not database.is_closed():
+            database.close()

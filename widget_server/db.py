@@ -81,9 +81,12 @@ class WalCheckpointer:
 wal_checkpointer = WalCheckpointer()
 
 
-def open_database(url: str) -> Database:
+def open_database(url: str, busy_timeout_ms: int | None = None) -> Database:
     if url.startswith("sqlite:///"):
-        return SqliteDatabase(url[len("sqlite:///"):], pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        pragmas = dict(SQLITE_PRAGMAS)
+        if busy_timeout_ms is not None:
+            pragmas["busy_timeout"] = busy_timeout_ms
+        return SqliteDatabase(url[len("sqlite:///"):], pragmas=pragmas, check_same_thread=False)
     return connect_url(url)
 
 
@@ -96,7 +99,8 @@ def is_postgres() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    database.initialize(open_database(app.config["DATABASE_URL"]))
+    # How long a write waits for another writer of the SQLite file before ingest answers 429.
+    database.initialize(open_database(app.config["DATABASE_URL"], app.config.get("SQLITE_BUSY_TIMEOUT_MS")))
     upgrade()
 
     sqlite_path = database.obj.database if is_sqlite() else None

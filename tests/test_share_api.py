@@ -247,3 +247,14 @@ def test_cli_prerenders_live_shares_with_progress(app, soundwave, live_server, r
     again = runner.invoke(args=["shares", "render", "year-in-music"])
     assert "0 images rendered" in again.output
     assert runner.invoke(args=["shares", "render", "nothing-here"]).output.startswith("No live shares")
+
+
+@pytest.mark.parametrize("scheme, base", [("javascript", "javascript:alert(1)//"), ("data", "data:text/html,x")])
+def test_app_settings_never_become_script_links(app, live_server, scheme, base):
+    from share_helpers import plays as listening
+    tenant = make_tenant("Odd", deep_link_scheme=scheme, share_base_url=base)
+    send(live_server, tenant.write_key, listening("zoe", 20))
+    body = share(live_server, tenant, user="zoe")
+    assert body["deep_link"] == body["url"]  # neither setting is used
+    page = http("GET", body["url"]).body.decode()
+    assert "javascript:" not in page and "data:text" not in page

@@ -40,7 +40,7 @@ def context(share: Share) -> dict[str, Any]:
     token = share.url.rsplit("/", 1)[1]
     summary = description(card, frozen.get("caption"))
     listing = card.get("list") if isinstance(card.get("list"), dict) else None
-    fallback = (app.get("share_base_url") or "").rstrip("/") or None
+    fallback = shares.website(app)
     return {
         "title": str(card.get("title") or frozen.get("story_title") or "A story"),
         "subtitle": str(card.get("subtitle") or ""),
@@ -58,7 +58,7 @@ def context(share: Share) -> dict[str, Any]:
         "story_src": f"/s/{token}/story.png",
         "qr_src": f"/s/{token}/qr.png",
         "deep_link": links["deep_link"],
-        "custom_scheme": bool(app.get("deep_link_scheme")),
+        "custom_scheme": not links["deep_link"].startswith(("https://", "http://")),
         "fallback_url": fallback,
         "colors": {"bg": hex_color(pal.background), "fg": hex_color(pal.foreground),
                    "accent": hex_color(pal.accent), "muted": hex_color(pal.muted),

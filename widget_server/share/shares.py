@@ -19,6 +19,17 @@ log = logging.getLogger(__name__)
 UPLOAD_PATH = re.compile(r"/u/([A-Za-z0-9_-]{22})\.(?:jpg|png)$")
 
 
+# An app's custom URL scheme, and schemes that must never become a link on our pages.
+SCHEME = re.compile(r"^[a-z][a-z0-9+.-]{0,49}$")
+UNSAFE_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about", "http", "https"}
+
+
+def website(app: dict[str, Any]) -> str | None:
+    """The app's web base (``share_base_url``) when it is an http(s) URL, without a trailing slash."""
+    base = str(app.get("share_base_url") or "").rstrip("/")
+    return base if base.startswith(("https://", "http://")) else None
+
+
 def now_ms() -> int:
     return current_app.config["SHARE_CLOCK"]()
 
@@ -116,11 +127,11 @@ def links(share: Share) -> dict[str, Any]:
     """The share's public URL, image URLs and the links that open the app."""
     token = share.url.rsplit("/", 1)[1]
     app = share.card.get("app") or {}
-    universal = None
-    if app.get("share_base_url"):
-        universal = f"{app['share_base_url'].rstrip('/')}/s/{token}"
+    web = website(app)
+    universal = f"{web}/s/{token}" if web else None
     deep_link = universal or share.url
-    if app.get("deep_link_scheme"):
-        deep_link = f"{app['deep_link_scheme']}://recap/{share.template_id}?share={token}"
+    scheme = str(app.get("deep_link_scheme") or "").lower()
+    if SCHEME.match(scheme) and scheme not in UNSAFE_SCHEMES:
+        deep_link = f"{scheme}://recap/{share.template_id}?share={token}"
     return {"url": share.url, "deep_link": deep_link, "universal_link": universal,
             "images": {kind: f"{share.url}/{kind}.png" for kind in ("story", "og", "qr")}}

@@ -64,11 +64,14 @@ def revoke_share(share_id: str) -> Response:
 
 
 @bp.get("/s/<token>")
-def share_page(token: str) -> Response | tuple[str, int]:
+def share_page(token: str) -> Response:
     try:
         share = shares.live(token)
     except APIError as exc:  # people open these links in browsers: answer with a page
-        return render_template("share/gone.html", status=exc.status, message=exc.message), exc.status
+        response = Response(render_template("share/gone.html", status=exc.status, message=exc.message),
+                            status=exc.status)
+        response.headers["Content-Security-Policy"] = page.CSP
+        return response
     response = Response(render_template("share/page.html", **page.context(share)))
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Content-Security-Policy"] = page.CSP

@@ -144,6 +144,8 @@ class SpoolQueue:
         self.lease = lease
         self._lock = threading.Lock()
         self._last_reclaim = 0.0
+        self._closed = False
+        self._left_at_close = 0
         self._conn = self._open()
         self.reclaim_dead_owners()
 
@@ -153,11 +155,11 @@ class SpoolQueue:
             # Events may carry personal data: only the owner may read the file.
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-        # WAL + NORMAL: a commit survives the process being killed (not a power cut) and costs
-        # no fsync; the worker commits every ``write_interval``.
         # Incremental vacuum lets an emptied spool give back the disk a long outage took
         # (it only takes effect on a new file, before the first table).
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        # WAL + NORMAL: a commit survives the process being killed (not a power cut) and costs
+        # no fsync; the worker commits every ``write_interval``.
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA cache_size=-1024")
@@ -213,204 +215,14 @@ class SpoolQueue:
                 self._conn.executescript("PRAGMA incremental_vacuum;")
 
     def _in_claim(self, sql: str, items: list[Item], *params: object) -> None:
-        """Run ``sql`` over exactly the rows of ``items``, in one statement (json_each walks the
-        id list in C: as fast as a range, without assuming the ids are contiguous)."""
+        """Run ``sql`` over exactly the rows of ``items`` that this process holds, in one
+        statement (json_each walks the id list in C: as fast as a range, and exact)."""
         if not items:
             return
         ids = "[" + ",".join(str(event_id) for event_id, _ in items) + "]"
         with self._lock:
             self._conn.execute(sql + " WHERE id IN (SELECT value FROM json_each(?)) AND owner = ?",
                                (*params, ids, os.getpid()))
-
-    def renew(self, items: list[Item]) -> None: ...
-
-    def ack(self, items: list[Item]) -> None: ...
-
-    def release(self, items: list[Item]) -> None: ...
-
-    def lowest_id(self) -> int | None:
-        """The lowest id still waiting or in flight, or None when the queue is empty."""
-
-    def pending(self) -> int: ...
-
-    def after_fork(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def _batch_prefix(items: list[Item], max_count: int, max_bytes: int) -> list[Item]:
-    """The longest prefix within both limits (always at least one item, if any)."""
-    size = 0
-    for index, (_, body) in enumerate(items[:max_count]):
-        size += len(body) + 1
-        if size > max_bytes and index:
-            return items[:index]
-    return items[:max_count]
-
-
-class MemoryQueue:
-    """A bounded in-process queue; what it holds is lost if the process dies."""
-
-    durable = False
-
-    def __init__(self, max_events: int) -> None:
-        self.max_events = max_events
-        self._waiting: deque[Item] = deque()
-        self._claimed: dict[int, bytes] = {}
-        self._last_id = 0
-        self._lock = threading.Lock()
-
-    def put(self, bodies: list[bytes]) -> tuple[int, int]:
-        with self._lock:
-            room = max(0, self.max_events - len(self._waiting) - len(self._claimed))
-            kept = bodies[:room]
-            for body in kept:
-                self._last_id += 1
-                self._waiting.append((self._last_id, body))
-            return self._last_id, len(bodies) - len(kept)
-
-    def claim(self, max_count: int, max_bytes: int) -> list[Item]:
-        with self._lock:
-            head = [self._waiting[i] for i in range(min(max_count, len(self._waiting)))]
-            batch = _batch_prefix(head, max_count, max_bytes)
-            for item in batch:
-                self._waiting.popleft()
-                self._claimed[item[0]] = item[1]
-            return batch
-
-    def renew(self, items: list[Item]) -> None:
-        """In memory a claim never expires."""
-
-    def ack(self, items: list[Item]) -> None:
-        with self._lock:
-            for event_id, _ in items:
-                self._claimed.pop(event_id, None)
-
-    def release(self, items: list[Item]) -> None:
-        with self._lock:
-            for item in reversed(items):
-                if self._claimed.pop(item[0], None) is not None:
-                    self._waiting.appendleft(item)
-
-    def lowest_id(self) -> int | None:
-        with self._lock:
-            ids = [self._waiting[0][0]] if self._waiting else []
-            if self._claimed:
-                ids.append(min(self._claimed))
-            return min(ids) if ids else None
-
-    def pending(self) -> int:
-        return len(self._waiting) + len(self._claimed)
-
-    def after_fork(self) -> None:
-        # The parent still holds these events and will send them; the child starts empty.
-        self._lock = threading.Lock()
-        self._waiting.clear()
-        self._claimed.clear()
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-def default_spool_path(host: str, write_key: str) -> Path:
-    """One spool file per (server, key) in the user's cache directory."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    digest = hashlib.sha256(f"{host}\0{write_key}".encode()).hexdigest()[:16]
-    return Path(base) / "recap-sdk" / f"spool-{digest}.sqlite3"
-
-
-class SpoolQueue:
-    """A SQLite file that outlives the process: an outage of any length and a restart lose nothing."""
-
-    durable = True
-
-    def __init__(self, path: str | os.PathLike[str], max_events: int, lease: float = 60.0) -> None:
-        self.path = Path(path)
-        self.max_events = max_events
-        self.lease = lease
-        self._lock = threading.Lock()
-        self._last_reclaim = 0.0
-        self._conn = self._open()
-        self.reclaim_dead_owners()
-
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not self.path.exists():
-            # Events may carry personal data: only the owner may read the file.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-        # WAL + NORMAL: a commit survives the process being killed (not a power cut) and costs
-        # no fsync; the worker commits every ``write_interval``.
-        # Incremental vacuum lets an emptied spool give back the disk a long outage took
-        # (it only takes effect on a new file, before the first table).
-        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA cache_size=-1024")
-        conn.execute("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-                     " body BLOB NOT NULL, claimed_until REAL NOT NULL DEFAULT 0,"
-                     " owner INTEGER NOT NULL DEFAULT 0)")
-        return conn
-
-    def put(self, bodies: list[bytes]) -> tuple[int, int]:
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                low, high = conn.execute("SELECT MIN(id), MAX(id) FROM events").fetchone()
-                # max - min bounds the row count from above without a full COUNT(*) scan.
-                held = 0 if low is None else high - low + 1
-                kept = bodies[:max(0, self.max_events - held)]
-                conn.executemany("INSERT INTO events (body) VALUES (?)", [(b,) for b in kept])
-                last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return (last[0] if last else 0), len(bodies) - len(kept)
-
-    def claim(self, max_count: int, max_bytes: int) -> list[Item]:
-        now = time.time()
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = conn.execute("SELECT id, body FROM events WHERE claimed_until < ? ORDER BY id LIMIT ?",
-                                    (now, max_count)).fetchall()
-                batch = _batch_prefix(rows, max_count, max_bytes)
-                if batch:
-                    # Every unclaimed row between the first and last id is in ``batch``.
-                    conn.execute("UPDATE events SET claimed_until = ?, owner = ? "
-                                 "WHERE id BETWEEN ? AND ? AND claimed_until < ?",
-                                 (now + self.lease, os.getpid(), batch[0][0], batch[-1][0], now))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        if not batch and now - self._last_reclaim > 5.0:
-            self.reclaim_dead_owners()
-            self._compact_if_empty()
-        return batch
-
-    def _compact_if_empty(self) -> None:
-        with self._lock:
-            if self._conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
-                # (executescript: a plain execute() steps the pragma once, freeing one page)
-                self._conn.executescript("PRAGMA incremental_vacuum;")
-
-    def _in_claim(self, sql: str, items: list[Item], *params: object) -> None:
-        """Run ``sql`` over the rows of ``items``, rows of this process's current claim.
-
-        Every row between its first and last id that this process owns is in it: a claim takes
-        every unclaimed row in its range, and this process works on one claim at a time. So one
-        range statement does what a statement per id would, much faster.
-        """
-        if not items:
-            return
-        ids = [event_id for event_id, _ in items]
-        with self._lock:
-            self._conn.execute(sql + " WHERE id BETWEEN ? AND ? AND owner = ?",
-                               (*params, min(ids), max(ids), os.getpid()))
 
     def renew(self, items: list[Item]) -> None:
         self._in_claim("UPDATE events SET claimed_until = ?", items, time.time() + self.lease)
@@ -422,202 +234,15 @@ class SpoolQueue:
         self._in_claim("UPDATE events SET claimed_until = 0", items)
 
     def lowest_id(self) -> int | None:
-        """The lowest id still waiting or in flight, or None when the queue is empty."""
-
-    def pending(self) -> int: ...
-
-    def after_fork(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def _batch_prefix(items: list[Item], max_count: int, max_bytes: int) -> list[Item]:
-    """The longest prefix within both limits (always at least one item, if any)."""
-    size = 0
-    for index, (_, body) in enumerate(items[:max_count]):
-        size += len(body) + 1
-        if size > max_bytes and index:
-            return items[:index]
-    return items[:max_count]
-
-
-class MemoryQueue:
-    """A bounded in-process queue; what it holds is lost if the process dies."""
-
-    durable = False
-
-    def __init__(self, max_events: int) -> None:
-        self.max_events = max_events
-        self._waiting: deque[Item] = deque()
-        self._claimed: dict[int, bytes] = {}
-        self._last_id = 0
-        self._lock = threading.Lock()
-
-    def put(self, bodies: list[bytes]) -> tuple[int, int]:
         with self._lock:
-            room = max(0, self.max_events - len(self._waiting) - len(self._claimed))
-            kept = bodies[:room]
-            for body in kept:
-                self._last_id += 1
-                self._waiting.append((self._last_id, body))
-            return self._last_id, len(bodies) - len(kept)
-
-    def claim(self, max_count: int, max_bytes: int) -> list[Item]:
-        with self._lock:
-            head = [self._waiting[i] for i in range(min(max_count, len(self._waiting)))]
-            batch = _batch_prefix(head, max_count, max_bytes)
-            for item in batch:
-                self._waiting.popleft()
-                self._claimed[item[0]] = item[1]
-            return batch
-
-    def renew(self, items: list[Item]) -> None:
-        """In memory a claim never expires."""
-
-    def ack(self, items: list[Item]) -> None:
-        with self._lock:
-            for event_id, _ in items:
-                self._claimed.pop(event_id, None)
-
-    def release(self, items: list[Item]) -> None:
-        with self._lock:
-            for item in reversed(items):
-                if self._claimed.pop(item[0], None) is not None:
-                    self._waiting.appendleft(item)
-
-    def lowest_id(self) -> int | None:
-        with self._lock:
-            ids = [self._waiting[0][0]] if self._waiting else []
-            if self._claimed:
-                ids.append(min(self._claimed))
-            return min(ids) if ids else None
-
-    def pending(self) -> int:
-        return len(self._waiting) + len(self._claimed)
-
-    def after_fork(self) -> None:
-        # The parent still holds these events and will send them; the child starts empty.
-        self._lock = threading.Lock()
-        self._waiting.clear()
-        self._claimed.clear()
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-def default_spool_path(host: str, write_key: str) -> Path:
-    """One spool file per (server, key) in the user's cache directory."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    digest = hashlib.sha256(f"{host}\0{write_key}".encode()).hexdigest()[:16]
-    return Path(base) / "recap-sdk" / f"spool-{digest}.sqlite3"
-
-
-class SpoolQueue:
-    """A SQLite file that outlives the process: an outage of any length and a restart lose nothing."""
-
-    durable = True
-
-    def __init__(self, path: str | os.PathLike[str], max_events: int, lease: float = 60.0) -> None:
-        self.path = Path(path)
-        self.max_events = max_events
-        self.lease = lease
-        self._lock = threading.Lock()
-        self._last_reclaim = 0.0
-        self._conn = self._open()
-        self.reclaim_dead_owners()
-
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not self.path.exists():
-            # Events may carry personal data: only the owner may read the file.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-        # WAL + NORMAL: a commit survives the process being killed (not a power cut) and costs
-        # no fsync; the worker commits every ``write_interval``.
-        # Incremental vacuum lets an emptied spool give back the disk a long outage took
-        # (it only takes effect on a new file, before the first table).
-        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA cache_size=-1024")
-        conn.execute("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-                     " body BLOB NOT NULL, claimed_until REAL NOT NULL DEFAULT 0,"
-                     " owner INTEGER NOT NULL DEFAULT 0)")
-        return conn
-
-    def put(self, bodies: list[bytes]) -> tuple[int, int]:
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                low, high = conn.execute("SELECT MIN(id), MAX(id) FROM events").fetchone()
-                # max - min bounds the row count from above without a full COUNT(*) scan.
-                held = 0 if low is None else high - low + 1
-                kept = bodies[:max(0, self.max_events - held)]
-                conn.executemany("INSERT INTO events (body) VALUES (?)", [(b,) for b in kept])
-                last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return (last[0] if last else 0), len(bodies) - len(kept)
-
-    def claim(self, max_count: int, max_bytes: int) -> list[Item]:
-        now = time.time()
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = conn.execute("SELECT id, body FROM events WHERE claimed_until < ? ORDER BY id LIMIT ?",
-                                    (now, max_count)).fetchall()
-                batch = _batch_prefix(rows, max_count, max_bytes)
-                if batch:
-                    # Every unclaimed row between the first and last id is in ``batch``.
-                    conn.execute("UPDATE events SET claimed_until = ?, owner = ? "
-                                 "WHERE id BETWEEN ? AND ? AND claimed_until < ?",
-                                 (now + self.lease, os.getpid(), batch[0][0], batch[-1][0], now))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        if not batch and now - self._last_reclaim > 5.0:
-            self.reclaim_dead_owners()
-            self._compact_if_empty()
-        return batch
-
-    def _compact_if_empty(self) -> None:
-        with self._lock:
-            if self._conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
-                # (executescript: a plain execute() steps the pragma once, freeing one page)
-                self._conn.executescript("PRAGMA incremental_vacuum;")
-
-    def _by_id(self, sql: str, items: list[Item], *params: object) -> None:
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(sql, [(*params, event_id) for event_id, _ in items])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-
-    def renew(self, items: list[Item]) -> None:
-        self._by_id("UPDATE events SET claimed_until = ?, owner = ? WHERE id = ?", items,
-                    time.time() + self.lease, os.getpid())
-
-    def ack(self, items: list[Item]) -> None:
-        self._by_id("DELETE FROM events WHERE id = ?", items)
-
-    def release(self, items: list[Item]) -> None:
-        self._by_id("UPDATE events SET claimed_until = 0 WHERE id = ?", items)
-
-    def lowest_id(self) -> int | None:
-        with self._lock:
+            if self._closed:
+                return None
             return self._conn.execute("SELECT MIN(id) FROM events").fetchone()[0]
 
     def pending(self) -> int:
         with self._lock:
+            if self._closed:
+                return self._left_at_close
             low, high = self._conn.execute("SELECT MIN(id), MAX(id) FROM events").fetchone()
         return 0 if low is None else high - low + 1
 
@@ -639,7 +264,9 @@ class SpoolQueue:
         self._conn = self._open()
 
     def close(self) -> None:
+        left = self.pending()
         with self._lock:
+            self._left_at_close, self._closed = left, True
             self._conn.close()
 
 

@@ -150,8 +150,9 @@ class Worker:
 
     def waiting(self) -> int:
         """Events not yet delivered: in the caller's deque (flush markers aside) or the queue."""
-        in_inbox = sum(1 for item in list(self.inbox) if item.__class__ is tuple)
-        return in_inbox + len(self._unwritten) + self.queue.pending()
+        with self._drain_lock:  # not while the writer holds a chunk that is in neither place
+            in_inbox = sum(1 for item in list(self.inbox) if item.__class__ is tuple)
+            return in_inbox + len(self._unwritten) + self.queue.pending()
 
     def _after_fork(self) -> None:
         self._reset_sync_state()
@@ -269,8 +270,8 @@ class Worker:
             self._dropped_full(full)
 
     def _dropped_full(self, count: int) -> None:
-        self.stats.dropped_queue_full += count
         self.report(QueueFull(f"{count} events were dropped because the queue is full.", count))
+        self.stats.dropped_queue_full += count
 
     # --- sender ------------------------------------------------------------------------------
     def _send_loop(self) -> None:

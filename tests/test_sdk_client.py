@@ -133,11 +133,13 @@ def test_a_failing_on_error_callback_is_logged_not_raised(live_server, tenant, c
     assert "on_error callback failed" in caplog.text
 
 
-def test_calls_after_shutdown_are_ignored(live_server, tenant, query):
-    client = make_client(live_server, tenant)
+@pytest.mark.parametrize("spool", [False, True])
+def test_calls_after_shutdown_are_ignored(live_server, tenant, query, tmp_path, spool):
+    client = make_client(live_server, tenant, spool=spool, spool_path=tmp_path / "s.sqlite3")
     client.shutdown(timeout=1)
     client.track(user_id="u1", event="Late")
     assert client.flush(timeout=1) and client.shutdown(timeout=1)
+    assert client.stats()["queued"] == 0
     assert query("SELECT COUNT(*) FROM event") == [(0,)]
 
 

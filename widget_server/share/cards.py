@@ -54,12 +54,26 @@ class Palette:
         if contrast(bg, fg) < 4.5:  # body text: crisp black or white rather than a washed-out tint
             fg = (255, 255, 255) if contrast(bg, (255, 255, 255)) >= contrast(bg, (0, 0, 0)) else (0, 0, 0)
         brand = parse_color(theme.get("accent"), (30, 215, 96))
-        # Glows use the brand colour as given; text in the accent colour is adjusted to read.
-        hue, light, sat = colorsys.rgb_to_hls(*(c / 255 for c in brand))
-        shifted = colorsys.hls_to_rgb((hue + 0.14) % 1.0, light, sat)
-        second: Color = tuple(round(c * 255) for c in shifted)  # type: ignore[assignment]
+        # Glows use the brand colour as given (text in the accent colour is adjusted to read).
+        # They are mixed in HLS, keeping the colour's saturation: an RGB mix of, say, yellow into
+        # dark purple turns brown, not gold.
+        bg_hue, bg_light, bg_sat = _hls(bg)
+        hue, light, sat = _hls(brand)
+        glow = _rgb(hue, bg_light + (light - bg_light) * 0.45, sat)
+        if bg_sat > 0.25:  # a coloured background: its own hue, brighter, for the second glow
+            glow2 = _rgb(bg_hue, min(bg_light * 2.2 + 0.08, 0.5), min(bg_sat * 1.2, 0.9))
+        else:
+            glow2 = _rgb((hue + 0.14) % 1.0, bg_light + (light - bg_light) * 0.32, sat)
         return cls(background=bg, foreground=fg, accent=readable_on(bg, brand), muted=mix(fg, bg, 0.32),
-                   glow=mix(bg, brand, 0.42), glow2=mix(bg, second, 0.32), bottom=mix(bg, brand, 0.16))
+                   glow=glow, glow2=glow2, bottom=mix(bg, brand, 0.16))
+
+
+def _hls(color: Color) -> tuple[float, float, float]:
+    return colorsys.rgb_to_hls(*(c / 255 for c in color))
+
+
+def _rgb(hue: float, light: float, sat: float) -> Color:
+    return tuple(round(c * 255) for c in colorsys.hls_to_rgb(hue, light, sat))  # type: ignore[return-value]
 
 
 @dataclass

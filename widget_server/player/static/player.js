@@ -235,7 +235,8 @@
       }
     }
     for (var t = 0; t < n; t++) {
-      if (t % every && t !== hi) continue;
+      // Every few labels, and always the highlighted one, with room kept around it.
+      if (t !== hi && (t % every || (hi !== null && hi !== undefined && Math.abs(t - hi) < every))) continue;
       var label = svg('text', { x: left + step * (t + 0.5), y: 212, 'text-anchor': 'middle',
         class: 'recap-chart-label' + (t === hi ? ' is-highlight' : '') });
       label.textContent = labels[t];

@@ -81,13 +81,35 @@ class WalCheckpointer:
 wal_checkpointer = WalCheckpointer()
 
 
+_sqlite_pragmas: dict[str, dict] = {}  # path -> the pragmas its connections use
+_writers: dict[tuple[int, str], sqlite3.Connection] = {}
+
+
 def open_database(url: str, busy_timeout_ms: int | None = None) -> Database:
     if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
         pragmas = dict(SQLITE_PRAGMAS)
         if busy_timeout_ms is not None:
             pragmas["busy_timeout"] = busy_timeout_ms
-        return SqliteDatabase(url[len("sqlite:///"):], pragmas=pragmas, check_same_thread=False)
+        _sqlite_pragmas[path] = pragmas
+        return SqliteDatabase(path, pragmas=pragmas, check_same_thread=False)
     return connect_url(url)
+
+
+def sqlite_writer(path: str) -> sqlite3.Connection:
+    """A long-lived connection for the ingest writer (one thread at a time uses it).
+
+    Request connections open and close with each request, so their page cache starts cold;
+    this one keeps the hot index pages between transactions.
+    """
+    key = (os.getpid(), path)
+    con = _writers.get(key)
+    if con is None:
+        con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        for name, value in _sqlite_pragmas.get(path, SQLITE_PRAGMAS).items():
+            con.execute(f"PRAGMA {name} = {value}")
+        _writers[key] = con
+    return con
 
 
 def is_sqlite() -> bool:

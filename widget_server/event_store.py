@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from . import sql_dialect
-from .db import database, is_sqlite
+from .db import database, is_sqlite, sqlite_writer
 from .group_commit import GroupCommitter
 from .event_schema import EventIn, parse_time
 
@@ -75,9 +75,21 @@ def store_events(app_id: int, app_timezone: str, events: list[EventIn], received
 
 def _write_group(group: list[Writes]) -> list[int]:
     """Several requests' writes in one transaction (see group_commit)."""
-    with database.atomic():
-        cursor = database.cursor()
-        return [write(cursor, writes) for writes in group]
+    if not is_sqlite():
+        with database.atomic():
+            cursor = database.cursor()
+            return [write(cursor, writes) for writes in group]
+    con = sqlite_writer(database.obj.database)
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        cursor = con.cursor()
+        results = [write(cursor, writes) for writes in group]
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+    return results
 
 
 def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: int,

@@ -153,7 +153,7 @@ def on_demand(reps: dict[int, int], cpu: dict[int, list[float]] | None = None) -
     results = {}
     for size in SIZES:
         samples: list[float] = []
-        cpu_samples = (cpu or {}).setdefault(size, [])
+        cpu_samples = cpu.setdefault(size, []) if cpu is not None else None
         for user, user_size in heavy_users():
             if user_size != size:
                 continue

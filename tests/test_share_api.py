@@ -258,3 +258,15 @@ def test_app_settings_never_become_script_links(app, live_server, scheme, base):
     assert body["deep_link"] == body["url"]  # neither setting is used
     page = http("GET", body["url"]).body.decode()
     assert "javascript:" not in page and "data:text" not in page
+
+
+def test_player_on_another_site_may_call_the_share_routes(soundwave, live_server):
+    preflight = http("OPTIONS", live_server.url + "/v1/shares", None,
+                     {"Origin": "https://soundwave.app", "Access-Control-Request-Method": "POST",
+                      "Access-Control-Request-Headers": "authorization, content-type"})
+    assert preflight.status == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    body = share(live_server, soundwave)
+    image = http("GET", body["images"]["story"], None, {"Origin": "https://soundwave.app"})
+    assert image.headers["Access-Control-Allow-Origin"] == "*"

@@ -12,6 +12,15 @@ from ..models import Share
 from . import access, bp, images, page, shares
 
 IMAGE_KINDS = {"story.png": "story", "og.png": "og", "qr.png": "qr"}
+# The player may run on the app's own site and call these routes from there; credentials are
+# Bearer tokens (never cookies), so any origin may. Images too: the player fetches story.png to
+# hand it to the phone's share sheet.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
 # Browsers and CDNs may keep an image an hour, then revalidate (a cheap 304). Longer would keep
 # a revoked card visible in caches for longer; the ETag makes revalidation nearly free.
 IMAGE_MAX_AGE = 3600
@@ -32,6 +41,20 @@ class ShareRequest(Schema):
 
 def _iso(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    if request.path.startswith(("/v1/shares", "/v1/uploads")) or request.path.endswith(".png"):
+        response.headers.update(CORS_HEADERS)
+    return response
+
+
+@bp.route("/v1/shares", methods=["OPTIONS"])
+@bp.route("/v1/shares/<share_id>", methods=["OPTIONS"])
+@bp.route("/v1/uploads", methods=["OPTIONS"])
+def preflight(share_id: str | None = None) -> Response:
+    return Response(status=204)
 
 
 @bp.post("/v1/shares")

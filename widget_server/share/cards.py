@@ -119,7 +119,7 @@ def encode_png(image: Image.Image) -> bytes:
     Pillow spends most of an RGB PNG's time choosing a filter per row; palette rows are not
     filtered. The palette comes from a quarter-size sample (its colours are the same), and pixels
     map to it without dithering (dithering alone costs more than the whole render); the
-    background's grain stands in for dithering, so gradients show no bands.
+    background's ordered-dither pattern stands in for dithering, so gradients show no bands.
     """
     out = io.BytesIO()
     if image.mode != "RGB":  # the QR code: 1-bit, already tiny

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import font_manrope
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
@@ -125,7 +126,8 @@ class CardDraw(ImageDraw.ImageDraw):
         super().__init__(image)
         self.target = image
 
-    def text(self, xy, text, fill=None, font=None, anchor=None, *args, **kwargs):  # type: ignore[override]
+    def text(self, xy: tuple[float, float], text: str, fill: Any = None,  # type: ignore[override]
+             font: Any = None, anchor: str | None = None, *args: Any, **kwargs: Any) -> None:
         if args or kwargs or not isinstance(font, ImageFont.FreeTypeFont) or not isinstance(fill, tuple):
             return super().text(xy, text, fill, font, anchor, *args, **kwargs)
         mask, left, top = _text_mask(text, font, anchor or "la")

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import StrictUndefined, TemplateError, Undefined, meta
+from jinja2.runtime import new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -92,7 +93,10 @@ def render(source: str, context: dict[str, Any]) -> str:
         return source.strip()  # literal text: nothing to evaluate
     try:
         template = compile_text(source)
-        out = ENV.concat(template.root_render_func(template.new_context(context, shared=True)))
+        # Without globals: the story context already carries them, and Jinja would otherwise
+        # rebuild its globals set for every field.
+        frame = new_context(ENV, template.name, template.blocks, context, True, None, None)
+        out = ENV.concat(template.root_render_func(frame))
         return Markup(out).unescape().strip()
     except (TemplateError, ExpressionFailed, ArithmeticError, TypeError, ValueError, KeyError,
             AttributeError, IndexError) as exc:
@@ -101,7 +105,7 @@ def render(source: str, context: dict[str, Any]) -> str:
 
 def story_globals() -> dict[str, Any]:
     """Names every template may use besides the metrics."""
-    return {"MONTHS": MONTHS, "WEEKDAYS": WEEKDAYS}
+    return dict(ENV.globals)  # Jinja's own (the sandbox's bounded range, dict, …) and ours
 
 
 def evaluate(source: str, context: dict[str, Any]) -> Any:

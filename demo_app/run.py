@@ -1,0 +1,87 @@
+"""Serving the demo: the widget server, the host page, shares of the showcase users' stories."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from .host import create_host, mint_viewer_token
+from .instance import DemoApp, read_state, write_state
+from .server import ServerError, WidgetServer, port_is_free
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Share:
+    url: str
+    images: dict[str, str]
+
+
+class HostSite:
+    """The host page under werkzeug's threaded server (a stand-in app's site; one thread each
+    request is plenty for a demo), in a daemon thread of this process."""
+
+    def __init__(self, widget_url: str, apps: dict[str, DemoApp], users: dict[str, list[str]], year: int,
+                 port: int = 0) -> None:
+        if port and not port_is_free(port):
+            raise ServerError(f"port {port} on 127.0.0.1 is in use; pick another with --port")
+        self._server: BaseWSGIServer = make_server("127.0.0.1", port, create_host(widget_url, apps, users, year),
+                                                   threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="demo-host", daemon=True)
+
+    def start(self) -> "HostSite":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def story_url(host_url: str, app: DemoApp, user_id: str | None = None) -> str:
+    return f"{host_url}/{app.kind}/{user_id or app.showcase_user}"
+
+
+def _still_served(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return reply.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def share_story(widget_url: str, app: DemoApp, user_id: str, caption: str | None = None) -> Share:
+    """What the player's Share button does: freeze the user's card into a public share page."""
+    token = mint_viewer_token(widget_url, app, user_id)
+    body = {"template": app.template, **({"caption": caption} if caption else {})}
+    request = urllib.request.Request(widget_url + "/v1/shares", method="POST", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        answer = json.loads(reply.read())
+    return Share(answer["url"], answer["images"])
+
+
+def showcase_shares(instance: Path, widget_url: str, apps: dict[str, DemoApp]) -> dict[str, Share]:
+    """One share per app for its showcase user, reused across runs while its page still answers."""
+    state = read_state(instance)
+    saved = state.get("shares", {})
+    shares: dict[str, Share] = {}
+    for kind, app in apps.items():
+        known = saved.get(kind)
+        if known and known.get("url", "").startswith(widget_url + "/") and _still_served(known["url"]):
+            shares[kind] = Share(known["url"], known.get("images", {}))
+            continue
+        shares[kind] = share_story(widget_url, app, app.showcase_user, caption=f"My year on {app.name}")
+    state["shares"] = {kind: {"url": s.url, "images": s.images} for kind, s in shares.items()}
+    write_state(instance, state)
+    return shares

@@ -1,0 +1,101 @@
+"""Runs the widget server for the demo: gunicorn in a child process, on 127.0.0.1."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class ServerError(RuntimeError):
+    """The widget server could not be started."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class WidgetServer:
+    """The real widget server under gunicorn (gthread workers), as it runs in production.
+
+    A child process rather than a thread: the generator (SDK encoding) and the server (ingest
+    into SQLite) then use both cores instead of sharing one interpreter lock.
+    """
+
+    def __init__(self, instance: Path, port: int = 0, workers: int = 2, threads: int = 4) -> None:
+        self.instance = instance
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = instance / "server.log"
+        self.workers = workers
+        self.threads = threads
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> "WidgetServer":
+        if not port_is_free(self.port):
+            raise ServerError(f"port {self.port} on 127.0.0.1 is in use; pick another with --port")
+        # Only the instance folder: the demo always runs on its own embedded SQLite database.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RECAP_")}
+        env["RECAP_INSTANCE_PATH"] = str(self.instance)
+        command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
+                   "--workers", str(self.workers), "--worker-class", "gthread", "--threads", str(self.threads),
+                   "--preload", "--timeout", "60", "--graceful-timeout", "5",
+                   "--error-logfile", str(self.log_path), "widget_server:create_app()"]
+        self.instance.mkdir(parents=True, exist_ok=True)
+        self._process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise ServerError(f"the widget server exited at start; see {self.log_path}")
+            if self._answers():
+                log.info("widget server up at %s (pid %d)", self.url, self._process.pid)
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise ServerError(f"the widget server did not answer within {timeout:.0f} s; see {self.log_path}")
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/v1/viewer-tokens", timeout=1):
+                return True
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer (405 here) means it is serving
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> "WidgetServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

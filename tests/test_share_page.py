@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import CHROMIUM  # noqa: F401  (the browser fixtures live in conftest)
 from share_helpers import share, soundwave  # noqa: F401  (soundwave is a fixture)
 
 pytestmark = pytest.mark.browser

@@ -57,6 +57,9 @@ class Client:
                  retry_base: float = 0.5, retry_cap: float = 30.0, max_retries: int = 10) -> None:
         if not isinstance(write_key, str) or not write_key:
             raise TypeError("write_key must be a non-empty string")
+        if not isinstance(host, str):
+            raise TypeError("host must be a string such as 'https://recap.example.com'")
+        _positive("max_retries", max_retries, int, allow_zero=True)
         for name, value in (("batch_size", batch_size), ("max_queue_size", max_queue_size),
                             ("max_spool_events", max_spool_events), ("max_batch_bytes", max_batch_bytes),
                             ("max_event_bytes", max_event_bytes)):
@@ -74,7 +77,8 @@ class Client:
             raise TypeError("context must be a mapping")
 
         self.host = host.rstrip("/")
-        self.disabled = bool(disabled)
+        # RECAP_SDK_DISABLED=1 turns every client off (CI, local runs) without a code change.
+        self.disabled = bool(disabled) or os.environ.get("RECAP_SDK_DISABLED", "") in ("1", "true", "yes")
         self.sync_mode = bool(sync_mode)
         self.exit_timeout = float(exit_timeout)
         self.timeout = float(timeout)

@@ -80,6 +80,14 @@ def test_disabled_and_sampled_out_clients_send_nothing(live_server, tenant, quer
     assert query("SELECT COUNT(*) FROM event") == [(0,)]
 
 
+def test_the_environment_can_turn_every_client_off(live_server, tenant, query, monkeypatch):
+    monkeypatch.setenv("RECAP_SDK_DISABLED", "1")
+    with make_client(live_server, tenant) as client:
+        client.track(user_id="u1", event="E")
+        assert client.disabled and client.flush(timeout=2)
+    assert query("SELECT COUNT(*) FROM event") == [(0,)]
+
+
 def test_opting_out_at_run_time(live_server, tenant, query):
     with make_client(live_server, tenant) as client:
         client.track(user_id="u1", event="Before")
@@ -188,6 +196,8 @@ BAD_OPTIONS = [
     ({"write_key": None}, TypeError, "write_key"),
     ({"host": "ftp://x"}, ValueError, "http:// or https://"),
     ({"host": "127.0.0.1:8000"}, ValueError, "http:// or https://"),
+    ({"host": None}, TypeError, "host must be a string"),
+    ({"max_retries": -1}, ValueError, "max_retries"),
     ({"batch_size": 0}, ValueError, "batch_size"),
     ({"batch_size": "10"}, TypeError, "batch_size"),
     ({"flush_interval": -1}, ValueError, "flush_interval"),

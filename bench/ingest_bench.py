@@ -1,6 +1,6 @@
 """Ingest benchmark: sustained HTTP batch ingest under gunicorn next to raw SQLite inserts.
 
-Run: ``python bench/ingest_bench.py`` (about two minutes). It builds a throw-away instance,
+Run: ``python bench/ingest_bench.py`` (about 90 seconds). It builds a throw-away instance,
 prefills the event table past 1M rows, starts gunicorn the way docs/INGEST.md recommends, and
 then alternates rounds of
 

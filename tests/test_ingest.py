@@ -307,3 +307,19 @@ def test_busy_store_answers_429_with_retry_after_and_the_retry_is_stored(tmp_pat
         server.stop()
         if not database.is_closed():
             database.close()
+
+
+def test_concurrent_batches_share_commits_and_each_answer_counts_its_own_events(live_server, tenant, query):
+    # 12 senders at once; each batch repeats half of the previous one, so answers must split
+    # stored and duplicates per request even when requests share a transaction.
+    from concurrent.futures import ThreadPoolExecutor
+
+    events = [track(user=f"u{i % 7}") for i in range(12 * 40 + 40)]
+    batches = [events[i * 40:i * 40 + 80] for i in range(12)]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        replies = list(pool.map(lambda b: send(live_server, tenant.write_key, {"batch": b}), batches))
+    assert [r.status for r in replies] == [200] * 12
+    bodies = [r.json() for r in replies]
+    assert all(b["stored"] + b["duplicates"] == 80 for b in bodies)
+    assert sum(b["stored"] for b in bodies) == len(events) == count(query)
+    assert count(query, "SELECT COUNT(DISTINCT message_id) FROM event") == len(events)

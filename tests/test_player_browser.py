@@ -619,3 +619,18 @@ def test_video_frame_plays_muted_inline_and_advances_at_its_end(phone, live_serv
     started = time.monotonic()
     wait_index(phone, 2)                               # its own end, not the 6 s default
     assert time.monotonic() - started < 4
+
+
+def test_player_mounted_on_another_site_loads_the_users_story(phone, live_server, music, site, query):
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(site.page("/", player_page(live_server)))
+    phone.evaluate("([token, host]) => { window.player = Recap.story('#mount', "
+                   "{token, template: 'player-test', host, onClose: p => window.closedWith = p}); }",
+                   [token, live_server.url])
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    assert phone.text_content(".recap-title") == "Your month in music"
+    phone.keyboard.press("Escape")
+    phone.wait_for_function("window.closedWith && window.closedWith.progress >= 0")
+    rows = wait_rows(query, "SELECT name, user_id FROM event WHERE name IN ('story_viewed', 'story_closed') "
+                     "ORDER BY id", count=2)
+    assert rows == [("story_viewed", "ana"), ("story_closed", "ana")]

@@ -90,3 +90,14 @@ def test_beacon_with_a_bad_token_is_refused(live_server, tenant, query, write_ke
                  {"Content-Type": "text/plain"})
     assert reply.status == status and reply.json()["error"]["code"] == "unauthorized"
     assert query("SELECT COUNT(*) FROM event") == [(0,)]
+
+
+@pytest.mark.parametrize("path", ["/v1/stories/year-in-music", "/v1/shares"])
+def test_player_api_answers_cross_origin_preflight(live_server, path):
+    reply = http("OPTIONS", live_server.url + path, headers={
+        "Origin": "https://shop.example", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization"})
+    assert reply.status in (200, 204)
+    assert reply.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Authorization" in reply.headers["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Credentials" not in reply.headers   # Bearer tokens only, no cookies

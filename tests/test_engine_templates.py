@@ -78,6 +78,8 @@ def edit(old: str, new: str) -> str:
      "metrics.later.tiers[0].min", "number"),
     (edit('[[frames]]\nid = "plays"', '[theme]\nbackground = "red"\n[[frames]]\nid = "plays"'),
      "theme.background", "colour"),
+    (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = { kind = "stat", title = "x" }'),
+     "frames[1].fallback.stat", "needs 'stat'"),
     ("id = [", "", "Not valid TOML"),
 ])
 def test_invalid_templates_name_file_key_path_and_reason(source, path, reason):

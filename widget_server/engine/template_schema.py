@@ -207,8 +207,22 @@ class FrameBody(Strict):
     buttons = fields.List(fields.Nested(ButtonSchema), validate=validate.Length(max=4))
 
 
+def _needs_content(data: dict) -> None:
+    kind = data.get("kind")
+    need = {"stat": "stat", "list": "list", "chart": "chart", "image": "media", "gif": "media",
+            "video": "media", "text": "title"}.get(kind)
+    if need and need not in data:
+        raise ValidationError(f"A {kind} frame needs '{need}'.", need)
+
+
 class FallbackSchema(FrameBody):
-    kind = fields.String(validate=validate.OneOf(FRAME_KINDS[:-1]))
+    """What a frame shows instead when its data is missing: a whole frame body of its own."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(FRAME_KINDS[:-1]))
+
+    @validates_schema
+    def _content(self, data: dict, **_: object) -> None:
+        _needs_content(data)
 
 
 class FrameSchema(FrameBody):
@@ -219,11 +233,7 @@ class FrameSchema(FrameBody):
 
     @validates_schema
     def _content(self, data: dict, **_: object) -> None:
-        kind = data.get("kind")
-        need = {"stat": "stat", "list": "list", "chart": "chart", "image": "media", "gif": "media",
-                "video": "media", "text": "title"}.get(kind)
-        if need and need not in data:
-            raise ValidationError(f"A {kind} frame needs '{need}'.", need)
+        _needs_content(data)
 
 
 class CardStatSchema(Strict):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     instance = args.instance.resolve()
+    # Stop cleanly (the widget server with us) on Ctrl-C or a plain `kill`, also when started in
+    # the background, where the shell leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server = WidgetServer(instance, port=0 if args.no_serve else args.port).start()
     except ServerError as exc:
@@ -70,8 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     except ServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        say("\nStopped.")
+        return 130
     finally:
         server.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def serve(instance: Path, server: WidgetServer, apps: dict[str, DemoApp], args: argparse.Namespace) -> int:

@@ -55,7 +55,7 @@ def generate(person: Person, catalog: Catalog, seed: int, end: date, client: Tra
         sessions = 1 + (rng.random() < 0.25 * person.intensity) + (rng.random() < 0.05 * person.intensity)
         for hour in sorted(rng.choices(hours, hour_weights, k=sessions)):
             when = out.at(day, hour, int(rng.random() * 40), int(rng.random() * 60))
-            for _ in range(max(2, int((2 + rng.random() * 5) * person.intensity))):
+            for _ in range(max(2, int((2 + rng.random() * 3.5) * person.intensity))):
                 song = taste.pick(rng)
                 skipped = rng.random() < 0.18
                 played = (4_000 + int(rng.random() * 36_000) if skipped

@@ -1,0 +1,55 @@
+"""``python -m demo_app.screenshots HOST_URL``: phone-size pictures of the host page with the player
+open, for both apps, into docs/images/demo-*.png (Debian's Chromium through Playwright)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+PAGES = {"music": ("music/sw-0000", "demo-music.png"), "learning": ("learning/lg-0000", "demo-learning.png")}
+
+
+def capture(host_url: str, out_dir: Path, frames_ahead: int = 1) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for path, name in PAGES.values():
+                context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                              is_mobile=True, has_touch=True, reduced_motion="reduce")
+                page = context.new_page()
+                page.goto(f"{host_url.rstrip('/')}/{path}")
+                frame = page.frame_locator("#story")
+                frame.locator(".recap-root").first.wait_for(state="visible", timeout=20_000)
+                for _ in range(frames_ahead):
+                    page.wait_for_timeout(800)
+                    frame.locator("body").press("ArrowRight")
+                page.wait_for_timeout(1500)
+                target = out_dir / name
+                page.screenshot(path=str(target))
+                written.append(target)
+                context.close()
+        finally:
+            browser.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo_app.screenshots", description=__doc__)
+    parser.add_argument("host_url", help="the demo host page, e.g. http://127.0.0.1:8001")
+    parser.add_argument("--out", type=Path, default=Path("docs/images"))
+    parser.add_argument("--frames-ahead", type=int, default=1, help="frames to step forward before the shot")
+    args = parser.parse_args(argv)
+    for path in capture(args.host_url, args.out, args.frames_ahead):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

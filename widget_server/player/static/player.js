@@ -274,6 +274,7 @@
     if (this.options.css !== false) ensureStylesheet(this.options.host);
     this.onVisibility = this.onVisibility.bind(this);
     this.onPageHide = this.onPageHide.bind(this);
+    this.onPageShow = this.onPageShow.bind(this);
     this.tick = this.tick.bind(this);
     this.load();
   }
@@ -407,6 +408,7 @@
     root.addEventListener('keydown', this.onKey.bind(this));
     document.addEventListener('visibilitychange', this.onVisibility);
     window.addEventListener('pagehide', this.onPageHide);
+    window.addEventListener('pageshow', this.onPageShow);
 
     if (!this.frames.length) { this.showError({ kind: 'server' }); return; }
     this.tracker.track('story_viewed', { frames: this.frames.length });
@@ -805,6 +807,13 @@
     if (this.tracker) this.tracker.beacon();
   };
 
+  // Back from the back/forward cache: the story the viewer left is open again.
+  Player.prototype.onPageShow = function (e) {
+    if (!e.persisted || !this.closed) return;
+    this.closed = false;
+    this.resume('closed');
+  };
+
   Player.prototype.toggleMute = function () {
     this.soundOn = !this.soundOn;
     if (this.video) this.video.muted = !this.soundOn;
@@ -943,6 +952,7 @@
     if (this.video) this.video.pause();
     document.removeEventListener('visibilitychange', this.onVisibility);
     window.removeEventListener('pagehide', this.onPageHide);
+    window.removeEventListener('pageshow', this.onPageShow);
     if (this.tracker) this.tracker.flush();
     this.element.replaceChildren();
     this.element.classList.remove('recap-root');

@@ -248,7 +248,7 @@ def rss_child(kind: str, spool_dir: str) -> None:
     before = rss_kb()
     for seq in range(N_RSS):
         track(seq)
-    time.sleep(1.0)
+    time.sleep(2.0)  # let background threads settle (Recap's writer moves the events to disk)
     gc.collect()
     print(json.dumps({"bytes_per_event": (rss_kb() - before) * 1024 / N_RSS}), flush=True)
     os._exit(0)

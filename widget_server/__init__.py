@@ -10,7 +10,8 @@ from flask import Flask
 from . import config, db, errors
 
 # Each feature module exposes ``init_app(app)`` (blueprints, CLI commands, hooks).
-FEATURES = ("ingest", "viewer_tokens", "cli_commands", "stories", "story_commands", "player", "share")
+FEATURES = ("ingest", "viewer_tokens", "cli_commands", "stories", "story_commands", "player", "share",
+            "sdk_assets")
 
 
 def create_app(test_config: dict | None = None) -> Flask:

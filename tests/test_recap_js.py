@@ -1,0 +1,460 @@
+"""recap.js, the browser SDK, in Debian's Chromium against the real server.
+
+The host page is served by a second local server (another origin, like a customer's site) and
+loads recap.js from the Recap server's ``/sdk/recap.js``; events are read back from the database.
+"""
+from __future__ import annotations
+
+import configparser
+import fnmatch
+import gzip
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from conftest import http
+
+ROOT = Path(__file__).resolve().parent.parent
+RECAP_JS = ROOT / "sdk" / "js" / "recap.js"
+GZIP_BUDGET = 6 * 1024
+SECRET = "typed-s3cret-value"
+
+# Nothing leaves by timer in these pages unless a test says so: what is stored is what the
+# test's own action (flush, page hide, close) sent.
+QUIET = "flushAt: 1000, flushInterval: 600000"
+
+
+class HostSite:
+    """A customer's site on its own port: every path answers the same page (an SPA shell)."""
+
+    def __init__(self, html: str):
+        body = html.encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/favicon.ico":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:  # keep pytest output clean
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="host-site", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def site(live_server, tenant):
+    """Start host sites on demand: ``site(body_html, init=...)``; all are stopped after the test."""
+    started: list[HostSite] = []
+
+    def start(body: str = "", init: str | None = QUIET, head: str = "") -> HostSite:
+        src = f"{live_server.url}/sdk/recap.js"
+        if init is None:  # the snippet alone
+            loader = (f'<script src="{src}" data-write-key="{tenant.write_key}" '
+                      f'data-host="{live_server.url}" defer></script>')
+        else:  # Recap.init() with extra options (a JS object literal's inside)
+            loader = (f'<script src="{src}"></script><script>Recap.init({{writeKey: "{tenant.write_key}", '
+                      f'host: "{live_server.url}", {init}}});</script>')
+        html = (f"<!doctype html><html><head><title>Home page</title>{head}{loader}</head>"
+                f"<body>{body}</body></html>")
+        host = HostSite(html)
+        started.append(host)
+        return host
+
+    yield start
+    for host in started:
+        host.stop()
+
+
+@pytest.fixture
+def arrivals(app) -> list[tuple[str, str, str]]:
+    """(path, Content-Type, Sec-Fetch-Mode) of every ingest request the server receives.
+
+    A beacon with a text/plain body is a "no-cors" request; recap.js's own fetch is "cors", so the
+    server can tell which path a batch took even after the page that sent it is gone.
+    """
+    seen: list[tuple[str, str, str]] = []
+
+    @app.before_request
+    def record() -> None:
+        from flask import request
+        if request.path.startswith("/v1/"):
+            seen.append((request.path, request.headers.get("Content-Type", ""),
+                         request.headers.get("Sec-Fetch-Mode", "")))
+    return seen
+
+
+@pytest.fixture
+def page(browser):
+    """A desktop page that fails the test on any uncaught script error."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def events(query, app_id: int) -> list[dict]:
+    rows = query("SELECT type, name, user_id, anonymous_id, properties, context FROM event "
+                 "WHERE app_id = ? ORDER BY id", app_id)
+    return [{"type": t, "name": n, "user_id": u, "anonymous_id": a,
+             "properties": json.loads(p) if p else {}, "context": json.loads(c) if c else {}}
+            for t, n, u, a, p, c in rows]
+
+
+def wait_for(check, timeout: float = 15.0):
+    """Poll until ``check()`` is truthy; return its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the events")
+        time.sleep(0.1)
+
+
+def stored(query, app_id: int, predicate, count: int = 1) -> list[dict]:
+    """Wait until at least ``count`` stored events match ``predicate``; return them."""
+    return wait_for(lambda: (lambda m: m if len(m) >= count else None)(
+        [e for e in events(query, app_id) if predicate(e)]))
+
+
+# ---- serving the file ------------------------------------------------------------------------
+
+def test_recap_js_is_served_with_js_type_etag_and_cache_headers(live_server):
+    url = f"{live_server.url}/sdk/recap.js"
+    reply = http("GET", url)
+    assert reply.status == 200
+    assert reply.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert "max-age=3600" in reply.headers["Cache-Control"]
+    assert reply.headers["Cache-Control"].startswith("public")
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.body == RECAP_JS.read_bytes()
+    etag = reply.headers["ETag"]
+    assert etag.startswith('"') and len(etag) > 10
+
+    again = http("GET", url, headers={"If-None-Match": etag})
+    assert (again.status, again.body) == (304, b"")
+    assert again.headers["ETag"] == etag
+
+    zipped = http("GET", url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert zipped.headers["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(zipped.body) == RECAP_JS.read_bytes()
+    assert zipped.headers["ETag"] != etag  # other bytes, other tag
+    assert http("GET", url, headers={"Accept-Encoding": "gzip",
+                                     "If-None-Match": zipped.headers["ETag"]}).status == 304
+
+    head = http("HEAD", url)
+    assert head.status == 200 and head.body == b""
+
+
+@pytest.mark.parametrize("if_none_match", ['"stale"', '"' + "0" * 20 + '"', "W/\"x\""])
+def test_a_stale_etag_gets_the_whole_file(live_server, if_none_match):
+    reply = http("GET", f"{live_server.url}/sdk/recap.js", headers={"If-None-Match": if_none_match})
+    assert reply.status == 200 and reply.body == RECAP_JS.read_bytes()
+
+
+def test_recap_js_ships_as_package_data():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    patterns = [p.strip() for p in cfg["options.package_data"]["sdk"].split(",")]
+    assert any(fnmatch.fnmatch("js/recap.js", p) for p in patterns)
+
+
+def test_recap_js_stays_small():
+    size = len(gzip.compress(RECAP_JS.read_bytes(), compresslevel=9))
+    assert size < GZIP_BUDGET, f"recap.js is {size} bytes gzipped; the budget is {GZIP_BUDGET}"
+
+
+# ---- in the browser --------------------------------------------------------------------------
+
+@pytest.mark.browser
+def test_snippet_records_page_views_including_spa_navigation(page, site, query, tenant):
+    host = site("<h1>Shop</h1>", init=None)  # the plain snippet, as docs/JS.md shows it
+    page.goto(host.url + "/")
+    page.wait_for_function("window.Recap && Recap.anonymousId()")
+    page.evaluate("history.pushState({}, '', '/app/settings?tab=2#section')")
+    page.evaluate("history.replaceState({}, '', '/app/settings?tab=2#other')")  # same page: no view
+    page.evaluate("history.back()")
+    page.wait_for_function("location.pathname === '/'")
+    page.evaluate("Recap.flush()")
+
+    views = stored(query, tenant.app_id, lambda e: e["type"] == "page", count=3)
+    assert [v["properties"]["path"] for v in views] == ["/", "/app/settings", "/"]
+    assert views[1]["properties"]["url"] == host.url + "/app/settings?tab=2"  # no fragment
+    assert views[1]["properties"]["search"] == "?tab=2"
+    assert views[1]["properties"]["referrer"] == host.url + "/"
+    assert views[2]["properties"]["referrer"] == host.url + "/app/settings?tab=2"
+    assert len({v["anonymous_id"] for v in views}) == 1 and views[0]["user_id"] is None
+
+    context = views[0]["context"]
+    assert context["library"]["name"] == "recap.js"
+    assert context["page"]["title"] == "Home page"
+    assert context["page"]["url"] == host.url + "/"
+    assert context["timezone"] == page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+    assert context["locale"] and context["userAgent"].startswith("Mozilla/")
+    assert context["screen"]["width"] > 0
+
+    left = stored(query, tenant.app_id, lambda e: e["name"] == "page_left", count=2)
+    assert [e["properties"]["path"] for e in left] == ["/", "/app/settings"]
+    assert all(e["properties"]["reason"] == "navigate" for e in left)
+    assert all(isinstance(e["properties"]["duration_ms"], int) for e in left)
+
+
+@pytest.mark.browser
+def test_clicks_record_tag_text_and_selector_but_never_what_was_typed(page, site, query, tenant):
+    host = site(f"""
+      <nav class="top bar"><a id="pricing" href="/pricing?coupon=personal#x"
+         onclick="event.preventDefault()">See   <b>pricing</b></a></nav>
+      <main>
+        <button class="cta primary">  Start free
+           trial </button>
+        <div data-recap-event="plan_chosen" data-recap-prop-plan-name="pro">
+          Choose Pro <input id="email" value="prefilled"> <textarea>{SECRET}-default</textarea>
+        </div>
+        <label>Password <input id="pw" type="password"></label>
+        <input type="submit" value="Send {SECRET}" onclick="event.preventDefault()">
+        <p data-recap-ignore><button>Not recorded</button></p>
+        <p>plain text is not clickable</p>
+      </main>""")
+    page.goto(host.url + "/")
+    page.fill("#email", SECRET)
+    page.fill("#pw", SECRET)
+    page.fill("textarea", SECRET)
+    page.click("#pricing")
+    page.click("button.cta")
+    page.click("[data-recap-event]")
+    page.click("#email")
+    page.click("input[type=submit]")
+    page.click("text=Not recorded")
+    page.click("text=plain text is not clickable")
+    page.evaluate("Recap.flush()")
+
+    clicks = stored(query, tenant.app_id, lambda e: e["type"] == "track" and e["name"] != "page_left",
+                    count=4)
+    time.sleep(0.5)  # let any wrongly recorded click arrive too, so the count below can fail
+    clicks = [e for e in events(query, tenant.app_id) if e["type"] == "track" and e["name"] != "page_left"]
+    by_tag = {e["properties"]["tag"]: e for e in clicks}
+    assert len(clicks) == 4, clicks
+
+    link = by_tag["a"]
+    assert link["name"] == "element_clicked"
+    assert link["properties"]["text"] == "See pricing"
+    assert link["properties"]["selector"] == "#pricing"
+    assert link["properties"]["href"] == host.url + "/pricing"  # no query, no fragment
+
+    button = by_tag["button"]
+    assert button["properties"]["text"] == "Start free trial"
+    assert button["properties"]["selector"] == "main > button.cta.primary"
+
+    custom = by_tag["div"]
+    assert custom["name"] == "plan_chosen"
+    assert custom["properties"]["text"] == "Choose Pro"
+    assert custom["properties"]["planName"] == "pro"
+    assert custom["properties"]["selector"] == "main > div"
+
+    submit = by_tag["input"]
+    assert "text" not in submit["properties"]
+
+    everything = json.dumps(query("SELECT * FROM event"))
+    assert SECRET not in everything
+    assert "prefilled" not in everything
+
+
+@pytest.mark.browser
+def test_page_hide_sends_the_queue_by_beacon_as_text_plain(page, site, query, tenant):
+    # Count the calls, and let them through to the real server.
+    page.add_init_script("""
+      window.__sent = {beacon: [], fetch: 0};
+      const beacon = navigator.sendBeacon.bind(navigator);
+      navigator.sendBeacon = (url, data) => { window.__sent.beacon.push(data.type); return beacon(url, data); };
+      const fetch = window.fetch.bind(window);
+      window.fetch = (...args) => { window.__sent.fetch++; return fetch(...args); };
+    """)
+    host = site("<button>Buy</button>")
+    page.goto(host.url + "/")
+    page.evaluate("Recap.track('cart_viewed', {items: 3})")
+    page.click("text=Buy")
+    assert page.evaluate("window.__sent") == {"beacon": [], "fetch": 0}
+
+    page.evaluate("""
+      Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+      document.dispatchEvent(new Event('visibilitychange'));
+    """)
+    assert page.evaluate("window.__sent") == {"beacon": ["text/plain"], "fetch": 0}
+
+    names = [e["name"] for e in stored(query, tenant.app_id, lambda e: e["name"] == "page_left")]
+    assert names == ["page_left"]
+    stored_names = [e["name"] or e["type"] for e in events(query, tenant.app_id)]
+    assert stored_names == ["page", "cart_viewed", "element_clicked", "page_left"]
+    left = events(query, tenant.app_id)[-1]
+    assert left["properties"]["reason"] == "hidden" and left["properties"]["path"] == "/"
+
+    # Back to visible and hidden again: a second stretch of visible time, a second beacon.
+    page.evaluate("""
+      Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'visible'});
+      document.dispatchEvent(new Event('visibilitychange'));
+      Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+      document.dispatchEvent(new Event('visibilitychange'));
+    """)
+    assert len(stored(query, tenant.app_id, lambda e: e["name"] == "page_left", count=2)) == 2
+    assert page.evaluate("window.__sent.fetch") == 0
+
+
+@pytest.mark.browser
+def test_events_queued_when_the_page_closes_are_stored_after_it_is_gone(browser, site, query, tenant,
+                                                                         arrivals):
+    host = site("<button id='play'>Play</button>")
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(host.url + "/")
+    page.evaluate("Recap.track('song_played', {title: 'Blue'})")
+    page.click("#play")
+    with page.expect_event("close"):
+        page.close(run_before_unload=True)  # the browser runs the page's unload path
+    assert page.is_closed()
+
+    names = [e["name"] for e in stored(query, tenant.app_id, lambda e: e["name"] == "page_left")]
+    assert names == ["page_left"]
+    assert [e["name"] or e["type"] for e in events(query, tenant.app_id)] == [
+        "page", "song_played", "element_clicked", "page_left"]
+    assert arrivals == [("/v1/batch", "text/plain", "no-cors")]  # one beacon, nothing else
+    context.close()
+
+
+@pytest.mark.browser
+def test_following_a_link_sends_the_click_before_the_page_is_gone(page, site, query, tenant, arrivals):
+    host = site("<a href='/next'>Next page</a>")
+    page.goto(host.url + "/")
+    page.click("text=Next page")
+    page.wait_for_url(host.url + "/next")
+
+    click = stored(query, tenant.app_id, lambda e: e["name"] == "element_clicked")[0]
+    assert click["properties"]["text"] == "Next page" and click["context"]["page"]["path"] == "/"
+    left = stored(query, tenant.app_id, lambda e: e["name"] == "page_left")[0]
+    assert left["properties"]["path"] == "/"
+    assert left["properties"]["reason"] in ("hidden", "unload")
+    assert ("/v1/batch", "text/plain", "no-cors") in arrivals
+
+
+@pytest.mark.browser
+def test_identify_joins_the_earlier_anonymous_events_to_the_user(page, site, query, tenant):
+    host = site("<p>Sign in</p>")
+    page.goto(host.url + "/")
+    anonymous = page.evaluate("Recap.anonymousId()")
+    page.evaluate("Recap.track('signup_started')")
+    page.evaluate("Recap.identify('user-42', {plan: 'pro'}); Recap.track('song_played'); Recap.flush()")
+
+    stored(query, tenant.app_id, lambda e: e["name"] == "song_played")
+    assert query("SELECT actor, user_id FROM identity WHERE app_id = ?", tenant.app_id) == [
+        (f"a:{anonymous}", "user-42")]
+    rows = events(query, tenant.app_id)
+    identify = next(e for e in rows if e["type"] == "identify")
+    assert identify["user_id"] == "user-42" and identify["properties"] == {"plan": "pro"}
+    played = next(e for e in rows if e["name"] == "song_played")
+    assert (played["user_id"], played["anonymous_id"]) == ("user-42", anonymous)
+    earlier = next(e for e in rows if e["name"] == "signup_started")
+    assert earlier["user_id"] is None and earlier["anonymous_id"] == anonymous
+
+    # The user's events, the way stories read them, include what happened before sign-in.
+    names = query("""SELECT name FROM event WHERE app_id = ? AND (actor = 'u:user-42' OR actor IN
+                     (SELECT actor FROM identity WHERE app_id = ? AND user_id = 'user-42'))""",
+                  tenant.app_id, tenant.app_id)
+    assert {"signup_started", "song_played"} <= {n for (n,) in names}
+
+    # Both ids outlive a reload; reset() forgets them (a shared computer's sign-out).
+    page.reload()
+    assert page.evaluate("[Recap.anonymousId(), Recap.userId()]") == [anonymous, "user-42"]
+    page.evaluate("Recap.reset()")
+    assert page.evaluate("Recap.userId()") is None
+    assert page.evaluate("Recap.anonymousId()") != anonymous
+
+
+@pytest.mark.browser
+def test_do_not_track_and_opt_out_send_nothing(browser, site, query, tenant, arrivals):
+    host = site("<button>Press</button>")
+    context = browser.new_context()
+    page = context.new_page()
+    # The browser's Do Not Track setting cannot be switched on from here, so the page sees it set.
+    page.add_init_script("Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})")
+    page.goto(host.url + "/")
+    page.evaluate("Recap.track('dnt_event'); Recap.flush()")
+    page.click("text=Press")
+    with page.expect_event("close"):
+        page.close(run_before_unload=True)
+
+    other = browser.new_context()
+    page = other.new_page()
+    page.goto(host.url + "/")
+    page.evaluate("Recap.optOut(); Recap.track('opted_out_event'); Recap.flush()")
+    page.reload()  # the choice is remembered
+    page.evaluate("Recap.track('opted_out_again'); Recap.flush()")
+    page.evaluate("Recap.optIn(); Recap.track('opted_in_event'); Recap.flush()")
+
+    stored(query, tenant.app_id, lambda e: e["name"] == "opted_in_event")
+    assert [e["name"] for e in events(query, tenant.app_id)] == ["opted_in_event"]
+    assert len(arrivals) == 1  # the opted-in flush; nothing at all from the Do Not Track page
+    context.close()
+    other.close()
+
+
+BAD_CALLS = [
+    "Recap.track()",
+    "Recap.track('')",
+    "Recap.track(42)",
+    "Recap.track('x', 'not an object')",
+    "Recap.track('x', [1, 2])",
+    "Recap.track('circular', (() => { const o = {}; o.self = o; return o; })())",
+    "Recap.track('huge', {blob: 'x'.repeat(100000)})",
+    "Recap.identify()",
+    "Recap.identify('')",
+    "Recap.identify({id: 1})",
+    "Recap.identify('u', 'traits')",
+    "Recap.page(5)",
+    "Recap.init({writeKey: 'another'})",
+]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("call", BAD_CALLS)
+def test_bad_calls_warn_and_never_throw_into_the_page(page, site, query, tenant, call):
+    host = site("")
+    warnings: list[str] = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.goto(host.url + "/")
+    assert page.evaluate(f"(() => {{ {call}; return 'returned'; }})()") == "returned"
+    assert any(w.startswith("recap.js: ") for w in warnings), warnings
+
+    page.evaluate("Recap.track('still_working'); Recap.flush()")
+    stored(query, tenant.app_id, lambda e: e["name"] == "still_working")
+    names = {e["name"] or e["type"] for e in events(query, tenant.app_id)}
+    assert names == {"page", "still_working"}
+
+
+@pytest.mark.browser
+def test_the_story_player_and_recap_js_share_the_recap_namespace(page, site, live_server):
+    host = site("", head=f'<script src="{live_server.url}/widget/player.js"></script>')
+    page.goto(host.url + "/")
+    assert page.evaluate("[typeof Recap.story, typeof Recap.track]") == ["function", "function"]

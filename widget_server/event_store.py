@@ -1,8 +1,9 @@
 """Storing accepted events: clock-skew correction, identity joins and profiles, in one transaction.
 
-This is the ingest hot path. Rows go in with one ``executemany`` per request, repeats are
-dropped by the unique (app_id, client_timestamp, message_id) index, and profiles are upserted once per user per
-request rather than once per event.
+This is the ingest hot path. Rows are built outside any lock (``prepare``), then written with
+one ``executemany`` per request and table inside a group commit shared with the other requests
+of the moment (``group_commit``). Repeats are dropped by the unique
+(app_id, client_timestamp, message_id) index; profiles are upserted once per user per request.
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ import msgspec
 
 from . import sql_dialect
 from .db import database, is_sqlite, sqlite_writer
-from .group_commit import GroupCommitter
 from .event_schema import EventIn, parse_time
+from .group_commit import GroupCommitter
 
 _encode = msgspec.json.encode
 _committer: GroupCommitter[Writes] = GroupCommitter()

@@ -10,7 +10,8 @@ users live in four time zones. Then, with the shipped ``year-in-music`` template
 * population: the percentile distribution over all 50,000 users (``recap population refresh``);
 * on demand: ``assemble_story(..., fresh=True)`` p50/p95 per size, and ms per 1,000 events;
 * precomputed: ``assemble_story`` after ``build`` (one key lookup) p50/p95;
-* build: ``precompute.build`` (what ``recap stories build`` runs) over 5,000 ordinary users.
+* build: ``precompute.build`` (what ``recap stories build`` runs) over 5,000 ordinary users, in
+  one process and then with ``--workers 2`` over 5,000 others.
 
 The same on-demand sizes are also timed in a small database (the heavy users plus 1,000 others),
 to show that a user's cost does not depend on how many other events the database holds.
@@ -204,6 +205,11 @@ def main() -> None:
     started = time.perf_counter()
     counts = build(app, template, period, now=NOW, users=ordinary, refresh_population=False)
     build_s = time.perf_counter() - started
+    others = [f"user{i:05d}" for i in range(1, ORDINARY, max(1, ORDINARY // args.build_users))][:args.build_users]
+    started = time.perf_counter()
+    parallel = build(app, template, period, now=NOW, users=others, refresh_population=False, workers=2,
+                     database_url=f"sqlite:///{BIG}")
+    parallel_s = time.perf_counter() - started
     database.close()
 
     print(f"\ndatabase: {events:,} events, {users:,} users (SQLite {sqlite3.sqlite_version}); "
@@ -220,6 +226,8 @@ def main() -> None:
     print(f"\npopulation refresh over {users:,} users: {population_s:.1f} s ({users / population_s:,.0f} users/s)")
     print(f"build: {counts['users']:,} users ({counts['built']:,} eligible) in {build_s:.1f} s = "
           f"{counts['users'] / build_s:,.0f} users/s")
+    print(f"build, 2 worker processes: {parallel['users']:,} other users in {parallel_s:.1f} s = "
+          f"{parallel['users'] / parallel_s:,.0f} users/s")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ import json
 from conftest import basic, http, make_tenant
 from story_helpers import NOW, ms, send, track
 from widget_server.db import database
-from widget_server.engine import assemble_story
+from widget_server.engine import assemble_story, registry, resolve_period
+from widget_server.engine.precompute import build
+from widget_server.models import App
 
 NOW_ARG = ["--now", NOW.date().isoformat()]
 
@@ -37,6 +39,21 @@ def test_build_precomputes_every_eligible_user_and_serving_uses_it(app, live_ser
     assert stored["frames"] == fresh["frames"] and stored["card"] == fresh["card"]
     reply = http("GET", f"{live_server.url}/v1/stories/year-in-music?user_id=user11", None, basic(tenant.secret_key))
     assert reply.status == 200
+
+
+def test_build_with_several_workers_stores_the_same_stories(app, live_server, query):
+    tenant = listeners(live_server)
+    with database.connection_context():
+        app_row = App.get_by_id(tenant.app_id)
+        template = registry.get(tenant.app_id, "year-in-music")
+        period = resolve_period(template.spec["period"], NOW)
+        counts = build(app_row, template, period, now=NOW, workers=2, chunk_size=3,
+                       database_url=app.config["DATABASE_URL"])
+        assert counts == {"users": 12, "built": 10, "not_eligible": 2}
+        stored = assemble_story(tenant.app_id, "year-in-music", "user7", now=NOW)
+        fresh = assemble_story(tenant.app_id, "year-in-music", "user7", now=NOW, fresh=True)
+    assert stored["source"] == "precomputed" and stored["frames"] == fresh["frames"]
+    assert query("SELECT COUNT(*) FROM precomputed_story")[0][0] == 10
 
 
 def test_population_refresh_ranks_users_among_the_apps_listeners(app, live_server, runner, query):

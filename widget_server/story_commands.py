@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from .engine import (NotEligible, StoryTemplate, TemplateInvalid, assemble_many, assemble_story, load_file,
                      registry, resolve_period)
@@ -19,9 +20,9 @@ from .engine.users import user_ids
 from .errors import APIError
 from .models import App
 
-templates = click.Group("templates", help="Validate and preview story templates.")
-stories = click.Group("stories", help="Precompute users' stories so serving is a lookup.")
-population = click.Group("population", help="Refresh the distributions behind 'top X%' metrics.")
+templates = AppGroup("templates", help="Validate and preview story templates.")
+stories = AppGroup("stories", help="Precompute users' stories so serving is a lookup.")
+population = AppGroup("population", help="Refresh the distributions behind 'top X%' metrics.")
 
 
 def _find_app(name: str) -> App:
@@ -99,7 +100,9 @@ def preview(template_id: str, user_id: str, app_name: str, now: str | None) -> N
 @click.argument("template_id")
 @app_option
 @now_option
-def build_command(template_id: str, app_name: str, now: str | None) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes assembling chunks side by side (one per core).")
+def build_command(template_id: str, app_name: str, now: str | None, workers: int) -> None:
     """Precompute every eligible user's TEMPLATE_ID story for the current period."""
     app = _find_app(app_name)
     template = registry.get(app.id, template_id)
@@ -110,8 +113,9 @@ def build_command(template_id: str, app_name: str, now: str | None) -> None:
     click.echo(f"population for {template.id} {period.label}…")
     refresh(app.id, template, period)
     with click.progressbar(length=len(everyone), label=f"building {template.id} {period.label}") as bar:
-        counts = build(app, template, period, now=moment, users=everyone, progress=bar.update,
-                       refresh_population=False)
+        counts = build(app, template, period, now=moment or datetime.now(timezone.utc), users=everyone,
+                       progress=bar.update, refresh_population=False, workers=workers,
+                       database_url=current_app.config["DATABASE_URL"])
     elapsed = time.perf_counter() - started
     click.echo(f"built {counts['built']} stories ({counts['not_eligible']} users not eligible) "
                f"in {elapsed:.1f} s, {counts['users'] / max(elapsed, 1e-9):.0f} users/s")

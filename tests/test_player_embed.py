@@ -1,0 +1,191 @@
+"""Real stories in the player: /embed with viewer tokens, the host bridge, sharing, stored engagement.
+
+Each test's app has two test templates (player_helpers.TEMPLATE, with slow and with quick frames)
+and a listener, ana, whose plays went in through /v1/batch.
+"""
+from __future__ import annotations
+
+import pytest
+
+from conftest import http
+from player_helpers import (ENGAGEMENT_SQL, IOS_HANDLER, XSS, HostSite, fill, host_page, index,  # noqa: F401
+                            music, player_page, site, state, viewer_token, wait_index, wait_js, wait_rows)
+
+pytestmark = pytest.mark.browser
+
+
+def test_embed_auto_advances_to_the_end_and_stores_engagement(phone, live_server, music, query):
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(f"{live_server.url}/embed/player-quick?token={token}")
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    assert "token" not in phone.url                      # moved out of the visible URL
+    phone.wait_for_selector(".recap-player[data-state='ended']", timeout=15_000)
+    assert index(phone) == 3 and fill(phone, 3) == 1
+    phone.keyboard.press("Escape")
+    rows = wait_rows(query, ENGAGEMENT_SQL, music.app_id, count=7)
+    names = [r[0] for r in rows]
+    assert names[0] == "story_viewed" and names[-1] == "story_closed"
+    assert {r[1] for r in rows} == {"ana"}
+    frames = [(r[2], r[3], r[4]) for r in rows if r[0] == "frame_viewed"]
+    assert frames == [("intro", "auto", 0), ("plays", "auto", 1), ("top-artists", "auto", 2),
+                      ("card", "manual", 3)]
+    assert "story_completed" in names
+    progress = query("SELECT json_extract(properties, '$.progress'), json_extract(properties, '$.template') "
+                     "FROM event WHERE name = 'story_closed'")
+    assert progress == [(1, "player-quick")]
+
+
+def test_engagement_events_name_frames_pauses_and_buttons(phone, live_server, music, query):
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    phone.touchscreen.tap(300, 420)
+    wait_index(phone, 1)
+    phone.mouse.move(300, 420)
+    phone.mouse.down()
+    phone.wait_for_selector(".recap-player[data-state='paused']")
+    phone.mouse.up()
+    phone.keyboard.press("ArrowRight")
+    wait_index(phone, 2)
+    assert phone.locator(".recap-item-label", has_text=XSS).count() == 1   # an event property, as text
+    phone.click("button[data-button-id='play-top']")
+    phone.keyboard.press("ArrowLeft")
+    wait_index(phone, 1)
+    phone.evaluate("RecapPlayer.flush()")
+    rows = wait_rows(query, ENGAGEMENT_SQL, music.app_id, count=6)
+    got = [(r[0], r[2]) for r in rows]
+    assert got[:5] == [("story_viewed", None), ("frame_viewed", "intro"), ("story_paused", "plays"),
+                       ("frame_viewed", "plays"), ("button_clicked", "top-artists")]
+    assert ("frame_viewed", "top-artists") in got
+    assert query("SELECT json_extract(properties, '$.action'), json_extract(properties, '$.button_id') "
+                 "FROM event WHERE name = 'button_clicked'") == [("deep_link", "play-top")]
+    assert {r[1] for r in rows} == {"ana"}
+
+
+def test_deep_link_button_posts_to_the_host_page(phone, live_server, music, site):
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(site.page("/app", host_page(f"{live_server.url}/embed/player-test?token={token}")))
+    frame = phone.frame_locator("iframe")
+    frame.locator(".recap-player[data-index='0']").wait_for()
+    frame.locator(".recap-next").click()
+    frame.locator(".recap-player[data-index='1']").wait_for()
+    frame.locator(".recap-next").click()
+    frame.locator("button[data-button-id='play-top']").click()
+    phone.wait_for_function("window.messages.some(m => m.type === 'deep_link')")
+    messages = phone.evaluate("window.messages")
+    assert messages[0] == {"source": "recap", "type": "ready", "template": "player-test"}
+    assert {"source": "recap", "type": "deep_link", "href": "soundwave://artist/Bj%C3%B6rk"} in messages
+    frame.locator(".recap-close").click()
+    phone.wait_for_function("window.messages.some(m => m.type === 'close')")
+
+
+def test_embed_refuses_hosts_outside_frame_ancestors(phone, live_server, music):
+    token = viewer_token(live_server, music, "ana")
+    other = HostSite()  # same page, but an origin the app did not list
+    try:
+        phone.goto(other.page("/app", host_page(f"{live_server.url}/embed/player-test?token={token}")))
+        phone.wait_for_timeout(1500)
+        assert phone.evaluate("window.messages") == []
+    finally:
+        other.stop()
+
+
+@pytest.mark.parametrize("kind, heading", [("invalid", "This story link doesn’t work"),
+                                           ("expired", "This story link has expired")])
+def test_bad_token_shows_a_message_with_retry(phone, live_server, music, query, kind, heading):
+    token = viewer_token(live_server, music, "ana")
+    if kind == "invalid":
+        token = token[:-4] + "AAAA"
+    else:
+        query("UPDATE viewer_grant SET expires_at = 0")
+    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
+    alert = phone.locator("[role='alert']")
+    alert.wait_for()
+    assert alert.locator("h2").text_content() == heading
+    assert phone.evaluate("document.activeElement.textContent") == "Try again"
+
+
+def test_network_error_then_retry_loads_the_story(phone, live_server, music):
+    token = viewer_token(live_server, music, "ana")
+    failures = []
+
+    def flaky(route):
+        if not failures:
+            failures.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    phone.route("**/v1/stories/**", flaky)
+    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
+    phone.locator("[role='alert'][data-error='network']").wait_for()
+    phone.get_by_role("button", name="Try again").click()
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    assert phone.text_content(".recap-title") == "Your month in music"
+
+
+def test_leaving_the_page_sends_engagement_by_beacon(phone, live_server, music, query):
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    phone.keyboard.press("ArrowRight")
+    wait_index(phone, 1)
+    phone.goto("about:blank")   # pagehide: only sendBeacon (token in the body) gets out
+    rows = wait_rows(query, "SELECT user_id, json_extract(properties, '$.how'), json_extract(properties, '$.progress') "
+                     "FROM event WHERE name = 'story_closed'", count=1)
+    assert len(rows) == 1 and rows[0][:2] == ("ana", "page_hidden") and 0.25 <= rows[0][2] < 0.5
+
+
+def test_native_webview_share_and_close_go_to_the_host(phone, live_server, music, query):
+    # The one thing that cannot run here is iOS itself: its message handler is stood in for.
+    phone.add_init_script(IOS_HANDLER)
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    phone.keyboard.press("End")
+    wait_index(phone, 3)
+    phone.click(".recap-frame:last-child .recap-btn")          # the card's default share button
+    wait_js(phone, "window.sent.some(m => m.type === 'share')")
+    share = next(m for m in phone.evaluate("window.sent") if m["type"] == "share")
+    assert "/s/" in share["url"] and share["image"].endswith("/story.png")
+    assert share["title"] == "Your month in music"
+    assert http("GET", share["image"]).status == 200          # the card file the host will share
+    phone.keyboard.press("Escape")
+    wait_js(phone, "window.sent.some(m => m.type === 'close')")
+    rows = wait_rows(query, "SELECT json_extract(properties, '$.channel') FROM event WHERE name = 'story_shared'",
+                     count=1)
+    assert rows == [("host",)]
+
+
+def test_browser_share_falls_back_to_copying_the_share_link(phone, live_server, music, query):
+    phone.add_init_script("delete Navigator.prototype.share")
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    phone.keyboard.press("End")
+    wait_index(phone, 3)
+    phone.click(".recap-frame:last-child .recap-btn")
+    dialog = phone.locator(".recap-dialog")
+    dialog.wait_for(timeout=15_000)
+    assert "/s/" in dialog.locator("input").input_value()
+    assert state(phone) == "paused"
+    dialog.get_by_role("button", name="Done").click()
+    phone.evaluate("RecapPlayer.flush()")
+    rows = wait_rows(query, "SELECT json_extract(properties, '$.channel') FROM event WHERE name = 'story_shared'",
+                     count=1)
+    assert rows in ([("clipboard",)], [("link",)])
+
+
+def test_player_mounted_on_another_site_loads_the_users_story(phone, live_server, music, site, query):
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(site.page("/", player_page(live_server)))
+    phone.evaluate("([token, host]) => { window.player = Recap.story('#mount', "
+                   "{token, template: 'player-test', host, onClose: p => window.closedWith = p}); }",
+                   [token, live_server.url])
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    assert phone.text_content(".recap-title") == "Your month in music"
+    phone.keyboard.press("Escape")
+    phone.wait_for_function("window.closedWith && window.closedWith.progress >= 0")
+    rows = wait_rows(query, "SELECT name, user_id FROM event WHERE name IN ('story_viewed', 'story_closed') "
+                     "ORDER BY id", count=2)
+    assert rows == [("story_viewed", "ana"), ("story_closed", "ana")]

@@ -20,7 +20,7 @@ from conftest import http
 
 ROOT = Path(__file__).resolve().parent.parent
 RECAP_JS = ROOT / "sdk" / "js" / "recap.js"
-GZIP_BUDGET = 6 * 1024
+GZIP_BUDGET = 8 * 1024  # as served (gzip -9, comments kept); see docs/JS.md
 SECRET = "typed-s3cret-value"
 
 # Nothing leaves by timer in these pages unless a test says so: what is stored is what the
@@ -458,3 +458,70 @@ def test_the_story_player_and_recap_js_share_the_recap_namespace(page, site, liv
     host = site("", head=f'<script src="{live_server.url}/widget/player.js"></script>')
     page.goto(host.url + "/")
     assert page.evaluate("[typeof Recap.story, typeof Recap.track]") == ["function", "function"]
+
+
+@pytest.mark.browser
+def test_batches_leave_by_count_and_by_interval(page, site, query, tenant, arrivals):
+    by_count = site("", init="flushAt: 3, flushInterval: 600000, capturePageViews: false")
+    page.goto(by_count.url + "/")
+    page.evaluate("Recap.track('one'); Recap.track('two')")
+    time.sleep(0.5)
+    assert arrivals == []  # two of three: still queued
+    page.evaluate("Recap.track('three')")
+    stored(query, tenant.app_id, lambda e: e["type"] == "track", count=3)
+    assert len(arrivals) == 1  # one request carried all three
+
+    by_time = site("", init="flushAt: 1000, flushInterval: 300, capturePageViews: false")
+    page.goto(by_time.url + "/")
+    page.evaluate("Recap.track('four'); Recap.track('five')")
+    stored(query, tenant.app_id, lambda e: e["name"] in ("four", "five"), count=2)
+    assert len(arrivals) == 2
+    assert arrivals[-1] == ("/v1/batch", "text/plain", "cors")  # fetch, not a beacon, while visible
+
+
+@pytest.mark.browser
+def test_what_a_beacon_cannot_carry_is_sent_by_the_next_page(page, site, query, tenant, arrivals):
+    # Chromium lets a page have 64 KiB of beacons in flight; 100 events of ~1.5 KB need more.
+    host = site("", init="flushAt: 1000, flushInterval: 600000, capturePageViews: false")
+    page.goto(host.url + "/")
+    page.evaluate("for (let i = 0; i < 100; i++) Recap.track('bulk', {i, pad: 'x'.repeat(1200)})")
+    page.evaluate("""
+      Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+      document.dispatchEvent(new Event('visibilitychange'));
+    """)
+    first = len(stored(query, tenant.app_id, lambda e: e["name"] == "bulk"))
+    assert 0 < first < 100
+    assert page.evaluate("JSON.parse(localStorage.getItem('recap:queue')).length") == 100 - first
+
+    page.goto(host.url + "/next")  # the same site again: the kept events go out
+    bulk = stored(query, tenant.app_id, lambda e: e["name"] == "bulk", count=100)
+    assert sorted(e["properties"]["i"] for e in bulk) == list(range(100))  # each exactly once
+    assert page.evaluate("localStorage.getItem('recap:queue')") is None
+
+
+@pytest.mark.browser
+def test_calls_made_before_the_file_loads_are_replayed(page, site, query, tenant):
+    host = site("", init=None, head="<script>window.Recap = [['track', 'early', {step: 1}]];</script>")
+    page.goto(host.url + "/")
+    page.wait_for_function("typeof Recap.track === 'function'")
+    page.evaluate("Recap.flush()")
+    early = stored(query, tenant.app_id, lambda e: e["name"] == "early")[0]
+    assert early["properties"] == {"step": 1}
+
+
+@pytest.mark.browser
+def test_events_kept_on_hide_go_out_when_the_page_is_visible_again(page, site, query, tenant):
+    host = site("", init="flushAt: 1000, flushInterval: 600000, capturePageViews: false")
+    page.goto(host.url + "/")
+    page.evaluate("for (let i = 0; i < 100; i++) Recap.track('bulk', {i, pad: 'x'.repeat(1200)})")
+    page.evaluate("""
+      Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+      document.dispatchEvent(new Event('visibilitychange'));
+    """)
+    assert page.evaluate("localStorage.getItem('recap:queue')")
+    page.evaluate("""
+      Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'visible'});
+      document.dispatchEvent(new Event('visibilitychange'));
+    """)
+    bulk = stored(query, tenant.app_id, lambda e: e["name"] == "bulk", count=100)
+    assert sorted(e["properties"]["i"] for e in bulk) == list(range(100))

@@ -101,18 +101,24 @@
     return location.href.split("#")[0];
   }
 
+  // What does not change within a page load, built once: Intl.DateTimeFormat() alone costs
+  // more than the rest of a track() call.
+  var fixed = null;
+
   function context(referrer) {
-    var zone;
-    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { zone = undefined; }
-    var s = window.screen || {};
+    if (!fixed) {
+      var zone;
+      try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { zone = undefined; }
+      var s = window.screen || {};
+      fixed = { userAgent: navigator.userAgent, library: { name: "recap.js", version: VERSION },
+                timezone: zone, locale: navigator.language,
+                screen: { width: s.width, height: s.height, density: window.devicePixelRatio } };
+    }
     return {
       page: { path: location.pathname, url: pageUrl(), search: location.search,
               referrer: referrer === undefined ? document.referrer : referrer, title: document.title },
-      userAgent: navigator.userAgent,
-      library: { name: "recap.js", version: VERSION },
-      timezone: zone,
-      locale: navigator.language,
-      screen: { width: s.width, height: s.height, density: window.devicePixelRatio }
+      userAgent: fixed.userAgent, library: fixed.library, timezone: fixed.timezone,
+      locale: fixed.locale, screen: fixed.screen
     };
   }
 
@@ -270,8 +276,11 @@
     if (document.visibilityState === "hidden") {
       if (config.capturePageLeave) leave("hidden");
       flush(true);
-    } else if (view && view.visibleSince === null) {
-      view.visibleSince = Date.now();
+    } else {
+      if (view && view.visibleSince === null) view.visibleSince = Date.now();
+      // Back from the background: what no beacon could carry goes now, not on the next page.
+      restoreSaved();
+      if (queue.length) schedule(0);
     }
   }
 

@@ -480,11 +480,13 @@ def test_batches_leave_by_count_and_by_interval(page, site, query, tenant, arriv
 
 
 @pytest.mark.browser
-def test_what_a_beacon_cannot_carry_is_sent_by_the_next_page(page, site, query, tenant, arrivals):
-    # Chromium lets a page have 64 KiB of beacons in flight; 100 events of ~1.5 KB need more.
+@pytest.mark.parametrize("pad", ["'x'.repeat(1200)", "'\u20ac'.repeat(400)"], ids=["ascii", "3-byte-utf8"])
+def test_what_a_beacon_cannot_carry_is_sent_by_the_next_page(page, site, query, tenant, arrivals, pad):
+    # Chromium lets a page have 64 KiB (of UTF-8 bytes) of beacons in flight; 100 events of
+    # ~1.5 KB need more, so the first beacon goes and the rest must be kept.
     host = site("", init="flushAt: 1000, flushInterval: 600000, capturePageViews: false")
     page.goto(host.url + "/")
-    page.evaluate("for (let i = 0; i < 100; i++) Recap.track('bulk', {i, pad: 'x'.repeat(1200)})")
+    page.evaluate(f"for (let i = 0; i < 100; i++) Recap.track('bulk', {{i, pad: {pad}}})")
     page.evaluate("""
       Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
       document.dispatchEvent(new Event('visibilitychange'));

@@ -136,7 +136,7 @@
     message.context = context(referrer);
     var json;
     try { json = JSON.stringify(message); } catch (e) { warn("event not JSON-serialisable: " + e); return; }
-    if (json.length > MAX_BODY - 200) { warn("event too large, dropped: " + (message.event || message.type)); return; }
+    if (utf8Length(json) > MAX_BODY - 200) { warn("event too large, dropped: " + (message.event || message.type)); return; }
     queue.push(json);
     if (queue.length > MAX_QUEUE) queue.splice(0, queue.length - MAX_QUEUE);
     if (queue.length >= config.flushAt) flush();
@@ -147,12 +147,24 @@
     if (!timer) timer = setTimeout(safe(function () { timer = null; flush(); }), delay);
   }
 
+  // The browser's 64 KiB limit counts UTF-8 bytes, not characters.
+  function utf8Length(text) {
+    var n = text.length;
+    for (var i = 0; i < text.length; i++) {
+      var c = text.charCodeAt(i);
+      if (c > 0x7f) n += c > 0x7ff && (c < 0xd800 || c > 0xdfff) ? 2 : 1; // surrogate pairs: 4 in all
+    }
+    return n;
+  }
+
   // Take events off the queue up to one body's worth.
   function takeBatch() {
     var items = [];
     var size = 0;
-    while (queue.length && size + queue[0].length + 1 < MAX_BODY - 200) {
-      size += queue[0].length + 1;
+    while (queue.length) {
+      var n = utf8Length(queue[0]) + 1;
+      if (size + n > MAX_BODY - 200) break;
+      size += n;
       items.push(queue.shift());
     }
     return items;

@@ -23,6 +23,7 @@ class Recorder:
 
     def __init__(self, respond: Callable[[list[dict], int], Reply] = lambda batch, n: OK) -> None:
         self.respond = respond
+        self.drop_connections = False
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         recorder = self
@@ -47,6 +48,8 @@ class Recorder:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                # A server that drops idle kept-alive connections without saying so.
+                self.close_connection = recorder.drop_connections
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -120,6 +123,19 @@ def test_batches_are_gzipped_authenticated_and_share_one_connection(recorder):
     assert len(event["messageId"]) == 32 and event["timestamp"].endswith("Z")
     assert event["context"]["library"]["name"] == "recap-python"
     assert len({r["peer"] for r in server.requests}) == 1  # keep-alive
+
+
+def test_a_connection_the_server_dropped_is_reopened_without_an_outage(recorder):
+    server = recorder()
+    server.drop_connections = True
+    errors: list = []
+    client = fast_client(server.url, errors)
+    for round_ in range(3):
+        client.track(user_id="u1", event="E", properties={"seq": round_})
+        assert client.flush(timeout=5)
+    client.shutdown(timeout=1)
+    assert server.delivered() == [0, 1, 2]
+    assert client.stats()["retries"] == 0 and errors == []
 
 
 def test_batches_stay_under_the_byte_limit(recorder):

@@ -31,6 +31,7 @@ TTL_MS = 6 * 3600 * 1000
 CHUNK = 500
 _memory: dict[tuple, tuple[float, dict]] = {}
 _lock = threading.Lock()
+_refreshing = threading.Lock()
 
 
 def _key(app_id: int, template: StoryTemplate, period: Period, metric: str) -> tuple:
@@ -47,7 +48,13 @@ def lookup(app_id: int, template: StoryTemplate, period: Period, metric: str) ->
         (PopulationStat.app_id == app_id) & (PopulationStat.template_id == template.id)
         & (PopulationStat.period_key == period.key) & (PopulationStat.metric == metric)).first())
     if row is None or row.computed_at + TTL_MS < now_ms():
-        refresh(app_id, template, period)
+        # One refresh at a time per process: at a launch, the requests arriving meanwhile wait
+        # for it and then read its result instead of each scanning every user again.
+        with _refreshing:
+            hit = _memory.get(key)
+            if hit and hit[0] > time.monotonic():
+                return hit[1]
+            refresh(app_id, template, period)
         return lookup_stored(key)
     dist = {"n": row.users, "points": json.loads(row.points)}
     _remember(key, dist)

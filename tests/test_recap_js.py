@@ -197,16 +197,18 @@ def test_snippet_records_page_views_including_spa_navigation(page, site, query, 
     page.wait_for_function("window.Recap && Recap.anonymousId()")
     page.evaluate("history.pushState({}, '', '/app/settings?tab=2#section')")
     page.evaluate("history.replaceState({}, '', '/app/settings?tab=2#other')")  # same page: no view
+    page.evaluate("history.replaceState({}, '', '/app/profile')")  # a router's redirect: a view
     page.evaluate("history.back()")
     page.wait_for_function("location.pathname === '/'")
     page.evaluate("Recap.flush()")
 
-    views = stored(query, tenant.app_id, lambda e: e["type"] == "page", count=3)
-    assert [v["properties"]["path"] for v in views] == ["/", "/app/settings", "/"]
+    views = stored(query, tenant.app_id, lambda e: e["type"] == "page", count=4)
+    assert [v["properties"]["path"] for v in views] == ["/", "/app/settings", "/app/profile", "/"]
     assert views[1]["properties"]["url"] == host.url + "/app/settings?tab=2"  # no fragment
     assert views[1]["properties"]["search"] == "?tab=2"
     assert views[1]["properties"]["referrer"] == host.url + "/"
     assert views[2]["properties"]["referrer"] == host.url + "/app/settings?tab=2"
+    assert views[3]["properties"]["referrer"] == host.url + "/app/profile"
     assert len({v["anonymous_id"] for v in views}) == 1 and views[0]["user_id"] is None
 
     context = views[0]["context"]
@@ -217,8 +219,8 @@ def test_snippet_records_page_views_including_spa_navigation(page, site, query, 
     assert context["locale"] and context["userAgent"].startswith("Mozilla/")
     assert context["screen"]["width"] > 0
 
-    left = stored(query, tenant.app_id, lambda e: e["name"] == "page_left", count=2)
-    assert [e["properties"]["path"] for e in left] == ["/", "/app/settings"]
+    left = stored(query, tenant.app_id, lambda e: e["name"] == "page_left", count=3)
+    assert [e["properties"]["path"] for e in left] == ["/", "/app/settings", "/app/profile"]
     assert all(e["properties"]["reason"] == "navigate" for e in left)
     assert all(isinstance(e["properties"]["duration_ms"], int) for e in left)
 
@@ -402,6 +404,7 @@ def test_do_not_track_and_opt_out_send_nothing(browser, site, query, tenant, arr
     page.goto(host.url + "/")
     page.evaluate("Recap.track('dnt_event'); Recap.flush()")
     page.click("text=Press")
+    assert page.evaluate("[Recap.anonymousId(), localStorage.getItem('recap:anonymousId')]") == [None, None]
     with page.expect_event("close"):
         page.close(run_before_unload=True)
 

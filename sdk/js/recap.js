@@ -446,7 +446,7 @@
     optOut: safe(optOut),
     optIn: safe(optIn),
     flush: safe(function () { flush(false); }),
-    anonymousId: safe(function () { return load("optOut") === "1" ? null : anonymousId(); }),
+    anonymousId: safe(function () { return blocked() ? null : anonymousId(); }),
     userId: safe(function () { return load("userId"); })
   };
   // The story player (player.js) shares the window.Recap namespace: add to it, never replace it.

@@ -82,7 +82,7 @@ wal_checkpointer = WalCheckpointer()
 
 
 _sqlite_pragmas: dict[str, dict] = {}  # path -> the pragmas its connections use
-_writers: dict[tuple[int, str], sqlite3.Connection] = {}
+_writer: tuple[int, str, sqlite3.Connection] | None = None  # (pid, path, connection)
 
 
 def open_database(url: str, busy_timeout_ms: int | None = None) -> Database:
@@ -102,13 +102,16 @@ def sqlite_writer(path: str) -> sqlite3.Connection:
     Request connections open and close with each request, so their page cache starts cold;
     this one keeps the hot index pages between transactions.
     """
-    key = (os.getpid(), path)
-    con = _writers.get(key)
-    if con is None:
-        con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        for name, value in _sqlite_pragmas.get(path, SQLITE_PRAGMAS).items():
-            con.execute(f"PRAGMA {name} = {value}")
-        _writers[key] = con
+    global _writer
+    pid = os.getpid()
+    if _writer is not None and _writer[:2] == (pid, path):
+        return _writer[2]
+    if _writer is not None and _writer[0] == pid:
+        _writer[2].close()  # a process writes one database; tests move on to the next file
+    con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for name, value in _sqlite_pragmas.get(path, SQLITE_PRAGMAS).items():
+        con.execute(f"PRAGMA {name} = {value}")
+    _writer = (pid, path, con)
     return con
 
 

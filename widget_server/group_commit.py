@@ -42,7 +42,7 @@ class GroupCommitter(Generic[T]):
         self._lock = threading.Lock()
         self._pending: list[_Waiter[T]] = []
         self._leading = False
-        self._lock_files: dict[tuple[int, str], int] = {}
+        self._lock_file: tuple[int, str, int] | None = None  # (pid, path, descriptor)
 
     def submit(self, item: T, write_group: Callable[[list[T]], list[int]], lock_path: str | None) -> int:
         """Queue ``item``; return its result once its group is committed (or raise its error)."""
@@ -83,11 +83,12 @@ class GroupCommitter(Generic[T]):
     def _cross_process_lock(self, path: str | None) -> "_FileLock":
         if path is None:
             return _FileLock(None)
-        key = (os.getpid(), path)  # a descriptor inherited across fork would share the lock
-        fd = self._lock_files.get(key)
-        if fd is None:
-            fd = self._lock_files[key] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        return _FileLock(fd)
+        pid = os.getpid()  # a descriptor inherited across fork would share the lock
+        if self._lock_file is None or self._lock_file[:2] != (pid, path):
+            if self._lock_file is not None and self._lock_file[0] == pid:
+                os.close(self._lock_file[2])  # one database per process; tests move on
+            self._lock_file = (pid, path, os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        return _FileLock(self._lock_file[2])
 
 
 class _FileLock:

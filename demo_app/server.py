@@ -26,7 +26,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen there now (connections of a just-stopped one, still in
+    TIME_WAIT, do not count: servers set SO_REUSEADDR, as gunicorn and werkzeug do)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

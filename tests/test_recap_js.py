@@ -122,8 +122,11 @@ def events(query, app_id: int) -> list[dict]:
             for t, n, u, a, p, c in rows]
 
 
-def wait_for(check, timeout: float = 15.0):
-    """Poll until ``check()`` is truthy; return its value."""
+def wait_for(check, timeout: float = 15.0, page=None):
+    """Poll until ``check()`` is truthy; return its value.
+
+    With ``page``, wait through Playwright so its route handlers keep running meanwhile.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -131,13 +134,13 @@ def wait_for(check, timeout: float = 15.0):
             return value
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the events")
-        time.sleep(0.1)
+        page.wait_for_timeout(100) if page else time.sleep(0.1)
 
 
-def stored(query, app_id: int, predicate, count: int = 1) -> list[dict]:
+def stored(query, app_id: int, predicate, count: int = 1, page=None) -> list[dict]:
     """Wait until at least ``count`` stored events match ``predicate``; return them."""
     return wait_for(lambda: (lambda m: m if len(m) >= count else None)(
-        [e for e in events(query, app_id) if predicate(e)]))
+        [e for e in events(query, app_id) if predicate(e)]), page=page)
 
 
 # ---- serving the file ------------------------------------------------------------------------
@@ -530,3 +533,57 @@ def test_events_kept_on_hide_go_out_when_the_page_is_visible_again(page, site, q
     """)
     bulk = stored(query, tenant.app_id, lambda e: e["name"] == "bulk", count=100)
     assert sorted(e["properties"]["i"] for e in bulk) == list(range(100))
+
+
+@pytest.mark.browser
+def test_taps_on_a_phone_are_recorded_as_clicks(phone, site, query, tenant):
+    host = site("<button class='play'>Play my story</button>")
+    phone.goto(host.url + "/")
+    phone.tap("button.play")
+    phone.evaluate("Recap.flush()")
+    tap = stored(query, tenant.app_id, lambda e: e["name"] == "element_clicked")[0]
+    assert (tap["properties"]["text"], tap["properties"]["selector"]) == ("Play my story", "button.play")
+    assert tap["context"]["screen"]["width"] == 390
+
+
+# The first delivery attempt meets a failure (made by the browser's network layer, since the real
+# server cannot be asked to fail on cue); later attempts reach the real server.
+FIRST_ATTEMPT = [
+    ("network error", None, True),
+    ("503", 503, True),
+    ("429", 429, True),
+    ("408", 408, True),
+    ("400", 400, False),
+    ("401", 401, False),
+]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("label, status, retried", FIRST_ATTEMPT, ids=[c[0] for c in FIRST_ATTEMPT])
+def test_failed_batches_are_retried_unless_the_server_refused_them(page, site, query, tenant, arrivals,
+                                                                  label, status, retried):
+    attempts: list[str] = []
+
+    def first_fails(route):
+        attempts.append(route.request.url)
+        if len(attempts) > 1:
+            return route.continue_()
+        if status is None:
+            return route.abort("connectionreset")
+        return route.fulfill(status=status, headers={"Access-Control-Allow-Origin": "*"},
+                             content_type="application/json", body='{"error": {"code": "x"}}')
+
+    page.route("**/v1/batch", first_fails)
+    host = site("", init="flushAt: 1000, flushInterval: 600000, capturePageViews: false")
+    page.goto(host.url + "/")
+    page.evaluate("Recap.track('first'); Recap.flush()")
+    wait_for(lambda: attempts, page=page)
+    page.wait_for_timeout(200)  # the failed answer reaches the page
+    page.evaluate("Recap.track('second'); Recap.flush()")
+
+    stored(query, tenant.app_id, lambda e: e["name"] == "second", page=page)
+    if retried:
+        stored(query, tenant.app_id, lambda e: e["name"] == "first", page=page)
+    page.wait_for_timeout(300)
+    expected = ["first", "second"] if retried else ["second"]
+    assert sorted(e["name"] for e in events(query, tenant.app_id)) == expected  # and each once

@@ -9,10 +9,12 @@ from pathlib import Path
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
-PAGES = {"music": ("music/sw-0000", "demo-music.png"), "learning": ("learning/lg-0000", "demo-learning.png")}
+# (host page, picture, frames to step forward): Soundwave's top artists; Lingo's opening frame,
+# which shows the picture the learner uploaded.
+PAGES = (("music/sw-0000", "demo-music.png", 3), ("learning/lg-0000", "demo-learning.png", 0))
 
 
-def capture(host_url: str, out_dir: Path, frames_ahead: int = 1) -> list[Path]:
+def capture(host_url: str, out_dir: Path) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -20,7 +22,7 @@ def capture(host_url: str, out_dir: Path, frames_ahead: int = 1) -> list[Path]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            for path, name in PAGES.values():
+            for path, name, frames_ahead in PAGES:
                 context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
                                               is_mobile=True, has_touch=True, reduced_motion="reduce")
                 page = context.new_page()
@@ -44,9 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo_app.screenshots", description=__doc__)
     parser.add_argument("host_url", help="the demo host page, e.g. http://127.0.0.1:8001")
     parser.add_argument("--out", type=Path, default=Path("docs/images"))
-    parser.add_argument("--frames-ahead", type=int, default=1, help="frames to step forward before the shot")
     args = parser.parse_args(argv)
-    for path in capture(args.host_url, args.out, args.frames_ahead):
+    for path in capture(args.host_url, args.out):
         print(path)
     return 0
 

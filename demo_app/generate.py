@@ -1,7 +1,6 @@
 """Generation: drive both demo apps through the real SDK against the real widget server."""
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -15,8 +14,6 @@ from .instance import DemoApp, ensure_apps, read_state, write_state
 from .people import make_people
 from .progress import Progress
 from .server import WidgetServer
-
-log = logging.getLogger(__name__)
 
 # The SDK's caller-side queue is bounded; the generator waits while this many are unsent, so
 # a fast generator never overruns it and nothing is dropped.
@@ -117,7 +114,7 @@ def _send_all(apps: dict[str, DemoApp], url: str, instance: Path, users: int, se
             bar.update(users + n, f"{learning.APP_NAME} {n}/{users} learners", sent)
         report.web_requests = web.browse(music_client, catalog, listeners, seed)
         bar.update(2 * users + 1, "web visits", sent + report.web_requests)
-        for kind, client in (("music", music_client), ("learning", learning_client)):
+        for client in (music_client, learning_client):
             client.flush(timeout=120)
     finally:
         for kind, client in (("music", music_client), ("learning", learning_client)):

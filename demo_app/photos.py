@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import random
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,8 +11,6 @@ from PIL import Image, ImageDraw
 
 from .instance import DemoApp
 from .people import Person
-
-log = logging.getLogger(__name__)
 
 PALETTES = (("#ff7a59", "#ffd166"), ("#6a4cff", "#3ec1d3"), ("#1ed760", "#0b6e4f"),
             ("#ef476f", "#ffd6e0"), ("#118ab2", "#06d6a0"), ("#f4a261", "#264653"))

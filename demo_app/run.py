@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import urllib.error
 import urllib.request
@@ -13,9 +12,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from .host import create_host, mint_viewer_token
 from .instance import DemoApp, read_state, write_state
-from .server import ServerError, WidgetServer, port_is_free
-
-log = logging.getLogger(__name__)
+from .server import ServerError, port_is_free
 
 
 @dataclass

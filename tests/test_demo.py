@@ -212,3 +212,39 @@ def test_host_page_opens_the_player_on_a_phone(demo, phone, kind):
     frame = phone.frame_locator("#story")
     frame.locator(".recap-root").first.wait_for(state="visible", timeout=15_000)
     assert app.secret_key not in phone.content()
+
+
+def test_the_command_prints_working_urls_and_stops_cleanly(tmp_path):
+    """`python -m demo_app` as the README runs it: the printed story and share URLs answer, the QR
+    code is printed, and a plain `kill` stops the widget server with it."""
+    import re
+    import signal
+    import time
+
+    from demo_app.server import free_port, port_is_free
+
+    port = free_port()
+    command = [sys.executable, "-m", "demo_app", "--users", "4", "--port", str(port), "--instance", str(tmp_path)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        output = "".join(lines)
+        assert "Press Ctrl-C" in output, output
+        urls = re.findall(r"http://127\.0\.0\.1:\d+/\S+", output)
+        stories = [u for u in urls if re.search(r"/(music|learning)/", u)]
+        shares = [u for u in urls if "/s/" in u]
+        assert len(stories) == 2 and len(shares) == 2
+        assert all(http("GET", u).status == 200 for u in stories + shares)
+        assert "█" in output  # the QR code
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    assert port_is_free(port) and port_is_free(port + 1)

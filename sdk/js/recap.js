@@ -26,7 +26,7 @@
   var retries = 0;
   var memory = {};
   var store = pickStore();
-  var view = null; // the current page view: {url, path, visibleSince, visibleMs}
+  var view = null; // the current page view: {url, path, started, visibleSince}
 
   function warn(message) {
     try { if (window.console) window.console.warn("recap.js: " + message); } catch (e) { /* nothing */ }
@@ -215,7 +215,8 @@
       }));
   }
 
-  // What a beacon could not carry is kept and sent by the next page of this site.
+  // What a beacon could not carry is kept, and sent when the page is visible again or by the
+  // next page of this site.
   function keepForNextPage() {
     save("queue", JSON.stringify(queue.slice(-MAX_SAVED)));
     queue = [];
@@ -243,20 +244,15 @@
     var message = { type: "page", properties: props };
     if (name) message.name = name;
     view = { url: pageUrl(), path: location.pathname, started: Date.now(),
-             visibleSince: document.visibilityState === "hidden" ? null : Date.now(), visibleMs: 0 };
+             visibleSince: document.visibilityState === "hidden" ? null : Date.now() };
     enqueue(message, props.referrer);
-  }
-
-  function visibleMs() {
-    return view.visibleMs + (view.visibleSince === null ? 0 : Date.now() - view.visibleSince);
   }
 
   // One page_left per stretch of visible time: a tab switched away and back yields two,
   // whose duration_ms add up to the time the page was actually seen.
   function leave(reason) {
     if (!view || view.visibleSince === null && reason !== "navigate") return;
-    var duration = visibleMs();
-    view.visibleMs = 0;
+    var duration = view.visibleSince === null ? 0 : Date.now() - view.visibleSince;
     view.visibleSince = null;
     enqueue({ type: "track", event: "page_left",
               properties: { path: view.path, url: view.url, duration_ms: duration,
@@ -272,16 +268,17 @@
 
   function patchHistory() {
     var h = window.history;
+    var changed = safe(onRouteChange);
     ["pushState", "replaceState"].forEach(function (method) {
       var original = h[method];
       if (typeof original !== "function") return;
       h[method] = function () {
         var result = original.apply(this, arguments);
-        safe(onRouteChange)();
+        changed();
         return result;
       };
     });
-    window.addEventListener("popstate", safe(onRouteChange));
+    window.addEventListener("popstate", changed);
   }
 
   function onVisibility() {

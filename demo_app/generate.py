@@ -37,8 +37,9 @@ class Report:
 
 
 def year_window(today: date | None = None) -> tuple[date, date]:
-    """1 January of this year through yesterday (UTC): a whole year so far, nothing in the future."""
-    end = (today or datetime.now(timezone.utc).date()) - timedelta(days=1)
+    """1 January of this year through the day before yesterday (UTC): the year so far, and no
+    local time in any zone (UTC-12 to UTC+14) falls in the future."""
+    end = (today or datetime.now(timezone.utc).date()) - timedelta(days=2)
     return date(end.year, 1, 1), end
 
 

@@ -77,6 +77,9 @@ def test_events_follow_the_story_contract(demo):
     zones = {json.loads(c)["timezone"] for (c,) in rows(demo, "SELECT context FROM event WHERE type = 'track'")}
     assert len(zones) >= 3
     assert rows(demo, "SELECT count(*) FROM event WHERE name IN ('Badge Earned', 'Milestone Reached')")[0][0] > 0
+    import time
+    (latest,), = rows(demo, "SELECT max(timestamp) FROM event WHERE type != 'page'")
+    assert latest < time.time() * 1000  # nothing in the future, in any time zone
 
 
 def test_web_visits_are_captured_without_tags(demo):

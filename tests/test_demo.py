@@ -226,9 +226,11 @@ def test_the_command_prints_working_urls_and_stops_cleanly(tmp_path):
 
     from demo_app.server import free_port, port_is_free
 
-    port = free_port()
-    command = [sys.executable, "-m", "demo_app", "--users", "4", "--port", str(port), "--instance", str(tmp_path)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    port = next(p for p in iter(free_port, None) if port_is_free(p + 1))  # the host page takes port + 1
+    command = [sys.executable, "-m", "demo_app", "--users", "4", "--port", str(port), "--instance",
+               str(tmp_path / "instance")]
+    errors = (tmp_path / "stderr.txt").open("w")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
     lines = []
     try:
         deadline = time.monotonic() + 90
@@ -240,7 +242,7 @@ def test_the_command_prints_working_urls_and_stops_cleanly(tmp_path):
             if line.startswith("Press Ctrl-C"):
                 break
         output = "".join(lines)
-        assert "Press Ctrl-C" in output, output
+        assert "Press Ctrl-C" in output, output + (tmp_path / "stderr.txt").read_text()
         urls = re.findall(r"http://127\.0\.0\.1:\d+/\S+", output)
         stories = [u for u in urls if re.search(r"/(music|learning)/", u)]
         shares = [u for u in urls if "/s/" in u]
@@ -249,5 +251,6 @@ def test_the_command_prints_working_urls_and_stops_cleanly(tmp_path):
         assert "█" in output  # the QR code
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        assert process.wait(timeout=30) == 0, (tmp_path / "stderr.txt").read_text()
+        errors.close()
     assert port_is_free(port) and port_is_free(port + 1)

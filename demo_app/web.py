@@ -6,6 +6,7 @@ import random
 import secrets
 
 from flask import Flask, abort, redirect, render_template_string, request, session, url_for
+from werkzeug.wrappers import Response
 from werkzeug.test import Client as WSGIClient
 
 from sdk import Client
@@ -43,7 +44,7 @@ def create_site(catalog: Catalog, client: Client) -> Flask:
         return render_template_string(PAGE, title=songs[song_id].title, songs=[songs[song_id]])
 
     @site.post("/songs/<song_id>/play")
-    def play(song_id: str):  # the Play button: a click, captured as its request
+    def play(song_id: str) -> Response:  # the Play button: a click, captured as its request
         return redirect(url_for("song", song_id=song_id))
 
     @site.get("/pricing")
@@ -51,7 +52,7 @@ def create_site(catalog: Catalog, client: Client) -> Flask:
         return render_template_string(PAGE, title="Go Premium", songs=[])
 
     @site.post("/login")
-    def login():
+    def login() -> Response:
         session["user_id"] = request.form["user_id"]
         return redirect(url_for("home"))
 

@@ -21,7 +21,6 @@ import os
 import random
 import shutil
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import msgspec
 
 from widget_server import create_app, event_store
 from widget_server.auth import create_key
-from widget_server.db import SQLITE_PRAGMAS, database
+from widget_server.db import SQLITE_PRAGMAS, database, sqlite3
 from widget_server.event_schema import EventIn, decode_event, event_errors
 from widget_server.models import ApiKey, App
 

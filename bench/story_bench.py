@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sqlite3
 import statistics
 import time
 from datetime import datetime, timezone
 
 from widget_server import db
-from widget_server.db import database, open_database
+from widget_server.db import database, open_database, sqlite3
 from widget_server.engine import assemble_story, registry, resolve_period
 from widget_server.engine.population import refresh
 from widget_server.engine.precompute import build
@@ -45,7 +44,7 @@ PREVIOUS_START = int(datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp() * 100
 ZONES = (("UTC", 0), ("Asia/Tokyo", 540), ("America/New_York", -300), ("Europe/Berlin", 60))
 GENRES = ("pop", "rock", "hip hop", "jazz", "electronic", "indie", "classical", "r&b")
 COLUMNS = ("app_id", "message_id", "type", "name", "user_id", "anonymous_id", "actor", "timestamp",
-           "utc_offset", "received_at", "properties", "context")
+           "utc_offset", "received_at", "properties", "context", "client_timestamp")
 
 
 def heavy_users() -> list[tuple[str, int]]:
@@ -108,7 +107,7 @@ def generate(path: str, ordinary: int, avg_events: int) -> None:
                 props = f'{{"path":"/artist/{song % 700}","url":"https://soundwave.app/artist/{song % 700}"}}'
             message += 1
             rows.append((1, f"m{message}", kind, name, None if actor_anon else user, actor_anon,
-                         f"a:{actor_anon}" if actor_anon else f"u:{user}", ts, offset, ts, props, context))
+                         f"a:{actor_anon}" if actor_anon else f"u:{user}", ts, offset, ts, props, context, ts))
         conn.executemany(sql, rows)
         profiles.append((1, user, f'{{"name":"Listener {n}","plan":"free"}}', zone, PERIOD_START, PERIOD_START))
         if n % 2000 == 0:

@@ -3,18 +3,22 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 import time
 from typing import Callable
 
 from flask import Flask
+import peewee
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 
 log = logging.getLogger(__name__)
 
 database = DatabaseProxy()
+
+# The SQLite driver peewee chose: pysqlite3 (a current SQLite, much faster JSON) when installed,
+# else the standard library's. Our own connections must use the same one.
+sqlite3 = peewee.sqlite3
 
 # WAL lets readers run beside the writer; NORMAL is durable against process crashes and only
 # risks the last commits on power loss, the usual trade for an analytics store.

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 
@@ -11,6 +10,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from peewee import OperationalError
 
 from . import event_store
+from .db import sqlite3
 from .auth import Caller, require_ingest_credential
 from .errors import MalformedBody, PayloadTooLarge, TooManyRequests, ValidationFailed
 from .event_schema import BatchIn, EventIn, SingleIn, decode_event

@@ -7,6 +7,9 @@ import json
 import pytest
 
 from conftest import basic, http
+from widget_server.auth import create_viewer_token, verify_viewer_token
+from widget_server.db import database
+from widget_server.errors import Unauthorized
 
 
 def mint(server, key, body):
@@ -52,3 +55,21 @@ def test_tampered_viewer_token_is_refused(live_server, tenant):
     reply = http("POST", live_server.url + "/v1/track", json.dumps({"event": "x"}).encode(),
                  {"Content-Type": "application/json", "Authorization": f"Bearer {bad}"})
     assert reply.status == 401
+
+
+def test_newest_signing_key_signs_and_older_ones_still_verify(app, tenant):
+    old, new = app.config["SECRET_KEYS"][-1], "a-newly-rotated-signing-key-0123456789"
+
+    def with_keys(keys, fn):
+        app.config["SECRET_KEYS"] = keys
+        with app.app_context(), database.connection_context():
+            return fn()
+
+    before = with_keys([old], lambda: create_viewer_token(tenant.app_id, "alice")[0])
+    after = with_keys([old, new], lambda: create_viewer_token(tenant.app_id, "alice")[0])
+    # After rotation the new key signs: a server that knows only the new key accepts the token.
+    assert with_keys([new], lambda: verify_viewer_token(after).user_id) == "alice"
+    # Tokens signed before the rotation keep working while the old key is still listed.
+    assert with_keys([old, new], lambda: verify_viewer_token(before).user_id) == "alice"
+    with pytest.raises(Unauthorized):
+        with_keys([new], lambda: verify_viewer_token(before))

@@ -135,7 +135,7 @@ def require_secret_key() -> Caller:
 # --- viewer tokens ---------------------------------------------------------------------------
 
 def _viewer_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEYS"][::-1], salt=VIEWER_SALT)
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEYS"], salt=VIEWER_SALT)
 
 
 def create_viewer_token(app_id: int, user_id: str, ttl: int | None = None) -> tuple[str, int]:

@@ -51,13 +51,6 @@ def json_value_sql(column: str, path: str, numeric: bool = False) -> str:
     return f"json_extract({column}, '$.{path}')"
 
 
-def month_sql(local_ms: str) -> str:
-    """'YYYY-MM' of a local epoch-milliseconds expression."""
-    if is_postgres():
-        return f"to_char(to_timestamp(({local_ms}) / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM')"
-    return f"strftime('%Y-%m', ({local_ms}) / 1000, 'unixepoch')"
-
-
 def glob_sql(column: str) -> str:
     """Shell-style pattern match (``/lessons/*``); pair with ``glob_param``."""
     return f"{column} LIKE {database.param} ESCAPE '\\'" if is_postgres() else f"{column} GLOB {database.param}"

@@ -34,7 +34,8 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
         for name, metric in metrics.items():
             kind = metric["kind"]
             if kind == "top":
-                metrics_sql.top(name, metric, plan, uids, results)
+                peaks = [n for n, m in metrics.items() if m["kind"] == "peak_month" and m["of"] == name]
+                metrics_sql.top(name, metric, plan, period, uids, results, peaks)
             elif kind in ("first", "last"):
                 metrics_sql.first_last(name, metric, plan, uids, results)
             elif kind == "streak":
@@ -43,8 +44,6 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
                 metrics_sql.series(name, metric, plan, period, uids, results)
             elif kind == "record_day":
                 metrics_sql.record_day(name, metric, plan, uids, results)
-            elif kind == "peak_month":
-                metrics_sql.peak_month(name, metric, metrics[metric["of"]], plan, uids, results)
     finally:
         story_slice.drop()
     for name, metric in template.later_metrics.items():

@@ -1,22 +1,59 @@
 """Metric kinds that are one SQL query over the story slice, grouped by ``uid``.
 
 Scalars (count, sum, avg, min, max, distinct, share) share one scan; ranked and time-shaped
-kinds (top, first/last, streak, series, record day, peak month) are one query each, using
-window functions (SQLite ≥ 3.25 and PostgreSQL). Python only reshapes the small results.
+kinds (top, first/last, streak, series, record day) are one query each, using window functions
+(SQLite ≥ 3.25 and PostgreSQL); a top list's peak months come out of the top list's own query.
+Python only reshapes the small results.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from ..db import database
 from . import filters
-from .periods import DAY_MS, Period, day_from_number
+from .expressions import MONTHS
+from .periods import DAY_MS, Period, day_from_number, day_number
 from .slice import TABLE, Plan
 
 Results = dict[str, dict[str, Any]]  # uid -> metric name -> value
 WEEKDAY_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTH_SHORT = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass(frozen=True)
+class ByUser:
+    """How a query keys its rows by user.
+
+    A slice of one user (on-demand assembly) leaves ``uid`` out of every GROUP BY and PARTITION
+    BY: in SQLite even a key that never changes widens each row's sort, about 1 ms per query at
+    10,000 events.
+    """
+
+    single: bool
+
+    @classmethod
+    def of(cls, uids: list[str]) -> "ByUser":
+        return cls(len(uids) == 1)
+
+    @property
+    def uid(self) -> str:
+        """The user column of a query's result."""
+        return "0" if self.single else "uid"
+
+    def keys(self, *more: str) -> str:
+        """``uid`` and ``more`` as a GROUP BY / ORDER BY list."""
+        return ", ".join(([] if self.single else ["uid"]) + list(more))
+
+    def group_by(self, *more: str) -> str:
+        keys = self.keys(*more)
+        return f" GROUP BY {keys}" if keys else ""
+
+    def partition(self, *more: str) -> str:
+        keys = self.keys(*more)
+        return f"PARTITION BY {keys}" if keys else ""
 
 
 def _rows(sql: str, params: list[Any], uids: list[str]) -> list[tuple]:
@@ -67,8 +104,9 @@ def scalars(metrics: dict[str, dict], plan: Plan, previous_of: set[str], uids: l
             shapes.append((name if pp == 0 else f"{name}@previous", metric, 2 if kind == "share" else 1))
     if not selects:
         return
+    by = ByUser.of(uids)
     rows = {row[0]: row[1:] for row in _rows(
-        f"SELECT uid, {', '.join(selects)} FROM {TABLE} GROUP BY uid", params, uids)}
+        f"SELECT {by.uid}, {', '.join(selects)} FROM {TABLE}{by.group_by()}", params, uids)}
     for uid in uids:
         row = rows.get(uid)
         out = results[uid]
@@ -91,25 +129,47 @@ def _scalar_value(metric: dict, values: tuple) -> Any:
     return _clean(values[0], metric.get("scale"))
 
 
-def top(name: str, metric: dict, plan: Plan, uids: list[str], results: Results) -> None:
+def top(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], results: Results,
+        peaks: list[str]) -> None:
+    """A top-N list, and for each of its items the month it peaked in (for the ``peak_month``
+    metrics named in ``peaks``): one grouping by label, or by label and month, serves both."""
     cols = plan.columns
+    by = ByUser.of(uids)
     label = f"CAST({cols.text(metric['property'])} AS TEXT)"
     value = f"SUM({cols.number(metric['sum_property'])})" if metric.get("by") == "sum" else "COUNT(*)"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)
-    sql = (f"SELECT uid, label, v, c, total FROM ("
-           f" SELECT uid, label, v, c, SUM(v) OVER (PARTITION BY uid) AS total,"
-           f" ROW_NUMBER() OVER (PARTITION BY uid ORDER BY v DESC, label ASC) AS rn FROM ("
-           f"  SELECT uid, {label} AS label, {value} AS v, COUNT(*) AS c FROM {TABLE}"
-           f"  WHERE pp = 0 AND {cond} AND {cols.text(metric['property'])} IS NOT NULL"
-           f"  GROUP BY uid, {label}) g) r WHERE rn <= {int(metric.get('n', 5))} ORDER BY uid, rn")
+    rows = f"FROM {TABLE} WHERE pp = 0 AND {cond} AND {cols.text(metric['property'])} IS NOT NULL"
+    if peaks:
+        month = _month_sql(period)
+        by_month = (f"SELECT {by.uid} AS uid, {label} AS label, {month} AS month, {value} AS mv, "
+                    f"COUNT(*) AS mc {rows}{by.group_by(label, month)}")
+        # PostgreSQL sums integers into numeric: cast counts back so they stay ints in Python.
+        total = "SUM(mv) OVER w" if metric.get("by") == "sum" else "CAST(SUM(mv) OVER w AS BIGINT)"
+        labels = (f"SELECT uid, label, month, mv, {total} AS v, CAST(SUM(mc) OVER w AS BIGINT) AS c, "
+                  f"ROW_NUMBER() OVER ({by.partition('label')} ORDER BY mv DESC, month ASC) AS mr "
+                  f"FROM ({by_month}) m WINDOW w AS ({by.partition('label')})")
+        grouped = f"SELECT uid, label, v, c, month, mv FROM ({labels}) l WHERE mr = 1"
+    else:
+        grouped = (f"SELECT {by.uid} AS uid, {label} AS label, {value} AS v, COUNT(*) AS c, "
+                   f"NULL AS month, NULL AS mv {rows}{by.group_by(label)}")
+    sql = (f"SELECT uid, label, v, c, total, month, mv FROM ("
+           f"SELECT uid, label, v, c, month, mv, SUM(v) OVER ({by.partition()}) AS total, "
+           f"ROW_NUMBER() OVER ({by.partition()} ORDER BY v DESC, label ASC) AS rn FROM ({grouped}) g) r "
+           f"WHERE rn <= {int(metric.get('n', 5))} ORDER BY {by.keys('rn')}")
     found: dict[str, list] = defaultdict(list)
+    peaked: dict[str, list] = defaultdict(list)
     scale = metric.get("scale")
-    for uid, lab, v, c, total in _rows(sql, params, uids):
+    for uid, lab, v, c, total, month, mv in _rows(sql, params, uids):
         items = found[uid]
         items.append({"rank": len(items) + 1, "label": lab, "value": _clean(v, scale), "count": c,
                       "share": (v / total) if total else None})
+        if peaks:
+            peaked[uid].append({"label": lab, "month": month, "month_name": MONTHS[int(month[5:]) - 1],
+                                "value": _clean(mv, scale)})
     for uid in uids:
         results[uid][name] = found.get(uid, [])
+        for peak in peaks:
+            results[uid][peak] = peaked.get(uid, [])
 
 
 def first_last(name: str, metric: dict, plan: Plan, uids: list[str], results: Results) -> None:
@@ -122,10 +182,11 @@ def first_last(name: str, metric: dict, plan: Plan, uids: list[str], results: Re
     last = metric["kind"] == "last"
     prop = cols.text(metric["property"]) if "property" in metric else "NULL"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)
-    sql = (f"SELECT uid, lts, name, v FROM (SELECT uid, lts, name, {prop} AS v, ROW_NUMBER() OVER "
-           f"(PARTITION BY uid ORDER BY eid {'DESC' if last else 'ASC'}) AS rn FROM {TABLE} "
-           f"WHERE pp = 0 AND {cond} AND (uid, ts) IN (SELECT uid, {'MAX' if last else 'MIN'}(ts) "
-           f"FROM {TABLE} WHERE pp = 0 AND {cond} GROUP BY uid)) r WHERE rn = 1")
+    by = ByUser.of(uids)
+    sql = (f"SELECT {by.uid}, lts, name, v FROM (SELECT uid, lts, name, {prop} AS v, ROW_NUMBER() OVER "
+           f"({by.partition()} ORDER BY eid {'DESC' if last else 'ASC'}) AS rn FROM {TABLE} "
+           f"WHERE pp = 0 AND {cond} AND (uid, ts) IN (SELECT {by.uid}, {'MAX' if last else 'MIN'}(ts) "
+           f"FROM {TABLE} WHERE pp = 0 AND {cond}{by.group_by()})) r WHERE rn = 1")
     found = {uid: {"at": _local_iso(lts), "date": day_from_number(lts // DAY_MS).isoformat(),
                    "event": ev, "value": v} for uid, lts, ev, v in _rows(sql, params + params, uids)}
     for uid in uids:
@@ -150,10 +211,11 @@ def streak(name: str, metric: dict, plan: Plan, period: Period, today_day: int, 
         reference = min(period.local_end_ms // DAY_MS - 1, today_day)
         keep = f"WHERE e >= {int(reference) - 1}"
     order = "e DESC" if current else "n DESC, e DESC"
-    sql = (f"WITH d AS (SELECT DISTINCT uid, day FROM {TABLE} WHERE pp = 0 AND {cond}), "
-           f"g AS (SELECT uid, day, day - ROW_NUMBER() OVER (PARTITION BY uid ORDER BY day) AS grp FROM d), "
-           f"r AS (SELECT uid, MIN(day) AS s, MAX(day) AS e, COUNT(*) AS n FROM g GROUP BY uid, grp), "
-           f"k AS (SELECT uid, s, e, n, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY {order}) AS rn FROM r {keep}) "
+    by = ByUser.of(uids)
+    sql = (f"WITH d AS (SELECT DISTINCT {by.uid} AS uid, day FROM {TABLE} WHERE pp = 0 AND {cond}), "
+           f"g AS (SELECT uid, day, day - ROW_NUMBER() OVER ({by.partition()} ORDER BY day) AS grp FROM d), "
+           f"r AS (SELECT {by.uid} AS uid, MIN(day) AS s, MAX(day) AS e, COUNT(*) AS n FROM g{by.group_by('grp')}), "
+           f"k AS (SELECT uid, s, e, n, ROW_NUMBER() OVER ({by.partition()} ORDER BY {order}) AS rn FROM r {keep}) "
            f"SELECT uid, s, e, n FROM k WHERE rn = 1")
     found = {uid: {"days": n, "start": day_from_number(s).isoformat(), "end": day_from_number(e).isoformat()}
              for uid, s, e, n in _rows(sql, params, uids)}
@@ -164,10 +226,13 @@ def streak(name: str, metric: dict, plan: Plan, period: Period, today_day: int, 
 def series(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], results: Results) -> None:
     cols = plan.columns
     by = metric["by"]
-    bucket = {"hour": f"(lts / 3600000) % 24", "weekday": "(day + 3) % 7", "month": "month", "day": "day"}[by]
+    bucket = {"hour": "(lts / 3600000) % 24", "weekday": "(day + 3) % 7", "day": "day",
+              "month": _month_sql(period)}[by]
     value = f"SUM({cols.number(metric['property'])})" if "property" in metric else "COUNT(*)"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)
-    sql = f"SELECT uid, {bucket} AS b, {value} FROM {TABLE} WHERE pp = 0 AND {cond} GROUP BY uid, {bucket}"
+    users = ByUser.of(uids)
+    sql = (f"SELECT {users.uid}, {bucket} AS b, {value} FROM {TABLE} WHERE pp = 0 AND {cond}"
+           f"{users.group_by(bucket)}")
     keys, labels = _buckets(by, period)
     index = {k: i for i, k in enumerate(keys)}
     found: dict[str, list] = {}
@@ -196,13 +261,27 @@ def _buckets(by: str, period: Period) -> tuple[list, list[str]]:
     return months, [MONTH_SHORT[int(m[5:]) - 1] for m in months]
 
 
+def _month_sql(period: Period) -> str:
+    """The 'YYYY-MM' of a slice row in ``period`` from its local ``day``: a CASE over the month
+    boundaries costs SQLite about a third of formatting each row's date."""
+    months: list[tuple[int, str]] = []  # (first day of the next month, 'YYYY-MM')
+    first = period.start.replace(day=1)
+    while first <= period.end:
+        following = (first + timedelta(days=32)).replace(day=1)
+        months.append((day_number(following), first.strftime("%Y-%m")))
+        first = following
+    whens = " ".join(f"WHEN day < {end} THEN '{key}'" for end, key in months[:-1])
+    return f"CASE {whens} ELSE '{months[-1][1]}' END" if whens else f"'{months[-1][1]}'"
+
+
 def record_day(name: str, metric: dict, plan: Plan, uids: list[str], results: Results) -> None:
     cols = plan.columns
     value = f"SUM({cols.number(metric['property'])})" if "property" in metric else "COUNT(*)"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)
-    sql = (f"SELECT uid, day, v FROM (SELECT uid, day, v, ROW_NUMBER() OVER (PARTITION BY uid "
-           f"ORDER BY v DESC, day ASC) AS rn FROM (SELECT uid, day, {value} AS v FROM {TABLE} "
-           f"WHERE pp = 0 AND {cond} GROUP BY uid, day) g) r WHERE rn = 1")
+    by = ByUser.of(uids)
+    sql = (f"SELECT uid, day, v FROM (SELECT uid, day, v, ROW_NUMBER() OVER ({by.partition()} "
+           f"ORDER BY v DESC, day ASC) AS rn FROM (SELECT {by.uid} AS uid, day, {value} AS v FROM {TABLE} "
+           f"WHERE pp = 0 AND {cond}{by.group_by('day')}) g) r WHERE rn = 1")
     found = {}
     for uid, day, v in _rows(sql, params, uids):
         date = day_from_number(day)
@@ -210,43 +289,3 @@ def record_day(name: str, metric: dict, plan: Plan, uids: list[str], results: Re
                       "weekday": date.strftime("%A"), "label": date.strftime("%B %-d")}
     for uid in uids:
         results[uid][name] = found.get(uid)
-
-
-def peak_month(name: str, metric: dict, top_metric: dict, plan: Plan, uids: list[str],
-               results: Results) -> None:
-    """For each item of a top-N metric, the month in which it was played the most."""
-    cols = plan.columns
-    pairs = [(uid, item["label"]) for uid in uids for item in results[uid].get(metric["of"]) or []]
-    for uid in uids:
-        results[uid][name] = []
-    if not pairs:
-        return
-    p = database.param
-    label = f"CAST({cols.text(top_metric['property'])} AS TEXT)"
-    value = f"SUM({cols.number(top_metric['sum_property'])})" if top_metric.get("by") == "sum" else "COUNT(*)"
-    cond, params = filters.to_sql(plan.metric_filters[name], cols)
-    labels = sorted({lab for _, lab in pairs})
-    sql = (f"SELECT uid, label, month, v FROM (SELECT uid, label, month, v, ROW_NUMBER() OVER "
-           f"(PARTITION BY uid, label ORDER BY v DESC, month ASC) AS rn FROM ("
-           f"SELECT uid, {label} AS label, month, {value} AS v FROM {TABLE} "
-           f"WHERE pp = 0 AND {cond} AND {label} IN ({', '.join([p] * len(labels))}) "
-           f"GROUP BY uid, {label}, month) g) r WHERE rn = 1")
-    wanted = set(pairs)
-    found: dict[tuple[str, str], tuple[str, Any]] = {}
-    for uid, lab, month, v in _rows(sql, params + labels, uids):
-        if (uid, lab) in wanted:
-            found[(uid, lab)] = (month, v)
-    for uid in uids:
-        out = []
-        for item in results[uid].get(metric["of"]) or []:
-            hit = found.get((uid, item["label"]))
-            if hit:
-                month = hit[0]
-                out.append({"label": item["label"], "month": month, "month_name": _month_name(month),
-                            "value": _clean(hit[1], top_metric.get("scale"))})
-        results[uid][name] = out
-
-
-def _month_name(month: str) -> str:
-    from .expressions import MONTHS
-    return MONTHS[int(month[5:]) - 1]

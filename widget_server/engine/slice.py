@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .. import sql_dialect
 from ..db import database
 from . import filters
 from .periods import DAY_MS, ZONE_MARGIN_MS, Period
@@ -26,7 +25,6 @@ class Plan:
     columns: filters.Columns
     metric_filters: dict[str, dict]
     names: list[str] | None  # event names worth copying; None = every event
-    needs_month: bool
 
 
 def plan_for(template: StoryTemplate, wanted: frozenset[str] | None = None) -> Plan:
@@ -37,16 +35,12 @@ def plan_for(template: StoryTemplate, wanted: frozenset[str] | None = None) -> P
     columns = filters.Columns()
     metric_filters: dict[str, dict] = {}
     names: set[str] | None = set()
-    needs_month = False
     virtual = template.spec.get("virtual_events", {})
     for name, metric in template.metrics.items():
         if wanted is not None and name not in wanted:
             continue
-        if metric["kind"] in ("percentile", "change", "tier", "derived", "label"):
-            continue
-        if metric["kind"] == "peak_month":
-            needs_month = True
-            metric_filters[name] = metric_filters[metric["of"]]
+        # peak_month reads its top list's rows, in the top list's own query.
+        if metric["kind"] in ("percentile", "change", "tier", "derived", "label", "peak_month"):
             continue
         flt = filters.resolve(metric, virtual)
         metric_filters[name] = flt
@@ -56,11 +50,9 @@ def plan_for(template: StoryTemplate, wanted: frozenset[str] | None = None) -> P
                 columns.add(metric[key])
         for path in metric.get("part", {}):
             columns.add(path)
-        if metric["kind"] == "series" and metric["by"] == "month":
-            needs_month = True
         matched = filters.event_names(flt)
         names = None if names is None or matched is None else names | matched
-    plan = Plan(columns, metric_filters, sorted(names) if names is not None else None, needs_month)
+    plan = Plan(columns, metric_filters, sorted(names) if names is not None else None)
     plans[wanted] = plan
     return plan
 
@@ -98,8 +90,6 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
     if with_previous and first.local_end_ms < period.local_start_ms:
         # A year with a cut-off leaves a gap between the previous period and this one.
         where.append(f"({local} >= {int(period.local_start_ms)} OR {local} < {int(first.local_end_ms)})")
-    if plan.needs_month:
-        select.append(f"{sql_dialect.month_sql(local)} AS month")
     select.extend(plan.columns.select_list("e.properties"))
     params_tail: list[Any] = [app_id, *[actor for actor, _ in actors],
                               local_start - ZONE_MARGIN_MS, local_end + ZONE_MARGIN_MS, local_start, local_end]

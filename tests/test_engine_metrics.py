@@ -50,6 +50,10 @@ property = "ms_played"
 kind = "distinct"
 event = "Song Played"
 property = "artist"
+[metrics.songs]
+kind = "distinct"
+event = "Song Played"
+property = "song"
 [metrics.top_count]
 kind = "top"
 event = "Song Played"
@@ -250,6 +254,7 @@ def expected(events: list[dict], user: str) -> dict:
     return {
         "plays": len(plays), "listen_ms": sum(played), "avg_ms": sum(played) / len(played),
         "min_ms": min(played), "max_ms": max(played), "artists": len(artists),
+        "songs": len({e["properties"]["song"] for e in plays}),
         "top_count": [(a, c) for a, c in top], "top_sum": ranked(genre_ms, 3),
         "ios_share": sum(e["properties"]["device"] == "ios" for e in plays) / len(plays),
         "first_play": by_time[0]["properties"]["song"], "last_play": by_time[-1]["properties"]["song"],
@@ -258,7 +263,7 @@ def expected(events: list[dict], user: str) -> dict:
         "hours": hours, "weekdays": weekdays, "months": months,
         "days": [per_day.get(PERIOD[0] + timedelta(days=i), 0) for i in range((PERIOD[1] - PERIOD[0]).days + 1)],
         "record": (record[0].isoformat(), record[1]),
-        "peak": [(a, sorted(month_of[a].items(), key=lambda kv: (-kv[1], kv[0]))[0][0]) for a, _ in top],
+        "peak": [(a, *sorted(month_of[a].items(), key=lambda kv: (-kv[1], kv[0]))[0]) for a, _ in top],
         "previous_plays": len(rows(events, user, "Song Played", PREVIOUS)),
         "long_rock": sum(e["properties"]["ms_played"] >= 200_000 and e["properties"]["genre"] in ("rock", "pop")
                          for e in plays),
@@ -283,7 +288,7 @@ def test_every_metric_kind_matches_plain_python(world, user):
     with database.connection_context():
         got = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, [user]), NOW)[user]
     want = expected(events, user)
-    for name in ("plays", "listen_ms", "min_ms", "max_ms", "artists", "long_rock"):
+    for name in ("plays", "listen_ms", "min_ms", "max_ms", "artists", "songs", "long_rock"):
         assert got[name] == want[name], name
     assert got["avg_ms"] == pytest.approx(want["avg_ms"])
     assert got["ios_share"] == pytest.approx(want["ios_share"])
@@ -300,7 +305,7 @@ def test_every_metric_kind_matches_plain_python(world, user):
     assert got["months"]["labels"][0] == "Jan" and len(got["months"]["labels"]) == 11
     assert got["days"]["values"] == want["days"]
     assert (got["record"]["date"], got["record"]["value"]) == want["record"]
-    assert [(p["label"], p["month"]) for p in got["peak"]] == want["peak"]
+    assert [(p["label"], p["month"], p["value"]) for p in got["peak"]] == want["peak"]
     assert got["rank"]["top_percent"] == population_top_percent(events, user)
     assert got["plays_change"]["previous"] == want["previous_plays"]
     assert got["plays_change"]["delta"] == want["plays"] - want["previous_plays"]

@@ -27,15 +27,18 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
     plan = story_slice.plan_for(template, names)
     metrics = {k: v for k, v in template.metrics.items() if names is None or k in names}
     previous_of = {m["of"] for m in metrics.values() if m["kind"] == "change"}
+    counted_by = _counted_by_top(metrics, plan, previous_of)
     story_slice.build(template, plan, app_id, actors, period, with_previous=bool(previous_of))
     try:
-        metrics_sql.scalars(metrics, plan, previous_of, uids, results)
+        metrics_sql.scalars({k: v for k, v in metrics.items() if k not in counted_by}, plan, previous_of,
+                            uids, results)
         today_day = int(now.timestamp() * 1000) // DAY_MS
         for name, metric in metrics.items():
             kind = metric["kind"]
             if kind == "top":
                 peaks = [n for n, m in metrics.items() if m["kind"] == "peak_month" and m["of"] == name]
-                metrics_sql.top(name, metric, plan, period, uids, results, peaks)
+                counts = {n: metrics[n] for n, top in counted_by.items() if top == name}
+                metrics_sql.top(name, metric, plan, period, uids, results, peaks, counts)
             elif kind in ("first", "last"):
                 metrics_sql.first_last(name, metric, plan, uids, results)
             elif kind == "streak":
@@ -54,6 +57,19 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
     for uid in uids:
         _derive(template, results[uid], (contexts or {}).get(uid, {}), metrics)
     return results
+
+
+def _counted_by_top(metrics: dict[str, dict], plan: story_slice.Plan, previous_of: set[str]) -> dict[str, str]:
+    """Distinct counts that a top list's query answers as its number of labels (same events,
+    same property), by the name of that top list: it saves the count its own pass over the slice."""
+    found = {}
+    for name, metric in metrics.items():
+        if metric["kind"] != "distinct" or name in previous_of:
+            continue
+        found.update({name: top for top, other in metrics.items()
+                      if other["kind"] == "top" and other["property"] == metric["property"]
+                      and plan.metric_filters[top] == plan.metric_filters[name]})
+    return found
 
 
 def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, Any],

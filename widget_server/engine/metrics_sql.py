@@ -90,7 +90,8 @@ def scalars(metrics: dict[str, dict], plan: Plan, previous_of: set[str], uids: l
                 selects.append(f"COUNT(CASE WHEN {cond} THEN 1 END)")
                 params.extend(args)
             elif kind == "distinct":
-                selects.append(f"COUNT(DISTINCT CASE WHEN {cond} THEN {cols.text(metric['property'])} END)")
+                # Values count as their text, like a top list's labels (and as PostgreSQL reads them).
+                selects.append(f"COUNT(DISTINCT CASE WHEN {cond} THEN CAST({cols.text(metric['property'])} AS TEXT) END)")
                 params.extend(args)
             elif kind == "share":
                 part, part_args = filters.to_sql({"where": metric["part"]}, cols)
@@ -130,9 +131,10 @@ def _scalar_value(metric: dict, values: tuple) -> Any:
 
 
 def top(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], results: Results,
-        peaks: list[str]) -> None:
-    """A top-N list, and for each of its items the month it peaked in (for the ``peak_month``
-    metrics named in ``peaks``): one grouping by label, or by label and month, serves both."""
+        peaks: list[str], counts: dict[str, dict]) -> None:
+    """A top-N list; for each of its items the month it peaked in (for the ``peak_month`` metrics
+    named in ``peaks``); and its number of labels (for the ``distinct`` metrics in ``counts``).
+    One grouping by label, or by label and month, serves them all."""
     cols = plan.columns
     by = ByUser.of(uids)
     label = f"CAST({cols.text(metric['property'])} AS TEXT)"
@@ -152,14 +154,17 @@ def top(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], re
     else:
         grouped = (f"SELECT {by.uid} AS uid, {label} AS label, {value} AS v, COUNT(*) AS c, "
                    f"NULL AS month, NULL AS mv {rows}{by.group_by(label)}")
-    sql = (f"SELECT uid, label, v, c, total, month, mv FROM ("
+    sql = (f"SELECT uid, label, v, c, total, month, mv, labels FROM ("
            f"SELECT uid, label, v, c, month, mv, SUM(v) OVER ({by.partition()}) AS total, "
+           f"COUNT(*) OVER ({by.partition()}) AS labels, "
            f"ROW_NUMBER() OVER ({by.partition()} ORDER BY v DESC, label ASC) AS rn FROM ({grouped}) g) r "
            f"WHERE rn <= {int(metric.get('n', 5))} ORDER BY {by.keys('rn')}")
     found: dict[str, list] = defaultdict(list)
     peaked: dict[str, list] = defaultdict(list)
+    label_counts: dict[str, int] = {}
     scale = metric.get("scale")
-    for uid, lab, v, c, total, month, mv in _rows(sql, params, uids):
+    for uid, lab, v, c, total, month, mv, labels in _rows(sql, params, uids):
+        label_counts[uid] = labels
         items = found[uid]
         items.append({"rank": len(items) + 1, "label": lab, "value": _clean(v, scale), "count": c,
                       "share": (v / total) if total else None})
@@ -170,6 +175,8 @@ def top(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], re
         results[uid][name] = found.get(uid, [])
         for peak in peaks:
             results[uid][peak] = peaked.get(uid, [])
+        for count, count_metric in counts.items():
+            results[uid][count] = _scalar_value(count_metric, (label_counts.get(uid, 0),))
 
 
 def first_last(name: str, metric: dict, plan: Plan, uids: list[str], results: Results) -> None:

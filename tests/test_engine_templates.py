@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from widget_server.engine import TemplateInvalid, load_file, parse
+from widget_server.engine import TemplateInvalid, load_file, parse, registry
+from widget_server.engine.errors import NotFound
 from widget_server.engine.templates import SHIPPED_DIR
 
 VALID = """
@@ -105,3 +106,18 @@ def test_file_name_must_match_the_id(tmp_path: Path):
 def test_oversized_template_is_refused():
     with pytest.raises(TemplateInvalid):
         parse(VALID + "#" * 300_000)
+
+
+@pytest.mark.parametrize("template_id", ["../etc/passwd", "../../story_templates/year_in_music", "/etc/passwd",
+                                         "year-in-music\n", "year-in-music/", "year_in_music", "Year-In-Music",
+                                         "", None, "no-such-template"])
+def test_registry_refuses_an_id_that_is_not_a_known_template(template_id):
+    assert registry.path_for(None, template_id) is None
+    with pytest.raises(NotFound) as caught:
+        registry.get(None, template_id)
+    assert caught.value.status == 404 and caught.value.code == "not_found"
+
+
+def test_registry_finds_a_shipped_template_by_its_id():
+    assert registry.path_for(None, "year-in-music") == SHIPPED_DIR / "year_in_music.toml"
+    assert registry.get(None, "year-in-music").id == "year-in-music"

@@ -103,6 +103,22 @@ def test_unknown_template_is_not_found(music, live_server):
     assert reply.status == 404 and reply.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize("template", [
+    "..%2F..%2F..%2Fetc%2Fpasswd", "..%2Fyear-in-music", "..", "%2E%2E", "year-in-music%0A", "year-in-music.toml",
+    "Year-In-Music", "year_in_music", "-year-in-music", "a" * 65, "no-such-template"])
+@pytest.mark.parametrize("auth", ["secret", "viewer"])
+def test_a_template_id_that_is_not_a_known_template_is_not_found(music, live_server, template, auth):
+    if auth == "secret":
+        reply = get_story(live_server, template, basic(music.secret_key), "?user_id=ana")
+    else:
+        token = viewer_token(live_server, music.secret_key, "ana")
+        reply = get_story(live_server, template, {"Authorization": f"Bearer {token}"})
+    assert reply.status == 404, reply.body
+    error = reply.json()["error"]
+    assert error["code"] == "not_found" and error["message"] and isinstance(error["details"], dict)
+    assert "root:" not in reply.body.decode()
+
+
 def test_python_entry_point_matches_the_contract(music, app):
     with database.connection_context():
         story = assemble_story(music.app_id, "year-in-music", "ana", now=NOW)

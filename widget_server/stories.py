@@ -7,6 +7,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 
 from .auth import require_viewer_or_secret
 from .engine import assemble_story, registry
+from .engine.templates import is_template_id, unknown_template
 from .errors import ValidationFailed
 
 bp = Blueprint("stories", __name__)
@@ -14,6 +15,8 @@ bp = Blueprint("stories", __name__)
 
 @bp.get("/v1/stories/<template_id>")
 def show(template_id: str) -> Response:
+    if not is_template_id(template_id):
+        raise unknown_template(template_id)  # before any credential or database work
     user_id = request.args.get("user_id")
     if user_id is not None and not 0 < len(user_id) <= 200:
         raise ValidationFailed("user_id must be 1–200 characters.", details={"user_id": ["Invalid length."]})

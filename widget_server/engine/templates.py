@@ -213,6 +213,16 @@ def _references(node: Any, found: set[str]) -> None:
             _references(value, found)
 
 
+def is_template_id(value: object) -> bool:
+    """Whether ``value`` has the form of a template id: only such a value may name a file."""
+    return isinstance(value, str) and TEMPLATE_ID.fullmatch(value) is not None
+
+
+def unknown_template(template_id: object) -> NotFound:
+    shown = str(template_id)[:100]
+    return NotFound(f"No story template named {shown!r}.", details={"template": shown})
+
+
 def load_file(path: str | os.PathLike) -> StoryTemplate:
     path = Path(path)
     try:
@@ -238,7 +248,8 @@ class Registry:
         self._lock = threading.Lock()
 
     def path_for(self, app_id: int | None, template_id: str) -> Path | None:
-        if not TEMPLATE_ID.match(template_id or ""):
+        """The file of a known template, or None; an id not of the id's form never reaches the disk."""
+        if not is_template_id(template_id):
             return None
         folders = [SHIPPED_DIR]
         if self.app_root is not None and app_id is not None:
@@ -254,7 +265,7 @@ class Registry:
     def get(self, app_id: int | None, template_id: str) -> StoryTemplate:
         path = self.path_for(app_id, template_id)
         if path is None:
-            raise NotFound(f"No story template named {template_id!r}.", details={"template": template_id})
+            raise unknown_template(template_id)
         mtime = path.stat().st_mtime
         hit = self._cache.get(path)
         if hit and hit[0] == mtime:

@@ -81,6 +81,11 @@ def event_names(flt: dict) -> set[str] | None:
     return None
 
 
+def reads_type(flt: dict) -> bool:
+    """Whether a filter tests the event type (so the slice needs that column)."""
+    return "type" in flt or any(reads_type(alternative) for alternative in flt.get("any", []))
+
+
 def to_sql(flt: dict, columns: Columns, alias: str = "") -> tuple[str, list[Any]]:
     """(condition, params) for a resolved filter; "1=1" when it matches everything."""
     col = (lambda name: f"{alias}.{name}") if alias else (lambda name: name)

@@ -86,6 +86,10 @@ mode = "longest"
 kind = "streak"
 event = "Song Played"
 mode = "current"
+[metrics.rock_streak]
+kind = "streak"
+event = "Song Played"
+where = { genre = "rock" }
 [metrics.hours]
 kind = "series"
 event = "Song Played"
@@ -237,6 +241,7 @@ def expected(events: list[dict], user: str) -> dict:
     all_runs = runs(days)
     longest = max(all_runs, key=lambda r: (r[2], r[1]))
     current = [r for r in all_runs if r[1] >= PERIOD[1] - timedelta(days=1)]
+    rock_runs = runs({local(e).date() for e in plays if e["properties"]["genre"] == "rock"})
     hours = [0] * 24
     weekdays = [0] * 7
     months = [0] * 11
@@ -260,6 +265,7 @@ def expected(events: list[dict], user: str) -> dict:
         "first_play": by_time[0]["properties"]["song"], "last_play": by_time[-1]["properties"]["song"],
         "longest": (longest[2], longest[0].isoformat(), longest[1].isoformat()),
         "current": current[-1][2] if current else 0,
+        "rock_streak": max((r[2] for r in rock_runs), default=0),
         "hours": hours, "weekdays": weekdays, "months": months,
         "days": [per_day.get(PERIOD[0] + timedelta(days=i), 0) for i in range((PERIOD[1] - PERIOD[0]).days + 1)],
         "record": (record[0].isoformat(), record[1]),
@@ -299,6 +305,7 @@ def test_every_metric_kind_matches_plain_python(world, user):
     assert got["last_play"]["value"] == want["last_play"]
     assert (got["longest"]["days"], got["longest"]["start"], got["longest"]["end"]) == want["longest"]
     assert got["current"]["days"] == want["current"]
+    assert got["rock_streak"]["days"] == want["rock_streak"]
     assert got["hours"]["values"] == want["hours"]
     assert got["weekdays"]["values"] == want["weekdays"]
     assert got["months"]["values"] == want["months"]

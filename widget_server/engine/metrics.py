@@ -27,7 +27,8 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
     plan = story_slice.plan_for(template, names)
     metrics = {k: v for k, v in template.metrics.items() if names is None or k in names}
     previous_of = {m["of"] for m in metrics.values() if m["kind"] == "change"}
-    counted_by = _counted_by_top(metrics, plan, previous_of)
+    counted_by = _answered_by(metrics, plan, "distinct", "top", skip=previous_of, same_property=True)
+    streaks_of = _answered_by(metrics, plan, "streak", "record_day")
     story_slice.build(template, plan, app_id, actors, period, with_previous=bool(previous_of))
     try:
         metrics_sql.scalars({k: v for k, v in metrics.items() if k not in counted_by}, plan, previous_of,
@@ -41,12 +42,13 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
                 metrics_sql.top(name, metric, plan, period, uids, results, peaks, counts)
             elif kind in ("first", "last"):
                 metrics_sql.first_last(name, metric, plan, uids, results)
-            elif kind == "streak":
+            elif kind == "streak" and name not in streaks_of:
                 metrics_sql.streak(name, metric, plan, period, today_day, uids, results)
             elif kind == "series":
                 metrics_sql.series(name, metric, plan, period, uids, results)
             elif kind == "record_day":
-                metrics_sql.record_day(name, metric, plan, uids, results)
+                streaks = {n: metrics[n] for n, day in streaks_of.items() if day == name}
+                metrics_sql.record_day(name, metric, plan, period, today_day, uids, results, streaks)
     finally:
         story_slice.drop()
     for name, metric in template.later_metrics.items():
@@ -59,16 +61,20 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
     return results
 
 
-def _counted_by_top(metrics: dict[str, dict], plan: story_slice.Plan, previous_of: set[str]) -> dict[str, str]:
-    """Distinct counts that a top list's query answers as its number of labels (same events,
-    same property), by the name of that top list: it saves the count its own pass over the slice."""
+def _answered_by(metrics: dict[str, dict], plan: story_slice.Plan, kind: str, host_kind: str, *,
+                 skip: set[str] = frozenset(), same_property: bool = False) -> dict[str, str]:
+    """Metrics of ``kind`` that the query of a ``host_kind`` metric over the same events answers
+    too, each with that host's name: a distinct count is a top list's number of labels, a streak
+    runs over a record day's days. Each saves a pass over the slice."""
     found = {}
     for name, metric in metrics.items():
-        if metric["kind"] != "distinct" or name in previous_of:
+        if metric["kind"] != kind or name in skip:
             continue
-        found.update({name: top for top, other in metrics.items()
-                      if other["kind"] == "top" and other["property"] == metric["property"]
-                      and plan.metric_filters[top] == plan.metric_filters[name]})
+        for host, other in metrics.items():
+            if (other["kind"] == host_kind and plan.metric_filters[host] == plan.metric_filters[name]
+                    and (not same_property or other["property"] == metric["property"])):
+                found[name] = host
+                break
     return found
 
 

@@ -212,6 +212,15 @@ def streak(name: str, metric: dict, plan: Plan, period: Period, today_day: int, 
            results: Results) -> None:
     """Daily streaks as gaps-and-islands: day − row_number() is constant along a run of days."""
     cond, params = filters.to_sql(plan.metric_filters[name], plan.columns)
+    by = ByUser.of(uids)
+    ctes, final = _streak_sql(0, metric, period, today_day, by)
+    sql = (f"WITH d AS (SELECT DISTINCT {by.uid} AS uid, day FROM {TABLE} WHERE pp = 0 AND {cond}), "
+           f"{', '.join(ctes)} {final}")
+    _streak_results({0: name}, _rows(sql, params, uids), uids, results)
+
+
+def _streak_sql(part: int, metric: dict, period: Period, today_day: int, by: ByUser) -> tuple[list[str], str]:
+    """The CTEs and the SELECT (uid, part, start, end, days) of a streak over the days in ``d``."""
     current = metric.get("mode", "longest") == "current"
     keep = ""
     if current:
@@ -220,16 +229,20 @@ def streak(name: str, metric: dict, plan: Plan, period: Period, today_day: int, 
         reference = min(period.local_end_ms // DAY_MS - 1, today_day)
         keep = f"WHERE e >= {int(reference) - 1}"
     order = "e DESC" if current else "n DESC, e DESC"
-    by = ByUser.of(uids)
-    sql = (f"WITH d AS (SELECT DISTINCT {by.uid} AS uid, day FROM {TABLE} WHERE pp = 0 AND {cond}), "
-           f"g AS (SELECT uid, day, day - ROW_NUMBER() OVER ({by.partition()} ORDER BY day) AS grp FROM d), "
-           f"r AS (SELECT {by.uid} AS uid, MIN(day) AS s, MAX(day) AS e, COUNT(*) AS n FROM g{by.group_by('grp')}), "
-           f"k AS (SELECT uid, s, e, n, ROW_NUMBER() OVER ({by.partition()} ORDER BY {order}) AS rn FROM r {keep}) "
-           f"SELECT uid, s, e, n FROM k WHERE rn = 1")
-    found = {uid: {"days": n, "start": day_from_number(s).isoformat(), "end": day_from_number(e).isoformat()}
-             for uid, s, e, n in _rows(sql, params, uids)}
+    g, r, k = f"g{part}", f"r{part}", f"k{part}"
+    ctes = [f"{g} AS (SELECT uid, day, day - ROW_NUMBER() OVER ({by.partition()} ORDER BY day) AS grp FROM d)",
+            f"{r} AS (SELECT {by.uid} AS uid, MIN(day) AS s, MAX(day) AS e, COUNT(*) AS n FROM {g}{by.group_by('grp')})",
+            f"{k} AS (SELECT uid, s, e, n, ROW_NUMBER() OVER ({by.partition()} ORDER BY {order}) AS rn FROM {r} {keep})"]
+    return ctes, f"SELECT uid, {part} AS part, s, e, n FROM {k} WHERE rn = 1"
+
+
+def _streak_results(names: dict[int, str], rows: list[tuple], uids: list[str], results: Results) -> None:
+    """Streak rows (uid, part, start, end, days) into ``results`` under the name of each part."""
+    found = {(uid, part): {"days": n, "start": day_from_number(s).isoformat(), "end": day_from_number(e).isoformat()}
+             for uid, part, s, e, n in rows}
     for uid in uids:
-        results[uid][name] = found.get(uid, {"days": 0, "start": None, "end": None})
+        for part, name in names.items():
+            results[uid][name] = found.get((uid, part), {"days": 0, "start": None, "end": None})
 
 
 def series(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], results: Results) -> None:
@@ -289,18 +302,29 @@ def _months(period: Period) -> tuple[str, list[str]]:
     return (f"CASE {whens} ELSE {len(ends) - 1} END" if whens else "0"), months
 
 
-def record_day(name: str, metric: dict, plan: Plan, uids: list[str], results: Results) -> None:
+def record_day(name: str, metric: dict, plan: Plan, period: Period, today_day: int, uids: list[str],
+               results: Results, streaks: dict[str, dict]) -> None:
+    """The day with the most (events or sum of a property), and the ``streaks`` over the same
+    events: the record's grouping by day gives the streaks their days, so one query serves all."""
     cols = plan.columns
     value = f"SUM({cols.number(metric['property'])})" if "property" in metric else "COUNT(*)"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)
     by = ByUser.of(uids)
-    sql = (f"SELECT uid, day, v FROM (SELECT uid, day, v, ROW_NUMBER() OVER ({by.partition()} "
-           f"ORDER BY v DESC, day ASC) AS rn FROM (SELECT {by.uid} AS uid, day, {value} AS v FROM {TABLE} "
-           f"WHERE pp = 0 AND {cond}{by.group_by('day')}) g) r WHERE rn = 1")
+    ctes = [f"d AS (SELECT {by.uid} AS uid, day, {value} AS v FROM {TABLE} WHERE pp = 0 AND {cond}{by.group_by('day')})"]
+    selects = [f"SELECT uid, -1 AS part, day, v, NULL AS n FROM (SELECT uid, day, v, ROW_NUMBER() OVER "
+               f"({by.partition()} ORDER BY v DESC, day ASC) AS rn FROM d) r WHERE rn = 1"]
+    parts = dict(enumerate(streaks))
+    for part, streak_name in parts.items():
+        streak_ctes, final = _streak_sql(part, streaks[streak_name], period, today_day, by)
+        ctes += streak_ctes
+        selects.append(final)
+    rows = _rows(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}", params, uids)
     found = {}
-    for uid, day, v in _rows(sql, params, uids):
-        date = day_from_number(day)
-        found[uid] = {"date": date.isoformat(), "value": _clean(v, metric.get("scale")),
-                      "weekday": date.strftime("%A"), "label": date.strftime("%B %-d")}
+    for uid, part, day, v, _ in rows:
+        if part == -1:
+            date = day_from_number(day)
+            found[uid] = {"date": date.isoformat(), "value": _clean(v, metric.get("scale")),
+                          "weekday": date.strftime("%A"), "label": date.strftime("%B %-d")}
     for uid in uids:
         results[uid][name] = found.get(uid)
+    _streak_results(parts, [row for row in rows if row[1] != -1], uids, results)

@@ -3,7 +3,6 @@ prints (host pages with stories, share pages) work over real HTTP."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -18,6 +17,7 @@ from demo_app.people import make_people
 from demo_app.run import HostSite, showcase_shares, story_url
 from demo_app.server import WidgetServer
 from demo_app.terminal_qr import qr_text
+from widget_server.db import sqlite3
 
 USERS, SEED = 12, 3
 

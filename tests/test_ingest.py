@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import sqlite3
+
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -12,7 +12,7 @@ import pytest
 
 from conftest import LiveServer, basic, http, make_tenant
 from widget_server import create_app
-from widget_server.db import database
+from widget_server.db import database, sqlite3
 
 
 def iso(moment: datetime) -> str:

@@ -112,10 +112,16 @@ def sqlite_writer(path: str) -> sqlite3.Connection:
         return _writer[2]
     if _writer is not None and _writer[0] == pid:
         _writer[2].close()  # a process writes one database; tests move on to the next file
+    con = sqlite_connection(path)
+    _writer = (pid, path, con)
+    return con
+
+
+def sqlite_connection(path: str) -> sqlite3.Connection:
+    """An autocommit connection with the database's pragmas, for background writers."""
     con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     for name, value in _sqlite_pragmas.get(path, SQLITE_PRAGMAS).items():
         con.execute(f"PRAGMA {name} = {value}")
-    _writer = (pid, path, con)
     return con
 
 

@@ -1,9 +1,13 @@
 """The Segment event, twice over: a msgspec struct for the hot path and a marshmallow schema
 that documents the contract and words the errors.
 
-Every event is first decoded with msgspec (~1 µs). Only an event that fails is run through the
+Every event is first decoded with msgspec. Only an event that fails is run through the
 marshmallow schema, whose messages name each bad field. ``tests/test_event_schema.py`` proves
 the two accept and refuse the same inputs.
+
+``properties``, ``traits`` and ``context`` stay the JSON text the client sent (``msgspec.Raw``):
+they are stored as they came, so the hot path never builds Python objects for them, which was
+most of its cost (6.6 µs of ~12 µs per event).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ TYPES = ("track", "identify", "page", "screen", "alias", "group")
 MAX_ID = 200
 
 Id = str | int  # Segment clients send numeric ids too; they are stored as text.
+ABSENT = msgspec.Raw(b"")
 
 
 class EventIn(msgspec.Struct, forbid_unknown_fields=False):
@@ -27,9 +32,9 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=False):
     anonymousId: Id | None = None
     messageId: str | None = None
     timestamp: str | None = None
-    properties: dict[str, Any] | None = None
-    traits: dict[str, Any] | None = None
-    context: dict[str, Any] | None = None
+    properties: msgspec.Raw = ABSENT  # JSON objects, or null, as sent (see json_text)
+    traits: msgspec.Raw = ABSENT
+    context: msgspec.Raw = ABSENT
     previousId: Id | None = None
     groupId: Id | None = None
 
@@ -38,7 +43,32 @@ class BatchIn(msgspec.Struct, forbid_unknown_fields=False):
     batch: list[msgspec.Raw]
     sentAt: str | None = None
     writeKey: str | None = None
-    context: dict[str, Any] | None = None
+    context: msgspec.Raw = ABSENT
+
+
+class _Zone(msgspec.Struct):
+    timezone: Any = None
+
+
+_decode_zone = msgspec.json.Decoder(_Zone).decode
+
+
+def json_text(raw: msgspec.Raw) -> str | None:
+    """The object's JSON text; None for an absent, null or empty object."""
+    text = bytes(raw).decode()
+    return None if text in ("", "null", "{}") else text
+
+
+def context_timezone(context: msgspec.Raw) -> str | None:
+    """``context.timezone`` when it is a string, read without decoding the rest of the context."""
+    if not context:
+        return None
+    zone = _decode_zone(context).timezone
+    return zone if isinstance(zone, str) else None
+
+
+def json_object(raw: msgspec.Raw) -> dict[str, Any]:
+    return (msgspec.json.decode(raw) or {}) if raw else {}
 
 
 class SingleIn(msgspec.Struct, forbid_unknown_fields=False):
@@ -57,6 +87,12 @@ def parse_time(value: str) -> datetime:
 def semantic_errors(ev: EventIn) -> dict[str, list[str]]:
     """Rules that types alone cannot say. Shared by both validators."""
     errors: dict[str, list[str]] = {}
+    for field in ("properties", "traits", "context"):
+        value = getattr(ev, field)  # raw JSON on the fast path; already checked by marshmallow
+        if isinstance(value, msgspec.Raw) and value and memoryview(value)[0] not in b"{n":
+            errors[field] = ["Not a valid mapping type."]
+    if errors:
+        return errors
     if ev.type not in TYPES:
         errors["type"] = [f"Must be one of: {', '.join(TYPES)}."]
         return errors

@@ -2,8 +2,9 @@
 
 This is the ingest hot path. Rows are built outside any lock (``prepare``), then written with
 one ``executemany`` per request and table inside a group commit shared with the other requests
-of the moment (``group_commit``). Repeats are dropped by the unique
-(app_id, client_timestamp, message_id) index; profiles are upserted once per user per request.
+of the moment (``group_commit``). Repeats are found before inserting (``message_dedupe``),
+the events' keys are indexed behind ingest (``event_indexes``); profiles are upserted once per
+user per request.
 """
 from __future__ import annotations
 
@@ -15,16 +16,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from . import sql_dialect
+from . import event_indexes, sql_dialect
 from .db import database, is_sqlite, sqlite_writer
-from .event_schema import EventIn, parse_time
+from .event_schema import EventIn, context_timezone, json_object, json_text, parse_time
 from .group_commit import GroupCommitter
+from .message_dedupe import tail_keys
 
 _encode = msgspec.json.encode
 _committer: GroupCommitter[Writes] = GroupCommitter()
 
 EVENT_COLUMNS = ("app_id", "message_id", "type", "name", "user_id", "anonymous_id", "actor",
                  "timestamp", "utc_offset", "received_at", "properties", "context", "client_timestamp")
+_APP, _MESSAGE, _CLIENT_TS = (EVENT_COLUMNS.index(c) for c in ("app_id", "message_id", "client_timestamp"))
 
 
 def to_ms(value: str) -> int:
@@ -71,6 +74,8 @@ def store_events(app_id: int, app_timezone: str, events: list[EventIn], received
     writes = prepare(app_id, app_timezone, events, received_at, sent_at)
     lock_path = database.obj.database + "-ingest.lock" if is_sqlite() else None
     stored = _committer.submit(writes, _write_group, lock_path)
+    if lock_path is not None:
+        event_indexes.indexer.ensure_running(database.obj.database, lock_path)
     return stored, len(writes.rows) - stored
 
 
@@ -80,13 +85,15 @@ def _write_group(group: list[Writes]) -> list[int]:
         with database.atomic():
             cursor = database.cursor()
             return [write(cursor, writes) for writes in group]
-    con = sqlite_writer(database.obj.database)
+    path = database.obj.database
+    con = sqlite_writer(path)
     con.execute("BEGIN IMMEDIATE")
     try:
         cursor = con.cursor()
-        results = [write(cursor, writes) for writes in group]
+        results = [write(cursor, writes, path) for writes in group]
         con.execute("COMMIT")
     except BaseException:
+        tail_keys.reset()  # it may hold keys of rows that are now rolled back
         if con.in_transaction:
             con.execute("ROLLBACK")
         raise
@@ -105,22 +112,16 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
         if sent_at is not None and ev.timestamp:
             # The client's clock may be off: trust the gap it measured, not its wall clock.
             ts = received_at - (sent_at - ts)
-        context = ev.context
-        zone = (context.get("timezone") if context else None) or app_timezone
-        if not isinstance(zone, str):
-            zone = app_timezone
+        event_zone = context_timezone(ev.context)
+        zone = event_zone or app_timezone
         user_id = None if ev.userId is None else str(ev.userId)
         anonymous_id = None if ev.anonymousId is None else str(ev.anonymousId)
-        if ev.type in ("identify", "group"):
-            payload = ev.traits if ev.traits is not None else ev.properties
-        else:
-            payload = ev.properties
+        traits = json_text(ev.traits) if ev.type in ("identify", "group") else None
+        payload = traits if traits is not None else json_text(ev.properties)
         name = ev.event if ev.type == "track" else (ev.name or (str(ev.groupId) if ev.groupId is not None else None))
         rows.append((app_id, ev.messageId or uuid.uuid4().hex, ev.type, name, user_id, anonymous_id,
                      f"u:{user_id}" if user_id is not None else f"a:{anonymous_id}",
-                     ts, utc_offset(zone, ts), received_at,
-                     _encode(payload).decode() if payload else None,
-                     _encode(context).decode() if context else None, client_ts))
+                     ts, utc_offset(zone, ts), received_at, payload, json_text(ev.context), client_ts))
         if user_id is not None:
             if anonymous_id is not None:
                 identities.setdefault(f"a:{anonymous_id}", user_id)
@@ -135,10 +136,10 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
             else:
                 profile[0] = min(profile[0], ts)
                 profile[1] = max(profile[1], ts)
-            if ev.type == "identify" and ev.traits:
-                profile[2].update(ev.traits)
-            if context and isinstance(context.get("timezone"), str):
-                profile[3] = context["timezone"]
+            if ev.type == "identify" and traits is not None:
+                profile[2].update(json_object(ev.traits))
+            if event_zone is not None:
+                profile[3] = event_zone
 
     return Writes(
         rows,
@@ -147,10 +148,17 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
          for user, (first, last, traits, tz) in profiles.items()])
 
 
-def write(cursor, writes: Writes) -> int:
-    """Run ``writes`` inside the caller's transaction; return how many events were new."""
-    cursor.executemany(sql_dialect.insert_events_sql(EVENT_COLUMNS), writes.rows)
-    stored = cursor.rowcount
+def write(cursor, writes: Writes, sqlite_path: str | None = None) -> int:
+    """Run ``writes`` inside the caller's transaction; return how many events were new.
+
+    On SQLite the caller holds the write lock and ``sqlite_path`` names the file: repeats are
+    found before inserting (message_dedupe). PostgreSQL's unique index drops them itself.
+    """
+    rows = writes.rows
+    if sqlite_path is not None:
+        rows = tail_keys.new_rows(cursor, sqlite_path, rows, [(r[_APP], r[_CLIENT_TS], r[_MESSAGE]) for r in rows])
+    cursor.executemany(sql_dialect.insert_events_sql(EVENT_COLUMNS), rows)
+    stored = cursor.rowcount if sqlite_path is None else len(rows)
     if writes.identities:
         cursor.executemany(sql_dialect.insert_identity_sql(), writes.identities)
     if writes.profiles:

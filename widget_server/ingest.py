@@ -96,7 +96,7 @@ def batch() -> Response:
             continue
         result = decode_event(raw, forced_user=viewer)
         if isinstance(result, EventIn):
-            if envelope.context and result.context is None:
+            if envelope.context and not result.context:
                 result.context = envelope.context
             good.append(result)
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from .. import event_indexes
 from ..db import database, is_postgres
 
 DAY_MS = 86_400_000
@@ -21,10 +22,8 @@ def _prop(name: str) -> str:
 
 
 def _scope(app_id: int, template_id: str, since_ms: int, names: tuple[str, ...]) -> tuple[str, list[Any]]:
-    marks = ", ".join([database.param] * len(names))
-    sql = (f"app_id = {database.param} AND type = 'track' AND name IN ({marks}) "
-           f"AND timestamp >= {database.param} AND {_prop('template')} = {database.param}")
-    return sql, [app_id, *names, since_ms, template_id]
+    found, params = event_indexes.by_name("event", app_id, names, since_ms)
+    return f"{found} AND type = 'track' AND {_prop('template')} = {database.param}", [*params, template_id]
 
 
 def _rows(sql: str, params: list[Any]) -> list[tuple]:

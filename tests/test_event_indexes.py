@@ -1,0 +1,161 @@
+"""Events are found through tables built behind ingest (by user, by name) plus the tail not yet
+passed: every event exactly once, whatever the pass has done so far; repeats are never stored."""
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+
+from conftest import basic, http, make_tenant
+from widget_server import db, event_indexes
+from widget_server.db import database
+
+EVERYTHING = (0, 2 ** 62)
+
+
+def send(server, key, events):
+    reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": events}).encode(),
+                 {"Content-Type": "application/json", **basic(key)})
+    assert reply.status == 200, reply.body
+    return reply
+
+
+def track(actor_field, actor, n):
+    return [{"type": "track", "event": "Song Played", actor_field: actor, "messageId": uuid.uuid4().hex,
+             "properties": {"n": i}} for i in range(n)]
+
+
+def found(query, app_id, actors, start_end=EVERYTHING):
+    condition, params = event_indexes.by_actor("e", app_id, actors, *start_end)
+    return [row[0] for row in query(f"SELECT e.id FROM event e WHERE {condition} ORDER BY e.id", *params)]
+
+
+def expected(query, app_id, actors):
+    marks = ", ".join("?" * len(actors))
+    return [row[0] for row in query(f"SELECT id FROM event WHERE app_id = ? AND actor IN ({marks}) ORDER BY id",
+                                    app_id, *actors)]
+
+
+def catch_up():
+    with database.connection_context(), database.atomic():
+        return event_indexes.catch_up(database.connection(), limit=None)
+
+
+def test_events_are_found_exactly_once_indexed_half_indexed_and_not_at_all(live_server, tenant, query):
+    send(live_server, tenant.write_key, track("userId", "ana", 30) + track("anonymousId", "dev-1", 5)
+         + track("userId", "bo", 20))
+    actors = ["u:ana", "a:dev-1"]
+    everything = expected(query, tenant.app_id, actors)
+    assert len(everything) == 35
+
+    catch_up()
+    assert found(query, tenant.app_id, actors) == everything
+    assert query("SELECT indexed_through FROM event_index_state") == query("SELECT MAX(id) FROM event")
+
+    # Half indexed: the watermark in the middle of ana's events, the rows above it only in the tail.
+    middle = everything[15]
+    with database.connection_context(), database.atomic():
+        for table in ("message_key", "event_by_actor", "event_by_name"):
+            database.execute_sql(f"DELETE FROM {table} WHERE event_id > ?", (middle,))
+        database.execute_sql("UPDATE event_index_state SET indexed_through = ?", (middle,))
+    assert found(query, tenant.app_id, actors) == everything
+
+    # Nothing indexed: all from the tail.
+    with database.connection_context(), database.atomic():
+        for table in ("message_key", "event_by_actor", "event_by_name"):
+            database.execute_sql(f"DELETE FROM {table}")
+        database.execute_sql("UPDATE event_index_state SET indexed_through = 0")
+    assert found(query, tenant.app_id, actors) == everything
+
+    assert catch_up() == query("SELECT MAX(id) FROM event")[0][0]  # all of them, once
+    assert found(query, tenant.app_id, actors) == everything
+    assert query("SELECT COUNT(*) FROM event_by_actor") == query("SELECT COUNT(*) FROM event")
+
+
+def test_time_range_and_app_are_respected(live_server, tenant, query):
+    other = make_tenant("Other App")
+    send(live_server, tenant.write_key, track("userId", "ana", 3))
+    send(live_server, other.write_key, track("userId", "ana", 4))
+    ours = expected(query, tenant.app_id, ["u:ana"])
+    assert found(query, tenant.app_id, ["u:ana"]) == ours and len(ours) == 3
+    catch_up()
+    assert found(query, other.app_id, ["u:ana"]) == expected(query, other.app_id, ["u:ana"])
+    assert found(query, tenant.app_id, ["u:ana"], (0, 1)) == []
+
+
+def test_the_background_indexer_catches_up_after_ingest(live_server, tenant, query):
+    send(live_server, tenant.write_key, track("userId", "ana", 50))
+    top = query("SELECT MAX(id) FROM event")[0][0]
+    deadline = time.monotonic() + 20
+    while query("SELECT indexed_through FROM event_index_state")[0][0] < top:
+        assert time.monotonic() < deadline, "the indexer did not index new events"
+        time.sleep(0.1)
+    assert query("SELECT COUNT(*) FROM event_by_actor WHERE actor = 'u:ana'") == [(50,)]
+
+
+def test_reading_a_user_never_scans_the_event_table(app, tenant, query):
+    condition, params = event_indexes.by_actor("e", tenant.app_id, ["u:a", "a:b"], 0, 1)
+    plan = " | ".join(row[3] for row in query(f"EXPLAIN QUERY PLAN SELECT e.id FROM event e WHERE {condition}",
+                                               *params))
+    assert not re.search(r"SCAN (e|event)\b", plan), plan
+    assert "SEARCH event_by_actor USING PRIMARY KEY" in plan and "INTEGER PRIMARY KEY (rowid>?)" in plan, plan
+
+
+def test_schema_1_upgrades_to_the_bulk_built_index(app, tenant, query):
+    # Take the database back to schema 1: events under the ordinary per-user index.
+    with database.connection_context(), database.atomic():
+        for sql in ("DROP TABLE message_key", "DROP TABLE event_by_actor", "DROP TABLE event_by_name",
+                    "DROP TABLE event_index_state",
+                    "CREATE UNIQUE INDEX event_app_id_client_timestamp_message_id "
+                    "ON event (app_id, client_timestamp, message_id)",
+                    "CREATE INDEX event_app_id_actor_timestamp ON event (app_id, actor, timestamp)",
+                    "CREATE INDEX event_app_id_name_timestamp ON event (app_id, name, timestamp)",
+                    "DELETE FROM schema_version WHERE version > 1"):
+            database.execute_sql(sql)
+        for i in range(10):
+            database.execute_sql("INSERT INTO event (app_id, message_id, type, name, user_id, actor, timestamp, "
+                                 "utc_offset, received_at, client_timestamp) VALUES (?, ?, 'track', 'x', 'ana', "
+                                 "'u:ana', ?, 0, ?, 0)", (tenant.app_id, f"m{i}", 1000 + i, 1000 + i))
+
+    assert db.upgrade() == [2]
+    indexes = [row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'")]
+    assert indexes == []  # ingest appends; keys are indexed in bulk
+    assert query("SELECT COUNT(*) FROM event_by_actor") == [(10,)]
+    assert query("SELECT COUNT(*) FROM message_key") == [(10,)]
+    assert query("SELECT COUNT(*) FROM event_by_name WHERE name = 'x'") == [(10,)]
+    assert found(query, tenant.app_id, ["u:ana"]) == expected(query, tenant.app_id, ["u:ana"])
+
+
+def test_a_repeat_is_not_stored_whether_its_first_copy_was_passed_or_not(live_server, tenant, query):
+    first = track("userId", "ana", 10)
+    send(live_server, tenant.write_key, first)
+    again = send(live_server, tenant.write_key, first).json()  # most likely still in the tail
+    assert (again["stored"], again["duplicates"]) == (0, 10)
+    catch_up()
+    again = send(live_server, tenant.write_key, first[:5] + track("userId", "ana", 2)).json()
+    assert (again["stored"], again["duplicates"]) == (2, 5)
+    assert query("SELECT COUNT(*), COUNT(DISTINCT message_id) FROM event") == [(12, 12)]
+
+
+def test_a_row_another_process_wrote_counts_as_stored(live_server, tenant, query):
+    # Another server process appended this message id a moment ago (straight into the file).
+    with database.connection_context(), database.atomic():
+        database.execute_sql("INSERT INTO event (app_id, message_id, type, name, user_id, actor, timestamp, "
+                             "utc_offset, received_at, client_timestamp) VALUES (?, 'shared-1', 'track', 'x', "
+                             "'ana', 'u:ana', 1, 0, 1, 0)", (tenant.app_id,))
+    event = track("userId", "ana", 1)[0] | {"messageId": "shared-1"}
+    reply = send(live_server, tenant.write_key, [event]).json()
+    assert (reply["stored"], reply["duplicates"]) == (0, 1)
+
+
+def test_a_repeat_that_skipped_the_check_is_never_found(app, tenant, query):
+    with database.connection_context(), database.atomic():
+        for _ in range(2):  # a writer that does not check, e.g. a hand-made import
+            database.execute_sql("INSERT INTO event (app_id, message_id, type, name, user_id, actor, timestamp, "
+                                 "utc_offset, received_at, client_timestamp) VALUES (?, 'twice', 'track', 'x', "
+                                 "'ana', 'u:ana', 5, 0, 5, 0)", (tenant.app_id,))
+    catch_up()
+    first = query("SELECT MIN(id) FROM event")[0][0]
+    assert found(query, tenant.app_id, ["u:ana"]) == [first]
+    assert query("SELECT COUNT(*) FROM event_by_name") == [(1,)]

@@ -56,14 +56,14 @@ def test_events_are_found_exactly_once_indexed_half_indexed_and_not_at_all(live_
     # Half indexed: the watermark in the middle of ana's events, the rows above it only in the tail.
     middle = everything[15]
     with database.connection_context(), database.atomic():
-        for table in ("message_key", "event_by_actor", "event_by_name"):
+        for table in ("message_key", "event_by_actor"):
             database.execute_sql(f"DELETE FROM {table} WHERE event_id > ?", (middle,))
         database.execute_sql("UPDATE event_index_state SET indexed_through = ?", (middle,))
     assert found(query, tenant.app_id, actors) == everything
 
     # Nothing indexed: all from the tail.
     with database.connection_context(), database.atomic():
-        for table in ("message_key", "event_by_actor", "event_by_name"):
+        for table in ("message_key", "event_by_actor"):
             database.execute_sql(f"DELETE FROM {table}")
         database.execute_sql("UPDATE event_index_state SET indexed_through = 0")
     assert found(query, tenant.app_id, actors) == everything
@@ -105,8 +105,8 @@ def test_reading_a_user_never_scans_the_event_table(app, tenant, query):
 def test_schema_1_upgrades_to_the_bulk_built_index(app, tenant, query):
     # Take the database back to schema 1: events under the ordinary per-user index.
     with database.connection_context(), database.atomic():
-        for sql in ("DROP TABLE message_key", "DROP TABLE event_by_actor", "DROP TABLE event_by_name",
-                    "DROP TABLE event_index_state",
+        for sql in ("DROP TABLE message_key", "DROP TABLE event_by_actor", "DROP TABLE event_index_state",
+                    "DROP INDEX event_engagement",
                     "CREATE UNIQUE INDEX event_app_id_client_timestamp_message_id "
                     "ON event (app_id, client_timestamp, message_id)",
                     "CREATE INDEX event_app_id_actor_timestamp ON event (app_id, actor, timestamp)",
@@ -120,10 +120,9 @@ def test_schema_1_upgrades_to_the_bulk_built_index(app, tenant, query):
 
     assert db.upgrade() == [2]
     indexes = [row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'")]
-    assert indexes == []  # ingest appends; keys are indexed in bulk
+    assert indexes == ["event_engagement"]  # ingest appends; keys are indexed in bulk
     assert query("SELECT COUNT(*) FROM event_by_actor") == [(10,)]
     assert query("SELECT COUNT(*) FROM message_key") == [(10,)]
-    assert query("SELECT COUNT(*) FROM event_by_name WHERE name = 'x'") == [(10,)]
     assert found(query, tenant.app_id, ["u:ana"]) == expected(query, tenant.app_id, ["u:ana"])
 
 
@@ -158,4 +157,13 @@ def test_a_repeat_that_skipped_the_check_is_never_found(app, tenant, query):
     catch_up()
     first = query("SELECT MIN(id) FROM event")[0][0]
     assert found(query, tenant.app_id, ["u:ana"]) == [first]
-    assert query("SELECT COUNT(*) FROM event_by_name") == [(1,)]
+    assert query("SELECT COUNT(*) FROM event_by_actor") == [(1,)]
+
+
+def test_story_stats_read_the_engagement_index_not_the_whole_store(app, tenant, query):
+    from widget_server.player.stats import _scope
+
+    where, params = _scope(tenant.app_id, "year-in-music", 0, ("story_viewed", "story_completed"))
+    plan = " | ".join(row[3] for row in query(f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM event WHERE {where}",
+                                               *params))
+    assert "USING INDEX event_engagement" in plan, plan

@@ -2,12 +2,12 @@
 
 Events arrive from random users with random message ids, seconds out of order. An ordinary
 index on such keys puts nearly every new row on a different page, and each commit rewrites
-those pages whole: at 1M events the three indexes the store needs (message id, user, event
-name) held raw inserts of 500-event batches to ~30k rows/s; without them it takes ~500k.
+those pages whole: at 1M events the indexes the store had (message id, user, event name) held
+raw inserts of 500-event batches to ~30k rows/s; without them it takes ~500k.
 
 So ingest only appends to ``event`` (rows in arrival order), and a pass here copies the new
-rows' keys, sorted, up to hundreds of thousands at a time, into three WITHOUT ROWID tables
-whose keys are laid out so that a pass writes near their end, not all over them:
+rows' keys, up to hundreds of thousands at a time, into two WITHOUT ROWID tables whose keys
+are laid out so that a pass writes near their end, not all over them:
 
 * ``message_key`` (app_id, client_timestamp, message_id) → event id: exactly-once storage.
   A retry resends the same event, timestamp included, so the client's timestamp leads the
@@ -16,8 +16,10 @@ whose keys are laid out so that a pass writes near their end, not all over them:
   first row with a key is ever made findable;
 * ``event_by_actor`` (app_id, part, actor, timestamp, id): a user's events, for stories.
   ``part`` is the event id's block of 2^20: a pass only touches the newest part, and a
-  reader seeks once per part (a few dozen at most for tens of millions of events);
-* ``event_by_name`` (app_id, name, timestamp, id): one kind of event over time, for stats.
+  reader seeks once per part (one per 131k events).
+
+The player's own engagement events (a small share of all events) keep an ordinary partial
+index, ``event_engagement``, for the story stats.
 
 ``event_index_state.indexed_through`` is the last event id passed. Readers see everything:
 what the tables find plus the tail above the watermark (read by rowid), in one snapshot.
@@ -46,7 +48,12 @@ MAX_TAIL_AGE_MS = 5_000
 MAX_PASS_ROWS = 400_000  # rows per pass: bounds how long a pass holds the writers' lock
 OPEN_END = 2 ** 62
 
-PART_BITS = 20
+PART_BITS = 17
+# What the player records about stories (see player/stats.py); indexed by name as they arrive.
+ENGAGEMENT_EVENTS = ("story_viewed", "frame_viewed", "story_completed", "story_shared", "story_closed")
+# Written as ORs: SQLite evaluates a partial index's "IN (…)" on every insert at ~1.4 µs a row.
+ENGAGEMENT_SQL = f"({' OR '.join(f'name = {name!r}' for name in ENGAGEMENT_EVENTS)})"
+ENGAGEMENT_INDEX = f"CREATE INDEX event_engagement ON event (app_id, name, timestamp) WHERE {ENGAGEMENT_SQL}"
 
 SQLITE_SCHEMA = (
     "CREATE TABLE message_key (app_id INTEGER NOT NULL, client_timestamp INTEGER NOT NULL, "
@@ -55,16 +62,14 @@ SQLITE_SCHEMA = (
     "CREATE TABLE event_by_actor (app_id INTEGER NOT NULL, part INTEGER NOT NULL, actor TEXT NOT NULL, "
     "timestamp INTEGER NOT NULL, event_id INTEGER NOT NULL, "
     "PRIMARY KEY (app_id, part, actor, timestamp, event_id)) WITHOUT ROWID",
-    "CREATE TABLE event_by_name (app_id INTEGER NOT NULL, name TEXT NOT NULL, "
-    "timestamp INTEGER NOT NULL, event_id INTEGER NOT NULL, "
-    "PRIMARY KEY (app_id, name, timestamp, event_id)) WITHOUT ROWID",
     "CREATE TABLE event_index_state (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_through INTEGER NOT NULL)",
     "INSERT INTO event_index_state (id, indexed_through) VALUES (1, 0)",
+    ENGAGEMENT_INDEX,
 )
 POSTGRES_SCHEMA = (
     "CREATE UNIQUE INDEX event_app_id_client_timestamp_message_id ON event (app_id, client_timestamp, message_id)",
     "CREATE INDEX event_app_id_actor_timestamp ON event (app_id, actor, timestamp)",
-    "CREATE INDEX event_app_id_name_timestamp ON event (app_id, name, timestamp)",
+    ENGAGEMENT_INDEX,
 )
 SCHEMA_1_INDEXES = ("event_app_id_client_timestamp_message_id", "event_app_id_actor_timestamp",
                     "event_app_id_name_timestamp")
@@ -72,18 +77,16 @@ SCHEMA_1_INDEXES = ("event_app_id_client_timestamp_message_id", "event_app_id_ac
 # One pass over the rows in (done, top], read once into a small temporary table.
 PASS_READ = ("CREATE TEMP TABLE index_pass AS SELECT id, app_id, client_timestamp, message_id, actor, name, "
              "timestamp FROM event WHERE id > ? AND id <= ?")
+# (Sorting the rows first measured no faster: the pages a pass touches are in the cache.)
 PASS_KEYS = ("INSERT INTO message_key (app_id, client_timestamp, message_id, event_id) "
-             "SELECT app_id, client_timestamp, message_id, id FROM index_pass "
-             "ORDER BY app_id, client_timestamp, message_id, id ON CONFLICT DO NOTHING")
+             "SELECT app_id, client_timestamp, message_id, id FROM index_pass WHERE true ON CONFLICT DO NOTHING")
 # Only when some key was already held: drop the repeats before anything makes them findable.
 PASS_DROP_REPEATS = ("DELETE FROM index_pass WHERE NOT EXISTS (SELECT 1 FROM message_key k "
                      "WHERE k.app_id = index_pass.app_id AND k.client_timestamp = index_pass.client_timestamp "
                      "AND k.message_id = index_pass.message_id AND k.event_id = index_pass.id)")
 PASS_INDEX = (
     f"INSERT INTO event_by_actor (app_id, part, actor, timestamp, event_id) SELECT app_id, id >> {PART_BITS}, "
-    "actor, timestamp, id FROM index_pass ORDER BY 1, 2, 3, 4, 5",
-    "INSERT INTO event_by_name (app_id, name, timestamp, event_id) SELECT app_id, name, timestamp, id "
-    "FROM index_pass WHERE name IS NOT NULL ORDER BY 1, 2, 3, 4",
+    "actor, timestamp, id FROM index_pass",
     "DROP TABLE index_pass",
 )
 
@@ -149,52 +152,26 @@ def _pass(con: Any, done: int, top: int) -> None:
 
 
 # --- reading ---
-# Each helper returns (SQL condition on the event table ``alias``, its parameters): one app's
-# events with some actors (or names) whose timestamp is in [start_ms, end_ms).
-
 def by_actor(alias: str, app_id: int, actors: Sequence[str], start_ms: int,
              end_ms: int = OPEN_END) -> tuple[str, list[Any]]:
-    if not is_sqlite():
-        return _plain(alias, "actor", app_id, actors, start_ms, end_ms)
+    """(SQL condition on the event table ``alias``, its parameters): one app's events of some
+    actors whose timestamp is in [start_ms, end_ms)."""
     p = database.param
+    marks = ", ".join([p] * len(actors))
+    params = [app_id, *actors, start_ms, end_ms]
+    if not is_sqlite():
+        return (f"{alias}.app_id = {p} AND {alias}.actor IN ({marks}) "
+                f"AND {alias}.timestamp >= {p} AND {alias}.timestamp < {p}", params)
     # Every part up to the watermark's, listed in the same statement (the same snapshot).
     parts = (f"WITH RECURSIVE parts(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM parts WHERE n < "
              f"(SELECT indexed_through FROM event_index_state) >> {PART_BITS}) SELECT n FROM parts")
     indexed = (f"SELECT event_id FROM event_by_actor WHERE app_id = {p} AND part IN ({parts}) "
-               f"AND actor IN ({_marks(actors)}) AND timestamp >= {p} AND timestamp < {p}")
-    tail, tail_params = _tail("actor", app_id, actors, start_ms, end_ms)
-    return f"{alias}.id IN ({indexed} UNION ALL {tail})", [app_id, *actors, start_ms, end_ms, *tail_params]
-
-
-def by_name(alias: str, app_id: int, names: Sequence[str], start_ms: int,
-            end_ms: int = OPEN_END) -> tuple[str, list[Any]]:
-    if not is_sqlite():
-        return _plain(alias, "name", app_id, names, start_ms, end_ms)
-    p = database.param
-    indexed = (f"SELECT event_id FROM event_by_name WHERE app_id = {p} AND name IN ({_marks(names)}) "
-               f"AND timestamp >= {p} AND timestamp < {p}")
-    tail, tail_params = _tail("name", app_id, names, start_ms, end_ms)
-    return f"{alias}.id IN ({indexed} UNION ALL {tail})", [app_id, *names, start_ms, end_ms, *tail_params]
-
-
-def _tail(column: str, app_id: int, values: Sequence[str], start_ms: int, end_ms: int) -> tuple[str, list[Any]]:
+               f"AND actor IN ({marks}) AND timestamp >= {p} AND timestamp < {p}")
     # "+app_id": the tail is read by rowid from the watermark on, never through an index that
     # would walk all of the app's events.
-    p = database.param
-    return (f"SELECT id FROM event WHERE id > (SELECT indexed_through FROM event_index_state) "
-            f"AND +app_id = {p} AND {column} IN ({_marks(values)}) AND timestamp >= {p} AND timestamp < {p}",
-            [app_id, *values, start_ms, end_ms])
-
-
-def _plain(alias: str, column: str, app_id: int, values: Sequence[str], start_ms: int,
-           end_ms: int) -> tuple[str, list[Any]]:
-    p = database.param
-    return (f"{alias}.app_id = {p} AND {alias}.{column} IN ({_marks(values)}) "
-            f"AND {alias}.timestamp >= {p} AND {alias}.timestamp < {p}", [app_id, *values, start_ms, end_ms])
-
-
-def _marks(values: Sequence[Any]) -> str:
-    return ", ".join([database.param] * len(values))
+    tail = (f"SELECT id FROM event WHERE id > (SELECT indexed_through FROM event_index_state) "
+            f"AND +app_id = {p} AND actor IN ({marks}) AND timestamp >= {p} AND timestamp < {p}")
+    return f"{alias}.id IN ({indexed} UNION ALL {tail})", params * 2
 
 
 # --- the background pass ---------------------------------------------------------------------

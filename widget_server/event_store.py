@@ -154,11 +154,13 @@ def write(cursor, writes: Writes, sqlite_path: str | None = None) -> int:
     On SQLite the caller holds the write lock and ``sqlite_path`` names the file: repeats are
     found before inserting (message_dedupe). PostgreSQL's unique index drops them itself.
     """
-    rows = writes.rows
-    if sqlite_path is not None:
-        rows = tail_keys.new_rows(cursor, sqlite_path, rows, [(r[_APP], r[_CLIENT_TS], r[_MESSAGE]) for r in rows])
-    cursor.executemany(sql_dialect.insert_events_sql(EVENT_COLUMNS), rows)
-    stored = cursor.rowcount if sqlite_path is None else len(rows)
+    insert = sql_dialect.insert_events_sql(EVENT_COLUMNS)
+    if sqlite_path is None:
+        cursor.executemany(insert, writes.rows)
+        stored = cursor.rowcount
+    else:
+        stored = tail_keys.insert_new(cursor, sqlite_path, insert, writes.rows,
+                                      [(r[_APP], r[_CLIENT_TS], r[_MESSAGE]) for r in writes.rows])
     if writes.identities:
         cursor.executemany(sql_dialect.insert_identity_sql(), writes.identities)
     if writes.profiles:

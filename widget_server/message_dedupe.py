@@ -3,9 +3,9 @@
 The ingest writer holds the store's write lock while it checks and inserts (group commit and
 its lock file), so a check made here is final. A message id is new if neither
 ``message_key`` (every event passed by ``event_indexes``) nor the tail above the watermark
-holds it. Each process keeps the tail's keys in memory and, whenever it takes the lock, reads
-the keys of the rows appended since it last looked (by any process: a rowid range read) and
-forgets the ones the pass has moved into ``message_key``.
+holds it. Each process keeps the tail's keys in memory: it adds its own as it inserts them
+and, whenever it takes the lock, reads the keys of the rows other processes appended since
+(a rowid range read) and forgets the ones the pass has moved into ``message_key``.
 """
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ class TailKeys:
         self._order.clear()
         self._seen_through = 0
 
-    def new_rows(self, cursor: Any, path: str, rows: list[tuple], keys: list[Key]) -> list[tuple]:
-        """The ``rows`` whose key (``keys``, in the same order) is stored nowhere yet, each key
-        once. Call inside the write transaction, before inserting them."""
+    def insert_new(self, cursor: Any, path: str, insert_sql: str, rows: list[tuple], keys: list[Key]) -> int:
+        """Insert the ``rows`` whose key (``keys``, in the same order) is stored nowhere yet,
+        each key once; return how many. Call inside the write transaction."""
         owner = (os.getpid(), path)
         if self._owner != owner:
             self.reset()
@@ -45,7 +45,17 @@ class TailKeys:
             if key not in self._ids and key not in pending:
                 pending[key] = row
         stored = _stored_keys(cursor, list(pending))
-        return [row for key, row in pending.items() if key not in stored]
+        fresh = [key for key in pending if key not in stored]
+        if not fresh:
+            return 0
+        cursor.executemany(insert_sql, [pending[key] for key in fresh])
+        # The lock is held and the tail was read up to the newest row, so ours got the next ids.
+        last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+        for event_id, key in enumerate(fresh, start=last - len(fresh) + 1):
+            self._ids[key] = event_id
+            self._order.append((event_id, key))
+        self._seen_through = last
+        return len(fresh)
 
     def _catch_up(self, cursor: Any) -> None:
         watermark = cursor.execute("SELECT indexed_through FROM event_index_state").fetchone()[0]

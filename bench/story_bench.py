@@ -25,7 +25,7 @@ import statistics
 import time
 from datetime import datetime, timezone
 
-from widget_server import db
+from widget_server import db, event_indexes
 from widget_server.db import database, open_database, sqlite3
 from widget_server.engine import assemble_story, registry, resolve_period
 from widget_server.engine.population import refresh
@@ -118,6 +118,7 @@ def generate(path: str, ordinary: int, avg_events: int) -> None:
     conn.commit()
     for _, create in indexes:
         conn.execute(create)
+    event_indexes.catch_up(conn, limit=None)  # what the server's passes do as events arrive
     conn.execute("ANALYZE")
     conn.commit()
     conn.close()

@@ -20,6 +20,8 @@ DEFAULTS = {
     "MAX_EVENTS_PER_BATCH": 2500,
     # Requests that may write at once per process before the rest get 429.
     "INGEST_CONCURRENCY": 8,
+    # How long a write waits for another writer of the SQLite file before ingest answers 429.
+    "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     "VIEWER_TOKEN_TTL": 3600,
     "DEFAULT_TIMEZONE": "UTC",
     "JSON_SORT_KEYS": False,

@@ -134,8 +134,7 @@ def is_postgres() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    # How long a write waits for another writer of the SQLite file before ingest answers 429.
-    database.initialize(open_database(app.config["DATABASE_URL"], app.config.get("SQLITE_BUSY_TIMEOUT_MS")))
+    database.initialize(open_database(app.config["DATABASE_URL"], app.config["SQLITE_BUSY_TIMEOUT_MS"]))
     upgrade()
 
     sqlite_path = database.obj.database if is_sqlite() else None

@@ -16,11 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from . import event_indexes, sql_dialect
+from . import event_indexes, message_dedupe, sql_dialect
 from .db import database, is_sqlite, sqlite_writer
 from .event_schema import EventIn, context_timezone, json_object, json_text, parse_time
 from .group_commit import GroupCommitter
-from .message_dedupe import tail_keys
 
 _encode = msgspec.json.encode
 _committer: GroupCommitter[Writes] = GroupCommitter()
@@ -66,6 +65,7 @@ class Writes:
     rows: list[tuple] = field(default_factory=list)
     identities: list[tuple] = field(default_factory=list)
     profiles: list[tuple] = field(default_factory=list)
+    lookup: message_dedupe.Lookup | None = None  # SQLite: the rows' keys, looked up before the lock
 
 
 def store_events(app_id: int, app_timezone: str, events: list[EventIn], received_at: int,
@@ -73,6 +73,9 @@ def store_events(app_id: int, app_timezone: str, events: list[EventIn], received
     """Insert ``events``; return (stored, duplicates)."""
     writes = prepare(app_id, app_timezone, events, received_at, sent_at)
     lock_path = database.obj.database + "-ingest.lock" if is_sqlite() else None
+    if lock_path is not None:
+        writes.lookup = message_dedupe.look_up(
+            database.cursor(), [(r[_APP], r[_CLIENT_TS], r[_MESSAGE]) for r in writes.rows])
     stored = _committer.submit(writes, _write_group, lock_path)
     if lock_path is not None:
         event_indexes.indexer.ensure_running(database.obj.database, lock_path)
@@ -93,7 +96,7 @@ def _write_group(group: list[Writes]) -> list[int]:
         results = [write(cursor, writes, path) for writes in group]
         con.execute("COMMIT")
     except BaseException:
-        tail_keys.reset()  # it may hold keys of rows that are now rolled back
+        message_dedupe.tail_keys.reset()  # it may hold keys of rows that are now rolled back
         if con.in_transaction:
             con.execute("ROLLBACK")
         raise
@@ -159,8 +162,7 @@ def write(cursor, writes: Writes, sqlite_path: str | None = None) -> int:
         cursor.executemany(insert, writes.rows)
         stored = cursor.rowcount
     else:
-        stored = tail_keys.insert_new(cursor, sqlite_path, insert, writes.rows,
-                                      [(r[_APP], r[_CLIENT_TS], r[_MESSAGE]) for r in writes.rows])
+        stored = message_dedupe.tail_keys.insert_new(cursor, sqlite_path, insert, writes.rows, writes.lookup)
     if writes.identities:
         cursor.executemany(sql_dialect.insert_identity_sql(), writes.identities)
     if writes.profiles:

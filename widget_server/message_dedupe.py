@@ -1,90 +1,121 @@
 """Exactly-once storage at ingest, without a unique index on random message ids (SQLite).
 
-The ingest writer holds the store's write lock while it checks and inserts (group commit and
-its lock file), so a check made here is final. A message id is new if neither
-``message_key`` (every event passed by ``event_indexes``) nor the tail above the watermark
-holds it. Each process keeps the tail's keys in memory: it adds its own as it inserts them
-and, whenever it takes the lock, reads the keys of the rows other processes appended since
-(a rowid range read) and forgets the ones the pass has moved into ``message_key``.
+An event's key is (app_id, client_timestamp, message_id), ``message_key``'s primary key. A key
+is new if neither ``message_key`` (every event passed by ``event_indexes``) nor the tail above
+the pass's watermark holds it.
+
+* Before taking the write lock, a request looks its keys up in ``message_key`` (reads, in
+  parallel with other requests) and notes the watermark it saw (``Lookup``).
+* Under the lock the decision is final: the process's in-memory copy of the tail's keys is
+  brought up to date (the rows other processes appended since, read by rowid; the keys a pass
+  has moved out are forgotten), and only if a pass ran since the lookup are the remaining keys
+  looked up again. The process adds its own keys as it inserts them.
+
+Keys are held as one string, ``"<app_id> <client_timestamp> <message_id>"`` (the first two
+parts are integers, so the string is unambiguous); SQL builds the same string with ``||``.
 """
 from __future__ import annotations
 
 import os
-from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
-Key = tuple[int, int, str]  # (app_id, client_timestamp, message_id): message_key's primary key
+Parts = tuple[int, int, str]  # (app_id, client_timestamp, message_id)
 LOOKUP_CHUNK = 400
 
 
+def key_of(parts: Parts) -> str:
+    return f"{parts[0]} {parts[1]} {parts[2]}"
+
+
+def key_sql(alias: str = "") -> str:
+    """The same key built in SQL from a row of ``event`` or ``message_key``."""
+    return f"{alias}app_id || ' ' || {alias}client_timestamp || ' ' || {alias}message_id"
+
+
+@dataclass
+class Lookup:
+    """What a request learnt about its keys before taking the lock."""
+
+    parts: list[Parts]
+    keys: list[str]
+    stored: set[str] = field(default_factory=set)
+    watermark: int = -1  # the pass's watermark when ``stored`` was read; -1: not read
+
+
+def look_up(cursor: Any, parts: list[Parts]) -> Lookup:
+    """Which keys ``message_key`` holds already (a read; no lock needed)."""
+    lookup = Lookup(parts, [key_of(p) for p in parts])
+    # The watermark first: every key passed up to it is in message_key when we read it.
+    lookup.watermark = cursor.execute("SELECT indexed_through FROM event_index_state").fetchone()[0]
+    lookup.stored = stored_keys(cursor, parts)
+    return lookup
+
+
+def stored_keys(cursor: Any, parts: list[Parts]) -> set[str]:
+    """The keys among ``parts`` that message_key holds (primary-key lookups)."""
+    found: set[str] = set()
+    for i in range(0, len(parts), LOOKUP_CHUNK):
+        chunk = parts[i:i + LOOKUP_CHUNK]
+        values = ", ".join(["(?, ?, ?)"] * len(chunk))
+        found.update(key for (key,) in cursor.execute(
+            f"SELECT {key_sql('m.')} FROM (VALUES {values}) v JOIN message_key m "
+            "ON m.app_id = v.column1 AND m.client_timestamp = v.column2 AND m.message_id = v.column3",
+            [x for p in chunk for x in p]).fetchall())
+    return found
+
+
 class TailKeys:
-    """The message keys of the events above the index watermark, for one process and file."""
+    """The keys of the events above the pass's watermark, for one process and file."""
 
     def __init__(self) -> None:
         self._owner: tuple[int, str] | None = None
-        self._ids: dict[Key, int] = {}
-        self._order: deque[tuple[int, Key]] = deque()
+        self._ids: dict[str, int] = {}
         self._seen_through = 0
+        self._watermark = 0
 
     def reset(self) -> None:
         """Forget everything; the next check reloads the tail (after a rollback, a fork, a new file)."""
-        self._ids.clear()
-        self._order.clear()
+        self._ids = {}
         self._seen_through = 0
+        self._watermark = 0
 
-    def insert_new(self, cursor: Any, path: str, insert_sql: str, rows: list[tuple], keys: list[Key]) -> int:
-        """Insert the ``rows`` whose key (``keys``, in the same order) is stored nowhere yet,
-        each key once; return how many. Call inside the write transaction."""
+    def insert_new(self, cursor: Any, path: str, insert_sql: str, rows: list[tuple], lookup: Lookup) -> int:
+        """Insert the ``rows`` (in ``lookup``'s order) whose key is stored nowhere yet, each key
+        once; return how many. Call inside the write transaction, holding the write lock."""
         owner = (os.getpid(), path)
         if self._owner != owner:
             self.reset()
             self._owner = owner
-        self._catch_up(cursor)
-        pending: dict[Key, tuple] = {}
-        for row, key in zip(rows, keys):
-            if key not in self._ids and key not in pending:
-                pending[key] = row
-        stored = _stored_keys(cursor, list(pending))
-        fresh = [key for key in pending if key not in stored]
-        if not fresh:
+        watermark = self._catch_up(cursor)
+        ids, stored = self._ids, lookup.stored
+        pending: dict[str, tuple[tuple, Parts]] = {}
+        for row, key, parts in zip(rows, lookup.keys, lookup.parts):
+            if key not in stored and key not in ids and key not in pending:
+                pending[key] = (row, parts)
+        if pending and watermark != lookup.watermark:  # a pass moved keys since the lookup
+            again = stored_keys(cursor, [parts for _, parts in pending.values()])
+            pending = {key: value for key, value in pending.items() if key not in again}
+        if not pending:
             return 0
-        cursor.executemany(insert_sql, [pending[key] for key in fresh])
+        cursor.executemany(insert_sql, [row for row, _ in pending.values()])
         # The lock is held and the tail was read up to the newest row, so ours got the next ids.
         last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
-        for event_id, key in enumerate(fresh, start=last - len(fresh) + 1):
-            self._ids[key] = event_id
-            self._order.append((event_id, key))
+        ids.update(zip(pending, range(last - len(pending) + 1, last + 1)))
         self._seen_through = last
-        return len(fresh)
+        return len(pending)
 
-    def _catch_up(self, cursor: Any) -> None:
+    def _catch_up(self, cursor: Any) -> int:
         watermark = cursor.execute("SELECT indexed_through FROM event_index_state").fetchone()[0]
-        while self._order and self._order[0][0] <= watermark:
-            event_id, key = self._order.popleft()
-            if self._ids.get(key) == event_id:
-                del self._ids[key]
+        if watermark != self._watermark:  # a pass moved keys into message_key: forget them
+            self._ids = {key: event_id for key, event_id in self._ids.items() if event_id > watermark}
+            self._watermark = watermark
         start = max(self._seen_through, watermark)
-        for event_id, *key in cursor.execute(
-                "SELECT id, app_id, client_timestamp, message_id FROM event WHERE id > ?", (start,)).fetchall():
-            key = tuple(key)
-            self._ids.setdefault(key, event_id)
-            self._order.append((event_id, key))
-            start = event_id
-        self._seen_through = start
-
-
-def _stored_keys(cursor: Any, keys: list[Key]) -> set[Key]:
-    """Which of ``keys`` the message_key table holds (primary-key lookups, reads only)."""
-    found: set[Key] = set()
-    for i in range(0, len(keys), LOOKUP_CHUNK):
-        chunk = keys[i:i + LOOKUP_CHUNK]
-        values = ", ".join(["(?, ?, ?)"] * len(chunk))
-        params = [part for key in chunk for part in key]
-        found.update(cursor.execute(
-            f"SELECT m.app_id, m.client_timestamp, m.message_id FROM (VALUES {values}) v JOIN message_key m "
-            "ON m.app_id = v.column1 AND m.client_timestamp = v.column2 AND m.message_id = v.column3",
-            params).fetchall())
-    return found
+        rows = cursor.execute(f"SELECT {key_sql()}, id FROM event WHERE id > ?", (start,)).fetchall()
+        if rows:
+            self._ids.update(rows)
+            self._seen_through = rows[-1][1]
+        return watermark
 
 
 tail_keys = TailKeys()

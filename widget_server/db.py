@@ -37,12 +37,12 @@ SQLITE_PRAGMAS = {
 }
 
 
-class WalCheckpointer:
-    """One thread per process and SQLite file that checkpoints the WAL, so no request pays for it.
+class FileWorker:
+    """Background work on one SQLite file: one daemon thread per process and file, started by
+    ``ensure_running`` when a request needs it. ``_run`` returns after a quiet spell of
+    ``idle_stop`` seconds, so idle processes (and test apps) hold no thread."""
 
-    A passive checkpoint never blocks readers or the writer. The thread stops after a quiet
-    spell and the next request starts it again, so idle processes (and test apps) hold none.
-    """
+    name = "file-worker"
 
     def __init__(self, interval: float = 0.5, idle_stop: float = 30.0) -> None:
         self.interval = interval
@@ -50,17 +50,27 @@ class WalCheckpointer:
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 
-    def ensure_running(self, path: str) -> None:
+    def ensure_running(self, path: str, *args: object) -> None:
         thread = self._threads.get(path)
         if thread is not None and thread.is_alive():
             return
         with self._lock:
             thread = self._threads.get(path)
             if thread is None or not thread.is_alive():  # (after a fork no thread is alive)
-                thread = threading.Thread(target=self._run, args=(path,), daemon=True,
-                                          name=f"wal-checkpoint-{os.path.basename(path)}")
+                thread = threading.Thread(target=self._run, args=(path, *args), daemon=True,
+                                          name=f"{self.name}-{os.path.basename(path)}")
                 self._threads[path] = thread
                 thread.start()
+
+    def _run(self, path: str, *args: object) -> None:
+        raise NotImplementedError
+
+
+class WalCheckpointer(FileWorker):
+    """Checkpoints the WAL every ``interval`` seconds, so no request pays for it. A passive
+    checkpoint never blocks readers or the writer."""
+
+    name = "wal-checkpoint"
 
     def _run(self, path: str) -> None:
         try:

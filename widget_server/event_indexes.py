@@ -32,11 +32,10 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import threading
 import time
 from typing import Any, Sequence
 
-from .db import database, is_sqlite, sqlite3, sqlite_connection
+from .db import FileWorker, database, is_sqlite, sqlite3, sqlite_connection
 
 log = logging.getLogger(__name__)
 
@@ -176,31 +175,15 @@ def by_actor(alias: str, app_id: int, actors: Sequence[str], start_ms: int,
 
 # --- the background pass ---------------------------------------------------------------------
 
-class Indexer:
-    """One thread per process and SQLite file that keeps the tail short (like the WAL checkpointer).
+class Indexer(FileWorker):
+    """Keeps the tail short, one thread per process and file (see db.FileWorker).
 
     It wakes every ``interval`` seconds and, when a pass is ``due``, makes it under the ingest
     writers' lock file (so it never spins on SQLite's busy handler). It stops once the tail is
     empty and nothing arrived for a while; the next ingest request starts it again.
     """
 
-    def __init__(self, interval: float = 0.5, idle_stop: float = 30.0) -> None:
-        self.interval = interval
-        self.idle_stop = idle_stop
-        self._threads: dict[str, threading.Thread] = {}
-        self._lock = threading.Lock()
-
-    def ensure_running(self, path: str, lock_path: str) -> None:
-        thread = self._threads.get(path)
-        if thread is not None and thread.is_alive():
-            return
-        with self._lock:
-            thread = self._threads.get(path)
-            if thread is None or not thread.is_alive():  # (after a fork no thread is alive)
-                thread = threading.Thread(target=self._run, args=(path, lock_path), daemon=True,
-                                          name=f"event-indexer-{os.path.basename(path)}")
-                self._threads[path] = thread
-                thread.start()
+    name = "event-indexer"
 
     def _run(self, path: str, lock_path: str) -> None:
         quiet = 0.0

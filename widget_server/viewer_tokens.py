@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, Flask, Response, jsonify, request
-from marshmallow import Schema, ValidationError, fields, validate
+from flask import Blueprint, Flask, Response, jsonify
+from marshmallow import Schema, fields, validate
 
 from .auth import create_viewer_token, require_secret_key
-from .errors import MalformedBody, ValidationFailed
+from . import json_body
 
 bp = Blueprint("viewer_tokens", __name__)
 
@@ -20,13 +20,7 @@ class ViewerTokenRequest(Schema):
 @bp.post("/v1/viewer-tokens")
 def create() -> tuple[Response, int]:
     caller = require_secret_key()
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise MalformedBody("Send a JSON object: {\"user_id\": \"…\"}.")
-    try:
-        args = ViewerTokenRequest().load(data)
-    except ValidationError as exc:
-        raise ValidationFailed("The request is invalid.", details=exc.messages) from None
+    args = json_body.load(ViewerTokenRequest(), '{"user_id": "…"}', "request")
     token, expires_at = create_viewer_token(caller.app_id, args["user_id"], args["ttl"])
     expires = datetime.fromtimestamp(expires_at / 1000, timezone.utc).isoformat().replace("+00:00", "Z")
     return jsonify(token=token, expires_at=expires), 201

@@ -7,7 +7,8 @@ from typing import Any
 from flask import Response, current_app, jsonify, render_template, request, send_file
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from ..errors import APIError, MalformedBody, ValidationFailed
+from .. import json_body
+from ..errors import APIError, ValidationFailed
 from ..models import Share
 from . import access, bp, images, page, shares
 
@@ -60,13 +61,7 @@ def preflight(share_id: str | None = None) -> Response:
 @bp.post("/v1/shares")
 def create_share() -> tuple[Response, int]:
     caller = access.viewer()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise MalformedBody('Send a JSON object: {"template": "…", "caption": "…"}.')
-    try:
-        args = ShareRequest().load(body)
-    except ValidationError as exc:
-        raise ValidationFailed("The share request is invalid.", details=exc.messages) from None
+    args = json_body.load(ShareRequest(), '{"template": "…", "caption": "…"}', "share request")
     caption = " ".join((args["caption"] or "").split()) or None  # one line, as drawn on the card
     upload = shares.owned_upload(caller, args["upload_id"]) if args["upload_id"] else None
     share = shares.create(caller, args["template"], caption, upload)

@@ -272,9 +272,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--http-events", type=int, default=100_000, help="events per HTTP round")
     parser.add_argument("--raw-rows", type=int, default=100_000, help="rows per raw round")
-    parser.add_argument("--senders", type=int, default=8, help="concurrent HTTP senders")
+    parser.add_argument("--senders", type=int, default=4, help="concurrent HTTP senders")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="gthread threads per worker (the recommended 1)")
     parser.add_argument("--keep", action="store_true", help="keep the instance folder")
     args = parser.parse_args()
 

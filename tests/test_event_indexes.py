@@ -7,6 +7,8 @@ import re
 import time
 import uuid
 
+import pytest
+
 from conftest import basic, http, make_tenant
 from widget_server import db, event_indexes
 from widget_server.db import database
@@ -137,15 +139,17 @@ def test_a_repeat_is_not_stored_whether_its_first_copy_was_passed_or_not(live_se
     assert query("SELECT COUNT(*), COUNT(DISTINCT message_id) FROM event") == [(12, 12)]
 
 
-def test_a_row_another_process_wrote_counts_as_stored(live_server, tenant, query):
+@pytest.mark.parametrize("message_id", ["shared-1", "with\x1fthe separator\nand a newline"])
+def test_a_row_another_process_wrote_counts_as_stored(live_server, tenant, query, message_id):
+    send(live_server, tenant.write_key, track("userId", "ana", 3))  # this process has read the tail
     # Another server process appended this message id a moment ago (straight into the file).
     with database.connection_context(), database.atomic():
         database.execute_sql("INSERT INTO event (app_id, message_id, type, name, user_id, actor, timestamp, "
-                             "utc_offset, received_at, client_timestamp) VALUES (?, 'shared-1', 'track', 'x', "
-                             "'ana', 'u:ana', 1, 0, 1, 0)", (tenant.app_id,))
-    event = track("userId", "ana", 1)[0] | {"messageId": "shared-1"}
-    reply = send(live_server, tenant.write_key, [event]).json()
-    assert (reply["stored"], reply["duplicates"]) == (0, 1)
+                             "utc_offset, received_at, client_timestamp) VALUES (?, ?, 'track', 'x', "
+                             "'ana', 'u:ana', 1, 0, 1, 0)", (tenant.app_id, message_id))
+    event = track("userId", "ana", 1)[0] | {"messageId": message_id}
+    reply = send(live_server, tenant.write_key, [event, track("userId", "ana", 1)[0]]).json()
+    assert (reply["stored"], reply["duplicates"]) == (1, 1)
 
 
 def test_a_repeat_that_skipped_the_check_is_never_found(app, tenant, query):

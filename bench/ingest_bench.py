@@ -8,8 +8,9 @@ then alternates rounds of
   schema and pragmas, one transaction per 500 rows, then one pass of the keys indexed behind
   ingest (message id, user, name) over them, as the server makes it every 100k events;
 * http: several concurrent senders POSTing 500-event ``/v1/batch`` bodies (unique messageIds)
-  through the whole path: parse, validate, dedupe, identity, profiles, store, 200 after commit,
-  with the server's own passes over the keys running in its time;
+  through the whole path: parse, validate, dedupe, identity, profiles, store, 200 after commit;
+  the server's own passes over the keys run in the round's time, and the round ends with a
+  pass over what is left, so it pays for all of its events' index work;
 
 so both are measured at the same table size and under the same background load. Medians across
 rounds are reported because the machine is shared.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import fcntl
 import http.client
 import os
 import random
@@ -158,10 +160,23 @@ def raw_round(path: str, app_id: int, batches: list[list[dict]]) -> float:
         con.execute("BEGIN IMMEDIATE")
         con.executemany(insert, rows)
         con.execute("COMMIT")
-    event_indexes.catch_up(con, limit=None)  # the keys indexed behind ingest are part of storing them
-    elapsed = time.perf_counter() - started
     con.close()
+    index_pass(path)  # indexing their keys is part of storing them
+    elapsed = time.perf_counter() - started
     return sum(len(r) for r in prepared) / elapsed
+
+
+def index_pass(path: str) -> None:
+    """One pass over the unindexed events, taking the writers' lock file as the server does."""
+    con = connect(path)
+    fd = os.open(path + "-ingest.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        event_indexes.catch_up(con, limit=None)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        con.close()
 
 
 def wait_until_indexed(path: str, timeout: float = 60) -> bool:
@@ -215,6 +230,9 @@ def http_round(port: int, path: str, write_key: str, batches: list[list[dict]],
         t.start()
     for t in threads:
         t.join()
+    # The server indexes keys every 100k events; pass what is left of this round's now, so the
+    # round pays for all of its events' index work, and the next round starts with none.
+    index_pass(path)
     elapsed = time.perf_counter() - started
     if failures:
         raise SystemExit(f"{len(failures)} requests failed, e.g. {failures[0]}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import http
+from conftest import http, servers_before_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 RECAP_JS = ROOT / "sdk" / "js" / "recap.js"
@@ -103,8 +103,10 @@ def arrivals(app) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def page(browser):
-    """A desktop page that fails the test on any uncaught script error."""
+def page(browser, request):
+    """A desktop page that fails the test on any uncaught script error; closed before the
+    test's servers stop."""
+    servers_before_pages(request)
     context = browser.new_context()
     page = context.new_page()
     errors: list[str] = []

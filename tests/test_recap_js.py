@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import http, servers_before_pages
+from conftest import http, leave, servers_before_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 RECAP_JS = ROOT / "sdk" / "js" / "recap.js"
@@ -112,6 +112,7 @@ def page(browser, request):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
+    leave(page)
     context.close()
     assert not errors, errors
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import leave
 from share_helpers import share, soundwave  # noqa: F401  (soundwave is a fixture)
 
 pytestmark = pytest.mark.browser
@@ -44,6 +45,7 @@ def test_desktop_puts_the_card_beside_the_details(soundwave, live_server, browse
         assert page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily").lstrip('"').startswith("Manrope")
         assert page.evaluate("document.fonts.check('800 40px Manrope')")
     finally:
+        leave(page)
         context.close()
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import fcntl
 import http.client
 import os
 import random
@@ -38,6 +37,7 @@ import msgspec
 from widget_server import create_app, event_indexes, event_store
 from widget_server.auth import create_key
 from widget_server.db import SQLITE_PRAGMAS, database, sqlite3
+from widget_server.group_commit import FileLock, lock_path
 from widget_server.event_schema import EventIn, decode_event, event_errors
 from widget_server.models import ApiKey, App
 
@@ -169,12 +169,11 @@ def raw_round(path: str, app_id: int, batches: list[list[dict]]) -> float:
 def index_pass(path: str) -> None:
     """One pass over the unindexed events, taking the writers' lock file as the server does."""
     con = connect(path)
-    fd = os.open(path + "-ingest.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        event_indexes.catch_up(con, limit=None)
+        with FileLock(fd):
+            event_indexes.catch_up(con, limit=None)
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
         con.close()
 

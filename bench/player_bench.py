@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from widget_server import create_app
+from widget_server import create_app, event_indexes
 from widget_server.auth import create_key
 from widget_server.db import database
 from widget_server.event_store import EVENT_COLUMNS
@@ -49,7 +49,7 @@ def rows_for(app_id: int, viewers: int, rng: random.Random):
             props = {"template": "year-in-music", **props} if name != "Song Played" else props
             row = {"app_id": app_id, "message_id": f"m{n}", "type": "track", "name": name,
                    "user_id": user, "actor": f"u:{user}", "timestamp": at + i * 1000, "utc_offset": 0,
-                   "received_at": at + i * 1000, "client_timestamp": at + i * 1000,
+                   "received_at": at + i * 1000,
                    "properties": json.dumps(props)}
             yield tuple(row.get(column) for column in EVENT_COLUMNS)
 
@@ -65,6 +65,7 @@ def run(viewers: int) -> tuple[int, float, float]:
                 cursor = database.cursor()
                 cursor.executemany(f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})",
                                    rows_for(tenant.id, viewers, random.Random(viewers)))
+                event_indexes.catch_up(database.connection(), limit=None)  # as the server's passes do
             events = database.execute_sql("SELECT COUNT(*) FROM event").fetchone()[0]
             database.execute_sql("ANALYZE")
         client = app.test_client()

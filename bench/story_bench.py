@@ -44,7 +44,7 @@ PREVIOUS_START = int(datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp() * 100
 ZONES = (("UTC", 0), ("Asia/Tokyo", 540), ("America/New_York", -300), ("Europe/Berlin", 60))
 GENRES = ("pop", "rock", "hip hop", "jazz", "electronic", "indie", "classical", "r&b")
 COLUMNS = ("app_id", "message_id", "type", "name", "user_id", "anonymous_id", "actor", "timestamp",
-           "utc_offset", "received_at", "properties", "context", "client_timestamp")
+           "utc_offset", "received_at", "properties", "context")
 
 
 def heavy_users() -> list[tuple[str, int]]:
@@ -107,7 +107,7 @@ def generate(path: str, ordinary: int, avg_events: int) -> None:
                 props = f'{{"path":"/artist/{song % 700}","url":"https://soundwave.app/artist/{song % 700}"}}'
             message += 1
             rows.append((1, f"m{message}", kind, name, None if actor_anon else user, actor_anon,
-                         f"a:{actor_anon}" if actor_anon else f"u:{user}", ts, offset, ts, props, context, ts))
+                         f"a:{actor_anon}" if actor_anon else f"u:{user}", ts, offset, ts, props, context))
         conn.executemany(sql, rows)
         profiles.append((1, user, f'{{"name":"Listener {n}","plan":"free"}}', zone, PERIOD_START, PERIOD_START))
         if n % 2000 == 0:

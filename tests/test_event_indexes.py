@@ -58,14 +58,14 @@ def test_events_are_found_exactly_once_indexed_half_indexed_and_not_at_all(live_
     # Half indexed: the watermark in the middle of ana's events, the rows above it only in the tail.
     middle = everything[15]
     with database.connection_context(), database.atomic():
-        for table in ("message_key", "event_by_actor"):
+        for table in ("message_key", "event_by_actor", "event_by_name"):
             database.execute_sql(f"DELETE FROM {table} WHERE event_id > ?", (middle,))
         database.execute_sql("UPDATE event_index_state SET indexed_through = ?", (middle,))
     assert found(query, tenant.app_id, actors) == everything
 
     # Nothing indexed: all from the tail.
     with database.connection_context(), database.atomic():
-        for table in ("message_key", "event_by_actor"):
+        for table in ("message_key", "event_by_actor", "event_by_name"):
             database.execute_sql(f"DELETE FROM {table}")
         database.execute_sql("UPDATE event_index_state SET indexed_through = 0")
     assert found(query, tenant.app_id, actors) == everything
@@ -107,24 +107,23 @@ def test_reading_a_user_never_scans_the_event_table(app, tenant, query):
 def test_schema_1_upgrades_to_the_bulk_built_index(app, tenant, query):
     # Take the database back to schema 1: events under the ordinary per-user index.
     with database.connection_context(), database.atomic():
-        for sql in ("DROP TABLE message_key", "DROP TABLE event_by_actor", "DROP TABLE event_index_state",
-                    "DROP INDEX event_engagement",
-                    "CREATE UNIQUE INDEX event_app_id_client_timestamp_message_id "
-                    "ON event (app_id, client_timestamp, message_id)",
+        for sql in ("DROP TABLE message_key", "DROP TABLE event_by_actor", "DROP TABLE event_by_name",
+                    "DROP TABLE event_index_state",
                     "CREATE INDEX event_app_id_actor_timestamp ON event (app_id, actor, timestamp)",
                     "CREATE INDEX event_app_id_name_timestamp ON event (app_id, name, timestamp)",
                     "DELETE FROM schema_version WHERE version > 1"):
             database.execute_sql(sql)
         for i in range(10):
             database.execute_sql("INSERT INTO event (app_id, message_id, type, name, user_id, actor, timestamp, "
-                                 "utc_offset, received_at, client_timestamp) VALUES (?, ?, 'track', 'x', 'ana', "
-                                 "'u:ana', ?, 0, ?, 0)", (tenant.app_id, f"m{i}", 1000 + i, 1000 + i))
+                                 "utc_offset, received_at) VALUES (?, ?, 'track', 'x', 'ana', "
+                                 "'u:ana', ?, 0, ?)", (tenant.app_id, f"m{i}", 1000 + i, 1000 + i))
 
     assert db.upgrade() == [2]
     indexes = [row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'")]
-    assert indexes == ["event_engagement"]  # ingest appends; keys are indexed in bulk
+    assert indexes == []  # ingest appends; keys are indexed in bulk
     assert query("SELECT COUNT(*) FROM event_by_actor") == [(10,)]
     assert query("SELECT COUNT(*) FROM message_key") == [(10,)]
+    assert query("SELECT COUNT(*) FROM event_by_name WHERE name = 'x'") == [(10,)]
     assert found(query, tenant.app_id, ["u:ana"]) == expected(query, tenant.app_id, ["u:ana"])
 
 
@@ -139,14 +138,28 @@ def test_a_repeat_is_not_stored_whether_its_first_copy_was_passed_or_not(live_se
     assert query("SELECT COUNT(*), COUNT(DISTINCT message_id) FROM event") == [(12, 12)]
 
 
+@pytest.mark.parametrize("passed", [False, True])
+def test_a_message_id_is_unique_per_app_whatever_its_timestamp(live_server, tenant, query, passed):
+    event = track("userId", "ana", 1)[0] | {"timestamp": "2026-03-01T10:00:00Z"}
+    send(live_server, tenant.write_key, [event])
+    if passed:
+        catch_up()
+    later = send(live_server, tenant.write_key, [event | {"timestamp": "2026-03-02T10:00:00Z"}]).json()
+    assert (later["stored"], later["duplicates"]) == (0, 1)
+    other = make_tenant("Other App")  # per app: another app may use the same id
+    assert send(live_server, other.write_key, [event]).json()["stored"] == 1
+    assert query("SELECT app_id, timestamp FROM event ORDER BY id") == [
+        (tenant.app_id, 1772359200000), (other.app_id, 1772359200000)]
+
+
 @pytest.mark.parametrize("message_id", ["shared-1", "with\x1fthe separator\nand a newline"])
 def test_a_row_another_process_wrote_counts_as_stored(live_server, tenant, query, message_id):
     send(live_server, tenant.write_key, track("userId", "ana", 3))  # this process has read the tail
     # Another server process appended this message id a moment ago (straight into the file).
     with database.connection_context(), database.atomic():
         database.execute_sql("INSERT INTO event (app_id, message_id, type, name, user_id, actor, timestamp, "
-                             "utc_offset, received_at, client_timestamp) VALUES (?, ?, 'track', 'x', "
-                             "'ana', 'u:ana', 1, 0, 1, 0)", (tenant.app_id, message_id))
+                             "utc_offset, received_at) VALUES (?, ?, 'track', 'x', "
+                             "'ana', 'u:ana', 1, 0, 1)", (tenant.app_id, message_id))
     event = track("userId", "ana", 1)[0] | {"messageId": message_id}
     reply = send(live_server, tenant.write_key, [event, track("userId", "ana", 1)[0]]).json()
     assert (reply["stored"], reply["duplicates"]) == (1, 1)
@@ -156,18 +169,20 @@ def test_a_repeat_that_skipped_the_check_is_never_found(app, tenant, query):
     with database.connection_context(), database.atomic():
         for _ in range(2):  # a writer that does not check, e.g. a hand-made import
             database.execute_sql("INSERT INTO event (app_id, message_id, type, name, user_id, actor, timestamp, "
-                                 "utc_offset, received_at, client_timestamp) VALUES (?, 'twice', 'track', 'x', "
-                                 "'ana', 'u:ana', 5, 0, 5, 0)", (tenant.app_id,))
+                                 "utc_offset, received_at) VALUES (?, 'twice', 'track', 'x', "
+                                 "'ana', 'u:ana', 5, 0, 5)", (tenant.app_id,))
     catch_up()
     first = query("SELECT MIN(id) FROM event")[0][0]
     assert found(query, tenant.app_id, ["u:ana"]) == [first]
     assert query("SELECT COUNT(*) FROM event_by_actor") == [(1,)]
+    assert query("SELECT COUNT(*) FROM event_by_name") == [(1,)]
 
 
-def test_story_stats_read_the_engagement_index_not_the_whole_store(app, tenant, query):
+def test_story_stats_read_events_by_name_not_the_whole_store(app, tenant, query):
     from widget_server.player.stats import _scope
 
     where, params = _scope(tenant.app_id, "year-in-music", 0, ("story_viewed", "story_completed"))
     plan = " | ".join(row[3] for row in query(f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM event WHERE {where}",
                                                *params))
-    assert "USING INDEX event_engagement" in plan, plan
+    assert not re.search(r"SCAN (e|event)\b", plan), plan
+    assert "SEARCH event_by_name USING PRIMARY KEY" in plan, plan

@@ -1,4 +1,4 @@
-"""The event store's secondary keys, built behind ingest in sorted bulk (SQLite).
+"""The event store's secondary keys, built behind ingest in bulk (SQLite).
 
 Events arrive from random users with random message ids, seconds out of order. An ordinary
 index on such keys puts nearly every new row on a different page, and each commit rewrites
@@ -6,36 +6,33 @@ those pages whole: at 1M events the indexes the store had (message id, user, eve
 raw inserts of 500-event batches to ~30k rows/s; without them it takes ~500k.
 
 So ingest only appends to ``event`` (rows in arrival order), and a pass here copies the new
-rows' keys, up to hundreds of thousands at a time, into two WITHOUT ROWID tables whose keys
-are laid out so that a pass writes near their end, not all over them:
+rows' keys, up to hundreds of thousands at a time in one transaction, into WITHOUT ROWID
+tables, so each page a pass touches is written once per pass instead of once per row:
 
-* ``message_key`` (app_id, client_timestamp, message_id) → event id: exactly-once storage.
-  A retry resends the same event, timestamp included, so the client's timestamp leads the
-  key and live traffic lands at the end. Ingest checks it (a read) together with the keys of
-  the rows not yet passed (``message_dedupe``); should a writer skip that check, only the
-  first row with a key is ever made findable;
+* ``message_key`` (app_id, message_id) → event id: exactly-once storage (DESIGN.md: messageId
+  is unique per app). Ingest checks it (a read) together with the keys of the rows not yet
+  passed (``message_dedupe``); should a writer skip that check, only the first row with a
+  message id is ever made findable;
 * ``event_by_actor`` (app_id, part, actor, timestamp, id): a user's events, for stories.
-  ``part`` is the event id's block of 2^20: a pass only touches the newest part, and a
-  reader seeks once per part (one per 131k events).
-
-The player's own engagement events (a small share of all events) keep an ordinary partial
-index, ``event_engagement``, for the story stats.
+  ``part`` is the event id's block of 2^17 (131,072 events): a pass only touches the newest
+  part, and a reader seeks once per part;
+* ``event_by_name`` (app_id, name, timestamp, id): one kind of event over time, for stats.
 
 ``event_index_state.indexed_through`` is the last event id passed. Readers see everything:
-what the tables find plus the tail above the watermark (read by rowid), in one snapshot.
+what the tables find plus the tail above the watermark (read by rowid), in one statement.
 
 On PostgreSQL ids are not committed in order, so a watermark would be unsound there; it keeps
 ordinary indexes (created by the migration) and the read helpers query ``event`` directly.
 """
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import time
 from typing import Any, Sequence
 
 from .db import FileWorker, database, is_sqlite, sqlite3, sqlite_connection
+from .group_commit import FileLock
 
 log = logging.getLogger(__name__)
 
@@ -46,46 +43,44 @@ MIN_PASS_ROWS = 100_000
 MAX_TAIL_AGE_MS = 5_000
 MAX_PASS_ROWS = 400_000  # rows per pass: bounds how long a pass holds the writers' lock
 OPEN_END = 2 ** 62
-
 PART_BITS = 17
-# What the player records about stories (see player/stats.py); indexed by name as they arrive.
-ENGAGEMENT_EVENTS = ("story_viewed", "frame_viewed", "story_completed", "story_shared", "story_closed")
-# Written as ORs: SQLite evaluates a partial index's "IN (…)" on every insert at ~1.4 µs a row.
-ENGAGEMENT_SQL = f"({' OR '.join(f'name = {name!r}' for name in ENGAGEMENT_EVENTS)})"
-ENGAGEMENT_INDEX = f"CREATE INDEX event_engagement ON event (app_id, name, timestamp) WHERE {ENGAGEMENT_SQL}"
 
 SQLITE_SCHEMA = (
-    "CREATE TABLE message_key (app_id INTEGER NOT NULL, client_timestamp INTEGER NOT NULL, "
-    "message_id TEXT NOT NULL, event_id INTEGER NOT NULL, "
-    "PRIMARY KEY (app_id, client_timestamp, message_id)) WITHOUT ROWID",
+    "CREATE TABLE message_key (app_id INTEGER NOT NULL, message_id TEXT NOT NULL, "
+    "event_id INTEGER NOT NULL, PRIMARY KEY (app_id, message_id)) WITHOUT ROWID",
     "CREATE TABLE event_by_actor (app_id INTEGER NOT NULL, part INTEGER NOT NULL, actor TEXT NOT NULL, "
     "timestamp INTEGER NOT NULL, event_id INTEGER NOT NULL, "
     "PRIMARY KEY (app_id, part, actor, timestamp, event_id)) WITHOUT ROWID",
+    "CREATE TABLE event_by_name (app_id INTEGER NOT NULL, name TEXT NOT NULL, "
+    "timestamp INTEGER NOT NULL, event_id INTEGER NOT NULL, "
+    "PRIMARY KEY (app_id, name, timestamp, event_id)) WITHOUT ROWID",
     "CREATE TABLE event_index_state (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_through INTEGER NOT NULL)",
     "INSERT INTO event_index_state (id, indexed_through) VALUES (1, 0)",
-    ENGAGEMENT_INDEX,
 )
 POSTGRES_SCHEMA = (
-    "CREATE UNIQUE INDEX event_app_id_client_timestamp_message_id ON event (app_id, client_timestamp, message_id)",
+    "CREATE UNIQUE INDEX event_app_id_message_id ON event (app_id, message_id)",
     "CREATE INDEX event_app_id_actor_timestamp ON event (app_id, actor, timestamp)",
-    ENGAGEMENT_INDEX,
+    "CREATE INDEX event_app_id_name_timestamp ON event (app_id, name, timestamp)",
 )
 SCHEMA_1_INDEXES = ("event_app_id_client_timestamp_message_id", "event_app_id_actor_timestamp",
                     "event_app_id_name_timestamp")
 
 # One pass over the rows in (done, top], read once into a small temporary table.
-PASS_READ = ("CREATE TEMP TABLE index_pass AS SELECT id, app_id, client_timestamp, message_id, actor, name, "
-             "timestamp FROM event WHERE id > ? AND id <= ?")
-# (Sorting the rows first measured no faster: the pages a pass touches are in the cache.)
-PASS_KEYS = ("INSERT INTO message_key (app_id, client_timestamp, message_id, event_id) "
-             "SELECT app_id, client_timestamp, message_id, id FROM index_pass WHERE true ON CONFLICT DO NOTHING")
+PASS_READ = ("CREATE TEMP TABLE index_pass AS SELECT id, app_id, message_id, actor, name, timestamp "
+             "FROM event WHERE id > ? AND id <= ?")
+# Message ids are random: inserted in key order, each page of message_key is visited once, in
+# order (about half the time of arrival order at 1–2M events). The first row with a key wins.
+PASS_KEYS = ("INSERT INTO message_key (app_id, message_id, event_id) "
+             "SELECT app_id, message_id, id FROM index_pass ORDER BY app_id, message_id, id ON CONFLICT DO NOTHING")
 # Only when some key was already held: drop the repeats before anything makes them findable.
 PASS_DROP_REPEATS = ("DELETE FROM index_pass WHERE NOT EXISTS (SELECT 1 FROM message_key k "
-                     "WHERE k.app_id = index_pass.app_id AND k.client_timestamp = index_pass.client_timestamp "
-                     "AND k.message_id = index_pass.message_id AND k.event_id = index_pass.id)")
+                     "WHERE k.app_id = index_pass.app_id AND k.message_id = index_pass.message_id "
+                     "AND k.event_id = index_pass.id)")
 PASS_INDEX = (
     f"INSERT INTO event_by_actor (app_id, part, actor, timestamp, event_id) SELECT app_id, id >> {PART_BITS}, "
     "actor, timestamp, id FROM index_pass",
+    "INSERT INTO event_by_name (app_id, name, timestamp, event_id) SELECT app_id, name, timestamp, id "
+    "FROM index_pass WHERE name IS NOT NULL",
     "DROP TABLE index_pass",
 )
 
@@ -105,10 +100,14 @@ def create_schema() -> None:
     catch_up(database.connection(), limit=None)
 
 
-def due(con: Any, now_ms: int) -> bool:
-    """Whether the tail is long or old enough for a pass (a read; no lock needed)."""
-    done = con.execute("SELECT indexed_through FROM event_index_state").fetchone()[0]
-    top = con.execute("SELECT MAX(id) FROM event").fetchone()[0] or 0
+def tail_bounds(con: Any) -> tuple[int, int]:
+    """(the watermark, the newest event id): the tail is the ids in between."""
+    return con.execute("SELECT indexed_through, (SELECT COALESCE(MAX(id), 0) FROM event) "
+                       "FROM event_index_state").fetchone()
+
+
+def due(con: Any, done: int, top: int, now_ms: int) -> bool:
+    """Whether a tail of (done, top] is long or old enough for a pass (a read; no lock needed)."""
     if top - done >= MIN_PASS_ROWS:
         return True
     oldest = con.execute("SELECT received_at FROM event WHERE id > ? ORDER BY id LIMIT 1", (done,)).fetchone()
@@ -125,8 +124,7 @@ def catch_up(con: Any, limit: int | None = MAX_PASS_ROWS) -> int:
     if own_transaction:
         con.execute("BEGIN IMMEDIATE")
     try:
-        done = con.execute("SELECT indexed_through FROM event_index_state").fetchone()[0]
-        top = con.execute("SELECT MAX(id) FROM event").fetchone()[0] or 0
+        done, top = tail_bounds(con)
         if limit is not None:
             top = min(top, done + limit)
         if top > done:
@@ -151,25 +149,37 @@ def _pass(con: Any, done: int, top: int) -> None:
 
 
 # --- reading ---
+# Each returns (SQL condition on the event table ``alias``, its parameters): one app's events
+# with some actors (or names) whose timestamp is in [start_ms, end_ms).
+
 def by_actor(alias: str, app_id: int, actors: Sequence[str], start_ms: int,
-             end_ms: int = OPEN_END) -> tuple[str, list[Any]]:
-    """(SQL condition on the event table ``alias``, its parameters): one app's events of some
-    actors whose timestamp is in [start_ms, end_ms)."""
-    p = database.param
-    marks = ", ".join([p] * len(actors))
-    params = [app_id, *actors, start_ms, end_ms]
-    if not is_sqlite():
-        return (f"{alias}.app_id = {p} AND {alias}.actor IN ({marks}) "
-                f"AND {alias}.timestamp >= {p} AND {alias}.timestamp < {p}", params)
+             end_ms: int) -> tuple[str, list[Any]]:
     # Every part up to the watermark's, listed in the same statement (the same snapshot).
     parts = (f"WITH RECURSIVE parts(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM parts WHERE n < "
              f"(SELECT indexed_through FROM event_index_state) >> {PART_BITS}) SELECT n FROM parts")
-    indexed = (f"SELECT event_id FROM event_by_actor WHERE app_id = {p} AND part IN ({parts}) "
-               f"AND actor IN ({marks}) AND timestamp >= {p} AND timestamp < {p}")
+    return _found(alias, "event_by_actor", "actor", app_id, actors, start_ms, end_ms, f"part IN ({parts}) AND ")
+
+
+def by_name(alias: str, app_id: int, names: Sequence[str], start_ms: int,
+            end_ms: int = OPEN_END) -> tuple[str, list[Any]]:
+    return _found(alias, "event_by_name", "name", app_id, names, start_ms, end_ms)
+
+
+def _found(alias: str, table: str, column: str, app_id: int, values: Sequence[str], start_ms: int,
+           end_ms: int, also: str = "") -> tuple[str, list[Any]]:
+    """``table`` found by (app_id, ``also`` …, ``column``, timestamp), plus the tail."""
+    p = database.param
+    marks = ", ".join([p] * len(values))
+    params = [app_id, *values, start_ms, end_ms]
+    if not is_sqlite():
+        return (f"{alias}.app_id = {p} AND {alias}.{column} IN ({marks}) "
+                f"AND {alias}.timestamp >= {p} AND {alias}.timestamp < {p}", params)
+    indexed = (f"SELECT event_id FROM {table} WHERE app_id = {p} AND {also}{column} IN ({marks}) "
+               f"AND timestamp >= {p} AND timestamp < {p}")
     # "+app_id": the tail is read by rowid from the watermark on, never through an index that
     # would walk all of the app's events.
     tail = (f"SELECT id FROM event WHERE id > (SELECT indexed_through FROM event_index_state) "
-            f"AND +app_id = {p} AND actor IN ({marks}) AND timestamp >= {p} AND timestamp < {p}")
+            f"AND +app_id = {p} AND {column} IN ({marks}) AND timestamp >= {p} AND timestamp < {p}")
     return f"{alias}.id IN ({indexed} UNION ALL {tail})", params * 2
 
 
@@ -193,14 +203,12 @@ class Indexer(FileWorker):
             while quiet < self.idle_stop and os.path.exists(path):
                 time.sleep(self.interval)
                 try:
-                    if not due(con, int(time.time() * 1000)):
-                        quiet = quiet + self.interval if _tail_empty(con) else 0.0
+                    done, top = tail_bounds(con)
+                    if not due(con, done, top, int(time.time() * 1000)):
+                        quiet = quiet + self.interval if top <= done else 0.0
                         continue
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                    try:
+                    with FileLock(fd):
                         passed = catch_up(con)
-                    finally:
-                        fcntl.flock(fd, fcntl.LOCK_UN)
                 except sqlite3.Error as exc:  # the tail stays readable; the next pass retries
                     log.warning("event index pass deferred: %s", exc)
                     continue
@@ -209,11 +217,6 @@ class Indexer(FileWorker):
         finally:
             os.close(fd)
             con.close()
-
-
-def _tail_empty(con: Any) -> bool:
-    done = con.execute("SELECT indexed_through FROM event_index_state").fetchone()[0]
-    return (con.execute("SELECT MAX(id) FROM event").fetchone()[0] or 0) <= done
 
 
 indexer = Indexer()

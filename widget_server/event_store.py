@@ -19,14 +19,14 @@ import msgspec
 from . import event_indexes, message_dedupe, sql_dialect
 from .db import database, is_sqlite, sqlite_writer
 from .event_schema import EventIn, context_timezone, json_object, json_text, parse_time
-from .group_commit import GroupCommitter
+from .group_commit import GroupCommitter, lock_path
 
 _encode = msgspec.json.encode
 _committer: GroupCommitter[Writes] = GroupCommitter()
 
 EVENT_COLUMNS = ("app_id", "message_id", "type", "name", "user_id", "anonymous_id", "actor",
-                 "timestamp", "utc_offset", "received_at", "properties", "context", "client_timestamp")
-_APP, _MESSAGE, _CLIENT_TS = (EVENT_COLUMNS.index(c) for c in ("app_id", "message_id", "client_timestamp"))
+                 "timestamp", "utc_offset", "received_at", "properties", "context")
+_APP, _MESSAGE = EVENT_COLUMNS.index("app_id"), EVENT_COLUMNS.index("message_id")
 
 
 def to_ms(value: str) -> int:
@@ -72,13 +72,14 @@ def store_events(app_id: int, app_timezone: str, events: list[EventIn], received
                  sent_at: int | None) -> tuple[int, int]:
     """Insert ``events``; return (stored, duplicates)."""
     writes = prepare(app_id, app_timezone, events, received_at, sent_at)
-    lock_path = database.obj.database + "-ingest.lock" if is_sqlite() else None
-    if lock_path is not None:
-        writes.lookup = message_dedupe.look_up(
-            database.cursor(), [(r[_APP], r[_CLIENT_TS], r[_MESSAGE]) for r in writes.rows])
-    stored = _committer.submit(writes, _write_group, lock_path)
-    if lock_path is not None:
-        event_indexes.indexer.ensure_running(database.obj.database, lock_path)
+    if not is_sqlite():
+        stored = _committer.submit(writes, _write_group, None)
+        return stored, len(writes.rows) - stored
+    path = database.obj.database
+    writes.lookup = message_dedupe.look_up(database.cursor(), [(r[_APP], r[_MESSAGE]) for r in writes.rows])
+    writers = lock_path(path)
+    stored = _committer.submit(writes, _write_group, writers)
+    event_indexes.indexer.ensure_running(path, writers)
     return stored, len(writes.rows) - stored
 
 
@@ -110,8 +111,7 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
     identities: dict[str, str] = {}
     profiles: dict[str, list] = {}  # user_id -> [first, last, traits, timezone]
     for ev in events:
-        client_ts = to_ms(ev.timestamp) if ev.timestamp else 0
-        ts = client_ts if ev.timestamp else received_at
+        ts = to_ms(ev.timestamp) if ev.timestamp else received_at
         if sent_at is not None and ev.timestamp:
             # The client's clock may be off: trust the gap it measured, not its wall clock.
             ts = received_at - (sent_at - ts)
@@ -124,7 +124,7 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
         name = ev.event if ev.type == "track" else (ev.name or (str(ev.groupId) if ev.groupId is not None else None))
         rows.append((app_id, ev.messageId or uuid.uuid4().hex, ev.type, name, user_id, anonymous_id,
                      f"u:{user_id}" if user_id is not None else f"a:{anonymous_id}",
-                     ts, utc_offset(zone, ts), received_at, payload, json_text(ev.context), client_ts))
+                     ts, utc_offset(zone, ts), received_at, payload, json_text(ev.context)))
         if user_id is not None:
             if anonymous_id is not None:
                 identities.setdefault(f"a:{anonymous_id}", user_id)

@@ -24,6 +24,11 @@ T = TypeVar("T")
 MAX_GROUP_ITEMS = 16  # requests per transaction: bounds the transaction and the leader's wait
 
 
+def lock_path(database_path: str) -> str:
+    """The file a SQLite database's writers take turns on."""
+    return database_path + "-ingest.lock"
+
+
 class _Waiter(Generic[T]):
     __slots__ = ("item", "done", "lead", "result", "error")
 
@@ -80,18 +85,21 @@ class GroupCommitter(Generic[T]):
             for waiter in group:
                 waiter.done.set()
 
-    def _cross_process_lock(self, path: str | None) -> "_FileLock":
+    def _cross_process_lock(self, path: str | None) -> "FileLock":
         if path is None:
-            return _FileLock(None)
+            return FileLock(None)
         pid = os.getpid()  # a descriptor inherited across fork would share the lock
         if self._lock_file is None or self._lock_file[:2] != (pid, path):
             if self._lock_file is not None and self._lock_file[0] == pid:
                 os.close(self._lock_file[2])  # one database per process; tests move on
             self._lock_file = (pid, path, os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-        return _FileLock(self._lock_file[2])
+        return FileLock(self._lock_file[2])
 
 
-class _FileLock:
+class FileLock:
+    """Holds an exclusive ``flock`` on an open descriptor (none: a no-op). Locks on separate
+    descriptors exclude each other even inside one process."""
+
     def __init__(self, fd: int | None) -> None:
         self.fd = fd
 

@@ -1,7 +1,7 @@
 """Exactly-once storage at ingest, without a unique index on random message ids (SQLite).
 
-An event's key is (app_id, client_timestamp, message_id), ``message_key``'s primary key. A key
-is new if neither ``message_key`` (every event passed by ``event_indexes``) nor the tail above
+An event's key is (app_id, message_id), ``message_key``'s primary key (DESIGN.md: messageId is
+unique per app). A key is new if neither ``message_key`` (every event passed by ``event_indexes``) nor the tail above
 the pass's watermark holds it.
 
 * Before taking the write lock, a request looks its keys up in ``message_key`` (reads, in
@@ -11,26 +11,26 @@ the pass's watermark holds it.
   has moved out are forgotten), and only if a pass ran since the lookup are the remaining keys
   looked up again. The process adds its own keys as it inserts them.
 
-Keys are held as one string, ``"<app_id> <client_timestamp> <message_id>"`` (the first two
-parts are integers, so the string is unambiguous); SQL builds the same string with ``||``.
+Keys are held as one string, ``"<app_id> <message_id>"`` (app_id is an integer, so the string
+is unambiguous); SQL builds the same string with ``||``.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-Parts = tuple[int, int, str]  # (app_id, client_timestamp, message_id)
+Parts = tuple[int, str]  # (app_id, message_id)
 LOOKUP_CHUNK = 400
 
 
 def key_of(parts: Parts) -> str:
-    return f"{parts[0]} {parts[1]} {parts[2]}"
+    return f"{parts[0]} {parts[1]}"
 
 
 def key_sql(alias: str = "") -> str:
     """The same key built in SQL from a row of ``event`` or ``message_key``."""
-    return f"{alias}app_id || ' ' || {alias}client_timestamp || ' ' || {alias}message_id"
+    return f"{alias}app_id || ' ' || {alias}message_id"
 
 
 @dataclass
@@ -39,17 +39,15 @@ class Lookup:
 
     parts: list[Parts]
     keys: list[str]
-    stored: set[str] = field(default_factory=set)
-    watermark: int = -1  # the pass's watermark when ``stored`` was read; -1: not read
+    stored: set[str]  # the keys message_key held
+    watermark: int  # the pass's watermark, read just before ``stored``
 
 
 def look_up(cursor: Any, parts: list[Parts]) -> Lookup:
     """Which keys ``message_key`` holds already (a read; no lock needed)."""
-    lookup = Lookup(parts, [key_of(p) for p in parts])
     # The watermark first: every key passed up to it is in message_key when we read it.
-    lookup.watermark = cursor.execute("SELECT indexed_through FROM event_index_state").fetchone()[0]
-    lookup.stored = stored_keys(cursor, parts)
-    return lookup
+    watermark = cursor.execute("SELECT indexed_through FROM event_index_state").fetchone()[0]
+    return Lookup(parts, [key_of(p) for p in parts], stored_keys(cursor, parts), watermark)
 
 
 def stored_keys(cursor: Any, parts: list[Parts]) -> set[str]:
@@ -57,10 +55,10 @@ def stored_keys(cursor: Any, parts: list[Parts]) -> set[str]:
     found: set[str] = set()
     for i in range(0, len(parts), LOOKUP_CHUNK):
         chunk = parts[i:i + LOOKUP_CHUNK]
-        values = ", ".join(["(?, ?, ?)"] * len(chunk))
+        values = ", ".join(["(?, ?)"] * len(chunk))
         found.update(key for (key,) in cursor.execute(
             f"SELECT {key_sql('m.')} FROM (VALUES {values}) v JOIN message_key m "
-            "ON m.app_id = v.column1 AND m.client_timestamp = v.column2 AND m.message_id = v.column3",
+            "ON m.app_id = v.column1 AND m.message_id = v.column2",
             [x for p in chunk for x in p]).fetchall())
     return found
 

@@ -94,9 +94,6 @@ class Event(BaseModel):
     received_at = BigIntegerField()
     properties = TextField(null=True)  # properties, or traits for identify/group
     context = TextField(null=True)
-    # The event's timestamp exactly as the client sent it (ms; 0 when it sent none), before the
-    # clock-skew correction that ``timestamp`` has.
-    client_timestamp = BigIntegerField(default=0)
 
 
 class Identity(BaseModel):

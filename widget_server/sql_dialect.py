@@ -15,7 +15,7 @@ def _params(n: int) -> str:
 def insert_events_sql(columns: tuple[str, ...]) -> str:
     """SQLite has no unique index to conflict with: ingest checks message ids first (message_dedupe)."""
     sql = f"INSERT INTO event ({', '.join(columns)}) VALUES ({_params(len(columns))})"
-    return sql + " ON CONFLICT (app_id, client_timestamp, message_id) DO NOTHING" if is_postgres() else sql
+    return sql + " ON CONFLICT (app_id, message_id) DO NOTHING" if is_postgres() else sql
 
 
 def insert_identity_sql() -> str:

@@ -22,11 +22,8 @@ def _prop(name: str) -> str:
 
 
 def _scope(app_id: int, template_id: str, since_ms: int, names: tuple[str, ...]) -> tuple[str, list[Any]]:
-    marks = ", ".join([database.param] * len(names))
-    # The engagement term lets the planner use the partial index event_engagement.
-    sql = (f"app_id = {database.param} AND {event_indexes.ENGAGEMENT_SQL} AND type = 'track' "
-           f"AND name IN ({marks}) AND timestamp >= {database.param} AND {_prop('template')} = {database.param}")
-    return sql, [app_id, *names, since_ms, template_id]
+    found, params = event_indexes.by_name("event", app_id, names, since_ms)
+    return f"{found} AND type = 'track' AND {_prop('template')} = {database.param}", [*params, template_id]
 
 
 def _rows(sql: str, params: list[Any]) -> list[tuple]:

@@ -4,9 +4,10 @@ Run: ``python bench/ingest_bench.py`` (about 90 seconds). It builds a throw-away
 prefills the event table past 1M rows, starts gunicorn the way docs/INGEST.md recommends, and
 then alternates rounds of
 
-* raw: ``sqlite3.executemany`` of rows exactly as the server builds them, into the same file,
+* raw: ``sqlite3.executemany`` of rows exactly as the server builds them, into the same store,
   schema and pragmas, one transaction per 500 rows, then one pass of the keys indexed behind
-  ingest (message id, user, name) over them, as the server makes it every 100k events;
+  ingest (message id, user, name) over them into the keys file, as the server makes it every
+  100k events;
 * http: several concurrent senders POSTing 500-event ``/v1/batch`` bodies (unique messageIds)
   through the whole path: parse, validate, dedupe, identity, profiles, store, 200 after commit;
   the server's own passes over the keys run in the round's time, and the round ends with a
@@ -36,7 +37,7 @@ import msgspec
 
 from widget_server import create_app, event_indexes, event_store
 from widget_server.auth import create_key
-from widget_server.db import SQLITE_PRAGMAS, database, sqlite3
+from widget_server.db import SQLITE_PRAGMAS, database, keys_path, sqlite3
 from widget_server.group_commit import FileLock, lock_path
 from widget_server.event_schema import EventIn, decode_event, event_errors
 from widget_server.models import ApiKey, App
@@ -142,9 +143,12 @@ def prefill(path: str, app_id: int, target: int, factory: EventFactory) -> float
     con.execute("COMMIT")
     for _, sql in indexes:
         con.execute(sql)
-    event_indexes.catch_up(con, limit=None)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
+    keys = event_indexes.keys_connection(path)
+    event_indexes.catch_up(keys, limit=None)
+    keys.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    keys.close()
     factory.clock_ms = None
     return time.perf_counter() - started
 
@@ -167,9 +171,9 @@ def raw_round(path: str, app_id: int, batches: list[list[dict]]) -> float:
 
 
 def index_pass(path: str) -> None:
-    """One pass over the unindexed events, taking the writers' lock file as the server does."""
-    con = connect(path)
-    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    """One pass over the unindexed events, taking the keys file's lock as the server does."""
+    con = event_indexes.keys_connection(path)
+    fd = os.open(lock_path(keys_path(path)), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         with FileLock(fd):
             event_indexes.catch_up(con, limit=None)
@@ -180,11 +184,11 @@ def index_pass(path: str) -> None:
 
 def wait_until_indexed(path: str, timeout: float = 60) -> bool:
     """Whether the server's passes index every stored event within ``timeout`` (at the end)."""
-    con = sqlite3.connect(path)
+    con = event_indexes.keys_connection(path)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            done, top = con.execute("SELECT indexed_through, (SELECT MAX(id) FROM event) FROM event_index_state").fetchone()
+            done, top = event_indexes.tail_bounds(con)
             if done >= top:
                 return True
             time.sleep(0.1)

@@ -26,7 +26,7 @@ import time
 from datetime import datetime, timezone
 
 from widget_server import db, event_indexes
-from widget_server.db import database, open_database, sqlite3
+from widget_server.db import database, keys_path, open_database, sqlite3
 from widget_server.engine import assemble_story, registry, resolve_period
 from widget_server.engine.population import refresh
 from widget_server.engine.precompute import build
@@ -53,9 +53,10 @@ def heavy_users() -> list[tuple[str, int]]:
 
 def generate(path: str, ordinary: int, avg_events: int) -> None:
     """Fill ``path`` with the schema (via the real migrations) and events, fast."""
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
+    for file in (path, keys_path(path)):
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(file + suffix):
+                os.remove(file + suffix)
     database.initialize(open_database(f"sqlite:///{path}"))
     db.upgrade()
     with database.connection_context():
@@ -118,10 +119,13 @@ def generate(path: str, ordinary: int, avg_events: int) -> None:
     conn.commit()
     for _, create in indexes:
         conn.execute(create)
-    event_indexes.catch_up(conn, limit=None)  # what the server's passes do as events arrive
     conn.execute("ANALYZE")
     conn.commit()
     conn.close()
+    keys = event_indexes.keys_connection(path)
+    event_indexes.catch_up(keys, limit=None)  # what the server's passes do as events arrive
+    keys.execute("ANALYZE")
+    keys.close()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -147,6 +151,7 @@ def timed(func, reps: int, cpu: list[float] | None = None) -> list[float]:
 
 def open_db(path: str) -> None:
     database.initialize(open_database(f"sqlite:///{path}"))
+    db.upgrade()  # a file cached by an older version is brought up to date, as the server would
     database.connect(reuse_if_open=True)
 
 

@@ -3,6 +3,7 @@ passed: every event exactly once, whatever the pass has done so far; repeats are
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import uuid
@@ -53,7 +54,7 @@ def test_events_are_found_exactly_once_indexed_half_indexed_and_not_at_all(live_
 
     catch_up()
     assert found(query, tenant.app_id, actors) == everything
-    assert query("SELECT indexed_through FROM event_index_state") == query("SELECT MAX(id) FROM event")
+    assert query("SELECT indexed_through FROM keys.event_index_state") == query("SELECT MAX(id) FROM event")
 
     # Half indexed: the watermark in the middle of ana's events, the rows above it only in the tail.
     middle = everything[15]
@@ -90,7 +91,7 @@ def test_the_background_indexer_catches_up_after_ingest(live_server, tenant, que
     send(live_server, tenant.write_key, track("userId", "ana", 50))
     top = query("SELECT MAX(id) FROM event")[0][0]
     deadline = time.monotonic() + 20
-    while query("SELECT indexed_through FROM event_index_state")[0][0] < top:
+    while query("SELECT indexed_through FROM keys.event_index_state")[0][0] < top:
         assert time.monotonic() < deadline, "the indexer did not index new events"
         time.sleep(0.1)
     assert query("SELECT COUNT(*) FROM event_by_actor WHERE actor = 'u:ana'") == [(50,)]
@@ -118,13 +119,73 @@ def test_schema_1_upgrades_to_the_bulk_built_index(app, tenant, query):
                                  "utc_offset, received_at) VALUES (?, ?, 'track', 'x', 'ana', "
                                  "'u:ana', ?, 0, ?)", (tenant.app_id, f"m{i}", 1000 + i, 1000 + i))
 
-    assert db.upgrade() == [2]
+    assert db.upgrade() == [2, 3]
     indexes = [row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'")]
     assert indexes == []  # ingest appends; keys are indexed in bulk
-    assert query("SELECT COUNT(*) FROM event_by_actor") == [(10,)]
-    assert query("SELECT COUNT(*) FROM message_key") == [(10,)]
-    assert query("SELECT COUNT(*) FROM event_by_name WHERE name = 'x'") == [(10,)]
-    assert found(query, tenant.app_id, ["u:ana"]) == expected(query, tenant.app_id, ["u:ana"])
+    assert_keys_complete(query, tenant.app_id, 10)
+
+
+def test_schema_2_moves_the_keys_out_of_the_store(app, tenant, query):
+    # Schema 2 kept the key tables in the store itself.
+    with database.connection_context(), database.atomic():
+        database.execute_sql("INSERT INTO event (app_id, message_id, type, name, user_id, actor, timestamp, "
+                             "utc_offset, received_at) VALUES (?, 'm', 'track', 'x', 'ana', 'u:ana', 1, 0, 1)",
+                             (tenant.app_id,))
+        for sql in ("CREATE TABLE main.message_key (app_id INTEGER NOT NULL, message_id TEXT NOT NULL, "
+                    "event_id INTEGER NOT NULL, PRIMARY KEY (app_id, message_id)) WITHOUT ROWID",
+                    "CREATE TABLE main.event_index_state (id INTEGER PRIMARY KEY, indexed_through INTEGER NOT NULL)",
+                    "DELETE FROM schema_version WHERE version > 2"):
+            database.execute_sql(sql)
+    assert db.upgrade() == [3]
+    assert query("SELECT name FROM main.sqlite_master WHERE name IN ('message_key', 'event_index_state')") == []
+    assert_keys_complete(query, tenant.app_id, 1)
+
+
+def assert_keys_complete(query, app_id, n):
+    assert query("SELECT indexed_through FROM keys.event_index_state") == query("SELECT MAX(id) FROM event")
+    assert query("SELECT COUNT(*) FROM keys.event_by_actor") == [(n,)]
+    assert query("SELECT COUNT(*) FROM keys.message_key") == [(n,)]
+    assert query("SELECT COUNT(*) FROM keys.event_by_name WHERE name = 'x'") == [(n,)]
+    assert found(query, app_id, ["u:ana"]) == expected(query, app_id, ["u:ana"])
+
+
+@pytest.mark.parametrize("damage", ["deleted", "another store's", "ahead of the store"])
+def test_keys_that_do_not_belong_to_the_store_are_rebuilt_at_start(app, tenant, query, damage):
+    with database.connection_context(), database.atomic():
+        for i in range(10):
+            database.execute_sql("INSERT INTO event (app_id, message_id, type, name, user_id, actor, timestamp, "
+                                 "utc_offset, received_at) VALUES (?, ?, 'track', 'x', 'ana', "
+                                 "'u:ana', ?, 0, ?)", (tenant.app_id, f"m{i}", 1000 + i, 1000 + i))
+    catch_up()
+    keys = db.keys_path(database.obj.database)
+    if damage == "deleted":
+        database.close()
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(keys + suffix):
+                os.remove(keys + suffix)
+    else:
+        # Another store's keys: its last passed row is not ours; or keys past our newest event.
+        sql = ("UPDATE keys.event_index_state SET last_message_id = 'theirs'" if damage == "another store's"
+               else "UPDATE keys.event_index_state SET indexed_through = indexed_through + 5, last_event_id = NULL")
+        with database.connection_context(), database.atomic():
+            database.execute_sql(sql)
+    assert db.upgrade() == []  # what every start does
+    assert_keys_complete(query, tenant.app_id, 10)
+
+
+def test_ingest_goes_on_while_a_pass_holds_the_keys_file(live_server, tenant, query):
+    path = database.obj.database
+    pass_in_progress = event_indexes.keys_connection(path)
+    pass_in_progress.execute("BEGIN IMMEDIATE")  # the keys file's write lock, as a pass holds it
+    try:
+        reply = send(live_server, tenant.write_key, track("userId", "ana", 20)).json()
+        assert reply["stored"] == 20
+        again = send(live_server, tenant.write_key, [track("userId", "ana", 1)[0]] * 2).json()
+        assert (again["stored"], again["duplicates"]) == (1, 1)
+    finally:
+        pass_in_progress.execute("ROLLBACK")
+        pass_in_progress.close()
+    assert query("SELECT COUNT(*) FROM event") == [(21,)]
 
 
 def test_a_repeat_is_not_stored_whether_its_first_copy_was_passed_or_not(live_server, tenant, query):

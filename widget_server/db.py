@@ -5,6 +5,7 @@ import logging
 import os
 import threading
 import time
+import urllib.parse
 from typing import Callable
 
 from flask import Flask
@@ -99,6 +100,11 @@ _sqlite_pragmas: dict[str, dict] = {}  # path -> the pragmas its connections use
 _writer: tuple[int, str, sqlite3.Connection] | None = None  # (pid, path, connection)
 
 
+def keys_path(path: str) -> str:
+    """The file beside a SQLite store that holds its event keys (see event_indexes)."""
+    return path + "-keys"
+
+
 def open_database(url: str, busy_timeout_ms: int | None = None) -> Database:
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
@@ -106,7 +112,9 @@ def open_database(url: str, busy_timeout_ms: int | None = None) -> Database:
         if busy_timeout_ms is not None:
             pragmas["busy_timeout"] = busy_timeout_ms
         _sqlite_pragmas[path] = pragmas
-        return SqliteDatabase(path, pragmas=pragmas, check_same_thread=False)
+        database = SqliteDatabase(path, pragmas=pragmas, check_same_thread=False)
+        database.attach(keys_path(path), "keys")  # on every connection: its tables read as if they were the store's
+        return database
     return connect_url(url)
 
 
@@ -127,11 +135,15 @@ def sqlite_writer(path: str) -> sqlite3.Connection:
     return con
 
 
-def sqlite_connection(path: str) -> sqlite3.Connection:
-    """An autocommit connection with the database's pragmas, for background writers."""
-    con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for name, value in _sqlite_pragmas.get(path, SQLITE_PRAGMAS).items():
+def sqlite_connection(path: str, store: str | None = None, **pragmas: object) -> sqlite3.Connection:
+    """An autocommit connection with the store's pragmas (``pragmas`` override them), for
+    background work. ``store``: the store ``path`` belongs to, attached read-only as ``store``."""
+    con = sqlite3.connect(f"file:{urllib.parse.quote(path)}", uri=True, isolation_level=None,
+                          check_same_thread=False)
+    for name, value in {**_sqlite_pragmas.get(store or path, SQLITE_PRAGMAS), **pragmas}.items():
         con.execute(f"PRAGMA {name} = {value}")
+    if store is not None:
+        con.execute("ATTACH DATABASE ? AS store", (f"file:{urllib.parse.quote(store)}?mode=ro",))
     return con
 
 
@@ -181,7 +193,8 @@ def current_version() -> int:
 
 
 def upgrade() -> list[int]:
-    """Apply pending migrations in order; return the versions applied."""
+    """Apply pending migrations in order, then bring a SQLite store's keys file up to date;
+    return the versions applied."""
     from . import models  # noqa: F401  (registers the migrations)
     from .models import SchemaVersion
 
@@ -197,4 +210,8 @@ def upgrade() -> list[int]:
                 SchemaVersion.create(version=number, name=step.__name__)
             log.info("database upgraded to schema version %d (%s)", number, step.__name__)
             applied.append(number)
+    if is_sqlite():
+        from .event_indexes import open_keys
+
+        open_keys(database.obj.database)
     return applied

@@ -1,4 +1,4 @@
-"""The event store's secondary keys, built behind ingest in bulk (SQLite).
+"""The event store's secondary keys, built behind ingest in bulk, in a file of their own (SQLite).
 
 Events arrive from random users with random message ids, seconds out of order. An ordinary
 index on such keys puts nearly every new row on a different page, and each commit rewrites
@@ -21,6 +21,15 @@ tables, so each page a pass touches is written once per pass instead of once per
 ``event_index_state.indexed_through`` is the last event id passed. Readers see everything:
 what the tables find plus the tail above the watermark (read by rowid), in one statement.
 
+The tables live in their own file beside the store (``db.keys_path``), attached to every
+connection as ``keys``; table names are unique across the two, so SQL names them plainly.
+Two things follow from a file of their own. A pass holds that file's write lock, not the
+store's, so ingest goes on appending while a pass runs (on the other core). And ingest's
+lookups keep their page cache: a commit to a file makes every other connection to it drop
+its cached pages, and the keys file only changes once per pass. The keys are derived data:
+``open_keys`` rebuilds them from the store when the file is missing or belongs to another
+store (a restored backup, a deleted store), so only the store needs backing up.
+
 On PostgreSQL ids are not committed in order, so a watermark would be unsound there; it keeps
 ordinary indexes (created by the migration) and the read helpers query ``event`` directly.
 """
@@ -31,8 +40,8 @@ import os
 import time
 from typing import Any, Sequence
 
-from .db import FileWorker, database, is_sqlite, sqlite3, sqlite_connection
-from .group_commit import FileLock
+from .db import FileWorker, database, is_sqlite, keys_path, sqlite3, sqlite_connection
+from .group_commit import FileLock, lock_path
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +50,11 @@ log = logging.getLogger(__name__)
 # The tail is passed once it holds MIN_PASS_ROWS events or its oldest is MAX_TAIL_AGE_MS old.
 MIN_PASS_ROWS = 100_000
 MAX_TAIL_AGE_MS = 5_000
-MAX_PASS_ROWS = 400_000  # rows per pass: bounds how long a pass holds the writers' lock
+MAX_PASS_ROWS = 400_000  # rows per pass: bounds a pass's transaction and its memory
 OPEN_END = 2 ** 62
 PART_BITS = 17
 
-SQLITE_SCHEMA = (
+KEYS_SCHEMA = (
     "CREATE TABLE message_key (app_id INTEGER NOT NULL, message_id TEXT NOT NULL, "
     "event_id INTEGER NOT NULL, PRIMARY KEY (app_id, message_id)) WITHOUT ROWID",
     "CREATE TABLE event_by_actor (app_id INTEGER NOT NULL, part INTEGER NOT NULL, actor TEXT NOT NULL, "
@@ -54,9 +63,12 @@ SQLITE_SCHEMA = (
     "CREATE TABLE event_by_name (app_id INTEGER NOT NULL, name TEXT NOT NULL, "
     "timestamp INTEGER NOT NULL, event_id INTEGER NOT NULL, "
     "PRIMARY KEY (app_id, name, timestamp, event_id)) WITHOUT ROWID",
-    "CREATE TABLE event_index_state (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_through INTEGER NOT NULL)",
+    # The watermark, and the last row passed (its id and message id): the store it came from.
+    "CREATE TABLE event_index_state (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_through INTEGER NOT NULL, "
+    "last_event_id INTEGER, last_message_id TEXT)",
     "INSERT INTO event_index_state (id, indexed_through) VALUES (1, 0)",
 )
+KEY_TABLES = ("message_key", "event_by_actor", "event_by_name", "event_index_state")
 POSTGRES_SCHEMA = (
     "CREATE UNIQUE INDEX event_app_id_message_id ON event (app_id, message_id)",
     "CREATE INDEX event_app_id_actor_timestamp ON event (app_id, actor, timestamp)",
@@ -85,19 +97,65 @@ PASS_INDEX = (
 )
 
 
-def create_schema() -> None:
-    """Migration step from schema 1 (ordinary indexes on ``event``)."""
-    if not is_sqlite():
-        for name in SCHEMA_1_INDEXES:
-            database.execute_sql(f"DROP INDEX IF EXISTS {name}")
-        for sql in POSTGRES_SCHEMA:
-            database.execute_sql(sql)
-        return
-    for sql in SQLITE_SCHEMA:
-        database.execute_sql(sql)
+def drop_schema_1_indexes() -> None:
+    """Migration step from schema 1 (ordinary indexes on ``event``); PostgreSQL keeps its own."""
     for name in SCHEMA_1_INDEXES:
         database.execute_sql(f"DROP INDEX IF EXISTS {name}")
-    catch_up(database.connection(), limit=None)
+    if not is_sqlite():
+        for sql in POSTGRES_SCHEMA:
+            database.execute_sql(sql)
+
+
+def drop_keys_from_the_store() -> None:
+    """Migration step from schema 2, whose key tables were in the store (SQLite)."""
+    if is_sqlite():
+        for table in KEY_TABLES:
+            database.execute_sql(f"DROP TABLE IF EXISTS main.{table}")
+
+
+def keys_connection(path: str) -> Any:
+    """The keys file of the store at ``path``, with the store attached read-only: a pass's
+    connection. Its commits checkpoint the keys file's WAL (passes run in the background)."""
+    return sqlite_connection(keys_path(path), store=path, wal_autocheckpoint=1000)
+
+
+def open_keys(path: str) -> None:
+    """Make the keys file belong to the store at ``path`` (creating or rebuilding it), then pass
+    whatever the store holds beyond it. Run at start-up; a long catch-up is logged."""
+    con = keys_connection(path)
+    fd = os.open(lock_path(keys_path(path)), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        with FileLock(fd):
+            mismatch = _mismatch(con)
+            if mismatch:
+                if mismatch != "no keys yet":
+                    log.warning("rebuilding the event keys of %s: the keys file is %s", path, mismatch)
+                for table in KEY_TABLES:
+                    con.execute(f"DROP TABLE IF EXISTS main.{table}")
+                for sql in KEYS_SCHEMA:
+                    con.execute(sql)
+            done, top = tail_bounds(con)
+            while passed := catch_up(con):
+                done += passed
+                if top > MAX_PASS_ROWS:
+                    log.info("event keys: %d of %d events passed", min(done, top), top)
+    finally:
+        os.close(fd)
+        con.close()
+
+
+def _mismatch(con: Any) -> str | None:
+    """Why the keys file cannot serve the store attached to ``con`` (None: it can)."""
+    if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'event_index_state'").fetchone():
+        return "no keys yet"
+    done, last_id, last_message_id = con.execute(
+        "SELECT indexed_through, last_event_id, last_message_id FROM event_index_state").fetchone()
+    if done > con.execute("SELECT COALESCE(MAX(id), 0) FROM store.event").fetchone()[0]:
+        return "ahead of the store"
+    if last_id is not None and con.execute("SELECT message_id FROM store.event WHERE id = ?",
+                                           (last_id,)).fetchone() != (last_message_id,):
+        return "another store's"
+    return None
 
 
 def tail_bounds(con: Any) -> tuple[int, int]:
@@ -117,8 +175,8 @@ def due(con: Any, done: int, top: int, now_ms: int) -> bool:
 def catch_up(con: Any, limit: int | None = MAX_PASS_ROWS) -> int:
     """Pass the events after the watermark (at most ``limit``); return how many ids were passed.
 
-    ``con`` is a DB-API connection in autocommit mode (the pass makes its own transaction) or
-    one already inside a transaction.
+    ``con`` reaches both files (``keys_connection``, or the store's with the keys attached), in
+    autocommit mode (the pass makes its own transaction) or already inside a transaction.
     """
     own_transaction = not con.in_transaction
     if own_transaction:
@@ -140,7 +198,10 @@ def catch_up(con: Any, limit: int | None = MAX_PASS_ROWS) -> int:
 
 def _pass(con: Any, done: int, top: int) -> None:
     con.execute(PASS_READ, (done, top))
-    rows = con.execute("SELECT COUNT(*) FROM index_pass").fetchone()[0]
+    rows, last_id = con.execute("SELECT COUNT(*), MAX(id) FROM index_pass").fetchone()
+    if last_id is not None:
+        con.execute("UPDATE event_index_state SET last_event_id = ?, last_message_id = "
+                    "(SELECT message_id FROM index_pass WHERE id = ?)", (last_id, last_id))
     if con.execute(PASS_KEYS).rowcount < rows:
         con.execute(PASS_DROP_REPEATS)
     for sql in PASS_INDEX:
@@ -186,19 +247,20 @@ def _found(alias: str, table: str, column: str, app_id: int, values: Sequence[st
 # --- the background pass ---------------------------------------------------------------------
 
 class Indexer(FileWorker):
-    """Keeps the tail short, one thread per process and file (see db.FileWorker).
+    """Keeps the tail short, one thread per process and store (see db.FileWorker).
 
-    It wakes every ``interval`` seconds and, when a pass is ``due``, makes it under the ingest
-    writers' lock file (so it never spins on SQLite's busy handler). It stops once the tail is
-    empty and nothing arrived for a while; the next ingest request starts it again.
+    It wakes every ``interval`` seconds and, when a pass is ``due``, makes it under the keys
+    file's writers' lock (so passes of several processes take turns instead of spinning on
+    SQLite's busy handler). It stops once the tail is empty and nothing arrived for a while;
+    the next ingest request starts it again.
     """
 
     name = "event-indexer"
 
-    def _run(self, path: str, lock_path: str) -> None:
+    def _run(self, path: str) -> None:
         quiet = 0.0
-        con = sqlite_connection(path)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        con = keys_connection(path)
+        fd = os.open(lock_path(keys_path(path)), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             while quiet < self.idle_stop and os.path.exists(path):
                 time.sleep(self.interval)

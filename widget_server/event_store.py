@@ -76,10 +76,9 @@ def store_events(app_id: int, app_timezone: str, events: list[EventIn], received
         stored = _committer.submit(writes, _write_group, None)
         return stored, len(writes.rows) - stored
     path = database.obj.database
-    writes.lookup = message_dedupe.look_up(database.cursor(), [(r[_APP], r[_MESSAGE]) for r in writes.rows])
-    writers = lock_path(path)
-    stored = _committer.submit(writes, _write_group, writers)
-    event_indexes.indexer.ensure_running(path, writers)
+    writes.lookup = message_dedupe.look_up(path, [(r[_APP], r[_MESSAGE]) for r in writes.rows])
+    stored = _committer.submit(writes, _write_group, lock_path(path))
+    event_indexes.indexer.ensure_running(path)
     return stored, len(writes.rows) - stored
 
 

@@ -26,7 +26,7 @@ MAX_GROUP_ITEMS = 16  # requests per transaction: bounds the transaction and the
 
 def lock_path(database_path: str) -> str:
     """The file a SQLite database's writers take turns on."""
-    return database_path + "-ingest.lock"
+    return database_path + "-write.lock"
 
 
 class _Waiter(Generic[T]):

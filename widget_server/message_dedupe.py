@@ -5,11 +5,14 @@ unique per app). A key is new if neither ``message_key`` (every event passed by 
 the pass's watermark holds it.
 
 * Before taking the write lock, a request looks its keys up in ``message_key`` (reads, in
-  parallel with other requests) and notes the watermark it saw (``Lookup``).
+  parallel with other requests) and notes the watermark it saw (``Lookup``). The process reads
+  the keys file through one long-lived connection (``KeysReader``), whose page cache survives
+  ingest's commits (they go to the store) and is only dropped when a pass commits.
 * Under the lock the decision is final: the process's in-memory copy of the tail's keys is
   brought up to date (the rows other processes appended since, read by rowid; the keys a pass
   has moved out are forgotten), and only if a pass ran since the lookup are the remaining keys
-  looked up again. The process adds its own keys as it inserts them.
+  looked up again, in the same snapshot of the keys file as the watermark that said so (passes
+  do not wait for ingest). The process adds its own keys as it inserts them.
 
 Keys are held as one string, ``"<app_id> <message_id>"`` (app_id is an integer, so the string
 is unambiguous); SQL builds the same string with ``||``.
@@ -17,8 +20,13 @@ is unambiguous); SQL builds the same string with ``||``.
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
+
+from .db import sqlite3
+from .event_indexes import keys_connection
 
 Parts = tuple[int, str]  # (app_id, message_id)
 LOOKUP_CHUNK = 400
@@ -43,11 +51,46 @@ class Lookup:
     watermark: int  # the pass's watermark, read just before ``stored``
 
 
-def look_up(cursor: Any, parts: list[Parts]) -> Lookup:
-    """Which keys ``message_key`` holds already (a read; no lock needed)."""
-    # The watermark first: every key passed up to it is in message_key when we read it.
-    watermark = cursor.execute("SELECT indexed_through FROM event_index_state").fetchone()[0]
-    return Lookup(parts, [key_of(p) for p in parts], stored_keys(cursor, parts), watermark)
+class KeysReader:
+    """One connection per process to a store's keys file, for lookups (it keeps its cache)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._con: tuple[int, str, sqlite3.Connection] | None = None  # (pid, store path, connection)
+
+    @contextmanager
+    def snapshot(self, path: str) -> Iterator[Any]:
+        """A cursor on the keys file of the store at ``path``, in one read transaction."""
+        with self._lock:
+            con = self._connection(path)
+            con.execute("BEGIN")
+            try:
+                yield con.cursor()
+            finally:
+                con.execute("COMMIT")
+
+    def _connection(self, path: str) -> sqlite3.Connection:
+        pid = os.getpid()  # a connection must not cross a fork
+        if self._con is None or self._con[:2] != (pid, path):
+            if self._con is not None and self._con[0] == pid:
+                self._con[2].close()  # one store per process; tests move on to the next file
+            self._con = (pid, path, keys_connection(path))
+        return self._con[2]
+
+
+keys_reader = KeysReader()
+
+
+def look_up(path: str, parts: list[Parts]) -> Lookup:
+    """Which keys ``message_key`` of the store at ``path`` holds already (a read; no lock needed)."""
+    with keys_reader.snapshot(path) as cursor:
+        # One snapshot: every key passed up to the watermark is in message_key.
+        watermark = _watermark(cursor)
+        return Lookup(parts, [key_of(p) for p in parts], stored_keys(cursor, parts), watermark)
+
+
+def _watermark(cursor: Any) -> int:
+    return cursor.execute("SELECT indexed_through FROM event_index_state").fetchone()[0]
 
 
 def stored_keys(cursor: Any, parts: list[Parts]) -> set[str]:
@@ -85,15 +128,17 @@ class TailKeys:
         if self._owner != owner:
             self.reset()
             self._owner = owner
-        watermark = self._catch_up(cursor)
-        ids, stored = self._ids, lookup.stored
-        pending: dict[str, tuple[tuple, Parts]] = {}
-        for row, key, parts in zip(rows, lookup.keys, lookup.parts):
-            if key not in stored and key not in ids and key not in pending:
-                pending[key] = (row, parts)
-        if pending and watermark != lookup.watermark:  # a pass moved keys since the lookup
-            again = stored_keys(cursor, [parts for _, parts in pending.values()])
-            pending = {key: value for key, value in pending.items() if key not in again}
+        with keys_reader.snapshot(path) as keys:
+            watermark = _watermark(keys)
+            self._catch_up(cursor, watermark)
+            ids, stored = self._ids, lookup.stored
+            pending: dict[str, tuple[tuple, Parts]] = {}
+            for row, key, parts in zip(rows, lookup.keys, lookup.parts):
+                if key not in stored and key not in ids and key not in pending:
+                    pending[key] = (row, parts)
+            if pending and watermark != lookup.watermark:  # a pass moved keys since the lookup
+                again = stored_keys(keys, [parts for _, parts in pending.values()])
+                pending = {key: value for key, value in pending.items() if key not in again}
         if not pending:
             return 0
         cursor.executemany(insert_sql, [row for row, _ in pending.values()])
@@ -103,8 +148,8 @@ class TailKeys:
         self._seen_through = last
         return len(pending)
 
-    def _catch_up(self, cursor: Any) -> int:
-        watermark = cursor.execute("SELECT indexed_through FROM event_index_state").fetchone()[0]
+    def _catch_up(self, cursor: Any, watermark: int) -> None:
+        """Forget the keys passed up to ``watermark``; learn those of the rows appended since."""
         if watermark != self._watermark:  # a pass moved keys into message_key: forget them
             self._ids = {key: event_id for key, event_id in self._ids.items() if event_id > watermark}
             self._watermark = watermark
@@ -114,14 +159,13 @@ class TailKeys:
             f"SELECT COUNT(*), MIN(id), MAX(id), group_concat(key, char(31)) FROM "
             f"(SELECT id, {key_sql()} AS key FROM event WHERE id > ? ORDER BY id)", (start,)).fetchone()
         if not count:
-            return watermark
+            return
         keys = joined.split("\x1f")
         if len(keys) == count == last - first + 1:  # ids are dense, and no key held the separator
             self._ids.update(zip(keys, range(first, last + 1)))
         else:
             self._ids.update(cursor.execute(f"SELECT {key_sql()}, id FROM event WHERE id > ?", (start,)).fetchall())
         self._seen_through = last
-        return watermark
 
 
 tail_keys = TailKeys()

@@ -149,7 +149,7 @@ def assert_keys_complete(query, app_id, n):
     assert found(query, app_id, ["u:ana"]) == expected(query, app_id, ["u:ana"])
 
 
-@pytest.mark.parametrize("damage", ["deleted", "another store's", "ahead of the store"])
+@pytest.mark.parametrize("damage", ["deleted", "another store's", "ahead of the store", "another layout"])
 def test_keys_that_do_not_belong_to_the_store_are_rebuilt_at_start(app, tenant, query, damage):
     with database.connection_context(), database.atomic():
         for i in range(10):
@@ -165,10 +165,13 @@ def test_keys_that_do_not_belong_to_the_store_are_rebuilt_at_start(app, tenant, 
                 os.remove(keys + suffix)
     else:
         # Another store's keys: its last passed row is not ours; or keys past our newest event.
-        sql = ("UPDATE keys.event_index_state SET last_message_id = 'theirs'" if damage == "another store's"
-               else "UPDATE keys.event_index_state SET indexed_through = indexed_through + 5, last_event_id = NULL")
+        sql = {"another store's": "UPDATE keys.event_index_state SET last_message_id = 'theirs'",
+               "ahead of the store": "UPDATE keys.event_index_state SET indexed_through = indexed_through + 5, "
+                                     "last_event_id = NULL",
+               "another layout": "PRAGMA keys.user_version = 0"}[damage]
         with database.connection_context(), database.atomic():
             database.execute_sql(sql)
+            database.execute_sql("DELETE FROM keys.event_by_actor")  # only a rebuild brings them back
     assert db.upgrade() == []  # what every start does
     assert_keys_complete(query, tenant.app_id, 10)
 

@@ -68,6 +68,7 @@ KEYS_SCHEMA = (
     "last_event_id INTEGER, last_message_id TEXT)",
     "INSERT INTO event_index_state (id, indexed_through) VALUES (1, 0)",
 )
+KEYS_LAYOUT = 1  # the keys file's user_version; a file of another layout is rebuilt
 KEY_TABLES = ("message_key", "event_by_actor", "event_by_name", "event_index_state")
 POSTGRES_SCHEMA = (
     "CREATE UNIQUE INDEX event_app_id_message_id ON event (app_id, message_id)",
@@ -134,6 +135,7 @@ def open_keys(path: str) -> None:
                     con.execute(f"DROP TABLE IF EXISTS main.{table}")
                 for sql in KEYS_SCHEMA:
                     con.execute(sql)
+                con.execute(f"PRAGMA main.user_version = {KEYS_LAYOUT}")
             done, top = tail_bounds(con)
             while passed := catch_up(con):
                 done += passed
@@ -148,6 +150,8 @@ def _mismatch(con: Any) -> str | None:
     """Why the keys file cannot serve the store attached to ``con`` (None: it can)."""
     if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'event_index_state'").fetchone():
         return "no keys yet"
+    if con.execute("PRAGMA main.user_version").fetchone()[0] != KEYS_LAYOUT:
+        return "of another layout"
     done, last_id, last_message_id = con.execute(
         "SELECT indexed_through, last_event_id, last_message_id FROM event_index_state").fetchone()
     if done > con.execute("SELECT COALESCE(MAX(id), 0) FROM store.event").fetchone()[0]:

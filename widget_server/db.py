@@ -13,6 +13,8 @@ import peewee
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 
+from .group_commit import FileLock, lock_path
+
 log = logging.getLogger(__name__)
 
 database = DatabaseProxy()
@@ -69,27 +71,42 @@ class FileWorker:
 
 class WalCheckpointer(FileWorker):
     """Checkpoints the WAL every ``interval`` seconds, so no request pays for it. A passive
-    checkpoint never blocks readers or the writer."""
+    checkpoint never blocks readers or the writer.
+
+    Copying frames back is not enough under steady ingest: SQLite only starts the WAL over when
+    a writer begins right after a complete checkpoint with no reader in the WAL, and with
+    writers back to back that moment rarely came: the WAL grew past 200 MB in a sustained run,
+    and everything reading or writing through it slowed down. Once a complete checkpoint finds
+    ``RESTART_FRAMES`` frames, the checkpointer therefore holds the writers' lock for a moment
+    and restarts the WAL itself (waiting at most its 50 ms busy timeout for readers); 300k-event
+    rounds of the ingest benchmark went from ~45k to ~55k events/s.
+    """
 
     name = "wal-checkpoint"
+    RESTART_FRAMES = 4096  # 16 MB of 4 KB pages
 
     def _run(self, path: str) -> None:
         try:
-            con = sqlite3.connect(path, timeout=1.0, check_same_thread=False)
+            con = sqlite3.connect(path, timeout=0.05, check_same_thread=False)
         except sqlite3.Error as exc:
             log.warning("WAL checkpointer for %s could not open it: %s", path, exc)
             return
+        writers = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
         quiet = 0.0
         try:
             while quiet < self.idle_stop and os.path.exists(path):
                 time.sleep(self.interval)
                 try:
                     _, wal_frames, copied = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if wal_frames == copied >= self.RESTART_FRAMES:
+                        with FileLock(writers):
+                            con.execute("PRAGMA wal_checkpoint(RESTART)")
                 except sqlite3.Error as exc:  # a checkpoint is only ever deferred, never lost
                     log.debug("WAL checkpoint of %s deferred: %s", path, exc)
                     continue
                 quiet = quiet + self.interval if wal_frames == copied else 0.0
         finally:
+            os.close(writers)
             con.close()
 
 

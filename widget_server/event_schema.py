@@ -55,7 +55,7 @@ _decode_zone = msgspec.json.Decoder(_Zone).decode
 
 def json_text(raw: msgspec.Raw) -> str | None:
     """The object's JSON text; None for an absent, null or empty object."""
-    text = bytes(raw).decode()
+    text = str(raw, "utf-8")  # straight from the buffer, no intermediate bytes
     return None if text in ("", "null", "{}") else text
 
 

@@ -114,7 +114,6 @@ wal_checkpointer = WalCheckpointer()
 
 
 _sqlite_pragmas: dict[str, dict] = {}  # path -> the pragmas its connections use
-_writer: tuple[int, str, sqlite3.Connection] | None = None  # (pid, path, connection)
 
 
 def keys_path(path: str) -> str:
@@ -135,21 +134,25 @@ def open_database(url: str, busy_timeout_ms: int | None = None) -> Database:
     return connect_url(url)
 
 
-def sqlite_writer(path: str) -> sqlite3.Connection:
-    """A long-lived connection for the ingest writer (one thread at a time uses it).
+class ProcessConnection:
+    """One long-lived connection per process, to one file at a time, made by ``open_(path)``.
 
     Request connections open and close with each request, so their page cache starts cold;
-    this one keeps the hot index pages between transactions.
+    a connection kept across requests keeps its hot pages. It must not cross a fork, and a
+    process serves one store (tests move on to the next file, and the old one is closed).
     """
-    global _writer
-    pid = os.getpid()
-    if _writer is not None and _writer[:2] == (pid, path):
-        return _writer[2]
-    if _writer is not None and _writer[0] == pid:
-        _writer[2].close()  # a process writes one database; tests move on to the next file
-    con = sqlite_connection(path)
-    _writer = (pid, path, con)
-    return con
+
+    def __init__(self, open_: Callable[[str], sqlite3.Connection]) -> None:
+        self._open = open_
+        self._current: tuple[int, str, sqlite3.Connection] | None = None  # (pid, path, connection)
+
+    def __call__(self, path: str) -> sqlite3.Connection:
+        pid = os.getpid()
+        if self._current is None or self._current[:2] != (pid, path):
+            if self._current is not None and self._current[0] == pid:
+                self._current[2].close()
+            self._current = (pid, path, self._open(path))
+        return self._current[2]
 
 
 def sqlite_connection(path: str, store: str | None = None, **pragmas: object) -> sqlite3.Connection:
@@ -162,6 +165,10 @@ def sqlite_connection(path: str, store: str | None = None, **pragmas: object) ->
     if store is not None:
         con.execute("ATTACH DATABASE ? AS store", (f"file:{urllib.parse.quote(store)}?mode=ro",))
     return con
+
+
+# The ingest writer's connection (one thread at a time uses it, under the group commit).
+sqlite_writer = ProcessConnection(sqlite_connection)
 
 
 def is_sqlite() -> bool:

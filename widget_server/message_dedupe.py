@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .db import sqlite3
+from .db import ProcessConnection
 from .event_indexes import keys_connection
 
 Parts = tuple[int, str]  # (app_id, message_id)
@@ -56,7 +56,7 @@ class KeysReader:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._con: tuple[int, str, sqlite3.Connection] | None = None  # (pid, store path, connection)
+        self._connection = ProcessConnection(keys_connection)
 
     @contextmanager
     def snapshot(self, path: str) -> Iterator[Any]:
@@ -68,14 +68,6 @@ class KeysReader:
                 yield con.cursor()
             finally:
                 con.execute("COMMIT")
-
-    def _connection(self, path: str) -> sqlite3.Connection:
-        pid = os.getpid()  # a connection must not cross a fork
-        if self._con is None or self._con[:2] != (pid, path):
-            if self._con is not None and self._con[0] == pid:
-                self._con[2].close()  # one store per process; tests move on to the next file
-            self._con = (pid, path, keys_connection(path))
-        return self._con[2]
 
 
 keys_reader = KeysReader()

@@ -243,7 +243,8 @@ def upgrade() -> list[int]:
         from .event_indexes import open_keys
 
         open_keys(database.obj.database)
-        # No pooled connection outlives start-up: one made before the keys file was (re)built
-        # would still see the old file, and none may cross a fork (gunicorn --preload).
-        database.obj.close_all()
+        # The pool's idle connections (all of them, at start-up) are closed: one made before the
+        # keys file was (re)built would still see the old file, and none may cross a fork
+        # (gunicorn --preload).
+        database.obj.close_idle()
     return applied

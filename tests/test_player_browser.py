@@ -46,6 +46,19 @@ def test_swipe_moves_between_frames(phone, live_server, site):
         wait_index(phone, expected)
 
 
+def test_a_hold_that_ends_in_a_swipe_still_swipes(phone, live_server, site):
+    # A slow start (or a loaded machine between the press and the first move) makes a hold first.
+    mount_preview(phone, live_server, site, preview_story())  # 60 s frames: only the swipe can move it
+    phone.mouse.move(320, 500)
+    phone.mouse.down()
+    phone.wait_for_selector(".recap-player[data-state='paused']")
+    phone.mouse.move(200, 505, steps=3)
+    phone.mouse.move(80, 510, steps=3)
+    phone.mouse.up()
+    wait_index(phone, 1)
+    assert state(phone) == "playing"
+
+
 def test_hold_pauses_and_release_resumes_without_moving(phone, live_server, site):
     mount_preview(phone, live_server, site, preview_story(duration_ms=4_000))
     phone.mouse.move(300, 420)

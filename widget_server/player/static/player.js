@@ -759,13 +759,13 @@
     this.press = null;
     clearTimeout(this.holdTimer);
     if (!press) return;
-    if (press.held) { this.resume('hold'); return; }
+    if (press.held) this.resume('hold');  // a hold that ends in a swipe still swipes; a held tap only resumes
     var dx = e.clientX - press.x, dy = e.clientY - press.y;
     if (Math.abs(dx) > SWIPE_PX && Math.abs(dx) > Math.abs(dy)) {
       dx < 0 ? this.forward('manual') : this.back();
     } else if (dy > SWIPE_PX * 2 && Math.abs(dy) > Math.abs(dx)) {
       this.close('swipe');
-    } else if (Math.abs(dx) < 12 && Math.abs(dy) < 12) {
+    } else if (!press.held && Math.abs(dx) < 12 && Math.abs(dy) < 12) {
       var rect = this.root.getBoundingClientRect();
       e.clientX - rect.left < rect.width / 3 ? this.back() : this.forward('manual');
     }

@@ -37,8 +37,7 @@ import msgspec
 
 from widget_server import create_app, event_indexes, event_store
 from widget_server.auth import create_key
-from widget_server.db import SQLITE_PRAGMAS, database, keys_path, sqlite3
-from widget_server.group_commit import FileLock, lock_path
+from widget_server.db import SQLITE_PRAGMAS, database, sqlite3
 from widget_server.event_schema import EventIn, decode_event, event_errors
 from widget_server.models import ApiKey, App
 
@@ -172,13 +171,12 @@ def raw_round(path: str, app_id: int, batches: list[list[dict]]) -> float:
 
 def index_pass(path: str) -> None:
     """One pass over the unindexed events, taking the keys file's lock as the server does."""
-    con = event_indexes.keys_connection(path)
-    fd = os.open(lock_path(keys_path(path)), os.O_RDWR | os.O_CREAT, 0o600)
+    con, lock = event_indexes.keys_connection(path), event_indexes.keys_lock(path)
     try:
-        with FileLock(fd):
+        with lock:
             event_indexes.catch_up(con, limit=None)
     finally:
-        os.close(fd)
+        lock.close()
         con.close()
 
 

@@ -8,7 +8,6 @@ the servers' own indexers do: every message id must end up stored once, and the 
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 import uuid
@@ -16,8 +15,7 @@ import uuid
 from conftest import basic, http, make_tenant
 from demo_app.server import WidgetServer
 from widget_server import create_app, event_indexes
-from widget_server.db import database, keys_path, sqlite3
-from widget_server.group_commit import FileLock, lock_path
+from widget_server.db import database, sqlite3
 
 BATCHES, PER_BATCH, REPEATS, SENDERS = 48, 200, 50, 4
 
@@ -58,14 +56,13 @@ def test_repeats_across_workers_are_stored_once_while_passes_run(tmp_path):
                 (stored.append(reply.json()["stored"]) if reply.status == 200 else failures.append(reply))
 
     def keep_passing() -> None:
-        keys = event_indexes.keys_connection(store)
-        fd = os.open(lock_path(keys_path(store)), os.O_RDWR | os.O_CREAT, 0o600)
+        keys, lock = event_indexes.keys_connection(store), event_indexes.keys_lock(store)
         try:
             while not done.wait(0.02):
-                with FileLock(fd):
+                with lock:
                     event_indexes.catch_up(keys)
         finally:
-            os.close(fd)
+            lock.close()
             keys.close()
 
     passer = threading.Thread(target=keep_passing)

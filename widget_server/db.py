@@ -92,7 +92,7 @@ class WalCheckpointer(FileWorker):
         except sqlite3.Error as exc:
             log.warning("WAL checkpointer for %s could not open it: %s", path, exc)
             return
-        writers = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+        writers = FileLock(lock_path(path))
         quiet = 0.0
         try:
             while quiet < self.idle_stop and os.path.exists(path):
@@ -100,14 +100,14 @@ class WalCheckpointer(FileWorker):
                 try:
                     _, wal_frames, copied = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     if wal_frames == copied >= self.RESTART_FRAMES:
-                        with FileLock(writers):
+                        with writers:
                             con.execute("PRAGMA wal_checkpoint(RESTART)")
                 except sqlite3.Error as exc:  # a checkpoint is only ever deferred, never lost
                     log.debug("WAL checkpoint of %s deferred: %s", path, exc)
                     continue
                 quiet = quiet + self.interval if wal_frames == copied else 0.0
         finally:
-            os.close(writers)
+            writers.close()
             con.close()
 
 

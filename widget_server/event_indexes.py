@@ -120,13 +120,17 @@ def keys_connection(path: str) -> Any:
     return sqlite_connection(keys_path(path), store=path, wal_autocheckpoint=1000)
 
 
+def keys_lock(path: str) -> FileLock:
+    """The lock passes over the store at ``path`` take turns on (the keys file's writers)."""
+    return FileLock(lock_path(keys_path(path)))
+
+
 def open_keys(path: str) -> None:
     """Make the keys file belong to the store at ``path`` (creating or rebuilding it), then pass
     whatever the store holds beyond it. Run at start-up; a long catch-up is logged."""
-    con = keys_connection(path)
-    fd = os.open(lock_path(keys_path(path)), os.O_RDWR | os.O_CREAT, 0o600)
+    con, lock = keys_connection(path), keys_lock(path)
     try:
-        with FileLock(fd):
+        with lock:
             mismatch = _mismatch(con)
             if mismatch:
                 if mismatch != "no keys yet":
@@ -142,7 +146,7 @@ def open_keys(path: str) -> None:
                 if top > MAX_PASS_ROWS:
                     log.info("event keys: %d of %d events passed", min(done, top), top)
     finally:
-        os.close(fd)
+        lock.close()
         con.close()
 
 
@@ -263,8 +267,7 @@ class Indexer(FileWorker):
 
     def _run(self, path: str) -> None:
         quiet = 0.0
-        con = keys_connection(path)
-        fd = os.open(lock_path(keys_path(path)), os.O_RDWR | os.O_CREAT, 0o600)
+        con, lock = keys_connection(path), keys_lock(path)
         try:
             while quiet < self.idle_stop and os.path.exists(path):
                 time.sleep(self.interval)
@@ -273,7 +276,7 @@ class Indexer(FileWorker):
                     if not due(con, done, top, int(time.time() * 1000)):
                         quiet = quiet + self.interval if top <= done else 0.0
                         continue
-                    with FileLock(fd):
+                    with lock:
                         passed = catch_up(con)
                 except sqlite3.Error as exc:  # the tail stays readable; the next pass retries
                     log.warning("event index pass deferred: %s", exc)
@@ -281,7 +284,7 @@ class Indexer(FileWorker):
                 log.debug("event index pass: %d events", passed)
                 quiet = 0.0
         finally:
-            os.close(fd)
+            lock.close()
             con.close()
 
 

@@ -47,7 +47,7 @@ class GroupCommitter(Generic[T]):
         self._lock = threading.Lock()
         self._pending: list[_Waiter[T]] = []
         self._leading = False
-        self._lock_file: tuple[int, str, int] | None = None  # (pid, path, descriptor)
+        self._lock_file: tuple[int, str, FileLock] | None = None  # (pid, path, lock)
 
     def submit(self, item: T, write_group: Callable[[list[T]], list[int]], lock_path: str | None) -> int:
         """Queue ``item``; return its result once its group is committed (or raise its error)."""
@@ -91,17 +91,23 @@ class GroupCommitter(Generic[T]):
         pid = os.getpid()  # a descriptor inherited across fork would share the lock
         if self._lock_file is None or self._lock_file[:2] != (pid, path):
             if self._lock_file is not None and self._lock_file[0] == pid:
-                os.close(self._lock_file[2])  # one database per process; tests move on
-            self._lock_file = (pid, path, os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-        return FileLock(self._lock_file[2])
+                self._lock_file[2].close()  # one database per process; tests move on
+            self._lock_file = (pid, path, FileLock(path))
+        return self._lock_file[2]
 
 
 class FileLock:
-    """Holds an exclusive ``flock`` on an open descriptor (none: a no-op). Locks on separate
-    descriptors exclude each other even inside one process."""
+    """An exclusive ``flock`` on the lock file at ``path``, held inside ``with``; the file stays
+    open until ``close``. Locks through separate opens exclude each other even inside one
+    process. ``FileLock(None)`` is a no-op."""
 
-    def __init__(self, fd: int | None) -> None:
-        self.fd = fd
+    def __init__(self, path: str | None) -> None:
+        self.fd = None if path is None else os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
     def __enter__(self) -> None:
         if self.fd is not None:

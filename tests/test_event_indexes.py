@@ -119,7 +119,7 @@ def test_schema_1_upgrades_to_the_bulk_built_index(app, tenant, query):
                                  "utc_offset, received_at) VALUES (?, ?, 'track', 'x', 'ana', "
                                  "'u:ana', ?, 0, ?)", (tenant.app_id, f"m{i}", 1000 + i, 1000 + i))
 
-    assert db.upgrade() == [2, 3]
+    assert db.upgrade() == [2, 3, 4]
     indexes = [row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'")]
     assert indexes == []  # ingest appends; keys are indexed in bulk
     assert_keys_complete(query, tenant.app_id, 10)
@@ -136,9 +136,39 @@ def test_schema_2_moves_the_keys_out_of_the_store(app, tenant, query):
                     "CREATE TABLE main.event_index_state (id INTEGER PRIMARY KEY, indexed_through INTEGER NOT NULL)",
                     "DELETE FROM schema_version WHERE version > 2"):
             database.execute_sql(sql)
-    assert db.upgrade() == [3]
+    assert db.upgrade() == [3, 4]
     assert query("SELECT name FROM main.sqlite_master WHERE name IN ('message_key', 'event_index_state')") == []
     assert_keys_complete(query, tenant.app_id, 1)
+
+
+# The event table exactly as schema 2 made it (peewee's default for client_timestamp lived in
+# Python, so SQL has none), with the partial index it kept for the player's events.
+SCHEMA_2_EVENT = (
+    'CREATE TABLE "event" ("id" INTEGER NOT NULL PRIMARY KEY, "app_id" INTEGER NOT NULL, '
+    '"message_id" VARCHAR(200) NOT NULL, "type" VARCHAR(10) NOT NULL, "name" VARCHAR(200), '
+    '"user_id" VARCHAR(200), "anonymous_id" VARCHAR(200), "actor" VARCHAR(202) NOT NULL, '
+    '"timestamp" INTEGER NOT NULL, "utc_offset" INTEGER NOT NULL, "received_at" INTEGER NOT NULL, '
+    '"properties" TEXT, "context" TEXT, "client_timestamp" INTEGER NOT NULL)',
+    "CREATE INDEX event_engagement ON event (app_id, name, timestamp) WHERE (name = 'story_viewed' "
+    "OR name = 'frame_viewed' OR name = 'story_completed' OR name = 'story_shared' OR name = 'story_closed')",
+)
+
+
+def test_a_store_made_by_schema_2_takes_events_again_after_the_upgrade(live_server, tenant, query):
+    columns_now = [row[1] for row in query("PRAGMA table_info(event)")]
+    with database.connection_context(), database.atomic():
+        for sql in ("DROP TABLE event", *SCHEMA_2_EVENT, "DELETE FROM schema_version WHERE version > 2"):
+            database.execute_sql(sql)
+        database.execute_sql("INSERT INTO event (app_id, message_id, type, name, user_id, actor, timestamp, "
+                             "utc_offset, received_at, client_timestamp) VALUES "
+                             "(?, 'old', 'track', 'x', 'ana', 'u:ana', 1, 0, 1, 1)", (tenant.app_id,))
+
+    assert db.upgrade() == [3, 4]
+    assert [row[1] for row in query("PRAGMA table_info(event)")] == columns_now
+    assert query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'") == []
+    reply = send(live_server, tenant.write_key, track("userId", "ana", 3))
+    assert json.loads(reply.body)["stored"] == 3  # every insert failed on the schema 2 table
+    assert len(found(query, tenant.app_id, ["u:ana"])) == 4
 
 
 def assert_keys_complete(query, app_id, n):

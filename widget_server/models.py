@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -17,6 +18,8 @@ from peewee import (
 
 from . import event_indexes
 from .db import database, migration
+
+log = logging.getLogger(__name__)
 
 
 def now_ms() -> int:
@@ -217,3 +220,15 @@ def index_events_in_bulk() -> None:
 @migration
 def keep_event_keys_in_their_own_file() -> None:
     event_indexes.drop_keys_from_the_store()  # the keys file is built by db.upgrade
+
+
+@migration
+def drop_what_schema_2_left() -> None:
+    # Stores made by schema 1 or 2 kept ``event.client_timestamp``, NOT NULL with no default in
+    # SQL (peewee's default is applied in Python), which ingest stopped writing in schema 3:
+    # every insert into such a store failed. Schema 2 also made a partial index of the
+    # player's events that nothing reads since, and that every insert paid for.
+    database.execute_sql("DROP INDEX IF EXISTS event_engagement")
+    if "client_timestamp" in {column.name for column in database.get_columns("event")}:
+        log.info("dropping event.client_timestamp: every event row is rewritten once")
+        database.execute_sql("ALTER TABLE event DROP COLUMN client_timestamp")

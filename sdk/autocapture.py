@@ -4,10 +4,12 @@
     application = WSGIMiddleware(get_wsgi_application(), client)             # Django, any WSGI app
 
 The event is recorded when the server closes the response, so its status and duration are
-final. Everything here runs inside try/except: a capture problem is logged, never raised.
+final, and stamped with the moment the request arrived (a page view happens when it is asked
+for; requests that overlap keep the order they came in). Everything here runs inside try/except: a capture problem is logged, never raised.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import os
@@ -76,7 +78,7 @@ class WSGIMiddleware:
         if skip:
             return self.app(environ, start_response)
         started = time.perf_counter()
-        seen: dict[str, Any] = {"status": 0}
+        seen: dict[str, Any] = {"status": 0, "arrived": dt.datetime.now(dt.timezone.utc)}
 
         def recording_start_response(line: str, headers: list, exc_info: Any = None) -> Any:
             # Read route and user now: Flask clears environ["werkzeug.request"] when the request
@@ -134,7 +136,8 @@ class WSGIMiddleware:
                           "user_agent": (environ.get("HTTP_USER_AGENT") or "")[:MAX_TEXT] or None}
             properties = {k: v for k, v in properties.items() if v is not None}
             record = self.client.screen if self.event_type == "screen" else self.client.page
-            record(user_id=user_id, anonymous_id=anonymous_id, name=(route or path)[:200], properties=properties)
+            record(user_id=user_id, anonymous_id=anonymous_id, name=(route or path)[:200], properties=properties,
+                   timestamp=seen["arrived"])
             if exc is not None and self.capture_exceptions and isinstance(exc, Exception):
                 track_exception(self.client, exc, user_id=user_id, anonymous_id=anonymous_id,
                                 properties={"path": path, "route": route, "method": properties["method"]})

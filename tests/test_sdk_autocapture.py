@@ -59,7 +59,7 @@ def recap(live_server, tenant):
 def pages(query, expected: int | None = None) -> list[tuple]:
     """Page and screen events; waits for ``expected`` of them, since a WSGI server records a
     request when it closes the response, just after the client has read it. For the same
-    reason two requests in a row may be recorded in either order: compare them by path."""
+    reason two requests in a row may be sent to Recap in either order: compare them by path."""
     deadline = time.monotonic() + 5
     while expected is not None and time.monotonic() < deadline:
         if query("SELECT COUNT(*) FROM event WHERE type IN ('page', 'screen')")[0][0] >= expected:
@@ -116,6 +116,24 @@ def test_flask_requests_are_pages_with_route_status_and_timing(serve, recap, que
     assert 0 <= first["duration_ms"] < 5000
     assert rows["/missing"][4]["status"] == 404
     assert rows["/nowhere"][3].startswith("anon-")  # no user known: a cookieless anonymous id
+
+
+def test_a_page_is_stamped_when_its_request_arrived_not_when_it_ended(serve, recap, query):
+    entered: list[float] = []
+
+    def slow(environ, start_response):
+        entered.append(time.time())
+        time.sleep(0.5)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    site = serve(WSGIMiddleware(slow, recap))
+    sent = time.time()
+    assert site.get("/slow").status == 200
+    pages(query, 1)
+    (stamped,) = query("SELECT timestamp FROM event WHERE type = 'page'")[0]
+    # The server keeps the gap the SDK measured (sentAt - timestamp), so local clocks compare.
+    assert sent * 1000 - 5 <= stamped <= entered[0] * 1000 + 5  # the end came 500 ms later
 
 
 def test_flask_session_user_resolver(serve, recap, query):

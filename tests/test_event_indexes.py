@@ -174,7 +174,8 @@ def test_a_store_made_by_schema_2_takes_events_again_after_the_upgrade(live_serv
 def assert_keys_complete(query, app_id, n):
     assert query("SELECT indexed_through FROM keys.event_index_state") == query("SELECT MAX(id) FROM event")
     assert query("SELECT COUNT(*) FROM keys.event_by_actor") == [(n,)]
-    assert query("SELECT COUNT(*) FROM keys.message_key") == [(n,)]
+    assert query("SELECT (SELECT COUNT(*) FROM keys.message_key) + (SELECT COUNT(*) FROM keys.recent_message_key)") \
+        == [(n,)]
     assert query("SELECT COUNT(*) FROM keys.event_by_name WHERE name = 'x'") == [(n,)]
     assert found(query, app_id, ["u:ana"]) == expected(query, app_id, ["u:ana"])
 
@@ -270,6 +271,38 @@ def test_a_repeat_that_skipped_the_check_is_never_found(app, tenant, query):
     assert found(query, tenant.app_id, ["u:ana"]) == [first]
     assert query("SELECT COUNT(*) FROM event_by_actor") == [(1,)]
     assert query("SELECT COUNT(*) FROM event_by_name") == [(1,)]
+
+
+def key_tables(query):
+    """(message_key's keys, recent_message_key's keys), and the counts the state keeps."""
+    tables = tuple(sorted(row[0] for row in query(f"SELECT message_id FROM {table}"))
+                   for table in event_indexes.MESSAGE_KEY_TABLES)
+    return tables, query("SELECT settled_keys, recent_keys FROM event_index_state")[0]
+
+
+def test_recent_keys_are_checked_and_folded_into_message_key(live_server, tenant, query, monkeypatch):
+    monkeypatch.setattr(event_indexes, "DIRECT_BELOW", 10)  # (2M and 16 in production)
+    monkeypatch.setattr(event_indexes, "RECENT_SHARE", 2)
+    first, second, third = track("userId", "ana", 10), track("userId", "ana", 3), track("userId", "ana", 2)
+    ids = [[e["messageId"] for e in batch] for batch in (first, second, third)]
+    send(live_server, tenant.write_key, first)
+    catch_up()  # under 10 keys: straight into message_key
+    send(live_server, tenant.write_key, second)
+    catch_up()  # 10 keys: new ones go to recent_message_key, 3 × 2 < 10 so they stay there
+    assert key_tables(query) == ((sorted(ids[0]), sorted(ids[1])), (10, 3))
+
+    # Repeats of keys in either table are found; a writer that skips the check is not made findable.
+    again = send(live_server, tenant.write_key, first[:4] + second + third).json()
+    assert (again["stored"], again["duplicates"]) == (2, 7)
+    with database.connection_context(), database.atomic():
+        database.execute_sql("INSERT INTO event (app_id, message_id, type, name, user_id, actor, timestamp, "
+                             "utc_offset, received_at) VALUES (?, ?, 'track', 'x', 'ana', 'u:ana', 5, 0, 5)",
+                             (tenant.app_id, ids[0][0]))  # held by message_key
+    catch_up()  # 5 × 2 >= 10: recent keys folded into message_key
+    assert key_tables(query) == ((sorted(ids[0] + ids[1] + ids[2]), []), (15, 0))
+    assert len(found(query, tenant.app_id, ["u:ana"])) == 15
+    again = send(live_server, tenant.write_key, second + track("userId", "ana", 1)).json()
+    assert (again["stored"], again["duplicates"]) == (1, 3)
 
 
 def test_story_stats_read_events_by_name_not_the_whole_store(app, tenant, query):

@@ -1,10 +1,10 @@
 """Exactly-once storage at ingest, without a unique index on random message ids (SQLite).
 
-An event's key is (app_id, message_id), ``message_key``'s primary key (DESIGN.md: messageId is
-unique per app). A key is new if neither ``message_key`` (every event passed by ``event_indexes``) nor the tail above
-the pass's watermark holds it.
+An event's key is (app_id, message_id) (DESIGN.md: messageId is unique per app). A key is new
+if neither the message key tables (``message_key`` and ``recent_message_key``: every event
+passed by ``event_indexes``) nor the tail above the pass's watermark holds it.
 
-* Before taking the write lock, a request looks its keys up in ``message_key`` (reads, in
+* Before taking the write lock, a request looks its keys up in those tables (reads, in
   parallel with other requests) and notes the watermark it saw (``Lookup``). The process reads
   the keys file through one long-lived connection (``KeysReader``), whose page cache survives
   ingest's commits (they go to the store) and is only dropped when a pass commits.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from .db import ProcessConnection
-from .event_indexes import keys_connection
+from .event_indexes import MESSAGE_KEY_TABLES, keys_connection
 
 Parts = tuple[int, str]  # (app_id, message_id)
 LOOKUP_CHUNK = 400
@@ -37,7 +37,7 @@ def key_of(parts: Parts) -> str:
 
 
 def key_sql(alias: str = "") -> str:
-    """The same key built in SQL from a row of ``event`` or ``message_key``."""
+    """The same key built in SQL from a row of ``event`` or a message key table."""
     return f"{alias}app_id || ' ' || {alias}message_id"
 
 
@@ -47,7 +47,7 @@ class Lookup:
 
     parts: list[Parts]
     keys: list[str]
-    stored: set[str]  # the keys message_key held
+    stored: set[str]  # the keys the message key tables held
     watermark: int  # the pass's watermark, read just before ``stored``
 
 
@@ -74,9 +74,9 @@ keys_reader = KeysReader()
 
 
 def look_up(path: str, parts: list[Parts]) -> Lookup:
-    """Which keys ``message_key`` of the store at ``path`` holds already (a read; no lock needed)."""
+    """Which keys the store at ``path`` has passed already (a read; no lock needed)."""
     with keys_reader.snapshot(path) as cursor:
-        # One snapshot: every key passed up to the watermark is in message_key.
+        # One snapshot: every key passed up to the watermark is in one of the tables.
         watermark = _watermark(cursor)
         return Lookup(parts, [key_of(p) for p in parts], stored_keys(cursor, parts), watermark)
 
@@ -86,14 +86,16 @@ def _watermark(cursor: Any) -> int:
 
 
 def stored_keys(cursor: Any, parts: list[Parts]) -> set[str]:
-    """The keys among ``parts`` that message_key holds (primary-key lookups)."""
+    """The keys among ``parts`` that the message key tables hold (primary-key lookups)."""
     found: set[str] = set()
     for i in range(0, len(parts), LOOKUP_CHUNK):
         chunk = parts[i:i + LOOKUP_CHUNK]
         values = ", ".join(["(?, ?)"] * len(chunk))
         found.update(key for (key,) in cursor.execute(
-            f"SELECT {key_sql('m.')} FROM (VALUES {values}) v JOIN message_key m "
-            "ON m.app_id = v.column1 AND m.message_id = v.column2",
+            f"WITH v(app_id, message_id) AS (VALUES {values}) "
+            + " UNION ALL ".join(f"SELECT {key_sql('m.')} FROM v JOIN {table} m "
+                                 "ON m.app_id = v.app_id AND m.message_id = v.message_id"
+                                 for table in MESSAGE_KEY_TABLES),
             [x for p in chunk for x in p]).fetchall())
     return found
 
@@ -142,7 +144,7 @@ class TailKeys:
 
     def _catch_up(self, cursor: Any, watermark: int) -> None:
         """Forget the keys passed up to ``watermark``; learn those of the rows appended since."""
-        if watermark != self._watermark:  # a pass moved keys into message_key: forget them
+        if watermark != self._watermark:  # a pass moved keys into the tables: forget them
             self._ids = {key: event_id for key, event_id in self._ids.items() if event_id > watermark}
             self._watermark = watermark
         start = max(self._seen_through, watermark)

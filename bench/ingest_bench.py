@@ -263,7 +263,7 @@ def free_port() -> int:
 def start_gunicorn(instance: str, port: int, workers: int, threads: int) -> subprocess.Popen:
     env = {**os.environ, "RECAP_INSTANCE_PATH": instance}
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
-               "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+               "--threads", str(threads), "--preload", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                "widget_server:create_app()"]
     process = subprocess.Popen(command, env=env)
     deadline = time.monotonic() + 30

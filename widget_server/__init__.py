@@ -8,6 +8,9 @@ from importlib import import_module
 from flask import Flask
 
 from . import config, db, errors
+from .group_commit import FileLock
+
+START_LOCK_FILE = "start.lock"
 
 # Each feature module exposes ``init_app(app)`` (blueprints, CLI commands, hooks).
 FEATURES = ("ingest", "viewer_tokens", "cli_commands", "stories", "story_commands", "player", "share",
@@ -15,15 +18,24 @@ FEATURES = ("ingest", "viewer_tokens", "cli_commands", "stories", "story_command
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """The app factory: ``test_config`` replaces the instance file and environment."""
+    """The app factory: ``test_config`` replaces the instance file and environment.
+
+    Processes that start together on one instance folder (gunicorn workers without
+    ``--preload``, a CLI command beside a server) take turns: the first creates the signing
+    key and brings the database up to date, the others find both done.
+    """
     instance_path = (test_config or {}).get("INSTANCE_PATH") or config.instance_path_from_env()
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
-    config.load(app, test_config)
-    logging.getLogger("widget_server").setLevel(app.config.get("LOG_LEVEL", "INFO"))
-
-    errors.init_app(app)
-    db.init_app(app)
-    for name in FEATURES:
-        import_module(f"{__name__}.{name}").init_app(app)
+    start_lock = FileLock(os.path.join(app.instance_path, START_LOCK_FILE))
+    try:
+        with start_lock:
+            config.load(app, test_config)
+            logging.getLogger("widget_server").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+            errors.init_app(app)
+            db.init_app(app)
+            for name in FEATURES:
+                import_module(f"{__name__}.{name}").init_app(app)
+    finally:
+        start_lock.close()
     return app

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from flask import Flask
@@ -82,8 +83,7 @@ def add_secret_key(instance: Path) -> list[str]:
         keys = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     keys.append(secrets.token_urlsafe(48))
     instance.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, tmp = tempfile.mkstemp(dir=instance, prefix=SECRET_KEYS_FILE + ".")  # mode 0600
     with os.fdopen(fd, "w") as f:
         f.write("\n".join(keys) + "\n")
     os.replace(tmp, path)

@@ -1,0 +1,45 @@
+"""Processes that start together on a fresh instance folder (gunicorn workers without
+``--preload``) agree on one signing key and one schema, and none of them fails."""
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import traceback
+
+import pytest
+
+PROCESSES = 3
+
+
+def start(instance: str, barrier, answers) -> None:
+    from widget_server import create_app  # imported before the barrier: the starts race
+
+    barrier.wait()
+    try:
+        app = create_app({"INSTANCE_PATH": instance})
+        answers.put(("started", tuple(app.config["SECRET_KEYS"])))
+    except Exception:
+        answers.put(("failed", traceback.format_exc()))
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_processes_starting_together_share_one_key_and_one_schema(tmp_path, attempt):
+    instance = str(tmp_path / "instance")
+    spawn = multiprocessing.get_context("spawn")
+    barrier, answers = spawn.Barrier(PROCESSES), spawn.Queue()
+    processes = [spawn.Process(target=start, args=(instance, barrier, answers)) for _ in range(PROCESSES)]
+    for process in processes:
+        process.start()
+    try:
+        results = [answers.get(timeout=60) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+    failures = [detail for outcome, detail in results if outcome == "failed"]
+    assert failures == []
+    assert len({keys for _, keys in results}) == 1  # a token one worker signs, every worker accepts
+    with sqlite3.connect(f"{instance}/recap.sqlite3") as con:
+        versions = [row[0] for row in con.execute("SELECT version FROM schema_version ORDER BY version")]
+    from widget_server.db import MIGRATIONS
+
+    assert versions == list(range(1, len(MIGRATIONS) + 1))

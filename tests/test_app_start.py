@@ -11,30 +11,35 @@ import pytest
 PROCESSES = 3
 
 
-def start(instance: str, barrier, answers) -> None:
+def start(config: dict, barrier, answers) -> None:
     from widget_server import create_app  # imported before the barrier: the starts race
 
     barrier.wait()
     try:
-        app = create_app({"INSTANCE_PATH": instance})
+        app = create_app(config)
         answers.put(("started", tuple(app.config["SECRET_KEYS"])))
     except Exception:
         answers.put(("failed", traceback.format_exc()))
 
 
-@pytest.mark.parametrize("attempt", range(3))
-def test_processes_starting_together_share_one_key_and_one_schema(tmp_path, attempt):
-    instance = str(tmp_path / "instance")
+def start_together(configs: list[dict]) -> list[tuple[str, object]]:
+    """Make the app in one process per config, all at the same moment; their answers."""
     spawn = multiprocessing.get_context("spawn")
-    barrier, answers = spawn.Barrier(PROCESSES), spawn.Queue()
-    processes = [spawn.Process(target=start, args=(instance, barrier, answers)) for _ in range(PROCESSES)]
+    barrier, answers = spawn.Barrier(len(configs)), spawn.Queue()
+    processes = [spawn.Process(target=start, args=(config, barrier, answers)) for config in configs]
     for process in processes:
         process.start()
     try:
-        results = [answers.get(timeout=60) for _ in processes]
+        return [answers.get(timeout=60) for _ in processes]
     finally:
         for process in processes:
             process.join(timeout=30)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_processes_starting_together_share_one_key_and_one_schema(tmp_path, attempt):
+    instance = str(tmp_path / "instance")
+    results = start_together([{"INSTANCE_PATH": instance}] * PROCESSES)
     failures = [detail for outcome, detail in results if outcome == "failed"]
     assert failures == []
     assert len({keys for _, keys in results}) == 1  # a token one worker signs, every worker accepts

@@ -205,6 +205,7 @@ def init_app(app: Flask) -> None:
 # --- schema versions -------------------------------------------------------------------------
 # Each entry brings the schema from version N-1 to N. Append; never edit a released step.
 MIGRATIONS: list[Callable[[], None]] = []
+UPGRADE_LOCK_ID = 0x7265636170  # PostgreSQL advisory lock held while upgrading ("recap")
 
 
 def migration(func: Callable[[], None]) -> Callable[[], None]:
@@ -229,16 +230,22 @@ def upgrade() -> list[int]:
 
     applied = []
     with database.connection_context():
-        database.create_tables([SchemaVersion], safe=True)
-        version = current_version()
-        for number, step in enumerate(MIGRATIONS, start=1):
-            if number <= version:
-                continue
-            with database.atomic():
-                step()
-                SchemaVersion.create(version=number, name=step.__name__)
-            log.info("database upgraded to schema version %d (%s)", number, step.__name__)
-            applied.append(number)
+        if is_postgres():  # servers on several machines may start together: one upgrades at a time
+            database.execute_sql("SELECT pg_advisory_lock(%s)", (UPGRADE_LOCK_ID,))
+        try:
+            database.create_tables([SchemaVersion], safe=True)
+            version = current_version()
+            for number, step in enumerate(MIGRATIONS, start=1):
+                if number <= version:
+                    continue
+                with database.atomic():
+                    step()
+                    SchemaVersion.create(version=number, name=step.__name__)
+                log.info("database upgraded to schema version %d (%s)", number, step.__name__)
+                applied.append(number)
+        finally:
+            if is_postgres():
+                database.execute_sql("SELECT pg_advisory_unlock(%s)", (UPGRADE_LOCK_ID,))
     if is_sqlite():
         from .event_indexes import open_keys
 

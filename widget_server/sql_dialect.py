@@ -44,11 +44,22 @@ def upsert_profile_sql() -> str:
 # --- story engine ----------------------------------------------------------------------------
 # Property paths reaching these helpers were validated as dotted identifiers by the template schema.
 
+# A number as SQLite reads one from text: what arithmetic on a numeric string sees there.
+_NUMERIC_TEXT = r"'^\s*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?\s*$'"
+
+
 def json_value_sql(column: str, path: str, numeric: bool = False) -> str:
-    """A JSON property of a text column: typed on SQLite, text (or numeric) on PostgreSQL."""
+    """A JSON property of a text column: typed on SQLite, text (or numeric) on PostgreSQL.
+
+    Numeric on PostgreSQL is the value of a JSON number or of a string that reads as one, else
+    NULL (a string such as an artist's name must not stop the query, as a cast would)."""
     if is_postgres():
-        expr = f"(({column})::jsonb #>> '{{{','.join(path.split('.'))}}}')"
-        return f"CAST(NULLIF({expr}, '') AS DOUBLE PRECISION)" if numeric else expr
+        pointer = f"'{{{','.join(path.split('.'))}}}'"
+        text = f"(({column})::jsonb #>> {pointer})"
+        if not numeric:
+            return text
+        return (f"CASE WHEN jsonb_typeof(({column})::jsonb #> {pointer}) = 'number' "
+                f"OR {text} ~ {_NUMERIC_TEXT} THEN CAST({text} AS DOUBLE PRECISION) END")
     return f"json_extract({column}, '$.{path}')"
 
 
@@ -62,6 +73,11 @@ def glob_param(pattern: str) -> str:
         escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return escaped.replace("*", "%").replace("?", "_")
     return pattern
+
+
+def mod_sql(value: str, divisor: int) -> str:
+    """``value`` modulo ``divisor``; psycopg2 reads a bare ``%`` as a placeholder."""
+    return f"(({value}) {'%%' if is_postgres() else '%'} {divisor})"
 
 
 def text_sql(column: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from .. import sql_dialect
 from ..db import database
 from . import filters
 from .expressions import MONTHS
@@ -248,7 +249,7 @@ def _streak_results(names: dict[int, str], rows: list[tuple], uids: list[str], r
 def series(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], results: Results) -> None:
     cols = plan.columns
     by = metric["by"]
-    bucket = {"hour": "(lts / 3600000) % 24", "weekday": "(day + 3) % 7", "day": "day",
+    bucket = {"hour": sql_dialect.mod_sql("lts / 3600000", 24), "weekday": sql_dialect.mod_sql("day + 3", 7), "day": "day",
               "month": _months(period)[0]}[by]
     value = f"SUM({cols.number(metric['property'])})" if "property" in metric else "COUNT(*)"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)

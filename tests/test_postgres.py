@@ -1,0 +1,257 @@
+"""The same code on PostgreSQL (DESIGN.md, "Scale"): the demo's year of events, sent over HTTP
+to a server on SQLite and to one on a real PostgreSQL, gets the same answers, stories, shares
+and precomputed stories. PostgreSQL runs from Debian's package (``scripts/test.sh`` installs
+it), in a throw-away cluster on a loopback port."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from conftest import LiveServer, basic, http, make_tenant
+from demo_app import learning, music
+from demo_app.catalog import build_catalog
+from demo_app.people import make_people
+from share_helpers import bearer, post_json
+from story_helpers import viewer_token
+from widget_server import create_app
+from widget_server.db import database
+
+USERS, SEED = 6, 5
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _pg_bin() -> str | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return os.path.dirname(found)
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    return dirs[-1] if dirs else None
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL cluster of its own on 127.0.0.1; yields its URL without a database name."""
+    bindir = _pg_bin()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed (scripts/test.sh installs it)")
+        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs it)")
+    root = tempfile.mkdtemp(prefix="recap-pg-")
+    as_owner: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(root, "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = os.path.join(root, "data")
+    subprocess.run([*as_owner, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "recap", "--no-sync"],
+                   check=True, capture_output=True)
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run([*as_owner, f"{bindir}/pg_ctl", "-D", data, "-o", options, "-l", f"{root}/log", "-w", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql://recap@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*as_owner, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def new_database(server_url: str, name: str) -> str:
+    import psycopg2
+
+    con = psycopg2.connect(f"{server_url}/postgres")
+    con.autocommit = True
+    con.cursor().execute(f"CREATE DATABASE {name}")
+    con.close()
+    return f"{server_url}/{name}"
+
+
+class Collector:
+    """The demo generators' client: keeps Segment events instead of sending them."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def _add(self, kind: str, timestamp: datetime | None, **fields: Any) -> None:
+        event = {"type": kind, **{k: v for k, v in fields.items() if v is not None}}
+        if timestamp is not None:
+            event["timestamp"] = timestamp.astimezone(timezone.utc).isoformat()
+        self.events.append(event)
+
+    def track(self, user_id=None, event=None, properties=None, context=None, timestamp=None,
+              anonymous_id=None, message_id=None) -> None:
+        self._add("track", timestamp, userId=user_id, anonymousId=anonymous_id, event=event,
+                  properties=properties, context=context, messageId=message_id)
+
+    def identify(self, user_id=None, traits=None, context=None, timestamp=None, anonymous_id=None,
+                 message_id=None) -> None:
+        self._add("identify", timestamp, userId=user_id, anonymousId=anonymous_id, traits=traits,
+                  context=context, messageId=message_id)
+
+    def alias(self, previous_id=None, user_id=None, context=None, timestamp=None, message_id=None) -> None:
+        self._add("alias", timestamp, previousId=previous_id, userId=user_id, context=context,
+                  messageId=message_id)
+
+
+def demo_events() -> dict[str, list[dict[str, Any]]]:
+    """A year of the demo's listeners and learners, course page views, and a few bad events."""
+    end = datetime.now(timezone.utc).date() - timedelta(days=2)
+    start = date(end.year, 1, 1)
+    listeners, learners = Collector(), Collector()
+    catalog = build_catalog(SEED)
+    for person in make_people("sw", USERS, SEED, start, end):
+        music.generate(person, catalog, SEED, end, listeners)
+    for person in make_people("lg", USERS, SEED, start, end):
+        learning.generate(person, SEED, end, learners)
+        learners.events.append({"type": "page", "userId": person.user_id, "name": "/courses/<slug>",
+                                "properties": {"path": f"/courses/python-{person.index % 3}"},
+                                "messageId": f"page-{person.user_id}",
+                                "timestamp": f"{end.isoformat()}T12:00:00Z"})
+    bad = [{"type": "track", "userId": "sw-0000"}, {"type": "track", "event": "x"},
+           {"type": "track", "event": "x", "userId": "sw-0000", "properties": [1]},
+           {"type": "track", "event": "x", "userId": "sw-0000", "timestamp": "yesterday"}]
+    return {"music": listeners.events + bad, "learning": learners.events}
+
+
+ENGAGEMENT = [("story_viewed", {}),
+              ("frame_viewed", {"frame_id": "intro", "index": 0, "dwell_ms": 4000, "advance": "auto"}),
+              ("frame_viewed", {"frame_id": "card", "index": 1, "dwell_ms": 2500, "advance": "manual"}),
+              ("story_completed", {}), ("story_shared", {"channel": "clipboard"}),
+              ("story_closed", {"progress": 1})]
+
+
+def story(server, template: str, user: str, headers: dict) -> tuple[int, Any]:
+    reply = http("GET", f"{server.url}/v1/stories/{template}?user_id={user}", None, headers)
+    body = reply.json()
+    if isinstance(body, dict):
+        body.pop("generated_at", None)  # when it was made, which differs by a few seconds
+    return reply.status, body
+
+
+def run_backend(backend: str, instance: str, database_url: str | None, events) -> dict[str, Any]:
+    """Everything a client can see of one server fed ``events``."""
+    config = {"INSTANCE_PATH": instance, "TESTING": True}
+    if database_url:
+        config["DATABASE_URL"] = database_url
+    app = create_app(config)
+    tenants = {"music": make_tenant("Soundwave", deep_link_scheme="soundwave"), "learning": make_tenant("Lingo")}
+    templates = {"music": "year-in-music", "learning": "learning-recap"}
+    seen: dict[str, Any] = {"ingest": [], "stories": {}, "shares": {}, "stats": {}, "precomputed": {}}
+    server = LiveServer(app).start()
+    try:
+        for kind, batch in events.items():
+            key = tenants[kind].write_key
+            for repeat in range(2):  # the second time, every event is a repeat
+                for i in range(0, len(batch), 500):
+                    reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": batch[i:i + 500]}).encode(),
+                                 {"Content-Type": "application/json", **basic(key)})
+                    seen["ingest"].append((kind, repeat, i, reply.status, reply.json()))
+        users = {kind: sorted({e["userId"] for e in batch if isinstance(e.get("userId"), str)})
+                 for kind, batch in events.items()}
+        for kind, template in templates.items():
+            secret = basic(tenants[kind].secret_key)
+            for user in users[kind]:
+                seen["stories"][kind, user] = story(server, template, user, secret)
+            showcase = users[kind][0]
+            token = viewer_token(server, tenants[kind].secret_key, showcase)
+            share = post_json(server, "/v1/shares", {"template": template, "caption": "mine"}, bearer(token))
+            body = share.json()
+            page = http("GET", body["url"])
+            png = http("GET", body["images"]["story"])
+            seen["shares"][kind] = (share.status, page.status, png.status, png.headers.get("Content-Type"),
+                                    "mine" in page.body.decode())
+            for n, user in enumerate(users[kind][:3]):  # the player's engagement events, as it sends them
+                token = viewer_token(server, tenants[kind].secret_key, user)
+                batch = [{"type": "track", "event": name, "properties": {"template": template, **props}}
+                         for name, props in ENGAGEMENT[:len(ENGAGEMENT) - n]]
+                http("POST", server.url + "/v1/batch", json.dumps({"batch": batch}).encode(),
+                     {"Content-Type": "application/json", **bearer(token)})
+            stats = http("GET", f"{server.url}/v1/stats/stories/{template}", None, secret)
+            seen["stats"][kind] = (stats.status, stats.json())
+            result = app.test_cli_runner().invoke(args=["stories", "build", template, "--app", tenants[kind].name])
+            assert result.exit_code == 0, result.output
+            for user in users[kind]:
+                seen["precomputed"][kind, user] = story(server, template, user, secret)
+    finally:
+        server.stop()
+        database.close() if not database.is_closed() else None
+    return seen
+
+
+@pytest.fixture(scope="module")
+def answers(postgres, tmp_path_factory) -> dict[str, dict[str, Any]]:
+    events = demo_events()
+    return {backend: run_backend(backend, str(tmp_path_factory.mktemp(backend)),
+                                 new_database(postgres, "recap_test") if backend == "postgresql" else None, events)
+            for backend in BACKENDS}
+
+
+def test_ingest_answers_are_the_same(answers):
+    sqlite, postgresql = (answers[b]["ingest"] for b in BACKENDS)
+    assert postgresql == sqlite
+    stored = sum(reply["stored"] for _, repeat, _, _, reply in sqlite if repeat == 0)
+    again = sum(reply["duplicates"] for _, repeat, _, _, reply in sqlite if repeat == 1)
+    assert stored == again > 1000  # every event stored once, every repeat recognised
+    assert sum(len(reply["rejected"]) for _, repeat, _, _, reply in sqlite if repeat == 0) == 4
+
+
+def test_every_story_is_the_same(answers):
+    sqlite, postgresql = (answers[b]["stories"] for b in BACKENDS)
+    assert sqlite.keys() == postgresql.keys()
+    for user in sqlite:
+        assert postgresql[user] == sqlite[user], user
+    eligible = [user for user, (status, _) in sqlite.items() if status == 200]
+    assert len(eligible) >= 2 * USERS - 4  # a real comparison: most users have a story
+
+
+def test_shares_work_the_same(answers):
+    assert answers["postgresql"]["shares"] == answers["sqlite"]["shares"]
+    assert answers["sqlite"]["shares"]["music"] == (201, 200, 200, "image/png", True)
+
+
+def test_story_stats_are_the_same(answers):
+    assert answers["postgresql"]["stats"] == answers["sqlite"]["stats"]
+    status, stats = answers["sqlite"]["stats"]["music"]
+    assert status == 200 and stats["viewers"] == 3, stats
+
+
+def test_precomputed_stories_are_the_same(answers):
+    sqlite, postgresql = (answers[b]["precomputed"] for b in BACKENDS)
+    assert postgresql == sqlite
+    for user, (status, body) in sqlite.items():  # and the same as computed on demand
+        on_demand = answers["sqlite"]["stories"][user]
+        if status == 200:
+            assert (body.pop("source"), on_demand[1]["source"]) == ("precomputed", "on_demand")
+            body["source"] = "on_demand"
+        assert (status, body) == on_demand, user
+
+
+
+@pytest.mark.parametrize("attempt", range(2))
+def test_servers_on_several_machines_upgrade_one_database_once(postgres, tmp_path, attempt):
+    from test_app_start import start_together
+    from widget_server.db import MIGRATIONS
+
+    url = new_database(postgres, f"recap_start_{attempt}")
+    configs = [{"INSTANCE_PATH": str(tmp_path / f"machine-{n}"), "DATABASE_URL": url,
+                "SECRET_KEYS": "one-key-for-every-machine-0123456789"} for n in range(3)]
+    assert [outcome for outcome, _ in start_together(configs)] == ["started"] * 3
+    import psycopg2
+
+    con = psycopg2.connect(url)
+    try:
+        cursor = con.cursor()
+        cursor.execute("SELECT version FROM schema_version ORDER BY version")
+        assert [row[0] for row in cursor.fetchall()] == list(range(1, len(MIGRATIONS) + 1))
+    finally:
+        con.close()

@@ -5,6 +5,8 @@ it), in a throw-away cluster on a loopback port."""
 from __future__ import annotations
 
 import glob
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -123,6 +125,15 @@ def demo_events() -> dict[str, list[dict[str, Any]]]:
     return {"music": listeners.events + bad, "learning": learners.events}
 
 
+def _picture() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 160, 90)).save(out, "PNG")
+    return out.getvalue()
+
+
+PICTURE = _picture()
 ENGAGEMENT = [("story_viewed", {}),
               ("frame_viewed", {"frame_id": "intro", "index": 0, "dwell_ms": 4000, "advance": "auto"}),
               ("frame_viewed", {"frame_id": "card", "index": 1, "dwell_ms": 2500, "advance": "manual"}),
@@ -146,7 +157,7 @@ def run_backend(backend: str, instance: str, database_url: str | None, events) -
     app = create_app(config)
     tenants = {"music": make_tenant("Soundwave", deep_link_scheme="soundwave"), "learning": make_tenant("Lingo")}
     templates = {"music": "year-in-music", "learning": "learning-recap"}
-    seen: dict[str, Any] = {"ingest": [], "stories": {}, "shares": {}, "stats": {}, "precomputed": {}}
+    seen: dict[str, Any] = {"ingest": [], "stories": {}, "shares": {}, "og_images": {}, "stats": {}, "precomputed": {}}
     server = LiveServer(app).start()
     try:
         for kind, batch in events.items():
@@ -164,12 +175,19 @@ def run_backend(backend: str, instance: str, database_url: str | None, events) -
                 seen["stories"][kind, user] = story(server, template, user, secret)
             showcase = users[kind][0]
             token = viewer_token(server, tenants[kind].secret_key, showcase)
-            share = post_json(server, "/v1/shares", {"template": template, "caption": "mine"}, bearer(token))
+            request = {"template": template, "caption": "mine"}
+            if kind == "learning":  # with the learner's own picture on the card
+                picture = http("POST", server.url + "/v1/uploads", PICTURE, {"Content-Type": "image/png", **bearer(token)})
+                assert picture.status == 201, picture.body
+                request["upload_id"] = picture.json()["id"]
+            share = post_json(server, "/v1/shares", request, bearer(token))
             body = share.json()
             page = http("GET", body["url"])
             png = http("GET", body["images"]["story"])
+            og = http("GET", body["images"]["og"])
             seen["shares"][kind] = (share.status, page.status, png.status, png.headers.get("Content-Type"),
                                     "mine" in page.body.decode())
+            seen["og_images"][kind] = hashlib.sha256(og.body).hexdigest()
             for n, user in enumerate(users[kind][:3]):  # the player's engagement events, as it sends them
                 token = viewer_token(server, tenants[kind].secret_key, user)
                 batch = [{"type": "track", "event": name, "properties": {"template": template, **props}}
@@ -216,7 +234,10 @@ def test_every_story_is_the_same(answers):
 
 def test_shares_work_the_same(answers):
     assert answers["postgresql"]["shares"] == answers["sqlite"]["shares"]
-    assert answers["sqlite"]["shares"]["music"] == (201, 200, 200, "image/png", True)
+    for kind in ("music", "learning"):
+        assert answers["sqlite"]["shares"][kind] == (201, 200, 200, "image/png", True)
+    # The same card, picture included, down to the pixel.
+    assert answers["postgresql"]["og_images"] == answers["sqlite"]["og_images"]
 
 
 def test_story_stats_are_the_same(answers):

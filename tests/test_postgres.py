@@ -202,6 +202,9 @@ def run_backend(backend: str, instance: str, database_url: str | None, events) -
             assert result.exit_code == 0, result.output
             for user in users[kind]:
                 seen["precomputed"][kind, user] = story(server, template, user, secret)
+        showcase, secret = users["music"][0], basic(tenants["music"].secret_key)
+        erased = post_json(server, "/v1/users/erase", {"user_id": showcase}, secret)
+        seen["erasure"] = (erased.status, erased.json(), story(server, "year-in-music", showcase, secret)[0])
     finally:
         server.stop()
         database.close() if not database.is_closed() else None
@@ -278,3 +281,9 @@ def test_servers_on_several_machines_upgrade_one_database_once(postgres, tmp_pat
         assert [row[0] for row in cursor.fetchall()] == list(range(1, len(MIGRATIONS) + 1))
     finally:
         con.close()
+
+
+def test_erasing_a_user_is_the_same(answers):
+    assert answers["postgresql"]["erasure"] == answers["sqlite"]["erasure"]
+    status, body, story_after = answers["sqlite"]["erasure"]
+    assert status == 200 and body["erased"]["events"] > 100 and story_after == 404

@@ -16,7 +16,8 @@ keys = click.Group("keys", help="Rotate write keys, secret keys and the signing 
 database_group = click.Group("db", help="Create or upgrade the database schema.")
 
 
-def _find_app(name: str) -> App:
+def find_app(name: str) -> App:
+    """The app named ``name`` (or with that id), else a clear CLI error."""
     found = App.get_or_none((App.name == name) | (App.id == (int(name) if name.isdigit() else -1)))
     if found is None:
         raise click.ClickException(f"No app named {name!r}. See `recap apps list`.")
@@ -64,7 +65,7 @@ def list_apps() -> None:
 @click.option("--keep-old", is_flag=True, help="Leave the old keys working (revoke them later).")
 def rotate(app_name: str, kind: str, keep_old: bool) -> None:
     """Issue a new KIND key for APP_NAME and revoke the old ones."""
-    app = _find_app(app_name)
+    app = find_app(app_name)
     with db.database.atomic():
         key = rotate_key(app, kind, keep_old=keep_old)
     click.echo(f"{kind}_key: {key}")

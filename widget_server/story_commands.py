@@ -16,6 +16,7 @@ from .engine import (NotEligible, StoryTemplate, TemplateInvalid, assemble_many,
 from .engine.population import refresh
 from .engine.precompute import build, clear
 from .engine.templates import SHIPPED_DIR
+from .cli_commands import find_app
 from .engine.users import user_ids
 from .errors import APIError
 from .models import App
@@ -23,13 +24,6 @@ from .models import App
 templates = AppGroup("templates", help="Validate and preview story templates.")
 stories = AppGroup("stories", help="Precompute users' stories so serving is a lookup.")
 population = AppGroup("population", help="Refresh the distributions behind 'top X%' metrics.")
-
-
-def _find_app(name: str) -> App:
-    found = App.get_or_none((App.name == name) | (App.id == (int(name) if name.isdigit() else -1)))
-    if found is None:
-        raise click.ClickException(f"No app named {name!r}. See `recap apps list`.")
-    return found
 
 
 def _when(value: str | None) -> datetime | None:
@@ -64,7 +58,7 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
             continue
         line = f"ok {file} ({template.id}: {len(template.metrics)} metrics, {len(template.spec['frames'])} frames)"
         if app_name:
-            line += _dry_run(_find_app(app_name), template, users)
+            line += _dry_run(find_app(app_name), template, users)
         click.echo(line)
     if failed:
         raise click.ClickException(f"{failed} of {len(files)} templates are invalid.")
@@ -88,7 +82,7 @@ def _dry_run(app: App, template: StoryTemplate, users: int) -> str:
 @now_option
 def preview(template_id: str, user_id: str, app_name: str, now: str | None) -> None:
     """Print TEMPLATE_ID's story for one user as JSON (always assembled fresh)."""
-    app = _find_app(app_name)
+    app = find_app(app_name)
     try:
         story = assemble_story(app.id, template_id, user_id, now=_when(now), fresh=True)
     except APIError as exc:
@@ -104,7 +98,7 @@ def preview(template_id: str, user_id: str, app_name: str, now: str | None) -> N
               help="Processes assembling chunks side by side (one per core).")
 def build_command(template_id: str, app_name: str, now: str | None, workers: int) -> None:
     """Precompute every eligible user's TEMPLATE_ID story for the current period."""
-    app = _find_app(app_name)
+    app = find_app(app_name)
     template = registry.get(app.id, template_id)
     moment = _when(now)
     period = resolve_period(template.spec["period"], moment)
@@ -126,7 +120,7 @@ def build_command(template_id: str, app_name: str, now: str | None, workers: int
 @app_option
 def clear_command(template_id: str, app_name: str) -> None:
     """Delete TEMPLATE_ID's precomputed stories; stories are then assembled on demand."""
-    click.echo(f"deleted {clear(_find_app(app_name).id, template_id)} stories")
+    click.echo(f"deleted {clear(find_app(app_name).id, template_id)} stories")
 
 
 @population.command("refresh")
@@ -135,7 +129,7 @@ def clear_command(template_id: str, app_name: str) -> None:
 @now_option
 def refresh_command(template_id: str, app_name: str, now: str | None) -> None:
     """Recompute TEMPLATE_ID's percentile distributions for the current period."""
-    app = _find_app(app_name)
+    app = find_app(app_name)
     template = registry.get(app.id, template_id)
     period = resolve_period(template.spec["period"], _when(now))
     with click.progressbar(length=len(user_ids(app.id)), label="users") as bar:

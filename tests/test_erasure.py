@@ -1,0 +1,112 @@
+"""Erasing a user: nothing personal of theirs is left (events passed or not, the anonymous
+history joined to them, profile, shares, pictures, tokens), other users are untouched, and an
+old batch sent again cannot bring the events back."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from conftest import basic, http
+from share_helpers import NAME, USER, YEAR, bearer, plays, post_json, share, soundwave  # noqa: F401
+from story_helpers import identify, ms, send, track, viewer_token
+from test_event_indexes import catch_up, expected, found
+
+DEVICE = "device-7f3a"
+
+
+def erase(server, headers: dict, body: object):
+    return post_json(server, "/v1/users/erase", body, headers)
+
+
+@pytest.fixture
+def history(soundwave, live_server, runner):  # noqa: F811
+    """Ana listened on a device before she signed in; part of her history is passed, part not."""
+    before = [track(None, "Song Played", ms(f"{YEAR}-01-01T09:00:00") + i * 60_000,
+                    {"song": "Song 1", "artist": "Mitski"}, anon=DEVICE) | {"messageId": f"before-{i}"}
+              for i in range(5)]
+    send(live_server, soundwave.write_key, before + [identify(USER, {"name": NAME}, ms(f"{YEAR}-01-01T10:00:00"),
+                                                              anon=DEVICE)])
+    catch_up()
+    send(live_server, soundwave.write_key, plays(USER, 3, start_day=20))  # still in the tail
+    assert runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave"]).exit_code == 0
+    token = viewer_token(live_server, soundwave.secret_key, USER)
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 40), (200, 40, 90)).save(buffer, "PNG")
+    picture = http("POST", live_server.url + "/v1/uploads", buffer.getvalue(),
+                   {"Content-Type": "image/png", **bearer(token)}).json()
+    shared = share(live_server, soundwave, caption="my year", upload_id=picture["id"])
+    return {"tenant": soundwave, "before": before, "token": token, "picture": picture, "share": shared}
+
+
+def test_erasing_a_user_leaves_nothing_of_theirs(live_server, history, query):
+    tenant = history["tenant"]
+    ana_events = query("SELECT COUNT(*) FROM event WHERE actor IN (?, ?)", f"u:{USER}", f"a:{DEVICE}")[0][0]
+    ben_before = query("SELECT id, properties FROM event WHERE actor = 'u:ben' ORDER BY id")
+
+    reply = erase(live_server, basic(tenant.secret_key), {"user_id": USER})
+    assert reply.status == 200, reply.body
+    assert reply.json()["erased"] == {"events": ana_events, "profiles": 1, "identities": 1, "stories": 1,
+                                      "shares": 1, "uploads": 1, "viewer_grants": 2}
+
+    # Events: tombstones only, none with an id, a name, a property or a context of hers.
+    assert query("SELECT COUNT(*) FROM event WHERE actor = 'erased'") == [(ana_events,)]
+    leftovers = query("SELECT COUNT(*) FROM event WHERE user_id = ? OR anonymous_id = ? OR properties LIKE ? "
+                      "OR context LIKE ? OR actor IN (?, ?)", USER, DEVICE, f"%{NAME}%", f"%{DEVICE}%",
+                      f"u:{USER}", f"a:{DEVICE}")
+    assert leftovers == [(0,)]
+    assert query("SELECT COUNT(*) FROM keys.event_by_actor WHERE actor IN (?, ?)", f"u:{USER}", f"a:{DEVICE}") \
+        == [(0,)]
+    assert query("SELECT COUNT(*) FROM keys.event_by_name n JOIN event e ON e.id = n.event_id "
+                 "WHERE e.actor = 'erased'") == [(0,)]
+    for table in ("profile", "identity", "precomputed_story", "share", "upload", "viewer_grant"):
+        assert query(f"SELECT COUNT(*) FROM {table} WHERE user_id = ?", USER) == [(0,)], table
+
+    # What she could reach is gone; Ben's story and events are as they were.
+    assert http("GET", history["share"]["url"]).status in (404, 410)
+    assert http("GET", history["picture"]["url"]).status == 404
+    story = http("GET", f"{live_server.url}/v1/stories/year-in-music", None, bearer(history["token"]))
+    assert story.status == 401
+    for user, status in ((USER, 404), ("ben", 200)):
+        reply = http("GET", f"{live_server.url}/v1/stories/year-in-music?user_id={user}&fresh=1", None,
+                     basic(tenant.secret_key))
+        assert reply.status == status, (user, reply.body)
+    assert reply.json()  # Ben's
+    assert "not_eligible" in str(http("GET", f"{live_server.url}/v1/stories/year-in-music?user_id={USER}", None,
+                                      basic(tenant.secret_key)).body)  # no precomputed story left either
+    assert query("SELECT id, properties FROM event WHERE actor = 'u:ben' ORDER BY id") == ben_before
+    catch_up()  # the tombstones in the tail are passed like any event
+    assert found(query, tenant.app_id, [f"u:{USER}", f"a:{DEVICE}"]) == []
+    assert found(query, tenant.app_id, ["u:ben"]) == expected(query, tenant.app_id, ["u:ben"])
+
+
+def test_an_old_batch_sent_again_does_not_bring_the_events_back(live_server, history, query):
+    tenant = history["tenant"]
+    erase(live_server, basic(tenant.secret_key), {"user_id": USER})
+    reply = post_json(live_server, "/v1/batch", {"batch": history["before"]}, basic(tenant.write_key)).json()
+    assert (reply["stored"], reply["duplicates"]) == (0, 5)
+    assert query("SELECT COUNT(*) FROM event WHERE anonymous_id = ?", DEVICE) == [(0,)]
+
+
+@pytest.mark.parametrize("headers, body, status, field", [
+    ("write", {"user_id": USER}, 401, None), ("none", {"user_id": USER}, 401, None),
+    ("secret", {}, 422, "user_id"), ("secret", {"user_id": ""}, 422, "user_id"),
+    ("secret", {"user_id": "x" * 201}, 422, "user_id"), ("secret", [USER], 400, None)])
+def test_only_the_secret_key_erases_and_bad_requests_name_the_field(live_server, soundwave, query,  # noqa: F811
+                                                                     headers, body, status, field):
+    keys = {"write": basic(soundwave.write_key), "none": {}, "secret": basic(soundwave.secret_key)}
+    reply = erase(live_server, keys[headers], body)
+    assert reply.status == status, reply.body
+    if field:
+        assert field in reply.json()["error"]["details"]
+    assert query("SELECT COUNT(*) FROM event WHERE user_id = ?", USER)[0][0] > 0
+
+
+def test_the_command_line_erases_too(soundwave, runner, query):  # noqa: F811
+    result = runner.invoke(args=["users", "erase", "ben", "--app", "Soundwave", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "events: 30" in result.output
+    assert query("SELECT COUNT(*) FROM event WHERE user_id = 'ben'") == [(0,)]
+    unknown = runner.invoke(args=["users", "erase", "ben", "--app", "Nope", "--yes"])
+    assert unknown.exit_code != 0 and "No app named 'Nope'" in unknown.output

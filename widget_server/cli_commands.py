@@ -1,7 +1,9 @@
 """``recap apps``, ``recap keys`` and ``recap db``: managing apps, their keys and the schema."""
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from flask import Flask, current_app
@@ -10,6 +12,7 @@ from peewee import IntegrityError
 from . import config, db
 from .auth import create_key, rotate_key
 from .models import ApiKey, App
+from .share.shares import SCHEME, UNSAFE_SCHEMES
 
 apps = click.Group("apps", help="Create and list the apps that send events.")
 keys = click.Group("keys", help="Rotate write keys, secret keys and the signing keys.")
@@ -24,11 +27,40 @@ def find_app(name: str) -> App:
     return found
 
 
+def _time_zone(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"{value!r} is not an IANA time zone such as 'Europe/Berlin'.") from None
+    return value
+
+
+def _scheme(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and (not SCHEME.match(value) or value in UNSAFE_SCHEMES):
+        raise click.BadParameter("a custom URL scheme: lowercase letters, digits, '+', '-' or '.', "
+                                 "starting with a letter (not http, https, javascript, data, file, …).")
+    return value
+
+
+def _web_base(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        parts = urllib.parse.urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise click.BadParameter("an http(s) address without query or fragment, e.g. 'https://music.example'.")
+    return value
+
+
+def _app_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not 1 <= len(value.strip()) <= 100:
+        raise click.BadParameter("1 to 100 characters.")
+    return value.strip()
+
+
 @apps.command("create")
-@click.argument("name")
-@click.option("--deep-link-scheme", help="Custom URL scheme of the mobile app, e.g. 'musicapp'.")
-@click.option("--share-base-url", help="Web base for share links and universal/app links.")
-@click.option("--timezone", default="UTC", show_default=True,
+@click.argument("name", callback=_app_name)
+@click.option("--deep-link-scheme", callback=_scheme, help="Custom URL scheme of the mobile app, e.g. 'musicapp'.")
+@click.option("--share-base-url", callback=_web_base, help="Web base for share links and universal/app links.")
+@click.option("--timezone", default="UTC", show_default=True, callback=_time_zone,
               help="Time zone for users whose events carry none (IANA name).")
 def create_app_command(name: str, deep_link_scheme: str | None, share_base_url: str | None,
                        timezone: str) -> None:

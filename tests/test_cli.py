@@ -1,0 +1,100 @@
+"""The ``recap`` command itself, as an operator runs it: a real process, configured by the
+environment, on a real instance folder; the keys it prints work against the server."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import LiveServer, basic, http
+from widget_server import create_app
+from widget_server.db import database
+
+RECAP = os.path.join(os.path.dirname(sys.executable), "recap")
+
+
+@pytest.fixture
+def recap(tmp_path):
+    instance = tmp_path / "instance"
+    env = {**os.environ, "RECAP_INSTANCE_PATH": str(instance)}
+    env.pop("RECAP_DATABASE_URL", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([RECAP, *args], env=env, capture_output=True, text=True, timeout=60)
+
+    run.instance = instance
+    return run
+
+
+def printed(output: str) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
+
+
+def test_apps_create_prints_keys_once_that_then_work(recap):
+    created = recap("apps", "create", "My App", "--timezone", "Europe/Berlin", "--deep-link-scheme", "myapp")
+    assert created.returncode == 0, created.stderr
+    keys = printed(created.stdout)
+    assert keys["write_key"].startswith("rcp_w_") and keys["secret_key"].startswith("rcp_s_")
+    listed = recap("apps", "list")
+    assert "My App" in listed.stdout and keys["write_key"] not in listed.stdout  # prefixes only
+    app = create_app({"INSTANCE_PATH": str(recap.instance), "TESTING": True})
+    server = LiveServer(app).start()
+    try:
+        reply = http("POST", server.url + "/v1/track", json.dumps({"userId": "u1", "event": "Opened"}).encode(),
+                     {"Content-Type": "application/json", **basic(keys["write_key"])})
+        assert reply.status == 200 and reply.json()["stored"] == 1
+        token = http("POST", server.url + "/v1/viewer-tokens", json.dumps({"user_id": "u1"}).encode(),
+                     {"Content-Type": "application/json", **basic(keys["secret_key"])})
+        assert token.status == 201
+    finally:
+        server.stop()
+        database.close()
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--timezone", "Mars/Base"], "--timezone"),
+    (["--deep-link-scheme", "javascript"], "--deep-link-scheme"),
+    (["--deep-link-scheme", "My App"], "--deep-link-scheme"),
+    (["--share-base-url", "music.example"], "--share-base-url"),
+    (["--share-base-url", "https://music.example/?ref=1"], "--share-base-url"),
+])
+def test_apps_create_refuses_bad_settings_by_name(recap, args, option):
+    result = recap("apps", "create", "Bad", *args)
+    assert result.returncode == 2 and f"Invalid value for '{option}'" in result.stderr
+    assert "Bad" not in recap("apps", "list").stdout
+
+
+def test_app_names_are_unique_and_not_empty(recap):
+    assert recap("apps", "create", "Twice").returncode == 0
+    again = recap("apps", "create", "Twice")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert recap("apps", "create", "  ").returncode == 2
+
+
+def test_signing_keys_rotate_and_old_tokens_still_verify(recap):
+    keys = printed(recap("apps", "create", "Signed").stdout)
+    app = create_app({"INSTANCE_PATH": str(recap.instance), "TESTING": True})
+    with app.test_client() as client:
+        token = client.post("/v1/viewer-tokens", json={"user_id": "u1"}, headers=basic(keys["secret_key"])).json["token"]
+    database.close()
+    rotated = recap("keys", "rotate-signing")
+    assert rotated.returncode == 0 and "2 signing keys" in rotated.stdout
+    app = create_app({"INSTANCE_PATH": str(recap.instance), "TESTING": True})  # a restart reads the new key
+    with app.test_client() as client:
+        reply = client.get("/v1/stories/year-in-music", headers={"Authorization": f"Bearer {token}"})
+        assert reply.status_code != 401, reply.json  # signed with the old key, still accepted
+        newer = client.post("/v1/viewer-tokens", json={"user_id": "u1"}, headers=basic(keys["secret_key"])).json
+    database.close()
+    assert newer["token"] != token
+
+
+def test_db_upgrade_and_help(recap):
+    first = recap("db", "upgrade")
+    assert first.returncode == 0 and "up to date" in first.stdout  # every start upgrades already
+    top = recap("--help")
+    assert "RECAP_INSTANCE_PATH" in top.stdout and "apps create" in top.stdout
+    for group in ("apps", "keys", "db", "users", "stories", "templates", "shares"):
+        assert recap(group, "--help").returncode == 0, group

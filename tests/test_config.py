@@ -62,3 +62,20 @@ def test_environment_settings_reach_the_running_server(configured, tmp_path):
     finally:
         server.stop()
     assert elsewhere.exists() and not (tmp_path / "instance" / "recap.sqlite3").exists()
+
+
+def test_what_a_process_caches_belongs_to_its_database(tmp_path):
+    """One process may serve another database later (tests, tools): an app id there is
+    another app, with its own time zone."""
+    offsets = []
+    for name, zone in (("first", "Asia/Tokyo"), ("second", "UTC")):
+        app = create_app({"INSTANCE_PATH": str(tmp_path / name), "TESTING": True})
+        tenant = make_tenant(name, timezone=zone)
+        assert tenant.app_id == 1
+        with app.test_client() as client:
+            reply = client.post("/v1/track", json={"userId": "u", "event": "x"}, headers=basic(tenant.write_key))
+            assert reply.status_code == 200
+        with database.connection_context():
+            offsets.append(database.execute_sql("SELECT utc_offset FROM event").fetchone()[0])
+        database.close()
+    assert offsets == [540, 0]

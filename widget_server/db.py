@@ -123,6 +123,13 @@ def keys_path(path: str) -> str:
 
 
 def open_database(url: str, busy_timeout_ms: int | None = None) -> Database:
+    """The peewee database at ``url``; ``url`` stays on it (see ``url()``)."""
+    opened = _open(url, busy_timeout_ms)
+    opened.url = url
+    return opened
+
+
+def _open(url: str, busy_timeout_ms: int | None) -> Database:
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         pragmas = dict(SQLITE_PRAGMAS)
@@ -174,6 +181,12 @@ def sqlite_connection(path: str, store: str | None = None, **pragmas: object) ->
 
 # The ingest writer's connection (one thread at a time uses it, under the group commit).
 sqlite_writer = ProcessConnection(sqlite_connection)
+
+
+def url() -> str:
+    """The URL of the database in use: what caches of its rows are kept under, since one
+    process may open another database later (tests, tools)."""
+    return database.obj.url
 
 
 def is_sqlite() -> bool:

@@ -9,7 +9,7 @@ import msgspec
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from peewee import OperationalError
 
-from . import event_store
+from . import db, event_store
 from .db import sqlite3
 from .auth import Caller, require_ingest_credential
 from .errors import MalformedBody, PayloadTooLarge, TooManyRequests, ValidationFailed
@@ -31,13 +31,14 @@ CORS_HEADERS = {
 
 _decode_batch = msgspec.json.Decoder(BatchIn).decode
 _decode_single = msgspec.json.Decoder(SingleIn).decode
-_app_timezones: dict[int, str] = {}
+_app_timezones: dict[tuple[str, int], str] = {}  # (database URL, app id) -> the app's time zone
 
 
 def _app_timezone(app_id: int) -> str:
-    zone = _app_timezones.get(app_id)
+    key = (db.url(), app_id)
+    zone = _app_timezones.get(key)
     if zone is None:
-        zone = _app_timezones[app_id] = App.get_by_id(app_id).timezone
+        zone = _app_timezones[key] = App.get_by_id(app_id).timezone
     return zone
 
 

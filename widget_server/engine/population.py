@@ -17,6 +17,7 @@ import time
 from collections import defaultdict
 from typing import Any, Callable
 
+from .. import db
 from ..db import database
 from ..models import PopulationStat, now_ms
 from . import metrics_sql, slice as story_slice
@@ -35,7 +36,7 @@ _refreshing = threading.Lock()
 
 
 def _key(app_id: int, template: StoryTemplate, period: Period, metric: str) -> tuple:
-    return app_id, template.id, period.key, metric
+    return db.url(), app_id, template.id, period.key, metric
 
 
 def lookup(app_id: int, template: StoryTemplate, period: Period, metric: str) -> dict | None:

@@ -287,3 +287,4 @@ def test_erasing_a_user_is_the_same(answers):
     assert answers["postgresql"]["erasure"] == answers["sqlite"]["erasure"]
     status, body, story_after = answers["sqlite"]["erasure"]
     assert status == 200 and body["erased"]["events"] > 100 and story_after == 404
+

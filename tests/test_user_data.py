@@ -1,9 +1,11 @@
-"""Erasing a user: nothing personal of theirs is left (events passed or not, the anonymous
-history joined to them, profile, shares, pictures, tokens), other users are untouched, and an
-old batch sent again cannot bring the events back."""
+"""A user's data, exported (everything that counts for them, as sent) or erased (nothing
+personal of theirs is left: events passed or not, the anonymous history joined to them,
+profile, shares, pictures, tokens; other users untouched; an old batch sent again cannot bring
+the events back)."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from PIL import Image
@@ -81,6 +83,46 @@ def test_erasing_a_user_leaves_nothing_of_theirs(live_server, history, query):
     assert found(query, tenant.app_id, ["u:ben"]) == expected(query, tenant.app_id, ["u:ben"])
 
 
+def test_export_holds_everything_that_counts_for_the_user(live_server, history, query):
+    tenant = history["tenant"]
+    reply = post_json(live_server, "/v1/users/export", {"user_id": USER}, basic(tenant.secret_key))
+    assert reply.status == 200 and reply.headers["Content-Type"] == "application/json"
+    assert reply.headers["Cache-Control"] == "private, no-store"
+    data = json.loads(reply.body)
+    assert (data["user_id"], data["app"]["name"], data["profile"]["traits"]["name"]) == (USER, "Soundwave", NAME)
+    assert [i["actor"] for i in data["identities"]] == [f"a:{DEVICE}"]
+    ana = query("SELECT message_id FROM event WHERE actor IN (?, ?) ORDER BY timestamp, id", f"u:{USER}", f"a:{DEVICE}")
+    assert [e["message_id"] for e in data["events"]] == [m for (m,) in ana]  # her own and her device's, in time order
+    first = data["events"][0]
+    assert (first["anonymous_id"], first["properties"], first["timestamp"]) == (
+        DEVICE, {"song": "Song 1", "artist": "Mitski"}, f"{YEAR}-01-01T09:00:00.000Z")
+    assert first["context"] == {"timezone": "UTC"}
+    assert [s["id"] for s in data["shares"]] == [history["share"]["id"]] and data["shares"][0]["card"]
+    assert [u["id"] for u in data["uploads"]] == [history["picture"]["id"]]
+    assert http("GET", data["uploads"][0]["url"]).status == 200
+    assert not any("ben" in json.dumps(e) for e in data["events"])
+
+    erase(live_server, basic(tenant.secret_key), {"user_id": USER})
+    after = json.loads(post_json(live_server, "/v1/users/export", {"user_id": USER}, basic(tenant.secret_key)).body)
+    assert (after["profile"], after["identities"], after["events"], after["shares"], after["uploads"]) == (
+        None, [], [], [], [])
+
+
+def test_the_command_line_exports_the_same_document(live_server, history, runner, tmp_path):
+    tenant = history["tenant"]
+    over_http = json.loads(post_json(live_server, "/v1/users/export", {"user_id": USER},
+                                     basic(tenant.secret_key)).body)
+    out = tmp_path / "ana.json"
+    result = runner.invoke(args=["users", "export", USER, "--app", "Soundwave", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    from_cli = json.loads(out.read_text())
+    for document in (over_http, from_cli):
+        document.pop("exported_at")
+        for upload in document["uploads"]:
+            upload.pop("url")  # the request's host, or RECAP_PUBLIC_BASE_URL
+    assert from_cli == over_http
+
+
 def test_an_old_batch_sent_again_does_not_bring_the_events_back(live_server, history, query):
     tenant = history["tenant"]
     erase(live_server, basic(tenant.secret_key), {"user_id": USER})
@@ -93,10 +135,11 @@ def test_an_old_batch_sent_again_does_not_bring_the_events_back(live_server, his
     ("write", {"user_id": USER}, 401, None), ("none", {"user_id": USER}, 401, None),
     ("secret", {}, 422, "user_id"), ("secret", {"user_id": ""}, 422, "user_id"),
     ("secret", {"user_id": "x" * 201}, 422, "user_id"), ("secret", [USER], 400, None)])
-def test_only_the_secret_key_erases_and_bad_requests_name_the_field(live_server, soundwave, query,  # noqa: F811
-                                                                     headers, body, status, field):
+@pytest.mark.parametrize("route", ["erase", "export"])
+def test_only_the_secret_key_erases_or_exports_and_bad_requests_name_the_field(
+        live_server, soundwave, query, route, headers, body, status, field):  # noqa: F811
     keys = {"write": basic(soundwave.write_key), "none": {}, "secret": basic(soundwave.secret_key)}
-    reply = erase(live_server, keys[headers], body)
+    reply = post_json(live_server, f"/v1/users/{route}", body, keys[headers])
     assert reply.status == status, reply.body
     if field:
         assert field in reply.json()["error"]["details"]

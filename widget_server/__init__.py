@@ -14,7 +14,7 @@ START_LOCK_FILE = "start.lock"
 
 # Each feature module exposes ``init_app(app)`` (blueprints, CLI commands, hooks).
 FEATURES = ("ingest", "viewer_tokens", "cli_commands", "stories", "story_commands", "player", "share",
-            "sdk_assets", "erasure")
+            "sdk_assets", "user_data")
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -1,6 +1,12 @@
-"""Erasing a user: ``POST /v1/users/erase`` (secret key) and ``recap users erase``.
+"""What Recap keeps about one user, exported or erased (DESIGN.md: the secret key may "delete or
+export a user"): ``POST /v1/users/export`` and ``/v1/users/erase`` with ``{"user_id": "…"}``
+(user ids stay out of URLs), and ``recap users export|erase``.
 
-Everything Recap keeps about the user goes: their profile and identities, the personal content
+Export: the profile, identities, every event that counts for the user (their own and the
+anonymous ones joined to them, properties and context as sent), shares and uploads, as one
+JSON document, streamed (a heavy user has hundreds of thousands of events).
+
+Erasure: everything Recap keeps about the user goes: their profile and identities, the personal content
 of their events (ids, properties, traits, context, names) and of the anonymous events joined to
 them, their precomputed stories, shares (page and images), uploaded pictures and viewer grants.
 An event row stays as a tombstone (message id, type, times) so that a client retrying an old
@@ -11,10 +17,14 @@ stop sending the user's events first.
 from __future__ import annotations
 
 import contextlib
+import json
+import time
+from datetime import datetime, timezone
 from typing import Iterator
 
 import click
-from flask import Blueprint, Flask, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify, stream_with_context
+from flask.cli import AppGroup
 from marshmallow import Schema, fields, validate
 
 from . import event_indexes, json_body
@@ -23,28 +33,84 @@ from .cli_commands import find_app
 from .db import database, is_sqlite
 from .engine.users import actor_pairs
 from .group_commit import FileLock, lock_path
-from .models import Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
+from .models import App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
 from .share import images
+from .share.shares import public_base
 from .share.uploads import upload_dir
 
 bp = Blueprint("erasure", __name__)
-users = click.Group("users", help="Erase what Recap keeps about a user.")
+users = AppGroup("users", help="Export or erase what Recap keeps about a user.")
 CHUNK = 500
 TOMBSTONE = ("UPDATE event SET user_id = NULL, anonymous_id = NULL, actor = 'erased', name = NULL, "
              "properties = NULL, context = NULL WHERE id IN ({ids})")
 
 
-class EraseRequest(Schema):
+class UserRequest(Schema):
     user_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
+    """The user's data as JSON text, in pieces."""
+    profile = Profile.get_or_none((Profile.app_id == app.id) & (Profile.user_id == user_id))
+    head = {
+        "app": {"id": app.id, "name": app.name}, "user_id": user_id, "exported_at": _iso(time.time() * 1000),
+        "profile": None if profile is None else {"traits": profile.traits, "timezone": profile.timezone,
+                                                 "first_seen": _iso(profile.first_seen),
+                                                 "last_seen": _iso(profile.last_seen)},
+        "identities": [{"actor": i.actor, "joined_at": _iso(i.created_at)} for i in
+                       Identity.select().where((Identity.app_id == app.id) & (Identity.user_id == user_id))
+                       .order_by(Identity.id)],
+        "shares": [{"id": s.id, "template": s.template_id, "url": s.url, "card": s.card,
+                    "created_at": _iso(s.created_at), "expires_at": _iso(s.expires_at),
+                    "revoked_at": _iso(s.revoked_at)} for s in
+                   Share.select().where((Share.app == app.id) & (Share.user_id == user_id)).order_by(Share.created_at)],
+        "uploads": [{"id": u.id, "url": f"{public_base}/u/{u.id}.{_extension(u)}", "width": u.width,
+                     "height": u.height, "created_at": _iso(u.created_at)} for u in
+                    Upload.select().where((Upload.app == app.id) & (Upload.user_id == user_id)).order_by(Upload.created_at)],
+    }
+    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "events": ['
+    ids = [row[0] for row in _event_rows(app.id, user_id, "e.id")]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        rows = database.execute_sql(
+            "SELECT message_id, type, name, user_id, anonymous_id, timestamp, received_at, properties, context "
+            f"FROM event WHERE id IN ({', '.join([database.param] * len(chunk))}) ORDER BY timestamp, id", chunk)
+        yield ("," if start else "") + ",".join(_event_json(row) for row in rows)
+    yield "]}"
+
+
+def _event_rows(app_id: int, user_id: str, columns: str) -> list[tuple]:
+    """``columns`` of every event that counts for the user, in time order."""
+    actors = [actor for actor, _ in actor_pairs(app_id, [user_id])]
+    condition, params = event_indexes.by_actor("e", app_id, actors, 0, event_indexes.OPEN_END)
+    return database.execute_sql(f"SELECT {columns} FROM event e WHERE {condition} ORDER BY e.timestamp, e.id",
+                                params).fetchall()
+
+
+def _event_json(row: tuple) -> str:
+    message_id, kind, name, user, anonymous, timestamp, received_at, properties, context = row
+    known = json.dumps({"message_id": message_id, "type": kind, "name": name, "user_id": user,
+                          "anonymous_id": anonymous, "timestamp": _iso(timestamp),
+                          "received_at": _iso(received_at)}, ensure_ascii=False)
+    # Properties and context are stored as the JSON text the client sent: spliced in as they are.
+    return f'{known[:-1]}, "properties": {properties or "null"}, "context": {context or "null"}}}'
+
+
+def _iso(ms: float | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _extension(upload: Upload) -> str:
+    return "jpg" if upload.format == "jpeg" else "png"
 
 
 def erase_user(app_id: int, user_id: str) -> dict[str, int]:
     """Erase ``user_id`` of app ``app_id``; how many of each thing went."""
     actors = [actor for actor, _ in actor_pairs(app_id, [user_id])]
     with _writers_locked(), database.atomic():
-        condition, params = event_indexes.by_actor("e", app_id, actors, 0, event_indexes.OPEN_END)
-        rows = database.execute_sql(f"SELECT e.id, e.name, e.timestamp FROM event e WHERE {condition}",
-                                    params).fetchall()
+        rows = _event_rows(app_id, user_id, "e.id, e.name, e.timestamp")
         ids = [row[0] for row in rows]
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
@@ -68,7 +134,7 @@ def erase_user(app_id: int, user_id: str) -> dict[str, int]:
     for share in shares:  # files only once the rows are gone for good
         images.forget(share.id)
     for upload in uploads:
-        (upload_dir() / f"{upload.id}.{'jpg' if upload.format == 'jpeg' else 'png'}").unlink(missing_ok=True)
+        (upload_dir() / f"{upload.id}.{_extension(upload)}").unlink(missing_ok=True)
     return counts
 
 
@@ -105,13 +171,38 @@ def _forget_keys(app_id: int, actors: list[str], rows: list[tuple]) -> None:
             named)
 
 
+@bp.post("/v1/users/export")
+def export() -> Response:
+    caller = require_secret_key()
+    args = json_body.load(UserRequest(), '{"user_id": "…"}', "request")
+    app = App.get_by_id(caller.app_id)
+    body = export_user(app, args["user_id"], public_base())
+    response = Response(stream_with_context(body), mimetype="application/json")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.post("/v1/users/erase")
 def erase() -> Response:
     caller = require_secret_key()
-    args = json_body.load(EraseRequest(), '{"user_id": "…"}', "request")
+    args = json_body.load(UserRequest(), '{"user_id": "…"}', "request")
     counts = erase_user(caller.app_id, args["user_id"])
     current_app.logger.info("erased a user of app %s: %s", caller.app_id, counts)
     return jsonify(erased=counts)
+
+
+@users.command("export")
+@click.argument("user_id")
+@click.option("--app", "app_name", required=True, help="App name or id.")
+@click.option("--output", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
+              help="Where to write the JSON document.")
+def export_command(user_id: str, app_name: str, output) -> None:
+    """Write everything Recap keeps about USER_ID as one JSON document."""
+    app = find_app(app_name)
+    base = current_app.config["PUBLIC_BASE_URL"] or ""
+    for piece in export_user(app, user_id, base):
+        output.write(piece)
+    output.write("\n")
 
 
 @users.command("erase")

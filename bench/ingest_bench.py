@@ -171,13 +171,8 @@ def raw_round(path: str, app_id: int, batches: list[list[dict]]) -> float:
 
 def index_pass(path: str) -> None:
     """One pass over the unindexed events, taking the keys file's lock as the server does."""
-    con, lock = event_indexes.keys_connection(path), event_indexes.keys_lock(path)
-    try:
-        with lock:
-            event_indexes.catch_up(con, limit=None)
-    finally:
-        lock.close()
-        con.close()
+    with event_indexes.keys_writer(path) as (con, lock), lock:
+        event_indexes.catch_up(con, limit=None)
 
 
 def wait_until_indexed(path: str, timeout: float = 60) -> bool:

@@ -2,38 +2,13 @@
 ``--preload``) agree on one signing key and one schema, and none of them fails."""
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
-import traceback
 
 import pytest
 
+from start_helpers import start_together
+
 PROCESSES = 3
-
-
-def start(config: dict, barrier, answers) -> None:
-    from widget_server import create_app  # imported before the barrier: the starts race
-
-    barrier.wait()
-    try:
-        app = create_app(config)
-        answers.put(("started", tuple(app.config["SECRET_KEYS"])))
-    except Exception:
-        answers.put(("failed", traceback.format_exc()))
-
-
-def start_together(configs: list[dict]) -> list[tuple[str, object]]:
-    """Make the app in one process per config, all at the same moment; their answers."""
-    spawn = multiprocessing.get_context("spawn")
-    barrier, answers = spawn.Barrier(len(configs)), spawn.Queue()
-    processes = [spawn.Process(target=start, args=(config, barrier, answers)) for config in configs]
-    for process in processes:
-        process.start()
-    try:
-        return [answers.get(timeout=60) for _ in processes]
-    finally:
-        for process in processes:
-            process.join(timeout=30)
 
 
 @pytest.mark.parametrize("attempt", range(3))

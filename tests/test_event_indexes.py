@@ -11,11 +11,9 @@ import uuid
 import pytest
 
 from conftest import basic, http, make_tenant
+from index_helpers import catch_up, expected, found
 from widget_server import db, event_indexes
 from widget_server.db import database
-
-EVERYTHING = (0, 2 ** 62)
-
 
 def send(server, key, events):
     reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": events}).encode(),
@@ -27,22 +25,6 @@ def send(server, key, events):
 def track(actor_field, actor, n):
     return [{"type": "track", "event": "Song Played", actor_field: actor, "messageId": uuid.uuid4().hex,
              "properties": {"n": i}} for i in range(n)]
-
-
-def found(query, app_id, actors, start_end=EVERYTHING):
-    condition, params = event_indexes.by_actor("e", app_id, actors, *start_end)
-    return [row[0] for row in query(f"SELECT e.id FROM event e WHERE {condition} ORDER BY e.id", *params)]
-
-
-def expected(query, app_id, actors):
-    marks = ", ".join("?" * len(actors))
-    return [row[0] for row in query(f"SELECT id FROM event WHERE app_id = ? AND actor IN ({marks}) ORDER BY id",
-                                    app_id, *actors)]
-
-
-def catch_up():
-    with database.connection_context(), database.atomic():
-        return event_indexes.catch_up(database.connection(), limit=None)
 
 
 def test_events_are_found_exactly_once_indexed_half_indexed_and_not_at_all(live_server, tenant, query):

@@ -56,14 +56,10 @@ def test_repeats_across_workers_are_stored_once_while_passes_run(tmp_path):
                 (stored.append(reply.json()["stored"]) if reply.status == 200 else failures.append(reply))
 
     def keep_passing() -> None:
-        keys, lock = event_indexes.keys_connection(store), event_indexes.keys_lock(store)
-        try:
+        with event_indexes.keys_writer(store) as (keys, lock):
             while not done.wait(0.02):
                 with lock:
                     event_indexes.catch_up(keys)
-        finally:
-            lock.close()
-            keys.close()
 
     passer = threading.Thread(target=keep_passing)
     senders = [threading.Thread(target=send) for _ in range(SENDERS)]

@@ -23,6 +23,7 @@ from demo_app import learning, music
 from demo_app.catalog import build_catalog
 from demo_app.people import make_people
 from share_helpers import bearer, post_json
+from start_helpers import start_together
 from story_helpers import viewer_token
 from widget_server import create_app
 from widget_server.db import database
@@ -265,7 +266,6 @@ def test_precomputed_stories_are_the_same(answers):
 
 @pytest.mark.parametrize("attempt", range(2))
 def test_servers_on_several_machines_upgrade_one_database_once(postgres, tmp_path, attempt):
-    from test_app_start import start_together
     from widget_server.db import MIGRATIONS
 
     url = new_database(postgres, f"recap_start_{attempt}")

@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import basic, http
 from share_helpers import NAME, USER, YEAR, bearer, plays, post_json, share, soundwave  # noqa: F401
 from story_helpers import identify, ms, send, track, viewer_token
-from test_event_indexes import catch_up, expected, found
+from index_helpers import catch_up, expected, found
 
 DEVICE = "device-7f3a"
 

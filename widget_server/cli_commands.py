@@ -19,6 +19,9 @@ keys = click.Group("keys", help="Rotate write keys, secret keys and the signing 
 database_group = click.Group("db", help="Create or upgrade the database schema.")
 
 
+app_option = click.option("--app", "app_name", required=True, help="App name or id.")
+
+
 def find_app(name: str) -> App:
     """The app named ``name`` (or with that id), else a clear CLI error."""
     found = App.get_or_none((App.name == name) | (App.id == (int(name) if name.isdigit() else -1)))

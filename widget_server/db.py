@@ -15,6 +15,7 @@ from playhouse.db_url import connect as connect_url
 from playhouse.pool import PooledSqliteDatabase
 
 from .group_commit import FileLock, lock_path
+from .per_process import PerProcess
 
 log = logging.getLogger(__name__)
 
@@ -146,27 +147,6 @@ def _open(url: str, busy_timeout_ms: int | None) -> Database:
     return connect_url(url)
 
 
-class ProcessConnection:
-    """One long-lived connection per process, to one file at a time, made by ``open_(path)``.
-
-    Request connections open and close with each request, so their page cache starts cold;
-    a connection kept across requests keeps its hot pages. It must not cross a fork, and a
-    process serves one store (tests move on to the next file, and the old one is closed).
-    """
-
-    def __init__(self, open_: Callable[[str], sqlite3.Connection]) -> None:
-        self._open = open_
-        self._current: tuple[int, str, sqlite3.Connection] | None = None  # (pid, path, connection)
-
-    def __call__(self, path: str) -> sqlite3.Connection:
-        pid = os.getpid()
-        if self._current is None or self._current[:2] != (pid, path):
-            if self._current is not None and self._current[0] == pid:
-                self._current[2].close()
-            self._current = (pid, path, self._open(path))
-        return self._current[2]
-
-
 def sqlite_connection(path: str, store: str | None = None, **pragmas: object) -> sqlite3.Connection:
     """An autocommit connection with the store's pragmas (``pragmas`` override them), for
     background work. ``store``: the store ``path`` belongs to, attached read-only as ``store``."""
@@ -179,8 +159,9 @@ def sqlite_connection(path: str, store: str | None = None, **pragmas: object) ->
     return con
 
 
-# The ingest writer's connection (one thread at a time uses it, under the group commit).
-sqlite_writer = ProcessConnection(sqlite_connection)
+# The ingest writer's connection (one thread at a time uses it, under the group commit):
+# request connections start with a cold page cache, this one keeps its hot pages.
+sqlite_writer = PerProcess(sqlite_connection)
 
 
 def url() -> str:

@@ -43,7 +43,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 from .db import FileWorker, database, is_sqlite, keys_path, sqlite3, sqlite_connection
 from .group_commit import FileLock, lock_path
@@ -142,30 +143,37 @@ def keys_lock(path: str) -> FileLock:
     return FileLock(lock_path(keys_path(path)))
 
 
-def open_keys(path: str) -> None:
-    """Make the keys file belong to the store at ``path`` (creating or rebuilding it), then pass
-    whatever the store holds beyond it. Run at start-up; a long catch-up is logged."""
+@contextmanager
+def keys_writer(path: str) -> Iterator[tuple[Any, FileLock]]:
+    """A pass's connection to the keys file of the store at ``path`` and the lock passes take
+    turns on (hold it around each pass); both closed on leaving."""
     con, lock = keys_connection(path), keys_lock(path)
     try:
-        with lock:
-            mismatch = _mismatch(con)
-            if mismatch:
-                if mismatch != "no keys yet":
-                    log.warning("rebuilding the event keys of %s: the keys file is %s", path, mismatch)
-                for (table,) in con.execute("SELECT name FROM main.sqlite_master WHERE type = 'table' "
-                                           "AND name NOT LIKE 'sqlite%'").fetchall():
-                    con.execute(f'DROP TABLE main."{table}"')
-                for sql in KEYS_SCHEMA:
-                    con.execute(sql)
-                con.execute(f"PRAGMA main.user_version = {KEYS_LAYOUT}")
-            done, top = tail_bounds(con)
-            while passed := catch_up(con):
-                done += passed
-                if top > MAX_PASS_ROWS:
-                    log.info("event keys: %d of %d events passed", min(done, top), top)
+        yield con, lock
     finally:
         lock.close()
         con.close()
+
+
+def open_keys(path: str) -> None:
+    """Make the keys file belong to the store at ``path`` (creating or rebuilding it), then pass
+    whatever the store holds beyond it. Run at start-up; a long catch-up is logged."""
+    with keys_writer(path) as (con, lock), lock:
+        mismatch = _mismatch(con)
+        if mismatch:
+            if mismatch != "no keys yet":
+                log.warning("rebuilding the event keys of %s: the keys file is %s", path, mismatch)
+            for (table,) in con.execute("SELECT name FROM main.sqlite_master WHERE type = 'table' "
+                                       "AND name NOT LIKE 'sqlite%'").fetchall():
+                con.execute(f'DROP TABLE main."{table}"')
+            for sql in KEYS_SCHEMA:
+                con.execute(sql)
+            con.execute(f"PRAGMA main.user_version = {KEYS_LAYOUT}")
+        done, top = tail_bounds(con)
+        while passed := catch_up(con):
+            done += passed
+            if top > MAX_PASS_ROWS:
+                log.info("event keys: %d of %d events passed", min(done, top), top)
 
 
 def _mismatch(con: Any) -> str | None:
@@ -292,8 +300,7 @@ class Indexer(FileWorker):
 
     def _run(self, path: str) -> None:
         quiet = 0.0
-        con, lock = keys_connection(path), keys_lock(path)
-        try:
+        with keys_writer(path) as (con, lock):
             while quiet < self.idle_stop and os.path.exists(path):
                 time.sleep(self.interval)
                 try:
@@ -308,9 +315,6 @@ class Indexer(FileWorker):
                     continue
                 log.debug("event index pass: %d events", passed)
                 quiet = 0.0
-        finally:
-            lock.close()
-            con.close()
 
 
 indexer = Indexer()

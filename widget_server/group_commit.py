@@ -19,6 +19,8 @@ import os
 import threading
 from typing import Callable, Generic, TypeVar
 
+from .per_process import PerProcess
+
 T = TypeVar("T")
 
 MAX_GROUP_ITEMS = 16  # requests per transaction: bounds the transaction and the leader's wait
@@ -47,7 +49,7 @@ class GroupCommitter(Generic[T]):
         self._lock = threading.Lock()
         self._pending: list[_Waiter[T]] = []
         self._leading = False
-        self._lock_file: tuple[int, str, FileLock] | None = None  # (pid, path, lock)
+        self._lock_files: PerProcess[FileLock] = PerProcess(FileLock)  # a descriptor must not cross a fork
 
     def submit(self, item: T, write_group: Callable[[list[T]], list[int]], lock_path: str | None) -> int:
         """Queue ``item``; return its result once its group is committed (or raise its error)."""
@@ -86,14 +88,7 @@ class GroupCommitter(Generic[T]):
                 waiter.done.set()
 
     def _cross_process_lock(self, path: str | None) -> "FileLock":
-        if path is None:
-            return FileLock(None)
-        pid = os.getpid()  # a descriptor inherited across fork would share the lock
-        if self._lock_file is None or self._lock_file[:2] != (pid, path):
-            if self._lock_file is not None and self._lock_file[0] == pid:
-                self._lock_file[2].close()  # one database per process; tests move on
-            self._lock_file = (pid, path, FileLock(path))
-        return self._lock_file[2]
+        return FileLock(None) if path is None else self._lock_files(path)
 
 
 class FileLock:

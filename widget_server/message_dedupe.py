@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .db import ProcessConnection
 from .event_indexes import MESSAGE_KEY_TABLES, keys_connection
+from .per_process import PerProcess
 
 Parts = tuple[int, str]  # (app_id, message_id)
 LOOKUP_CHUNK = 400
@@ -56,7 +56,7 @@ class KeysReader:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._connection = ProcessConnection(keys_connection)
+        self._connection = PerProcess(keys_connection)
 
     @contextmanager
     def snapshot(self, path: str) -> Iterator[Any]:
@@ -77,16 +77,19 @@ def look_up(path: str, parts: list[Parts]) -> Lookup:
     """Which keys the store at ``path`` has passed already (a read; no lock needed)."""
     with keys_reader.snapshot(path) as cursor:
         # One snapshot: every key passed up to the watermark is in one of the tables.
-        watermark = _watermark(cursor)
-        return Lookup(parts, [key_of(p) for p in parts], stored_keys(cursor, parts), watermark)
+        watermark, tables = _state(cursor)
+        return Lookup(parts, [key_of(p) for p in parts], stored_keys(cursor, parts, tables), watermark)
 
 
-def _watermark(cursor: Any) -> int:
-    return cursor.execute("SELECT indexed_through FROM event_index_state").fetchone()[0]
+def _state(cursor: Any) -> tuple[int, tuple[str, ...]]:
+    """The pass's watermark, and the message key tables that hold any key (below 2M keys, the
+    recent table is empty and not worth a probe per key)."""
+    watermark, recent = cursor.execute("SELECT indexed_through, recent_keys FROM event_index_state").fetchone()
+    return watermark, MESSAGE_KEY_TABLES if recent else MESSAGE_KEY_TABLES[:1]
 
 
-def stored_keys(cursor: Any, parts: list[Parts]) -> set[str]:
-    """The keys among ``parts`` that the message key tables hold (primary-key lookups)."""
+def stored_keys(cursor: Any, parts: list[Parts], tables: tuple[str, ...]) -> set[str]:
+    """The keys among ``parts`` that ``tables`` hold (primary-key lookups)."""
     found: set[str] = set()
     for i in range(0, len(parts), LOOKUP_CHUNK):
         chunk = parts[i:i + LOOKUP_CHUNK]
@@ -95,7 +98,7 @@ def stored_keys(cursor: Any, parts: list[Parts]) -> set[str]:
             f"WITH v(app_id, message_id) AS (VALUES {values}) "
             + " UNION ALL ".join(f"SELECT {key_sql('m.')} FROM v JOIN {table} m "
                                  "ON m.app_id = v.app_id AND m.message_id = v.message_id"
-                                 for table in MESSAGE_KEY_TABLES),
+                                 for table in tables),
             [x for p in chunk for x in p]).fetchall())
     return found
 
@@ -123,7 +126,7 @@ class TailKeys:
             self.reset()
             self._owner = owner
         with keys_reader.snapshot(path) as keys:
-            watermark = _watermark(keys)
+            watermark, tables = _state(keys)
             self._catch_up(cursor, watermark)
             ids, stored = self._ids, lookup.stored
             pending: dict[str, tuple[tuple, Parts]] = {}
@@ -131,7 +134,7 @@ class TailKeys:
                 if key not in stored and key not in ids and key not in pending:
                     pending[key] = (row, parts)
             if pending and watermark != lookup.watermark:  # a pass moved keys since the lookup
-                again = stored_keys(keys, [parts for _, parts in pending.values()])
+                again = stored_keys(keys, [parts for _, parts in pending.values()], tables)
                 pending = {key: value for key, value in pending.items() if key not in again}
         if not pending:
             return 0

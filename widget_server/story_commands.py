@@ -11,12 +11,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from .cli_commands import app_option, find_app
 from .engine import (NotEligible, StoryTemplate, TemplateInvalid, assemble_many, assemble_story, load_file,
                      registry, resolve_period)
 from .engine.population import refresh
 from .engine.precompute import build, clear
 from .engine.templates import SHIPPED_DIR
-from .cli_commands import find_app
 from .engine.users import user_ids
 from .errors import APIError
 from .models import App
@@ -37,7 +37,6 @@ def _when(value: str | None) -> datetime | None:
 
 
 now_option = click.option("--now", help="Pretend it is this date (ISO), to pick the period.")
-app_option = click.option("--app", "app_name", required=True, help="App name or id.")
 
 
 @templates.command("check")

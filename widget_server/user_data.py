@@ -29,16 +29,16 @@ from marshmallow import Schema, fields, validate
 
 from . import event_indexes, json_body
 from .auth import require_secret_key
-from .cli_commands import find_app
+from .cli_commands import app_option, find_app
 from .db import database, is_sqlite
 from .engine.users import actor_pairs
 from .group_commit import FileLock, lock_path
 from .models import App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
 from .share import images
 from .share.shares import public_base
-from .share.uploads import upload_dir
+from .share.uploads import stored_name, upload_dir
 
-bp = Blueprint("erasure", __name__)
+bp = Blueprint("user_data", __name__)
 users = AppGroup("users", help="Export or erase what Recap keeps about a user.")
 CHUNK = 500
 TOMBSTONE = ("UPDATE event SET user_id = NULL, anonymous_id = NULL, actor = 'erased', name = NULL, "
@@ -64,12 +64,13 @@ def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
                     "created_at": _iso(s.created_at), "expires_at": _iso(s.expires_at),
                     "revoked_at": _iso(s.revoked_at)} for s in
                    Share.select().where((Share.app == app.id) & (Share.user_id == user_id)).order_by(Share.created_at)],
-        "uploads": [{"id": u.id, "url": f"{public_base}/u/{u.id}.{_extension(u)}", "width": u.width,
+        "uploads": [{"id": u.id, "url": f"{public_base}/u/{stored_name(u)}", "width": u.width,
                      "height": u.height, "created_at": _iso(u.created_at)} for u in
                     Upload.select().where((Upload.app == app.id) & (Upload.user_id == user_id)).order_by(Upload.created_at)],
     }
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "events": ['
-    ids = [row[0] for row in _event_rows(app.id, user_id, "e.id")]
+    actors = [actor for actor, _ in actor_pairs(app.id, [user_id])]
+    ids = [row[0] for row in _event_rows(app.id, actors, "e.id")]
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         rows = database.execute_sql(
@@ -79,9 +80,8 @@ def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
     yield "]}"
 
 
-def _event_rows(app_id: int, user_id: str, columns: str) -> list[tuple]:
-    """``columns`` of every event that counts for the user, in time order."""
-    actors = [actor for actor, _ in actor_pairs(app_id, [user_id])]
+def _event_rows(app_id: int, actors: list[str], columns: str) -> list[tuple]:
+    """``columns`` of every event of ``actors`` (a user's, see ``actor_pairs``), in time order."""
     condition, params = event_indexes.by_actor("e", app_id, actors, 0, event_indexes.OPEN_END)
     return database.execute_sql(f"SELECT {columns} FROM event e WHERE {condition} ORDER BY e.timestamp, e.id",
                                 params).fetchall()
@@ -102,15 +102,11 @@ def _iso(ms: float | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _extension(upload: Upload) -> str:
-    return "jpg" if upload.format == "jpeg" else "png"
-
-
 def erase_user(app_id: int, user_id: str) -> dict[str, int]:
     """Erase ``user_id`` of app ``app_id``; how many of each thing went."""
     actors = [actor for actor, _ in actor_pairs(app_id, [user_id])]
     with _writers_locked(), database.atomic():
-        rows = _event_rows(app_id, user_id, "e.id, e.name, e.timestamp")
+        rows = _event_rows(app_id, actors, "e.id, e.name, e.timestamp")
         ids = [row[0] for row in rows]
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
@@ -134,7 +130,7 @@ def erase_user(app_id: int, user_id: str) -> dict[str, int]:
     for share in shares:  # files only once the rows are gone for good
         images.forget(share.id)
     for upload in uploads:
-        (upload_dir() / f"{upload.id}.{_extension(upload)}").unlink(missing_ok=True)
+        (upload_dir() / stored_name(upload)).unlink(missing_ok=True)
     return counts
 
 
@@ -193,7 +189,7 @@ def erase() -> Response:
 
 @users.command("export")
 @click.argument("user_id")
-@click.option("--app", "app_name", required=True, help="App name or id.")
+@app_option
 @click.option("--output", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
               help="Where to write the JSON document.")
 def export_command(user_id: str, app_name: str, output) -> None:
@@ -207,7 +203,7 @@ def export_command(user_id: str, app_name: str, output) -> None:
 
 @users.command("erase")
 @click.argument("user_id")
-@click.option("--app", "app_name", required=True, help="App name or id.")
+@app_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def erase_command(user_id: str, app_name: str, yes: bool) -> None:
     """Erase everything Recap keeps about USER_ID (events keep a tombstone; see docs)."""

@@ -138,11 +138,15 @@ def reencode(image: Image.Image) -> tuple[bytes, str]:
     return out.getvalue(), "jpg"
 
 
+def stored_name(upload: Upload) -> str:
+    """The upload's file name in ``upload_dir()``, and the last part of its ``/u/`` URL."""
+    return f"{upload.id}.{'jpg' if upload.format == 'jpeg' else 'png'}"
+
+
 def open_stored(upload: Upload, size_hint: int) -> Image.Image | None:
     """A stored upload's pixels, at least ``size_hint`` px across when the file allows (JPEGs
     decode straight to a smaller scale), or None if its file is gone."""
-    ext = "jpg" if upload.format == "jpeg" else "png"
-    path = upload_dir() / f"{upload.id}.{ext}"
+    path = upload_dir() / stored_name(upload)
     try:
         with Image.open(path) as image:
             image.draft("RGB", (size_hint, size_hint))

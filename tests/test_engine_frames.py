@@ -50,10 +50,10 @@ def soundwave(app, live_server):
     return tenant
 
 
-def story_with(app, tenant, frames: str, user: str = "ana") -> dict:
+def story_with(app, tenant, frames: str, user: str = "ana", header: str = HEADER) -> dict:
     folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "probe.toml").write_text(HEADER + frames)
+    (folder / "probe.toml").write_text(header + frames)
     with database.connection_context():
         story = assemble_story(tenant.app_id, "probe", user, now=NOW, fresh=True)
     assert StorySchema().validate(story) == {}
@@ -74,6 +74,9 @@ def frame_ids(story: dict) -> list[str]:
     "{{ self._TemplateReference__context }}",
     "{{ ().__class__.__bases__[0].__subclasses__() }}",
     "{% for k in range(10**9) %}{% endfor %}",
+    "{{ ('x' * 10**7) | length }}",  # work and memory are bounded: no 10 MB string for one title
+    "{{ ([0] * 10**7) | length }}",
+    "{{ (7 ** 100000) % 10 }}",
 ])
 def test_expressions_cannot_reach_python_internals(app, soundwave, expression):
     story = story_with(app, soundwave, f'[[frames]]\nid = "evil"\nkind = "text"\ntitle = "{expression}"\n'
@@ -119,6 +122,73 @@ list = { metric = "likes" }
     assert frame_ids(story) == ["liked-or-not", "card"]
     assert story["frames"][0]["kind"] == "text" and story["frames"][0]["items"] is None
     assert story["frames"][0]["title"].startswith("No likes yet")
+
+
+def test_a_missing_value_skips_the_text_instead_of_printing_none(app, soundwave):
+    story = story_with(app, soundwave, """
+[[frames]]
+id = "first-like"
+kind = "text"
+title = "First like on {{ first_like }}"
+[[frames]]
+id = "first-play"
+kind = "text"
+title = "First play on {{ first_play.date }}"
+[metrics.first_like]
+kind = "first"
+event = "Song Liked"
+[metrics.first_play]
+kind = "first"
+event = "Song Played"
+""")
+    assert frame_ids(story) == ["first-play", "card"]
+    assert "None" not in json.dumps(story)
+
+
+def test_top_by_sum_leaves_out_events_without_the_summed_property(app, soundwave, live_server):
+    send(live_server, soundwave.write_key, [track("ana", "Song Played", ms("2026-03-01T12:00:00"),
+                                                  {"artist": "Mitski", "ms_played": 90_000})])
+    story = story_with(app, soundwave, """
+[[frames]]
+id = "time"
+kind = "list"
+list = { metric = "top_time" }
+[metrics.top_time]
+kind = "top"
+event = "Song Played"
+property = "artist"
+by = "sum"
+sum_property = "ms_played"
+""")
+    assert [i["label"] for i in story["frames"][0]["items"]] == ["Mitski"]
+
+
+def test_a_tier_or_rule_over_a_value_that_is_not_a_number_does_not_fail_the_story(app, soundwave):
+    story = story_with(app, soundwave, """
+[[frames]]
+id = "level"
+kind = "text"
+title = "{{ level }}"
+[metrics.mood]
+kind = "derived"
+expr = "'calm'"
+[metrics.level]
+kind = "tier"
+of = "mood"
+tiers = [{ min = 1, label = "fan" }]
+""")
+    assert frame_ids(story) == ["card"]
+
+
+def test_card_fields_that_cannot_be_rendered_are_left_out(app, soundwave):
+    header = HEADER.replace('[card]\n', '[card]\nsubtitle = "Loved: {{ likes[0].label }}"\nfooter = "{{ likes[0].label }}"\n'
+                                         'list = { title = "{{ likes[0].label }}", metric = "names" }\n')
+    story = story_with(app, soundwave, '[[frames]]\nid = "plays"\nkind = "text"\ntitle = "{{ plays }} plays"\n'
+                                       '[metrics.names]\nkind = "derived"\nexpr = "[\'Mitski\', \'Björk\']"\n',
+                       header=header)
+    card = story["card"]
+    assert card["title"] == "Card for ana" and card["subtitle"] is None and card["footer"] == "Soundwave"
+    assert card["list"] == {"title": "", "items": ["Mitski", "Björk"]}
 
 
 def test_media_and_buttons_only_carry_safe_urls(app, soundwave):

@@ -82,6 +82,20 @@ def edit(old: str, new: str) -> str:
     (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = { kind = "stat", title = "x" }'),
      "frames[1].fallback.stat", "needs 'stat'"),
     ("id = [", "", "Not valid TOML"),
+    # Each of these validated once and then failed every story with a 500.
+    (edit('kind = "last_days"\ndays = 30', 'kind = "year"\ncutoff = "02-30"'), "period.cutoff", "every year"),
+    (edit('kind = "last_days"\ndays = 30', 'kind = "year"\ncutoff = "02-29"'), "period.cutoff", "02-29"),
+    (edit('metric = "plays"\nmin = 1', 'metric = "top"\nmin = 1'), "eligibility[0].metric", "compares a number"),
+    (VALID + '[metrics.level]\nkind = "tier"\nof = "top"\ntiers = [{ min = 1, label = "x" }]\n',
+     "metrics.level.of", "needs a number"),
+    (edit('event = "Song Played"\n[metrics.top]', 'event = "Song Played"\nwhere = { ms = { gt = [1, 2] } }\n[metrics.top]'),
+     "metrics.plays.where.ms.value", "'gt' compares with a number"),
+    (edit('event = "Song Played"\n[metrics.top]', 'event = "Song Played"\nwhere = { ms = { eq = { x = 1 } } }\n[metrics.top]'),
+     "metrics.plays.where.ms.value", "'eq' compares with a value"),
+    (edit('event = "Song Played"\n[metrics.top]', 'event = "Song Played"\nwhere = { ms = { exists = "yes" } }\n[metrics.top]'),
+     "metrics.plays.where.ms.value", "true or false"),
+    (VALID + '[metrics.headline]\nkind = "derived"\nexpr = "vibe ~ \'!\'"\n[metrics.vibe]\nkind = "label"\n'
+             'rules = [{ when = "plays > 1", label = "busy" }]\n', "metrics.headline", "'vibe' must be defined before"),
 ])
 def test_invalid_templates_name_file_key_path_and_reason(source, path, reason):
     with pytest.raises(TemplateInvalid) as info:
@@ -93,6 +107,11 @@ def test_invalid_templates_name_file_key_path_and_reason(source, path, reason):
     assert error.details["file"] == "story_templates/broken.toml"
     assert str(error).startswith("story_templates/broken.toml: ")
     assert error.status == 422 and error.code == "template_invalid"
+
+
+def test_tier_bounds_are_loaded_as_numbers():
+    source = VALID + '[metrics.level]\nkind = "tier"\nof = "plays"\ntiers = [{ min = "10", label = "fan" }]\n'
+    assert parse(source).spec["metrics"]["level"]["tiers"] == [{"min": 10.0, "label": "fan"}]
 
 
 def test_file_name_must_match_the_id(tmp_path: Path):

@@ -89,7 +89,9 @@ def _user_context(user_id: str, profile: Profile | None) -> dict[str, Any]:
 def _check_eligibility(template: StoryTemplate, context: dict[str, Any]) -> None:
     for i, rule in enumerate(template.spec["eligibility"]):
         if "metric" in rule:
-            actual = context.get(rule["metric"]) or 0
+            actual = context.get(rule["metric"])
+            if not isinstance(actual, (int, float)) or isinstance(actual, bool):  # none, or a derived text
+                actual = 0
             if actual < rule["min"]:
                 raise NotEligible(rule["message"], details={
                     "rule": f"eligibility[{i}]", "metric": rule["metric"], "required": rule["min"],

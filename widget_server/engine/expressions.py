@@ -54,8 +54,38 @@ def first_name(name: Any) -> str:
     return str(name or "").strip().split(" ")[0]
 
 
+MAX_EXPONENT = 256  # ``x ** y``: enough for any story's arithmetic, not for a billion-digit number
+MAX_REPEAT = 10_000  # ``"ab" * n``, ``[x] * n``: at most this many characters or items
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox with work bounded: Jinja already bounds ``range``; this bounds the
+    operators that could make a huge number or a huge string or list out of a short expression."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+                raise ExpressionFailed(f"an exponent over {MAX_EXPONENT}")
+            return left ** right
+        for sequence, times in ((left, right), (right, left)):
+            if (isinstance(sequence, (str, list, tuple)) and isinstance(times, int)
+                    and len(sequence) * times > MAX_REPEAT):
+                raise ExpressionFailed(f"a repetition longer than {MAX_REPEAT}")
+        return left * right
+
+
+def _shown(value: Any) -> Any:
+    """What ``{{ … }}`` prints: a missing value fails the text (its frame falls back or is
+    skipped) rather than showing the word "None"."""
+    if value is None:
+        raise ExpressionFailed("a value is missing")
+    return value
+
+
 def _env() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+    env = _Sandbox(autoescape=True, undefined=StrictUndefined, finalize=_shown)
     env.filters.update(number=number, percent=percent, hours=hours, plural=plural,
                        first_name=first_name, urlencode=lambda v: quote(str(v), safe=""))
     env.globals.update(MONTHS=MONTHS, WEEKDAYS=WEEKDAYS)

@@ -179,9 +179,11 @@ class Renderer:
         card_list = None
         if spec.get("list"):
             source = self.context.get(spec["list"]["metric"])
-            if isinstance(source, list) and source:
-                card_list = {"title": self.text(spec["list"]["title"], "card.list.title") or "",
-                             "items": [str(item["label"]) for item in source[:spec["list"]["limit"]]]}
+            items = [str(item["label"]) if isinstance(item, dict) else str(item)
+                     for item in source[:spec["list"]["limit"]]
+                     if not isinstance(item, dict) or item.get("label") is not None] if isinstance(source, list) else []
+            if items:
+                card_list = {"title": self._optional(spec["list"]["title"], "card.list.title") or "", "items": items}
         image = None
         if spec.get("image"):
             try:
@@ -189,9 +191,16 @@ class Renderer:
             except ExpressionFailed:
                 image = None
         return {"title": self.text(spec["title"], "card.title", required=True),
-                "subtitle": self.text(spec.get("subtitle"), "card.subtitle"),
+                "subtitle": self._optional(spec.get("subtitle"), "card.subtitle"),
                 "stats": stats, "list": card_list, "image": image, "theme": theme,
-                "footer": self.text(spec.get("footer"), "card.footer") or footer}
+                "footer": self._optional(spec.get("footer"), "card.footer") or footer}
+
+    def _optional(self, value: str | list[str] | None, where: str) -> str | None:
+        """A field the card can do without: left out when it cannot be rendered for this user."""
+        try:
+            return self.text(value, where)
+        except ExpressionFailed:
+            return None
 
     def card_frame(self, spec: dict, card: dict) -> dict[str, Any]:
         buttons = spec.get("buttons") or [{"id": "share", "label": "Share", "action": "share"}]

@@ -113,7 +113,7 @@ def change(current: Any, previous: Any) -> dict[str, Any] | None:
 
 def tier(value: Any, tiers: list[dict]) -> str | None:
     """The label of the highest tier whose ``min`` the value reaches."""
-    if value is None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):  # (a derived metric may be text)
         return None
     reached = [t for t in tiers if value >= t["min"]]
     return max(reached, key=lambda t: t["min"])["label"] if reached else None

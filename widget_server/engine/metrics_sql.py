@@ -143,6 +143,8 @@ def top(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], re
     value = f"SUM({cols.number(metric['sum_property'])})" if metric.get("by") == "sum" else "COUNT(*)"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)
     rows = f"FROM {TABLE} WHERE pp = 0 AND {cond} AND {cols.text(metric['property'])} IS NOT NULL"
+    if metric.get("by") == "sum":  # an event without the summed property adds nothing to any label
+        rows += f" AND {cols.number(metric['sum_property'])} IS NOT NULL"
     if peaks:
         month, months = _months(period)
         by_month = (f"SELECT {by.uid} AS uid, {label} AS label, {month} AS month, {value} AS mv, "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -18,6 +19,8 @@ LATER_KINDS = ("peak_month", "percentile", "change", "tier", "derived", "label")
 METRIC_KINDS = SQL_KINDS + LATER_KINDS
 FRAME_KINDS = ("text", "stat", "list", "image", "gif", "video", "chart", "card")
 SCALAR_KINDS = ("count", "sum", "avg", "min", "max", "distinct", "share")
+NUMBER_KINDS = SCALAR_KINDS + ("derived",)  # what a tier or an eligibility 'min' can compare
+NUMBER_KINDS_TEXT = "use a count, sum, avg, min, max, distinct, share or derived metric"
 
 def _text_or_variants(value: object) -> None:
     if isinstance(value, str):
@@ -39,17 +42,43 @@ class Strict(Schema):
         unknown = "raise"
 
 
+_SCALAR = (str, int, float, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_values(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, _SCALAR) for v in value)
+
+
+# What each operator compares with: (test, what to say when the value fails it).
+OPERATORS = {
+    "eq": (lambda v: isinstance(v, _SCALAR), "a value"),
+    "ne": (lambda v: isinstance(v, _SCALAR), "a value"),
+    "in": (lambda v: isinstance(v, _SCALAR) or _is_values(v), "a value or a list of values"),
+    "glob": (lambda v: isinstance(v, str), "a string pattern"),
+    "contains": (lambda v: isinstance(v, str), "a string"),
+    "gt": (_is_number, "a number"),
+    "gte": (_is_number, "a number"),
+    "lt": (_is_number, "a number"),
+    "lte": (_is_number, "a number"),
+    "exists": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
 def _where_value(value: object) -> None:
-    scalar = (str, int, float, bool)
-    if isinstance(value, scalar):
-        return
-    if isinstance(value, list) and value and all(isinstance(v, scalar) for v in value):
+    if isinstance(value, _SCALAR) or _is_values(value):
         return
     if isinstance(value, dict) and value:
-        ops = {"eq", "ne", "in", "glob", "contains", "gt", "gte", "lt", "lte", "exists"}
-        unknown = set(value) - ops
+        unknown = set(value) - set(OPERATORS)
         if unknown:
-            raise ValidationError(f"Unknown operator {sorted(unknown)[0]!r}; use one of {sorted(ops)}.")
+            raise ValidationError(f"Unknown operator {sorted(unknown)[0]!r}; use one of {sorted(OPERATORS)}.")
+        for op, operand in value.items():
+            accepts, wanted = OPERATORS[op]
+            if not accepts(operand):
+                raise ValidationError(f"{op!r} compares with {wanted}, not {operand!r}.")
         return
     raise ValidationError("Must be a value, a list of values or a table of operators.")
 
@@ -124,6 +153,11 @@ class PeriodSchema(Strict):
     def _days(self, data: dict, **_: object) -> None:
         if data.get("kind") == "last_days" and "days" not in data:
             raise ValidationError("A last_days period needs 'days'.", "days")
+        month, _, day = data.get("cutoff", "01-01").partition("-")
+        try:
+            date(2001, int(month), int(day))  # 2001: not a leap year, so 02-29 is refused too
+        except ValueError:
+            raise ValidationError("Not a day every year has (02-29 is not one).", "cutoff") from None
 
 
 class ThemeSchema(Strict):

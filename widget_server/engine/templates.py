@@ -15,8 +15,8 @@ from marshmallow import ValidationError
 
 from . import expressions
 from .errors import NotFound, TemplateInvalid, error_entry
-from .template_schema import (LATER_KINDS, SCALAR_KINDS, TEMPLATE_ID, LabelRuleSchema,
-                              TemplateSchema, TierSchema)
+from .template_schema import (LATER_KINDS, NUMBER_KINDS, NUMBER_KINDS_TEXT, SCALAR_KINDS, TEMPLATE_ID,
+                              LabelRuleSchema, TemplateSchema, TierSchema)
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +116,18 @@ def _check_semantics(spec: dict) -> list[dict[str, str]]:
                                                         "max, distinct or share metric."))
             elif metric["kind"] == "peak_month" and metrics[of]["kind"] != "top":
                 errors.append(error_entry(f"{base}.of", "peak_month needs a top metric."))
+            elif metric["kind"] == "tier" and metrics[of]["kind"] not in NUMBER_KINDS:
+                errors.append(error_entry(f"{base}.of", f"A tier needs a number: {NUMBER_KINDS_TEXT}."))
         for i, tier in enumerate(metric.get("tiers", [])):
             try:
-                TierSchema().load(tier)
+                metric["tiers"][i] = TierSchema().load(tier)  # loaded: min = "10" becomes 10.0
             except ValidationError as exc:
                 _flatten(exc.messages, f"{base}.tiers[{i}]", errors)
+        if metric["kind"] in ("derived", "label"):
+            later = [ref for ref in _referenced(metric) if ref in metrics and names.index(ref) > names.index(name)
+                     and metrics[ref]["kind"] in LATER_KINDS]
+            for ref in sorted(later):
+                errors.append(error_entry(base, f"{ref!r} must be defined before {name!r}, which reads it."))
         for i, rule in enumerate(metric.get("rules", [])):
             try:
                 LabelRuleSchema().load(rule)
@@ -129,6 +136,9 @@ def _check_semantics(spec: dict) -> list[dict[str, str]]:
     for i, rule in enumerate(spec["eligibility"]):
         if "metric" in rule and rule["metric"] not in metrics:
             errors.append(error_entry(f"eligibility[{i}].metric", f"No metric named {rule['metric']!r}."))
+        elif "metric" in rule and metrics[rule["metric"]]["kind"] not in NUMBER_KINDS:
+            errors.append(error_entry(f"eligibility[{i}].metric", f"'min' compares a number: {NUMBER_KINDS_TEXT}; "
+                                                                  "or write the rule as 'when'."))
     seen: set[str] = set()
     for i, frame in enumerate(spec["frames"]):
         if frame["id"] in seen or frame["id"] == "card":
@@ -174,9 +184,7 @@ def _compile(compiler: Any, source: str, path: str, errors: list[dict[str, str]]
 
 def _used_metrics(spec: dict) -> frozenset[str]:
     metrics = spec["metrics"]
-    found: set[str] = set()
-    outside = {k: v for k, v in spec.items() if k != "metrics"}
-    _references(outside, found)
+    found = _referenced({k: v for k, v in spec.items() if k != "metrics"})
     pending = [name for name in found if name in metrics]
     used: set[str] = set()
     while pending:
@@ -184,12 +192,17 @@ def _used_metrics(spec: dict) -> frozenset[str]:
         if name in used:
             continue
         used.add(name)
-        refs: set[str] = set()
-        _references(metrics[name], refs)
+        refs = _referenced(metrics[name])
         if "of" in metrics[name]:
             refs.add(metrics[name]["of"])
         pending.extend(r for r in refs if r in metrics and r not in used)
     return frozenset(used)
+
+
+def _referenced(node: Any) -> set[str]:
+    found: set[str] = set()
+    _references(node, found)
+    return found
 
 
 def _references(node: Any, found: set[str]) -> None:

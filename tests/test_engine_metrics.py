@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import make_tenant
-from story_helpers import NOW, identify, ms, send, track
+from story_helpers import NOW, identify, iso, ms, send, track
 from widget_server.db import database
 from widget_server.engine import parse, resolve_period
 from widget_server.engine.metrics import compute
-from widget_server.engine.users import actor_pairs
+from widget_server.engine.users import actor_pairs, user_ids
 
 TEMPLATE = """
 id = "every-metric"
@@ -365,3 +365,66 @@ def test_batch_of_users_gives_the_same_values_as_one_at_a_time(world):
         for user in users:
             alone = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, [user]), NOW)[user]
             assert alone == together[user]
+
+
+def _alias(previous: str, user: str, at_ms: int) -> dict:
+    return {"type": "alias", "previousId": previous, "userId": user, "timestamp": iso(at_ms),
+            "context": {"timezone": "UTC"}}
+
+
+def test_an_alias_chain_carries_anonymous_history_to_the_final_user(app, live_server):
+    """Plays on a device, login as "temp", then "temp" aliased into "final": all four plays are
+    final's; the merged "temp" keeps none of them and is no user of its own in the population."""
+    tenant = make_tenant("Soundwave", timezone="UTC")
+    t0 = ms("2026-03-01T12:00:00")
+    play = {"ms_played": 60_000}
+    send(live_server, tenant.write_key, [
+        track(None, "Song Played", t0, play, anon="device-1"),
+        track(None, "Song Played", t0 + 1000, play, anon="device-1"),
+        identify("temp", {}, t0 + 10_000, anon="device-1"),
+        track("temp", "Song Played", t0 + 20_000, play),
+        _alias("temp", "final", t0 + 50_000),
+        track("final", "Song Played", t0 + 60_000, play)])
+    template = parse(TEMPLATE)
+    period = resolve_period(template.spec["period"], NOW)
+    with database.connection_context():
+        got = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["temp", "final"]), NOW)
+        alone = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["final"]), NOW)["final"]
+        users = user_ids(tenant.app_id)
+    assert got["final"]["plays"] == alone["plays"] == 4
+    assert "plays" not in got["temp"]
+    assert users == ["final"]
+    assert got["final"]["rank"]["population"] == 1
+
+
+def test_an_alias_cycle_leaves_the_history_with_one_user(app, live_server):
+    """"a" aliased into "b", later "b" into "a": the smaller id keeps both histories, once."""
+    tenant = make_tenant("Soundwave", timezone="UTC")
+    t0 = ms("2026-03-01T12:00:00")
+    send(live_server, tenant.write_key, [
+        track("a", "Song Played", t0), _alias("a", "b", t0 + 1000), track("b", "Song Played", t0 + 2000),
+        _alias("b", "a", t0 + 3000)])
+    with database.connection_context():
+        pairs = actor_pairs(tenant.app_id, ["a", "b"])
+        users = user_ids(tenant.app_id)
+    assert sorted(pairs) == [("a:a", "a"), ("a:b", "a"), ("u:a", "a"), ("u:b", "a")]
+    assert users == ["a"]
+
+
+def test_a_current_streak_runs_to_each_users_local_today(app, live_server):
+    """At 04:00 UTC on 22 Nov it is still 21 Nov, 20:00, in Los Angeles: plays on the 18th–20th
+    are a current streak there, but not for a UTC listener with the same days."""
+    tenant = make_tenant("Soundwave", timezone="UTC")
+    la = ZoneInfo(ZONES["la"])
+    send(live_server, tenant.write_key, [
+        *[track("la", "Song Played", int(datetime(2026, 11, d, 12, tzinfo=la).timestamp() * 1000), zone=ZONES["la"])
+          for d in (18, 19, 20)],
+        *[track("utc", "Song Played", ms(f"2026-11-{d}T12:00:00")) for d in (18, 19, 20)]])
+    template = parse(TEMPLATE.replace('kind = "year"\ncutoff = "11-15"', 'kind = "last_days"\ndays = 30'))
+    now = datetime(2026, 11, 22, 4, 0, tzinfo=timezone.utc)
+    period = resolve_period(template.spec["period"], now)
+    with database.connection_context():
+        together = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["la", "utc"]), now)
+        alone = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["la"]), now)["la"]
+    assert together["la"]["current"] == alone["current"] == {"days": 3, "start": "2026-11-18", "end": "2026-11-20"}
+    assert together["utc"]["current"]["days"] == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from conftest import basic, http, make_tenant
-from story_helpers import NOW, ms, send, track
+from story_helpers import NOW, iso, ms, send, track
 from widget_server.db import database
 from widget_server.engine import assemble_story, registry, resolve_period
 from widget_server.engine.precompute import build
@@ -93,3 +93,24 @@ def test_preview_prints_the_story_or_why_not(app, live_server, runner):
     assert json.loads(result.output)["template"] == "year-in-music"
     result = runner.invoke(args=["templates", "preview", "year-in-music", "--user", "user0", "--app", "Soundwave", *NOW_ARG])
     assert result.exit_code != 0 and "not_eligible" in result.output
+
+
+def test_a_built_story_of_an_aliased_user_equals_the_on_demand_one(app, live_server):
+    """"temp" aliased into "final": the build counts temp's plays for final alone, as on demand."""
+    tenant = make_tenant("Soundwave", deep_link_scheme="soundwave")
+    start = ms("2026-04-01T18:00:00")
+    play = {"song": "Song", "artist": "Artist", "genre": "pop", "ms_played": 200_000}
+    send(live_server, tenant.write_key, [
+        *[track("temp", "Song Played", start + i * 86_400_000, play) for i in range(8)],
+        {"type": "alias", "previousId": "temp", "userId": "final", "timestamp": iso(start + 9 * 86_400_000)},
+        *[track("final", "Song Played", start + i * 86_400_000, play) for i in range(10, 14)]])
+    with database.connection_context():
+        app_row = App.get_by_id(tenant.app_id)
+        template = registry.get(tenant.app_id, "year-in-music")
+        period = resolve_period(template.spec["period"], NOW)
+        counts = build(app_row, template, period, now=NOW, users=["temp", "final"])
+        stored = assemble_story(tenant.app_id, "year-in-music", "final", now=NOW)
+        fresh = assemble_story(tenant.app_id, "year-in-music", "final", now=NOW, fresh=True)
+    assert counts == {"users": 2, "built": 1, "not_eligible": 1}  # temp has nothing of its own
+    assert stored["source"] == "precomputed" and stored["frames"] == fresh["frames"]
+    assert next(f for f in fresh["frames"] if f["id"] == "minutes")["stat"]["value"] == "40"  # 12 plays

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
 
-from . import expressions, metrics_sql, population, slice as story_slice
+from . import expressions, metrics_sql, population, slice as story_slice, users
 from .periods import DAY_MS, Period
 from .templates import StoryTemplate
 
@@ -33,7 +33,10 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
     try:
         metrics_sql.scalars({k: v for k, v in metrics.items() if k not in counted_by}, plan, previous_of,
                             uids, results)
-        today_day = int(now.timestamp() * 1000) // DAY_MS
+        # A current streak ends on the user's own local today, in the zone of their events' days.
+        offsets = (users.utc_offsets(app_id, uids, now) if template.spec.get("timezone", "user") == "user"
+                   else [0] * len(uids))
+        today = [(int(now.timestamp() * 1000) + offset * 60_000) // DAY_MS for offset in offsets]
         for name, metric in metrics.items():
             kind = metric["kind"]
             if kind == "top":
@@ -43,12 +46,12 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
             elif kind in ("first", "last"):
                 metrics_sql.first_last(name, metric, plan, uids, results)
             elif kind == "streak" and name not in streaks_of:
-                metrics_sql.streak(name, metric, plan, period, today_day, uids, results)
+                metrics_sql.streak(name, metric, plan, period, today, uids, results)
             elif kind == "series":
                 metrics_sql.series(name, metric, plan, period, uids, results)
             elif kind == "record_day":
                 streaks = {n: metrics[n] for n, day in streaks_of.items() if day == name}
-                metrics_sql.record_day(name, metric, plan, period, today_day, uids, results, streaks)
+                metrics_sql.record_day(name, metric, plan, period, today, uids, results, streaks)
     finally:
         story_slice.drop()
     for name, metric in template.later_metrics.items():

@@ -211,26 +211,33 @@ def _local_iso(local_ms: int) -> str:
     return f"{day.isoformat()}T{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def streak(name: str, metric: dict, plan: Plan, period: Period, today_day: int, uids: list[str],
+def streak(name: str, metric: dict, plan: Plan, period: Period, today: list[int], uids: list[str],
            results: Results) -> None:
-    """Daily streaks as gaps-and-islands: day − row_number() is constant along a run of days."""
+    """Daily streaks as gaps-and-islands: day − row_number() is constant along a run of days.
+
+    ``today`` is each user's local day number, in the order of ``uids``."""
     cond, params = filters.to_sql(plan.metric_filters[name], plan.columns)
     by = ByUser.of(uids)
-    ctes, final = _streak_sql(0, metric, period, today_day, by)
+    ctes, final = _streak_sql(0, metric, period, today, by)
     sql = (f"WITH d AS (SELECT DISTINCT {by.uid} AS uid, day FROM {TABLE} WHERE pp = 0 AND {cond}), "
            f"{', '.join(ctes)} {final}")
     _streak_results({0: name}, _rows(sql, params, uids), uids, results)
 
 
-def _streak_sql(part: int, metric: dict, period: Period, today_day: int, by: ByUser) -> tuple[list[str], str]:
+def _streak_sql(part: int, metric: dict, period: Period, today: list[int], by: ByUser) -> tuple[list[str], str]:
     """The CTEs and the SELECT (uid, part, start, end, days) of a streak over the days in ``d``."""
     current = metric.get("mode", "longest") == "current"
     keep = ""
     if current:
         # A streak is still current if its last day is the reference day or the day before it
         # (today is not over yet).
-        reference = min(period.local_end_ms // DAY_MS - 1, today_day)
-        keep = f"WHERE e >= {int(reference) - 1}"
+        last = period.local_end_ms // DAY_MS - 1
+        references = [min(last, int(day)) for day in today]
+        if len(set(references)) > 1:  # users whose zones are on different local days
+            reference = f"CASE uid {' '.join(f'WHEN {i} THEN {day}' for i, day in enumerate(references))} END"
+        else:
+            reference = str(references[0] if references else last)
+        keep = f"WHERE e >= {reference} - 1"
     order = "e DESC" if current else "n DESC, e DESC"
     g, r, k = f"g{part}", f"r{part}", f"k{part}"
     ctes = [f"{g} AS (SELECT uid, day, day - ROW_NUMBER() OVER ({by.partition()} ORDER BY day) AS grp FROM d)",
@@ -305,7 +312,7 @@ def _months(period: Period) -> tuple[str, list[str]]:
     return (f"CASE {whens} ELSE {len(ends) - 1} END" if whens else "0"), months
 
 
-def record_day(name: str, metric: dict, plan: Plan, period: Period, today_day: int, uids: list[str],
+def record_day(name: str, metric: dict, plan: Plan, period: Period, today: list[int], uids: list[str],
                results: Results, streaks: dict[str, dict]) -> None:
     """The day with the most (events or sum of a property), and the ``streaks`` over the same
     events: the record's grouping by day gives the streaks their days, so one query serves all."""
@@ -318,7 +325,7 @@ def record_day(name: str, metric: dict, plan: Plan, period: Period, today_day: i
                f"({by.partition()} ORDER BY v DESC, day ASC) AS rn FROM d) r WHERE rn = 1"]
     parts = dict(enumerate(streaks))
     for part, streak_name in parts.items():
-        streak_ctes, final = _streak_sql(part, streaks[streak_name], period, today_day, by)
+        streak_ctes, final = _streak_sql(part, streaks[streak_name], period, today, by)
         ctes += streak_ctes
         selects.append(final)
     rows = _rows(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}", params, uids)

@@ -71,7 +71,8 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
           period: Period, with_previous: bool) -> None:
     """(Re)create the slice for ``actors`` — pairs of (actor, uid) — over ``period``.
 
-    Rows carry ``uid`` = the user's position among the distinct uids of ``actors``, in order.
+    Rows carry ``uid`` = the user's position among the distinct uids of ``actors``, in order; each
+    actor belongs to one user (users.actor_pairs), since the first ``WHEN`` naming it wins.
     """
     actors = list(actors)
     drop()
@@ -86,7 +87,7 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
     uids = list(dict.fromkeys(uid for _, uid in actors))
     position = {uid: i for i, uid in enumerate(uids)}
     params: list[Any] = []
-    if len(uids) == 1:
+    if len(uids) <= 1:
         uid_sql = "0"
     else:
         uid_sql = f"CASE e.actor {' '.join([f'WHEN {p} THEN {p}'] * len(actors))} END"
@@ -101,8 +102,11 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
         # A year with a cut-off leaves a gap between the previous period and this one.
         where.append(f"({local} >= {int(period.local_start_ms)} OR {local} < {int(first.local_end_ms)})")
     select.extend(plan.columns.select_list("e.properties"))
-    found, params_tail = event_indexes.by_actor("e", app_id, [actor for actor, _ in actors],
-                                                local_start - ZONE_MARGIN_MS, local_end + ZONE_MARGIN_MS)
+    if actors:
+        found, params_tail = event_indexes.by_actor("e", app_id, [actor for actor, _ in actors],
+                                                    local_start - ZONE_MARGIN_MS, local_end + ZONE_MARGIN_MS)
+    else:  # only merged users, who have no events of their own: an empty slice
+        found, params_tail = "1 = 0", []
     params_tail += [local_start, local_end]
     if plan.names is not None:
         where.append(f"e.name IN ({', '.join([p] * len(plan.names))})")

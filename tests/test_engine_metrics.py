@@ -7,6 +7,7 @@ import math
 import random
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from conftest import make_tenant
 from story_helpers import NOW, identify, iso, ms, send, track
 from widget_server.db import database
-from widget_server.engine import parse, resolve_period
+from widget_server.engine import assemble_story, parse, resolve_period
 from widget_server.engine.metrics import compute
 from widget_server.engine.users import actor_pairs, user_ids
 
@@ -428,3 +429,24 @@ def test_a_current_streak_runs_to_each_users_local_today(app, live_server):
         alone = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["la"]), now)["la"]
     assert together["la"]["current"] == alone["current"] == {"days": 3, "start": "2026-11-18", "end": "2026-11-20"}
     assert together["utc"]["current"]["days"] == 0
+
+
+def test_a_last_days_period_ends_on_the_users_local_today(app, live_server):
+    """At 23:30 UTC on 20 Nov it is already 21 Nov, 08:30, in Tokyo: a play at 07:00 there is in
+    the Tokyo listener's last 7 days, which run 15–21 Nov; a UTC listener's still end on the 20th."""
+    tenant = make_tenant("Soundwave", timezone="UTC")
+    tokyo = ZoneInfo(ZONES["tokyo"])
+    send(live_server, tenant.write_key, [
+        track("tk", "Song Played", int(datetime(2026, 11, 21, 7, tzinfo=tokyo).timestamp() * 1000), zone=ZONES["tokyo"]),
+        track("utc", "Song Played", ms("2026-11-20T12:00:00"))])
+    folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "week.toml").write_text('id = "week"\ntitle = "Week"\n[period]\nkind = "last_days"\ndays = 7\n'
+                                      '[metrics.plays]\nkind = "count"\nevent = "Song Played"\n[[frames]]\n'
+                                      'id = "plays"\nkind = "text"\ntitle = "{{ plays }} {{ period.start }} {{ period.end }}"\n'
+                                      '[card]\ntitle = "c"\n')
+    now = datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc)
+    with database.connection_context():
+        titles = {uid: assemble_story(tenant.app_id, "week", uid, now=now, fresh=True)["frames"][0]["title"]
+                  for uid in ("tk", "utc")}
+    assert titles == {"tk": "1 2026-11-15 2026-11-21", "utc": "1 2026-11-14 2026-11-20"}

@@ -16,7 +16,7 @@ from .frames import Renderer
 from .periods import Period, resolve
 from .templates import StoryTemplate, registry
 from .template_schema import COLOR
-from .users import actor_pairs
+from .users import actor_pairs, utc_offsets
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +30,18 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     Raises NotFound for an unknown app or template and NotEligible when a rule is not met.
     """
     template = registry.get(app_id, template_id)
-    period = resolve(template.spec["period"], now)
+    app = App.get_or_none(App.id == app_id)
+    if app is None:
+        raise NotFound("No such app.", details={"app_id": app_id})
+    now = now or datetime.now(timezone.utc)
+    # The user's own today decides the period ("your last 7 days" ends on their local date). A
+    # story built for another date's period is not theirs: it is assembled on demand instead.
+    local = template.spec.get("timezone", "user") == "user"
+    period = resolve(template.spec["period"], now, utc_offsets(app_id, [user_id], now)[0] if local else 0)
     if not fresh:
         stored = precomputed(app_id, template.id, period.key, user_id)
         if stored is not None:
             return stored
-    app = App.get_or_none(App.id == app_id)
-    if app is None:
-        raise NotFound("No such app.", details={"app_id": app_id})
     outcome = assemble_many(app, template, period, [user_id], now=now)[user_id]
     if isinstance(outcome, NotEligible):
         raise outcome

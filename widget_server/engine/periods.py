@@ -76,12 +76,13 @@ def month_period(year: int, month: int) -> Period:
     return Period(f"{year}-{month:02d}", start.strftime("%B %Y"), start, date(year, month, last), "month")
 
 
-def resolve(spec: dict, now: datetime | None = None) -> Period:
-    """The period a template's ``[period]`` table names, as seen at ``now`` (UTC)."""
+def resolve(spec: dict, now: datetime | None = None, utc_offset: int = 0) -> Period:
+    """The period a template's ``[period]`` table names, as seen at ``now`` by someone whose
+    clock is ``utc_offset`` minutes ahead of UTC (their "today" decides the period)."""
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
-    today = now.astimezone(timezone.utc).date()
+    today = now.astimezone(timezone(timedelta(minutes=utc_offset))).date()
     kind = spec["kind"]
     if kind == "year":
         month, day = (int(part) for part in spec.get("cutoff", "12-31").split("-"))

@@ -8,7 +8,7 @@ import zxingcpp
 from PIL import Image
 
 from widget_server.share import qr
-from widget_server.share.drawing import contrast
+from widget_server.share.drawing import contrast, ellipsize, font, wrap
 from widget_server.share.cards import OG_SIZE, STORY_SIZE, CardContent, Palette, encode_png, render_og, render_story
 
 URL = "https://cards.example.org/s/AbCdEfGhIjKlMnOpQrStUv.abcdefghijklmnopqrstuvwxyz0"
@@ -56,10 +56,27 @@ def test_text_colours_stay_readable_on_any_theme():
     assert (dark.foreground, dark.accent) == ((255, 255, 255), (255, 200, 0))  # good themes are kept
 
 
-def test_characters_the_font_lacks_are_left_out_not_drawn_as_boxes():
+def test_characters_the_font_lacks_are_never_boxes_and_never_make_text_vanish():
     content = CardContent.from_card({"title": "東京 🎧 Ünïcødé — ½", "list": {"items": ["🔥", "Ωμέγα", "Мир"]}})
-    assert content.title == "Ünïcødé — ½"
-    assert content.items == ["Ωμέγα", "Мир"]
+    assert content.title == "… Ünïcødé — ½"  # the word in a script Manrope lacks shows as "…"
+    assert content.items == ["…", "Ωμέγα", "Мир"]  # emoji only: still there, so "Ωμέγα" stays #2
+
+
+@pytest.mark.parametrize("title, items, shown_title, shown_items", [
+    ("ليلى's 2026 Wrapped", ["فيروز", "עומר אדם", "Björk"], "…’s 2026 Wrapped", ["…", "… …", "Björk"]),
+    ("Hikaru's 2026", ["宇多田ヒカル", "Björk", "Mitski"], "Hikaru’s 2026", ["…", "Björk", "Mitski"]),
+], ids=["arabic and hebrew", "japanese"])
+def test_entries_in_scripts_the_font_lacks_keep_their_rank_and_names_keep_their_place(
+        title, items, shown_title, shown_items):
+    content = CardContent.from_card({"title": title, "list": {"title": "Top artists", "items": items}})
+    assert (content.title, content.items) == (shown_title, shown_items)
+
+
+def test_newlines_in_event_properties_do_not_cut_card_text():
+    content = CardContent.from_card({"title": "Ana's\nyear", "stats": [{"label": "Top\r\ngenre", "value": "post\nrock"}],
+                                     "list": {"items": ["Sigur Rós\nLive at  Hafnarhús"]}}, caption="the night bus\n\nstudio")
+    assert (content.title, content.stats, content.items, content.caption) == (
+        "Ana’s year", [("Top genre", "post rock")], ["Sigur Rós Live at Hafnarhús"], "the night bus studio")
 
 
 def test_png_is_a_palette_image_that_keeps_the_colours():
@@ -70,3 +87,31 @@ def test_png_is_a_palette_image_that_keeps_the_colours():
     worst = max(abs(a - b) for a, b in zip(drawn.resize((108, 192)).tobytes(),
                                              decoded.convert("RGB").resize((108, 192)).tobytes()))
     assert worst <= 24
+
+
+def _rows(image: Image.Image, box: tuple[int, int, int, int], is_ink) -> list[int]:
+    """The rows of ``box`` where some pixel is ``is_ink``."""
+    region = image.crop(box)
+    pixels = region.load()
+    return [box[1] + y for y in range(region.height) if any(is_ink(pixels[x, y]) for x in range(region.width))]
+
+
+@pytest.mark.parametrize("value", ["Jazzy", "Top 2%", "48,213"])
+@pytest.mark.parametrize("kind", ["story", "og"])
+def test_the_big_value_never_runs_into_its_label(kind, value):
+    content = CardContent.from_card({"stats": [{"label": "Your listening personality", "value": value}],
+                                     "theme": FULL["theme"]})
+    if kind == "story":
+        image, box = render_story(content, qr.matrix(URL)), (0, 224, STORY_SIZE[0], 1400)
+    else:
+        image, box = render_og(content), (0, 128, 700, 560)
+    value_rows = _rows(image, box, lambda p: p[1] > 150 and p[0] < 120)  # the accent green
+    label_rows = _rows(image, box, lambda p: min(p) > 200)  # the white label
+    assert value_rows and label_rows
+    assert max(value_rows) + 16 < min(label_rows)
+
+
+def test_text_wrapped_to_one_line_ends_with_an_ellipsis():
+    face = font("SemiBold", 30)
+    assert wrap("the year the night bus became my studio and every song was a stop", face, 400, 1) == [
+        ellipsize("the year the night bus became my studio and every song was a stop", face, 400)]

@@ -1,14 +1,18 @@
 """The share images: exact sizes, QR codes a real decoder reads, rendered once and cached."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 import zxingcpp
 
 from conftest import http
-from share_helpers import png, share, soundwave  # noqa: F401  (soundwave is a fixture)
-from widget_server.share import drawing
+from share_helpers import USER, bearer, png, share, soundwave, viewer_token  # noqa: F401  (soundwave is a fixture)
+from widget_server.db import database
+from widget_server.errors import Gone
+from widget_server.models import Share
+from widget_server.share import drawing, images
 from widget_server.share.cards import RENDER_VERSION
 
 SIZES = {"story": (1080, 1920), "og": (1200, 630)}
@@ -86,3 +90,35 @@ def test_simultaneous_first_requests_render_once(soundwave, live_server):
     assert {reply.status for reply in replies} == {200}
     assert len({reply.body for reply in replies}) == 1
     assert sum("render;" in reply.headers.get("Server-Timing", "") for reply in replies) == 1
+
+
+def test_a_request_that_renders_after_the_share_was_revoked_leaves_no_file(app, soundwave, live_server):
+    # A GET checked the share (still live), then the revoke ran to the end, then the GET renders.
+    body = share(live_server, soundwave)
+    token = viewer_token(live_server, soundwave.secret_key, USER)
+    assert http("DELETE", f"{live_server.url}/v1/shares/{body['id']}", None, bearer(token)).status == 200
+    with app.app_context(), database.connection_context():
+        with pytest.raises(Gone):
+            images.cached_file(body["id"], "story", lambda: Share.get_by_id(body["id"]))
+        assert not images.cache_path(body["id"], "story").exists()
+
+
+def test_a_revoke_during_a_first_render_deletes_the_file_once_it_is_written(app, soundwave, live_server):
+    # The revoke was written just after the render checked for it; its clean-up (forget) comes
+    # while the file is still being drawn.
+    body = share(live_server, soundwave)
+
+    def forget() -> None:
+        with app.app_context():
+            images.forget(body["id"])
+    clean_up = threading.Thread(target=forget)
+
+    def load_while_revoking() -> Share:
+        clean_up.start()
+        clean_up.join(timeout=1)  # it must wait for this render, not find nothing and return
+        return Share.get_by_id(body["id"])
+
+    with app.app_context(), database.connection_context():
+        images.cached_file(body["id"], "story", load_while_revoking)
+        clean_up.join()
+        assert not images.cache_path(body["id"], "story").exists()

@@ -57,6 +57,16 @@ def test_exif_orientation_is_applied_before_it_is_dropped(live_server, viewer):
     assert stored.size == (200, 320)
 
 
+def test_photo_with_a_damaged_exif_block_is_stored_upright(live_server, viewer):
+    # The Make entry's tag turned into 0x0125, a numeric tag holding text: Pillow reads such a
+    # block but cannot write it back (struct.error), as phones' damaged blocks do.
+    damaged = jpeg_bytes((320, 200), orientation=6).replace(b"\x01\x0f\x00\x02", b"\x01\x25\x00\x02", 1)
+    reply = upload(live_server, damaged, viewer)
+    assert reply.status == 201, reply.body
+    stored = fetch_image(reply.json()["url"])
+    assert stored.size == (200, 320) and not stored.getexif()
+
+
 def test_multipart_and_raw_bodies_both_work_and_names_are_ours(live_server, viewer):
     data, content_type = multipart("file", "../../holiday-in-oslo.png", png_bytes())
     reply = upload(live_server, data, viewer, content_type)

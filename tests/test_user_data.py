@@ -83,6 +83,27 @@ def test_erasing_a_user_leaves_nothing_of_theirs(live_server, history, query):
     assert found(query, tenant.app_id, ["u:ben"]) == expected(query, tenant.app_id, ["u:ben"])
 
 
+def test_erasing_a_user_deletes_the_app_servers_pictures_of_them(live_server, soundwave, query):  # noqa: F811
+    def app_upload(color: tuple[int, int, int]) -> dict:
+        buffer = io.BytesIO()
+        Image.new("RGB", (40, 40), color).save(buffer, "PNG")
+        return http("POST", live_server.url + "/v1/uploads", buffer.getvalue(),
+                    {"Content-Type": "image/png", **basic(soundwave.secret_key)}).json()
+
+    photo, on_card, banner = app_upload((200, 40, 90)), app_upload((40, 200, 90)), app_upload((40, 90, 200))
+    # The documented flow: the app uploads the user's photo with its secret key, names it in traits.
+    send(live_server, soundwave.write_key, [identify(USER, {"photo_url": photo["url"]}, ms(f"{YEAR}-02-01T00:00:00"))])
+    share(live_server, soundwave, upload_id=on_card["id"])
+    share(live_server, soundwave, upload_id=banner["id"])
+    share(live_server, soundwave, "ben", upload_id=banner["id"])  # a picture Ben's card shows too
+
+    reply = erase(live_server, basic(soundwave.secret_key), {"user_id": USER})
+    assert reply.status == 200, reply.body
+    assert reply.json()["erased"]["uploads"] == 2
+    assert [http("GET", picture["url"]).status for picture in (photo, on_card, banner)] == [404, 404, 200]
+    assert query("SELECT id FROM upload") == [(banner["id"],)]
+
+
 def test_export_holds_everything_that_counts_for_the_user(live_server, history, query):
     tenant = history["tenant"]
     reply = post_json(live_server, "/v1/users/export", {"user_id": USER}, basic(tenant.secret_key))

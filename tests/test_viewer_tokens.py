@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from datetime import datetime
 
 import pytest
 
@@ -55,6 +57,22 @@ def test_tampered_viewer_token_is_refused(live_server, tenant):
     reply = http("POST", live_server.url + "/v1/track", json.dumps({"event": "x"}).encode(),
                  {"Content-Type": "application/json", "Authorization": f"Bearer {bad}"})
     assert reply.status == 401
+
+
+@pytest.mark.parametrize("ttl", [None, 2 * 3600, 24 * 3600])
+def test_token_works_until_its_own_expires_at_and_not_after(live_server, tenant, monkeypatch, ttl):
+    body = {"user_id": "alice"} if ttl is None else {"user_id": "alice", "ttl": ttl}
+    minted = mint(live_server, tenant.secret_key, body).json()
+    expires = datetime.fromisoformat(minted["expires_at"]).timestamp()
+
+    def send_at(moment: float):
+        monkeypatch.setattr(time, "time", lambda: moment)
+        return http("POST", live_server.url + "/v1/track", json.dumps({"event": "x"}).encode(),
+                    {"Content-Type": "application/json", "Authorization": f"Bearer {minted['token']}"})
+
+    assert send_at(expires - 60).status == 200
+    late = send_at(expires + 1)
+    assert late.status == 401 and late.json()["error"]["details"]["token"] == ["expired"]
 
 
 def test_newest_signing_key_signs_and_older_ones_still_verify(app, tenant):

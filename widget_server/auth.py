@@ -25,6 +25,7 @@ from .models import ApiKey, App, ViewerGrant, now_ms
 
 KEY_PREFIX = {ApiKey.WRITE: "rcp_w_", ApiKey.SECRET: "rcp_s_"}
 VIEWER_SALT = "recap.viewer-token"
+VIEWER_TOKEN_MAX_TTL = 24 * 3600  # the longest ttl POST /v1/viewer-tokens grants
 KEY_CACHE_SECONDS = 30.0
 
 
@@ -149,9 +150,10 @@ def create_viewer_token(app_id: int, user_id: str, ttl: int | None = None) -> tu
 
 def verify_viewer_token(token: str) -> Caller:
     serializer = _viewer_serializer()
-    ttl = current_app.config["VIEWER_TOKEN_TTL"]
+    # The signature's age bounds every token; each one's own, shorter expiry is its grant's.
+    max_age = max(VIEWER_TOKEN_MAX_TTL, current_app.config["VIEWER_TOKEN_TTL"])
     try:
-        data = serializer.loads(token, max_age=ttl)
+        data = serializer.loads(token, max_age=max_age)
     except SignatureExpired:
         raise Unauthorized("The viewer token has expired; ask the app for a new one.",
                            details={"token": ["expired"]}) from None

@@ -8,7 +8,8 @@ JSON document, streamed (a heavy user has hundreds of thousands of events).
 
 Erasure: everything Recap keeps about the user goes: their profile and identities, the personal content
 of their events (ids, properties, traits, context, names) and of the anonymous events joined to
-them, their precomputed stories, shares (page and images), uploaded pictures and viewer grants.
+them, their precomputed stories, shares (page and images), uploaded pictures (theirs, and the app
+server's uploads of their ``photo_url`` or on their shares) and viewer grants.
 An event row stays as a tombstone (message id, type, times) so that a client retrying an old
 batch cannot bring the event back (messageId stays taken), and so that the event ids the key
 tables are built on never change. Events that arrive after the erasure are stored as usual:
@@ -35,7 +36,7 @@ from .engine.users import actor_pairs
 from .group_commit import FileLock, lock_path
 from .models import App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
 from .share import images
-from .share.shares import public_base
+from .share.shares import public_base, upload_named_by
 from .share.uploads import stored_name, upload_dir
 
 bp = Blueprint("user_data", __name__)
@@ -114,7 +115,9 @@ def erase_user(app_id: int, user_id: str) -> dict[str, int]:
         if is_sqlite():
             _forget_keys(app_id, actors, rows)
         shares = list(Share.select().where((Share.app == app_id) & (Share.user_id == user_id)))
-        uploads = list(Upload.select().where((Upload.app == app_id) & (Upload.user_id == user_id)))
+        shown = _shown_uploads(app_id, user_id, shares)
+        uploads = list(Upload.select().where((Upload.app == app_id)
+                                             & ((Upload.user_id == user_id) | Upload.id.in_(shown))))
         counts = {
             "events": len(ids),
             "profiles": Profile.delete().where((Profile.app_id == app_id) & (Profile.user_id == user_id)).execute(),
@@ -132,6 +135,18 @@ def erase_user(app_id: int, user_id: str) -> dict[str, int]:
     for upload in uploads:
         (upload_dir() / stored_name(upload)).unlink(missing_ok=True)
     return counts
+
+
+def _shown_uploads(app_id: int, user_id: str, shares: list[Share]) -> list[str]:
+    """The app server's uploads that pictured the user: their photo (``traits.photo_url``) and
+    those on their shares, unless another user's share shows the same picture."""
+    named = {share.upload_id for share in shares if share.upload_id}
+    profile = Profile.get_or_none((Profile.app_id == app_id) & (Profile.user_id == user_id))
+    photo = upload_named_by((profile.traits or {}).get("photo_url"), app_id) if profile else None
+    if photo is not None:
+        named.add(photo.id)
+    others = Share.select(Share.upload).where(Share.upload.in_(named) & (Share.user_id != user_id))
+    return sorted(named - {share.upload_id for share in others})
 
 
 @contextlib.contextmanager

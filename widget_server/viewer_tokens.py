@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, Flask, Response, jsonify
 from marshmallow import Schema, fields, validate
 
-from .auth import create_viewer_token, require_secret_key
+from .auth import VIEWER_TOKEN_MAX_TTL, create_viewer_token, require_secret_key
 from . import json_body
 
 bp = Blueprint("viewer_tokens", __name__)
@@ -14,7 +14,7 @@ bp = Blueprint("viewer_tokens", __name__)
 
 class ViewerTokenRequest(Schema):
     user_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    ttl = fields.Integer(load_default=None, validate=validate.Range(min=60, max=24 * 3600))
+    ttl = fields.Integer(load_default=None, validate=validate.Range(min=60, max=VIEWER_TOKEN_MAX_TTL))
 
 
 @bp.post("/v1/viewer-tokens")

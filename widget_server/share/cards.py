@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 
 from . import qr
 from .drawing import (
+    ELLIPSIS,
     CardDraw,
     Color,
     circle_photo,
@@ -28,7 +29,7 @@ from .drawing import (
 )
 
 # Bump when the drawing changes: cached images are keyed by it, so old renders are not served.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 STORY_SIZE = (1080, 1920)
 OG_SIZE = (1200, 630)
 MAX_STATS, MAX_ITEMS = 3, 5
@@ -99,18 +100,19 @@ class CardContent:
         def text(value: Any) -> str:
             if not isinstance(value, (str, int, float)):
                 return ""
-            return printable(str(value)).replace("'", "’")  # typographic apostrophes on the card
+            # One line of words: a newline in an event property would cut the card's text.
+            return printable(" ".join(str(value).split())).replace("'", "’")  # typographic apostrophes
 
         raw_stats = card.get("stats") if isinstance(card.get("stats"), list) else []
         stats = [(text(s.get("label")), text(s.get("value"))) for s in raw_stats if isinstance(s, dict)]
         listing = card.get("list") if isinstance(card.get("list"), dict) else {}
         raw_items = listing.get("items") if isinstance(listing.get("items"), list) else []
-        items = [item for item in (text(i) for i in raw_items) if item.strip()]
+        items = [text(i) or ELLIPSIS for i in raw_items]  # every entry keeps its rank
         theme = card.get("theme") if isinstance(card.get("theme"), dict) else {}
         return cls(title=text(card.get("title")), subtitle=text(card.get("subtitle")),
                    stats=[s for s in stats if s[1]][:MAX_STATS], list_title=text(listing.get("title")),
                    items=items[:MAX_ITEMS], footer=text(card.get("footer")), app_name=text(app_name),
-                   period=text(period), caption=text(caption).strip(), theme=theme, photo=photo)
+                   period=text(period), caption=text(caption), theme=theme, photo=photo)
 
 
 def encode_png(image: Image.Image) -> bytes:
@@ -226,13 +228,14 @@ def _hero_stat(stat: tuple[str, str], pal: Palette, inner: int, margin: int) -> 
     value = ellipsize(value, value_face, inner)
     label_face = font("Bold", 38)
     label_text = ellipsize(label.upper(), label_face, inner)
-    value_box = value_face.getbbox(value, anchor="ls")
-    cap = -value_box[1]
+    _, top, _, bottom = value_face.getbbox(value, anchor="ls")
+    cap = -top
+    label_top = cap + max(bottom, 0) + 31  # under the value's lowest ink: "Jazzy" descends, "105" not
 
     def paint(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
         d.text((margin - 6, y + cap), value, font=value_face, fill=pal.accent, anchor="ls")
-        d.text((margin, y + cap + 34), label_text, font=label_face, fill=pal.foreground, anchor="la")
-    return Block(1, cap + 34 + label_face.size + 4, paint)
+        d.text((margin, y + label_top), label_text, font=label_face, fill=pal.foreground, anchor="la")
+    return Block(1, label_top + label_face.size + 4, paint)
 
 
 def _stat_row(stats: list[tuple[str, str]], pal: Palette, inner: int, margin: int) -> Block:
@@ -353,15 +356,17 @@ def render_og(content: CardContent) -> Image.Image:
         label, value = content.stats[0]
         value_face = fit_font(value, "ExtraBold", 150, left_width, 64)
         value = ellipsize(value, value_face, left_width)
-        cap = -value_face.getbbox(value, anchor="ls")[1]
-        draw.text((margin - 4, y + cap), value, font=value_face, fill=pal.accent, anchor="ls")
+        _, top, _, bottom = value_face.getbbox(value, anchor="ls")
+        draw.text((margin - 4, y - top), value, font=value_face, fill=pal.accent, anchor="ls")
         label_face = font("Bold", 30)
-        draw.text((margin, y + cap + 22), ellipsize(label.upper(), label_face, left_width), font=label_face,
+        y += -top + max(bottom, 0) + 20  # under the value's lowest ink, descenders included
+        draw.text((margin, y), ellipsize(label.upper(), label_face, left_width), font=label_face,
                   fill=pal.foreground)
-        y += cap + 22 + 50
-    if content.caption and y < height - 130:
+        y += 50
+    caption_lines = min((height - 84 - y) // 40, 2)  # as many as fit above the footer
+    if content.caption and caption_lines > 0:
         cap_face = font("SemiBold", 30)
-        for line in wrap(f"“{content.caption}”", cap_face, left_width, 2):
+        for line in wrap(f"“{content.caption}”", cap_face, left_width, caption_lines):
             draw.text((margin, y + 10), line, font=cap_face, fill=pal.muted)
             y += 40
 

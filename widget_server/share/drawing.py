@@ -100,9 +100,20 @@ def _mask_bytes(char: str) -> bytes:
 
 
 def printable(text: str) -> str:
-    """``text`` without the characters the font lacks (CJK, emoji…), instead of boxes on a card."""
-    kept = "".join(char for char in text if has_glyph(char))
-    return " ".join(kept.split()) if kept != text else text
+    """``text`` as the font can draw it, never with boxes.
+
+    Symbols it lacks (emoji) are left out; a word in a script it lacks (CJK, Arabic…) becomes an
+    ellipsis, and so does text left with nothing, so a user's name or a list entry never vanishes.
+    """
+    if all(has_glyph(char) for char in text):
+        return text
+    kept: list[str] = []
+    for char in text:
+        if has_glyph(char):
+            kept.append(char)
+        elif char.isalnum() and kept[-1:] != [ELLIPSIS]:
+            kept.append(ELLIPSIS)
+    return " ".join("".join(kept).split()) or ELLIPSIS
 
 
 @lru_cache(maxsize=1024)
@@ -174,11 +185,11 @@ def wrap(text: str, face: ImageFont.FreeTypeFont, max_width: float, max_lines: i
         if face.getlength(candidate) <= max_width or not current:
             current = candidate
             continue
+        if len(lines) == max_lines - 1:  # the last line takes the rest, to be ellipsized
+            current = " ".join([current, *words[index:]])
+            break
         lines.append(current)
         current = word
-        if len(lines) == max_lines - 1:
-            current = " ".join(words[index:])
-            break
     if current:
         lines.append(current)
     return [ellipsize(line, face, max_width) for line in lines[:max_lines]]

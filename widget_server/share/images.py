@@ -15,6 +15,7 @@ from typing import Callable
 from flask import current_app
 from PIL import Image
 
+from ..errors import Gone
 from ..models import Share
 from . import cards, qr, uploads
 
@@ -26,6 +27,10 @@ PHOTO_DECODE_SIZE = 512
 CACHE_DIR = "share_cache"
 # Striped locks: two requests for the same new image render it once, without one global lock.
 _locks = [threading.Lock() for _ in range(32)]
+
+
+def _lock(path: Path) -> threading.Lock:
+    return _locks[hash(path.name) % len(_locks)]
 
 
 def cache_dir() -> Path:
@@ -48,13 +53,16 @@ def cached_file(share_id: str, kind: str, load: Callable[[], Share]) -> tuple[Pa
     path = cache_path(share_id, kind)
     if path.exists():
         return path, None
-    with _locks[hash(path.name) % len(_locks)]:
+    with _lock(path):
         if path.exists():  # rendered by the request we waited for
             return path, None
         started = time.perf_counter()
         share = load()
         data = render(share, kind)
         elapsed = (time.perf_counter() - started) * 1000
+        if not Share.select().where((Share.id == share_id) & Share.revoked_at.is_null()).exists():
+            # Revoked (or erased) while it was drawn, so forget() found no file to delete.
+            raise Gone("This card was unshared by its owner.", details={"reason": "revoked"})
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         partial.write_bytes(data)
@@ -92,4 +100,6 @@ def content_of(share: Share) -> cards.CardContent:
 def forget(share_id: str) -> None:
     """Delete a share's cached images (on revocation: unshared pictures should not linger)."""
     for kind in KINDS:
-        cache_path(share_id, kind).unlink(missing_ok=True)
+        path = cache_path(share_id, kind)
+        with _lock(path):  # a render in progress finishes first, then its file goes
+            path.unlink(missing_ok=True)

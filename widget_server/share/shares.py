@@ -50,7 +50,7 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
                                details={"template": [f"Unknown template {template_id!r}."]}) from None
     card = story["card"]
     if upload is None:
-        upload = _upload_named_by(card.get("image"), caller.app_id)
+        upload = upload_named_by(card.get("image"), caller.app_id)
     app = App.get_by_id(caller.app_id)
     frozen: dict[str, Any] = {
         "card": card,
@@ -71,7 +71,7 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
     return share
 
 
-def _upload_named_by(url: Any, app_id: int) -> Upload | None:
+def upload_named_by(url: Any, app_id: int) -> Upload | None:
     """The Upload behind a card's image URL when it is one of this app's uploads."""
     if not isinstance(url, str):
         return None

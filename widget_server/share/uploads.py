@@ -106,6 +106,10 @@ def decode(data: bytes, max_pixels: int, max_side: int) -> tuple[Image.Image, st
     try:
         if fmt == "JPEG":
             image.draft("RGB", (max_side, max_side))  # decode big JPEGs at a reduced scale directly
+        # Read the orientation, then let go of the raw EXIF (never stored): exif_transpose would
+        # otherwise write the block back, and that raises TypeError/struct.error on damaged ones.
+        image.getexif()
+        image.info.pop("exif", None)
         image = ImageOps.exif_transpose(image)
         image.thumbnail((max_side, max_side), Image.LANCZOS)
     except Image.DecompressionBombError:

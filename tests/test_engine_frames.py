@@ -109,7 +109,7 @@ list = { metric = "likes" }
 [[frames]]
 id = "undefined"
 kind = "text"
-title = "{{ nothing_here }}"
+title = "{{ likes[0].label }}"
 [[frames]]
 id = "liked-or-not"
 kind = "list"

@@ -82,7 +82,7 @@ def edit(old: str, new: str) -> str:
     (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = { kind = "stat", title = "x" }'),
      "frames[1].fallback.stat", "needs 'stat'"),
     ("id = [", "", "Not valid TOML"),
-    # Each of these validated once and then failed every story with a 500.
+    # Each of these validated once and then failed at render: a 500, or a frame skipped for everyone.
     (edit('kind = "last_days"\ndays = 30', 'kind = "year"\ncutoff = "02-30"'), "period.cutoff", "every year"),
     (edit('kind = "last_days"\ndays = 30', 'kind = "year"\ncutoff = "02-29"'), "period.cutoff", "02-29"),
     (edit('metric = "plays"\nmin = 1', 'metric = "top"\nmin = 1'), "eligibility[0].metric", "compares a number"),
@@ -94,6 +94,8 @@ def edit(old: str, new: str) -> str:
      "metrics.plays.where.ms.value", "'eq' compares with a value"),
     (edit('event = "Song Played"\n[metrics.top]', 'event = "Song Played"\nwhere = { ms = { exists = "yes" } }\n[metrics.top]'),
      "metrics.plays.where.ms.value", "true or false"),
+    (edit('{{ plays | number }}', "{{ plyas | number }}"), "frames[0].stat.value", "'plyas' is not a metric"),
+    (edit('kind = "stat"', 'kind = "stat"\nwhen = "plays > 1 and top_artist"'), "frames[0].when", "'top_artist' is not"),
     (VALID + '[metrics.headline]\nkind = "derived"\nexpr = "vibe ~ \'!\'"\n[metrics.vibe]\nkind = "label"\n'
              'rules = [{ when = "plays > 1", label = "busy" }]\n', "metrics.headline", "'vibe' must be defined before"),
 ])

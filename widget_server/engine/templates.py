@@ -27,6 +27,8 @@ MAX_TEMPLATE_BYTES = 256 * 1024
 TEXT_KEYS = {"title", "subtitle", "body", "value", "unit", "caption", "label", "alt", "footer",
              "href", "src", "poster", "image"}
 EXPRESSION_KEYS = {"when", "raw", "expr"}  # ("rules" hold "when" too)
+# Names a text or expression may read besides the metrics (assemble.py, frames.py give them).
+IN_SCOPE = set(expressions.story_globals()) | {"user", "period", "app", "template", "item"}
 
 
 @dataclass
@@ -151,35 +153,42 @@ def _check_semantics(spec: dict) -> list[dict[str, str]]:
     card_list = spec["card"].get("list")
     if card_list and card_list["metric"] not in metrics:
         errors.append(error_entry("card.list.metric", f"No metric named {card_list['metric']!r}."))
-    _check_expressions(spec, "", errors)
+    _check_expressions(spec, "", errors, set(metrics) | IN_SCOPE)
     return errors
 
 
-def _check_expressions(node: Any, path: str, errors: list[dict[str, str]]) -> None:
+def _check_expressions(node: Any, path: str, errors: list[dict[str, str]], known: set[str]) -> None:
+    """Every text and expression compiles and reads only names in scope (``known``): a typo such
+    as ``{{ plyas }}`` would otherwise skip its frame for every user, silently."""
     if isinstance(node, dict):
         for key, value in node.items():
             sub = f"{path}.{key}" if path else str(key)
             if key in ("where", "part", "properties"):
                 continue
             if key in EXPRESSION_KEYS and isinstance(value, str):
-                _compile(expressions.compile_condition, value, sub, errors)
+                _compile(expressions.compile_condition, value, "{{ " + value + " }}", sub, errors, known)
             elif key in TEXT_KEYS and isinstance(value, (str, list)):
                 for j, variant in enumerate(value if isinstance(value, list) else [value]):
                     if isinstance(variant, str):
-                        _compile(expressions.compile_text, variant,
-                                 f"{sub}[{j}]" if isinstance(value, list) else sub, errors)
+                        _compile(expressions.compile_text, variant, variant,
+                                 f"{sub}[{j}]" if isinstance(value, list) else sub, errors, known)
             else:
-                _check_expressions(value, sub, errors)
+                _check_expressions(value, sub, errors, known)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            _check_expressions(value, f"{path}[{i}]", errors)
+            _check_expressions(value, f"{path}[{i}]", errors, known)
 
 
-def _compile(compiler: Any, source: str, path: str, errors: list[dict[str, str]]) -> None:
+def _compile(compiler: Any, source: str, as_text: str, path: str, errors: list[dict[str, str]],
+             known: set[str]) -> None:
     try:
         compiler(source)
     except TemplateSyntaxError as exc:
         errors.append(error_entry(path, f"Template syntax error: {exc.message}"))
+        return
+    for name in sorted(expressions.variables(as_text) - known):
+        errors.append(error_entry(path, f"{name!r} is not a metric of this template nor a name in scope "
+                                        "(user, period, app, template, item, MONTHS, WEEKDAYS…)."))
 
 
 def _used_metrics(spec: dict) -> frozenset[str]:

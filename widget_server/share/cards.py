@@ -222,15 +222,25 @@ def _flow(draw: ImageDraw.ImageDraw, image: Image.Image, blocks: list[Block], to
         y += block.height + gap
 
 
+def _label_under(value: str, face: Any, gap: int) -> tuple[int, int]:
+    """(how far a big value's ink reaches above its baseline, how far below the baseline its
+    label goes): ``gap`` under the lowest letter ("Jazzy" descends, "105" not). A thousands comma
+    or a decimal point may dip into the gap, keeping 8 px from the label, so "14,320" does not
+    sit further from its label than "14320"."""
+    _, top, _, bottom = face.getbbox(value, anchor="ls")
+    letters = value.replace(",", "").replace(".", "") or value
+    return top, max(max(face.getbbox(letters, anchor="ls")[3], 0) + gap, bottom + 8)
+
+
 def _hero_stat(stat: tuple[str, str], pal: Palette, inner: int, margin: int) -> Block:
     label, value = stat
     value_face = fit_font(value, "ExtraBold", 210, inner, 96)
     value = ellipsize(value, value_face, inner)
     label_face = font("Bold", 38)
     label_text = ellipsize(label.upper(), label_face, inner)
-    _, top, _, bottom = value_face.getbbox(value, anchor="ls")
+    top, below = _label_under(value, value_face, 31)
     cap = -top
-    label_top = cap + max(bottom, 0) + 31  # under the value's lowest ink: "Jazzy" descends, "105" not
+    label_top = cap + below
 
     def paint(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
         d.text((margin - 6, y + cap), value, font=value_face, fill=pal.accent, anchor="ls")
@@ -356,10 +366,10 @@ def render_og(content: CardContent) -> Image.Image:
         label, value = content.stats[0]
         value_face = fit_font(value, "ExtraBold", 150, left_width, 64)
         value = ellipsize(value, value_face, left_width)
-        _, top, _, bottom = value_face.getbbox(value, anchor="ls")
+        top, below = _label_under(value, value_face, 20)
         draw.text((margin - 4, y - top), value, font=value_face, fill=pal.accent, anchor="ls")
         label_face = font("Bold", 30)
-        y += -top + max(bottom, 0) + 20  # under the value's lowest ink, descenders included
+        y += -top + below
         draw.text((margin, y), ellipsize(label.upper(), label_face, left_width), font=label_face,
                   fill=pal.foreground)
         y += 50

@@ -7,6 +7,7 @@ file, and the events a killed process had claimed are taken over by the next one
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -14,6 +15,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -145,8 +147,8 @@ class SpoolQueue:
         self._lock = threading.Lock()
         self._last_reclaim = 0.0
         self._closed = False
-        self._left_at_close = 0
         self._conn = self._open()
+        self._rows = self._conn.execute("SELECT rows FROM spool_size").fetchone()[0]
         self.reclaim_dead_owners()
 
     def _open(self) -> sqlite3.Connection:
@@ -166,43 +168,49 @@ class SpoolQueue:
         conn.execute("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT,"
                      " body BLOB NOT NULL, claimed_until REAL NOT NULL DEFAULT 0,"
                      " owner INTEGER NOT NULL DEFAULT 0)")
+        # The row count, kept by put() and ack() in their own transactions: COUNT(*) walks the
+        # whole table (~60 ms per million rows), and ids have gaps once a batch is held back.
+        # A spool an older version wrote is counted once.
+        conn.execute("CREATE TABLE IF NOT EXISTS spool_size (rows INTEGER NOT NULL)")
+        if conn.execute("SELECT 1 FROM spool_size").fetchone() is None:  # (no write lock on every open)
+            conn.execute("INSERT INTO spool_size SELECT COUNT(*) FROM events "
+                         "WHERE NOT EXISTS (SELECT 1 FROM spool_size)")
         return conn
 
-    def put(self, bodies: list[bytes]) -> tuple[int, int]:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, inside one write transaction (rolled back on error)."""
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                low, high = conn.execute("SELECT MIN(id), MAX(id) FROM events").fetchone()
-                # max - min bounds the row count from above without a full COUNT(*) scan.
-                held = 0 if low is None else high - low + 1
-                kept = bodies[:max(0, self.max_events - held)]
-                conn.executemany("INSERT INTO events (body) VALUES (?)", [(b,) for b in kept])
-                last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return (last[0] if last else 0), len(bodies) - len(kept)
+
+    def put(self, bodies: list[bytes]) -> tuple[int, int]:
+        with self._transaction() as conn:
+            held = conn.execute("SELECT rows FROM spool_size").fetchone()[0]
+            kept = bodies[:max(0, self.max_events - held)]
+            conn.executemany("INSERT INTO events (body) VALUES (?)", [(b,) for b in kept])
+            conn.execute("UPDATE spool_size SET rows = rows + ?", (len(kept),))
+            self._rows = held + len(kept)
+            last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return (last[0] if last else 0), len(bodies) - len(kept)
 
     def claim(self, max_count: int, max_bytes: int) -> list[Item]:
         now = time.time()
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = conn.execute("SELECT id, body FROM events WHERE claimed_until < ? ORDER BY id LIMIT ?",
-                                    (now, max_count)).fetchall()
-                batch = _batch_prefix(rows, max_count, max_bytes)
-                if batch:
-                    # Every unclaimed row between the first and last id is in ``batch``.
-                    conn.execute("UPDATE events SET claimed_until = ?, owner = ? "
-                                 "WHERE id BETWEEN ? AND ? AND claimed_until < ?",
-                                 (now + self.lease, os.getpid(), batch[0][0], batch[-1][0], now))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            rows = conn.execute("SELECT id, body FROM events WHERE claimed_until < ? ORDER BY id LIMIT ?",
+                                (now, max_count)).fetchall()
+            batch = _batch_prefix(rows, max_count, max_bytes)
+            if batch:
+                # Every unclaimed row between the first and last id is in ``batch``.
+                conn.execute("UPDATE events SET claimed_until = ?, owner = ? "
+                             "WHERE id BETWEEN ? AND ? AND claimed_until < ?",
+                             (now + self.lease, os.getpid(), batch[0][0], batch[-1][0], now))
         if not batch and now - self._last_reclaim > 5.0:
             self.reclaim_dead_owners()
             self._compact_if_empty()
@@ -219,16 +227,19 @@ class SpoolQueue:
         statement (json_each walks the id list in C: as fast as a range, and exact)."""
         if not items:
             return
-        ids = "[" + ",".join(str(event_id) for event_id, _ in items) + "]"
         with self._lock:
-            self._conn.execute(sql + " WHERE id IN (SELECT value FROM json_each(?)) AND owner = ?",
-                               (*params, ids, os.getpid()))
+            self._conn.execute(sql + _HELD, (*params, *_held(items)))
 
     def renew(self, items: list[Item]) -> None:
         self._in_claim("UPDATE events SET claimed_until = ?", items, time.time() + self.lease)
 
     def ack(self, items: list[Item]) -> None:
-        self._in_claim("DELETE FROM events", items)
+        if not items:
+            return
+        with self._transaction() as conn:
+            deleted = conn.execute("DELETE FROM events" + _HELD, _held(items)).rowcount
+            conn.execute("UPDATE spool_size SET rows = rows - ?", (deleted,))
+            self._rows = conn.execute("SELECT rows FROM spool_size").fetchone()[0]
 
     def release(self, items: list[Item]) -> None:
         self._in_claim("UPDATE events SET claimed_until = 0", items)
@@ -240,11 +251,17 @@ class SpoolQueue:
             return self._conn.execute("SELECT MIN(id) FROM events").fetchone()[0]
 
     def pending(self) -> int:
-        with self._lock:
-            if self._closed:
-                return self._left_at_close
-            low, high = self._conn.execute("SELECT MIN(id), MAX(id) FROM events").fetchone()
-        return 0 if low is None else high - low + 1
+        """Rows in the spool (every process's). Never waits: while the writer or the sender holds
+        the connection (for up to SQLite's busy timeout when another process writes), the count
+        as of their last put or ack, which is never below this process's undelivered events."""
+        if not self._lock.acquire(blocking=False):
+            return self._rows
+        try:
+            if not self._closed:  # (a read never waits on another process's write in WAL mode)
+                self._rows = self._conn.execute("SELECT rows FROM spool_size").fetchone()[0]
+            return self._rows
+        finally:
+            self._lock.release()
 
     def reclaim_dead_owners(self) -> None:
         """Release the claims of processes that died holding them (killed mid-send)."""
@@ -264,10 +281,18 @@ class SpoolQueue:
         self._conn = self._open()
 
     def close(self) -> None:
-        left = self.pending()
+        self.pending()  # the count stays readable after close
         with self._lock:
-            self._left_at_close, self._closed = left, True
+            self._closed = True
             self._conn.close()
+
+
+_HELD = " WHERE id IN (SELECT value FROM json_each(?)) AND owner = ?"
+
+
+def _held(items: list[Item]) -> tuple[str, int]:
+    """The parameters of ``_HELD`` for ``items``: their ids as a JSON list, and this process."""
+    return "[" + ",".join(str(event_id) for event_id, _ in items) + "]", os.getpid()
 
 
 def _alive(pid: int) -> bool:

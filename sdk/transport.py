@@ -23,7 +23,7 @@ class Verdict(Enum):
     """What the sender does next with a batch."""
 
     DELIVERED = "delivered"
-    RETRY = "retry"  # network error, 5xx, 408, 429
+    RETRY = "retry"  # network error, 5xx, 408, 429, 3xx
     SPLIT = "split"  # 413: send each half on its own
     DROP = "drop"  # any other 4xx: retrying cannot help
 
@@ -42,7 +42,9 @@ class Answer:
         status = self.status
         if 200 <= status < 300:
             return Verdict.DELIVERED
-        if status == 0 or status >= 500 or status in (408, 429):
+        # A redirect is not a refusal of the data: the batch is kept (and never re-sent, with the
+        # write key, to wherever the redirect points) until the host is corrected.
+        if status == 0 or status >= 500 or 300 <= status < 400 or status in (408, 429):
             return Verdict.RETRY
         if status == 413:
             return Verdict.SPLIT
@@ -50,8 +52,9 @@ class Answer:
 
     @property
     def unavailable(self) -> bool:
-        """The server is away or overloaded (not broken): retried for as long as it takes."""
-        return self.status in (0, 429, 502, 503, 504)
+        """The server is away, overloaded, failing or redirecting: retried for as long as it takes,
+        so that an outage of any length loses nothing from the spool (only 408 has a limit)."""
+        return self.verdict is Verdict.RETRY and self.status != 408
 
 
 def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
@@ -167,7 +170,11 @@ class Transport:
             error = parsed.get("error")
             if isinstance(error, dict):
                 answer.detail = str(error.get("message", ""))[:500]
-        if not answer.detail and answer.status >= 300:
+        if 300 <= answer.status < 400:
+            location = (response.getheader("Location") or "")[:200]
+            answer.detail = (f"HTTP {answer.status}: the server redirects to {location or '(nowhere)'}; "
+                             f"redirects are not followed, check the configured host")
+        elif not answer.detail and answer.status >= 300:
             answer.detail = f"HTTP {answer.status}"
         return answer
 

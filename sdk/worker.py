@@ -31,6 +31,7 @@ from .transport import Answer, Transport, Verdict, backoff
 log = logging.getLogger(__name__)
 
 WRITE_CHUNK = 1000  # events per spool transaction: the sender can start on the first one sooner
+STATS_WAIT = 0.1  # how long stats() waits for the writer to finish a chunk before counting without it
 
 
 @dataclass
@@ -116,7 +117,7 @@ class Worker:
         """Wait until everything queued before the call is delivered (or dropped), at most ``timeout``."""
         if not self._started:
             return self.run_sync(time.monotonic() + timeout)
-        if not self.inbox and not self.queue.pending() and not self._unwritten:
+        if self._idle():
             return True
         done = threading.Event()
         self.inbox.append(done)
@@ -136,7 +137,7 @@ class Worker:
             event.set()
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        left = self.waiting()
+        left = self.waiting(max(0.0, deadline - time.monotonic()))
         if left and not self.queue.durable:
             self.stats.dropped_at_exit += left
             self.report(NotDelivered(f"{left} events were not delivered before shutdown.", left))
@@ -148,11 +149,27 @@ class Worker:
             self.queue.close()
         return delivered and not left
 
-    def waiting(self) -> int:
-        """Events not yet delivered: in the caller's deque (flush markers aside) or the queue."""
-        with self._drain_lock:  # not while the writer holds a chunk that is in neither place
+    def _idle(self) -> bool:
+        """Nothing queued; False when unsure (the writer is busy with a chunk)."""
+        if not self._drain_lock.acquire(blocking=False):
+            return False
+        try:
+            return not self.inbox and not self._unwritten and not self.queue.pending()
+        finally:
+            self._drain_lock.release()
+
+    def waiting(self, timeout: float = STATS_WAIT) -> int:
+        """Events not yet delivered: in the caller's deque (flush markers aside), the writer's
+        chunk or the queue. Exact if the writer finishes its chunk within ``timeout``; a spool
+        write can wait seconds on another process, and then the count is taken without it."""
+        # A memory queue's writer is never held up: waiting for it keeps "left at exit" exact.
+        exact = self._drain_lock.acquire(timeout=timeout if self.queue.durable else -1)
+        try:
             in_inbox = sum(1 for item in list(self.inbox) if item.__class__ is tuple)
             return in_inbox + len(self._unwritten) + self.queue.pending()
+        finally:
+            if exact:
+                self._drain_lock.release()
 
     def _after_fork(self) -> None:
         self._reset_sync_state()
@@ -207,7 +224,7 @@ class Worker:
         """Encode and write up to WRITE_CHUNK events, stopping at a flush marker; False if the
         write failed (the events are kept for the next round)."""
         inbox, encode_one = self.inbox, self._encode_one
-        bodies, self._unwritten = self._unwritten, []
+        bodies = self._unwritten  # the chunk stays there (counted by waiting()) until it is written
         marker = None
         while len(bodies) < WRITE_CHUNK:
             try:
@@ -241,6 +258,7 @@ class Worker:
                 self._dropped_full(len(bodies) - keep)
             self._unwritten = bodies[:keep]
             return False
+        self._unwritten = []
         if len(bodies) > dropped:
             self._last_written = last
         self._written_since_wake += len(bodies) - dropped
@@ -251,9 +269,12 @@ class Worker:
     def _encode_one(self, item: tuple) -> bytes | None:
         try:
             body = self.encode(item)
-        except (TypeError, ValueError, RecursionError) as exc:
+        except Exception as exc:
+            # The caller's objects may raise anything (a Mapping, an aware datetime near year 1, a
+            # dict it changes meanwhile): this event is lost, never the rest of its chunk.
             self.stats.dropped_invalid += 1
-            self.report(EventTooLarge(f"An event could not be encoded as JSON ({exc}); dropped.", 1))
+            self.report(EventTooLarge(f"An event could not be encoded as JSON ({type(exc).__name__}: {exc}); "
+                                      "dropped.", 1))
             return None
         if len(body) > self.settings.max_event_bytes:
             self.stats.dropped_invalid += 1

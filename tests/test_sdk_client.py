@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -116,6 +117,38 @@ def test_unencodable_and_oversize_events_are_dropped_and_reported(live_server, t
     assert query("SELECT name FROM event") == [("Good",)]
     assert [type(e) for e in errors] == [sdk.EventTooLarge] * 3
     assert client.stats()["dropped_invalid"] == 3
+
+
+class Vanishing(Mapping):
+    """A mapping whose key is gone by the time it is read (a live view over a changing cache)."""
+
+    def __iter__(self):
+        return iter(["sku"])
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, key):
+        raise KeyError(key)
+
+
+@pytest.mark.parametrize("odd", [
+    {"timestamp": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))},  # astimezone overflows
+    {"properties": {"cart": Vanishing()}},
+], ids=["overflowing-timestamp", "failing-mapping"])
+def test_an_event_that_cannot_be_encoded_costs_only_itself(live_server, tenant, query, odd):
+    errors: list = []
+    # A write interval longer than the test: the flush has every event encoded in one chunk.
+    with make_client(live_server, tenant, errors, write_interval=60) as client:
+        for seq in range(5):
+            client.track(user_id="u1", event="Before", properties={"seq": seq})
+        client.track(user_id="u1", event="Odd", **odd)
+        for seq in range(5):
+            client.track(user_id="u1", event="After", properties={"seq": seq})
+        assert client.flush(timeout=5)
+    assert query("SELECT name, COUNT(*) FROM event GROUP BY name ORDER BY name") == [("After", 5), ("Before", 5)]
+    assert [(type(e), e.count) for e in errors] == [(sdk.EventTooLarge, 1)]
+    assert client.stats()["dropped_invalid"] == 1
 
 
 def test_a_wrong_write_key_is_reported_not_raised(live_server, tenant, query, caplog):

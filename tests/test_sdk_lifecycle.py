@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ import time
 import pytest
 
 import sdk
+from sdk.queue import SpoolQueue
 
 
 @pytest.fixture
@@ -154,3 +156,28 @@ def test_a_sync_mode_call_is_bounded_by_its_timeout(refusing_url):
     assert client.shutdown(timeout=0.2) is False
     assert took < 1.5
     assert client.stats()["dropped_at_exit"] == 1  # no spool in sync mode: reported, not silent
+
+
+def test_flush_stats_and_shutdown_keep_their_timeouts_while_another_process_writes_the_spool(
+        refusing_url, tmp_path):
+    spool = tmp_path / "spool.sqlite3"
+    client = sdk.Client("rcp_w_x", host=refusing_url, spool_path=spool, write_interval=0.01)
+    other = sqlite3.connect(spool, isolation_level=None)  # another worker's long write transaction
+    other.execute("BEGIN IMMEDIATE")
+    client.track(user_id="u1", event="E")
+    deadline = time.monotonic() + 5
+    while not client._worker._drain_lock.locked() and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the writer waits on SQLite's 10 s busy timeout
+
+    started = time.monotonic()
+    assert client.flush(timeout=0.2) is False
+    assert client.stats()["queued"] == 1
+    assert client.shutdown(timeout=1) is False
+    assert time.monotonic() - started < 4  # not the 10 s, or more, that SQLite may wait
+
+    other.execute("COMMIT")  # the writer gets in: nothing was lost
+    other.close()
+    deadline = time.monotonic() + 15
+    while SpoolQueue(spool, 100).pending() < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert SpoolQueue(spool, 100).pending() == 1

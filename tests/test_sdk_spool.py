@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -141,6 +142,32 @@ def test_a_full_spool_drops_the_newest_and_reports_it(tmp_path):
     client.shutdown(timeout=0)
     assert client.stats()["dropped_queue_full"] == 50
     assert sum(e.count for e in errors if isinstance(e, sdk.QueueFull)) == 50
+
+
+def test_a_batch_held_back_does_not_make_a_shared_spool_look_full(tmp_path):
+    spool = SpoolQueue(tmp_path / "s.sqlite3", max_events=100)
+    spool.put([b'{"n":0}'])
+    assert len(spool.claim(1, 10_000)) == 1  # another worker keeps retrying it: the lowest id stays
+    for _ in range(5):  # meanwhile 250 events come and are delivered
+        spool.put([b"{}"] * 50)
+        spool.ack(spool.claim(100, 1_000_000))
+    assert spool.pending() == 1
+    assert spool.put([b"{}"] * 50)[1] == 0
+    assert spool.put([b"{}"] * 50)[1] == 1  # 51 held: room for exactly 49 more
+    assert spool.pending() == 100
+
+
+def test_a_spool_written_by_an_older_version_is_counted(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL,"
+                    " claimed_until REAL NOT NULL DEFAULT 0, owner INTEGER NOT NULL DEFAULT 0)")
+        old.executemany("INSERT INTO events (body) VALUES (?)", [(b"{}",)] * 3)
+    old.close()
+    spool = SpoolQueue(path, max_events=100)
+    assert spool.pending() == 3
+    spool.ack(spool.claim(2, 10_000))
+    assert spool.pending() == 1
 
 
 def test_a_full_memory_queue_is_counted_and_reported(tmp_path):

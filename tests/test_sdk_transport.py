@@ -1,5 +1,5 @@
 """The SDK's delivery rules against a recording HTTP server: batching, gzip, keep-alive,
-413 splitting, retries (5xx, 408, 429, Retry-After) and drops (other 4xx), all reported."""
+413 splitting, retries (5xx, 3xx, 408, 429, Retry-After) and drops (other 4xx), all reported."""
 from __future__ import annotations
 
 import gzip
@@ -219,8 +219,35 @@ def test_other_client_errors_are_dropped_at_once_and_reported(recorder, status):
     assert client.stats()["dropped_refused"] == 4
 
 
-def test_broken_server_is_given_up_on_after_max_retries(recorder):
-    server = recorder(lambda batch, n: (500, {}, {}))
+@pytest.mark.parametrize("status", [500, 501, 503, 301, 308])
+def test_a_failing_or_redirecting_server_loses_nothing_however_long_it_lasts(recorder, tmp_path, status):
+    server = recorder(lambda batch, n: (status, {"Location": "http://elsewhere.invalid/v1/batch"}, {})
+                      if n < 6 else OK)
+    errors: list = []
+    client = fast_client(server.url, errors, spool=True, spool_path=tmp_path / "s.sqlite3", max_retries=2)
+    send(client, 5)
+    assert client.flush(timeout=10)
+    client.shutdown(timeout=1)
+    assert server.answers == [status] * 6 + [200]  # well past max_retries, the same batch each time
+    assert server.delivered() == list(range(5))
+    assert [type(e) for e in errors] == [sdk.Unreachable] and client.stats()["dropped"] == 0
+
+
+def test_a_redirect_is_not_followed_and_says_the_host_is_wrong(recorder, tmp_path, caplog):
+    elsewhere = recorder()
+    server = recorder(lambda batch, n: (308, {"Location": f"{elsewhere.url}/v1/batch"}, {}) if n < 2 else OK)
+    client = fast_client(server.url, spool=True, spool_path=tmp_path / "s.sqlite3")
+    send(client, 3)
+    assert client.flush(timeout=5)
+    client.shutdown(timeout=1)
+    assert elsewhere.requests == []  # the write key never goes where a redirect points
+    assert server.delivered() == [0, 1, 2]
+    assert f"the server redirects to {elsewhere.url}/v1/batch" in caplog.text
+    assert "check the configured host" in caplog.text
+
+
+def test_a_timing_out_batch_is_given_up_on_after_max_retries(recorder):
+    server = recorder(lambda batch, n: (408, {}, {}))
     errors: list = []
     client = fast_client(server.url, errors, max_retries=3)
     send(client, 2)

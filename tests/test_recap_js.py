@@ -117,6 +117,21 @@ def page(browser, request):
     assert not errors, errors
 
 
+# Only what the test itself tracks, and nothing leaves by timer.
+ONLY_TRACKED = QUIET + ", capturePageViews: false, captureClicks: false, capturePageLeave: false"
+HIDE = """
+  Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+  document.dispatchEvent(new Event('visibilitychange'));
+"""
+
+
+def console_warnings(page) -> list[str]:
+    """The page's console warnings, as they come."""
+    seen: list[str] = []
+    page.on("console", lambda m: seen.append(m.text) if m.type == "warning" else None)
+    return seen
+
+
 def events(query, app_id: int) -> list[dict]:
     rows = query("SELECT type, name, user_id, anonymous_id, properties, context FROM event "
                  "WHERE app_id = ? ORDER BY id", app_id)
@@ -491,23 +506,77 @@ def test_batches_leave_by_count_and_by_interval(page, site, query, tenant, arriv
 @pytest.mark.browser
 @pytest.mark.parametrize("pad", ["'x'.repeat(1200)", "'\u20ac'.repeat(400)"], ids=["ascii", "3-byte-utf8"])
 def test_what_a_beacon_cannot_carry_is_sent_by_the_next_page(page, site, query, tenant, arrivals, pad):
-    # Chromium lets a page have 64 KiB (of UTF-8 bytes) of beacons in flight; 100 events of
-    # ~1.5 KB need more, so the first beacon goes and the rest must be kept.
+    # Chromium lets a page have 64 KiB (of UTF-8 bytes) of beacons in flight; 400 events of
+    # ~1.5 KB need more, so the first beacon goes and the rest (~550 KB) must all be kept.
     host = site("", init="flushAt: 1000, flushInterval: 600000, capturePageViews: false")
     page.goto(host.url + "/")
-    page.evaluate(f"for (let i = 0; i < 100; i++) Recap.track('bulk', {{i, pad: {pad}}})")
-    page.evaluate("""
-      Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
-      document.dispatchEvent(new Event('visibilitychange'));
-    """)
+    page.evaluate(f"for (let i = 0; i < 400; i++) Recap.track('bulk', {{i, pad: {pad}}})")
+    page.evaluate(HIDE)
     first = len(stored(query, tenant.app_id, lambda e: e["name"] == "bulk"))
-    assert 0 < first < 100
-    assert page.evaluate("JSON.parse(localStorage.getItem('recap:queue')).length") == 100 - first
+    assert 0 < first < 400
+    assert page.evaluate("JSON.parse(localStorage.getItem('recap:queue')).length") == 400 - first
 
     page.goto(host.url + "/next")  # the same site again: the kept events go out
-    bulk = stored(query, tenant.app_id, lambda e: e["name"] == "bulk", count=100)
-    assert sorted(e["properties"]["i"] for e in bulk) == list(range(100))  # each exactly once
+    bulk = stored(query, tenant.app_id, lambda e: e["name"] == "bulk", count=400)
+    assert sorted(e["properties"]["i"] for e in bulk) == list(range(400))  # each exactly once
     assert page.evaluate("localStorage.getItem('recap:queue')") is None
+
+
+@pytest.mark.browser
+def test_events_kept_by_two_tabs_are_merged_and_both_sent(page, site, query, tenant):
+    host = site("", init=ONLY_TRACKED)
+    tabs = [page, page.context.new_page()]
+    for name, tab in zip(["tab_one", "tab_two"], tabs):
+        tab.goto(host.url + "/")
+        tab.evaluate(f"for (let i = 0; i < 200; i++) Recap.track('{name}', {{i, pad: 'x'.repeat(1200)}})")
+    tabs[0].evaluate(HIDE)
+    # Tabs see each other's storage writes a moment later; real tabs hide seconds apart.
+    tabs[1].wait_for_function("localStorage.getItem('recap:queue')")
+    tabs[1].evaluate(HIDE)
+    kept = tabs[1].evaluate("JSON.parse(localStorage.getItem('recap:queue')).map(s => JSON.parse(s).event)")
+    assert {"tab_one", "tab_two"} <= set(kept)
+
+    tabs[1].goto(host.url + "/next")
+    for name in ["tab_one", "tab_two"]:
+        sent = stored(query, tenant.app_id, lambda e: e["name"] == name, count=200)
+        assert sorted(e["properties"]["i"] for e in sent) == list(range(200))  # each exactly once
+    tabs[1].close()
+
+
+# (events per tab, tabs, pad): past a million characters, or past the 1,000 events a page holds.
+OVER_BUDGET = {"characters": (900, 1, "'x'.repeat(1500)"), "events": (700, 2, "''")}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("per_tab, tab_count, pad", OVER_BUDGET.values(), ids=OVER_BUDGET.keys())
+def test_past_the_storage_budget_the_oldest_kept_events_go_with_a_warning(page, site, query, tenant,
+                                                                         per_tab, tab_count, pad):
+    host = site("", init=ONLY_TRACKED)
+    tabs = [page] + [page.context.new_page() for _ in range(tab_count - 1)]
+    warnings = console_warnings(tabs[-1])
+    for t, tab in enumerate(tabs):
+        tab.goto(host.url + "/")
+        tab.evaluate(f"for (let i = 0; i < {per_tab}; i++) Recap.track('bulk', {{i: {t * per_tab} + i, pad: {pad}}})")
+    for t, tab in enumerate(tabs):
+        if t:  # tabs see each other's storage writes a moment later; real tabs hide seconds apart
+            tab.wait_for_function("localStorage.getItem('recap:queue')")
+        tab.evaluate(HIDE)
+    warning = wait_for(lambda: [w for w in warnings if "oldest were dropped" in w], page=tabs[-1])[0]
+    dropped = int(warning.split("no room to keep ")[1].split()[0])
+    saved = tabs[-1].evaluate("localStorage.getItem('recap:queue')")
+    kept = [json.loads(s)["properties"]["i"] for s in json.loads(saved)]
+    assert len(saved) <= 1_000_000 and len(kept) <= 1000
+    assert len(saved) > 990_000 if tab_count == 1 else len(kept) == 1000  # the bound this case meets
+    newest = tab_count * per_tab - 1
+    assert kept == sorted(kept) and kept[-1] == newest
+
+    tabs[-1].goto(host.url + "/next")  # sends the kept events, oldest first
+    stored(query, tenant.app_id, lambda e: e["properties"].get("i") == newest)
+    sent = [e["properties"]["i"] for e in events(query, tenant.app_id)]
+    assert len(sent) == len(set(sent)) == tab_count * per_tab - dropped  # lost: only what the warning said
+    assert set(range(kept[0], newest + 1)) <= set(sent)  # and those were the oldest
+    for tab in tabs[:-1]:
+        tab.close()
 
 
 @pytest.mark.browser
@@ -590,3 +659,48 @@ def test_failed_batches_are_retried_unless_the_server_refused_them(page, site, q
     page.wait_for_timeout(300)
     expected = ["first", "second"] if retried else ["second"]
     assert sorted(e["name"] for e in events(query, tenant.app_id)) == expected  # and each once
+
+
+@pytest.mark.browser
+def test_events_over_32_kib_are_refused_in_the_browser_with_a_warning(page, site, query, tenant):
+    # The server's limit is 32 KiB of UTF-8 per event: one byte under it is sent, one over is not.
+    bodies: list[str] = []
+    page.on("request", lambda r: bodies.append(r.post_data) if r.url.endswith("/v1/batch") else None)
+    warnings = console_warnings(page)
+    host = site("", init=ONLY_TRACKED)
+    page.goto(host.url + "/")
+    page.evaluate("Recap.track('edge_zero', {pad: ''}); Recap.flush()")
+    stored(query, tenant.app_id, lambda e: e["name"] == "edge_zero")
+    base = len(bodies[0].split('{"batch":[', 1)[1].rsplit('],"sentAt":', 1)[0].encode())
+    euros, rest = divmod(32 * 1024 - base, 3)  # 3-byte characters: bytes are counted, not characters
+    fits = f"'\u20ac'.repeat({euros}) + 'x'.repeat({rest})"
+    page.evaluate(f"Recap.track('edge_fits', {{pad: {fits}}}); Recap.track('edge_over', {{pad: {fits} + 'x'}});"
+                  "Recap.flush()")
+    assert any(w.startswith("recap.js: event too large (32769 bytes") and w.endswith(": edge_over")
+               for w in warnings), warnings
+    stored(query, tenant.app_id, lambda e: e["name"] == "edge_fits")
+    assert "edge_over" not in "".join(bodies)  # refused before sending, not rejected by the server
+
+
+@pytest.mark.browser
+def test_events_the_server_rejects_are_named_in_a_warning(page, site, query, tenant):
+    warnings = console_warnings(page)
+    host = site("", init=ONLY_TRACKED)
+    page.goto(host.url + "/")
+    page.evaluate("Recap.track('kept'); Recap.track('n'.repeat(201)); Recap.flush()")  # names: 200 at most
+    stored(query, tenant.app_id, lambda e: e["name"] == "kept", page=page)
+    rejected = wait_for(lambda: [w for w in warnings if w.startswith("recap.js: server rejected")], page=page)
+    assert rejected == ["recap.js: server rejected " + "n" * 201 + " (event: Longer than maximum length 200.)"]
+
+
+@pytest.mark.browser
+def test_a_flush_beyond_the_keepalive_quota_sends_every_batch_once_in_order(page, site, query, tenant,
+                                                                            arrivals):
+    # Eight ~25 KB events make four ~50 KB bodies: more than Chromium's 64 KiB of keepalive
+    # requests in flight, so they must go one after another.
+    host = site("", init=ONLY_TRACKED)
+    page.goto(host.url + "/")
+    page.evaluate("for (let i = 0; i < 8; i++) Recap.track('e' + i, {pad: 'x'.repeat(25000)}); Recap.flush()")
+    stored(query, tenant.app_id, lambda e: e["name"].startswith("e"), count=8, page=page)
+    assert [e["name"] for e in events(query, tenant.app_id)] == [f"e{i}" for i in range(8)]
+    assert len(arrivals) == 4

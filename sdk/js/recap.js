@@ -6,8 +6,10 @@
   var PREFIX = "recap:";
   // sendBeacon and keepalive fetch both refuse bodies over 64 KiB in flight; stay under it.
   var MAX_BODY = 60000;
+  var MAX_EVENT = 32768; // the server's limit per event, in UTF-8 bytes of its JSON
   var MAX_QUEUE = 1000;
-  var MAX_SAVED = 100;
+  // Characters of the saved queue, of the ~5 million a browser lets the whole site store.
+  var MAX_SAVED = 1000000;
   var MAX_TEXT = 100;
   var CLICKABLE = "a,button,[data-recap-event],[role=button],input[type=submit],input[type=button]";
   var FIELDS = "textarea,select,[contenteditable],input:not([type=submit]):not([type=button])";
@@ -24,6 +26,8 @@
   var queue = []; // JSON strings, one per event
   var timer = null;
   var retries = 0;
+  var sending = false; // a batch is in flight
+  var waiting = false; // ...and more were ready to go
   var memory = {};
   var store = pickStore();
   var view = null; // the current page view: {url, path, started, visibleSince}
@@ -136,7 +140,8 @@
     message.context = context(referrer);
     var json;
     try { json = JSON.stringify(message); } catch (e) { warn("event not JSON-serialisable: " + e); return; }
-    if (utf8Length(json) > MAX_BODY - 200) { warn("event too large, dropped: " + (message.event || message.type)); return; }
+    var size = utf8Length(json);
+    if (size > MAX_EVENT) { warn("event too large (" + size + " bytes; the limit is " + MAX_EVENT + "), dropped: " + (message.event || message.type)); return; }
     queue.push(json);
     if (queue.length > MAX_QUEUE) queue.splice(0, queue.length - MAX_QUEUE);
     if (queue.length >= config.flushAt) flush();
@@ -184,6 +189,7 @@
     if (timer) { clearTimeout(timer); timer = null; }
     if (!config) return;
     while (queue.length) {
+      if (sending && !useBeacon) { waiting = true; return; }
       var items = takeBatch();
       if (!items.length) { queue.shift(); continue; }
       if (useBeacon) {
@@ -196,18 +202,25 @@
     }
   }
 
+  // One batch in flight at a time: Chromium fails keepalive fetches past 64 KiB of bodies in
+  // flight, and what waits here still leaves by beacon if the page is hidden meanwhile.
   function post(items) {
     if (!window.fetch) { warn("no fetch: events dropped"); return; }
+    sending = true;
     // text/plain keeps the request "simple": no CORS preflight, same as a beacon.
     window.fetch(endpoint(), { method: "POST", body: body(items), keepalive: true, credentials: "omit",
                                headers: { "Content-Type": "text/plain" } })
       .then(function (r) {
-        if (r.ok) { retries = 0; return; }
         if (r.status >= 500 || r.status === 408 || r.status === 429) throw new Error("HTTP " + r.status);
-        warn("server refused a batch (HTTP " + r.status + "); dropped");
+        if (r.ok) retries = 0;
+        else warn("server refused a batch (HTTP " + r.status + "); dropped");
+        // Read to the end: until then the request still counts against the keepalive quota.
+        return r.json().then(safe(function (answer) { if (r.ok) warnRejected(answer.rejected, items); }),
+                             function () { /* not JSON */ });
       })
-      .catch(safe(function () {
+      .then(safe(sent), safe(function () {
         // Network error or overload: put the events back and retry with capped exponential backoff.
+        sending = false;
         queue = items.concat(queue);
         if (queue.length > MAX_QUEUE) queue.length = MAX_QUEUE;
         retries = Math.min(retries + 1, 6);
@@ -215,21 +228,55 @@
       }));
   }
 
-  // What a beacon could not carry is kept, and sent when the page is visible again or by the
-  // next page of this site.
+  // The batch in flight is answered: what waited behind it goes now.
+  function sent() {
+    sending = false;
+    if (waiting) { waiting = false; flush(); }
+  }
+
+  // A 200 answer names the events it did not store (a beacon's answer cannot be read).
+  function warnRejected(rejected, items) {
+    (rejected || []).forEach(function (r) {
+      var message = JSON.parse(items[r.index]);
+      warn("server rejected " + (message.event || message.type) + " (" + r.field + ": " + r.message + ")");
+    });
+  }
+
+  // What a beacon could not carry is kept, with what other tabs of this site kept, and sent when
+  // the page is visible again or by the next page. Past MAX_SAVED characters or what a page
+  // holds in memory, the oldest go.
   function keepForNextPage() {
-    save("queue", JSON.stringify(queue.slice(-MAX_SAVED)));
+    var all = takeSaved().concat(queue);
+    var kept = [];
+    var seen = {};
+    var size = 2;
+    var dropped = 0;
+    for (var i = all.length - 1; i >= 0; i--) {
+      if (seen[all[i]]) continue; // the same event from two tabs: serialised once, so the same string
+      seen[all[i]] = true;
+      size += JSON.stringify(all[i]).length + 1;
+      if (size > MAX_SAVED || kept.length === MAX_QUEUE) dropped++;
+      else kept.push(all[i]);
+    }
+    if (dropped) warn("no room to keep " + dropped + " events for the next page; the oldest were dropped");
+    save("queue", JSON.stringify(kept.reverse()));
     queue = [];
   }
 
-  function restoreSaved() {
+  // The events kept by this or another tab, oldest first, taken out of storage.
+  function takeSaved() {
     var saved = load("queue");
-    if (!saved) return;
+    if (!saved) return [];
     save("queue", null);
     try {
       var items = JSON.parse(saved);
-      if (Array.isArray(items)) queue = items.filter(function (s) { return typeof s === "string"; }).concat(queue);
+      if (Array.isArray(items)) return items.filter(function (s) { return typeof s === "string"; });
     } catch (e) { /* corrupt: drop it */ }
+    return [];
+  }
+
+  function restoreSaved() {
+    queue = takeSaved().concat(queue);
   }
 
   // ---- page views and page leave -------------------------------------------------------------

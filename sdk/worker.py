@@ -320,10 +320,10 @@ class Worker:
                     break
                 transport.send(transport.prepare([body for _, body in in_flight]))
             upcoming = [] if self._stop_sender else claim()
-            prepared = transport.prepare([body for _, body in upcoming]) if upcoming else b""
+            prepared = transport.prepare([body for _, body in upcoming]) if upcoming else None
             answer = transport.receive()
             if answer.verdict is Verdict.DELIVERED:
-                if upcoming:
+                if prepared is not None:
                     transport.send(prepared)
                 self._delivered(in_flight, answer)
                 in_flight = upcoming

@@ -6,6 +6,7 @@ import gzip
 import json
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
@@ -123,6 +124,25 @@ def test_batches_are_gzipped_authenticated_and_share_one_connection(recorder):
     assert len(event["messageId"]) == 32 and event["timestamp"].endswith("Z")
     assert event["context"]["library"]["name"] == "recap-python"
     assert len({r["peer"] for r in server.requests}) == 1  # keep-alive
+
+
+def test_a_batch_prepared_while_another_is_in_flight_is_stamped_when_it_leaves(recorder):
+    """The server dates events by the gap between sentAt and their timestamps: a batch stamped
+    while the previous one waited on a slow server would be dated that much later."""
+    gaps: list[float] = []
+
+    def slow(batch: list[dict], number: int) -> Reply:
+        sent_at = datetime.fromisoformat(server.requests[number]["body"]["sentAt"]).timestamp()
+        gaps.append(time.time() - sent_at)
+        time.sleep(0.5)
+        return OK
+
+    server = recorder(slow)
+    client = fast_client(server.url, batch_size=100)
+    send(client, 300)
+    assert client.shutdown(timeout=10)
+    assert server.delivered() == list(range(300)) and len(gaps) >= 2
+    assert max(gaps) < 0.25, gaps  # the batches that waited were stamped 0.5 s before they left
 
 
 def test_a_connection_the_server_dropped_is_reopened_without_an_outage(recorder):

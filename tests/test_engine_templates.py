@@ -75,6 +75,7 @@ def edit(old: str, new: str) -> str:
     (edit('message = "Play something first."\n', ""), "eligibility[0].message", "Missing data"),
     (edit('title = "My month"', 'subtitle = "x"'), "card.title", "Missing data"),
     (VALID + '[metrics.rank]\nkind = "percentile"\nof = "top"\n', "metrics.rank.of", "count, sum"),
+    (VALID + '[metrics.range]\nkind = "count"\nevent = "Skip"\n', "metrics.range", "reserved"),
     (VALID + '[metrics.later]\nkind = "tier"\nof = "plays"\ntiers = [{ min = "a", label = "x" }]\n',
      "metrics.later.tiers[0].min", "number"),
     (edit('[[frames]]\nid = "plays"', '[theme]\nbackground = "red"\n[[frames]]\nid = "plays"'),

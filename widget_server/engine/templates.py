@@ -21,7 +21,10 @@ from .template_schema import (LATER_KINDS, NUMBER_KINDS, NUMBER_KINDS_TEXT, SCAL
 log = logging.getLogger(__name__)
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "story_templates"
-RESERVED_NAMES = {"user", "period", "app", "template", "item", "loop", "true", "false", "none"}
+# Names a metric may not take: what texts already read by that name (a metric "range" would be
+# Jinja's range in a frame, yet the metric in a derived expression).
+RESERVED_NAMES = {"user", "period", "app", "template", "item", "loop", "true", "false", "none",
+                  *expressions.story_globals()}
 MAX_TEMPLATE_BYTES = 256 * 1024
 # Fields whose text is a Jinja template (rendered), as opposed to an expression (evaluated).
 TEXT_KEYS = {"title", "subtitle", "body", "value", "unit", "caption", "label", "alt", "footer",

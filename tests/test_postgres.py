@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,6 +143,26 @@ ENGAGEMENT = [("story_viewed", {}),
               ("story_closed", {"progress": 1})]
 
 
+# A filter in lower case over names written in title case ("The Velvet Foxes").
+CONTAINS_PROBE = """
+id = "contains-probe"
+title = "Probe"
+[period]
+kind = "year"
+cutoff = "11-15"
+[metrics.velvet]
+kind = "count"
+event = "Song Played"
+where = { artist = { contains = "the velvet" } }
+[[frames]]
+id = "velvet"
+kind = "text"
+title = "{{ velvet }}"
+[card]
+title = "Probe"
+"""
+
+
 def story(server, template: str, user: str, headers: dict) -> tuple[int, Any]:
     reply = http("GET", f"{server.url}/v1/stories/{template}?user_id={user}", None, headers)
     body = reply.json()
@@ -170,6 +191,12 @@ def run_backend(backend: str, instance: str, database_url: str | None, events) -
                     seen["ingest"].append((kind, repeat, i, reply.status, reply.json()))
         users = {kind: sorted({e["userId"] for e in batch if isinstance(e.get("userId"), str)})
                  for kind, batch in events.items()}
+        folder = Path(instance) / "templates" / str(tenants["music"].app_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "contains-probe.toml").write_text(CONTAINS_PROBE)
+        secret = basic(tenants["music"].secret_key)
+        seen["contains"] = {user: story(server, "contains-probe", user, secret)[1]["frames"][0]["title"]
+                            for user in users["music"]}
         for kind, template in templates.items():
             secret = basic(tenants[kind].secret_key)
             for user in users[kind]:
@@ -281,6 +308,12 @@ def test_servers_on_several_machines_upgrade_one_database_once(postgres, tmp_pat
         assert [row[0] for row in cursor.fetchall()] == list(range(1, len(MIGRATIONS) + 1))
     finally:
         con.close()
+
+
+def test_contains_ignores_case_on_both(answers):
+    sqlite, postgresql = (answers[b]["contains"] for b in BACKENDS)
+    assert postgresql == sqlite
+    assert any(title != "0" for title in sqlite.values())  # "the velvet" found "The Velvet Foxes"
 
 
 def test_erasing_a_user_is_the_same(answers):

@@ -128,7 +128,9 @@ def _condition(text_col: str, num_col: str, condition: Any) -> tuple[str, list[A
         elif op == "glob":
             sql, args = sql_dialect.glob_sql(sql_dialect.text_sql(text_col)), [sql_dialect.glob_param(str(value))]
         elif op == "contains":
-            sql, args = f"{sql_dialect.text_sql(text_col)} LIKE {p}", [f"%{_like_escape(str(value))}%"]
+            # Case-insensitive on both: SQLite's LIKE is, PostgreSQL's ILIKE is the one that is.
+            like = "ILIKE" if is_postgres() else "LIKE"
+            sql, args = f"{sql_dialect.text_sql(text_col)} {like} {p}", [f"%{_like_escape(str(value))}%"]
             sql += " ESCAPE '\\'"
         elif op == "exists":
             sql, args = (f"{text_col} IS NOT NULL" if value else f"{text_col} IS NULL"), []

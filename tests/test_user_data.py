@@ -90,18 +90,23 @@ def test_erasing_a_user_deletes_the_app_servers_pictures_of_them(live_server, so
         return http("POST", live_server.url + "/v1/uploads", buffer.getvalue(),
                     {"Content-Type": "image/png", **basic(soundwave.secret_key)}).json()
 
-    photo, on_card, banner = app_upload((200, 40, 90)), app_upload((40, 200, 90)), app_upload((40, 90, 200))
+    photo, on_card, banner, family = (app_upload((200, 40, 90)), app_upload((40, 200, 90)),
+                                      app_upload((40, 90, 200)), app_upload((90, 90, 90)))
     # The documented flow: the app uploads the user's photo with its secret key, names it in traits.
-    send(live_server, soundwave.write_key, [identify(USER, {"photo_url": photo["url"]}, ms(f"{YEAR}-02-01T00:00:00"))])
+    send(live_server, soundwave.write_key, [identify(USER, {"photo_url": photo["url"]}, ms(f"{YEAR}-02-01T00:00:00")),
+                                            identify("cy", {"photo_url": family["url"]}, ms(f"{YEAR}-02-01T00:00:00"))])
     share(live_server, soundwave, upload_id=on_card["id"])
     share(live_server, soundwave, upload_id=banner["id"])
+    share(live_server, soundwave, upload_id=family["id"])  # Cy's photo, on our user's card
     share(live_server, soundwave, "ben", upload_id=banner["id"])  # a picture Ben's card shows too
 
+    exported = post_json(live_server, "/v1/users/export", {"user_id": USER}, basic(soundwave.secret_key)).json()
+    assert sorted(u["id"] for u in exported["uploads"]) == sorted([photo["id"], on_card["id"]])  # what erasure takes
     reply = erase(live_server, basic(soundwave.secret_key), {"user_id": USER})
     assert reply.status == 200, reply.body
     assert reply.json()["erased"]["uploads"] == 2
-    assert [http("GET", picture["url"]).status for picture in (photo, on_card, banner)] == [404, 404, 200]
-    assert query("SELECT id FROM upload") == [(banner["id"],)]
+    assert [http("GET", p["url"]).status for p in (photo, on_card, banner, family)] == [404, 404, 200, 200]
+    assert sorted(query("SELECT id FROM upload")) == sorted([(banner["id"],), (family["id"],)])
 
 
 def test_export_holds_everything_that_counts_for_the_user(live_server, history, query):

@@ -9,7 +9,8 @@ JSON document, streamed (a heavy user has hundreds of thousands of events).
 Erasure: everything Recap keeps about the user goes: their profile and identities, the personal content
 of their events (ids, properties, traits, context, names) and of the anonymous events joined to
 them, their precomputed stories, shares (page and images), uploaded pictures (theirs, and the app
-server's uploads of their ``photo_url`` or on their shares) and viewer grants.
+server's uploads of their ``photo_url`` or on their shares that no other user's share or photo
+shows; the export lists the same pictures) and viewer grants.
 An event row stays as a tombstone (message id, type, times) so that a client retrying an old
 batch cannot bring the event back (messageId stays taken), and so that the event ids the key
 tables are built on never change. Events that arrive after the erasure are stored as usual:
@@ -53,6 +54,7 @@ class UserRequest(Schema):
 def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
     """The user's data as JSON text, in pieces."""
     profile = Profile.get_or_none((Profile.app_id == app.id) & (Profile.user_id == user_id))
+    shares = list(Share.select().where((Share.app == app.id) & (Share.user_id == user_id)).order_by(Share.created_at))
     head = {
         "app": {"id": app.id, "name": app.name}, "user_id": user_id, "exported_at": _iso(time.time() * 1000),
         "profile": None if profile is None else {"traits": profile.traits, "timezone": profile.timezone,
@@ -63,11 +65,9 @@ def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
                        .order_by(Identity.id)],
         "shares": [{"id": s.id, "template": s.template_id, "url": s.url, "card": s.card,
                     "created_at": _iso(s.created_at), "expires_at": _iso(s.expires_at),
-                    "revoked_at": _iso(s.revoked_at)} for s in
-                   Share.select().where((Share.app == app.id) & (Share.user_id == user_id)).order_by(Share.created_at)],
+                    "revoked_at": _iso(s.revoked_at)} for s in shares],
         "uploads": [{"id": u.id, "url": f"{public_base}/u/{stored_name(u)}", "width": u.width,
-                     "height": u.height, "created_at": _iso(u.created_at)} for u in
-                    Upload.select().where((Upload.app == app.id) & (Upload.user_id == user_id)).order_by(Upload.created_at)],
+                     "height": u.height, "created_at": _iso(u.created_at)} for u in _uploads(app.id, user_id, shares)],
     }
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "events": ['
     actors = [actor for actor, _ in actor_pairs(app.id, [user_id])]
@@ -115,9 +115,7 @@ def erase_user(app_id: int, user_id: str) -> dict[str, int]:
         if is_sqlite():
             _forget_keys(app_id, actors, rows)
         shares = list(Share.select().where((Share.app == app_id) & (Share.user_id == user_id)))
-        shown = _shown_uploads(app_id, user_id, shares)
-        uploads = list(Upload.select().where((Upload.app == app_id)
-                                             & ((Upload.user_id == user_id) | Upload.id.in_(shown))))
+        uploads = _uploads(app_id, user_id, shares)
         counts = {
             "events": len(ids),
             "profiles": Profile.delete().where((Profile.app_id == app_id) & (Profile.user_id == user_id)).execute(),
@@ -137,16 +135,34 @@ def erase_user(app_id: int, user_id: str) -> dict[str, int]:
     return counts
 
 
+def _uploads(app_id: int, user_id: str, shares: list[Share]) -> list[Upload]:
+    """The pictures of the user: their own uploads and the app server's that show only them."""
+    shown = _shown_uploads(app_id, user_id, shares)
+    return list(Upload.select().where((Upload.app == app_id) & ((Upload.user_id == user_id) | Upload.id.in_(shown)))
+                .order_by(Upload.created_at))
+
+
 def _shown_uploads(app_id: int, user_id: str, shares: list[Share]) -> list[str]:
     """The app server's uploads that pictured the user: their photo (``traits.photo_url``) and
-    those on their shares, unless another user's share shows the same picture."""
+    those on their shares, unless another user's share or photo shows the same picture."""
     named = {share.upload_id for share in shares if share.upload_id}
-    profile = Profile.get_or_none((Profile.app_id == app_id) & (Profile.user_id == user_id))
-    photo = upload_named_by((profile.traits or {}).get("photo_url"), app_id) if profile else None
+    photo = _photo(Profile.get_or_none((Profile.app_id == app_id) & (Profile.user_id == user_id)))
     if photo is not None:
         named.add(photo.id)
-    others = Share.select(Share.upload).where(Share.upload.in_(named) & (Share.user_id != user_id))
-    return sorted(named - {share.upload_id for share in others})
+    kept = {share.upload_id for share in Share.select(Share.upload).where(
+        Share.upload.in_(named) & (Share.user_id != user_id))}
+    for upload_id in named - kept:
+        # Profiles whose traits mention the picture at all (a text match), then their photo.
+        others = Profile.select().where((Profile.app_id == app_id) & (Profile.user_id != user_id)
+                                        & Profile.traits.contains(upload_id))
+        if any(getattr(_photo(other), "id", None) == upload_id for other in others):
+            kept.add(upload_id)
+    return sorted(named - kept)
+
+
+def _photo(profile: Profile | None) -> Upload | None:
+    traits = profile.traits if profile is not None and isinstance(profile.traits, dict) else {}
+    return upload_named_by(traits.get("photo_url"), profile.app_id) if traits else None
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ import click
 from flask import Blueprint, Flask, Response, current_app, jsonify, stream_with_context
 from flask.cli import AppGroup
 from marshmallow import Schema, fields, validate
+from peewee import SQL
 
 from . import event_indexes, json_body
 from .auth import require_secret_key
@@ -152,9 +153,10 @@ def _shown_uploads(app_id: int, user_id: str, shares: list[Share]) -> list[str]:
     kept = {share.upload_id for share in Share.select(Share.upload).where(
         Share.upload.in_(named) & (Share.user_id != user_id))}
     for upload_id in named - kept:
-        # Profiles whose traits mention the picture at all (a text match), then their photo.
+        # Profiles whose traits mention the picture at all (a text match; Profile.traits.contains
+        # would JSON-encode the pattern), then their photo.
         others = Profile.select().where((Profile.app_id == app_id) & (Profile.user_id != user_id)
-                                        & Profile.traits.contains(upload_id))
+                                        & SQL(f"traits LIKE {database.param}", [f"%{upload_id}%"]))
         if any(getattr(_photo(other), "id", None) == upload_id for other in others):
             kept.add(upload_id)
     return sorted(named - kept)

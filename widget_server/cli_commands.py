@@ -97,9 +97,14 @@ def list_apps() -> None:
 @click.argument("app_name")
 @click.option("--kind", type=click.Choice([ApiKey.WRITE, ApiKey.SECRET]), default=ApiKey.WRITE,
               show_default=True, help="Which key to replace.")
-@click.option("--keep-old", is_flag=True, help="Leave the old keys working (revoke them later).")
+@click.option("--keep-old", is_flag=True,
+              help="Leave the old keys working too; the next rotate without it revokes them.")
 def rotate(app_name: str, kind: str, keep_old: bool) -> None:
-    """Issue a new KIND key for APP_NAME and revoke the old ones."""
+    """Issue a new KIND key for APP_NAME and revoke the old ones.
+
+    Servers already running may accept a revoked key for up to 30 seconds more (each process
+    keeps recent key lookups that long).
+    """
     app = find_app(app_name)
     with db.database.atomic():
         key = rotate_key(app, kind, keep_old=keep_old)

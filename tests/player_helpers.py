@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import basic, http
+from conftest import basic, http, leave, servers_before_pages
 
 XSS = '<img src=x onerror="window.__pwned=1">'
 
@@ -156,6 +156,17 @@ def site():
         host.pages[f"/media/{n}.png"] = ("image/png", PNG)
     yield host
     host.stop()
+
+
+@pytest.fixture
+def desktop(browser, request):
+    """A desktop browser window (1440×900, a mouse, no touch): the player is a centred phone in it."""
+    servers_before_pages(request)
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    yield page
+    leave(page)
+    context.close()
 
 
 def player_page(server, body: str = "") -> str:

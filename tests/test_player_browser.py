@@ -6,11 +6,12 @@ origin than the Recap server's, like a customer's site).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
-from player_helpers import (RECORD_VIDEO, XSS, fill, index, mount_preview, player_page,  # noqa: F401
-                            preview_story, site, state, wait_index)
+from player_helpers import (RECORD_VIDEO, TEMPLATE, XSS, desktop, fill, index, mount_preview,  # noqa: F401
+                            music, player_page, preview_story, site, state, viewer_token, wait_index)
 
 pytestmark = pytest.mark.browser
 
@@ -194,3 +195,117 @@ def test_video_frame_plays_muted_inline_and_advances_at_its_end(phone, live_serv
     started = time.monotonic()
     wait_index(phone, 2)                               # its own end, not the 6 s default
     assert time.monotonic() - started < 4
+
+
+def test_keys_in_the_share_dialog_do_not_move_the_story(phone, live_server, site):
+    mount_preview(phone, live_server, site, preview_story())
+    phone.keyboard.press("End")
+    wait_index(phone, 4)
+    phone.evaluate("delete Navigator.prototype.share")
+    phone.click("button[data-button-id='share']")
+    link = phone.locator(".recap-dialog input")
+    link.focus()
+    for key in ["End", "ArrowLeft", "Home", " "]:
+        link.press(key)                                # moves the caret, not the story
+    assert index(phone) == 4 and state(phone) == "paused" and phone.locator(".recap-dialog").is_visible()
+    phone.keyboard.press("Escape")                     # closes the dialog, not the story
+    assert phone.locator(".recap-overlay").is_hidden() and state(phone) == "playing"
+    phone.keyboard.press("ArrowLeft")                  # the story has its keys back
+    wait_index(phone, 3)
+
+
+def test_a_hold_released_off_the_player_resumes(desktop, live_server, site):
+    mount_preview(desktop, live_server, site, preview_story(duration_ms=4_000))
+    box = desktop.locator(".recap-player").bounding_box()
+    assert box["y"] > 10                               # a centred phone, with page above it
+    x, y = box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2
+    desktop.mouse.move(x, y)
+    desktop.mouse.down()
+    desktop.wait_for_selector(".recap-player[data-state='paused']")
+    desktop.mouse.move(x, 5, steps=5)                  # up and out of the player, then let go
+    desktop.mouse.up()
+    assert state(desktop) == "playing" and index(desktop) == 0
+    held_at = fill(desktop, 0)
+    desktop.wait_for_timeout(500)
+    assert fill(desktop, 0) > held_at + 0.05
+
+
+def test_destroy_while_the_story_loads_leaves_nothing_behind(phone, live_server, site, music):
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(site.page("/", player_page(live_server)))
+    with phone.expect_response(lambda r: "/v1/stories/player-test" in r.url and r.status == 200):
+        phone.evaluate("([token, host]) => { window.events = []; Recap.story('#mount', {token, host,"
+                       " template: 'player-test', onAnalytics: e => events.push(e.event)}).destroy(); }",
+                       [token, live_server.url])
+    phone.wait_for_timeout(300)                        # the story has arrived, too late
+    mount = phone.locator("#mount")
+    assert mount.evaluate("m => [m.childElementCount, m.className]") == [0, ""]
+    assert phone.evaluate("events") == []
+
+
+def test_not_eligible_shows_the_templates_message_as_text_without_retry(phone, app, live_server, site, music):
+    folder = Path(app.instance_path) / "templates" / str(music.app_id)
+    gated = TEMPLATE.format(id="player-gated", ms=60_000).replace('min = 1', 'min = 1000')
+    (folder / "player-gated.toml").write_text(gated.replace('"Play a song first."', f"'Play more. {XSS}'"))
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(site.page("/", player_page(live_server)))
+    phone.evaluate("([token, host]) => { Recap.story('#mount', {token, host, template: 'player-gated'}); }",
+                   [token, live_server.url])
+    error = phone.locator(".recap-error[data-error='not_eligible']")
+    error.wait_for()
+    assert error.locator("p").text_content() == f"Play more. {XSS}"
+    assert error.locator("button").count() == 0        # trying again would not make ana eligible
+    assert phone.locator("img[src='x']").count() == 0 and phone.evaluate("window.__pwned") is None
+
+
+def set_hidden(page, hidden: bool) -> None:
+    page.evaluate("h => { Object.defineProperty(document, 'hidden', {value: h, configurable: true});"
+                  " document.dispatchEvent(new Event('visibilitychange')); }", hidden)
+
+
+def test_dwell_counts_only_the_time_the_page_was_visible(phone, live_server, site):
+    phone.goto(site.page("/", player_page(live_server)))
+    phone.evaluate("s => { window.events = []; window.player = Recap.story('#mount',"
+                   " {story: s, onAnalytics: e => events.push(e)}); }", preview_story())
+    wait_index(phone, 0)
+    set_hidden(phone, True)
+    phone.wait_for_timeout(1_500)                      # in the background: not being watched
+    set_hidden(phone, False)
+    phone.wait_for_timeout(400)
+    phone.keyboard.press("ArrowRight")
+    wait_index(phone, 1)
+    dwell = phone.evaluate("events.filter(e => e.event === 'frame_viewed').map(e => e.properties.dwell_ms)")
+    assert len(dwell) == 1 and 400 <= dwell[0] < 1_500
+
+
+# The shipped year-in-music card: three stats and five names, some of them long and unbroken.
+FULL_CARD = {"title": "Maximilianus_Wolfeschlegelsteinhausenbergerdorff's 2026", "subtitle": "The Night Owl",
+             "stats": [{"label": "Minutes listened", "value": "48,210"}, {"label": "Top genre", "value": "Indie pop"},
+                       {"label": "Listener rank", "value": "Top 2%"}],
+             "list": {"title": "Top artists", "items": ["Phoebe Bridgers", "Mitski", "Björk", "Radiohead",
+                                                        "Wolfeschlegelsteinhausenbergerdorff_Orchestra"]},
+             "image": None, "theme": {}, "footer": "soundwave.app"}
+
+CLIPPED = """() => {
+  const frame = document.querySelector('.recap-frame:last-child');
+  const card = frame.querySelector('.recap-card'), edge = card.getBoundingClientRect();
+  const player = document.querySelector('.recap-player').getBoundingClientRect();
+  const inside = (r, box) => r.top >= box.top - .5 && r.bottom <= box.bottom + .5 && r.left >= box.left - .5 && r.right <= box.right + .5;
+  return [...card.querySelectorAll('h2, p, dt, dd, li')].filter(n => !inside(n.getBoundingClientRect(), edge)
+      || n.scrollWidth > n.clientWidth + 1)
+    .concat([...frame.querySelectorAll('.recap-card, .recap-actions button')].filter(n => !inside(n.getBoundingClientRect(), player)))
+    .map(n => n.textContent);
+}"""
+
+
+@pytest.mark.parametrize("width, height", [(360, 640), (390, 844), (1440, 900)])
+def test_the_full_card_fits_without_clipping(phone, live_server, site, width, height):
+    phone.set_viewport_size({"width": width, "height": height})
+    phone.emulate_media(reduced_motion="reduce")       # final layout at once, the card upright
+    story = preview_story()
+    story["card"] = FULL_CARD
+    mount_preview(phone, live_server, site, story)
+    phone.keyboard.press("End")
+    wait_index(phone, 4)
+    phone.evaluate("document.fonts.ready.then(() => true)")   # measured in the player's own font
+    assert phone.evaluate(CLIPPED) == []

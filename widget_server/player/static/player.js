@@ -268,6 +268,7 @@
     this.bridge = bridge();
     this.paused = {};           // reasons: hold, key, hidden, overlay, api, ended
     this.index = -1;
+    this.dwelt = 0;             // visible ms on the current frame, until shownAt (null while hidden)
     this.preloaded = {};
     this.raf = null;
     this.done = false;
@@ -289,7 +290,9 @@
     loading.appendChild(el('p', '', 'Loading your story…'));
     this.element.appendChild(loading);
     var story = this.options.story ? Promise.resolve(this.options.story) : this.fetchStory();
-    story.then(function (s) { self.start(s); }, function (err) { self.showError(err); });
+    // destroy() may come first: a story that arrives after it must not bring the player back.
+    story.then(function (s) { if (!self.destroyed) self.start(s); },
+      function (err) { if (!self.destroyed) self.showError(err); });
   };
 
   Player.prototype.fetchStory = function () {
@@ -304,7 +307,7 @@
           var reasons = (body && body.error && body.error.details && body.error.details.token) || [];
           var kind = res.status !== 401 ? (code === 'not_eligible' ? 'not_eligible' : 'server')
             : reasons.indexOf('expired') >= 0 ? 'expired' : 'invalid';
-          throw { kind: kind, status: res.status };
+          throw { kind: kind, status: res.status, message: body && body.error && body.error.message };
         });
       });
   };
@@ -325,11 +328,15 @@
     box.setAttribute('role', 'alert');
     box.setAttribute('data-error', kind);
     box.appendChild(el('h2', '', ERRORS[kind][0]));
-    box.appendChild(el('p', '', ERRORS[kind][1]));
-    var retry = el('button', 'recap-btn recap-btn-primary', 'Try again');
-    retry.type = 'button';
-    retry.addEventListener('click', function () { self.retry(); });
-    box.appendChild(retry);
+    // The template says what a viewer needs to do to be eligible; trying again will not change it.
+    var ineligible = kind === 'not_eligible';
+    box.appendChild(el('p', '', ineligible && typeof err.message === 'string' && err.message ? err.message : ERRORS[kind][1]));
+    if (!ineligible) {
+      var retry = el('button', 'recap-btn recap-btn-primary', 'Try again');
+      retry.type = 'button';
+      retry.addEventListener('click', function () { self.retry(); });
+      box.appendChild(retry);
+    }
     if (this.options.onClose) {
       var close = el('button', 'recap-btn', 'Close');
       close.type = 'button';
@@ -337,14 +344,15 @@
       box.appendChild(close);
     }
     this.element.replaceChildren(box);
-    retry.focus();
+    var first = box.querySelector('button');
+    if (first) first.focus();
   };
 
   Player.prototype.retry = function () {
     var self = this;
     var refresh = this.options.refreshToken ? Promise.resolve(this.options.refreshToken()) : Promise.resolve(null);
     refresh.then(function (token) { if (token) self.setToken(token); }, function () {})
-      .then(function () { self.load(); });
+      .then(function () { if (!self.destroyed) self.load(); });
   };
 
   Player.prototype.setToken = function (token) {
@@ -403,7 +411,8 @@
     root.addEventListener('pointerdown', this.onPointerDown.bind(this));
     root.addEventListener('pointermove', this.onPointerMove.bind(this));
     root.addEventListener('pointerup', this.onPointerUp.bind(this));
-    root.addEventListener('pointercancel', this.onPointerCancel.bind(this));
+    root.addEventListener('pointercancel', this.endPress.bind(this));
+    root.addEventListener('lostpointercapture', this.endPress.bind(this));
     root.addEventListener('contextmenu', function (e) { if (self.press) e.preventDefault(); });
     root.addEventListener('keydown', this.onKey.bind(this));
     document.addEventListener('visibilitychange', this.onVisibility);
@@ -591,7 +600,8 @@
     var previous = this.index;
     this.index = target;
     this.elapsed = 0;
-    this.shownAt = Date.now();
+    this.dwelt = 0;
+    this.shownAt = document.hidden ? null : Date.now();
     delete this.paused.ended;
     var frame = this.frames[target];
     if (this.video) { this.video.pause(); this.video = null; }
@@ -622,9 +632,19 @@
     var frame = this.frames[this.index];
     this.tracker.track('frame_viewed', {
       frame_id: String(frame.id || this.index), index: this.index,
-      dwell_ms: Date.now() - this.shownAt, advance: advance === 'auto' ? 'auto' : 'manual',
+      dwell_ms: this.dwell(), advance: advance === 'auto' ? 'auto' : 'manual',
       direction: direction
     });
+  };
+
+  // Dwell counts the time the frame was visible: a tab in the background is not being watched.
+  Player.prototype.dwell = function () {
+    return this.dwelt + (this.shownAt ? Date.now() - this.shownAt : 0);
+  };
+
+  Player.prototype.watching = function (visible) {
+    this.dwelt = this.dwell();
+    this.shownAt = visible ? Date.now() : null;
   };
 
   Player.prototype.forward = function (advance) {
@@ -697,7 +717,7 @@
 
   // One place turns the pause reasons into the clock, the video and what is shown.
   Player.prototype.sync = function () {
-    if (!this.root) return;
+    if (!this.root || this.destroyed) return;
     var paused = this.isPaused();
     var state = this.paused.ended ? 'ended' : paused ? 'paused' : 'playing';
     this.root.setAttribute('data-state', state);
@@ -748,6 +768,8 @@
       self.press.held = true;
       self.pause('hold', true);
     }, HOLD_MS);
+    // The release then comes back here even off the player (a mouse dragged out of it).
+    this.root.setPointerCapture(e.pointerId);
   };
 
   Player.prototype.onPointerMove = function (e) {
@@ -755,11 +777,9 @@
   };
 
   Player.prototype.onPointerUp = function (e) {
-    var press = this.press;
-    this.press = null;
-    clearTimeout(this.holdTimer);
+    var press = this.endPress();
     if (!press) return;
-    if (press.held) this.resume('hold');  // a hold that ends in a swipe still swipes; a held tap only resumes
+    // A hold that ends in a swipe still swipes; a held tap only resumes.
     var dx = e.clientX - press.x, dy = e.clientY - press.y;
     if (Math.abs(dx) > SWIPE_PX && Math.abs(dx) > Math.abs(dy)) {
       dx < 0 ? this.forward('manual') : this.back();
@@ -771,15 +791,19 @@
     }
   };
 
-  Player.prototype.onPointerCancel = function () {
+  // However a press ends (release, cancel, capture lost), its hold ends with it.
+  Player.prototype.endPress = function () {
     var press = this.press;
     this.press = null;
     clearTimeout(this.holdTimer);
-    if (press && press.held) this.resume('hold');
+    if (this.paused.hold) this.resume('hold');
+    return press;
   };
 
   Player.prototype.onKey = function (e) {
     if (!this.frames || e.altKey || e.ctrlKey || e.metaKey) return;
+    // Keys in the share dialog or a text field are theirs: ← in the link must not move the story.
+    if (!this.overlay.hidden || /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) || e.target.isContentEditable) return;
     var onControl = e.target !== this.root && e.target.closest('button') && !e.target.closest('.recap-nav');
     var handled = true;
     switch (e.key) {
@@ -798,11 +822,13 @@
   };
 
   Player.prototype.onVisibility = function () {
+    this.watching(!document.hidden);
     if (document.hidden) { this.pause('hidden'); if (this.tracker) this.tracker.beacon(); }
     else this.resume('hidden');
   };
 
   Player.prototype.onPageHide = function () {
+    this.watching(false);
     if (this.frames && this.index >= 0 && !this.closed) this.close('page_hidden', true);
     if (this.tracker) this.tracker.beacon();
   };
@@ -948,7 +974,9 @@
   };
 
   Player.prototype.destroy = function () {
+    this.destroyed = true;
     cancelAnimationFrame(this.raf);
+    clearTimeout(this.holdTimer);
     if (this.video) this.video.pause();
     document.removeEventListener('visibilitychange', this.onVisibility);
     window.removeEventListener('pagehide', this.onPageHide);

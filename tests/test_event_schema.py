@@ -105,6 +105,12 @@ TABLE = [
     ("empty timestamp", base(timestamp=""), "timestamp"),
     ("month 13", base(timestamp="2026-13-01T00:00:00Z"), "timestamp"),
     ("offset past a day", base(timestamp="2026-01-01T00:00:00+25:00"), "timestamp"),
+    ("year 9999", base(timestamp="9999-12-31T23:00:00-14:00"), "timestamp"),
+    ("year 1", base(timestamp="0001-01-01T00:00:00+14:00"), "timestamp"),
+    ("before 1970", base(timestamp="1969-12-31T23:59:59Z"), "timestamp"),
+    ("2100", base(timestamp="2100-01-01T00:00:00Z"), "timestamp"),
+    ("first moment of 1970", base(timestamp="1970-01-01T00:00:00Z"), ACCEPT),
+    ("last moment of 2099", base(timestamp="2099-12-31T23:59:59.999Z"), ACCEPT),
 ]
 
 RAW_TABLE = [

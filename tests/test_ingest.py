@@ -323,3 +323,138 @@ def test_concurrent_batches_share_commits_and_each_answer_counts_its_own_events(
     assert all(b["stored"] + b["duplicates"] == 80 for b in bodies)
     assert sum(b["stored"] for b in bodies) == len(events) == count(query)
     assert count(query, "SELECT COUNT(DISTINCT message_id) FROM event") == len(events)
+
+
+def test_unexpected_failure_answers_json_500_with_cors_and_is_logged(live_server, tenant, query, caplog):
+    # A real failure inside the store: the profile table is gone, so the write raises.
+    query("ALTER TABLE profile RENAME TO profile_gone")
+    reply = send(live_server, tenant.write_key, {"batch": [track()]}, headers={"Origin": "https://example.com"})
+    assert reply.status == 500, reply.body
+    assert reply.json() == {"error": {"code": "internal_error", "message": reply.json()["error"]["message"],
+                                      "details": {}}}
+    assert reply.headers["Access-Control-Allow-Origin"] == "*"
+    assert any(r.exc_info and "profile" in str(r.exc_info[1]) for r in caplog.records)
+    assert count(query) == 0  # the transaction was rolled back; the client retries on 5xx
+
+
+def test_http_errors_keep_their_status(live_server):
+    reply = http("GET", live_server.url + "/v1/batch")
+    assert reply.status == 405 and reply.json()["error"]["code"] == "method_not_allowed"
+    assert reply.headers["Allow"]
+
+
+def test_null_context_counts_as_absent(live_server, tenant, query):
+    berlin = {"timezone": "Europe/Berlin"}
+    winter = iso(datetime(2026, 1, 1, 12, tzinfo=timezone.utc))
+    assert send(live_server, tenant.write_key, track(context=None), path="/v1/track").status == 200
+    assert send(live_server, tenant.write_key, {"batch": [track()], "context": None}).status == 200
+    reply = send(live_server, tenant.write_key, {"batch": [track(context=None, timestamp=winter)], "context": berlin})
+    assert reply.status == 200, reply.body
+    assert query("SELECT context, utc_offset FROM event ORDER BY id") == [
+        (None, 0), (None, 0), (json.dumps(berlin), 60)]  # the batch's context fills in the null one
+
+
+@pytest.mark.parametrize("context", [5, "Europe/Berlin", [1], True])
+def test_batch_context_that_is_not_an_object_is_422(live_server, tenant, query, context):
+    reply = send(live_server, tenant.write_key, {"batch": [track()], "context": context})
+    assert reply.status == 422, reply.body
+    assert "context" in reply.json()["error"]["details"]
+    assert count(query) == 0
+
+
+@pytest.mark.parametrize("timestamp", ["9999-12-31T23:00:00-14:00", "0001-01-01T00:00:00+14:00",
+                                       "1969-12-31T23:59:59Z", "2100-01-01T00:00:00Z"])
+def test_timestamp_outside_the_years_is_refused_by_name(live_server, tenant, query, timestamp):
+    reply = send(live_server, tenant.write_key, {"batch": [track(), track(timestamp=timestamp)]})
+    assert reply.status == 200, reply.body
+    assert [(r["index"], r["field"]) for r in reply.json()["rejected"]] == [(1, "timestamp")]
+    assert count(query) == 1
+
+
+@pytest.mark.parametrize("sent_at, timestamp", [
+    ("0001-01-01T00:00:00Z", "2024-01-01T00:00:00Z"),  # sentAt itself out of range
+    ("9999-12-31T23:00:00-14:00", "2024-01-01T00:00:00Z"),
+    ("2099-12-31T00:00:00Z", "1970-01-02T00:00:00Z"),  # both fine, the corrected time ~1896
+    ("1970-01-02T00:00:00Z", "2099-12-31T00:00:00Z"),  # the corrected time ~2156
+])
+def test_sent_at_that_would_store_an_absurd_time_is_422(live_server, tenant, query, sent_at, timestamp):
+    reply = send(live_server, tenant.write_key, {"batch": [track(timestamp=timestamp)], "sentAt": sent_at})
+    assert reply.status == 422, reply.body
+    assert "sentAt" in reply.json()["error"]["details"]
+    assert count(query) == 0 and count(query, "SELECT COUNT(*) FROM profile") == 0
+
+
+@pytest.mark.parametrize("path, raw", [
+    ("/v1/batch", b'{"batch":[{"type":"track","event":"E","userId":"u","properties":{"a":"\xff\xfe"}}]}'),
+    ("/v1/batch", b'{"batch":[{"type":"identify","userId":"u","traits":{"\xc3":1}}]}'),
+    ("/v1/batch", b'{"batch":[{"type":"track","event":"E","userId":"u","context":{"ip":"\xed\xa0\x80"}}]}'),
+    ("/v1/batch", b'{"batch":[{"type":"track","event":"E","userId":"u"}],"context":{"a":"\xff"}}'),
+    ("/v1/track", b'{"event":"E","userId":"u","properties":{"a":"\xff"}}'),
+])
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_body_that_is_not_utf8_is_a_clear_400(live_server, tenant, query, path, raw, gzipped):
+    headers = {"Content-Encoding": "gzip"} if gzipped else {}
+    reply = send(live_server, tenant.write_key, None, path=path, raw=gzip.compress(raw) if gzipped else raw,
+                 headers=headers)
+    assert reply.status == 400, reply.body
+    error = reply.json()["error"]
+    assert error["code"] == "malformed_body" and "UTF-8" in error["details"]["_body"][0]
+    assert count(query) == 0
+
+
+@pytest.mark.parametrize("path, template", [
+    ("/v1/batch", '{"batch":[{"type":"track","event":"E","userId":"u","properties":{"a":%s}}]}'),
+    ("/v1/track", '{"event":"E","userId":"u","properties":{"a":%s}}'),
+    ("/v1/identify", '{"userId":"u","traits":{"a":%s}}'),
+])
+def test_deeply_nested_json_is_a_clear_400(live_server, tenant, query, path, template):
+    deep = "[" * 5000 + "]" * 5000
+    reply = send(live_server, tenant.write_key, None, path=path, raw=(template % deep).encode())
+    assert reply.status == 400, reply.body
+    assert reply.json()["error"]["code"] == "malformed_body" and "_body" in reply.json()["error"]["details"]
+    fine = "[" * 100 + "]" * 100
+    assert send(live_server, tenant.write_key, None, path=path, raw=(template % fine).encode()).status == 200
+    assert count(query) == 1
+
+
+@pytest.mark.parametrize("damage", [
+    lambda gz: gz[:-8],  # the CRC and size trailer cut off
+    lambda gz: gz[:len(gz) // 2],
+    lambda gz: gz + b"GARBAGE",
+    lambda gz: gz + gzip.compress(b"{}"),  # a second member would be ignored
+], ids=["no trailer", "half", "trailing garbage", "two members"])
+def test_truncated_or_padded_gzip_is_a_clear_400(live_server, tenant, query, damage):
+    body = damage(gzip.compress(json.dumps({"batch": [track() for _ in range(20)]}).encode()))
+    reply = send(live_server, tenant.write_key, None, raw=body, headers={"Content-Encoding": "gzip"})
+    assert reply.status == 400, reply.body
+    assert reply.json()["error"] == {"code": "malformed_body", "message": "The gzip body is truncated or corrupt.",
+                                     "details": {"_body": ["The gzip body is truncated or corrupt."]}}
+    assert count(query) == 0
+
+
+def test_viewer_token_cannot_claim_another_devices_history(live_server, tenant, query):
+    victim = track(user=None, anonymousId="victim-device", event="Private")
+    del victim["userId"]
+    assert send(live_server, tenant.write_key, {"batch": [victim]}).status == 200
+    token = http("POST", live_server.url + "/v1/viewer-tokens", json.dumps({"user_id": "mallory"}).encode(),
+                 {"Content-Type": "application/json", **basic(tenant.secret_key)}).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    claim = {"type": "track", "event": "x", "anonymousId": "victim-device"}
+    assert send(live_server, tenant.write_key, {"batch": [claim]}, headers=bearer).status == 200
+    assert send(live_server, tenant.write_key, {"userId": "x", "previousId": "victim-device"},
+                path="/v1/alias", headers=bearer).status == 200
+    assert query("SELECT actor, user_id FROM identity") == [("a:mallory", "mallory")]  # its own alias only
+    assert query("SELECT DISTINCT anonymous_id FROM event WHERE user_id = 'mallory'") == [(None,)]
+
+    # The victim signs in later: their anonymous history is still theirs to claim.
+    login = {"type": "identify", "userId": "victim", "anonymousId": "victim-device", "messageId": uuid.uuid4().hex}
+    assert send(live_server, tenant.write_key, {"batch": [login]}).status == 200
+    assert query("SELECT user_id FROM identity WHERE actor = 'a:victim-device'") == [("victim",)]
+
+
+def test_traits_nested_near_the_limit_never_fail_the_server(live_server, tenant, query):
+    # The body's check runs a few stack frames above the identify merge, which decodes traits.
+    statuses = {send(live_server, tenant.write_key, None, path="/v1/identify",
+                     raw=b'{"userId":"u","traits":{"a":%s}}' % (b"[" * d + b"]" * d)).status
+                for d in range(900, 1000)}
+    assert statuses <= {200, 400, 422} and {200, 400} <= statuses

@@ -8,10 +8,13 @@ Every error body has the same shape::
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
 
 
 class APIError(Exception):
@@ -90,6 +93,20 @@ def _http_error(exc: HTTPException) -> Response:
     return response
 
 
+def _internal_error(exc: Exception) -> Response:
+    """Anything not answered on purpose: logged, and answered in the same JSON shape.
+
+    Registered for ``Exception`` rather than left to Flask, whose answer is an HTML page (or,
+    under TESTING, the server's) that a browser's script cannot read without CORS headers;
+    this one goes through the blueprints' after-request hooks like any answer.
+    """
+    log.exception("unexpected error")
+    response = jsonify(error_body("internal_error", "The server failed to handle the request; retry later."))
+    response.status_code = 500
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(APIError, error_response)
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, _http_error)  # found before Exception: 404, 405… stay
+    app.register_error_handler(Exception, _internal_error)

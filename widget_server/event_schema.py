@@ -19,6 +19,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_sche
 
 TYPES = ("track", "identify", "page", "screen", "alias", "group")
 MAX_ID = 200
+# Times outside these years are a broken clock or a probe, never an event: refused, not stored.
+MIN_YEAR, MAX_YEAR = 1970, 2099
 
 Id = str | int  # Segment clients send numeric ids too; they are stored as text.
 ABSENT = msgspec.Raw(b"")
@@ -50,7 +52,7 @@ class _Zone(msgspec.Struct):
     timezone: Any = None
 
 
-_decode_zone = msgspec.json.Decoder(_Zone).decode
+_decode_zone = msgspec.json.Decoder(_Zone | None).decode  # a null context is no context
 
 
 def json_text(raw: msgspec.Raw) -> str | None:
@@ -59,11 +61,17 @@ def json_text(raw: msgspec.Raw) -> str | None:
     return None if text in ("", "null", "{}") else text
 
 
+def is_absent(raw: msgspec.Raw) -> bool:
+    """True for an object field that was not sent or is null (msgspec checked it is JSON)."""
+    return not raw or memoryview(raw)[0] == 110  # "n"ull
+
+
 def context_timezone(context: msgspec.Raw) -> str | None:
     """``context.timezone`` when it is a string, read without decoding the rest of the context."""
     if not context:
         return None
-    zone = _decode_zone(context).timezone
+    zone = _decode_zone(context)
+    zone = zone and zone.timezone
     return zone if isinstance(zone, str) else None
 
 
@@ -77,11 +85,21 @@ class SingleIn(msgspec.Struct, forbid_unknown_fields=False):
 
 
 _decode_event = msgspec.json.Decoder(EventIn).decode
+NESTED_TOO_DEEPLY = "Arrays and objects are nested too deeply."
 
 
 def parse_time(value: str) -> datetime:
     """ISO-8601 with a zone; a naive time is taken as UTC."""
     return datetime.fromisoformat(value)
+
+
+def time_error(value: str) -> str | None:
+    """Why ``value`` is not an acceptable time (timestamp or sentAt), or None."""
+    try:
+        year = parse_time(value).year
+    except ValueError:
+        return "Not a valid ISO-8601 datetime."
+    return None if MIN_YEAR <= year <= MAX_YEAR else f"Must be in the years {MIN_YEAR} to {MAX_YEAR}."
 
 
 def semantic_errors(ev: EventIn) -> dict[str, list[str]]:
@@ -115,10 +133,9 @@ def semantic_errors(ev: EventIn) -> dict[str, list[str]]:
         if value is not None and len(value) > MAX_ID:
             errors[field] = [f"Longer than maximum length {MAX_ID}."]
     if ev.timestamp is not None:
-        try:
-            parse_time(ev.timestamp)
-        except ValueError:
-            errors["timestamp"] = ["Not a valid ISO-8601 datetime."]
+        message = time_error(ev.timestamp)
+        if message:
+            errors["timestamp"] = [message]
     return errors
 
 
@@ -166,6 +183,8 @@ def event_errors(raw: bytes, forced_type: str | None = None) -> dict[str, list[s
         data = msgspec.json.decode(raw)
     except msgspec.DecodeError:
         return {"_event": ["Not valid JSON."]}
+    except RecursionError:
+        return {"_event": [NESTED_TOO_DEEPLY]}
     if not isinstance(data, dict):
         return {"_event": ["An event must be a JSON object."]}
     if forced_type:
@@ -182,12 +201,14 @@ def decode_event(raw: bytes, forced_type: str | None = None,
     """The event, or its errors by field. ``forced_user`` replaces whatever user it names."""
     try:
         ev = _decode_event(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return event_errors(raw, forced_type) or {"_event": ["Not a valid event."]}
     if forced_type:
         ev.type = forced_type
     if forced_user is not None:
+        # Another device's anonymous id (or previousId) would join its history to this user.
         ev.userId = forced_user
+        ev.anonymousId = None
         if ev.type == "alias":
             ev.previousId = forced_user
     errors = semantic_errors(ev)

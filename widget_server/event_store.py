@@ -18,7 +18,8 @@ import msgspec
 
 from . import event_indexes, message_dedupe, sql_dialect
 from .db import database, is_sqlite, sqlite_writer
-from .event_schema import EventIn, context_timezone, json_object, json_text, parse_time
+from .errors import ValidationFailed
+from .event_schema import MAX_YEAR, MIN_YEAR, NESTED_TOO_DEEPLY, EventIn, context_timezone, json_object, json_text, parse_time
 from .group_commit import GroupCommitter, lock_path
 
 _encode = msgspec.json.encode
@@ -27,6 +28,9 @@ _committer: GroupCommitter[Writes] = GroupCommitter()
 EVENT_COLUMNS = ("app_id", "message_id", "type", "name", "user_id", "anonymous_id", "actor",
                  "timestamp", "utc_offset", "received_at", "properties", "context")
 _APP, _MESSAGE = EVENT_COLUMNS.index("app_id"), EVENT_COLUMNS.index("message_id")
+# The years event_schema accepts, in UTC milliseconds: a time corrected by sentAt must stay inside.
+MIN_MS = int(datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+MAX_MS = int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 
 
 def to_ms(value: str) -> int:
@@ -114,6 +118,10 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
         if sent_at is not None and ev.timestamp:
             # The client's clock may be off: trust the gap it measured, not its wall clock.
             ts = received_at - (sent_at - ts)
+            if not MIN_MS <= ts < MAX_MS:
+                message = (f"So far from the events' timestamps that their corrected times fall outside "
+                           f"the years {MIN_YEAR} to {MAX_YEAR}.")
+                raise ValidationFailed(f"sentAt: {message}", details={"sentAt": [message]})
         event_zone = context_timezone(ev.context)
         zone = event_zone or app_timezone
         user_id = None if ev.userId is None else str(ev.userId)
@@ -139,7 +147,10 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
                 profile[0] = min(profile[0], ts)
                 profile[1] = max(profile[1], ts)
             if ev.type == "identify" and traits is not None:
-                profile[2].update(json_object(ev.traits))
+                try:
+                    profile[2].update(json_object(ev.traits))
+                except RecursionError:  # the body passed its check a few stack frames higher up
+                    raise ValidationFailed(NESTED_TOO_DEEPLY, details={"traits": [NESTED_TOO_DEEPLY]}) from None
             if event_zone is not None:
                 profile[3] = event_zone
 

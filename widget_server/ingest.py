@@ -13,7 +13,7 @@ from . import db, event_store
 from .db import sqlite3
 from .auth import Caller, require_ingest_credential
 from .errors import MalformedBody, PayloadTooLarge, TooManyRequests, ValidationFailed
-from .event_schema import BatchIn, EventIn, SingleIn, decode_event
+from .event_schema import NESTED_TOO_DEEPLY, BatchIn, EventIn, SingleIn, decode_event, is_absent, time_error
 from .ingest_body import read_body
 from .models import App
 
@@ -74,17 +74,15 @@ def batch() -> Response:
         return Response(status=204)
     received_at = int(time.time() * 1000)
     body = read_body(current_app.config["MAX_BATCH_BYTES"])
-    try:
-        envelope = _decode_batch(body)
-    except msgspec.ValidationError as exc:  # (a subclass of DecodeError)
-        raise ValidationFailed("The body must be {\"batch\": [event, ...]}.",
-                               details=_field_error(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise MalformedBody(f"The body is not valid JSON: {exc}.") from None
+    envelope = _decode_envelope(_decode_batch, body, "The body must be {\"batch\": [event, ...]}.")
     caller = require_ingest_credential(envelope.writeKey)
     limit = current_app.config["MAX_EVENTS_PER_BATCH"]
     if len(envelope.batch) > limit:
         raise PayloadTooLarge(f"A batch holds at most {limit} events.", details={"limit": limit})
+    context = None if is_absent(envelope.context) else envelope.context
+    if context is not None and memoryview(context)[0] != 123:  # "{"
+        raise ValidationFailed("The batch's context must be an object.",
+                               details={"context": ["Not a valid mapping type."]})
 
     max_event = current_app.config["MAX_EVENT_BYTES"]
     viewer = _viewer_user(caller)
@@ -97,8 +95,8 @@ def batch() -> Response:
             continue
         result = decode_event(raw, forced_user=viewer)
         if isinstance(result, EventIn):
-            if envelope.context and not result.context:
-                result.context = envelope.context
+            if context is not None and is_absent(result.context):
+                result.context = context
             good.append(result)
         else:
             for field, messages in result.items():
@@ -121,18 +119,25 @@ def single(kind: str) -> Response:
     received_at = int(time.time() * 1000)
     max_event = current_app.config["MAX_EVENT_BYTES"]
     body = read_body(max_event)
-    try:
-        envelope = _decode_single(body)
-    except msgspec.ValidationError as exc:
-        raise ValidationFailed("The event is not valid.", details=_field_error(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise MalformedBody(f"The body is not valid JSON: {exc}.") from None
+    envelope = _decode_envelope(_decode_single, body, "The event is not valid.")
     caller = require_ingest_credential(envelope.writeKey)
     result = decode_event(body, forced_type=kind, forced_user=_viewer_user(caller))
     if not isinstance(result, EventIn):
         raise ValidationFailed("The event is not valid.", details=result)
     stored, duplicates = _store(caller.app_id, [result], received_at, envelope.sentAt)
     return jsonify(success=True, accepted=1, stored=stored, duplicates=duplicates, rejected=[])
+
+
+def _decode_envelope(decode, body: bytes, invalid: str):
+    """The decoded body: 422 naming the field, or 400 for what is not JSON."""
+    try:
+        return decode(body)
+    except msgspec.ValidationError as exc:  # (a subclass of DecodeError)
+        raise ValidationFailed(invalid, details=_field_error(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise MalformedBody(f"The body is not valid JSON: {exc}.", details={"_body": [f"{exc}."]}) from None
+    except RecursionError:
+        raise MalformedBody(NESTED_TOO_DEEPLY, details={"_body": [NESTED_TOO_DEEPLY]}) from None
 
 
 def _viewer_user(caller: Caller) -> str | None:
@@ -143,11 +148,10 @@ def _viewer_user(caller: Caller) -> str | None:
 def _store(app_id: int, events: list[EventIn], received_at: int, sent_at: str | None) -> tuple[int, int]:
     sent_ms = None
     if sent_at:
-        try:
-            sent_ms = event_store.to_ms(sent_at)
-        except ValueError:
-            raise ValidationFailed("sentAt is not an ISO-8601 datetime.",
-                                   details={"sentAt": ["Not a valid ISO-8601 datetime."]}) from None
+        message = time_error(sent_at)
+        if message:
+            raise ValidationFailed(f"sentAt: {message}", details={"sentAt": [message]})
+        sent_ms = event_store.to_ms(sent_at)
     with _gate:
         try:
             return event_store.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms)

@@ -9,6 +9,7 @@ from .errors import MalformedBody, PayloadTooLarge, UnsupportedMediaType
 
 # sendBeacon can only send text/plain without a CORS preflight, so it is accepted as JSON.
 JSON_TYPES = ("application/json", "text/plain")
+GZIP_CORRUPT = "The gzip body is truncated or corrupt."
 
 
 def read_body(limit: int) -> bytes:
@@ -26,10 +27,17 @@ def read_body(limit: int) -> bytes:
         raise PayloadTooLarge(f"The body is over the {limit}-byte limit.", details={"limit": limit})
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding == "gzip":
-        return _gunzip(raw, limit)
-    if encoding not in ("identity", ""):
+        raw = _gunzip(raw, limit)
+    elif encoding not in ("identity", ""):
         raise UnsupportedMediaType(f"Content-Encoding {encoding} is not supported; use gzip.",
                                    details={"Content-Encoding": ["Must be gzip or identity."]})
+    try:
+        # JSON is UTF-8 (RFC 8259); msgspec checks strings but passes properties, traits and
+        # context through as bytes, which would fail later, when they are stored.
+        raw.decode()
+    except UnicodeDecodeError as exc:
+        message = f"Not valid UTF-8 at byte {exc.start}."
+        raise MalformedBody(f"The body is not valid UTF-8 (byte {exc.start}).", details={"_body": [message]}) from None
     return raw
 
 
@@ -39,7 +47,9 @@ def _gunzip(data: bytes, limit: int) -> bytes:
         # max_length stops the inflater itself: a bomb never grows past limit + 1 bytes in memory.
         out = inflater.decompress(data, limit + 1)
     except zlib.error:
-        raise MalformedBody("The gzip body is corrupt.") from None
+        raise MalformedBody(GZIP_CORRUPT, details={"_body": [GZIP_CORRUPT]}) from None
     if len(out) > limit or inflater.unconsumed_tail:
         raise PayloadTooLarge(f"The body inflates past the {limit}-byte limit.", details={"limit": limit})
+    if not inflater.eof or inflater.unused_data:  # cut short, or followed by more bytes
+        raise MalformedBody(GZIP_CORRUPT, details={"_body": [GZIP_CORRUPT]})
     return out

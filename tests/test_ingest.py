@@ -246,6 +246,19 @@ def test_identify_merges_traits_and_keeps_first_and_last_seen(live_server, tenan
     assert (first, last) == (int(t0.timestamp() * 1000), int((t0 + timedelta(days=2)).timestamp() * 1000))
 
 
+def test_traits_merge_by_top_level_key_whether_sent_together_or_apart(live_server, tenant, query):
+    """An identify sets the traits it names, whole, including a null: the same in one request,
+    across requests (an upsert in SQL) and on PostgreSQL (whose || merges this way)."""
+    first = {"address": {"city": "Lyon", "zip": "69001"}, "email": "a@example.com", "vip": True, "tags": [1, "x"]}
+    second = {"address": {"city": "Paris"}, "email": None, "vip": False}
+    send(live_server, tenant.write_key, {"batch": [{"type": "identify", "userId": "together", "traits": t}
+                                                   for t in (first, second)]})
+    for traits in (first, second):
+        send(live_server, tenant.write_key, {"batch": [{"type": "identify", "userId": "apart", "traits": traits}]})
+    merged = {user: json.loads(traits) for user, traits in query("SELECT user_id, traits FROM profile")}
+    assert merged["together"] == merged["apart"] == {**first, **second}
+
+
 def test_client_clock_three_hours_off_is_corrected(live_server, tenant, query):
     now = datetime.now(timezone.utc)
     skewed = now + timedelta(hours=3)  # the device thinks it is three hours later

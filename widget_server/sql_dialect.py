@@ -24,12 +24,25 @@ def insert_identity_sql() -> str:
             "ON CONFLICT (app_id, actor) DO NOTHING")
 
 
+# Traits merge by top-level key: a trait sent replaces the stored one whole, a null included
+# (PostgreSQL's ||, and dict.update within a request). SQLite's json_patch would merge nested
+# objects and delete nulls, so there the stored and the sent keys are rebuilt into one object,
+# each value kept as the JSON it was (json_each gives true/false as 1/0, objects as text).
+_SQLITE_TRAITS_MERGE = (
+    "CASE WHEN excluded.traits = '{}' THEN profile.traits ELSE (SELECT json_group_object(key, CASE type "
+    "WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') WHEN 'object' THEN json(value) "
+    "WHEN 'array' THEN json(value) ELSE value END) FROM ("
+    "SELECT key, type, value FROM json_each(profile.traits) "
+    "WHERE key NOT IN (SELECT key FROM json_each(excluded.traits)) "
+    "UNION ALL SELECT key, type, value FROM json_each(excluded.traits))) END")
+
+
 def upsert_profile_sql() -> str:
     if is_postgres():
         merge = "(profile.traits::jsonb || excluded.traits::jsonb)::text"
         least, greatest = "LEAST", "GREATEST"
     else:
-        merge = "json_patch(profile.traits, excluded.traits)"
+        merge = _SQLITE_TRAITS_MERGE
         least, greatest = "MIN", "MAX"
     return (
         "INSERT INTO profile (app_id, user_id, traits, timezone, first_seen, last_seen) "

@@ -66,6 +66,11 @@ def is_absent(raw: msgspec.Raw) -> bool:
     return not raw or memoryview(raw)[0] == 110  # "n"ull
 
 
+def is_object_or_absent(raw: msgspec.Raw) -> bool:
+    """Whether a raw field (properties, traits, context) holds an object, null, or nothing."""
+    return not raw or memoryview(raw)[0] in b"{n"
+
+
 def context_timezone(context: msgspec.Raw) -> str | None:
     """``context.timezone`` when it is a string, read without decoding the rest of the context."""
     if not context:
@@ -107,7 +112,7 @@ def semantic_errors(ev: EventIn) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for field in ("properties", "traits", "context"):
         value = getattr(ev, field)  # raw JSON on the fast path; already checked by marshmallow
-        if isinstance(value, msgspec.Raw) and value and memoryview(value)[0] not in b"{n":
+        if isinstance(value, msgspec.Raw) and not is_object_or_absent(value):
             errors[field] = ["Not a valid mapping type."]
     if errors:
         return errors

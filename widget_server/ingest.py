@@ -13,7 +13,8 @@ from . import db, event_store
 from .db import sqlite3
 from .auth import Caller, require_ingest_credential
 from .errors import MalformedBody, PayloadTooLarge, TooManyRequests, ValidationFailed
-from .event_schema import NESTED_TOO_DEEPLY, BatchIn, EventIn, SingleIn, decode_event, is_absent, time_error
+from .event_schema import (NESTED_TOO_DEEPLY, BatchIn, EventIn, SingleIn, decode_event, is_absent,
+                           is_object_or_absent, time_error)
 from .ingest_body import read_body
 from .models import App
 
@@ -79,10 +80,10 @@ def batch() -> Response:
     limit = current_app.config["MAX_EVENTS_PER_BATCH"]
     if len(envelope.batch) > limit:
         raise PayloadTooLarge(f"A batch holds at most {limit} events.", details={"limit": limit})
-    context = None if is_absent(envelope.context) else envelope.context
-    if context is not None and memoryview(context)[0] != 123:  # "{"
+    if not is_object_or_absent(envelope.context):
         raise ValidationFailed("The batch's context must be an object.",
                                details={"context": ["Not a valid mapping type."]})
+    context = None if is_absent(envelope.context) else envelope.context
 
     max_event = current_app.config["MAX_EVENT_BYTES"]
     viewer = _viewer_user(caller)

@@ -11,7 +11,7 @@ from ..errors import NotFound
 from ..models import App, PrecomputedStory, Profile
 from . import metrics
 from .errors import NotEligible
-from .expressions import ExpressionFailed, render, story_globals, truthy
+from .expressions import ExpressionFailed, is_number, render, story_globals, truthy
 from .frames import Renderer
 from .periods import Period, resolve
 from .templates import StoryTemplate, registry
@@ -36,13 +36,13 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     now = now or datetime.now(timezone.utc)
     # The user's own today decides the period ("your last 7 days" ends on their local date). A
     # story built for another date's period is not theirs: it is assembled on demand instead.
-    local = template.spec.get("timezone", "user") == "user"
-    period = resolve(template.spec["period"], now, utc_offsets(app_id, [user_id], now)[0] if local else 0)
+    offsets = utc_offsets(template, app_id, [user_id], now)
+    period = resolve(template.spec["period"], now, offsets[user_id])
     if not fresh:
         stored = precomputed(app_id, template.id, period.key, user_id)
         if stored is not None:
             return stored
-    outcome = assemble_many(app, template, period, [user_id], now=now)[user_id]
+    outcome = assemble_many(app, template, period, [user_id], now=now, offsets=offsets)[user_id]
     if isinstance(outcome, NotEligible):
         raise outcome
     return outcome
@@ -57,8 +57,10 @@ def precomputed(app_id: int, template_id: str, period_key: str, user_id: str) ->
 
 
 def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: list[str], *,
-                  now: datetime | None = None, source: str = "on_demand") -> dict[str, dict | NotEligible]:
-    """Stories for several users at once: one slice, one query per metric kind for all of them."""
+                  now: datetime | None = None, source: str = "on_demand",
+                  offsets: dict[str, int] | None = None) -> dict[str, dict | NotEligible]:
+    """Stories for several users at once: one slice, one query per metric kind for all of them
+    (``offsets``: the users' ``utc_offsets`` when the caller has them already)."""
     now = now or datetime.now(timezone.utc)
     profiles = {p.user_id: p for p in Profile.select().where(
         (Profile.app_id == app.id) & Profile.user_id.in_(user_ids))}
@@ -68,7 +70,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
     users = {uid: _user_context(uid, profiles.get(uid)) for uid in user_ids}
     values = metrics.compute(template, app.id, period, actor_pairs(app.id, user_ids), now,
                              contexts={uid: {**base, "user": users[uid]} for uid in user_ids},
-                             names=template.used)
+                             names=template.used, offsets=offsets)
     theme = _theme(template, app)
     footer = _footer(app)
     generated = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -94,7 +96,7 @@ def _check_eligibility(template: StoryTemplate, context: dict[str, Any]) -> None
     for i, rule in enumerate(template.spec["eligibility"]):
         if "metric" in rule:
             actual = context.get(rule["metric"])
-            if not isinstance(actual, (int, float)) or isinstance(actual, bool):  # none, or a derived text
+            if not is_number(actual):  # none, or a derived text
                 actual = 0
             if actual < rule["min"]:
                 raise NotEligible(rule["message"], details={

@@ -27,6 +27,11 @@ class ExpressionFailed(Exception):
     """A template expression could not be evaluated for this user (missing data, unsafe access)."""
 
 
+def is_number(value: Any) -> bool:
+    """An int or float, not a bool: what a tier, a rule's ``min`` or a comparison can use."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def number(value: Any, digits: int = 0) -> str:
     """12345.6 → '12,346'; digits > 0 keeps that many decimals."""
     if value is None or isinstance(value, bool):

@@ -179,9 +179,10 @@ class Renderer:
         card_list = None
         if spec.get("list"):
             source = self.context.get(spec["list"]["metric"])
-            items = [str(item["label"]) if isinstance(item, dict) else str(item)
-                     for item in source[:spec["list"]["limit"]]
-                     if not isinstance(item, dict) or item.get("label") is not None] if isinstance(source, list) else []
+            shown = source[:spec["list"]["limit"]] if isinstance(source, list) else []
+            # A top list's items by their label; a derived list of names as they are.
+            items = [str(item.get("label") if isinstance(item, dict) else item) for item in shown
+                     if not isinstance(item, dict) or item.get("label") is not None]
             if items:
                 card_list = {"title": self._optional(spec["list"]["title"], "card.list.title") or "", "items": items}
         image = None

@@ -16,8 +16,9 @@ log = logging.getLogger(__name__)
 
 def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[tuple[str, str]],
             now: datetime | None = None, contexts: dict[str, dict] | None = None,
-            names: frozenset[str] | None = None) -> metrics_sql.Results:
+            names: frozenset[str] | None = None, offsets: dict[str, int] | None = None) -> metrics_sql.Results:
     """Metric values per uid for ``actors`` (pairs of actor, uid): all metrics, or only ``names``.
+    ``offsets`` are the users' ``users.utc_offsets`` when the caller has them already.
 
     Builds the slice and drops it again.
     """
@@ -34,9 +35,8 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
         metrics_sql.scalars({k: v for k, v in metrics.items() if k not in counted_by}, plan, previous_of,
                             uids, results)
         # A current streak ends on the user's own local today, in the zone of their events' days.
-        offsets = (users.utc_offsets(app_id, uids, now) if template.spec.get("timezone", "user") == "user"
-                   else [0] * len(uids))
-        today = [(int(now.timestamp() * 1000) + offset * 60_000) // DAY_MS for offset in offsets]
+        offsets = offsets or users.utc_offsets(template, app_id, uids, now)
+        today = [(int(now.timestamp() * 1000) + offsets[uid] * 60_000) // DAY_MS for uid in uids]
         for name, metric in metrics.items():
             kind = metric["kind"]
             if kind == "top":
@@ -116,7 +116,7 @@ def change(current: Any, previous: Any) -> dict[str, Any] | None:
 
 def tier(value: Any, tiers: list[dict]) -> str | None:
     """The label of the highest tier whose ``min`` the value reaches."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):  # (a derived metric may be text)
+    if not expressions.is_number(value):  # (a derived metric may be text)
         return None
     reached = [t for t in tiers if value >= t["min"]]
     return max(reached, key=lambda t: t["min"])["label"] if reached else None

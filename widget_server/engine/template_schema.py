@@ -6,6 +6,8 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from .expressions import is_number
+
 IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 TEMPLATE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 # Dotted property names only: they end up inside SQL JSON paths, so nothing else may get in.
@@ -45,10 +47,6 @@ class Strict(Schema):
 _SCALAR = (str, int, float, bool)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _is_values(value: object) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, _SCALAR) for v in value)
 
@@ -60,10 +58,10 @@ OPERATORS = {
     "in": (lambda v: isinstance(v, _SCALAR) or _is_values(v), "a value or a list of values"),
     "glob": (lambda v: isinstance(v, str), "a string pattern"),
     "contains": (lambda v: isinstance(v, str), "a string"),
-    "gt": (_is_number, "a number"),
-    "gte": (_is_number, "a number"),
-    "lt": (_is_number, "a number"),
-    "lte": (_is_number, "a number"),
+    "gt": (is_number, "a number"),
+    "gte": (is_number, "a number"),
+    "lt": (is_number, "a number"),
+    "lte": (is_number, "a number"),
     "exists": (lambda v: isinstance(v, bool), "true or false"),
 }
 
@@ -96,6 +94,16 @@ class VirtualEventSchema(FilterFields):
     description = fields.String()
 
 
+class TierSchema(Strict):
+    min = fields.Float(required=True)
+    label = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class LabelRuleSchema(Strict):
+    when = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    label = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
 class MetricSchema(FilterFields):
     kind = fields.String(required=True, validate=validate.OneOf(METRIC_KINDS))
     property = fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path."))
@@ -108,9 +116,9 @@ class MetricSchema(FilterFields):
     scale = fields.Float()
     of = fields.String(validate=validate.Regexp(IDENT, error="Not a metric name."))
     population_min = fields.Float()
-    tiers = fields.List(fields.Dict(), validate=validate.Length(min=1, max=20))
+    tiers = fields.List(fields.Nested(TierSchema), validate=validate.Length(min=1, max=20))
     expr = fields.String(validate=validate.Length(min=1, max=2000))
-    rules = fields.List(fields.Dict(), validate=validate.Length(min=1, max=30))
+    rules = fields.List(fields.Nested(LabelRuleSchema), validate=validate.Length(min=1, max=30))
     default = fields.Raw()
 
     @validates_schema
@@ -129,16 +137,6 @@ class MetricSchema(FilterFields):
             raise ValidationError("Use hour, weekday, month or day.", "by")
         if kind == "top" and data.get("by", "count") not in ("count", "sum"):
             raise ValidationError("Rank by count or sum.", "by")
-
-
-class TierSchema(Strict):
-    min = fields.Float(required=True)
-    label = fields.String(required=True, validate=validate.Length(min=1, max=200))
-
-
-class LabelRuleSchema(Strict):
-    when = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    label = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
 class PeriodSchema(Strict):

@@ -15,23 +15,21 @@ from marshmallow import ValidationError
 
 from . import expressions
 from .errors import NotFound, TemplateInvalid, error_entry
-from .template_schema import (LATER_KINDS, NUMBER_KINDS, NUMBER_KINDS_TEXT, SCALAR_KINDS, TEMPLATE_ID,
-                              LabelRuleSchema, TemplateSchema, TierSchema)
+from .template_schema import LATER_KINDS, NUMBER_KINDS, NUMBER_KINDS_TEXT, SCALAR_KINDS, TEMPLATE_ID, TemplateSchema
 
 log = logging.getLogger(__name__)
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "story_templates"
+# Names a text or expression may read besides the metrics (assemble.py, frames.py give them).
+IN_SCOPE = set(expressions.story_globals()) | {"user", "period", "app", "template", "item"}
 # Names a metric may not take: what texts already read by that name (a metric "range" would be
 # Jinja's range in a frame, yet the metric in a derived expression).
-RESERVED_NAMES = {"user", "period", "app", "template", "item", "loop", "true", "false", "none",
-                  *expressions.story_globals()}
+RESERVED_NAMES = IN_SCOPE | {"loop", "true", "false", "none"}
 MAX_TEMPLATE_BYTES = 256 * 1024
 # Fields whose text is a Jinja template (rendered), as opposed to an expression (evaluated).
 TEXT_KEYS = {"title", "subtitle", "body", "value", "unit", "caption", "label", "alt", "footer",
              "href", "src", "poster", "image"}
 EXPRESSION_KEYS = {"when", "raw", "expr"}  # ("rules" hold "when" too)
-# Names a text or expression may read besides the metrics (assemble.py, frames.py give them).
-IN_SCOPE = set(expressions.story_globals()) | {"user", "period", "app", "template", "item"}
 
 
 @dataclass
@@ -123,21 +121,11 @@ def _check_semantics(spec: dict) -> list[dict[str, str]]:
                 errors.append(error_entry(f"{base}.of", "peak_month needs a top metric."))
             elif metric["kind"] == "tier" and metrics[of]["kind"] not in NUMBER_KINDS:
                 errors.append(error_entry(f"{base}.of", f"A tier needs a number: {NUMBER_KINDS_TEXT}."))
-        for i, tier in enumerate(metric.get("tiers", [])):
-            try:
-                metric["tiers"][i] = TierSchema().load(tier)  # loaded: min = "10" becomes 10.0
-            except ValidationError as exc:
-                _flatten(exc.messages, f"{base}.tiers[{i}]", errors)
         if metric["kind"] in ("derived", "label"):
             later = [ref for ref in _referenced(metric) if ref in metrics and names.index(ref) > names.index(name)
                      and metrics[ref]["kind"] in LATER_KINDS]
             for ref in sorted(later):
                 errors.append(error_entry(base, f"{ref!r} must be defined before {name!r}, which reads it."))
-        for i, rule in enumerate(metric.get("rules", [])):
-            try:
-                LabelRuleSchema().load(rule)
-            except ValidationError as exc:
-                _flatten(exc.messages, f"{base}.rules[{i}]", errors)
     for i, rule in enumerate(spec["eligibility"]):
         if "metric" in rule and rule["metric"] not in metrics:
             errors.append(error_entry(f"eligibility[{i}].metric", f"No metric named {rule['metric']!r}."))

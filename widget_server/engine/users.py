@@ -12,6 +12,7 @@ from datetime import datetime
 from ..db import database
 from ..event_store import utc_offset
 from ..models import App, Profile
+from .templates import StoryTemplate
 
 # Longest chain of joins followed; deeper (or cyclic) chains are cut there.
 MAX_DEPTH = 16
@@ -73,14 +74,17 @@ def user_ids(app_id: int) -> list[str]:
         if uid not in gone]
 
 
-def utc_offsets(app_id: int, user_ids: list[str], now: datetime) -> list[int]:
-    """Each user's UTC offset in minutes at ``now``, in the zone ingest records their events in:
-    the last ``context.timezone`` they sent (their profile's), else the app's."""
+def utc_offsets(template: StoryTemplate, app_id: int, user_ids: list[str], now: datetime) -> dict[str, int]:
+    """Each user's UTC offset in minutes at ``now``, which makes their "today": in the zone ingest
+    records their events in (the last ``context.timezone`` they sent, else the app's), or 0 for
+    a template that counts in UTC."""
+    if template.spec.get("timezone", "user") != "user":
+        return dict.fromkeys(user_ids, 0)
     app_zone = App.get_by_id(app_id).timezone
     zones = dict(Profile.select(Profile.user_id, Profile.timezone).where(
         (Profile.app_id == app_id) & Profile.user_id.in_(user_ids)).tuples())
     at = int(now.timestamp() * 1000)
-    return [utc_offset(zones.get(uid) or app_zone, at) for uid in user_ids]
+    return {uid: utc_offset(zones.get(uid) or app_zone, at) for uid in user_ids}
 
 
 def profile(app_id: int, user_id: str) -> Profile | None:

@@ -32,7 +32,8 @@ class HostSite:
         self._server: BaseWSGIServer = make_server("127.0.0.1", port, create_host(widget_url, apps, users, year),
                                                    threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="demo-host", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="demo-host", daemon=True)
 
     def start(self) -> "HostSite":
         self._thread.start()

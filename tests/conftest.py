@@ -60,7 +60,8 @@ class LiveServer:
         self._server = make_server("127.0.0.1", port, app, threaded=True)
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="live-server", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="live-server", daemon=True)
 
     def start(self) -> "LiveServer":
         self._thread.start()

@@ -344,7 +344,7 @@ def test_unexpected_failure_answers_json_500_with_cors_and_is_logged(live_server
     reply = send(live_server, tenant.write_key, {"batch": [track()]}, headers={"Origin": "https://example.com"})
     assert reply.status == 500, reply.body
     assert reply.json() == {"error": {"code": "internal_error", "message": reply.json()["error"]["message"],
-                                      "details": {}}}
+                                      "details": {}, "request_id": reply.headers["X-Request-Id"]}}
     assert reply.headers["Access-Control-Allow-Origin"] == "*"
     assert any(r.exc_info and "profile" in str(r.exc_info[1]) for r in caplog.records)
     assert count(query) == 0  # the transaction was rolled back; the client retries on 5xx
@@ -441,7 +441,8 @@ def test_truncated_or_padded_gzip_is_a_clear_400(live_server, tenant, query, dam
     reply = send(live_server, tenant.write_key, None, raw=body, headers={"Content-Encoding": "gzip"})
     assert reply.status == 400, reply.body
     assert reply.json()["error"] == {"code": "malformed_body", "message": "The gzip body is truncated or corrupt.",
-                                     "details": {"_body": ["The gzip body is truncated or corrupt."]}}
+                                     "details": {"_body": ["The gzip body is truncated or corrupt."]},
+                                     "request_id": reply.headers["X-Request-Id"]}
     assert count(query) == 0
 
 

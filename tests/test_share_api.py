@@ -120,7 +120,7 @@ def _gone_everywhere(server, body: dict, reason: str) -> None:
         reply = http("GET", url)
         assert reply.status == 410, url
         assert reply.json()["error"] == {"code": "gone", "message": reply.json()["error"]["message"],
-                                         "details": {"reason": reason}}
+                                         "details": {"reason": reason}, "request_id": reply.headers["X-Request-Id"]}
 
 
 @pytest.mark.parametrize("who", ["owner", "secret_key"])

@@ -73,7 +73,7 @@ def create_app_command(name: str, deep_link_scheme: str | None, share_base_url: 
     your app or web page; the secret key stays on your server.
     """
     try:
-        with db.database.atomic():
+        with db.write_transaction():
             app = App.create(name=name, deep_link_scheme=deep_link_scheme,
                              share_base_url=share_base_url, timezone=timezone)
             write, secret = create_key(app, ApiKey.WRITE), create_key(app, ApiKey.SECRET)
@@ -106,7 +106,7 @@ def rotate(app_name: str, kind: str, keep_old: bool) -> None:
     keeps recent key lookups that long).
     """
     app = find_app(app_name)
-    with db.database.atomic():
+    with db.write_transaction():
         key = rotate_key(app, kind, keep_old=keep_old)
     click.echo(f"{kind}_key: {key}")
 

@@ -123,6 +123,17 @@ def keys_path(path: str) -> str:
     return path + "-keys"
 
 
+class SqliteStore(PooledSqliteDatabase):
+    """The pooled SQLite database, which tolerates SQLite's own rollbacks."""
+
+    def rollback(self) -> None:
+        # On some errors (a full disk, an interrupt) SQLite rolls the transaction back itself;
+        # the ROLLBACK peewee then sends would fail ("no transaction is active") and that
+        # error would replace the one that matters.
+        if self.connection().in_transaction:
+            super().rollback()
+
+
 def open_database(url: str, busy_timeout_ms: int | None = None) -> Database:
     """The peewee database at ``url``; ``url`` stays on it (see ``url()``)."""
     opened = _open(url, busy_timeout_ms)
@@ -140,7 +151,7 @@ def _open(url: str, busy_timeout_ms: int | None) -> Database:
         # Pooled: opening a connection, its pragmas and the attached keys file cost ~0.7 ms,
         # which every request paid. Returned connections are rolled back if needed, and any
         # thread may take them.
-        database = PooledSqliteDatabase(path, pragmas=pragmas, check_same_thread=False,
+        database = SqliteStore(path, pragmas=pragmas, check_same_thread=False,
                                         max_connections=64, timeout=10, stale_timeout=300)
         database.attach(keys_path(path), "keys")  # on every connection: its tables read as if they were the store's
         return database
@@ -162,6 +173,19 @@ def sqlite_connection(path: str, store: str | None = None, **pragmas: object) ->
 # The ingest writer's connection (one thread at a time uses it, under the group commit):
 # request connections start with a cold page cache, this one keeps its hot pages.
 sqlite_writer = PerProcess(sqlite_connection)
+
+
+def write_transaction():
+    """A transaction that will write, holding the write lock from its first statement (peewee's
+    ``atomic``: nested, a savepoint).
+
+    On SQLite a transaction that reads first and writes later cannot wait for the lock: if
+    another connection committed after its first read, SQLite refuses the upgrade at once
+    ("database is locked", whatever the busy timeout), since the snapshot it read is stale.
+    ``BEGIN IMMEDIATE`` takes the lock up front, waiting up to the busy timeout; a wait past
+    it is answered 503 with Retry-After (errors.transient_failure).
+    """
+    return database.atomic("IMMEDIATE") if is_sqlite() else database.atomic()
 
 
 def url() -> str:
@@ -232,7 +256,7 @@ def upgrade() -> list[int]:
             for number, step in enumerate(MIGRATIONS, start=1):
                 if number <= version:
                     continue
-                with database.atomic():
+                with write_transaction():
                     step()
                     SchemaVersion.create(version=number, name=step.__name__)
                 log.info("database upgraded to schema version %d (%s)", number, step.__name__)

@@ -33,7 +33,7 @@ from peewee import SQL
 from . import event_indexes, json_body
 from .auth import require_secret_key
 from .cli_commands import app_option, find_app
-from .db import database, is_sqlite
+from .db import database, is_sqlite, write_transaction
 from .engine.users import actor_pairs
 from .group_commit import FileLock, lock_path
 from .models import App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
@@ -107,7 +107,7 @@ def _iso(ms: float | None) -> str | None:
 def erase_user(app_id: int, user_id: str) -> dict[str, int]:
     """Erase ``user_id`` of app ``app_id``; how many of each thing went."""
     actors = [actor for actor, _ in actor_pairs(app_id, [user_id])]
-    with _writers_locked(), database.atomic():
+    with _writers_locked(), write_transaction():
         rows = _event_rows(app_id, actors, "e.id, e.name, e.timestamp")
         ids = [row[0] for row in rows]
         for start in range(0, len(ids), CHUNK):

@@ -4,11 +4,14 @@ nothing, and every answer carries its request id."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import os
 import threading
 import uuid
 
 import pytest
+from PIL import Image
 
 from conftest import LiveServer, basic, http, make_tenant
 from widget_server import create_app
@@ -20,6 +23,12 @@ SHORT_BUSY_MS = 300
 def post(server, path: str, payload: dict, key: str):
     return http("POST", server.url + path, json.dumps(payload).encode(),
                 {"Content-Type": "application/json", **basic(key)})
+
+
+def png_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (10, 120, 200)).save(out, "PNG")
+    return out.getvalue()
 
 
 def events(user: str, n: int) -> list[dict]:
@@ -63,6 +72,15 @@ def test_write_waiting_past_the_busy_timeout_answers_503_with_retry_after(impati
     assert reply.headers["Retry-After"] == "1"
     assert reply.json()["error"]["code"] == "store_busy"
     assert post(impatient, path, payload, tenant.secret_key).status in (200, 201)  # free again: it works
+
+
+def test_upload_refused_while_the_store_is_locked_leaves_no_file(impatient):
+    tenant = make_tenant()
+    with write_lock_held(impatient):
+        reply = http("POST", impatient.url + "/v1/uploads", png_bytes(),
+                     {"Content-Type": "image/png", **basic(tenant.secret_key)})
+    assert reply.status == 503 and reply.headers["Retry-After"] == "1", reply.body
+    assert os.listdir(os.path.join(impatient.app.instance_path, "uploads")) == []
 
 
 def test_erase_while_viewer_tokens_are_minted_never_fails(live_server, tenant):

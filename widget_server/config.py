@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import tempfile
 from pathlib import Path
 
 from flask import Flask
+
+from . import private_files
 
 DEFAULTS = {
     # Filled in from the instance folder when left empty.
@@ -82,9 +83,6 @@ def add_secret_key(instance: Path) -> list[str]:
     if path.exists():
         keys = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     keys.append(secrets.token_urlsafe(48))
-    instance.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=instance, prefix=SECRET_KEYS_FILE + ".")  # mode 0600
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(keys) + "\n")
-    os.replace(tmp, path)
+    private_files.make_dir(instance)
+    private_files.write_file(path, ("\n".join(keys) + "\n").encode())
     return keys

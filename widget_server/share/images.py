@@ -6,7 +6,6 @@ so a key's bytes never change and the key doubles as a strong ETag.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Callable
 from flask import current_app
 from PIL import Image
 
+from .. import private_files
 from ..errors import Gone
 from ..models import Share
 from . import cards, qr, uploads
@@ -63,10 +63,8 @@ def cached_file(share_id: str, kind: str, load: Callable[[], Share]) -> tuple[Pa
         if not Share.select().where((Share.id == share_id) & Share.revoked_at.is_null()).exists():
             # Revoked (or erased) while it was drawn, so forget() found no file to delete.
             raise Gone("This card was unshared by its owner.", details={"reason": "revoked"})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        partial.write_bytes(data)
-        os.replace(partial, path)  # readers see the whole file or none
+        private_files.make_dir(path.parent)
+        private_files.write_file(path, data)  # readers see the whole file or none
         log.debug("rendered %s for share %s in %.1f ms", kind, share.id, elapsed)
         return path, elapsed
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 import secrets
 from pathlib import Path
@@ -19,6 +18,7 @@ from flask import Response, current_app, jsonify, request, send_from_directory
 from PIL import Image, ImageOps
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .. import private_files
 from ..errors import APIError, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from ..models import Upload
 from . import access, bp
@@ -47,15 +47,15 @@ def create_upload() -> tuple[Response, int]:
     image, fmt = decode(data, current_app.config["UPLOAD_MAX_PIXELS"], current_app.config["UPLOAD_MAX_SIDE"])
     encoded, ext = reencode(image)
     upload_id = secrets.token_urlsafe(16)
-    folder = upload_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{upload_id}.{ext}"
-    partial = path.with_suffix(".tmp")
-    partial.write_bytes(encoded)
-    os.replace(partial, path)
-    Upload.create(id=upload_id, app=caller.app_id, user_id=caller.user_id if caller.kind == "viewer" else None,
-                  format="jpeg" if ext == "jpg" else "png", width=image.width, height=image.height,
-                  size=len(encoded))
+    path = private_files.make_dir(upload_dir()) / f"{upload_id}.{ext}"
+    private_files.write_file(path, encoded)
+    try:
+        Upload.create(id=upload_id, app=caller.app_id, user_id=caller.user_id if caller.kind == "viewer" else None,
+                      format="jpeg" if ext == "jpg" else "png", width=image.width, height=image.height,
+                      size=len(encoded))
+    except BaseException:  # (a full disk, a locked store) no file without its row
+        path.unlink(missing_ok=True)
+        raise
     log.info("upload %s stored (%s %dx%d from %s)", upload_id, ext, image.width, image.height, fmt)
     return jsonify(id=upload_id, url=f"{public_base()}/u/{upload_id}.{ext}",
                    width=image.width, height=image.height), 201

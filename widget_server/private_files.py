@@ -1,0 +1,62 @@
+"""Files in the instance folder: private to the server's user, written whole or not at all.
+
+The store, its keys file and their WAL and SHM files, lock files, uploads, share cards and the
+signing keys hold personal data or secrets, so files are made 0600 and folders 0700 whatever the
+umask (the usual 022 would let every local user read them).
+
+A file is written under a temporary name and renamed into place: readers see all of it or
+nothing, and a write that fails (a full disk) leaves nothing behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def make_dir(path: str | os.PathLike) -> Path:
+    """The folder at ``path`` (and its parents), created 0700, or made 0700 if it exists."""
+    folder = Path(path)
+    folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    restrict(folder)
+    return folder
+
+
+def write_file(path: str | os.PathLike, data: bytes) -> None:
+    """Put ``data`` at ``path`` as a private file, atomically; on failure nothing is left."""
+    target = Path(path)
+    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(partial, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
+
+
+def restrict(path: str | os.PathLike) -> None:
+    """Make ``path`` 0600 (a folder 0700) if it exists, is ours and is not already."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid():
+        return  # a link's target, or another user's file, is not ours to change
+    mode = DIR_MODE if stat.S_ISDIR(info.st_mode) else FILE_MODE
+    if stat.S_IMODE(info.st_mode) != mode:
+        try:
+            os.chmod(path, mode)
+        except FileNotFoundError:  # renamed or deleted meanwhile (another process's write)
+            pass
+        except OSError as exc:
+            log.warning("could not make %s private (mode %o): %s", path, mode, exc)

@@ -7,7 +7,7 @@ from importlib import import_module
 
 from flask import Flask
 
-from . import config, db, errors
+from . import config, db, errors, private_files
 from .group_commit import FileLock
 
 START_LOCK_FILE = "start.lock"
@@ -22,11 +22,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     Processes that start together on one instance folder (gunicorn workers without
     ``--preload``, a CLI command beside a server) take turns: the first creates the signing
-    key and brings the database up to date, the others find both done.
+    key and brings the database up to date, the others find both done. The instance folder
+    and everything in it are private to the server's user (``private_files``).
     """
     instance_path = (test_config or {}).get("INSTANCE_PATH") or config.instance_path_from_env()
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+    private_files.restrict_folder(app.instance_path)
     start_lock = FileLock(os.path.join(app.instance_path, START_LOCK_FILE))
     try:
         with start_lock:

@@ -14,6 +14,7 @@ from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 from playhouse.pool import PooledSqliteDatabase
 
+from . import private_files
 from .group_commit import FileLock, lock_path
 from .per_process import PerProcess
 
@@ -123,6 +124,10 @@ def keys_path(path: str) -> str:
     return path + "-keys"
 
 
+# The files SQLite makes beside a store and its keys file; SQLite gives them the store's mode.
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
 class SqliteStore(PooledSqliteDatabase):
     """The pooled SQLite database, which tolerates SQLite's own rollbacks."""
 
@@ -148,6 +153,11 @@ def _open(url: str, busy_timeout_ms: int | None) -> Database:
         if busy_timeout_ms is not None:
             pragmas["busy_timeout"] = busy_timeout_ms
         _sqlite_pragmas[path] = pragmas
+        if path != ":memory:":
+            for store in (path, keys_path(path)):  # private before SQLite first makes them
+                private_files.create_file(store)
+                for suffix in SQLITE_SIDE_FILES:
+                    private_files.restrict(store + suffix)
         # Pooled: opening a connection, its pragmas and the attached keys file cost ~0.7 ms,
         # which every request paid. Returned connections are rolled back if needed, and any
         # thread may take them.

@@ -2,7 +2,8 @@
 
 The store, its keys file and their WAL and SHM files, lock files, uploads, share cards and the
 signing keys hold personal data or secrets, so files are made 0600 and folders 0700 whatever the
-umask (the usual 022 would let every local user read them).
+umask (the usual 022 would let every local user read them). Stores and folders that an older
+version made with looser modes are tightened when the server starts (``restrict_folder``).
 
 A file is written under a temporary name and renamed into place: readers see all of it or
 nothing, and a write that fails (a full disk) leaves nothing behind.
@@ -23,11 +24,25 @@ DIR_MODE = 0o700
 
 
 def make_dir(path: str | os.PathLike) -> Path:
-    """The folder at ``path`` (and its parents), created 0700, or made 0700 if it exists."""
+    """The folder at ``path``, created 0700 (with its missing parents), or made 0700 if it
+    exists. (``mkdir(parents=True)`` would give the parents the umask's mode.)"""
     folder = Path(path)
-    folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    restrict(folder)
+    missing = [folder]
+    while not missing[-1].parent.exists():
+        missing.append(missing[-1].parent)
+    for made in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            made.mkdir(mode=DIR_MODE)
+        restrict(made)
     return folder
+
+
+def create_file(path: str | os.PathLike) -> None:
+    """Make ``path`` exist as a private file, keeping what it holds. Done for a SQLite database
+    before SQLite opens it: SQLite creates files 0644 and gives a database's -wal and -shm
+    files the database's own mode."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+    restrict(path)
 
 
 def write_file(path: str | os.PathLike, data: bytes) -> None:
@@ -60,3 +75,12 @@ def restrict(path: str | os.PathLike) -> None:
             pass
         except OSError as exc:
             log.warning("could not make %s private (mode %o): %s", path, mode, exc)
+
+
+def restrict_folder(path: str | os.PathLike) -> None:
+    """The instance folder and what lies directly in it, private. Deeper files (cards, uploads)
+    need no pass of their own: nobody else can enter the folders that hold them."""
+    folder = make_dir(path)
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            restrict(entry.path)

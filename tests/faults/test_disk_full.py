@@ -12,11 +12,14 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
 
 from conftest import LiveServer, basic, http, make_tenant
+from share_helpers import plays
+from story_helpers import viewer_token
 from widget_server import create_app
 from widget_server.db import database, sqlite3
 
@@ -110,12 +113,17 @@ def test_full_disk_answers_507_with_retry_after_and_recovers_without_loss(small_
     instance = small_disk / "instance"
     app = create_app({"INSTANCE_PATH": str(instance), "TESTING": True})
     store = app.config["DATABASE_URL"][len("sqlite:///"):]
-    tenant = make_tenant()
+    tenant = make_tenant("Soundwave", share_base_url="https://soundwave.app")
     server = LiveServer(app).start()
     filler = Filler(small_disk)
     try:
-        before = batch()
+        before = [dict(e, messageId=uuid.uuid4().hex) for e in plays("ana", 40)] + batch()
         assert ingest(server, tenant.write_key, before).status == 200
+        token = viewer_token(server, tenant.secret_key, "ana")
+        made = http("POST", server.url + "/v1/shares", json.dumps({"template": "year-in-music"}).encode(),
+                    {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        assert made.status == 201, made.body
+        card = urlsplit(made.json()["images"]["og"]).path
         truncate_wals(store)
         keys_before = (instance / "secret_keys").read_bytes()
         filler.fill()
@@ -129,6 +137,8 @@ def test_full_disk_answers_507_with_retry_after_and_recovers_without_loss(small_
         assert_storage_full(http("POST", server.url + "/v1/uploads", png_bytes(),
                                  {"Content-Type": "image/png", **basic(tenant.secret_key)}))
         assert not list((instance / "uploads").iterdir())  # no 0-byte or partial picture
+        assert_storage_full(http("GET", server.url + card))  # the card cannot be kept on disk
+        assert not [p for p in (instance / "share_cache").rglob("*") if p.is_file()]
         rotated = app.test_cli_runner().invoke(args=["keys", "rotate-signing"])
         assert rotated.exit_code != 0
         assert (instance / "secret_keys").read_bytes() == keys_before
@@ -143,6 +153,7 @@ def test_full_disk_answers_507_with_retry_after_and_recovers_without_loss(small_
                       {"Content-Type": "image/png", **basic(tenant.secret_key)})
         assert upload.status == 201, upload.body
         assert [p.name for p in (instance / "uploads").iterdir()] == [upload.json()["url"].rsplit("/", 1)[1]]
+        assert http("GET", server.url + card).status == 200
         assert {e["messageId"] for e in before + refused + after} == stored_ids(store)
     finally:
         server.stop()

@@ -162,7 +162,7 @@ def _open(url: str, busy_timeout_ms: int | None) -> Database:
         # which every request paid. Returned connections are rolled back if needed, and any
         # thread may take them.
         database = SqliteStore(path, pragmas=pragmas, check_same_thread=False,
-                                        max_connections=64, timeout=10, stale_timeout=300)
+                               max_connections=64, timeout=10, stale_timeout=300)
         database.attach(keys_path(path), "keys")  # on every connection: its tables read as if they were the store's
         return database
     return connect_url(url)

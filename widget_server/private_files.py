@@ -41,7 +41,10 @@ def create_file(path: str | os.PathLike) -> None:
     """Make ``path`` exist as a private file, keeping what it holds. Done for a SQLite database
     before SQLite opens it: SQLite creates files 0644 and gives a database's -wal and -shm
     files the database's own mode."""
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:  # (opened only to create it: a read-only store stays usable)
+        pass
     restrict(path)
 
 

@@ -1,0 +1,39 @@
+"""On PostgreSQL too, a write that cannot get its lock in time is a 503 with Retry-After, not
+a 500 (a real cluster, as in test_postgres)."""
+from __future__ import annotations
+
+import json
+import urllib.parse
+
+import psycopg2
+
+from conftest import LiveServer, basic, http, make_tenant
+from test_postgres import new_database, postgres  # noqa: F401  (fixture)
+from widget_server import create_app
+from widget_server.db import database
+
+
+def test_a_write_past_its_lock_timeout_answers_503_with_retry_after(postgres, tmp_path):  # noqa: F811
+    url = new_database(postgres, "lock_timeout")
+    options = urllib.parse.quote("-c lock_timeout=300")  # the operator's bound on lock waits
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True,
+                      "DATABASE_URL": f"{url}?options={options}"})
+    tenant = make_tenant()
+    server = LiveServer(app).start()
+    other = psycopg2.connect(url)
+    try:
+        with other.cursor() as cursor:  # a long migration or maintenance job holds the table
+            cursor.execute("LOCK TABLE viewer_grant IN ACCESS EXCLUSIVE MODE")
+            reply = http("POST", server.url + "/v1/viewer-tokens", json.dumps({"user_id": "u1"}).encode(),
+                         {"Content-Type": "application/json", **basic(tenant.secret_key)})
+        other.rollback()
+        again = http("POST", server.url + "/v1/viewer-tokens", json.dumps({"user_id": "u1"}).encode(),
+                     {"Content-Type": "application/json", **basic(tenant.secret_key)})
+    finally:
+        other.close()
+        server.stop()
+        if not database.is_closed():
+            database.close()
+    assert reply.status == 503, reply.body
+    assert reply.headers["Retry-After"] == "1" and reply.json()["error"]["code"] == "store_busy"
+    assert again.status == 201

@@ -43,6 +43,10 @@ class Traffic:
     def running(self) -> bool:
         return time.monotonic() < self.deadline
 
+    def acknowledge(self, message_ids) -> None:
+        with self._lock:
+            self.acknowledged.extend(message_ids)
+
     def call(self, turn: int, what: str, method: str, path: str, body: dict | None, headers: dict):
         for attempt in range(20):
             server = self.servers[(turn + attempt) % len(self.servers)]
@@ -68,8 +72,7 @@ def ingest(traffic: Traffic, key: str, turn: int) -> None:
         reply = traffic.call(turn, "ingest", "POST", "/v1/batch", {"batch": events}, basic(key))
         turn += 1
         if reply.status == 200:
-            with traffic._lock:
-                traffic.acknowledged.extend(e["messageId"] for e in events)
+            traffic.acknowledge(e["messageId"] for e in events)
 
 
 def viewers(traffic: Traffic, tenant, turn: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import threading
 import time
 import urllib.parse
 import uuid
@@ -101,3 +102,41 @@ class Sender:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def flood(url: str, tenant: Tenant, senders: int, seconds: float, per_batch: int) -> dict:
+    """``senders`` post ``per_batch``-event batches at once for ``seconds``, each waiting out
+    Retry-After (or 1 s) after a refusal as the SDK does; what they saw: latencies of the
+    accepted requests, acknowledged message ids, the 429s and anything else."""
+    lock = threading.Lock()
+    seen = {"latencies": [], "acknowledged": [], "shed": [], "other": []}
+    start = threading.Barrier(senders + 1)
+
+    def send() -> None:
+        sender = Sender(url, tenant, timeout=30)
+        start.wait()
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline:
+                events = batch(per_batch)
+                answer = sender.post(events)
+                with lock:
+                    if answer.status == 200:
+                        seen["latencies"].append(answer.latency)
+                        seen["acknowledged"].extend(e["messageId"] for e in events)
+                    elif answer.status == 429:
+                        seen["shed"].append(answer)
+                    else:
+                        seen["other"].append((answer.status, answer.body[:200]))
+                if answer.status != 200:
+                    time.sleep(float(answer.retry_after or 1))
+        finally:
+            sender.close()
+
+    threads = [threading.Thread(target=send) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    for thread in threads:
+        thread.join(timeout=seconds + 60)
+    return seen

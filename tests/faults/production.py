@@ -151,10 +151,13 @@ class Gunicorn:
 
 class Nginx:
     """Debian's nginx in the foreground with the shipped site config, filled in with
-    ``upstream`` (gunicorn's socket path) and a free loopback port."""
+    ``upstream`` (gunicorn's socket path) and a free loopback port; ``shedding=False`` takes
+    out its load shedding (the upstream's ``max_conns`` and the request-start stamp), for
+    bench/overload_bench.py's comparison."""
 
-    def __init__(self, folder: Path, upstream: str) -> None:
+    def __init__(self, folder: Path, upstream: str, shedding: bool = True) -> None:
         self.binary = nginx_binary()
+        self.shedding = shedding
         self.folder = folder
         self.upstream = upstream
         self.port = free_port()
@@ -167,6 +170,10 @@ class Nginx:
                               (SHIPPED_LISTEN, f"listen 127.0.0.1:{self.port};")):
             assert site.count(shipped) == 1, f"{NGINX_CONFIG} no longer has {shipped!r} once"
             site = site.replace(shipped, ours)
+        if not self.shedding:
+            site, slots = re.subn(r" max_conns=\d+", "", site)
+            site, stamps = re.subn(r"\n\s*proxy_set_header X-Request-Start [^\n]*", "", site)
+            assert slots == stamps == 1, f"{NGINX_CONFIG} no longer sheds load as this expects"
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "recap.conf").write_text(site)
         temp = " ".join(f"{kind}_temp_path {self.folder / kind};" for kind in
@@ -219,10 +226,10 @@ class Nginx:
 class Production:
     """nginx in front of gunicorn on a unix socket, as README.md recommends."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, shedding: bool = True) -> None:
         self.instance = folder / "instance"
         self.gunicorn = Gunicorn(self.instance, str(folder / "gunicorn.sock"))
-        self.nginx = Nginx(folder / "nginx", self.gunicorn.bind)
+        self.nginx = Nginx(folder / "nginx", self.gunicorn.bind, shedding)
         self.url = self.nginx.url
 
     def __enter__(self) -> "Production":

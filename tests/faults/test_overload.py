@@ -8,63 +8,27 @@ of senders (p50 6.3 s at 1,500 senders) and no client was ever told to back off.
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 from conftest import basic
-from ingest_load import Sender, batch, make_instance, percentile, stored_counts
+from ingest_load import batch, flood, make_instance, percentile, stored_counts
 from production import Production
 
 SENDERS, SECONDS, PER_BATCH = 300, 4, 50
-
-
-def overload(url: str, tenant) -> dict:
-    """SENDERS post PER_BATCH-event batches for SECONDS; what they saw."""
-    lock = threading.Lock()
-    seen = {"accepted": [], "latencies": [], "shed": [], "other": [], "acknowledged": []}
-    start = threading.Barrier(SENDERS + 1)
-
-    def send() -> None:
-        sender = Sender(url, tenant, timeout=30)
-        start.wait()
-        deadline = time.monotonic() + SECONDS
-        try:
-            while time.monotonic() < deadline:
-                events = batch(PER_BATCH)
-                answer = sender.post(events)
-                with lock:
-                    if answer.status == 200:
-                        seen["latencies"].append(answer.latency)
-                        seen["acknowledged"].extend(e["messageId"] for e in events)
-                    elif answer.status == 429:
-                        seen["shed"].append((answer.latency, answer.retry_after, answer.body))
-                    else:
-                        seen["other"].append((answer.status, answer.body[:200]))
-                if answer.status != 200:
-                    time.sleep(float(answer.retry_after or 1))
-        finally:
-            sender.close()
-
-    threads = [threading.Thread(target=send) for _ in range(SENDERS)]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    for thread in threads:
-        thread.join(timeout=SECONDS + 60)
-    return seen
 
 
 def test_overload_is_shed_with_429_and_accepted_requests_stay_fast(tmp_path):
     server = Production(tmp_path)
     tenant = make_instance(server.instance)
     with server:
-        seen = overload(server.url, tenant)
+        seen = flood(server.url, tenant, SENDERS, SECONDS, PER_BATCH)
 
     assert seen["other"] == []
     shed = seen["shed"]
     assert shed, "no request was shed"
-    assert all(retry_after == "1" and b'"too_many_requests"' in body for _, retry_after, body in shed)
-    assert percentile(seen["latencies"], 0.99) < 2.0, f"accepted p99 {percentile(seen['latencies'], 0.99):.2f} s"
+    assert all(a.retry_after == "1" and b'"too_many_requests"' in a.body for a in shed)
+    # A bound, not a measurement (bench/overload_bench.py): unshed, p99 was 4.9-5.7 s here.
+    assert percentile(seen["latencies"], 0.99) < 2.5, f"accepted p99 {percentile(seen['latencies'], 0.99):.2f} s"
     stored = stored_counts(server.instance)
     assert all(stored.get(m) == 1 for m in seen["acknowledged"])
     assert all(count == 1 for count in stored.values())

@@ -8,11 +8,13 @@ of senders (p50 6.3 s at 1,500 senders) and no client was ever told to back off.
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from conftest import basic
-from ingest_load import batch, flood, make_instance, percentile, stored_counts
+from ingest_load import Sender, batch, flood, make_instance, percentile, stored_counts
 from production import Production
+from widget_server.group_commit import FileLock, lock_path
 
 SENDERS, SECONDS, PER_BATCH = 300, 4, 50
 
@@ -53,3 +55,36 @@ def test_a_request_that_waited_too_long_for_a_worker_is_refused_unread(client, t
     for stamp in (f"t={now - 0.2:.3f}", None, "t=soon", f"t={now + 5:.3f}"):  # fresh, none, unreadable, skewed
         assert _post(client, tenant, stamp).status_code == 200, stamp
     assert client.options("/v1/batch", headers={"X-Request-Start": "t=1"}).status_code == 204
+
+
+def test_requests_queued_behind_stuck_workers_are_refused_through_nginx(tmp_path):
+    """The shipped config stamps X-Request-Start: with both workers stuck (the store's write
+    lock held here), requests queued behind them pass nginx's slots but wait in gunicorn;
+    once the workers move on, each of those is refused unread instead of being served late."""
+    server = Production(tmp_path)
+    tenant = make_instance(server.instance)
+    sent = [batch(5) for _ in range(6)]
+    answers: list = [None] * len(sent)
+    with server:
+        writer = FileLock(lock_path(str(server.instance / "recap.sqlite3")))
+        try:
+            with writer:
+                def post(i: int) -> None:
+                    sender = Sender(server.url, tenant, timeout=30)
+                    answers[i] = sender.post(sent[i])
+                    sender.close()
+                threads = [threading.Thread(target=post, args=(i,)) for i in range(len(sent))]
+                for thread in threads:
+                    thread.start()
+                time.sleep(1.5)  # past INGEST_MAX_QUEUE_MS for every request a worker has not begun
+            for thread in threads:
+                thread.join(timeout=30)
+        finally:
+            writer.close()
+    served = [i for i, a in enumerate(answers) if a.status == 200]
+    refused = [i for i, a in enumerate(answers) if a.status == 429 and b"waited" in a.body]
+    assert 1 <= len(served) <= 2 and len(served) + len(refused) == len(sent)  # one per worker thread
+    assert all(answers[i].retry_after == "1" for i in refused)
+    stored = stored_counts(server.instance)
+    assert all(stored.get(e["messageId"]) == 1 for i in served for e in sent[i])
+    assert not any(e["messageId"] in stored for i in refused for e in sent[i])

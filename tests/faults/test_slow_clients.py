@@ -1,6 +1,7 @@
 """Slow clients against the recommended production setup (README.md, "Running the server").
 
-Twenty connections each send a request line and then one header line every second, never
+Twenty connections each send a request line and then one header line every second (ten of
+them), or their headers and then one byte of the body every second (the other ten), never
 finishing, and open again whenever the server drops them; meanwhile normal ingest must keep
 its p99 under 1 s and store every event. Under gunicorn alone (the old recommendation) a
 worker thread reads its own request, so a few such clients held every worker and normal
@@ -23,12 +24,13 @@ TIME_LIMIT = 30  # s for the normal traffic, so a server that hangs fails the te
 
 
 class SlowClients:
-    """Connections that keep a request's headers coming, a line at a time, forever."""
+    """Connections that keep a request coming forever: its headers a line at a time, or with
+    ``body=True`` its headers at once and then its (never complete) body a byte at a time."""
 
-    def __init__(self, url: str, count: int, every: float) -> None:
+    def __init__(self, url: str, count: int, every: float, body: bool = False) -> None:
         target = urllib.parse.urlsplit(url)
         self.address = (target.hostname, target.port)
-        self.count, self.every = count, every
+        self.count, self.every, self.body = count, every, body
         self.opened = 0
         self.held = threading.Event()  # every connection open and part-way through its headers
         self._stop = threading.Event()
@@ -37,6 +39,8 @@ class SlowClients:
     def _open(self) -> socket.socket:
         sock = socket.create_connection(self.address, timeout=2)
         sock.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: recap.example\r\nContent-Type: application/json\r\n")
+        if self.body:
+            sock.sendall(b"Content-Length: 100000\r\n\r\n{")
         self.opened += 1
         return sock
 
@@ -49,7 +53,7 @@ class SlowClients:
                         if sock is None:
                             socks[i] = self._open()
                         else:
-                            sock.sendall(b"X-Trickle: %d\r\n" % i)
+                            sock.sendall(b" " if self.body else b"X-Trickle: %d\r\n" % i)
                     except OSError:  # dropped by the server (or not accepted yet): open again
                         if sock is not None:
                             sock.close()
@@ -95,7 +99,8 @@ def ingest_beside_slow_clients(url: str, tenant) -> tuple[list[float], list[dict
         finally:
             sender.close()
 
-    with SlowClients(url, SLOW_CLIENTS, TRICKLE_EVERY):
+    with SlowClients(url, SLOW_CLIENTS // 2, TRICKLE_EVERY), \
+            SlowClients(url, SLOW_CLIENTS // 2, TRICKLE_EVERY, body=True):
         threads = [threading.Thread(target=send) for _ in range(SENDERS)]
         for thread in threads:
             thread.start()

@@ -42,7 +42,8 @@ def test_sigkill_of_workers_and_master_loses_and_doubles_nothing(tmp_path):
                     with lock:
                         acknowledged.extend(e["messageId"] for e in events)
                 else:
-                    undelivered.append(events)
+                    with lock:
+                        undelivered.append(events)
         finally:
             sender.close()
 

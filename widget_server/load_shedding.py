@@ -27,9 +27,10 @@ def queued_seconds(header: str | None, now: float) -> float | None:
         stamp = float(header.removeprefix("t="))
     except ValueError:
         return None
-    while stamp > now * 100:  # milliseconds or microseconds
-        stamp /= 1000
-    return now - stamp
+    for _ in range(2):  # milliseconds, then microseconds
+        if stamp > now * 100:
+            stamp /= 1000
+    return now - stamp if 0 < stamp < now * 100 else None  # not inf, nan or negative
 
 
 def refuse_late_requests() -> None:

@@ -52,7 +52,9 @@ def test_a_request_that_waited_too_long_for_a_worker_is_refused_unread(client, t
     assert _post(client, tenant, f"t={int((now - 2) * 1000)}").status_code == 429  # milliseconds
     assert query("SELECT COUNT(*) FROM event") == [(0,)]
 
-    for stamp in (f"t={now - 0.2:.3f}", None, "t=soon", f"t={now + 5:.3f}"):  # fresh, none, unreadable, skewed
+    assert _post(client, tenant, f"t={int((now - 2) * 1e6)}").status_code == 429  # microseconds
+    # fresh, none, unreadable, skewed ahead, and numbers that are no time at all
+    for stamp in (f"t={now - 0.2:.3f}", None, "t=soon", f"t={now + 5:.3f}", "t=1e400", "t=nan", "t=-5", "t=0"):
         assert _post(client, tenant, stamp).status_code == 200, stamp
     assert client.options("/v1/batch", headers={"X-Request-Start": "t=1"}).status_code == 204
 

@@ -19,7 +19,7 @@ from production import Production
 
 SLOW_CLIENTS = 20
 TRICKLE_EVERY = 1.0  # s between a slow client's header lines
-REQUESTS, SENDERS, PER_BATCH = 120, 3, 20
+REQUESTS, SENDERS, PER_BATCH = 300, 3, 10  # enough requests that p99 is not one stall of a busy machine
 TIME_LIMIT = 30  # s for the normal traffic, so a server that hangs fails the test in bounded time
 
 
@@ -115,8 +115,9 @@ def test_twenty_slow_clients_leave_normal_ingest_fast(tmp_path):
     with server:
         latencies, sent, refused = ingest_beside_slow_clients(server.url, tenant)
 
-    assert refused == [] and len(latencies) == REQUESTS
-    assert percentile(latencies, 0.99) < 1.0, f"p99 {percentile(latencies, 0.99):.2f} s"
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    assert refused == [] and len(latencies) == REQUESTS, (refused, len(latencies))
+    assert p99 < 1.0, f"p50 {p50:.3f} s, p99 {p99:.3f} s"
     stored = stored_counts(server.instance)
     assert len(sent) == REQUESTS * PER_BATCH
     assert all(stored.get(e["messageId"]) == 1 for e in sent)

@@ -8,6 +8,8 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium chromium-driver fonts-dejavu-core)  # player, recap.js
 command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
   || missing+=(postgresql)  # the same stories on PostgreSQL (tests/test_postgres.py)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] \
+  || missing+=(nginx)  # the production front the fault tests start and attack (tests/faults/)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -20,8 +20,9 @@ DEFAULTS = {
     "MAX_BATCH_BYTES": 500 * 1024,
     "MAX_EVENT_BYTES": 32 * 1024,
     "MAX_EVENTS_PER_BATCH": 2500,
-    # Requests that may write at once per process before the rest get 429.
-    "INGEST_CONCURRENCY": 8,
+    # How long an ingest request may have waited for a worker (as the front stamped it,
+    # X-Request-Start) before it is refused with 429 unread (load_shedding.py).
+    "INGEST_MAX_QUEUE_MS": 1000,
     # How long a write waits for another writer of the SQLite file before ingest answers 429.
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     "VIEWER_TOKEN_TTL": 3600,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import msgspec
@@ -16,11 +15,13 @@ from .errors import MalformedBody, PayloadTooLarge, TooManyRequests, ValidationF
 from .event_schema import (NESTED_TOO_DEEPLY, BatchIn, EventIn, SingleIn, decode_event, is_absent,
                            is_object_or_absent, time_error)
 from .ingest_body import read_body
+from .load_shedding import refuse_late_requests
 from .models import App
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("ingest", __name__)
+bp.before_request(refuse_late_requests)
 
 SINGLE_ROUTES = ("track", "identify", "page", "screen", "alias", "group")
 CORS_HEADERS = {
@@ -41,25 +42,6 @@ def _app_timezone(app_id: int) -> str:
     if zone is None:
         zone = _app_timezones[key] = App.get_by_id(app_id).timezone
     return zone
-
-
-class _Gate:
-    """Bounds concurrent writers per process; the rest are told to retry (429)."""
-
-    def __init__(self) -> None:
-        self._semaphore: threading.BoundedSemaphore | None = None
-
-    def __enter__(self) -> None:
-        if self._semaphore is None:
-            self._semaphore = threading.BoundedSemaphore(current_app.config["INGEST_CONCURRENCY"])
-        if not self._semaphore.acquire(timeout=2.0):
-            raise TooManyRequests("Too many batches are being written; retry shortly.", retry_after=1)
-
-    def __exit__(self, *exc) -> None:
-        self._semaphore.release()
-
-
-_gate = _Gate()
 
 
 @bp.after_request
@@ -153,14 +135,13 @@ def _store(app_id: int, events: list[EventIn], received_at: int, sent_at: str | 
         if message:
             raise ValidationFailed(f"sentAt: {message}", details={"sentAt": [message]})
         sent_ms = event_store.to_ms(sent_at)
-    with _gate:
-        try:
-            return event_store.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms)
-        except (OperationalError, sqlite3.OperationalError) as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            log.warning("ingest: database busy, answering 429 (%s)", exc)
-            raise TooManyRequests("The store is busy; retry shortly.", retry_after=1) from None
+    try:
+        return event_store.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms)
+    except (OperationalError, sqlite3.OperationalError) as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        log.warning("ingest: database busy, answering 429 (%s)", exc)
+        raise TooManyRequests("The store is busy; retry shortly.", retry_after=1) from None
 
 
 def _field_error(exc: msgspec.ValidationError) -> dict[str, list[str]]:

@@ -12,8 +12,13 @@ DEFAULTS = {
     # Filled in from the instance folder when left empty.
     "DATABASE_URL": None,
     "SECRET_KEYS": None,
-    # Absolute base used in share links and Open Graph tags; None means "the request's host".
+    # Absolute base of share links, their images and QR codes, and upload URLs. Unset, links use
+    # the request's host only when it is on TRUSTED_HOSTS (or a loopback host under debug or
+    # testing); otherwise minting a link is refused (share/public_url.py).
     "PUBLIC_BASE_URL": None,
+    # Host names this server answers to (Flask refuses others with 400), comma-separated in
+    # RECAP_TRUSTED_HOSTS; None answers any host but never trusts it for links.
+    "TRUSTED_HOSTS": None,
     # Ingest limits (DESIGN.md, "Wire protocol"). The batch limit applies after gzip is undone,
     # and inflating stops as soon as it is passed, so a gzip bomb costs nothing.
     "MAX_BATCH_BYTES": 500 * 1024,
@@ -55,6 +60,9 @@ def load(app: Flask, test_config: dict | None) -> None:
     app.config["SECRET_KEY"] = app.config["SECRET_KEYS"][-1]
     if app.config["PUBLIC_BASE_URL"]:
         app.config["PUBLIC_BASE_URL"] = app.config["PUBLIC_BASE_URL"].rstrip("/")
+    hosts = app.config["TRUSTED_HOSTS"]
+    if isinstance(hosts, str):
+        app.config["TRUSTED_HOSTS"] = [h.strip() for h in hosts.split(",") if h.strip()] or None
 
 
 def _loads(value: str):

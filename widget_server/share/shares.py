@@ -5,12 +5,13 @@ import logging
 import re
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 
 from ..auth import Caller
 from ..errors import Gone, NotFound, ValidationFailed
 from ..models import App, Share, Upload
 from . import qr, tokens
+from .public_url import public_base
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,11 @@ def now_ms() -> int:
     return current_app.config["SHARE_CLOCK"]()
 
 
-def public_base() -> str:
-    """Absolute base for links: RECAP_PUBLIC_BASE_URL, else the host this request came to."""
-    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
-
-
 def create(caller: Caller, template_id: str, caption: str | None, upload: Upload | None) -> Share:
     """Assemble the caller's story now and freeze its card into a new Share."""
     from ..engine import assemble_story
 
+    base = public_base()  # before any work: without a trustworthy base there is no link to give
     try:
         story = assemble_story(caller.app_id, template_id, caller.user_id)
     except NotFound:
@@ -61,7 +58,7 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
         "caption": caption or None,
     }
     share_id = tokens.new_share_id()
-    url = f"{public_base()}/s/{tokens.dumps(share_id)}"
+    url = f"{base}/s/{tokens.dumps(share_id)}"
     frozen["qr"] = qr.pack(qr.matrix(url))
     created = now_ms()
     share = Share.create(id=share_id, app=caller.app_id, user_id=caller.user_id, template_id=template_id,

@@ -10,7 +10,7 @@ from flask import current_app
 from ..auth import Caller
 from ..errors import Gone, NotFound, ValidationFailed
 from ..models import App, Share, Upload
-from . import qr, tokens
+from . import limits, qr, tokens
 from .public_url import public_base
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,15 @@ def now_ms() -> int:
 
 def create(caller: Caller, template_id: str, caption: str | None, upload: Upload | None) -> Share:
     """Assemble the caller's story now and freeze its card into a new Share."""
+    base = public_base()  # before any work: without a trustworthy base there is no link to give
+    with limits.user_lock(caller):
+        limits.check(caller, template_id, now_ms())
+        return _freeze(caller, template_id, caption, upload, base)
+
+
+def _freeze(caller: Caller, template_id: str, caption: str | None, upload: Upload | None, base: str) -> Share:
     from ..engine import assemble_story
 
-    base = public_base()  # before any work: without a trustworthy base there is no link to give
     try:
         story = assemble_story(caller.app_id, template_id, caller.user_id)
     except NotFound:

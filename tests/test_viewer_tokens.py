@@ -91,3 +91,36 @@ def test_newest_signing_key_signs_and_older_ones_still_verify(app, tenant):
     assert with_keys([old, new], lambda: verify_viewer_token(before).user_id) == "alice"
     with pytest.raises(Unauthorized):
         with_keys([new], lambda: verify_viewer_token(before))
+
+
+def test_minting_sweeps_expired_grants_and_keeps_live_ones(app, live_server, tenant, monkeypatch):
+    from widget_server.auth import GRANT_SWEEP_ROWS
+    from widget_server.models import ViewerGrant, now_ms
+
+    now = now_ms()
+    expired = [{"id": f"old{i:029d}", "app": tenant.app_id, "user_id": "u", "expires_at": now - 1000 - i}
+               for i in range(GRANT_SWEEP_ROWS + 5)]
+    live = [{"id": f"live{i:028d}", "app": tenant.app_id, "user_id": "u", "expires_at": now + 3_600_000}
+            for i in range(3)]
+    with database.connection_context():
+        ViewerGrant.insert_many(expired + live).execute()
+
+    def grants(prefix: str) -> int:
+        with database.connection_context():
+            return ViewerGrant.select().where(ViewerGrant.id.startswith(prefix)).count()
+
+    minted = mint(live_server, tenant.secret_key, {"user_id": "alice", "ttl": 60}).json()
+    assert grants("old") == 5  # one sweep deletes a bounded number (the old code kept them all)
+    assert grants("live") == 3 and grants("") == 5 + 3 + 1
+    mint(live_server, tenant.secret_key, {"user_id": "alice"})
+    assert grants("old") == 5  # and runs at most once a minute per process
+
+    # A minute and a half later the next sweep clears the rest, and alice's 60-second grant.
+    later = time.time() + 90
+    monkeypatch.setattr(time, "time", lambda: later)
+    app.extensions["recap.grant_sweep"]["next"] = 0.0  # as if the minute had passed for the sweep too
+    mint(live_server, tenant.secret_key, {"user_id": "bob"})
+    assert grants("old") == 0 and grants("live") == 3
+    late = http("POST", live_server.url + "/v1/track", json.dumps({"event": "x"}).encode(),
+                {"Content-Type": "application/json", "Authorization": f"Bearer {minted['token']}"})
+    assert late.status == 401 and late.json()["error"]["details"]["token"] == ["expired"]  # swept, still "expired"

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +120,19 @@ def test_recap_run_links_point_at_its_own_address(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_share_links_signed_with_a_rotated_key_open_on_a_running_server(app, soundwave, live_server):
+    from itsdangerous import Signer
+
+    from widget_server.share.tokens import SALT
+
+    body = share(live_server, soundwave)
+    env = {k: v for k, v in os.environ.items() if k != "RECAP_SECRET_KEYS"}
+    env["RECAP_INSTANCE_PATH"] = app.instance_path
+    rotated = subprocess.run([RECAP, "keys", "rotate-signing"], env=env, capture_output=True, text=True, timeout=60)
+    assert rotated.returncode == 0, rotated.stderr
+    newest = (Path(app.instance_path) / "secret_keys").read_text().split()[-1]
+    token = Signer([newest], salt=SALT).sign(body["id"]).decode()  # as a restarted server signs it
+    assert http("GET", f"{live_server.url}/s/{token}").status == 200  # the old code: 404 until a restart
+    assert http("GET", body["url"]).status == 200  # links signed with the old key still open

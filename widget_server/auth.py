@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from flask import current_app, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from .config import signing_keys
 from .errors import Forbidden, Unauthorized, ValidationFailed
 from .models import ApiKey, App, ViewerGrant, now_ms
 
@@ -138,7 +139,7 @@ def require_secret_key() -> Caller:
 # --- viewer tokens ---------------------------------------------------------------------------
 
 def _viewer_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEYS"], salt=VIEWER_SALT)
+    return URLSafeTimedSerializer(signing_keys(current_app), salt=VIEWER_SALT)
 
 
 def create_viewer_token(app_id: int, user_id: str, ttl: int | None = None) -> tuple[str, int]:

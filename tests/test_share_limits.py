@@ -39,7 +39,8 @@ def test_fast_taps_are_held_to_the_rate_with_retry_after(app, soundwave, live_se
 
     later = now_ms() + app.config["SHARE_RATE_WINDOW"] * 1000 + 1000
     app.config["SHARE_CLOCK"] = lambda: later
-    assert _shares(live_server, token, 1)[0].status == 201  # the window has passed
+    later_share = post_json(live_server, "/v1/shares", {"template": "year-in-music", "caption": "later"}, bearer(token))
+    assert later_share.status == 201  # the window has passed
 
 
 def test_live_shares_per_user_and_template_are_capped_until_one_is_revoked(app, soundwave, live_server):
@@ -47,13 +48,30 @@ def test_live_shares_per_user_and_template_are_capped_until_one_is_revoked(app, 
     token = viewer_token(live_server, soundwave.secret_key, USER)
     made = _shares(live_server, token, 3)
     assert [r.status for r in made] == [201] * 3
-    refused = _shares(live_server, token, 1)[0]
+    refused = post_json(live_server, "/v1/shares", {"template": "year-in-music", "caption": "a 4th"}, bearer(token))
     assert refused.status == 429, refused.body
     assert "template" in refused.json()["error"]["details"]
     retry = int(refused.headers["Retry-After"])
     assert app.config["SHARE_TTL"] - 60 <= retry <= app.config["SHARE_TTL"]  # when the oldest expires
 
+    assert post_json(live_server, "/v1/shares", {"template": "year-in-music", "caption": "take 1"},
+                     bearer(token)).status == 200  # the same card again is still answered, at the cap
     gone = http("DELETE", f"{live_server.url}/v1/shares/{made[0].json()['id']}", None, bearer(token))
     assert gone.status == 200
-    assert _shares(live_server, token, 1)[0].status == 201
+    assert _shares(live_server, token, 1)[0].status == 201  # "take 0" again: its share was revoked
     assert _stored() == 4  # three live, one revoked
+
+
+def test_asking_again_for_the_same_card_answers_the_same_share(app, soundwave, live_server):
+    token = viewer_token(live_server, soundwave.secret_key, USER)
+    again = [post_json(live_server, "/v1/shares", {"template": "year-in-music"}, bearer(token))
+             for _ in range(app.config["SHARE_RATE_LIMIT"] + 2)]  # the player's Share button, tapped on and on
+    assert [r.status for r in again] == [201] + [200] * (len(again) - 1)
+    assert len({r.json()["url"] for r in again}) == 1 and _stored() == 1  # the old code stored 12
+    captioned = post_json(live_server, "/v1/shares", {"template": "year-in-music", "caption": "mine"}, bearer(token))
+    assert captioned.status == 201 and captioned.json()["id"] != again[0].json()["id"]  # another card
+
+    revoked = again[0].json()["id"]
+    assert http("DELETE", f"{live_server.url}/v1/shares/{revoked}", None, bearer(token)).status == 200
+    fresh = post_json(live_server, "/v1/shares", {"template": "year-in-music"}, bearer(token))
+    assert fresh.status == 201 and fresh.json()["id"] != revoked  # a revoked share is never handed out again

@@ -10,7 +10,8 @@ hold across processes and restarts:
   of the template's periods: revoking one frees its place, and its images leave the cache.
 
 Past either: 429 with ``Retry-After``, the seconds until the oldest counted share stops
-counting. Within a process a user's shares are made one at a time (``user_lock``), so a burst
+counting. Asking again for a card already shared answers that share (shares.create) and
+counts against neither bound; the rate is checked before the story is assembled. Within a process a user's shares are made one at a time (``user_lock``), so a burst
 of taps cannot slip past a bound; separate processes may each let one more through.
 """
 from __future__ import annotations
@@ -42,11 +43,14 @@ def _seconds_until(ms: int, now: int) -> int:
     return max(1, math.ceil((ms - now) / 1000))
 
 
-def check(caller: Caller, template_id: str, now: int) -> None:
-    """Refuse (429) a new share by ``caller`` of ``template_id`` when it would pass a bound."""
-    config = current_app.config
-    mine = (Share.app == caller.app_id) & (Share.user_id == caller.user_id)
+def _mine(caller: Caller):
+    return (Share.app == caller.app_id) & (Share.user_id == caller.user_id)
 
+
+def check_rate(caller: Caller, now: int) -> None:
+    """Refuse (429) another share by ``caller`` within the rate window when it is used up."""
+    config = current_app.config
+    mine = _mine(caller)
     limit, window = config["SHARE_RATE_LIMIT"], config["SHARE_RATE_WINDOW"] * 1000
     recent = [row.created_at for row in Share.select(Share.created_at)
               .where(mine & (Share.created_at > now - window)).order_by(Share.created_at).limit(limit)]
@@ -57,7 +61,10 @@ def check(caller: Caller, template_id: str, now: int) -> None:
             details={"shares": [f"At most {limit} per {window // 1000} s per user."],
                      "limit": limit, "window_seconds": window // 1000}, retry_after=wait)
 
-    cap = config["SHARE_MAX_LIVE"]
+
+def check_live(caller: Caller, template_id: str, now: int) -> None:
+    """Refuse (429) a new share of ``template_id`` by ``caller`` who has the most live ones."""
+    cap, mine = current_app.config["SHARE_MAX_LIVE"], _mine(caller)
     live = [row.expires_at for row in Share.select(Share.expires_at)
             .where(mine & (Share.template_id == template_id) & Share.revoked_at.is_null() & (Share.expires_at > now))
             .order_by(Share.expires_at).limit(cap)]

@@ -1,6 +1,7 @@
 """Shares in the database: freezing a card, finding a live share by its token, revoking it."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -35,15 +36,26 @@ def now_ms() -> int:
     return current_app.config["SHARE_CLOCK"]()
 
 
-def create(caller: Caller, template_id: str, caption: str | None, upload: Upload | None) -> Share:
-    """Assemble the caller's story now and freeze its card into a new Share."""
+def create(caller: Caller, template_id: str, caption: str | None, upload: Upload | None) -> tuple[Share, bool]:
+    """The caller's share of their card as it is now: (share, whether it was made just now).
+
+    Asking again for the same card (same period, content, caption and picture) answers the live
+    share already made, so repeated taps on Share neither add rows nor count against the limits.
+    """
     base = public_base()  # before any work: without a trustworthy base there is no link to give
     with limits.user_lock(caller):
-        limits.check(caller, template_id, now_ms())
-        return _freeze(caller, template_id, caption, upload, base)
+        limits.check_rate(caller, now_ms())  # cheap, before the story is assembled
+        frozen, upload = _frozen_card(caller, template_id, caption, upload)
+        same = _live_share_of(caller, template_id, frozen, upload, base)
+        if same is not None:
+            return same, False
+        limits.check_live(caller, template_id, now_ms())
+        return _store(caller, template_id, frozen, upload, base), True
 
 
-def _freeze(caller: Caller, template_id: str, caption: str | None, upload: Upload | None, base: str) -> Share:
+def _frozen_card(caller: Caller, template_id: str, caption: str | None,
+                 upload: Upload | None) -> tuple[dict[str, Any], Upload | None]:
+    """What a share of the caller's story shows, assembled now, and the picture on it."""
     from ..engine import assemble_story
 
     try:
@@ -63,9 +75,34 @@ def _freeze(caller: Caller, template_id: str, caption: str | None, upload: Uploa
                 "share_base_url": app.share_base_url},
         "caption": caption or None,
     }
+    return frozen, upload
+
+
+def _content(frozen: dict[str, Any]) -> str:
+    """A frozen card as comparable text (its QR code follows from its URL, so it is left out)."""
+    return json.dumps({k: v for k, v in frozen.items() if k != "qr"}, sort_keys=True, default=str)
+
+
+def _live_share_of(caller: Caller, template_id: str, frozen: dict[str, Any], upload: Upload | None,
+                   base: str) -> Share | None:
+    """The caller's live share of exactly this card, with a link on today's base, if any."""
+    content = _content(frozen)
+    candidates = (Share.select()
+                  .where((Share.app == caller.app_id) & (Share.user_id == caller.user_id)
+                         & (Share.template_id == template_id) & Share.revoked_at.is_null()
+                         & (Share.expires_at > now_ms()))
+                  .order_by(Share.created_at.desc()).limit(current_app.config["SHARE_MAX_LIVE"]))
+    for share in candidates:
+        if (share.upload_id == (upload.id if upload else None) and share.url.startswith(f"{base}/s/")
+                and _content(share.card) == content):
+            return share
+    return None
+
+
+def _store(caller: Caller, template_id: str, frozen: dict[str, Any], upload: Upload | None, base: str) -> Share:
     share_id = tokens.new_share_id()
     url = f"{base}/s/{tokens.dumps(share_id)}"
-    frozen["qr"] = qr.pack(qr.matrix(url))
+    frozen = {**frozen, "qr": qr.pack(qr.matrix(url))}
     created = now_ms()
     share = Share.create(id=share_id, app=caller.app_id, user_id=caller.user_id, template_id=template_id,
                          card=frozen, upload=upload, url=url,

@@ -75,3 +75,40 @@ def test_asking_again_for_the_same_card_answers_the_same_share(app, soundwave, l
     assert http("DELETE", f"{live_server.url}/v1/shares/{revoked}", None, bearer(token)).status == 200
     fresh = post_json(live_server, "/v1/shares", {"template": "year-in-music"}, bearer(token))
     assert fresh.status == 201 and fresh.json()["id"] != revoked  # a revoked share is never handed out again
+
+
+def test_ended_shares_and_their_images_are_deleted_after_a_grace(app, soundwave, live_server):
+    from widget_server.share import images
+
+    token = viewer_token(live_server, soundwave.secret_key, USER)
+    old, revoked = (post_json(live_server, "/v1/shares", {"template": "year-in-music", "caption": c}, bearer(token)).json()
+                    for c in ("old", "unshared"))
+    for body in (old, revoked):
+        assert http("GET", body["images"]["story"]).status == 200  # rendered into the cache
+    assert http("DELETE", f"{live_server.url}/v1/shares/{revoked['id']}", None, bearer(token)).status == 200
+    with app.app_context():
+        cached = images.cache_path(old["id"], "story")
+    assert cached.exists()
+
+    with database.connection_context():
+        expires_at = Share.get_by_id(old["id"]).expires_at
+    keep = app.config["SHARE_KEEP_ENDED"] * 1000
+    app.config["SHARE_CLOCK"] = lambda: expires_at + 1000
+    assert http("GET", old["url"]).status == 410  # within the grace an ended link says so
+    app.extensions.setdefault("recap.share_sweep", {})["next"] = 0.0  # as if the sweep interval had passed
+    fresh = post_json(live_server, "/v1/shares", {"template": "year-in-music"}, bearer(token))
+    assert fresh.status == 201
+    with database.connection_context():
+        left = {s.id for s in Share.select(Share.id)}
+    # The share unshared 180 days ago goes (the old code kept every row); the one that expired a
+    # second ago stays, answering 410, until SHARE_KEEP_ENDED has passed.
+    assert revoked["id"] not in left and old["id"] in left and cached.exists()
+
+    app.config["SHARE_CLOCK"] = lambda: expires_at + keep + 1000
+    app.extensions.setdefault("recap.share_sweep", {})["next"] = 0.0
+    ben = viewer_token(live_server, soundwave.secret_key, "ben")
+    assert post_json(live_server, "/v1/shares", {"template": "year-in-music"}, bearer(ben)).status == 201
+    with database.connection_context():
+        left = {s.id for s in Share.select(Share.id)}
+    assert old["id"] not in left and fresh.json()["id"] in left and not cached.exists()
+    assert http("GET", old["url"]).status == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from typing import Any
 
 from flask import current_app
@@ -11,13 +12,16 @@ from flask import current_app
 from ..auth import Caller
 from ..errors import Gone, NotFound, ValidationFailed
 from ..models import App, Share, Upload
-from . import limits, qr, tokens
+from . import images, limits, qr, tokens
 from .public_url import public_base
 
 log = logging.getLogger(__name__)
 
 # Our own upload URLs (``/u/<id>.<ext>``): the only images a card may show. Cards never fetch
 # other people's URLs, so a template can't make the server request arbitrary addresses.
+SHARE_SWEEP_SECONDS = 600.0  # how often one process deletes ended shares, at most
+SHARE_SWEEP_ROWS = 500  # and how many at a time
+
 UPLOAD_PATH = re.compile(r"/u/([A-Za-z0-9_-]{22})\.(?:jpg|png)$")
 
 
@@ -43,6 +47,7 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
     share already made, so repeated taps on Share neither add rows nor count against the limits.
     """
     base = public_base()  # before any work: without a trustworthy base there is no link to give
+    sweep_ended()
     with limits.user_lock(caller):
         limits.check_rate(caller, now_ms())  # cheap, before the story is assembled
         frozen, upload = _frozen_card(caller, template_id, caption, upload)
@@ -109,6 +114,28 @@ def _store(caller: Caller, template_id: str, frozen: dict[str, Any], upload: Upl
                          created_at=created, expires_at=created + current_app.config["SHARE_TTL"] * 1000)
     log.info("share %s created for template %s", share_id, template_id)
     return share
+
+
+def sweep_ended() -> int:
+    """Delete shares expired or revoked more than SHARE_KEEP_ENDED seconds ago, with their images.
+
+    Until then such a link answers 410 (expired or unshared), after it 404. Run where shares are
+    made, at most every SHARE_SWEEP_SECONDS per process and SHARE_SWEEP_ROWS shares at a time,
+    so the table and the image cache hold about the live shares.
+    """
+    state = current_app.extensions.setdefault("recap.share_sweep", {"next": 0.0})
+    if time.monotonic() < state["next"]:
+        return 0
+    state["next"] = time.monotonic() + SHARE_SWEEP_SECONDS
+    cutoff = now_ms() - current_app.config["SHARE_KEEP_ENDED"] * 1000
+    ended = [row.id for row in Share.select(Share.id)
+             .where((Share.expires_at < cutoff) | (Share.revoked_at < cutoff)).limit(SHARE_SWEEP_ROWS)]
+    for share_id in ended:
+        images.forget(share_id)
+    if ended:
+        Share.delete().where(Share.id.in_(ended)).execute()
+        log.info("%d ended shares deleted", len(ended))
+    return len(ended)
 
 
 def upload_named_by(url: Any, app_id: int) -> Upload | None:

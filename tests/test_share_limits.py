@@ -81,8 +81,8 @@ def test_ended_shares_and_their_images_are_deleted_after_a_grace(app, soundwave,
     from widget_server.share import images
 
     token = viewer_token(live_server, soundwave.secret_key, USER)
-    old, revoked = (post_json(live_server, "/v1/shares", {"template": "year-in-music", "caption": c}, bearer(token)).json()
-                    for c in ("old", "unshared"))
+    old, revoked = (post_json(live_server, "/v1/shares", {"template": "year-in-music", "caption": caption},
+                              bearer(token)).json() for caption in ("old", "unshared"))
     for body in (old, revoked):
         assert http("GET", body["images"]["story"]).status == 200  # rendered into the cache
     assert http("DELETE", f"{live_server.url}/v1/shares/{revoked['id']}", None, bearer(token)).status == 200

@@ -9,10 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from conftest import basic, http
-from share_helpers import USER, bearer, meta_tags, png_bytes, post_json, share, soundwave, viewer_token  # noqa: F401
+from share_helpers import (USER, bearer, meta_tags, png_bytes, post_json, share, soundwave,  # noqa: F401
+                           viewer_token)
 from widget_server.db import database
 from widget_server.models import Share, Upload
 

@@ -11,8 +11,9 @@ hold across processes and restarts:
 
 Past either: 429 with ``Retry-After``, the seconds until the oldest counted share stops
 counting. Asking again for a card already shared answers that share (shares.create) and
-counts against neither bound; the rate is checked before the story is assembled. Within a process a user's shares are made one at a time (``user_lock``), so a burst
-of taps cannot slip past a bound; separate processes may each let one more through.
+counts against neither bound; the rate is checked before the story is assembled. Within a
+process a user's shares are made one at a time (``user_lock``), so a burst of taps cannot slip
+past a bound; separate processes may each let one more through.
 """
 from __future__ import annotations
 

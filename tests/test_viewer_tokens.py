@@ -3,13 +3,18 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
+from itsdangerous import URLSafeTimedSerializer
 
 from conftest import basic, http
-from widget_server.auth import create_viewer_token, verify_viewer_token
+from widget_server.auth import VIEWER_SALT, create_viewer_token, verify_viewer_token
 from widget_server.db import database
 from widget_server.errors import Unauthorized
 
@@ -91,3 +96,61 @@ def test_newest_signing_key_signs_and_older_ones_still_verify(app, tenant):
     assert with_keys([old, new], lambda: verify_viewer_token(before).user_id) == "alice"
     with pytest.raises(Unauthorized):
         with_keys([new], lambda: verify_viewer_token(before))
+
+
+def test_minting_sweeps_expired_grants_and_keeps_live_ones(app, live_server, tenant, monkeypatch):
+    from widget_server.auth import GRANT_SWEEP_ROWS
+    from widget_server.models import ViewerGrant, now_ms
+
+    now = now_ms()
+    expired = [{"id": f"old{i:029d}", "app": tenant.app_id, "user_id": "u", "expires_at": now - 1000 - i}
+               for i in range(GRANT_SWEEP_ROWS + 5)]
+    live = [{"id": f"live{i:028d}", "app": tenant.app_id, "user_id": "u", "expires_at": now + 3_600_000}
+            for i in range(3)]
+    with database.connection_context():
+        ViewerGrant.insert_many(expired + live).execute()
+
+    def grants(prefix: str) -> int:
+        with database.connection_context():
+            return ViewerGrant.select().where(ViewerGrant.id.startswith(prefix)).count()
+
+    minted = mint(live_server, tenant.secret_key, {"user_id": "alice", "ttl": 60}).json()
+    assert grants("old") == 5  # one sweep deletes a bounded number (the old code kept them all)
+    assert grants("live") == 3 and grants("") == 5 + 3 + 1
+    mint(live_server, tenant.secret_key, {"user_id": "alice"})
+    assert grants("old") == 5  # and runs at most once a minute per process
+
+    # A minute and a half later the next sweep clears the rest, and alice's 60-second grant.
+    later = time.time() + 90
+    monkeypatch.setattr(time, "time", lambda: later)
+    app.extensions["recap.grant_sweep"]["next"] = 0.0  # as if the minute had passed for the sweep too
+    mint(live_server, tenant.secret_key, {"user_id": "bob"})
+    assert grants("old") == 0 and grants("live") == 3
+    late = http("POST", live_server.url + "/v1/track", json.dumps({"event": "x"}).encode(),
+                {"Content-Type": "application/json", "Authorization": f"Bearer {minted['token']}"})
+    assert late.status == 401 and late.json()["error"]["details"]["token"] == ["expired"]  # swept, still "expired"
+
+
+def test_a_running_server_takes_keys_rotated_by_the_cli(app, live_server, tenant):
+    before = mint(live_server, tenant.secret_key, {"user_id": "alice"}).json()["token"]
+    old_keys = list(app.config["SECRET_KEYS"])
+    env = {**os.environ, "RECAP_INSTANCE_PATH": app.instance_path}
+    env.pop("RECAP_SECRET_KEYS", None)
+    rotated = subprocess.run([os.path.join(os.path.dirname(sys.executable), "recap"), "keys", "rotate-signing"],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert rotated.returncode == 0 and "2 signing keys" in rotated.stdout, rotated.stderr
+    newest = (Path(app.instance_path) / "secret_keys").read_text().split()[-1]
+
+    def track(token: str):
+        return http("POST", live_server.url + "/v1/track", json.dumps({"event": "x"}).encode(),
+                    {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+
+    # A restarted server (knowing the new key) signs this; the one that kept running must accept it.
+    payload = URLSafeTimedSerializer(old_keys, salt=VIEWER_SALT).loads(before)
+    from_restarted = URLSafeTimedSerializer([newest], salt=VIEWER_SALT).dumps(payload)
+    reply = track(from_restarted)
+    assert reply.status == 200, reply.body  # the old code answered 401 "not valid" until a restart
+    assert track(before).status == 200  # the old key still verifies
+    # And the running server now signs with the new key: a server knowing only it accepts the token.
+    after = mint(live_server, tenant.secret_key, {"user_id": "alice"}).json()["token"]
+    assert URLSafeTimedSerializer([newest], salt=VIEWER_SALT).loads(after)["a"] == tenant.app_id

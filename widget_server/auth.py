@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from flask import current_app, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from .config import signing_keys
 from .errors import Forbidden, Unauthorized, ValidationFailed
 from .models import ApiKey, App, ViewerGrant, now_ms
 
@@ -27,6 +28,8 @@ KEY_PREFIX = {ApiKey.WRITE: "rcp_w_", ApiKey.SECRET: "rcp_s_"}
 VIEWER_SALT = "recap.viewer-token"
 VIEWER_TOKEN_MAX_TTL = 24 * 3600  # the longest ttl POST /v1/viewer-tokens grants
 KEY_CACHE_SECONDS = 30.0
+GRANT_SWEEP_SECONDS = 60.0  # how often one process clears expired viewer grants, at most
+GRANT_SWEEP_ROWS = 1000  # and how many it deletes at a time
 
 
 @dataclass(frozen=True)
@@ -136,16 +139,36 @@ def require_secret_key() -> Caller:
 # --- viewer tokens ---------------------------------------------------------------------------
 
 def _viewer_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEYS"], salt=VIEWER_SALT)
+    return URLSafeTimedSerializer(signing_keys(current_app), salt=VIEWER_SALT)
 
 
 def create_viewer_token(app_id: int, user_id: str, ttl: int | None = None) -> tuple[str, int]:
     """Return (token, expires_at ms). The token names a random grant, not the user."""
     ttl = ttl or current_app.config["VIEWER_TOKEN_TTL"]
+    sweep_expired_grants()
     grant = ViewerGrant.create(id=secrets.token_hex(16), app=app_id, user_id=user_id,
                                expires_at=now_ms() + ttl * 1000)
-    token = _viewer_serializer().dumps({"g": grant.id, "a": app_id})
+    # The expiry rides in the token too, so one whose grant was swept still reads "expired".
+    token = _viewer_serializer().dumps({"g": grant.id, "a": app_id, "e": grant.expires_at})
     return token, grant.expires_at
+
+
+def sweep_expired_grants() -> int:
+    """Delete up to GRANT_SWEEP_ROWS expired grants, at most every GRANT_SWEEP_SECONDS per process.
+
+    Minting is where grants are made, so it is where they are cleared: a bounded DELETE, run
+    seldom, keeps the table to roughly the tokens still alive without a chore of its own.
+    """
+    state = current_app.extensions.setdefault("recap.grant_sweep", {"next": 0.0})
+    if time.monotonic() < state["next"]:
+        return 0
+    state["next"] = time.monotonic() + GRANT_SWEEP_SECONDS
+    expired = ViewerGrant.select(ViewerGrant.id).where(ViewerGrant.expires_at < now_ms()).limit(GRANT_SWEEP_ROWS)
+    return ViewerGrant.delete().where(ViewerGrant.id.in_(expired)).execute()
+
+
+def _expired() -> Unauthorized:
+    return Unauthorized("The viewer token has expired; ask the app for a new one.", details={"token": ["expired"]})
 
 
 def verify_viewer_token(token: str) -> Caller:
@@ -155,16 +178,17 @@ def verify_viewer_token(token: str) -> Caller:
     try:
         data = serializer.loads(token, max_age=max_age)
     except SignatureExpired:
-        raise Unauthorized("The viewer token has expired; ask the app for a new one.",
-                           details={"token": ["expired"]}) from None
+        raise _expired() from None
     except BadSignature:
         raise Unauthorized("The viewer token is not valid.", details={"token": ["invalid"]}) from None
+    if not isinstance(data, dict):
+        raise Unauthorized("The viewer token is not valid.", details={"token": ["invalid"]})
     grant = ViewerGrant.get_or_none(ViewerGrant.id == data.get("g"))
+    expires_at = grant.expires_at if grant is not None else data.get("e")
+    if isinstance(expires_at, int) and expires_at < now_ms():
+        raise _expired()  # checked first: an expired grant may already have been swept
     if grant is None or grant.app_id != data.get("a"):
         raise Unauthorized("The viewer token is not valid.", details={"token": ["invalid"]})
-    if grant.expires_at < now_ms():
-        raise Unauthorized("The viewer token has expired; ask the app for a new one.",
-                           details={"token": ["expired"]})
     return Caller(app_id=grant.app_id, kind="viewer", user_id=grant.user_id, grant_id=grant.id)
 
 

@@ -116,7 +116,8 @@ def rotate_signing() -> None:
     """Add a new signing key for viewer tokens and share links.
 
     Tokens signed with older keys keep working until you delete those lines from the
-    instance folder's secret_keys file.
+    instance folder's secret_keys file. Running servers on this instance folder take the
+    change with their next token, without a restart (keys set in RECAP_SECRET_KEYS need one).
     """
     found = config.add_secret_key(Path(current_app.instance_path))
     click.echo(f"{len(found)} signing keys; the newest now signs.")

@@ -13,8 +13,13 @@ DEFAULTS = {
     # Filled in from the instance folder when left empty.
     "DATABASE_URL": None,
     "SECRET_KEYS": None,
-    # Absolute base used in share links and Open Graph tags; None means "the request's host".
+    # Absolute base of share links, their images and QR codes, and upload URLs. Unset, links use
+    # the request's host only when it is on TRUSTED_HOSTS (or a loopback host under debug or
+    # testing); otherwise minting a link is refused (share/public_url.py).
     "PUBLIC_BASE_URL": None,
+    # Host names this server answers to (Flask refuses others with 400), comma-separated in
+    # RECAP_TRUSTED_HOSTS; None answers any host but never trusts it for links.
+    "TRUSTED_HOSTS": None,
     # Ingest limits (DESIGN.md, "Wire protocol"). The batch limit applies after gzip is undone,
     # and inflating stops as soon as it is passed, so a gzip bomb costs nothing.
     "MAX_BATCH_BYTES": 500 * 1024,
@@ -31,6 +36,7 @@ DEFAULTS = {
 }
 
 SECRET_KEYS_FILE = "secret_keys"
+KEYS_SOURCE = "recap.signing_keys"  # app.extensions entry: the keys file and its last stamp
 
 
 def instance_path_from_env() -> str | None:
@@ -52,11 +58,18 @@ def load(app: Flask, test_config: dict | None) -> None:
     keys = app.config["SECRET_KEYS"]
     if isinstance(keys, str):
         keys = [k.strip() for k in keys.split(",") if k.strip()]
-    app.config["SECRET_KEYS"] = keys or read_or_create_secret_keys(Path(app.instance_path))
-    # Flask's own sessions are unused, but give it the newest key so extensions behave.
-    app.config["SECRET_KEY"] = app.config["SECRET_KEYS"][-1]
+    if keys:
+        _use_keys(app, keys)
+    else:  # the instance file: re-read whenever it changes (signing_keys)
+        path = Path(app.instance_path) / SECRET_KEYS_FILE
+        stamp = _stamp(path)  # before reading: a change made meanwhile is then read again
+        _use_keys(app, read_or_create_secret_keys(Path(app.instance_path)))
+        app.extensions[KEYS_SOURCE] = {"path": path, "stamp": stamp}
     if app.config["PUBLIC_BASE_URL"]:
         app.config["PUBLIC_BASE_URL"] = app.config["PUBLIC_BASE_URL"].rstrip("/")
+    hosts = app.config["TRUSTED_HOSTS"]
+    if isinstance(hosts, str):
+        app.config["TRUSTED_HOSTS"] = [h.strip() for h in hosts.split(",") if h.strip()] or None
 
 
 def _loads(value: str):
@@ -67,22 +80,54 @@ def _loads(value: str):
         return value
 
 
+def _use_keys(app: Flask, keys: list[str]) -> None:
+    app.config["SECRET_KEYS"] = keys
+    # Flask's own sessions are unused, but give it the newest key so extensions behave.
+    app.config["SECRET_KEY"] = keys[-1]
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_mtime_ns, found.st_size, found.st_ino
+
+
+def signing_keys(app: Flask) -> list[str]:
+    """The keys that sign (newest, last) and verify tokens and share links.
+
+    Keys from the instance's ``secret_keys`` file are read again as soon as the file changes
+    (one ``stat`` per call; ``recap keys rotate-signing`` replaces the file), so servers that
+    were not restarted verify tokens signed with a new key and sign with it themselves. Keys
+    given in ``RECAP_SECRET_KEYS`` change only with a restart.
+    """
+    source = app.extensions.get(KEYS_SOURCE)
+    if source is not None:
+        stamp = _stamp(source["path"])
+        if stamp is not None and stamp != source["stamp"]:
+            keys = _read_keys(source["path"])
+            if keys:  # a file emptied by hand keeps the keys in use
+                _use_keys(app, keys)
+            source["stamp"] = stamp
+    return app.config["SECRET_KEYS"]
+
+
+def _read_keys(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
 def read_or_create_secret_keys(instance: Path) -> list[str]:
     """Signing keys live in the instance folder, oldest first, newest (the signing one) last."""
     path = instance / SECRET_KEYS_FILE
-    if path.exists():
-        keys = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-        if keys:
-            return keys
-    return add_secret_key(instance)
+    keys = _read_keys(path) if path.exists() else []
+    return keys or add_secret_key(instance)
 
 
 def add_secret_key(instance: Path) -> list[str]:
     """Append a new signing key; older keys keep verifying until removed from the file."""
     path = instance / SECRET_KEYS_FILE
-    keys = []
-    if path.exists():
-        keys = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    keys = _read_keys(path) if path.exists() else []
     keys.append(secrets.token_urlsafe(48))
     private_files.make_dir(instance)
     private_files.write_file(path, ("\n".join(keys) + "\n").encode())

@@ -38,7 +38,8 @@ from .engine.users import actor_pairs
 from .group_commit import FileLock, lock_path
 from .models import App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
 from .share import images
-from .share.shares import public_base, upload_named_by
+from .share.public_url import public_base
+from .share.shares import upload_named_by
 from .share.uploads import stored_name, upload_dir
 
 bp = Blueprint("user_data", __name__)
@@ -205,7 +206,7 @@ def export() -> Response:
     caller = require_secret_key()
     args = json_body.load(UserRequest(), '{"user_id": "…"}', "request")
     app = App.get_by_id(caller.app_id)
-    body = export_user(app, args["user_id"], public_base())
+    body = export_user(app, args["user_id"], public_base(required=False))
     response = Response(stream_with_context(body), mimetype="application/json")
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -1,21 +1,27 @@
 """Shares in the database: freezing a card, finding a live share by its token, revoking it."""
 from __future__ import annotations
 
+import json
 import logging
 import re
+import time
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 
 from ..auth import Caller
 from ..errors import Gone, NotFound, ValidationFailed
 from ..models import App, Share, Upload
-from . import qr, tokens
+from . import images, limits, qr, tokens
+from .public_url import public_base
 
 log = logging.getLogger(__name__)
 
 # Our own upload URLs (``/u/<id>.<ext>``): the only images a card may show. Cards never fetch
 # other people's URLs, so a template can't make the server request arbitrary addresses.
+SHARE_SWEEP_SECONDS = 600.0  # how often one process deletes ended shares, at most
+SHARE_SWEEP_ROWS = 500  # and how many at a time
+
 UPLOAD_PATH = re.compile(r"/u/([A-Za-z0-9_-]{22})\.(?:jpg|png)$")
 
 
@@ -34,13 +40,27 @@ def now_ms() -> int:
     return current_app.config["SHARE_CLOCK"]()
 
 
-def public_base() -> str:
-    """Absolute base for links: RECAP_PUBLIC_BASE_URL, else the host this request came to."""
-    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+def create(caller: Caller, template_id: str, caption: str | None, upload: Upload | None) -> tuple[Share, bool]:
+    """The caller's share of their card as it is now: (share, whether it was made just now).
+
+    Asking again for the same card (same period, content, caption and picture) answers the live
+    share already made, so repeated taps on Share neither add rows nor count against the limits.
+    """
+    base = public_base()  # before any work: without a trustworthy base there is no link to give
+    sweep_ended()
+    with limits.user_lock(caller):
+        limits.check_rate(caller, now_ms())  # cheap, before the story is assembled
+        frozen, upload = _frozen_card(caller, template_id, caption, upload)
+        same = _live_share_of(caller, template_id, frozen, upload, base)
+        if same is not None:
+            return same, False
+        limits.check_live(caller, template_id, now_ms())
+        return _store(caller, template_id, frozen, upload, base), True
 
 
-def create(caller: Caller, template_id: str, caption: str | None, upload: Upload | None) -> Share:
-    """Assemble the caller's story now and freeze its card into a new Share."""
+def _frozen_card(caller: Caller, template_id: str, caption: str | None,
+                 upload: Upload | None) -> tuple[dict[str, Any], Upload | None]:
+    """What a share of the caller's story shows, assembled now, and the picture on it."""
     from ..engine import assemble_story
 
     try:
@@ -60,15 +80,62 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
                 "share_base_url": app.share_base_url},
         "caption": caption or None,
     }
+    return frozen, upload
+
+
+def _content(frozen: dict[str, Any]) -> str:
+    """A frozen card as comparable text (its QR code follows from its URL, so it is left out)."""
+    return json.dumps({k: v for k, v in frozen.items() if k != "qr"}, sort_keys=True, default=str)
+
+
+def _live_share_of(caller: Caller, template_id: str, frozen: dict[str, Any], upload: Upload | None,
+                   base: str) -> Share | None:
+    """The caller's live share of exactly this card, with a link on today's base, if any."""
+    content = _content(frozen)
+    candidates = (Share.select()
+                  .where((Share.app == caller.app_id) & (Share.user_id == caller.user_id)
+                         & (Share.template_id == template_id) & Share.revoked_at.is_null()
+                         & (Share.expires_at > now_ms()))
+                  .order_by(Share.created_at.desc()).limit(current_app.config["SHARE_MAX_LIVE"]))
+    for share in candidates:
+        if (share.upload_id == (upload.id if upload else None) and share.url.startswith(f"{base}/s/")
+                and _content(share.card) == content):
+            return share
+    return None
+
+
+def _store(caller: Caller, template_id: str, frozen: dict[str, Any], upload: Upload | None, base: str) -> Share:
     share_id = tokens.new_share_id()
-    url = f"{public_base()}/s/{tokens.dumps(share_id)}"
-    frozen["qr"] = qr.pack(qr.matrix(url))
+    url = f"{base}/s/{tokens.dumps(share_id)}"
+    frozen = {**frozen, "qr": qr.pack(qr.matrix(url))}
     created = now_ms()
     share = Share.create(id=share_id, app=caller.app_id, user_id=caller.user_id, template_id=template_id,
                          card=frozen, upload=upload, url=url,
                          created_at=created, expires_at=created + current_app.config["SHARE_TTL"] * 1000)
     log.info("share %s created for template %s", share_id, template_id)
     return share
+
+
+def sweep_ended() -> int:
+    """Delete shares expired or revoked more than SHARE_KEEP_ENDED seconds ago, with their images.
+
+    Until then such a link answers 410 (expired or unshared), after it 404. Run where shares are
+    made, at most every SHARE_SWEEP_SECONDS per process and SHARE_SWEEP_ROWS shares at a time,
+    so the table and the image cache hold about the live shares.
+    """
+    state = current_app.extensions.setdefault("recap.share_sweep", {"next": 0.0})
+    if time.monotonic() < state["next"]:
+        return 0
+    state["next"] = time.monotonic() + SHARE_SWEEP_SECONDS
+    cutoff = now_ms() - current_app.config["SHARE_KEEP_ENDED"] * 1000
+    ended = [row.id for row in Share.select(Share.id)
+             .where((Share.expires_at < cutoff) | (Share.revoked_at < cutoff)).limit(SHARE_SWEEP_ROWS)]
+    for share_id in ended:
+        images.forget(share_id)
+    if ended:
+        Share.delete().where(Share.id.in_(ended)).execute()
+        log.info("%d ended shares deleted", len(ended))
+    return len(ended)
 
 
 def upload_named_by(url: Any, app_id: int) -> Upload | None:

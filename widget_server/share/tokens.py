@@ -13,6 +13,8 @@ from flask import current_app
 from itsdangerous import BadData, Signer
 from itsdangerous.encoding import base64_decode, base64_encode
 
+from ..config import signing_keys
+
 SALT = "recap.share"
 _ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
@@ -25,7 +27,7 @@ def new_share_id() -> str:
 def _signer() -> Signer:
     # itsdangerous signs with the last key and tries them all when verifying; the config lists
     # keys oldest first, newest last.
-    return Signer(current_app.config["SECRET_KEYS"], salt=SALT)
+    return Signer(signing_keys(current_app), salt=SALT)
 
 
 def dumps(share_id: str) -> str:

@@ -22,7 +22,7 @@ from .. import private_files
 from ..errors import APIError, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from ..models import Upload
 from . import access, bp
-from .shares import public_base
+from .public_url import public_base
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ def upload_dir() -> Path:
 @bp.post("/v1/uploads")
 def create_upload() -> tuple[Response, int]:
     caller = access.viewer_or_secret("upload")
+    base = public_base()  # refused before anything is stored, so nothing accepted goes unanswered
     data = _read_body(current_app.config["UPLOAD_MAX_BYTES"])
     image, fmt = decode(data, current_app.config["UPLOAD_MAX_PIXELS"], current_app.config["UPLOAD_MAX_SIDE"])
     encoded, ext = reencode(image)
@@ -57,7 +58,7 @@ def create_upload() -> tuple[Response, int]:
         path.unlink(missing_ok=True)
         raise
     log.info("upload %s stored (%s %dx%d from %s)", upload_id, ext, image.width, image.height, fmt)
-    return jsonify(id=upload_id, url=f"{public_base()}/u/{upload_id}.{ext}",
+    return jsonify(id=upload_id, url=f"{base}/u/{upload_id}.{ext}",
                    width=image.width, height=image.height), 201
 
 

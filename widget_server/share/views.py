@@ -64,8 +64,8 @@ def create_share() -> tuple[Response, int]:
     args = json_body.load(ShareRequest(), '{"template": "…", "caption": "…"}', "share request")
     caption = " ".join((args["caption"] or "").split()) or None  # one line, as drawn on the card
     upload = shares.owned_upload(caller, args["upload_id"]) if args["upload_id"] else None
-    share = shares.create(caller, args["template"], caption, upload)
-    return jsonify(_share_json(share)), 201
+    share, made = shares.create(caller, args["template"], caption, upload)
+    return jsonify(_share_json(share)), 201 if made else 200
 
 
 def _share_json(share: Share) -> dict[str, Any]:

@@ -1,6 +1,9 @@
 """GET /v1/stories/<template>: the story JSON, who may read it, and the not-eligible answer."""
 from __future__ import annotations
 
+import json
+from urllib.parse import quote
+
 import pytest
 
 from conftest import basic, http, make_tenant
@@ -8,6 +11,7 @@ from story_helpers import NOW, identify, ms, send, track, viewer_token
 from widget_server.db import database
 from widget_server.engine import NotEligible, assemble_story
 from widget_server.engine.story_schema import StorySchema
+from widget_server.engine.template_schema import TemplateSchema
 
 YEAR = NOW.year
 
@@ -127,3 +131,24 @@ def test_python_entry_point_matches_the_contract(music, app):
         with pytest.raises(NotEligible) as info:
             assemble_story(music.app_id, "year-in-music", "nobody", now=NOW)
         assert info.value.status == 404 and info.value.code == "not_eligible"
+
+
+@pytest.mark.parametrize("template", ["year-in-music", "year_in_music", "year-in-music\n", "-year-in-music",
+                                      "Year-In-Music", "a" * 65])
+def test_every_route_takes_the_template_ids_the_schema_takes(music, live_server, template):
+    """One rule for a template id: an id the schema refuses can name no template, so every route
+    refuses it at once (the embed page once served one, then its story was a 404)."""
+    valid = "id" not in TemplateSchema().validate({"id": template}, partial=True)
+    assert valid == (template == "year-in-music")
+    segment = quote(template, safe="")
+    token = viewer_token(live_server, music.secret_key, "ana")
+    embed = http("GET", f"{live_server.url}/embed/{segment}?token={token}")
+    story = get_story(live_server, segment, basic(music.secret_key), "?user_id=ana")
+    stats = http("GET", f"{live_server.url}/v1/stats/stories/{segment}", None, basic(music.secret_key))
+    shared = http("POST", f"{live_server.url}/v1/shares", json.dumps({"template": template}).encode(),
+                  {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    if valid:
+        assert (embed.status, story.status, stats.status, shared.status) == (200, 200, 200, 201), shared.body
+    else:
+        assert (embed.status, story.status, stats.status, shared.status) == (404, 404, 404, 422)
+        assert shared.json()["error"]["details"]["template"] == ["A template id: 1-64 of a-z, 0-9 and '-', not starting with '-'."]

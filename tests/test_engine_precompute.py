@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from conftest import basic, http, make_tenant
-from story_helpers import NOW, iso, ms, send, track
+from story_helpers import NOW, iso, ms, send, track, viewer_token
 from widget_server.db import database
 from widget_server.engine import assemble_story, registry, resolve_period
 from widget_server.engine.precompute import build
+from widget_server.engine.templates import SHIPPED_DIR
 from widget_server.models import App
 
 NOW_ARG = ["--now", NOW.date().isoformat()]
@@ -114,3 +116,48 @@ def test_a_built_story_of_an_aliased_user_equals_the_on_demand_one(app, live_ser
     assert counts == {"users": 2, "built": 1, "not_eligible": 1}  # temp has nothing of its own
     assert stored["source"] == "precomputed" and stored["frames"] == fresh["frames"]
     assert next(f for f in fresh["frames"] if f["id"] == "minutes")["stat"]["value"] == "40"  # 12 plays
+
+
+CARD_TITLE = 'title = "{% if user.name %}{{ user.name | first_name }}\'s{% else %}My{% endif %} {{ period.label }} Wrapped"'
+
+
+def app_template(app, tenant, source: str) -> Path:
+    """The app's own copy of a template, in <instance>/templates/<app id>/."""
+    folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "year_in_music.toml"
+    path.write_text(source)
+    return path
+
+
+def test_a_built_story_is_served_only_for_the_template_content_it_was_built_from(app, live_server, runner):
+    tenant = listeners(live_server, 4)
+    shipped = (SHIPPED_DIR / "year_in_music.toml").read_text()
+    assert CARD_TITLE in shipped
+    path = app_template(app, tenant, shipped)
+    result = runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG])
+    assert result.exit_code == 0 and "built 2 stories" in result.output, result.output
+    with database.connection_context():
+        assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "precomputed"
+
+    path.write_text(shipped.replace(CARD_TITLE, 'title = "Your year, remastered"'))
+    with database.connection_context():
+        edited = assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)
+    assert edited["source"] == "on_demand" and edited["card"]["title"] == "Your year, remastered"
+    token = viewer_token(live_server, tenant.secret_key, "user2")
+    reply = http("GET", f"{live_server.url}/v1/stories/year-in-music", None, {"Authorization": f"Bearer {token}"})
+    assert reply.status == 200 and reply.json()["card"]["title"] == "Your year, remastered"
+    shared = http("POST", f"{live_server.url}/v1/shares", json.dumps({"template": "year-in-music"}).encode(),
+                  {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert shared.status == 201, shared.body
+    assert "Your year, remastered" in http("GET", shared.json()["url"]).body.decode()
+
+    # Rebuilt from the new content, built stories are served again; going back to the old
+    # content does not bring back stories built from something else.
+    assert runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG]).exit_code == 0
+    with database.connection_context():
+        rebuilt = assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)
+    assert rebuilt["source"] == "precomputed" and rebuilt["card"]["title"] == "Your year, remastered"
+    path.write_text(shipped)
+    with database.connection_context():
+        assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "on_demand"

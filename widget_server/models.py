@@ -160,6 +160,9 @@ class PrecomputedStory(BaseModel):
     user_id = CharField(max_length=200)
     story = TextField()  # the story JSON, ready to send
     generated_at = BigIntegerField(default=now_ms)
+    # StoryTemplate.version of the content it was built from: served only while the template
+    # still has that content.
+    template_version = CharField(max_length=64, default="")
 
     class Meta:
         indexes = ((("app_id", "template_id", "period_key", "user_id"), True),)
@@ -232,3 +235,12 @@ def drop_what_schema_2_left() -> None:
     if "client_timestamp" in {column.name for column in database.get_columns("event")}:
         log.info("dropping event.client_timestamp: every event row is rewritten once")
         database.execute_sql("ALTER TABLE event DROP COLUMN client_timestamp")
+
+
+@migration
+def name_the_template_version_of_built_stories() -> None:
+    # Rows built before have no version: they are not served again (assembled on demand until
+    # the next build), as nothing says which content they were built from.
+    if "template_version" not in {column.name for column in database.get_columns("precomputed_story")}:
+        database.execute_sql("ALTER TABLE precomputed_story "
+                             "ADD COLUMN template_version VARCHAR(64) NOT NULL DEFAULT ''")

@@ -39,7 +39,7 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     offsets = utc_offsets(template, app_id, [user_id], now)
     period = resolve(template.spec["period"], now, offsets[user_id])
     if not fresh:
-        stored = precomputed(app_id, template.id, period.key, user_id)
+        stored = precomputed(app_id, template, period.key, user_id)
         if stored is not None:
             return stored
     outcome = assemble_many(app, template, period, [user_id], now=now, offsets=offsets)[user_id]
@@ -48,10 +48,12 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     return outcome
 
 
-def precomputed(app_id: int, template_id: str, period_key: str, user_id: str) -> dict | None:
+def precomputed(app_id: int, template: StoryTemplate, period_key: str, user_id: str) -> dict | None:
+    """The user's built story, if one was built for this period from the template as it is now."""
     row = (PrecomputedStory.select(PrecomputedStory.story)
-           .where((PrecomputedStory.app_id == app_id) & (PrecomputedStory.template_id == template_id)
-                  & (PrecomputedStory.period_key == period_key) & (PrecomputedStory.user_id == user_id))
+           .where((PrecomputedStory.app_id == app_id) & (PrecomputedStory.template_id == template.id)
+                  & (PrecomputedStory.period_key == period_key) & (PrecomputedStory.user_id == user_id)
+                  & (PrecomputedStory.template_version == template.version))
            .tuples().first())
     return json.loads(row[0]) if row else None
 

@@ -68,7 +68,8 @@ def build_chunk(app: App, template: StoryTemplate, period: Period, chunk: list[s
     # snapshot older than another process's commit.
     stories = assemble_many(app, template, period, chunk, now=now, source="precomputed")
     rows = [{"app_id": app.id, "template_id": template.id, "period_key": period.key, "user_id": uid,
-             "story": json.dumps(story, ensure_ascii=False, separators=(",", ":")), "generated_at": now_ms()}
+             "story": json.dumps(story, ensure_ascii=False, separators=(",", ":")), "generated_at": now_ms(),
+             "template_version": template.version}
             for uid, story in stories.items() if not isinstance(story, NotEligible)]
     with database.atomic():
         (PrecomputedStory.delete().where(

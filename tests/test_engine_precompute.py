@@ -8,7 +8,7 @@ from conftest import basic, http, make_tenant
 from story_helpers import NOW, iso, ms, send, track, viewer_token
 from widget_server.db import database
 from widget_server.engine import assemble_story, registry, resolve_period
-from widget_server.engine.precompute import build
+from widget_server.engine.precompute import BuildReport, build
 from widget_server.engine.templates import SHIPPED_DIR
 from widget_server.models import App
 
@@ -51,7 +51,7 @@ def test_build_with_several_workers_stores_the_same_stories(app, live_server, qu
         period = resolve_period(template.spec["period"], NOW)
         counts = build(app_row, template, period, now=NOW, workers=2, chunk_size=3,
                        database_url=app.config["DATABASE_URL"])
-        assert counts == {"users": 12, "built": 10, "not_eligible": 2}
+        assert counts == BuildReport(users=12, built=10, not_eligible=2)
         stored = assemble_story(tenant.app_id, "year-in-music", "user7", now=NOW)
         fresh = assemble_story(tenant.app_id, "year-in-music", "user7", now=NOW, fresh=True)
     assert stored["source"] == "precomputed" and stored["frames"] == fresh["frames"]
@@ -113,7 +113,7 @@ def test_a_built_story_of_an_aliased_user_equals_the_on_demand_one(app, live_ser
         counts = build(app_row, template, period, now=NOW, users=["temp", "final"])
         stored = assemble_story(tenant.app_id, "year-in-music", "final", now=NOW)
         fresh = assemble_story(tenant.app_id, "year-in-music", "final", now=NOW, fresh=True)
-    assert counts == {"users": 2, "built": 1, "not_eligible": 1}  # temp has nothing of its own
+    assert counts == BuildReport(users=2, built=1, not_eligible=1)  # temp has nothing of its own
     assert stored["source"] == "precomputed" and stored["frames"] == fresh["frames"]
     assert next(f for f in fresh["frames"] if f["id"] == "minutes")["stat"]["value"] == "40"  # 12 plays
 
@@ -161,3 +161,43 @@ def test_a_built_story_is_served_only_for_the_template_content_it_was_built_from
     path.write_text(shipped)
     with database.connection_context():
         assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "on_demand"
+
+
+def unreadable_profile(query, user: str) -> None:
+    """Break one user's profile row, as a bad manual edit or another tool's write would: their
+    story cannot be assembled, everyone else's can."""
+    query("UPDATE profile SET traits = '{\"name\": ' WHERE user_id = ?", user)
+
+
+def test_a_build_goes_past_users_whose_story_fails_and_names_them(app, live_server, runner, query):
+    listeners(live_server)
+    unreadable_profile(query, "user5")
+    unreadable_profile(query, "user8")
+    result = runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG])
+    assert result.exit_code == 1, result.output
+    assert "built 8 stories (2 users not eligible, 2 failed)" in result.output
+    assert "failed: user 'user5': JSONDecodeError" in result.output
+    assert "failed: user 'user8': JSONDecodeError" in result.output
+    assert "the stories of 2 of 12 users failed" in result.output
+    built = {uid for (uid,) in query("SELECT user_id FROM precomputed_story")}
+    assert built == {f"user{u}" for u in range(2, 12)} - {"user5", "user8"}
+
+
+def test_a_build_in_several_processes_reports_failures_too(app, live_server, query):
+    tenant = listeners(live_server)
+    unreadable_profile(query, "user7")
+    with database.connection_context():
+        template = registry.get(tenant.app_id, "year-in-music")
+        report = build(App.get_by_id(tenant.app_id), template, resolve_period(template.spec["period"], NOW),
+                       now=NOW, workers=2, chunk_size=3, database_url=app.config["DATABASE_URL"])
+    assert (report.users, report.built, report.not_eligible, report.failed) == (12, 9, 2, 1)
+    assert [uid for uid, _ in report.failures] == ["user7"]
+
+
+def test_a_build_names_a_bounded_number_of_failures(app, live_server, runner, query):
+    listeners(live_server, 30)
+    query("UPDATE profile SET traits = '[' WHERE user_id <> 'user29'")
+    result = runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG])
+    assert result.exit_code == 1
+    assert "built 1 stories (0 users not eligible, 29 failed)" in result.output
+    assert result.output.count("failed: user ") == 20 and "… and 9 more" in result.output

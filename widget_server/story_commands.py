@@ -3,6 +3,7 @@ and precomputing stories, and refreshing the percentile distributions."""
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -106,12 +107,22 @@ def build_command(template_id: str, app_name: str, now: str | None, workers: int
     click.echo(f"population for {template.id} {period.label}…")
     refresh(app.id, template, period)
     with click.progressbar(length=len(everyone), label=f"building {template.id} {period.label}") as bar:
-        counts = build(app, template, period, now=moment or datetime.now(timezone.utc), users=everyone,
+        report = build(app, template, period, now=moment or datetime.now(timezone.utc), users=everyone,
                        progress=bar.update, refresh_population=False, workers=workers,
                        database_url=current_app.config["DATABASE_URL"])
     elapsed = time.perf_counter() - started
-    click.echo(f"built {counts['built']} stories ({counts['not_eligible']} users not eligible) "
-               f"in {elapsed:.1f} s, {counts['users'] / max(elapsed, 1e-9):.0f} users/s")
+    failed = f", {report.failed} failed" if report.failed else ""
+    click.echo(f"built {report.built} stories ({report.not_eligible} users not eligible{failed}) "
+               f"in {elapsed:.1f} s, {report.users / max(elapsed, 1e-9):.0f} users/s")
+    if report.failed:
+        for uid, reason in report.failures:
+            click.echo(f"failed: user {uid!r}: {reason}", err=True)
+        if report.failed > len(report.failures):
+            click.echo(f"… and {report.failed - len(report.failures)} more", err=True)
+        uid = report.failures[0][0]
+        click.echo(f"(recap templates preview {template.id} --user {shlex.quote(uid)} --app {shlex.quote(app.name)}"
+                   f"{' --now ' + shlex.quote(now) if now else ''} shows where one fails)", err=True)
+        raise click.ClickException(f"the stories of {report.failed} of {report.users} users failed and were not built")
 
 
 @stories.command("clear")

@@ -201,3 +201,36 @@ def test_a_build_names_a_bounded_number_of_failures(app, live_server, runner, qu
     assert result.exit_code == 1
     assert "built 1 stories (0 users not eligible, 29 failed)" in result.output
     assert result.output.count("failed: user ") == 20 and "… and 9 more" in result.output
+
+
+def test_templates_check_of_a_folder_looks_at_every_depth(app, runner, tmp_path):
+    tenant = make_tenant("Soundwave")
+    app_template(app, tenant, (SHIPPED_DIR / "year_in_music.toml").read_text().replace(CARD_TITLE, "title = 3"))
+    templates = Path(app.instance_path) / "templates"
+    result = runner.invoke(args=["templates", "check", str(templates)])
+    assert result.exit_code == 1, result.output
+    assert f"{templates}/{tenant.app_id}/year_in_music.toml: card.title: Must be a string" in result.output
+    (tmp_path / "empty" / "deeper").mkdir(parents=True)
+    nothing = runner.invoke(args=["templates", "check", str(tmp_path / "empty")])
+    assert nothing.exit_code == 1 and "No template (*.toml) in" in nothing.output
+
+
+def test_templates_check_with_an_app_checks_the_apps_own_templates(app, live_server, runner):
+    tenant = listeners(live_server, 3)
+    path = app_template(app, tenant, (SHIPPED_DIR / "year_in_music.toml").read_text().replace(CARD_TITLE, "title = 3"))
+    result = runner.invoke(args=["templates", "check", "--app", "Soundwave"])
+    assert result.exit_code == 1, result.output
+    assert f"{path}: card.title: Must be a string" in result.output
+    assert f"ok {SHIPPED_DIR / 'learning_recap.toml'}" in result.output  # and the shipped ones, as before
+    path.write_text((SHIPPED_DIR / "year_in_music.toml").read_text())
+    fixed = runner.invoke(args=["templates", "check", "--app", "Soundwave"])
+    assert fixed.exit_code == 0 and f"ok {path} (year-in-music" in fixed.output and "dry run on 3 users" in fixed.output
+
+
+def test_a_dry_run_names_the_users_whose_story_fails(app, live_server, runner, query):
+    listeners(live_server, 3)
+    unreadable_profile(query, "user1")
+    result = runner.invoke(args=["templates", "check", "--app", "Soundwave"])
+    assert result.exit_code == 1, result.output
+    assert "dry run on 3 users: 0 eligible, 0 frames, 1 failed" in result.output
+    assert "user 'user1': JSONDecodeError" in result.output

@@ -16,8 +16,7 @@ from .cli_commands import app_option, find_app
 from .engine import (NotEligible, StoryTemplate, TemplateInvalid, assemble_many, assemble_story, load_file,
                      registry, resolve_period)
 from .engine.population import refresh
-from .engine.precompute import build, clear
-from .engine.templates import SHIPPED_DIR
+from .engine.precompute import build, clear, each_apart
 from .engine.users import user_ids
 from .errors import APIError
 from .models import App
@@ -42,11 +41,18 @@ now_option = click.option("--now", help="Pretend it is this date (ISO), to pick 
 
 @templates.command("check")
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--app", "app_name", help="Also dry-run against this app's data, for its first users.")
+@click.option("--app", "app_name", help="Check this app's own templates too, and dry-run each against its first users.")
 @click.option("--users", default=3, show_default=True, help="How many users to dry-run.")
 def check(path: Path | None, app_name: str | None, users: int) -> None:
-    """Validate PATH (a .toml file or a folder; default: the shipped templates)."""
-    files = sorted((path or SHIPPED_DIR).glob("*.toml")) if (path or SHIPPED_DIR).is_dir() else [path]
+    """Validate PATH (a .toml file, or every .toml under a folder, at any depth); without PATH the
+    shipped templates and, with --app, the app's own (<instance>/templates/<app id>/)."""
+    app = find_app(app_name) if app_name else None
+    if path is None:
+        files = registry.files(app.id if app else None)
+    else:
+        files = [path] if path.is_file() else sorted(path.rglob("*.toml"))
+    if not files:
+        raise click.ClickException(f"No template (*.toml) in {path or registry.app_folder(app.id if app else None)}.")
     failed = 0
     for file in files:
         try:
@@ -57,22 +63,28 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
                 click.echo(f"{file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
             continue
         line = f"ok {file} ({template.id}: {len(template.metrics)} metrics, {len(template.spec['frames'])} frames)"
-        if app_name:
-            line += _dry_run(find_app(app_name), template, users)
-        click.echo(line)
+        if app is not None:
+            summary, failures = _dry_run(app, template, users)
+            line += summary
+            if failures:
+                failed += 1
+                line = "failed" + line[2:] + "".join(f"\n  user {uid!r}: {reason}" for uid, reason in failures.items())
+        click.echo(line, err=line.startswith("failed"))
     if failed:
-        raise click.ClickException(f"{failed} of {len(files)} templates are invalid.")
+        raise click.ClickException(f"{failed} of {len(files)} templates are invalid or failed their dry run.")
 
 
-def _dry_run(app: App, template: StoryTemplate, users: int) -> str:
+def _dry_run(app: App, template: StoryTemplate, users: int) -> tuple[str, dict[str, str]]:
+    """A summary of the template's stories for the app's first users, and each user's failure."""
     period = resolve_period(template.spec["period"])
     sample = user_ids(app.id)[:users]
     if not sample:
-        return "; no users to dry-run"
-    out = assemble_many(app, template, period, sample)
+        return "; no users to dry-run", {}
+    out, failures = each_apart(sample, lambda some: assemble_many(app, template, period, some))
     eligible = [s for s in out.values() if not isinstance(s, NotEligible)]
     frames = sum(len(s["frames"]) for s in eligible)
-    return f"; dry run on {len(sample)} users: {len(eligible)} eligible, {frames} frames"
+    failed = f", {len(failures)} failed" if failures else ""
+    return f"; dry run on {len(sample)} users: {len(eligible)} eligible, {frames} frames{failed}", failures
 
 
 @templates.command("preview")

@@ -277,10 +277,8 @@ class Registry:
         """The file of a known template, or None; an id not of the id's form never reaches the disk."""
         if not is_template_id(template_id):
             return None
-        folders = [SHIPPED_DIR]
-        if self.app_root is not None and app_id is not None:
-            folders.insert(0, self.app_root / str(int(app_id)))
-        for folder in folders:
+        own = self.app_folder(app_id)
+        for folder in ([own] if own else []) + [SHIPPED_DIR]:
             # File names may use '_' where the id uses '-' (year_in_music.toml is year-in-music).
             for stem in (template_id, template_id.replace("-", "_")):
                 candidate = folder / f"{stem}.toml"
@@ -314,11 +312,19 @@ class Registry:
             raise TemplateInvalid(hit[1].file, hit[1].errors)
         return hit[1]
 
+    def app_folder(self, app_id: int | None) -> Path | None:
+        """Where an app's own templates live (they override the shipped ones of the same id)."""
+        if self.app_root is None or app_id is None:
+            return None
+        return self.app_root / str(int(app_id))
+
+    def files(self, app_id: int | None = None) -> list[Path]:
+        """The template files the registry serves from: the shipped ones, then the app's own."""
+        own = self.app_folder(app_id)
+        return sorted(SHIPPED_DIR.glob("*.toml")) + (sorted(own.glob("*.toml")) if own else [])
+
     def ids(self, app_id: int | None = None) -> list[str]:
-        files = list(SHIPPED_DIR.glob("*.toml"))
-        if self.app_root is not None and app_id is not None:
-            files += list((self.app_root / str(int(app_id))).glob("*.toml"))
-        return sorted({p.stem.replace("_", "-") for p in files})
+        return sorted({p.stem.replace("_", "-") for p in self.files(app_id)})
 
 
 registry = Registry()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 import pytest
@@ -100,6 +101,7 @@ def test_not_eligible_names_the_rule_and_what_is_missing(music, live_server):
     assert error["details"]["metric"] == "plays"
     assert error["details"]["actual"] == 3 and error["details"]["missing"] == 7
     assert "10 songs" in error["message"]
+    assert error["message"].endswith(f"This story covers 1 January – 15 November {YEAR}.")
 
 
 def test_unknown_template_is_not_found(music, live_server):
@@ -152,3 +154,19 @@ def test_every_route_takes_the_template_ids_the_schema_takes(music, live_server,
     else:
         assert (embed.status, story.status, stats.status, shared.status) == (404, 404, 404, 422)
         assert shared.json()["error"]["details"]["template"] == ["A template id: 1-64 of a-z, 0-9 and '-', not starting with '-'."]
+
+
+
+def test_not_eligible_says_which_period_counts(app, live_server):
+    """12 plays on 2 December: the year's story covers 1 January to 15 November, and the answer
+    says so (it said only "Play at least 10 songs this year", and they had)."""
+    tenant = make_tenant("Late Starter")
+    send(live_server, tenant.write_key, [
+        track("late", "Song Played", ms(f"{YEAR}-12-02T00:10:00") + i * 60_000,
+              {"song": f"Song {i}", "artist": "Mitski", "ms_played": 180_000}) for i in range(12)])
+    with database.connection_context(), pytest.raises(NotEligible) as info:
+        assemble_story(tenant.app_id, "year-in-music", "late", now=datetime(YEAR, 12, 3, 9, tzinfo=timezone.utc))
+    assert info.value.message == ("Play at least 10 songs this year to unlock your Year in Music. "
+                                  f"This story covers 1 January – 15 November {YEAR}.")
+    assert info.value.details["actual"] == 0
+    assert info.value.details["period"] == {"label": str(YEAR), "start": f"{YEAR}-01-01", "end": f"{YEAR}-11-15"}

@@ -80,7 +80,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
     for uid in user_ids:
         context = {**values[uid], **base, "user": users[uid]}
         try:
-            _check_eligibility(template, context)
+            _check_eligibility(template, period, context)
         except NotEligible as exc:
             out[uid] = exc
             continue
@@ -94,19 +94,22 @@ def _user_context(user_id: str, profile: Profile | None) -> dict[str, Any]:
             "timezone": profile.timezone if profile else None}
 
 
-def _check_eligibility(template: StoryTemplate, context: dict[str, Any]) -> None:
+def _check_eligibility(template: StoryTemplate, period: Period, context: dict[str, Any]) -> None:
+    # The answer names the period's days: "this year" alone is untrue for someone whose plays
+    # all came after the cut-off (they did play this year; those plays count for no story).
+    covers = f"This story covers {period.span}."
     for i, rule in enumerate(template.spec["eligibility"]):
         if "metric" in rule:
             actual = context.get(rule["metric"])
             if not is_number(actual):  # none, or a derived text
                 actual = 0
             if actual < rule["min"]:
-                raise NotEligible(rule["message"], details={
+                raise NotEligible(f"{rule['message']} {covers}", details={
                     "rule": f"eligibility[{i}]", "metric": rule["metric"], "required": rule["min"],
-                    "actual": actual, "missing": rule["min"] - actual, "period": context["period"]})
+                    "actual": actual, "missing": rule["min"] - actual, "period": period.as_json()})
         if "when" in rule and not truthy(rule["when"], context):
-            raise NotEligible(rule["message"], details={"rule": f"eligibility[{i}]", "when": rule["when"],
-                                                        "period": context["period"]})
+            raise NotEligible(f"{rule['message']} {covers}", details={
+                "rule": f"eligibility[{i}]", "when": rule["when"], "period": period.as_json()})
 
 
 def _theme(template: StoryTemplate, app: App) -> dict[str, str]:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -170,3 +172,39 @@ def test_not_eligible_says_which_period_counts(app, live_server):
                                   f"This story covers 1 January – 15 November {YEAR}.")
     assert info.value.details["actual"] == 0
     assert info.value.details["period"] == {"label": str(YEAR), "start": f"{YEAR}-01-01", "end": f"{YEAR}-11-15"}
+
+
+def test_an_invalid_template_tells_viewers_only_that_the_story_is_unavailable(music, app, live_server, caplog):
+    folder = Path(app.instance_path) / "templates" / str(music.app_id)
+    folder.mkdir(parents=True)
+    (folder / "broken.toml").write_text('id = "broken"\ntitle = "x"\n[period]\nkind = "decade"\n')
+    token = viewer_token(live_server, music.secret_key, "ana")
+    viewer = {"Authorization": f"Bearer {token}"}
+    with caplog.at_level(logging.ERROR, logger="widget_server.engine.templates"):
+        replies = [get_story(live_server, "broken", viewer),
+                   http("POST", f"{live_server.url}/v1/shares", json.dumps({"template": "broken"}).encode(),
+                        {"Content-Type": "application/json", **viewer}),
+                   get_story(live_server, "broken", viewer)]
+        secret = get_story(live_server, "broken", basic(music.secret_key), "?user_id=ana")
+    for reply in replies:
+        assert reply.status == 503, reply.body
+        assert reply.json()["error"] == {"code": "story_unavailable", "message": "This story is unavailable.",
+                                         "details": {"template": "broken"}}
+    # The operator learns where and why: the secret key's answer, and the log (once, not per request).
+    assert secret.status == 422 and secret.json()["error"]["code"] == "template_invalid"
+    assert secret.json()["error"]["details"]["file"] == str(folder / "broken.toml")
+    assert "period.kind" in [e["path"] for e in secret.json()["error"]["details"]["errors"]]
+    logged = [r.getMessage() for r in caplog.records if "broken.toml" in r.getMessage()]
+    assert len(logged) == 1 and "period.kind: Must be one of" in logged[0]
+
+
+def test_only_the_secret_key_skips_the_built_story(music, app, live_server):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave"])
+    assert result.exit_code == 0 and "built 2 stories" in result.output, result.output
+    token = viewer_token(live_server, music.secret_key, "ana")
+    for query in ("", "?fresh=1", "?fresh=true"):
+        reply = get_story(live_server, "year-in-music", {"Authorization": f"Bearer {token}"}, query)
+        assert reply.status == 200 and reply.json()["source"] == "precomputed", query
+    fresh = get_story(live_server, "year-in-music", basic(music.secret_key), "?user_id=ana&fresh=1")
+    assert fresh.status == 200 and fresh.json()["source"] == "on_demand"

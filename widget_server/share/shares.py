@@ -41,10 +41,10 @@ def public_base() -> str:
 
 def create(caller: Caller, template_id: str, caption: str | None, upload: Upload | None) -> Share:
     """Assemble the caller's story now and freeze its card into a new Share."""
-    from ..engine import assemble_story
+    from ..stories import story_for
 
     try:
-        story = assemble_story(caller.app_id, template_id, caller.user_id)
+        story = story_for(caller, template_id)
     except NotFound:
         raise ValidationFailed("There is no story template with this id.",
                                details={"template": [f"Unknown template {template_id!r}."]}) from None

@@ -234,3 +234,19 @@ def test_a_dry_run_names_the_users_whose_story_fails(app, live_server, runner, q
     assert result.exit_code == 1, result.output
     assert "dry run on 3 users: 0 eligible, 0 frames, 1 failed" in result.output
     assert "user 'user1': JSONDecodeError" in result.output
+
+
+def test_stories_built_before_versions_were_kept_are_not_served(app, live_server, runner, query):
+    """A store from before schema 5 gets the column on upgrade; its built stories name no version,
+    so none is served for what the template is now: they are assembled on demand until a rebuild."""
+    tenant = listeners(live_server, 4)
+    assert runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG]).exit_code == 0
+    query("ALTER TABLE precomputed_story DROP COLUMN template_version")
+    query("DELETE FROM schema_version WHERE name = 'name_the_template_version_of_built_stories'")
+    from widget_server.db import upgrade
+
+    database.close()
+    assert len(upgrade()) == 1
+    assert query("SELECT DISTINCT template_version FROM precomputed_story") == [("",)]
+    with database.connection_context():
+        assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "on_demand"

@@ -250,3 +250,15 @@ def test_stories_built_before_versions_were_kept_are_not_served(app, live_server
     assert query("SELECT DISTINCT template_version FROM precomputed_story") == [("",)]
     with database.connection_context():
         assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "on_demand"
+
+
+def test_build_and_refresh_of_an_invalid_or_unknown_template_say_so(app, live_server, runner):
+    tenant = listeners(live_server, 2)
+    path = app_template(app, tenant, (SHIPPED_DIR / "year_in_music.toml").read_text().replace(CARD_TITLE, "title = 3"))
+    for command in (["stories", "build"], ["population", "refresh"]):
+        broken = runner.invoke(args=[*command, "year-in-music", "--app", "Soundwave", *NOW_ARG])
+        assert broken.exit_code == 1 and isinstance(broken.exception, SystemExit), broken.exception
+        assert f"{path}: card.title: Must be a string" in broken.output
+        assert "The template 'year-in-music' is invalid." in broken.output
+        unknown = runner.invoke(args=[*command, "no-such", "--app", "Soundwave", *NOW_ARG])
+        assert unknown.exit_code == 1 and "No story template named 'no-such'." in unknown.output

@@ -62,14 +62,11 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
             for error in exc.errors:
                 click.echo(f"{file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
             continue
-        line = f"ok {file} ({template.id}: {len(template.metrics)} metrics, {len(template.spec['frames'])} frames)"
-        if app is not None:
-            summary, failures = _dry_run(app, template, users)
-            line += summary
-            if failures:
-                failed += 1
-                line = "failed" + line[2:] + "".join(f"\n  user {uid!r}: {reason}" for uid, reason in failures.items())
-        click.echo(line, err=line.startswith("failed"))
+        summary, failures = _dry_run(app, template, users) if app is not None else ("", {})
+        failed += bool(failures)
+        click.echo(f"{'failed' if failures else 'ok'} {file} ({template.id}: {len(template.metrics)} metrics, "
+                   f"{len(template.spec['frames'])} frames){summary}"
+                   + "".join(f"\n  user {uid!r}: {reason}" for uid, reason in failures.items()), err=bool(failures))
     if failed:
         raise click.ClickException(f"{failed} of {len(files)} templates are invalid or failed their dry run.")
 
@@ -102,6 +99,18 @@ def preview(template_id: str, user_id: str, app_name: str, now: str | None) -> N
     click.echo(json.dumps(story, indent=2, ensure_ascii=False))
 
 
+def _template(app: App, template_id: str) -> StoryTemplate:
+    """The app's template, or a clear CLI error (an invalid one names its file and reasons)."""
+    try:
+        return registry.get(app.id, template_id)
+    except TemplateInvalid as exc:
+        for error in exc.errors:
+            click.echo(f"{exc.file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
+        raise click.ClickException(f"The template {template_id!r} is invalid.") from None
+    except APIError as exc:
+        raise click.ClickException(exc.message) from None
+
+
 @stories.command("build")
 @click.argument("template_id")
 @app_option
@@ -111,7 +120,7 @@ def preview(template_id: str, user_id: str, app_name: str, now: str | None) -> N
 def build_command(template_id: str, app_name: str, now: str | None, workers: int) -> None:
     """Precompute every eligible user's TEMPLATE_ID story for the current period."""
     app = find_app(app_name)
-    template = registry.get(app.id, template_id)
+    template = _template(app, template_id)
     moment = _when(now)
     period = resolve_period(template.spec["period"], moment)
     everyone = user_ids(app.id)
@@ -152,7 +161,7 @@ def clear_command(template_id: str, app_name: str) -> None:
 def refresh_command(template_id: str, app_name: str, now: str | None) -> None:
     """Recompute TEMPLATE_ID's percentile distributions for the current period."""
     app = find_app(app_name)
-    template = registry.get(app.id, template_id)
+    template = _template(app, template_id)
     period = resolve_period(template.spec["period"], _when(now))
     with click.progressbar(length=len(user_ids(app.id)), label="users") as bar:
         counts = refresh(app.id, template, period, progress=bar.update)

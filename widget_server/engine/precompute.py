@@ -120,6 +120,12 @@ def build_chunk(app: App, template: StoryTemplate, period: Period, chunk: list[s
 T = TypeVar("T")
 
 
+def _reason(exc: Exception) -> str:
+    """One printable line: the message may quote data, which may hold control characters."""
+    text = f"{type(exc).__name__}: {exc}"[:REASON_CHARS]
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def each_apart(users: list[str], attempt: Callable[[list[str]], dict[str, T]]) -> tuple[dict[str, T], dict[str, str]]:
     """``attempt(users)``, and the reason of each user for whom it fails alone.
 
@@ -131,7 +137,7 @@ def each_apart(users: list[str], attempt: Callable[[list[str]], dict[str, T]]) -
         return attempt(users), {}
     except Exception as exc:  # whatever it is, it is these users', not the whole build's
         if len(users) <= 1:
-            return {}, {uid: f"{type(exc).__name__}: {exc}"[:REASON_CHARS] for uid in users}
+            return {}, {uid: _reason(exc) for uid in users}
     half = len(users) // 2
     first, failed = each_apart(users[:half], attempt)
     second, failed_too = each_apart(users[half:], attempt)

@@ -241,13 +241,13 @@ def test_stories_built_before_versions_were_kept_are_not_served(app, live_server
     so none is served for what the template is now: they are assembled on demand until a rebuild."""
     tenant = listeners(live_server, 4)
     assert runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG]).exit_code == 0
-    query("ALTER TABLE precomputed_story DROP COLUMN template_version")
-    query("DELETE FROM schema_version WHERE name = 'name_the_template_version_of_built_stories'")
+    query("ALTER TABLE precomputed_story DROP COLUMN built_from")
+    query("DELETE FROM schema_version WHERE name = 'name_what_built_stories_were_built_from'")
     from widget_server.db import upgrade
 
     database.close()
     assert len(upgrade()) == 1
-    assert query("SELECT DISTINCT template_version FROM precomputed_story") == [("",)]
+    assert query("SELECT DISTINCT built_from FROM precomputed_story") == [("",)]
     with database.connection_context():
         assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "on_demand"
 
@@ -262,3 +262,15 @@ def test_build_and_refresh_of_an_invalid_or_unknown_template_say_so(app, live_se
         assert "The template 'year-in-music' is invalid." in broken.output
         unknown = runner.invoke(args=[*command, "no-such", "--app", "Soundwave", *NOW_ARG])
         assert unknown.exit_code == 1 and "No story template named 'no-such'." in unknown.output
+
+
+def test_a_built_story_is_not_served_once_the_apps_settings_it_shows_changed(app, live_server, runner):
+    tenant = listeners(live_server, 4)
+    assert runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG]).exit_code == 0
+    with database.connection_context():
+        assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "precomputed"
+        App.update(brand={"accent": "#ff0066"}).where(App.id == tenant.app_id).execute()
+        rebranded = assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)
+        assert rebranded["source"] == "on_demand" and rebranded["theme"]["accent"] == "#ff0066"
+        App.update(share_base_url="https://soundwave.app").where(App.id == tenant.app_id).execute()
+        assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["card"]["footer"] == "soundwave.app"

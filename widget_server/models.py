@@ -160,9 +160,9 @@ class PrecomputedStory(BaseModel):
     user_id = CharField(max_length=200)
     story = TextField()  # the story JSON, ready to send
     generated_at = BigIntegerField(default=now_ms)
-    # StoryTemplate.version of the content it was built from: served only while the template
-    # still has that content.
-    template_version = CharField(max_length=64, default="")
+    # What it was built from (assemble.built_from: the template's content and the app's
+    # settings the story shows): served only while both are still the same.
+    built_from = CharField(max_length=64, default="")
 
     class Meta:
         indexes = ((("app_id", "template_id", "period_key", "user_id"), True),)
@@ -238,9 +238,8 @@ def drop_what_schema_2_left() -> None:
 
 
 @migration
-def name_the_template_version_of_built_stories() -> None:
-    # Rows built before have no version: they are not served again (assembled on demand until
-    # the next build), as nothing says which content they were built from.
-    if "template_version" not in {column.name for column in database.get_columns("precomputed_story")}:
-        database.execute_sql("ALTER TABLE precomputed_story "
-                             "ADD COLUMN template_version VARCHAR(64) NOT NULL DEFAULT ''")
+def name_what_built_stories_were_built_from() -> None:
+    # Rows built before name nothing: they are not served again (assembled on demand until the
+    # next build), as nothing says which template content and app settings they were built from.
+    if "built_from" not in {column.name for column in database.get_columns("precomputed_story")}:
+        database.execute_sql("ALTER TABLE precomputed_story ADD COLUMN built_from VARCHAR(64) NOT NULL DEFAULT ''")

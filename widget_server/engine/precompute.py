@@ -20,7 +20,7 @@ from typing import Callable, TypeVar
 
 from ..db import database, open_database
 from ..models import App, PrecomputedStory, now_ms
-from .assemble import assemble_many
+from .assemble import assemble_many, built_from
 from .errors import NotEligible
 from .periods import Period, resolve
 from .population import refresh
@@ -104,8 +104,9 @@ def build_chunk(app: App, template: StoryTemplate, period: Period, chunk: list[s
     # Assemble outside the write transaction: a WAL reader that later writes must not hold a
     # snapshot older than another process's commit.
     stories, failures = each_apart(chunk, written)
+    source = built_from(template, app)
     rows = [{"app_id": app.id, "template_id": template.id, "period_key": period.key, "user_id": uid,
-             "story": story, "generated_at": now_ms(), "template_version": template.version}
+             "story": story, "generated_at": now_ms(), "built_from": source}
             for uid, story in stories.items() if not isinstance(story, NotEligible)]
     with database.atomic():
         (PrecomputedStory.delete().where(

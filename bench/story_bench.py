@@ -229,10 +229,10 @@ def main() -> None:
               f"{p50 / size * 1000:>9.2f} ms | {statistics.median(small[size]):>9.1f} ms | "
               f"{statistics.median(stored[size]):>12.2f} ms | {percentile(stored[size], 0.95):>4.2f} ms")
     print(f"\npopulation refresh over {users:,} users: {population_s:.1f} s ({users / population_s:,.0f} users/s)")
-    print(f"build: {counts['users']:,} users ({counts['built']:,} eligible) in {build_s:.1f} s = "
-          f"{counts['users'] / build_s:,.0f} users/s")
-    print(f"build, 2 worker processes: {parallel['users']:,} other users in {parallel_s:.1f} s = "
-          f"{parallel['users'] / parallel_s:,.0f} users/s")
+    print(f"build: {counts.users:,} users ({counts.built:,} eligible, {counts.failed} failed) in {build_s:.1f} s = "
+          f"{counts.users / build_s:,.0f} users/s")
+    print(f"build, 2 worker processes: {parallel.users:,} other users in {parallel_s:.1f} s = "
+          f"{parallel.users / parallel_s:,.0f} users/s")
 
 
 if __name__ == "__main__":

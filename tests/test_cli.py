@@ -98,3 +98,18 @@ def test_db_upgrade_and_help(recap):
     assert "RECAP_INSTANCE_PATH" in top.stdout and "apps create" in top.stdout
     for group in ("apps", "keys", "db", "users", "stories", "templates", "shares"):
         assert recap(group, "--help").returncode == 0, group
+
+
+def test_templates_check_finds_every_apps_templates_and_fails_on_a_broken_one(recap):
+    assert recap("apps", "create", "Checked").returncode == 0
+    templates = recap.instance / "templates"
+    (templates / "1").mkdir(parents=True)
+    broken = templates / "1" / "broken.toml"
+    broken.write_text('id = "broken"\ntitle = "x"\n[period]\nkind = "decade"\n')
+    for args in (["templates", "check", str(templates)], ["templates", "check", "--app", "Checked"]):
+        result = recap(*args)
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert f"{broken}: period.kind: Must be one of" in result.stderr
+    (templates / "empty").mkdir()
+    nothing = recap("templates", "check", str(templates / "empty"))
+    assert nothing.returncode == 1 and "No template (*.toml) in" in nothing.stderr

@@ -180,6 +180,22 @@ tiers = [{ min = 1, label = "fan" }]
     assert frame_ids(story) == ["card"]
 
 
+@pytest.mark.parametrize("raw", ["user.name.upper", "range(plays)", "plays * 1e308 * 10", "top"])
+def test_a_stat_whose_raw_value_is_not_json_falls_back(app, soundwave, raw):
+    """A raw value no JSON holds (a method, a range, an infinity, a list that is fine but not a
+    stat) fails the frame, not the story: it answered 500 for this user, and failed their build."""
+    story = story_with(app, soundwave, f"""
+[[frames]]
+id = "odd"
+kind = "stat"
+stat = {{ value = "{{{{ plays }}}}", raw = "{raw}" }}
+fallback = {{ kind = "text", title = "Plenty" }}
+""")
+    frame = next(f for f in story["frames"] if f["id"] == "odd")
+    assert frame["kind"] == "text" and frame["title"] == "Plenty"
+    json.loads(json.dumps(story, allow_nan=False))
+
+
 def test_card_fields_that_cannot_be_rendered_are_left_out(app, soundwave):
     header = HEADER.replace('[card]\n', '[card]\nsubtitle = "Loved: {{ likes[0].label }}"\nfooter = "{{ likes[0].label }}"\n'
                                          'list = { title = "{{ likes[0].label }}", metric = "names" }\n')

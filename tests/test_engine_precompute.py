@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from conftest import basic, http, make_tenant
-from story_helpers import NOW, iso, ms, send, track
+from story_helpers import NOW, iso, ms, send, track, viewer_token
 from widget_server.db import database
 from widget_server.engine import assemble_story, registry, resolve_period
-from widget_server.engine.precompute import build
+from widget_server.engine.precompute import BuildReport, build
+from widget_server.engine.templates import SHIPPED_DIR
 from widget_server.models import App
 
 NOW_ARG = ["--now", NOW.date().isoformat()]
@@ -49,7 +51,7 @@ def test_build_with_several_workers_stores_the_same_stories(app, live_server, qu
         period = resolve_period(template.spec["period"], NOW)
         counts = build(app_row, template, period, now=NOW, workers=2, chunk_size=3,
                        database_url=app.config["DATABASE_URL"])
-        assert counts == {"users": 12, "built": 10, "not_eligible": 2}
+        assert counts == BuildReport(users=12, built=10, not_eligible=2)
         stored = assemble_story(tenant.app_id, "year-in-music", "user7", now=NOW)
         fresh = assemble_story(tenant.app_id, "year-in-music", "user7", now=NOW, fresh=True)
     assert stored["source"] == "precomputed" and stored["frames"] == fresh["frames"]
@@ -111,6 +113,164 @@ def test_a_built_story_of_an_aliased_user_equals_the_on_demand_one(app, live_ser
         counts = build(app_row, template, period, now=NOW, users=["temp", "final"])
         stored = assemble_story(tenant.app_id, "year-in-music", "final", now=NOW)
         fresh = assemble_story(tenant.app_id, "year-in-music", "final", now=NOW, fresh=True)
-    assert counts == {"users": 2, "built": 1, "not_eligible": 1}  # temp has nothing of its own
+    assert counts == BuildReport(users=2, built=1, not_eligible=1)  # temp has nothing of its own
     assert stored["source"] == "precomputed" and stored["frames"] == fresh["frames"]
     assert next(f for f in fresh["frames"] if f["id"] == "minutes")["stat"]["value"] == "40"  # 12 plays
+
+
+CARD_TITLE = 'title = "{% if user.name %}{{ user.name | first_name }}\'s{% else %}My{% endif %} {{ period.label }} Wrapped"'
+
+
+def app_template(app, tenant, source: str) -> Path:
+    """The app's own copy of a template, in <instance>/templates/<app id>/."""
+    folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "year_in_music.toml"
+    path.write_text(source)
+    return path
+
+
+def test_a_built_story_is_served_only_for_the_template_content_it_was_built_from(app, live_server, runner):
+    tenant = listeners(live_server, 4)
+    shipped = (SHIPPED_DIR / "year_in_music.toml").read_text()
+    assert CARD_TITLE in shipped
+    path = app_template(app, tenant, shipped)
+    result = runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG])
+    assert result.exit_code == 0 and "built 2 stories" in result.output, result.output
+    with database.connection_context():
+        assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "precomputed"
+
+    path.write_text(shipped.replace(CARD_TITLE, 'title = "Your year, remastered"'))
+    with database.connection_context():
+        edited = assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)
+    assert edited["source"] == "on_demand" and edited["card"]["title"] == "Your year, remastered"
+    token = viewer_token(live_server, tenant.secret_key, "user2")
+    reply = http("GET", f"{live_server.url}/v1/stories/year-in-music", None, {"Authorization": f"Bearer {token}"})
+    assert reply.status == 200 and reply.json()["card"]["title"] == "Your year, remastered"
+    shared = http("POST", f"{live_server.url}/v1/shares", json.dumps({"template": "year-in-music"}).encode(),
+                  {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert shared.status == 201, shared.body
+    assert "Your year, remastered" in http("GET", shared.json()["url"]).body.decode()
+
+    # Rebuilt from the new content, built stories are served again; going back to the old
+    # content does not bring back stories built from something else.
+    assert runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG]).exit_code == 0
+    with database.connection_context():
+        rebuilt = assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)
+    assert rebuilt["source"] == "precomputed" and rebuilt["card"]["title"] == "Your year, remastered"
+    path.write_text(shipped)
+    with database.connection_context():
+        assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "on_demand"
+
+
+def unreadable_profile(query, user: str) -> None:
+    """Break one user's profile row, as a bad manual edit or another tool's write would: their
+    story cannot be assembled, everyone else's can."""
+    query("UPDATE profile SET traits = '{\"name\": ' WHERE user_id = ?", user)
+
+
+def test_a_build_goes_past_users_whose_story_fails_and_names_them(app, live_server, runner, query):
+    listeners(live_server)
+    unreadable_profile(query, "user5")
+    unreadable_profile(query, "user8")
+    result = runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG])
+    assert result.exit_code == 1, result.output
+    assert "built 8 stories (2 users not eligible, 2 failed)" in result.output
+    assert "failed: user 'user5': JSONDecodeError" in result.output
+    assert "failed: user 'user8': JSONDecodeError" in result.output
+    assert "the stories of 2 of 12 users failed" in result.output
+    built = {uid for (uid,) in query("SELECT user_id FROM precomputed_story")}
+    assert built == {f"user{u}" for u in range(2, 12)} - {"user5", "user8"}
+
+
+def test_a_build_in_several_processes_reports_failures_too(app, live_server, query):
+    tenant = listeners(live_server)
+    unreadable_profile(query, "user7")
+    with database.connection_context():
+        template = registry.get(tenant.app_id, "year-in-music")
+        report = build(App.get_by_id(tenant.app_id), template, resolve_period(template.spec["period"], NOW),
+                       now=NOW, workers=2, chunk_size=3, database_url=app.config["DATABASE_URL"])
+    assert (report.users, report.built, report.not_eligible, report.failed) == (12, 9, 2, 1)
+    assert [uid for uid, _ in report.failures] == ["user7"]
+
+
+def test_a_build_names_a_bounded_number_of_failures(app, live_server, runner, query):
+    listeners(live_server, 30)
+    query("UPDATE profile SET traits = '[' WHERE user_id <> 'user29'")
+    result = runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG])
+    assert result.exit_code == 1
+    assert "built 1 stories (0 users not eligible, 29 failed)" in result.output
+    assert result.output.count("failed: user ") == 20 and "… and 9 more" in result.output
+
+
+def test_templates_check_of_a_folder_looks_at_every_depth(app, runner, tmp_path):
+    tenant = make_tenant("Soundwave")
+    app_template(app, tenant, (SHIPPED_DIR / "year_in_music.toml").read_text().replace(CARD_TITLE, "title = 3"))
+    templates = Path(app.instance_path) / "templates"
+    result = runner.invoke(args=["templates", "check", str(templates)])
+    assert result.exit_code == 1, result.output
+    assert f"{templates}/{tenant.app_id}/year_in_music.toml: card.title: Must be a string" in result.output
+    (tmp_path / "empty" / "deeper").mkdir(parents=True)
+    nothing = runner.invoke(args=["templates", "check", str(tmp_path / "empty")])
+    assert nothing.exit_code == 1 and "No template (*.toml) in" in nothing.output
+
+
+def test_templates_check_with_an_app_checks_the_apps_own_templates(app, live_server, runner):
+    tenant = listeners(live_server, 3)
+    path = app_template(app, tenant, (SHIPPED_DIR / "year_in_music.toml").read_text().replace(CARD_TITLE, "title = 3"))
+    result = runner.invoke(args=["templates", "check", "--app", "Soundwave"])
+    assert result.exit_code == 1, result.output
+    assert f"{path}: card.title: Must be a string" in result.output
+    assert f"ok {SHIPPED_DIR / 'learning_recap.toml'}" in result.output  # and the shipped ones, as before
+    path.write_text((SHIPPED_DIR / "year_in_music.toml").read_text())
+    fixed = runner.invoke(args=["templates", "check", "--app", "Soundwave"])
+    assert fixed.exit_code == 0 and f"ok {path} (year-in-music" in fixed.output and "dry run on 3 users" in fixed.output
+
+
+def test_a_dry_run_names_the_users_whose_story_fails(app, live_server, runner, query):
+    listeners(live_server, 3)
+    unreadable_profile(query, "user1")
+    result = runner.invoke(args=["templates", "check", "--app", "Soundwave"])
+    assert result.exit_code == 1, result.output
+    assert "dry run on 3 users: 0 eligible, 0 frames, 1 failed" in result.output
+    assert "user 'user1': JSONDecodeError" in result.output
+
+
+def test_stories_built_before_versions_were_kept_are_not_served(app, live_server, runner, query):
+    """A store from before schema 5 gets the column on upgrade; its built stories name no version,
+    so none is served for what the template is now: they are assembled on demand until a rebuild."""
+    tenant = listeners(live_server, 4)
+    assert runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG]).exit_code == 0
+    query("ALTER TABLE precomputed_story DROP COLUMN built_from")
+    query("DELETE FROM schema_version WHERE name = 'name_what_built_stories_were_built_from'")
+    from widget_server.db import upgrade
+
+    database.close()
+    assert len(upgrade()) == 1
+    assert query("SELECT DISTINCT built_from FROM precomputed_story") == [("",)]
+    with database.connection_context():
+        assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "on_demand"
+
+
+def test_build_and_refresh_of_an_invalid_or_unknown_template_say_so(app, live_server, runner):
+    tenant = listeners(live_server, 2)
+    path = app_template(app, tenant, (SHIPPED_DIR / "year_in_music.toml").read_text().replace(CARD_TITLE, "title = 3"))
+    for command in (["stories", "build"], ["population", "refresh"]):
+        broken = runner.invoke(args=[*command, "year-in-music", "--app", "Soundwave", *NOW_ARG])
+        assert broken.exit_code == 1 and isinstance(broken.exception, SystemExit), broken.exception
+        assert f"{path}: card.title: Must be a string" in broken.output
+        assert "The template 'year-in-music' is invalid." in broken.output
+        unknown = runner.invoke(args=[*command, "no-such", "--app", "Soundwave", *NOW_ARG])
+        assert unknown.exit_code == 1 and "No story template named 'no-such'." in unknown.output
+
+
+def test_a_built_story_is_not_served_once_the_apps_settings_it_shows_changed(app, live_server, runner):
+    tenant = listeners(live_server, 4)
+    assert runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG]).exit_code == 0
+    with database.connection_context():
+        assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "precomputed"
+        App.update(brand={"accent": "#ff0066"}).where(App.id == tenant.app_id).execute()
+        rebranded = assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)
+        assert rebranded["source"] == "on_demand" and rebranded["theme"]["accent"] == "#ff0066"
+        App.update(share_base_url="https://soundwave.app").where(App.id == tenant.app_id).execute()
+        assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["card"]["footer"] == "soundwave.app"

@@ -1,6 +1,12 @@
 """GET /v1/stories/<template>: the story JSON, who may read it, and the not-eligible answer."""
 from __future__ import annotations
 
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
 import pytest
 
 from conftest import basic, http, make_tenant
@@ -8,6 +14,7 @@ from story_helpers import NOW, identify, ms, send, track, viewer_token
 from widget_server.db import database
 from widget_server.engine import NotEligible, assemble_story
 from widget_server.engine.story_schema import StorySchema
+from widget_server.engine.template_schema import TemplateSchema
 
 YEAR = NOW.year
 
@@ -96,6 +103,7 @@ def test_not_eligible_names_the_rule_and_what_is_missing(music, live_server):
     assert error["details"]["metric"] == "plays"
     assert error["details"]["actual"] == 3 and error["details"]["missing"] == 7
     assert "10 songs" in error["message"]
+    assert error["message"].endswith(f"This story covers 1 January – 15 November {YEAR}.")
 
 
 def test_unknown_template_is_not_found(music, live_server):
@@ -127,3 +135,76 @@ def test_python_entry_point_matches_the_contract(music, app):
         with pytest.raises(NotEligible) as info:
             assemble_story(music.app_id, "year-in-music", "nobody", now=NOW)
         assert info.value.status == 404 and info.value.code == "not_eligible"
+
+
+@pytest.mark.parametrize("template", ["year-in-music", "year_in_music", "year-in-music\n", "-year-in-music",
+                                      "Year-In-Music", "a" * 65])
+def test_every_route_takes_the_template_ids_the_schema_takes(music, live_server, template):
+    """One rule for a template id: an id the schema refuses can name no template, so every route
+    refuses it at once (the embed page once served one, then its story was a 404)."""
+    valid = "id" not in TemplateSchema().validate({"id": template}, partial=True)
+    assert valid == (template == "year-in-music")
+    segment = quote(template, safe="")
+    token = viewer_token(live_server, music.secret_key, "ana")
+    embed = http("GET", f"{live_server.url}/embed/{segment}?token={token}")
+    story = get_story(live_server, segment, basic(music.secret_key), "?user_id=ana")
+    stats = http("GET", f"{live_server.url}/v1/stats/stories/{segment}", None, basic(music.secret_key))
+    shared = http("POST", f"{live_server.url}/v1/shares", json.dumps({"template": template}).encode(),
+                  {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    if valid:
+        assert (embed.status, story.status, stats.status, shared.status) == (200, 200, 200, 201), shared.body
+    else:
+        assert (embed.status, story.status, stats.status, shared.status) == (404, 404, 404, 422)
+        assert shared.json()["error"]["details"]["template"] == ["A template id: 1-64 of a-z, 0-9 and '-', not starting with '-'."]
+
+
+
+def test_not_eligible_says_which_period_counts(app, live_server):
+    """12 plays on 2 December: the year's story covers 1 January to 15 November, and the answer
+    says so (it said only "Play at least 10 songs this year", and they had)."""
+    tenant = make_tenant("Late Starter")
+    send(live_server, tenant.write_key, [
+        track("late", "Song Played", ms(f"{YEAR}-12-02T00:10:00") + i * 60_000,
+              {"song": f"Song {i}", "artist": "Mitski", "ms_played": 180_000}) for i in range(12)])
+    with database.connection_context(), pytest.raises(NotEligible) as info:
+        assemble_story(tenant.app_id, "year-in-music", "late", now=datetime(YEAR, 12, 3, 9, tzinfo=timezone.utc))
+    assert info.value.message == ("Play at least 10 songs this year to unlock your Year in Music. "
+                                  f"This story covers 1 January – 15 November {YEAR}.")
+    assert info.value.details["actual"] == 0
+    assert info.value.details["period"] == {"label": str(YEAR), "start": f"{YEAR}-01-01", "end": f"{YEAR}-11-15"}
+
+
+def test_an_invalid_template_tells_viewers_only_that_the_story_is_unavailable(music, app, live_server, caplog):
+    folder = Path(app.instance_path) / "templates" / str(music.app_id)
+    folder.mkdir(parents=True)
+    (folder / "broken.toml").write_text('id = "broken"\ntitle = "x"\n[period]\nkind = "decade"\n')
+    token = viewer_token(live_server, music.secret_key, "ana")
+    viewer = {"Authorization": f"Bearer {token}"}
+    with caplog.at_level(logging.ERROR, logger="widget_server.engine.templates"):
+        replies = [get_story(live_server, "broken", viewer),
+                   http("POST", f"{live_server.url}/v1/shares", json.dumps({"template": "broken"}).encode(),
+                        {"Content-Type": "application/json", **viewer}),
+                   get_story(live_server, "broken", viewer)]
+        secret = get_story(live_server, "broken", basic(music.secret_key), "?user_id=ana")
+    for reply in replies:
+        assert reply.status == 503, reply.body
+        assert reply.json()["error"] == {"code": "story_unavailable", "message": "This story is unavailable.",
+                                         "details": {"template": "broken"}}
+    # The operator learns where and why: the secret key's answer, and the log (once, not per request).
+    assert secret.status == 422 and secret.json()["error"]["code"] == "template_invalid"
+    assert secret.json()["error"]["details"]["file"] == str(folder / "broken.toml")
+    assert "period.kind" in [e["path"] for e in secret.json()["error"]["details"]["errors"]]
+    logged = [r.getMessage() for r in caplog.records if "broken.toml" in r.getMessage()]
+    assert len(logged) == 1 and "period.kind: Must be one of" in logged[0]
+
+
+def test_only_the_secret_key_skips_the_built_story(music, app, live_server):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave"])
+    assert result.exit_code == 0 and "built 2 stories" in result.output, result.output
+    token = viewer_token(live_server, music.secret_key, "ana")
+    for query in ("", "?fresh=1", "?fresh=true"):
+        reply = get_story(live_server, "year-in-music", {"Authorization": f"Bearer {token}"}, query)
+        assert reply.status == 200 and reply.json()["source"] == "precomputed", query
+    fresh = get_story(live_server, "year-in-music", basic(music.secret_key), "?user_id=ana&fresh=1")
+    assert fresh.status == 200 and fresh.json()["source"] == "on_demand"

@@ -160,6 +160,9 @@ class PrecomputedStory(BaseModel):
     user_id = CharField(max_length=200)
     story = TextField()  # the story JSON, ready to send
     generated_at = BigIntegerField(default=now_ms)
+    # What it was built from (assemble.built_from: the template's content and the app's
+    # settings the story shows): served only while both are still the same.
+    built_from = CharField(max_length=64, default="")
 
     class Meta:
         indexes = ((("app_id", "template_id", "period_key", "user_id"), True),)
@@ -232,3 +235,11 @@ def drop_what_schema_2_left() -> None:
     if "client_timestamp" in {column.name for column in database.get_columns("event")}:
         log.info("dropping event.client_timestamp: every event row is rewritten once")
         database.execute_sql("ALTER TABLE event DROP COLUMN client_timestamp")
+
+
+@migration
+def name_what_built_stories_were_built_from() -> None:
+    # Rows built before name nothing: they are not served again (assembled on demand until the
+    # next build), as nothing says which template content and app settings they were built from.
+    if "built_from" not in {column.name for column in database.get_columns("precomputed_story")}:
+        database.execute_sql("ALTER TABLE precomputed_story ADD COLUMN built_from VARCHAR(64) NOT NULL DEFAULT ''")

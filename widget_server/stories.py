@@ -5,8 +5,9 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from .auth import require_viewer_or_secret
-from .engine import assemble_story, registry
+from .auth import Caller, require_viewer_or_secret
+from .engine import TemplateInvalid, assemble_story, registry
+from .engine.errors import StoryUnavailable
 from .engine.templates import is_template_id, unknown_template
 from .errors import ValidationFailed
 
@@ -22,11 +23,26 @@ def show(template_id: str) -> Response:
         raise ValidationFailed("user_id must be 1–200 characters.", details={"user_id": ["Invalid length."]})
     caller = require_viewer_or_secret(user_id=user_id, token=request.args.get("token"))
     fresh = request.args.get("fresh", "").lower() in ("1", "true", "yes")
-    story = assemble_story(caller.app_id, template_id, caller.user_id, fresh=fresh)
-    response = jsonify(story)
+    response = jsonify(story_for(caller, template_id, fresh=fresh))
     # A story is personal: never let a shared cache keep it.
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def story_for(caller: Caller, template_id: str, *, fresh: bool = False) -> dict:
+    """The caller's story, as the HTTP routes (stories, shares) hand it out.
+
+    Only the secret key may skip the built story (``fresh``): a viewer token's ``fresh`` is
+    ignored, as its user could otherwise make the server assemble a story as often as they ask,
+    however many events they sent themselves. A viewer is never told why a template is invalid
+    (its file path and reasons): the registry logs them, and the secret key is answered them.
+    """
+    try:
+        return assemble_story(caller.app_id, template_id, caller.user_id, fresh=fresh and caller.kind == "secret")
+    except TemplateInvalid:
+        if caller.kind == "secret":
+            raise
+        raise StoryUnavailable(details={"template": template_id}) from None
 
 
 def init_app(app: Flask) -> None:

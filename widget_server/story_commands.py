@@ -3,6 +3,7 @@ and precomputing stories, and refreshing the percentile distributions."""
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,8 +16,7 @@ from .cli_commands import app_option, find_app
 from .engine import (NotEligible, StoryTemplate, TemplateInvalid, assemble_many, assemble_story, load_file,
                      registry, resolve_period)
 from .engine.population import refresh
-from .engine.precompute import build, clear
-from .engine.templates import SHIPPED_DIR
+from .engine.precompute import build, clear, each_apart
 from .engine.users import user_ids
 from .errors import APIError
 from .models import App
@@ -41,11 +41,18 @@ now_option = click.option("--now", help="Pretend it is this date (ISO), to pick 
 
 @templates.command("check")
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--app", "app_name", help="Also dry-run against this app's data, for its first users.")
+@click.option("--app", "app_name", help="Check this app's own templates too, and dry-run each against its first users.")
 @click.option("--users", default=3, show_default=True, help="How many users to dry-run.")
 def check(path: Path | None, app_name: str | None, users: int) -> None:
-    """Validate PATH (a .toml file or a folder; default: the shipped templates)."""
-    files = sorted((path or SHIPPED_DIR).glob("*.toml")) if (path or SHIPPED_DIR).is_dir() else [path]
+    """Validate PATH (a .toml file, or every .toml under a folder, at any depth); without PATH the
+    shipped templates and, with --app, the app's own (<instance>/templates/<app id>/)."""
+    app = find_app(app_name) if app_name else None
+    if path is None:
+        files = registry.files(app.id if app else None)
+    else:
+        files = [path] if path.is_file() else sorted(path.rglob("*.toml"))
+    if not files:
+        raise click.ClickException(f"No template (*.toml) in {path or registry.app_folder(app.id if app else None)}.")
     failed = 0
     for file in files:
         try:
@@ -55,23 +62,26 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
             for error in exc.errors:
                 click.echo(f"{file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
             continue
-        line = f"ok {file} ({template.id}: {len(template.metrics)} metrics, {len(template.spec['frames'])} frames)"
-        if app_name:
-            line += _dry_run(find_app(app_name), template, users)
-        click.echo(line)
+        summary, failures = _dry_run(app, template, users) if app is not None else ("", {})
+        failed += bool(failures)
+        click.echo(f"{'failed' if failures else 'ok'} {file} ({template.id}: {len(template.metrics)} metrics, "
+                   f"{len(template.spec['frames'])} frames){summary}"
+                   + "".join(f"\n  user {uid!r}: {reason}" for uid, reason in failures.items()), err=bool(failures))
     if failed:
-        raise click.ClickException(f"{failed} of {len(files)} templates are invalid.")
+        raise click.ClickException(f"{failed} of {len(files)} templates are invalid or failed their dry run.")
 
 
-def _dry_run(app: App, template: StoryTemplate, users: int) -> str:
+def _dry_run(app: App, template: StoryTemplate, users: int) -> tuple[str, dict[str, str]]:
+    """A summary of the template's stories for the app's first users, and each user's failure."""
     period = resolve_period(template.spec["period"])
     sample = user_ids(app.id)[:users]
     if not sample:
-        return "; no users to dry-run"
-    out = assemble_many(app, template, period, sample)
+        return "; no users to dry-run", {}
+    out, failures = each_apart(sample, lambda some: assemble_many(app, template, period, some))
     eligible = [s for s in out.values() if not isinstance(s, NotEligible)]
     frames = sum(len(s["frames"]) for s in eligible)
-    return f"; dry run on {len(sample)} users: {len(eligible)} eligible, {frames} frames"
+    failed = f", {len(failures)} failed" if failures else ""
+    return f"; dry run on {len(sample)} users: {len(eligible)} eligible, {frames} frames{failed}", failures
 
 
 @templates.command("preview")
@@ -89,6 +99,18 @@ def preview(template_id: str, user_id: str, app_name: str, now: str | None) -> N
     click.echo(json.dumps(story, indent=2, ensure_ascii=False))
 
 
+def _template(app: App, template_id: str) -> StoryTemplate:
+    """The app's template, or a clear CLI error (an invalid one names its file and reasons)."""
+    try:
+        return registry.get(app.id, template_id)
+    except TemplateInvalid as exc:
+        for error in exc.errors:
+            click.echo(f"{exc.file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
+        raise click.ClickException(f"The template {template_id!r} is invalid.") from None
+    except APIError as exc:
+        raise click.ClickException(exc.message) from None
+
+
 @stories.command("build")
 @click.argument("template_id")
 @app_option
@@ -98,7 +120,7 @@ def preview(template_id: str, user_id: str, app_name: str, now: str | None) -> N
 def build_command(template_id: str, app_name: str, now: str | None, workers: int) -> None:
     """Precompute every eligible user's TEMPLATE_ID story for the current period."""
     app = find_app(app_name)
-    template = registry.get(app.id, template_id)
+    template = _template(app, template_id)
     moment = _when(now)
     period = resolve_period(template.spec["period"], moment)
     everyone = user_ids(app.id)
@@ -106,12 +128,22 @@ def build_command(template_id: str, app_name: str, now: str | None, workers: int
     click.echo(f"population for {template.id} {period.label}…")
     refresh(app.id, template, period)
     with click.progressbar(length=len(everyone), label=f"building {template.id} {period.label}") as bar:
-        counts = build(app, template, period, now=moment or datetime.now(timezone.utc), users=everyone,
+        report = build(app, template, period, now=moment or datetime.now(timezone.utc), users=everyone,
                        progress=bar.update, refresh_population=False, workers=workers,
                        database_url=current_app.config["DATABASE_URL"])
     elapsed = time.perf_counter() - started
-    click.echo(f"built {counts['built']} stories ({counts['not_eligible']} users not eligible) "
-               f"in {elapsed:.1f} s, {counts['users'] / max(elapsed, 1e-9):.0f} users/s")
+    failed = f", {report.failed} failed" if report.failed else ""
+    click.echo(f"built {report.built} stories ({report.not_eligible} users not eligible{failed}) "
+               f"in {elapsed:.1f} s, {report.users / max(elapsed, 1e-9):.0f} users/s")
+    if report.failed:
+        for uid, reason in report.failures:
+            click.echo(f"failed: user {uid!r}: {reason}", err=True)
+        if report.failed > len(report.failures):
+            click.echo(f"… and {report.failed - len(report.failures)} more", err=True)
+        uid = report.failures[0][0]
+        click.echo(f"(recap templates preview {template.id} --user {shlex.quote(uid)} --app {shlex.quote(app.name)}"
+                   f"{' --now ' + shlex.quote(now) if now else ''} shows where one fails)", err=True)
+        raise click.ClickException(f"the stories of {report.failed} of {report.users} users failed and were not built")
 
 
 @stories.command("clear")
@@ -129,7 +161,7 @@ def clear_command(template_id: str, app_name: str) -> None:
 def refresh_command(template_id: str, app_name: str, now: str | None) -> None:
     """Recompute TEMPLATE_ID's percentile distributions for the current period."""
     app = find_app(app_name)
-    template = registry.get(app.id, template_id)
+    template = _template(app, template_id)
     period = resolve_period(template.spec["period"], _when(now))
     with click.progressbar(length=len(user_ids(app.id)), label="users") as bar:
         counts = refresh(app.id, template, period, progress=bar.update)

@@ -1,6 +1,7 @@
 """``assemble_story``: a user's story for a template, precomputed when available, else on demand."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import datetime, timezone
@@ -39,7 +40,7 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     offsets = utc_offsets(template, app_id, [user_id], now)
     period = resolve(template.spec["period"], now, offsets[user_id])
     if not fresh:
-        stored = precomputed(app_id, template.id, period.key, user_id)
+        stored = precomputed(app, template, period.key, user_id)
         if stored is not None:
             return stored
     outcome = assemble_many(app, template, period, [user_id], now=now, offsets=offsets)[user_id]
@@ -48,12 +49,25 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     return outcome
 
 
-def precomputed(app_id: int, template_id: str, period_key: str, user_id: str) -> dict | None:
+def precomputed(app: App, template: StoryTemplate, period_key: str, user_id: str) -> dict | None:
+    """The user's built story, if one was built for this period from what the template and the
+    app's settings are now."""
     row = (PrecomputedStory.select(PrecomputedStory.story)
-           .where((PrecomputedStory.app_id == app_id) & (PrecomputedStory.template_id == template_id)
-                  & (PrecomputedStory.period_key == period_key) & (PrecomputedStory.user_id == user_id))
+           .where((PrecomputedStory.app_id == app.id) & (PrecomputedStory.template_id == template.id)
+                  & (PrecomputedStory.period_key == period_key) & (PrecomputedStory.user_id == user_id)
+                  & (PrecomputedStory.built_from == built_from(template, app)))
            .tuples().first())
     return json.loads(row[0]) if row else None
+
+
+def built_from(template: StoryTemplate, app: App) -> str:
+    """What a story depends on besides the user's events and the period, as a hash: the
+    template's content, and the app's settings a story shows (its name, deep-link scheme and
+    share base URL are in every template's scope; the brand colours the theme, the host the
+    footer). A built story is served only while this is the same."""
+    settings = json.dumps([app.name, app.deep_link_scheme, app.share_base_url, app.brand],
+                          sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(f"{template.version}|{settings}".encode()).hexdigest()[:16]
 
 
 def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: list[str], *,
@@ -78,7 +92,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
     for uid in user_ids:
         context = {**values[uid], **base, "user": users[uid]}
         try:
-            _check_eligibility(template, context)
+            _check_eligibility(template, period, context)
         except NotEligible as exc:
             out[uid] = exc
             continue
@@ -92,19 +106,22 @@ def _user_context(user_id: str, profile: Profile | None) -> dict[str, Any]:
             "timezone": profile.timezone if profile else None}
 
 
-def _check_eligibility(template: StoryTemplate, context: dict[str, Any]) -> None:
+def _check_eligibility(template: StoryTemplate, period: Period, context: dict[str, Any]) -> None:
+    # The answer names the period's days: "this year" alone is untrue for someone whose plays
+    # all came after the cut-off (they did play this year; those plays count for no story).
+    covers = f"This story covers {period.span}."
     for i, rule in enumerate(template.spec["eligibility"]):
         if "metric" in rule:
             actual = context.get(rule["metric"])
             if not is_number(actual):  # none, or a derived text
                 actual = 0
             if actual < rule["min"]:
-                raise NotEligible(rule["message"], details={
+                raise NotEligible(f"{rule['message']} {covers}", details={
                     "rule": f"eligibility[{i}]", "metric": rule["metric"], "required": rule["min"],
-                    "actual": actual, "missing": rule["min"] - actual, "period": context["period"]})
+                    "actual": actual, "missing": rule["min"] - actual, "period": period.as_json()})
         if "when" in rule and not truthy(rule["when"], context):
-            raise NotEligible(rule["message"], details={"rule": f"eligibility[{i}]", "when": rule["when"],
-                                                        "period": context["period"]})
+            raise NotEligible(f"{rule['message']} {covers}", details={
+                "rule": f"eligibility[{i}]", "when": rule["when"], "period": period.as_json()})
 
 
 def _theme(template: StoryTemplate, app: App) -> dict[str, str]:

@@ -5,7 +5,7 @@ from typing import Any
 
 from ..errors import APIError, NotFound
 
-__all__ = ["NotEligible", "TemplateInvalid", "NotFound"]
+__all__ = ["NotEligible", "TemplateInvalid", "StoryUnavailable", "NotFound"]
 
 
 class NotEligible(APIError):
@@ -29,6 +29,14 @@ class TemplateInvalid(APIError):
     @property
     def paths(self) -> list[str]:
         return [e["path"] for e in self.errors]
+
+
+class StoryUnavailable(APIError):
+    """What a viewer is told when their story cannot be made for a reason only the app's operator
+    can fix (an invalid template): never the file or the reason, which go to the log, the command
+    line and the secret key's callers."""
+
+    status, code, message = 503, "story_unavailable", "This story is unavailable."
 
 
 def error_entry(path: str, reason: Any) -> dict[str, str]:

@@ -7,9 +7,10 @@ has one, and is skipped otherwise.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
-from .expressions import ExpressionFailed, evaluate, pick_variant, render, truthy
+from .expressions import ExpressionFailed, evaluate, is_number, pick_variant, render, truthy
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,10 @@ class Renderer:
             raw = evaluate(spec["raw"], self.context)
             if raw is None:
                 raise ExpressionFailed("stat.raw is missing")
+            # The story is JSON: a method, a range or an infinity would fail it (Infinity is not
+            # JSON a browser reads), for this user only, at serving or in a build.
+            if not (isinstance(raw, (str, bool)) or (is_number(raw) and math.isfinite(raw))):
+                raise ExpressionFailed(f"stat.raw is a {type(raw).__name__}, not a finite number or a text")
         return {"value": self.text(spec["value"], f"{seed}.stat.value", required=True),
                 "raw": raw,
                 "unit": self.text(spec.get("unit"), f"{seed}.stat.unit"),

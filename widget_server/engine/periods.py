@@ -10,6 +10,8 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from .expressions import MONTHS
+
 DAY_MS = 86_400_000
 # The widest UTC offsets in use (+14:00, -12:00): a UTC range this much wider than the local
 # range holds every event of every zone, so the index range scan can stay on ``timestamp``.
@@ -53,6 +55,15 @@ class Period:
 
     def as_json(self) -> dict[str, str]:
         return {"label": self.label, "start": self.start.isoformat(), "end": self.end.isoformat()}
+
+    @property
+    def span(self) -> str:
+        """The days covered, as people read them: '1 January – 15 November 2026'."""
+        end = f"{self.end.day} {MONTHS[self.end.month - 1]} {self.end.year}"
+        if self.start == self.end:
+            return end
+        start = f"{self.start.day} {MONTHS[self.start.month - 1]}"
+        return f"{start}{'' if self.start.year == self.end.year else f' {self.start.year}'} – {end}"
 
 
 def day_number(day: date) -> int:

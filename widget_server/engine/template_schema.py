@@ -9,7 +9,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from .expressions import is_number
 
 IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
-TEMPLATE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# The one rule for a template id, read by the schema and by every route that takes one (stories,
+# embed, shares, stats): a file name and a URL segment, so nothing else may get in. ``\Z``, not
+# ``$``, which also matches before a final newline under ``re.match``.
+TEMPLATE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
+TEMPLATE_ID_RULE = "A template id: 1-64 of a-z, 0-9 and '-', not starting with '-'."
 # Dotted property names only: they end up inside SQL JSON paths, so nothing else may get in.
 PROPERTY_PATH = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}(\.[A-Za-z_$][A-Za-z0-9_$]{0,63}){0,4}$")
 COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
@@ -293,7 +297,7 @@ class CardSchema(Strict):
 
 
 class TemplateSchema(Strict):
-    id = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error="Use a-z, 0-9 and '-'."))
+    id = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error=TEMPLATE_ID_RULE))
     title = text(required=True)
     description = fields.String()
     period = fields.Nested(PeriodSchema, required=True)

@@ -2,6 +2,7 @@
 the file, the key path (``frames[2].stat.value``) and the reason."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -37,6 +38,9 @@ class StoryTemplate:
     id: str
     file: str
     spec: dict[str, Any]
+    # The content this template was parsed from, as a hash: a story built from other content
+    # (the file was edited since) is never served for this one.
+    version: str = ""
     sql_metrics: dict[str, dict] = field(default_factory=dict)
     later_metrics: dict[str, dict] = field(default_factory=dict)
     # Metrics the frames, card and rules actually read (with what those depend on): a story
@@ -90,11 +94,17 @@ def parse(source: str, file: str = "<template>") -> StoryTemplate:
     errors = _check_semantics(spec)
     if errors:
         raise TemplateInvalid(file, errors)
-    template = StoryTemplate(id=spec["id"], file=file, spec=spec, used=_used_metrics(spec))
+    template = StoryTemplate(id=spec["id"], file=file, spec=spec, version=content_version(source),
+                             used=_used_metrics(spec))
     for name, metric in spec["metrics"].items():
         target = template.later_metrics if metric["kind"] in LATER_KINDS else template.sql_metrics
         target[name] = metric
     return template
+
+
+def content_version(source: str) -> str:
+    """What names a template's content: a hash of its text (16 hex digits)."""
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 def _check_semantics(spec: dict) -> list[dict[str, str]]:
@@ -252,22 +262,23 @@ def load_file(path: str | os.PathLike) -> StoryTemplate:
 class Registry:
     """Templates by id: the shipped ones, overridden per app by ``<app templates root>/<app_id>/``.
 
-    Files are re-read when their modification time changes, so editing a template needs no restart.
+    Files are re-read when they change (modification time, size or inode: an editor that saves
+    by renaming makes a new inode, and two saves in one clock tick differ in size most often),
+    so editing a template needs no restart. A file found invalid is remembered as such until it
+    changes, and logged once, not on every request.
     """
 
     def __init__(self) -> None:
         self.app_root: Path | None = None
-        self._cache: dict[Path, tuple[float, StoryTemplate]] = {}
+        self._cache: dict[Path, tuple[tuple[int, int, int], StoryTemplate | TemplateInvalid]] = {}
         self._lock = threading.Lock()
 
     def path_for(self, app_id: int | None, template_id: str) -> Path | None:
         """The file of a known template, or None; an id not of the id's form never reaches the disk."""
         if not is_template_id(template_id):
             return None
-        folders = [SHIPPED_DIR]
-        if self.app_root is not None and app_id is not None:
-            folders.insert(0, self.app_root / str(int(app_id)))
-        for folder in folders:
+        own = self.app_folder(app_id)
+        for folder in ([own] if own else []) + [SHIPPED_DIR]:
             # File names may use '_' where the id uses '-' (year_in_music.toml is year-in-music).
             for stem in (template_id, template_id.replace("-", "_")):
                 candidate = folder / f"{stem}.toml"
@@ -276,23 +287,44 @@ class Registry:
         return None
 
     def get(self, app_id: int | None, template_id: str) -> StoryTemplate:
+        """The template, or TemplateInvalid (its file and reasons: for the log, the CLI and the
+        secret key's callers, never for viewers) or NotFound."""
         path = self.path_for(app_id, template_id)
         if path is None:
             raise unknown_template(template_id)
-        mtime = path.stat().st_mtime
+        try:
+            stat = path.stat()
+        except OSError:  # removed since path_for looked
+            raise unknown_template(template_id) from None
+        key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         hit = self._cache.get(path)
-        if hit and hit[0] == mtime:
-            return hit[1]
-        template = load_file(path)
-        with self._lock:
-            self._cache[path] = (mtime, template)
-        return template
+        if hit is None or hit[0] != key:
+            try:
+                loaded: StoryTemplate | TemplateInvalid = load_file(path)
+            except TemplateInvalid as exc:
+                loaded = exc
+                log.error("story template %s is invalid: %s", path,
+                          "; ".join(f"{e['path'] or '<root>'}: {e['reason']}" for e in exc.errors))
+            with self._lock:
+                self._cache[path] = hit = (key, loaded)
+        if isinstance(hit[1], TemplateInvalid):
+            # A new exception each time: one raised again would carry every earlier traceback.
+            raise TemplateInvalid(hit[1].file, hit[1].errors)
+        return hit[1]
+
+    def app_folder(self, app_id: int | None) -> Path | None:
+        """Where an app's own templates live (they override the shipped ones of the same id)."""
+        if self.app_root is None or app_id is None:
+            return None
+        return self.app_root / str(int(app_id))
+
+    def files(self, app_id: int | None = None) -> list[Path]:
+        """The template files the registry serves from: the shipped ones, then the app's own."""
+        own = self.app_folder(app_id)
+        return sorted(SHIPPED_DIR.glob("*.toml")) + (sorted(own.glob("*.toml")) if own else [])
 
     def ids(self, app_id: int | None = None) -> list[str]:
-        files = list(SHIPPED_DIR.glob("*.toml"))
-        if self.app_root is not None and app_id is not None:
-            files += list((self.app_root / str(int(app_id))).glob("*.toml"))
-        return sorted({p.stem.replace("_", "-") for p in files})
+        return sorted({p.stem.replace("_", "-") for p in self.files(app_id)})
 
 
 registry = Registry()

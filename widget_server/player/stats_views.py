@@ -7,7 +7,7 @@ from flask import Response, jsonify, render_template, request
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ..auth import require_secret_key
-from ..engine.template_schema import TEMPLATE_ID
+from ..engine.template_schema import TEMPLATE_ID, TEMPLATE_ID_RULE
 from ..errors import NotFound, Unauthorized, ValidationFailed
 from ..models import now_ms
 from . import bp
@@ -21,7 +21,7 @@ class StatsQuery(Schema):
 def _stats(template_id: str) -> dict[str, Any]:
     caller = require_secret_key()
     if not TEMPLATE_ID.match(template_id):
-        raise NotFound("No such template id.", details={"template": ["Use a-z, 0-9 and '-'."]})
+        raise NotFound("No such template id.", details={"template": [TEMPLATE_ID_RULE]})
     try:
         args = StatsQuery().load(request.args.to_dict())
     except ValidationError as exc:

@@ -61,10 +61,10 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
 def _frozen_card(caller: Caller, template_id: str, caption: str | None,
                  upload: Upload | None) -> tuple[dict[str, Any], Upload | None]:
     """What a share of the caller's story shows, assembled now, and the picture on it."""
-    from ..engine import assemble_story
+    from ..stories import story_for
 
     try:
-        story = assemble_story(caller.app_id, template_id, caller.user_id)
+        story = story_for(caller, template_id)
     except NotFound:
         raise ValidationFailed("There is no story template with this id.",
                                details={"template": [f"Unknown template {template_id!r}."]}) from None

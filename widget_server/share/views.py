@@ -8,6 +8,7 @@ from flask import Response, current_app, jsonify, render_template, request, send
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from .. import json_body
+from ..engine.template_schema import TEMPLATE_ID, TEMPLATE_ID_RULE
 from ..errors import APIError, ValidationFailed
 from ..models import Share
 from . import access, bp, images, page, shares
@@ -28,8 +29,7 @@ IMAGE_MAX_AGE = 3600
 
 
 class ShareRequest(Schema):
-    template = fields.String(required=True, validate=validate.Regexp(
-        r"^[a-z0-9][a-z0-9_-]{0,63}$", error="A template id: lowercase letters, digits, '-' and '_'."))
+    template = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error=TEMPLATE_ID_RULE))
     caption = fields.String(load_default=None, allow_none=True)
     upload_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
 

@@ -16,10 +16,8 @@
   // Subtrees whose text may be something the user typed: never read.
   var NO_TEXT = { INPUT: 1, TEXTAREA: 1, SELECT: 1, OPTION: 1, SCRIPT: 1, STYLE: 1, NOSCRIPT: 1 };
 
-  var existing = window.Recap;
-  if (existing && typeof existing.track === "function") return; // loaded twice: keep the first
+  if (window.Recap && typeof window.Recap.track === "function") return; // loaded twice: keep the first
 
-  var pending = Array.isArray(existing) ? existing : [];
   var script = document.currentScript;
   var config = null;
   var disabled = false;
@@ -493,11 +491,6 @@
     anonymousId: safe(function () { return blocked() ? null : anonymousId(); }),
     userId: safe(function () { return load("userId"); })
   };
-  // The story player (player.js) shares the window.Recap namespace: add to it, never replace it.
-  var api = existing && typeof existing === "object" && !Array.isArray(existing) ? existing : {};
-  for (var m in methods) api[m] = methods[m];
-  window.Recap = api;
-
   safe(function () {
     var key = script && script.getAttribute("data-write-key");
     if (key) {
@@ -505,10 +498,28 @@
       init({ writeKey: key, host: host, capturePageViews: script.getAttribute("data-page-views") !== "false",
              captureClicks: script.getAttribute("data-clicks") !== "false" });
     }
-    // Calls made before the file loaded: window.Recap = [["track", "x", {...}], ...].
-    for (var i = 0; i < pending.length; i++) {
-      var call = pending[i];
-      if (Array.isArray(call) && typeof api[call[0]] === "function") api[call[0]].apply(null, call.slice(1));
-    }
   })();
+  // After the snippet's init(), so queued calls find recap.js started.
+  extendRecap(methods);
+
+  // window.Recap is one object that recap.js and player.js extend, loaded in any order. Calls
+  // queued with Recap.push([method, ...args]) (or in an array before either loads) run once a
+  // file with that method is in; one that throws is reported and the rest still run.
+  // Identical in both files (a test compares them).
+  function extendRecap(methods) {
+    var R = window.Recap;
+    var calls = Array.isArray(R) ? R : R && R._queued || [];
+    if (!R || Array.isArray(R)) R = window.Recap = {};
+    for (var m in methods) R[m] = methods[m];
+    R._queued = [];
+    R.push = function () {
+      for (var i = 0; i < arguments.length; i++) {
+        var call = arguments[i];
+        if (!Array.isArray(call)) continue;
+        if (!(R[call[0]] instanceof Function)) R._queued.push(call);
+        else try { R[call[0]].apply(R, call.slice(1)); } catch (e) { setTimeout(function () { throw e; }); }
+      }
+    };
+    R.push.apply(R, calls);
+  }
 })(window, document);

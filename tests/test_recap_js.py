@@ -427,10 +427,12 @@ def test_do_not_track_and_opt_out_send_nothing(browser, site, query, tenant, arr
     page = context.new_page()
     # The browser's Do Not Track setting cannot be switched on from here, so the page sees it set.
     page.add_init_script("Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})")
+    context.add_cookies([{"name": "recap_aid", "value": "from-before-dnt", "url": host.url}])
     page.goto(host.url + "/")
     page.evaluate("Recap.track('dnt_event'); Recap.flush()")
     page.click("text=Press")
     assert page.evaluate("[Recap.anonymousId(), localStorage.getItem('recap:anonymousId')]") == [None, None]
+    assert recap_aid(page) is None  # taken away: the site's server no longer links the visits
     with page.expect_event("close"):
         page.close(run_before_unload=True)
 
@@ -792,3 +794,61 @@ def test_a_flush_beyond_the_keepalive_quota_sends_every_batch_once_in_order(page
     stored(query, tenant.app_id, lambda e: e["name"].startswith("e"), count=8, page=page)
     assert [e["name"] for e in events(query, tenant.app_id)] == [f"e{i}" for i in range(8)]
     assert len(arrivals) == 4
+
+
+# ---- the recap_aid cookie: the site's own server sees the same visitor ----------------------
+
+YEAR_S = 365 * 86400
+
+
+def recap_aid(page) -> dict | None:
+    return next((c for c in page.context.cookies() if c["name"] == "recap_aid"), None)
+
+
+@pytest.mark.browser
+def test_the_anonymous_id_is_kept_in_the_recap_aid_cookie_the_wsgi_middleware_reads(page, site, query,
+                                                                                   tenant):
+    from sdk.autocapture import default_user
+
+    host = site("", init=ONLY_TRACKED)
+    page.goto(host.url + "/")
+    page.evaluate("Recap.track('first_visit'); Recap.flush()")
+    sent = stored(query, tenant.app_id, lambda e: e["name"] == "first_visit")[0]["anonymous_id"]
+    cookie = recap_aid(page)
+    assert cookie is not None and cookie["value"] == sent
+    assert (cookie["path"], cookie["sameSite"], cookie["secure"], cookie["httpOnly"]) == ("/", "Lax", False, False)
+    assert cookie["expires"] == pytest.approx(time.time() + YEAR_S, abs=300)
+    assert cookie["domain"] == "127.0.0.1"  # host-only: the page's own host
+
+    # The next page request carries it, and the middleware's reader finds the same id in it.
+    page.reload()
+    assert page.evaluate("Recap.anonymousId()") == sent
+    header = host.cookies[-1]
+    assert default_user({"HTTP_COOKIE": header}) == (None, sent)
+    assert recap_aid(page)["value"] == sent
+
+    # reset() starts a new visitor at once, in the cookie too, so the server's next page view
+    # already carries the new id; opting out takes the cookie away.
+    page.evaluate("Recap.reset()")
+    fresh = page.evaluate("Recap.anonymousId()")
+    assert fresh != sent and recap_aid(page)["value"] == fresh
+    page.evaluate("Recap.optOut()")
+    assert recap_aid(page) is None
+    page.reload()
+    assert recap_aid(page) is None and host.cookies[-1] is None
+    page.evaluate("Recap.optIn()")
+    assert recap_aid(page)["value"] == fresh
+
+
+@pytest.mark.browser
+def test_the_recap_aid_cookie_is_secure_on_an_https_page(page, live_server, tenant):
+    # An https origin the browser believes in: its page and recap.js are answered by the test.
+    page.route("https://shop.example/sdk/recap.js", lambda route: route.fulfill(
+        body=RECAP_JS.read_text(), content_type="text/javascript"))
+    page.route("https://shop.example/", lambda route: route.fulfill(content_type="text/html", body=(
+        '<!doctype html><script src="/sdk/recap.js"></script><script>Recap.init({writeKey: '
+        f'"{tenant.write_key}", host: "{live_server.url}", {ONLY_TRACKED}}});</script>')))
+    page.goto("https://shop.example/")
+    cookie = recap_aid(page)
+    assert cookie["value"] == page.evaluate("Recap.anonymousId()")
+    assert (cookie["secure"], cookie["sameSite"], cookie["domain"]) == (True, "Lax", "shop.example")

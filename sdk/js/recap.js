@@ -84,8 +84,17 @@
 
   function anonymousId() {
     var id = load("anonymousId");
-    if (!id) { id = uuid(); save("anonymousId", id); }
+    if (!id) { id = uuid(); save("anonymousId", id); setCookie(id); }
     return id;
+  }
+
+  // The id in a cookie too, for the site's own server (sdk.autocapture) to join its page views
+  // to this visitor. A year; written, never read; null deletes it.
+  function setCookie(id) {
+    try {
+      document.cookie = "recap_aid=" + (id || "") + "; path=/; SameSite=Lax; max-age=" + (id ? 31536000 : 0) +
+        (location.protocol === "https:" ? "; Secure" : "");
+    } catch (e) { /* a sandboxed frame has no cookies */ }
   }
 
   function doNotTrack() {
@@ -428,6 +437,8 @@
       capturePageLeave: options.capturePageLeave !== false
     };
     disabled = options.respectDoNotTrack !== false && doNotTrack();
+    // Renewed on each page load; taken away under DNT and opt-out.
+    setCookie(blocked() ? null : anonymousId());
     if (disabled) return;
     restoreSaved();
     document.addEventListener("visibilitychange", safe(onVisibility));
@@ -466,16 +477,19 @@
   function reset() {
     save("userId", null);
     save("anonymousId", null);
+    setCookie(blocked() ? null : anonymousId());
   }
 
   function optOut() {
     save("optOut", "1");
     save("queue", null);
     queue = [];
+    setCookie(null);
   }
 
   function optIn() {
     save("optOut", null);
+    if (!blocked()) setCookie(anonymousId());
   }
 
   var methods = {

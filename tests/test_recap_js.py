@@ -33,6 +33,7 @@ class HostSite:
 
     def __init__(self, html: str):
         body = html.encode()
+        cookies = self.cookies = []  # the Cookie header of each page request
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -40,6 +41,7 @@ class HostSite:
                     self.send_response(404)
                     self.end_headers()
                     return
+                cookies.append(self.headers.get("Cookie"))
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -66,7 +68,8 @@ def site(live_server, tenant):
     """Start host sites on demand: ``site(body_html, init=...)``; all are stopped after the test."""
     started: list[HostSite] = []
 
-    def start(body: str = "", init: str | None = QUIET, head: str = "") -> HostSite:
+    def start(body: str = "", init: str | None = QUIET, head: str = "", html: str | None = None) -> HostSite:
+        """``html`` is a whole page, served as it is."""
         src = f"{live_server.url}/sdk/recap.js"
         if init is None:  # the snippet alone
             loader = (f'<script src="{src}" data-write-key="{tenant.write_key}" '
@@ -74,8 +77,9 @@ def site(live_server, tenant):
         else:  # Recap.init() with extra options (a JS object literal's inside)
             loader = (f'<script src="{src}"></script><script>Recap.init({{writeKey: "{tenant.write_key}", '
                       f'host: "{live_server.url}", {init}}});</script>')
-        html = (f"<!doctype html><html><head><title>Home page</title>{head}{loader}</head>"
-                f"<body>{body}</body></html>")
+        if html is None:
+            html = (f"<!doctype html><html><head><title>Home page</title>{head}{loader}</head>"
+                    f"<body>{body}</body></html>")
         host = HostSite(html)
         started.append(host)
         return host
@@ -423,10 +427,12 @@ def test_do_not_track_and_opt_out_send_nothing(browser, site, query, tenant, arr
     page = context.new_page()
     # The browser's Do Not Track setting cannot be switched on from here, so the page sees it set.
     page.add_init_script("Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})")
+    context.add_cookies([{"name": "recap_aid", "value": "from-before-dnt", "url": host.url}])
     page.goto(host.url + "/")
     page.evaluate("Recap.track('dnt_event'); Recap.flush()")
     page.click("text=Press")
     assert page.evaluate("[Recap.anonymousId(), localStorage.getItem('recap:anonymousId')]") == [None, None]
+    assert recap_aid(page) is None  # taken away: the site's server no longer links the visits
     with page.expect_event("close"):
         page.close(run_before_unload=True)
 
@@ -478,11 +484,94 @@ def test_bad_calls_warn_and_never_throw_into_the_page(page, site, query, tenant,
     assert names == {"page", "still_working"}
 
 
+# ---- one window.Recap for recap.js and the story player, in any load order --------------------
+
+PLAYER_JS = ROOT / "widget_server" / "player" / "static" / "player.js"
+SCRIPTS = {"recap": "/sdk/recap.js", "player": "/widget/player.js"}
+LOADED = {"recap": "typeof Recap.track === 'function'", "player": "typeof Recap.story === 'function'"}
+
+
+def extend_recap_source(path: Path) -> str:
+    text = path.read_text()
+    start = text.index("  function extendRecap(")
+    return text[start:text.index("\n  }\n", start) + 5]
+
+
+def test_recap_js_and_the_player_extend_window_recap_with_the_same_code():
+    # Two files with no build step: the one rule is written twice, and must not drift apart.
+    assert extend_recap_source(RECAP_JS) == extend_recap_source(PLAYER_JS)
+
+
 @pytest.mark.browser
-def test_the_story_player_and_recap_js_share_the_recap_namespace(page, site, live_server):
-    host = site("", head=f'<script src="{live_server.url}/widget/player.js"></script>')
+@pytest.mark.parametrize("first", ["recap", "player"])
+@pytest.mark.parametrize("mode", ["sync", "async", "defer"])
+def test_recap_js_and_the_player_load_in_any_order_into_one_recap(page, site, live_server, query, tenant,
+                                                                  mode, first):
+    """Calls queued before either file, between them and after both all run, in order, and both
+    APIs end up on the one object the first file made."""
+    from player_helpers import preview_story
+
+    second = "player" if first == "recap" else "recap"
+    attr = "" if mode == "sync" else " " + mode
+    stub = "window.Recap = window.Recap || []; Recap.push"
+    init = (f'{{writeKey: "{tenant.write_key}", host: "{live_server.url}", {ONLY_TRACKED}}}')
+    story = json.dumps(preview_story())
+    host = site(html=f"""<!doctype html><html><head><title>Load order</title>
+      <script>{stub}(["init", {init}], ["track", "before_both", {{n: 1}}]);</script>
+      <script src="{live_server.url}{SCRIPTS[first]}"{attr}></script>
+      <script>{stub}(["track", "between", {{n: 2}}]);</script>
+      <script src="{live_server.url}{SCRIPTS[second]}"{attr}></script>
+    </head><body><div id="story" style="height: 600px"></div>
+      <script>{stub}(["story", "#story", {{story: {story}}}], ["track", "in_body", {{n: 3}}]);</script>
+    </body></html>""")
+
+    # The second file is held back until the first has run: the order is the test's, not the network's.
+    held = []
+    page.route(live_server.url + SCRIPTS[second], lambda route: held.append(route))
+    page.goto(host.url + "/", wait_until="commit")
+    page.wait_for_function(f"{LOADED[first]} && typeof Recap.push === 'function'")
+    page.evaluate("window.firstRecap = window.Recap")
+    assert page.evaluate(LOADED[second]) is False
+    wait_for(lambda: held, page=page)
+    held[0].continue_()
+
+    page.wait_for_function(f"{LOADED[second]} && document.readyState === 'complete'")
+    page.wait_for_selector("#story .recap-player[data-index='0']")  # the queued Recap.story ran
+    assert page.evaluate("window.Recap === window.firstRecap")  # extended, not replaced
+    page.evaluate("Recap.push(['track', 'after_both', {n: 4}]); Recap.flush()")
+    assert page.evaluate("Recap._queued.length") == 0
+
+    tracked = stored(query, tenant.app_id, lambda e: e["type"] == "track", count=4, page=page)
+    assert [(e["name"], e["properties"]["n"]) for e in tracked] == [
+        ("before_both", 1), ("between", 2), ("in_body", 3), ("after_both", 4)]
+    assert {e["anonymous_id"] for e in tracked} == {page.evaluate("Recap.anonymousId()")}
+
+
+@pytest.mark.browser
+def test_a_queued_call_that_throws_is_reported_and_the_rest_still_run(browser, site, live_server, query,
+                                                                     tenant):
+    from player_helpers import preview_story
+
+    init = f'{{writeKey: "{tenant.write_key}", host: "{live_server.url}", {ONLY_TRACKED}}}'
+    host = site(html=f"""<!doctype html><html><body><div id="mount" style="height: 600px"></div>
+      <script>window.Recap = [["story", "#no-such-element", {{}}],
+        ["story", "#mount", {{story: {json.dumps(preview_story())}}}],
+        ["init", {init}], ["track", "still_runs"], ["not_a_method_yet", 1], "not a call"];</script>
+      <script src="{live_server.url}/widget/player.js"></script>
+      <script src="{live_server.url}/sdk/recap.js"></script></body></html>""")
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(host.url + "/")
-    assert page.evaluate("[typeof Recap.story, typeof Recap.track]") == ["function", "function"]
+    page.wait_for_selector("#mount .recap-player")  # the call after the one that threw
+    page.evaluate("Recap.flush()")
+    stored(query, tenant.app_id, lambda e: e["name"] == "still_runs")
+    wait_for(lambda: errors, page=page)
+    assert errors == ["Recap.story: no element to mount in"]
+    assert page.evaluate("Recap._queued") == [["not_a_method_yet", 1]]  # kept for a file that has it
+    leave(page)
+    context.close()
 
 
 @pytest.mark.browser
@@ -585,9 +674,9 @@ def test_calls_made_before_the_file_loads_are_replayed(page, site, query, tenant
     host = site("", init=None, head="<script>window.Recap = [['track', 'early', {step: 1}]];</script>")
     page.goto(host.url + "/")
     page.wait_for_function("typeof Recap.track === 'function'")
-    page.evaluate("Recap.flush()")
-    early = stored(query, tenant.app_id, lambda e: e["name"] == "early")[0]
-    assert early["properties"] == {"step": 1}
+    page.evaluate("Recap.push(['track', 'late', {step: 2}]); Recap.flush()")  # push keeps working
+    early, late = stored(query, tenant.app_id, lambda e: e["type"] == "track", count=2)
+    assert (early["name"], early["properties"], late["name"]) == ("early", {"step": 1}, "late")
 
 
 @pytest.mark.browser
@@ -705,3 +794,61 @@ def test_a_flush_beyond_the_keepalive_quota_sends_every_batch_once_in_order(page
     stored(query, tenant.app_id, lambda e: e["name"].startswith("e"), count=8, page=page)
     assert [e["name"] for e in events(query, tenant.app_id)] == [f"e{i}" for i in range(8)]
     assert len(arrivals) == 4
+
+
+# ---- the recap_aid cookie: the site's own server sees the same visitor ----------------------
+
+YEAR_S = 365 * 86400
+
+
+def recap_aid(page) -> dict | None:
+    return next((c for c in page.context.cookies() if c["name"] == "recap_aid"), None)
+
+
+@pytest.mark.browser
+def test_the_anonymous_id_is_kept_in_the_recap_aid_cookie_the_wsgi_middleware_reads(page, site, query,
+                                                                                   tenant):
+    from sdk.autocapture import default_user
+
+    host = site("", init=ONLY_TRACKED)
+    page.goto(host.url + "/")
+    page.evaluate("Recap.track('first_visit'); Recap.flush()")
+    sent = stored(query, tenant.app_id, lambda e: e["name"] == "first_visit")[0]["anonymous_id"]
+    cookie = recap_aid(page)
+    assert cookie is not None and cookie["value"] == sent
+    assert (cookie["path"], cookie["sameSite"], cookie["secure"], cookie["httpOnly"]) == ("/", "Lax", False, False)
+    assert cookie["expires"] == pytest.approx(time.time() + YEAR_S, abs=300)
+    assert cookie["domain"] == "127.0.0.1"  # host-only: the page's own host
+
+    # The next page request carries it, and the middleware's reader finds the same id in it.
+    page.reload()
+    assert page.evaluate("Recap.anonymousId()") == sent
+    header = host.cookies[-1]
+    assert default_user({"HTTP_COOKIE": header}) == (None, sent)
+    assert recap_aid(page)["value"] == sent
+
+    # reset() starts a new visitor at once, in the cookie too, so the server's next page view
+    # already carries the new id; opting out takes the cookie away.
+    page.evaluate("Recap.reset()")
+    fresh = page.evaluate("Recap.anonymousId()")
+    assert fresh != sent and recap_aid(page)["value"] == fresh
+    page.evaluate("Recap.optOut()")
+    assert recap_aid(page) is None
+    page.reload()
+    assert recap_aid(page) is None and host.cookies[-1] is None
+    page.evaluate("Recap.optIn()")
+    assert recap_aid(page)["value"] == fresh
+
+
+@pytest.mark.browser
+def test_the_recap_aid_cookie_is_secure_on_an_https_page(page, live_server, tenant):
+    # An https origin the browser believes in: its page and recap.js are answered by the test.
+    page.route("https://shop.example/sdk/recap.js", lambda route: route.fulfill(
+        body=RECAP_JS.read_text(), content_type="text/javascript"))
+    page.route("https://shop.example/", lambda route: route.fulfill(content_type="text/html", body=(
+        '<!doctype html><script src="/sdk/recap.js"></script><script>Recap.init({writeKey: '
+        f'"{tenant.write_key}", host: "{live_server.url}", {ONLY_TRACKED}}});</script>')))
+    page.goto("https://shop.example/")
+    cookie = recap_aid(page)
+    assert cookie["value"] == page.evaluate("Recap.anonymousId()")
+    assert (cookie["secure"], cookie["sameSite"], cookie["domain"]) == (True, "Lax", "shop.example")

@@ -16,10 +16,8 @@
   // Subtrees whose text may be something the user typed: never read.
   var NO_TEXT = { INPUT: 1, TEXTAREA: 1, SELECT: 1, OPTION: 1, SCRIPT: 1, STYLE: 1, NOSCRIPT: 1 };
 
-  var existing = window.Recap;
-  if (existing && typeof existing.track === "function") return; // loaded twice: keep the first
+  if (window.Recap && typeof window.Recap.track === "function") return; // loaded twice: keep the first
 
-  var pending = Array.isArray(existing) ? existing : [];
   var script = document.currentScript;
   var config = null;
   var disabled = false;
@@ -86,8 +84,17 @@
 
   function anonymousId() {
     var id = load("anonymousId");
-    if (!id) { id = uuid(); save("anonymousId", id); }
+    if (!id) { id = uuid(); save("anonymousId", id); setCookie(id); }
     return id;
+  }
+
+  // The id in a cookie too, for the site's own server (sdk.autocapture) to join its page views
+  // to this visitor. A year; written, never read; null deletes it.
+  function setCookie(id) {
+    try {
+      document.cookie = "recap_aid=" + (id || "") + "; path=/; SameSite=Lax; max-age=" + (id ? 31536000 : 0) +
+        (location.protocol === "https:" ? "; Secure" : "");
+    } catch (e) { /* a sandboxed frame has no cookies */ }
   }
 
   function doNotTrack() {
@@ -430,6 +437,8 @@
       capturePageLeave: options.capturePageLeave !== false
     };
     disabled = options.respectDoNotTrack !== false && doNotTrack();
+    // Renewed on each page load; taken away under DNT and opt-out.
+    setCookie(blocked() ? null : anonymousId());
     if (disabled) return;
     restoreSaved();
     document.addEventListener("visibilitychange", safe(onVisibility));
@@ -468,16 +477,19 @@
   function reset() {
     save("userId", null);
     save("anonymousId", null);
+    setCookie(blocked() ? null : anonymousId());
   }
 
   function optOut() {
     save("optOut", "1");
     save("queue", null);
     queue = [];
+    setCookie(null);
   }
 
   function optIn() {
     save("optOut", null);
+    if (!blocked()) setCookie(anonymousId());
   }
 
   var methods = {
@@ -493,11 +505,6 @@
     anonymousId: safe(function () { return blocked() ? null : anonymousId(); }),
     userId: safe(function () { return load("userId"); })
   };
-  // The story player (player.js) shares the window.Recap namespace: add to it, never replace it.
-  var api = existing && typeof existing === "object" && !Array.isArray(existing) ? existing : {};
-  for (var m in methods) api[m] = methods[m];
-  window.Recap = api;
-
   safe(function () {
     var key = script && script.getAttribute("data-write-key");
     if (key) {
@@ -505,10 +512,28 @@
       init({ writeKey: key, host: host, capturePageViews: script.getAttribute("data-page-views") !== "false",
              captureClicks: script.getAttribute("data-clicks") !== "false" });
     }
-    // Calls made before the file loaded: window.Recap = [["track", "x", {...}], ...].
-    for (var i = 0; i < pending.length; i++) {
-      var call = pending[i];
-      if (Array.isArray(call) && typeof api[call[0]] === "function") api[call[0]].apply(null, call.slice(1));
-    }
   })();
+  // After the snippet's init(), so queued calls find recap.js started.
+  extendRecap(methods);
+
+  // window.Recap is one object that recap.js and player.js extend, loaded in any order. Calls
+  // queued with Recap.push([method, ...args]) (or in an array before either loads) run once a
+  // file with that method is in; one that throws is reported and the rest still run.
+  // Identical in both files (a test compares them).
+  function extendRecap(methods) {
+    var R = window.Recap;
+    var calls = Array.isArray(R) ? R : R && R._queued || [];
+    if (!R || Array.isArray(R)) R = window.Recap = {};
+    for (var m in methods) R[m] = methods[m];
+    R._queued = [];
+    R.push = function () {
+      for (var i = 0; i < arguments.length; i++) {
+        var call = arguments[i];
+        if (!Array.isArray(call)) continue;
+        if (!(R[call[0]] instanceof Function)) R._queued.push(call);
+        else try { R[call[0]].apply(R, call.slice(1)); } catch (e) { setTimeout(function () { throw e; }); }
+      }
+    };
+    R.push.apply(R, calls);
+  }
 })(window, document);

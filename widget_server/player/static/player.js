@@ -9,7 +9,6 @@
 (function () {
   'use strict';
 
-  var Recap = (window.Recap = window.Recap || {});
   var VERSION = '1.0';
   var SCRIPT_ORIGIN = document.currentScript && document.currentScript.src
     ? new URL(document.currentScript.src).origin : '';
@@ -988,7 +987,7 @@
 
   // --- public API ----------------------------------------------------------------------------
 
-  Recap.story = function (element, options) {
+  function story(element, options) {
     if (typeof element === 'string') element = document.querySelector(element);
     if (!element) throw new Error('Recap.story: no element to mount in');
     var player = new Player(element, options);
@@ -1009,7 +1008,26 @@
           paused: player.isPaused(), ended: !!player.paused.ended, progress: player.progress() };
       }
     };
-  };
-  Recap.bridge = bridge;
-  Recap.playerVersion = VERSION;
+  }
+
+  extendRecap({ story: story, bridge: bridge, playerVersion: VERSION });
+
+  // One window.Recap shared with recap.js in any load order: the same function is there, with
+  // its explanation (a test checks the two are identical).
+  function extendRecap(methods) {
+    var R = window.Recap;
+    var calls = Array.isArray(R) ? R : R && R._queued || [];
+    if (!R || Array.isArray(R)) R = window.Recap = {};
+    for (var m in methods) R[m] = methods[m];
+    R._queued = [];
+    R.push = function () {
+      for (var i = 0; i < arguments.length; i++) {
+        var call = arguments[i];
+        if (!Array.isArray(call)) continue;
+        if (!(R[call[0]] instanceof Function)) R._queued.push(call);
+        else try { R[call[0]].apply(R, call.slice(1)); } catch (e) { setTimeout(function () { throw e; }); }
+      }
+    };
+    R.push.apply(R, calls);
+  }
 })();

@@ -21,7 +21,7 @@ import traceback
 from types import TracebackType
 from typing import Any, Callable, Iterable, Iterator
 
-from .client import Client, Id
+from .client import MAX_ID, Client, Id
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class WSGIMiddleware:
                           "user_agent": (environ.get("HTTP_USER_AGENT") or "")[:MAX_TEXT] or None}
             properties = {k: v for k, v in properties.items() if v is not None}
             record = self.client.screen if self.event_type == "screen" else self.client.page
-            record(user_id=user_id, anonymous_id=anonymous_id, name=(route or path)[:200], properties=properties,
+            record(user_id=user_id, anonymous_id=anonymous_id, name=(route or path)[:MAX_ID], properties=properties,
                    timestamp=seen["arrived"])
             if exc is not None and self.capture_exceptions and isinstance(exc, Exception):
                 track_exception(self.client, exc, user_id=user_id, anonymous_id=anonymous_id,

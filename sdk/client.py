@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 DEFAULT_HOST = "http://127.0.0.1:8000"
-MAX_ID = 200  # the server's limit on ids, event names and message ids
+MAX_ID = 200  # the server's limit on ids, event names and message ids (widget_server/event_schema.py)
 
 Id = str | int
 Properties = Mapping[str, Any]
@@ -235,25 +235,34 @@ class Client:
 
 
 # --- argument checks (programmer errors) ------------------------------------------------------
+# An int id is sent as its digits: 1 to MAX_ID characters means -10**(MAX_ID-1) < id < 10**MAX_ID
+# (compared, not converted: str() of a huge int is slow, and refused past sys.get_int_max_str_digits).
+_INT_ID_LOW, _INT_ID_HIGH = -10 ** (MAX_ID - 1), 10 ** MAX_ID
+
+
 def _id(field: str, value: object) -> None:
-    if value.__class__ is str:
-        if 0 < len(value) <= MAX_ID:  # type: ignore[arg-type]
-            return
-        raise ValueError(f"{field} must be 1 to {MAX_ID} characters")
-    if value.__class__ is int or (isinstance(value, (str, int)) and not isinstance(value, bool)):
-        return
-    raise TypeError(f"{field} must be a string or an int, not {type(value).__name__}")
+    """The one length rule, the server's (MAX_ID): an id is a string or an int of 1 to MAX_ID
+    characters as sent. ``str.__len__`` and ``int.__int__`` read the value itself, which is what
+    JSON sends, whatever a subclass overrides."""
+    if isinstance(value, str):
+        if not 0 < str.__len__(value) <= MAX_ID:
+            raise ValueError(f"{field} must be 1 to {MAX_ID} characters")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not _INT_ID_LOW < int.__int__(value) < _INT_ID_HIGH:
+            raise ValueError(f"{field} must be 1 to {MAX_ID} characters")
+    else:
+        raise TypeError(f"{field} must be a string or an int, not {type(value).__name__}")
 
 
 def _name(field: str, value: object, required: bool = False) -> None:
+    """An event name, page or screen name, or message id: a string, under the ids' length rule."""
     if value is None:
         if required:
             raise ValueError(f"{field} is required")
         return
     if not isinstance(value, str):
         raise TypeError(f"{field} must be a string, not {type(value).__name__}")
-    if not 0 < len(value) <= MAX_ID:
-        raise ValueError(f"{field} must be 1 to {MAX_ID} characters")
+    _id(field, value)
 
 
 def _copy(field: str, value: Properties | None) -> dict | None:

@@ -94,7 +94,6 @@ class Client:
         self._worker = Worker(encoder(dict(context or {})), queue, transport, settings, self._report)
         self._inbox = self._worker.inbox
         self._append = self._inbox.append
-        self._max_inbox = max_queue_size
         self._wake_at = batch_size
         if not self.sync_mode:
             self._worker.start()
@@ -181,12 +180,12 @@ class Client:
         if self.sample_rate < 1.0 and random.random() >= self.sample_rate:
             self._worker.stats.sampled_out += 1
             return
-        inbox = self._inbox
-        if len(inbox) >= self._max_inbox and not self._worker.help_drain():
-            self._worker.inbox_full += 1
+        inbox, worker, now = self._inbox, self._worker, time.time()
+        if len(inbox) >= worker.check_at and worker.behind(now) and not worker.help_drain():
+            worker.inbox_full += 1
             return
         self._append((kind, user_id, anonymous_id, name, payload, context and dict(context), timestamp,
-                      message_id, extra, time.time()))
+                      message_id, extra, now))
         if self.sync_mode:
             try:
                 self._worker.run_sync(time.monotonic() + self.timeout)

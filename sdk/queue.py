@@ -22,6 +22,7 @@ from typing import Protocol
 log = logging.getLogger(__name__)
 
 Item = tuple[int, bytes]
+BUSY_TIMEOUT = 10.0  # seconds a spool write waits for another process sharing the file
 
 # Connections a forked child inherited: never used or closed there (SQLite forbids both),
 # only kept so the garbage collector does not close them under the parent's feet.
@@ -33,8 +34,9 @@ class EventQueue(Protocol):
 
     durable: bool
 
-    def put(self, bodies: list[bytes]) -> tuple[int, int]:
-        """Append; return (last id written, how many were dropped because the queue is full)."""
+    def put(self, bodies: list[bytes], timeout: float | None = None) -> tuple[int, int]:
+        """Append; return (last id written, how many were dropped because the queue is full).
+        With ``timeout``, raise ``sqlite3.OperationalError`` rather than wait longer for the disk."""
 
     def claim(self, max_count: int, max_bytes: int) -> list[Item]: ...
 
@@ -76,7 +78,7 @@ class MemoryQueue:
         self._last_id = 0
         self._lock = threading.Lock()
 
-    def put(self, bodies: list[bytes]) -> tuple[int, int]:
+    def put(self, bodies: list[bytes], timeout: float | None = None) -> tuple[int, int]:
         with self._lock:
             room = max(0, self.max_events - len(self._waiting) - len(self._claimed))
             kept = bodies[:room]
@@ -156,7 +158,7 @@ class SpoolQueue:
         if not self.path.exists():
             # Events may carry personal data: only the owner may read the file.
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
         # Incremental vacuum lets an emptied spool give back the disk a long outage took
         # (it only takes effect on a new file, before the first table).
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
@@ -178,20 +180,31 @@ class SpoolQueue:
         return conn
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """The connection, under the lock, inside one write transaction (rolled back on error)."""
-        with self._lock:
+    def _transaction(self, timeout: float | None = None) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, inside one write transaction (rolled back on error);
+        ``timeout`` bounds the wait for the lock and for another process's write lock."""
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise sqlite3.OperationalError("the spool is busy in this process")
+        try:
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            if timeout is not None:
+                conn.execute(f"PRAGMA busy_timeout = {max(1, int(timeout * 1000))}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            finally:
+                if timeout is not None:
+                    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
             try:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        finally:
+            self._lock.release()
 
-    def put(self, bodies: list[bytes]) -> tuple[int, int]:
-        with self._transaction() as conn:
+    def put(self, bodies: list[bytes], timeout: float | None = None) -> tuple[int, int]:
+        with self._transaction(timeout) as conn:
             held = conn.execute("SELECT rows FROM spool_size").fetchone()[0]
             kept = bodies[:max(0, self.max_events - held)]
             conn.executemany("INSERT INTO events (body) VALUES (?)", [(b,) for b in kept])

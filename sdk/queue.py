@@ -34,9 +34,9 @@ class EventQueue(Protocol):
 
     durable: bool
 
-    def put(self, bodies: list[bytes], timeout: float | None = None) -> tuple[int, int]:
-        """Append; return (last id written, how many were dropped because the queue is full).
-        With ``timeout``, raise ``sqlite3.OperationalError`` rather than wait longer for the disk."""
+    def put(self, bodies: list[bytes], timeout: float | None = None) -> int:
+        """Append; return how many were dropped because the queue is full. With ``timeout``,
+        raise ``sqlite3.OperationalError`` rather than wait longer for the disk."""
 
     def claim(self, max_count: int, max_bytes: int) -> list[Item]: ...
 
@@ -48,6 +48,10 @@ class EventQueue(Protocol):
 
     def lowest_id(self) -> int | None:
         """The lowest id still waiting or in flight, or None when the queue is empty."""
+
+    def highest_id(self) -> int:
+        """The highest id still waiting or in flight (0 if none): with a spool, events other
+        processes left or are adding count too."""
 
     def pending(self) -> int: ...
 
@@ -78,14 +82,14 @@ class MemoryQueue:
         self._last_id = 0
         self._lock = threading.Lock()
 
-    def put(self, bodies: list[bytes], timeout: float | None = None) -> tuple[int, int]:
+    def put(self, bodies: list[bytes], timeout: float | None = None) -> int:
         with self._lock:
             room = max(0, self.max_events - len(self._waiting) - len(self._claimed))
             kept = bodies[:room]
             for body in kept:
                 self._last_id += 1
                 self._waiting.append((self._last_id, body))
-            return self._last_id, len(bodies) - len(kept)
+            return len(bodies) - len(kept)
 
     def claim(self, max_count: int, max_bytes: int) -> list[Item]:
         with self._lock:
@@ -116,6 +120,10 @@ class MemoryQueue:
             if self._claimed:
                 ids.append(min(self._claimed))
             return min(ids) if ids else None
+
+    def highest_id(self) -> int:
+        with self._lock:
+            return self._last_id if self._waiting or self._claimed else 0
 
     def pending(self) -> int:
         return len(self._waiting) + len(self._claimed)
@@ -203,15 +211,14 @@ class SpoolQueue:
         finally:
             self._lock.release()
 
-    def put(self, bodies: list[bytes], timeout: float | None = None) -> tuple[int, int]:
+    def put(self, bodies: list[bytes], timeout: float | None = None) -> int:
         with self._transaction(timeout) as conn:
             held = conn.execute("SELECT rows FROM spool_size").fetchone()[0]
             kept = bodies[:max(0, self.max_events - held)]
             conn.executemany("INSERT INTO events (body) VALUES (?)", [(b,) for b in kept])
             conn.execute("UPDATE spool_size SET rows = rows + ?", (len(kept),))
             self._rows = held + len(kept)
-            last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-        return (last[0] if last else 0), len(bodies) - len(kept)
+        return len(bodies) - len(kept)
 
     def claim(self, max_count: int, max_bytes: int) -> list[Item]:
         now = time.time()
@@ -262,6 +269,12 @@ class SpoolQueue:
             if self._closed:
                 return None
             return self._conn.execute("SELECT MIN(id) FROM events").fetchone()[0]
+
+    def highest_id(self) -> int:
+        with self._lock:
+            if self._closed:
+                return 0
+            return self._conn.execute("SELECT MAX(id) FROM events").fetchone()[0] or 0
 
     def pending(self) -> int:
         """Rows in the spool (every process's). Never waits: while the writer or the sender holds

@@ -13,8 +13,10 @@ Two named daemon threads share the job so that neither waits on the other:
 * the **sender** claims batches from the queue and posts them, retrying with backoff; it is the
   only thread that ever waits on the network.
 
-``flush()`` puts a marker in the caller's deque; the writer turns it into "the last id written
-before it", and the sender sets it once every event up to that id has left the queue.
+``flush()`` puts a marker in the caller's deque; the writer, once it has written everything
+before it, turns it into "the highest id in the queue" (with a spool, that includes what earlier
+or other processes left there), and the sender sets it once every event up to that id has left
+the queue.
 """
 from __future__ import annotations
 
@@ -122,7 +124,6 @@ class Worker:
         self._retry_now = threading.Event()
         self._markers: list[tuple[int, threading.Event]] = []
         self._unwritten: list[bytes] = []
-        self._last_written = 0
         self._written_since_wake = 0
         self._reported_full = 0
         self._stop_writer = self._stop_sender = False
@@ -165,6 +166,8 @@ class Worker:
             event.set()
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self.queue.durable:
+            self._spool_the_rest()
         left = self.waiting(max(0.0, deadline - time.monotonic()))
         if left and not self.queue.durable:
             self.stats.dropped_at_exit += left
@@ -176,6 +179,19 @@ class Worker:
             self.transport.close()
             self.queue.close()
         return delivered and not left
+
+    def _spool_the_rest(self) -> None:
+        """Write what is still in memory to the spool, whatever the timeout: the next process
+        delivers it. Back-pressure keeps it to what the writer commits in a fraction of a
+        ``write_interval``; a spool that cannot be written within one is given up on."""
+        wait = self.settings.write_interval
+        if not self._drain_lock.acquire(timeout=wait):
+            return
+        try:
+            while (self.inbox or self._unwritten) and self._drain_chunk(wait):
+                pass
+        finally:
+            self._drain_lock.release()
 
     def _idle(self) -> bool:
         """Nothing queued; False when unsure (the writer is busy with a chunk)."""
@@ -311,7 +327,7 @@ class Worker:
             self._measured((time.perf_counter() - started) / count)
         if marker is not None:
             with self._marker_lock:
-                self._markers.append((self._last_written, marker.done))
+                self._markers.append((self.queue.highest_id(), marker.done))
             self._wake_sender.set()
         return True
 
@@ -326,7 +342,7 @@ class Worker:
 
     def _write(self, bodies: list[bytes], timeout: float | None = None) -> bool:
         try:
-            last, dropped = self.queue.put(bodies, timeout)
+            dropped = self.queue.put(bodies, timeout)
         except (sqlite3.Error, OSError) as exc:
             # (a caller helping with a timeout expects to find the spool busy at times)
             log.log(logging.WARNING if timeout is None else logging.DEBUG,
@@ -338,8 +354,6 @@ class Worker:
             return False
         self._unwritten = []
         self._stalled = False
-        if len(bodies) > dropped:
-            self._last_written = last
         self._written_since_wake += len(bodies) - dropped
         if dropped:
             self._dropped_full(dropped)

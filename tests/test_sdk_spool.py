@@ -147,6 +147,45 @@ def test_events_spooled_in_an_outage_are_sent_by_the_next_run(app, tenant, query
     assert stored(query) == (501, 501)
 
 
+EXIT_AT_ONCE = textwrap.dedent("""
+    import sys, sdk
+    url, spool, count = sys.argv[1:4]
+    client = sdk.Client("rcp_w_x", host=url, spool_path=spool)
+    for seq in range(int(count)):
+        client.track(user_id=f"u{seq % 50}", event="Song Played", properties={"seq": seq})
+    client.shutdown(timeout=0)
+""")
+
+
+def test_a_shutdown_without_time_to_deliver_leaves_everything_in_the_spool(tmp_path):
+    spool = tmp_path / "spool.sqlite3"
+    done = subprocess.run([sys.executable, "-c", EXIT_AT_ONCE, f"http://127.0.0.1:{free_port()}", str(spool),
+                           "20000"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert SpoolQueue(spool, 10**6).pending() == 20_000
+
+
+def test_a_fresh_processs_flush_waits_for_what_the_spool_holds(app, tenant, query, tmp_path):
+    spool = tmp_path / "spool.sqlite3"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    encode = sdk.client.encoder({})  # what an earlier process wrote and could not deliver
+    SpoolQueue(spool, 10**6).put([encode(("track", f"u{seq % 50}", None, "Song Played", {"seq": seq}, None,
+                                          None, None, None, time.time())) for seq in range(20_000)])
+
+    client = sdk.Client(tenant.write_key, host=url, spool_path=spool)
+    started = time.monotonic()
+    assert client.flush(timeout=1) is False  # the server is still down: not delivered, and says so
+    assert time.monotonic() - started >= 0.9
+    server = LiveServer(app, port=port).start()
+    try:
+        assert client.flush(timeout=60) is True
+        assert stored(query) == (20_000, 20_000)  # True means delivered, the moment it returns
+        client.shutdown(timeout=1)
+    finally:
+        server.stop()
+
+
 def test_memory_stays_bounded_while_the_server_is_down(tmp_path):
     client = sdk.Client("rcp_w_x", host=f"http://127.0.0.1:{free_port()}", spool_path=tmp_path / "s.sqlite3",
                         write_interval=0.01)
@@ -195,8 +234,8 @@ def test_a_batch_held_back_does_not_make_a_shared_spool_look_full(tmp_path):
         spool.put([b"{}"] * 50)
         spool.ack(spool.claim(100, 1_000_000))
     assert spool.pending() == 1
-    assert spool.put([b"{}"] * 50)[1] == 0
-    assert spool.put([b"{}"] * 50)[1] == 1  # 51 held: room for exactly 49 more
+    assert spool.put([b"{}"] * 50) == 0
+    assert spool.put([b"{}"] * 50) == 1  # 51 held: room for exactly 49 more
     assert spool.pending() == 100
 
 

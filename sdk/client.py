@@ -94,7 +94,7 @@ class Client:
         self._worker = Worker(encoder(dict(context or {})), queue, transport, settings, self._report)
         self._inbox = self._worker.inbox
         self._append = self._inbox.append
-        self._wake_at = batch_size
+        self._wake_at = self._worker.wake_at
         if not self.sync_mode:
             self._worker.start()
         _register(self)
@@ -181,7 +181,7 @@ class Client:
             self._worker.stats.sampled_out += 1
             return
         inbox, worker, now = self._inbox, self._worker, time.time()
-        if len(inbox) >= worker.check_at and worker.behind(now) and not worker.help_drain():
+        if len(inbox) >= worker.check_at and worker.behind(now) and not worker.wait_for_writer():
             worker.inbox_full += 1
             return
         self._append((kind, user_id, anonymous_id, name, payload, context and dict(context), timestamp,

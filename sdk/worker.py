@@ -7,9 +7,10 @@ Two named daemon threads share the job so that neither waits on the other:
   per chunk). This bounds what a crash can lose to the last ``write_interval``, even while the
   network hangs. A caller faster than the writer is held to that bound too: once the oldest
   unspooled event is a quarter of a ``write_interval`` old, or the backlog is more than the
-  writer commits in an eighth of one (measured as it runs), the calling thread writes chunks
-  itself before its event is queued (back-pressure). The rest of the interval is the margin
-  for the commit in progress and for a busy machine's scheduling.
+  writer commits in an eighth of one (measured as it runs), the calling thread waits for the
+  writer before its event is queued (back-pressure). The rest of the interval is the margin
+  for the commit in progress and for a busy machine's scheduling. With a spool the writer is
+  also woken every CHECK_AT events, so that a moderate rate never needs to wait.
 * the **sender** claims batches from the queue and posts them, retrying with backoff; it is the
   only thread that ever waits on the network.
 
@@ -99,11 +100,12 @@ class Worker:
         self.inbox: deque[Any] = deque()
         self.inbox_full = 0  # bumped by callers when the inbox is at its bound
         # What callers check before queueing (``behind``): with a spool, a backlog older than
-        # ``window`` or larger than ``backlog_cap`` makes them help the writer; in memory only
+        # ``window`` or larger than ``backlog_cap`` makes them wait for the writer; in memory only
         # ``max_inbox`` counts, and past it events are dropped. (A quarter of the interval: see
         # the module docstring.)
         durable = queue.durable
         self.check_at = CHECK_AT if durable else settings.max_inbox
+        self.wake_at = min(CHECK_AT, settings.batch_size) if durable else settings.batch_size
         self.window = settings.write_interval / 4 if durable else float("inf")
         self._cost = FIRST_COST
         self.backlog_cap, self._chunk = settings.max_inbox, WRITE_CHUNK
@@ -120,6 +122,7 @@ class Worker:
         self._marker_lock = threading.Lock()
         self._drain_lock = threading.Lock()
         self._wake_writer = threading.Event()
+        self._progress = threading.Event()  # set by each write: callers held back wait on it
         self._wake_sender = threading.Event()
         self._retry_now = threading.Event()
         self._markers: list[tuple[int, threading.Event]] = []
@@ -266,30 +269,28 @@ class Worker:
                 return False
         return len(inbox) >= self.backlog_cap or now - oldest > self.window
 
-    def help_drain(self) -> bool:
-        """Called by a caller that found the backlog ``behind``: with a spool it writes chunks
-        itself until it is not, so that what a SIGKILL can lose stays within ``write_interval``
-        however fast the app tracks. It waits at most one ``write_interval``: if the spool cannot
-        be written meanwhile (another process holds its lock, the disk stalls), callers stop
-        waiting and events wait in memory until a write succeeds. True if the caller's event
-        may be queued."""
+    def wait_for_writer(self) -> bool:
+        """Called by a caller that found the backlog ``behind``: with a spool it waits for the
+        writer until it is not, so that what a SIGKILL can lose stays within ``write_interval``
+        however fast the app tracks. (Waiting, not writing too: two threads sharing the GIL
+        spool slower than one.) It waits at most one ``write_interval``; if the writer wrote
+        nothing in that time (another process holds the spool's lock, the disk stalls), callers
+        stop waiting and events wait in memory until a write succeeds. True if the caller's
+        event may be queued."""
         settings = self.settings
         if not self.queue.durable or not self._started or self._stopped:
             return False
         wait = settings.write_interval
         deadline = time.monotonic() + wait
-        while not self._stalled and self.behind(time.time()) and time.monotonic() < deadline:
+        while not self._stalled and time.monotonic() < deadline:
             # (past the deadline the event is queued anyway: a backlog a stall left behind is
             # worked off one interval per call, not in one long call)
-            if not self._drain_lock.acquire(timeout=wait):
-                self._stalled = True  # the writer is stuck in a write
+            self._progress.clear()
+            if not self.behind(time.time()):
                 break
-            try:
-                if not self._drain_chunk(wait):
-                    self._stalled = True
-            finally:
-                self._drain_lock.release()
-        self._wake_writer.set()
+            self._wake_writer.set()
+            if not self._progress.wait(wait):
+                self._stalled = True  # the writer wrote nothing for a whole interval
         return len(self.inbox) < settings.max_inbox
 
     def _drain_chunk(self, timeout: float | None = None) -> bool:
@@ -344,7 +345,7 @@ class Worker:
         try:
             dropped = self.queue.put(bodies, timeout)
         except (sqlite3.Error, OSError) as exc:
-            # (a caller helping with a timeout expects to find the spool busy at times)
+            # (a shutdown writing with a timeout may find the spool busy)
             log.log(logging.WARNING if timeout is None else logging.DEBUG,
                     "recap: could not write %d events to the queue (%s); retrying", len(bodies), exc)
             keep = max(0, self.settings.max_inbox - len(self.inbox))
@@ -354,6 +355,7 @@ class Worker:
             return False
         self._unwritten = []
         self._stalled = False
+        self._progress.set()
         self._written_since_wake += len(bodies) - dropped
         if dropped:
             self._dropped_full(dropped)

@@ -1,6 +1,6 @@
 """The background work: encode what the caller queued, store it, deliver it in batches.
 
-Two named daemon threads share the job so that neither waits on the other:
+Named daemon threads share the job so that none waits on another:
 
 * the **writer** wakes twice per ``write_interval`` (or when a batch is ready), encodes the
   caller's raw tuples into JSON and appends them to the queue (for the spool: one SQLite commit
@@ -12,7 +12,9 @@ Two named daemon threads share the job so that neither waits on the other:
   for the commit in progress and for a busy machine's scheduling. With a spool the writer is
   also woken every CHECK_AT events, so that a moderate rate never needs to wait.
 * the **sender** claims batches from the queue and posts them, retrying with backoff; it is the
-  only thread that ever waits on the network.
+  only thread that ever waits on the network;
+* with a spool, the **checkpointer** folds SQLite's write-ahead log into the file twice a
+  second, so that no commit waits for a checkpoint's fsync.
 
 ``flush()`` puts a marker in the caller's deque; the writer, once it has written everything
 before it, turns it into "the highest id in the queue" (with a spool, that includes what earlier
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 WRITE_CHUNK = 1000  # events per spool transaction: the sender can start on the first one sooner
 FIRST_COST = 25e-6  # seconds to encode and spool one event, until the writer has measured it
 CHECK_AT = 64  # callers look at the backlog's age and size once it holds this many events
+CHECKPOINT_INTERVAL = 0.5  # seconds between spool checkpoints while events are being written
 
 
 class FlushMarker(NamedTuple):
@@ -125,6 +128,8 @@ class Worker:
         self._progress = threading.Event()  # set by each write: callers held back wait on it
         self._wake_sender = threading.Event()
         self._retry_now = threading.Event()
+        self._wake_checkpointer = threading.Event()  # only to stop it
+        self._wrote_since_checkpoint = False
         self._markers: list[tuple[int, threading.Event]] = []
         self._unwritten: list[bytes] = []
         self._written_since_wake = 0
@@ -139,6 +144,9 @@ class Worker:
         self._started = True
         self._threads = [threading.Thread(target=self._write_loop, name="recap-sdk-writer", daemon=True),
                          threading.Thread(target=self._send_loop, name="recap-sdk-sender", daemon=True)]
+        if self.queue.durable:
+            self._threads.append(threading.Thread(target=self._checkpoint_loop, name="recap-sdk-checkpoint",
+                                                  daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -165,7 +173,7 @@ class Worker:
         delivered = self.flush(timeout)
         self._stopped = True
         self._stop_writer = self._stop_sender = True
-        for event in (self._wake_writer, self._wake_sender, self._retry_now):
+        for event in (self._wake_writer, self._wake_sender, self._retry_now, self._wake_checkpointer):
             event.set()
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -355,6 +363,7 @@ class Worker:
             return False
         self._unwritten = []
         self._stalled = False
+        self._wrote_since_checkpoint = True
         self._progress.set()
         self._written_since_wake += len(bodies) - dropped
         if dropped:
@@ -388,6 +397,19 @@ class Worker:
     def _dropped_full(self, count: int) -> None:
         self.report(QueueFull(f"{count} events were dropped because the queue is full.", count))
         self.stats.dropped_queue_full += count
+
+    def _checkpoint_loop(self) -> None:
+        """Fold the spool's WAL into its file every CHECKPOINT_INTERVAL while events are written,
+        in a thread of its own: the checkpoint's fsync never holds up a commit (or a caller)."""
+        while not self._stop_sender:
+            self._wake_checkpointer.wait(CHECKPOINT_INTERVAL)
+            if self._stop_sender or not self._wrote_since_checkpoint:
+                continue
+            self._wrote_since_checkpoint = False
+            try:
+                self.queue.checkpoint()
+            except Exception:  # (sqlite3.Error: another process checkpointing) the next round tries again
+                log.exception("recap: spool checkpoint failed")
 
     # --- sender ------------------------------------------------------------------------------
     def _send_loop(self) -> None:

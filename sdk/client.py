@@ -1,8 +1,10 @@
 """The public API: ``Client`` (Segment-style calls) and the module-level default client.
 
 A call checks its arguments (a programmer error raises ``TypeError``/``ValueError`` at once),
-then appends one tuple and ``time.time()`` to a deque; that is all the caller's thread pays for.
-Ids, ISO timestamps and JSON are made in the background by the function ``encoder`` builds.
+then appends one tuple and ``time.time()`` to a deque; that is all the caller's thread pays for,
+unless it tracks faster than the spool is written (then it waits for the writer: the crash
+bound, worker.py). Ids, ISO timestamps and JSON are made in the background by the function
+``encoder`` builds.
 """
 from __future__ import annotations
 

@@ -44,6 +44,7 @@ WRITE_CHUNK = 1000  # events per spool transaction: the sender can start on the 
 FIRST_COST = 25e-6  # seconds to encode and spool one event, until the writer has measured it
 CHECK_AT = 64  # callers look at the backlog's age and size once it holds this many events
 CHECKPOINT_INTERVAL = 0.5  # seconds between spool checkpoints while events are being written
+STATS_WAIT = 0.1  # how long stats() waits for the writer to finish a chunk before counting without it
 
 
 class FlushMarker(NamedTuple):
@@ -52,7 +53,6 @@ class FlushMarker(NamedTuple):
 
     done: threading.Event
     queued_at: float
-STATS_WAIT = 0.1  # how long stats() waits for the writer to finish a chunk before counting without it
 
 
 @dataclass
@@ -136,7 +136,7 @@ class Worker:
         self._reported_full = 0
         self._stop_writer = self._stop_sender = False
         self._in_outage = False
-        self._stalled = False  # a caller could not write to the spool in time; cleared by a write
+        self._stalled = False  # a held-back caller saw no write for a write_interval; cleared by a write
         self._in_hand_since = float("inf")  # time.time() of the oldest event in the writer's chunk
 
     # --- lifecycle ---------------------------------------------------------------------------

@@ -6,13 +6,20 @@ Measured against the real Recap server, run as a subprocess on 127.0.0.1 over a 
 instance (posthog speaks its own wire format, so the server process puts a small adapter in
 front of /batch/ that rewrites each PostHog batch into a Segment batch for the same ingest):
 
-* µs per ``track()`` in the caller's thread: the median of 100 blocks of 200 calls;
+* µs per ``track()`` in the caller's thread: the median of 100 blocks of 200 calls, as fast as
+  the caller can (Recap's back-pressure then holds the caller to the spool's pace), and paced at
+  5,000 calls/s (a block of 100 every 20 ms, 50 blocks), what an app below that pace pays;
 * end-to-end events/s: N events from the first ``track()`` until the server has stored them all;
 * events lost in a 5 s outage: one event is tracked and the server is stopped, N more are
   tracked, the server comes back after 5 s on the same port, each client is flushed, and the
   stored rows are counted;
 * RSS per queued event: a fresh process per client, server unreachable, N events queued,
-  (RSS after - RSS before) / N.
+  (RSS after - RSS before) / N;
+* SIGKILL at full speed (Recap only): a fresh process tracks as fast as it can with the server
+  unreachable, noting after every 100 calls the last seq and the time its call returned (with
+  os.write, which the kernel keeps when the process dies); it is killed after 1.5 s, and the
+  spool is read: calls/s, events lost, and how long before the kill the oldest lost event's
+  call had returned (the SDK's bound is ``write_interval``, 100 ms).
 Each SDK runs with its defaults except the host (and, for the end-to-end and RSS rows, a queue
 large enough to hold N so that nothing is dropped: those rows measure speed and memory, not loss).
 """
@@ -40,7 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 N_CALLS = 20_000  # per client, for the µs-per-call and end-to-end rows
 N_OUTAGE = 20_000
 N_RSS = 50_000
+KILL_RUNS, KILL_AFTER = 3, 1.5
 BLOCK = 200
+PACED_BLOCK, PACED_EVERY, PACED_BLOCKS = 100, 0.02, 50
 CLIENTS = ("recap", "segment", "posthog")
 LABELS = {"recap": "Recap SDK", "segment": "segment-analytics-python", "posthog": "posthog"}
 
@@ -199,6 +208,23 @@ def calls_and_end_to_end(kind: str, tenant: tuple[int, str], server: Server, sto
     return statistics.median(per_call), stored / (done - started), stored
 
 
+def paced_calls(kind: str, tenant: tuple[int, str], server: Server, spool_dir: str) -> float:
+    """Median µs per call over blocks of PACED_BLOCK calls started every PACED_EVERY seconds."""
+    queue_option = {} if kind == "recap" else {"max_queue_size": 10 * N_CALLS}
+    track, finish = make_client(kind, tenant[1], server.url, spool_dir, **queue_option)
+    per_call, clock = [], time.perf_counter
+    next_block = clock()
+    for block in range(PACED_BLOCKS):
+        time.sleep(max(0.0, next_block - clock()))
+        next_block += PACED_EVERY
+        t0 = clock()
+        for seq in range(block * PACED_BLOCK, (block + 1) * PACED_BLOCK):
+            track(seq)
+        per_call.append((clock() - t0) / PACED_BLOCK * 1e6)
+    bounded(finish, 90)
+    return statistics.median(per_call)
+
+
 def outage(tenants: dict[str, tuple[int, str]], server: Server, store: Store, spool_dir: str) -> dict[str, int]:
     """Events lost per client when the server is away for 5 s while the app keeps tracking."""
     clients = {kind: make_client(kind, tenants[f"outage-{kind}"][1], server.url, spool_dir) for kind in CLIENTS}
@@ -260,6 +286,45 @@ def rss_per_event(kind: str, spool_dir: str) -> float:
     return json.loads(result.stdout.strip().splitlines()[-1])["bytes_per_event"]
 
 
+def kill_child(spool: str, side: str, url: str) -> None:
+    """Track as fast as possible until killed; every 100 calls append "<last seq> <time>" to ``side``."""
+    import sdk
+    client = sdk.Client("rcp_w_kill", host=url, spool_path=spool)
+    fd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    track, clock, write, seq = client.track, time.time, os.write, 0
+    while True:
+        for _ in range(100):
+            track(user_id="u1", event="Song Played", properties={"seq": seq})
+            seq += 1
+        write(fd, b"%d %.6f\n" % (seq - 1, clock()))
+
+
+def sigkill_at_full_speed(work: str, run: int) -> dict[str, float]:
+    """One kill: calls/s, tracked, lost, and the age at the kill of the oldest lost event's return."""
+    spool, side = os.path.join(work, f"kill-{run}.sqlite3"), os.path.join(work, f"kill-{run}.returned")
+    child = subprocess.Popen([sys.executable, __file__, "--kill-child", spool, side,
+                              f"http://127.0.0.1:{free_port()}"], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while (not os.path.exists(side) or not os.path.getsize(side)) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(KILL_AFTER)
+        killed_at = time.time()
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+    with open(side) as notes:
+        returned = [(int(seq), float(at)) for seq, at in (line.split() for line in notes if line.count(" ") == 1)]
+    with sqlite3.connect(spool) as conn:
+        spooled = {json.loads(body)["properties"]["seq"] for (body,) in conn.execute("SELECT body FROM events")}
+    conn.close()
+    tracked = returned[-1][0] + 1
+    lost = [seq for seq in range(tracked) if seq not in spooled]
+    first_note = next((at for seq, at in returned if lost and seq >= lost[0]), killed_at)
+    return {"rate": (tracked - returned[0][0] - 1) / (returned[-1][1] - returned[0][1]), "tracked": tracked,
+            "lost": len(lost), "oldest_ms": (killed_at - first_note) * 1000 if lost else 0.0}
+
+
 # --- the run ----------------------------------------------------------------------------------
 def main() -> None:
     logging.disable(logging.ERROR)  # outage warnings (thousands from posthog) are the point here
@@ -268,7 +333,8 @@ def main() -> None:
         instance = os.path.join(work, "instance")
         spool_dir = os.path.join(work, "spools")
         os.makedirs(spool_dir)
-        tenants = make_tenants(instance, [f"{prefix}-{kind}" for prefix in ("calls", "outage") for kind in CLIENTS])
+        tenants = make_tenants(instance, [f"{prefix}-{kind}" for prefix in ("calls", "paced", "outage")
+                                          for kind in CLIENTS])
         store = Store(instance)
         server = Server(instance)
         server.start()
@@ -279,6 +345,8 @@ def main() -> None:
                                                               spool_dir)
                 rows[kind].update(call=per_call, rate=rate, stored=stored)
                 log_line(f"{kind}: {per_call:.2f} µs/call, {rate:,.0f} events/s ({stored} stored)")
+                rows[kind]["paced"] = paced_calls(kind, tenants[f"paced-{kind}"], server, spool_dir)
+                log_line(f"{kind}: {rows[kind]['paced']:.2f} µs/call at {PACED_BLOCK / PACED_EVERY:,.0f} calls/s")
             for kind, lost in outage(tenants, server, store, spool_dir).items():
                 rows[kind]["lost"] = lost
                 log_line(f"{kind}: {lost} lost in the outage")
@@ -287,7 +355,9 @@ def main() -> None:
         for kind in ("recap", "recap-memory", "segment", "posthog"):
             rows.setdefault(kind, {})["rss"] = rss_per_event(kind, spool_dir)
             log_line(f"{kind}: {rows[kind]['rss']:.0f} B RSS per queued event")
+        kills = [sigkill_at_full_speed(work, run) for run in range(KILL_RUNS)]
     print_table(rows, time.monotonic() - started)
+    print_kills(kills)
 
 
 def log_line(text: str) -> None:
@@ -301,8 +371,10 @@ def print_table(rows: dict[str, dict[str, Any]], took: float) -> None:
     print(f"Recap SDK benchmark ({N_CALLS:,} tracks per client; {os.cpu_count()} CPUs; {took:.0f} s)\n")
     print("| | " + " | ".join(LABELS[k] for k in CLIENTS) + " |")
     print("|---|" + "---|" * len(CLIENTS))
-    print("| µs per `track()` in the caller's thread (median) | "
+    print("| µs per `track()` in the caller's thread, as fast as it can (median) | "
           + " | ".join(f"{rows[k]['call']:.2f}" for k in CLIENTS) + " |")
+    print(f"| µs per `track()` at {PACED_BLOCK / PACED_EVERY:,.0f} calls/s (median) | "
+          + " | ".join(f"{rows[k]['paced']:.2f}" for k in CLIENTS) + " |")
     print("| end-to-end events/s into the Recap server | "
           + " | ".join(f"{rows[k]['rate']:,.0f}" for k in CLIENTS) + " |")
     print(f"| events lost of {N_OUTAGE + 1:,} tracked across a 5 s outage | "
@@ -310,16 +382,34 @@ def print_table(rows: dict[str, dict[str, Any]], took: float) -> None:
     print("| RSS per queued event | " + " | ".join(
         f"{rows[k]['rss']:.0f} B" + (f" (spool; {rows['recap-memory']['rss']:.0f} B with spool=False)"
                                      if k == "recap" else "") for k in CLIENTS) + " |")
-    print(f"\ntrack(): {fastest_call / rows['recap']['call']:.1f}x cheaper than the fastest other SDK; "
+    fastest_paced = min(rows[k]["paced"] for k in others)
+    print(f"\ntrack() at {PACED_BLOCK / PACED_EVERY:,.0f} calls/s: {fastest_paced / rows['recap']['paced']:.1f}x "
+          f"cheaper than the fastest other SDK; as fast as it can: "
+          f"{fastest_call / rows['recap']['call']:.1f}x; "
           f"end-to-end: {rows['recap']['rate'] / fastest_rate:.1f}x the fastest other SDK.")
+
+
+def print_kills(kills: list[dict[str, float]]) -> None:
+    print(f"\nSIGKILL after {KILL_AFTER} s of tracking at full speed (Recap SDK, server unreachable):\n")
+    print("| run | `track()` calls/s | tracked | lost | oldest lost: its call returned before the kill |")
+    print("|---|---|---|---|---|")
+    for run, kill in enumerate(kills, 1):
+        print(f"| {run} | {kill['rate']:,.0f} | {kill['tracked']:,} | {kill['lost']:,} | {kill['oldest_ms']:.0f} ms |")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "INSTANCE"), help=argparse.SUPPRESS)
     parser.add_argument("--rss", nargs=2, metavar=("CLIENT", "SPOOL_DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--kill-child", nargs=3, metavar=("SPOOL", "SIDE", "URL"), help=argparse.SUPPRESS)
+    parser.add_argument("--kills-only", action="store_true", help="only the SIGKILL-at-full-speed runs")
     arguments = parser.parse_args()
-    if arguments.serve:
+    if arguments.kill_child:
+        kill_child(*arguments.kill_child)
+    elif arguments.kills_only:
+        with tempfile.TemporaryDirectory(prefix="recap-sdk-bench-") as work:
+            print_kills([sigkill_at_full_speed(work, run) for run in range(KILL_RUNS)])
+    elif arguments.serve:
         serve(int(arguments.serve[0]), arguments.serve[1])
     elif arguments.rss:
         rss_child(*arguments.rss)

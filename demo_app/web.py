@@ -73,7 +73,10 @@ def browse(client: Client, catalog: Catalog, people: list[Person], seed: int, sh
             continue
         browser = WSGIClient(site)
         browser.set_cookie("recap_aid", person.anonymous_id)
-        headers = {"User-Agent": "Mozilla/5.0 (demo) Soundwave-web"}
+        # Every request here is the browser opening a page or submitting a form: navigations,
+        # which are what the middleware records (fetch/XHR calls are not page views).
+        headers = {"User-Agent": "Mozilla/5.0 (demo) Soundwave-web", "Sec-Fetch-Mode": "navigate",
+                   "Sec-Fetch-Dest": "document", "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
         song = catalog.pick(rng)
         visit = ["/", "/artists/" + song.artist.lower().replace(" ", "-"), "/songs/" + song.song_id]
         referrer = "https://search.example/"

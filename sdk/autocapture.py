@@ -1,4 +1,5 @@
-"""Tagless capture: every WSGI request as a page event, and uncaught exceptions as events.
+"""Tagless capture: every page a browser navigates to as a page event, and uncaught exceptions
+as events.
 
     app.wsgi_app = WSGIMiddleware(app.wsgi_app, client, user_resolver=...)   # Flask
     application = WSGIMiddleware(get_wsgi_application(), client)             # Django, any WSGI app
@@ -14,6 +15,7 @@ import hashlib
 import logging
 import os
 import socket
+import string
 import sys
 import threading
 import time
@@ -21,7 +23,7 @@ import traceback
 from types import TracebackType
 from typing import Any, Callable, Iterable, Iterator
 
-from .client import Client, Id
+from .client import MAX_ID, Client, Id
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +39,23 @@ STATIC_PREFIXES = ("/static/", "/assets/", "/media/")
 STATIC_SUFFIXES = (".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp",
                    ".avif", ".woff", ".woff2", ".ttf", ".otf", ".mp4", ".webm", ".mp3", ".txt", ".xml")
 MAX_TEXT = 500  # longest user agent, referrer or exception message kept
+# The cookie recap.js keeps the browser's anonymous id in (docs/SDK.md, "The recap_aid cookie").
+ANONYMOUS_ID_COOKIE = "recap_aid"
+_URL_SAFE = frozenset(string.ascii_letters + string.digits + "-._~")
+NAVIGATION_DESTINATIONS = frozenset({"document", "iframe", "frame"})
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
 class WSGIMiddleware:
-    """Records each request as a ``page`` (or ``screen``) event: path, route, method, status,
-    duration, referrer, user agent."""
+    """Records each page view (by default: each document navigation, ``is_navigation``) as a
+    ``page`` (or ``screen``) event: path, route, method, status, duration, referrer, user agent."""
 
     def __init__(self, app: WSGIApp, client: Client, *, user_resolver: UserResolver | None = None,
                  route_resolver: RouteResolver | None = None, event_type: str = "page",
                  exclude_paths: Iterable[str] = HEALTH_PATHS, exclude_prefixes: Iterable[str] = STATIC_PREFIXES,
                  exclude_suffixes: Iterable[str] = STATIC_SUFFIXES,
-                 exclude: Callable[[Environ], bool] | None = None, capture_exceptions: bool = False) -> None:
+                 exclude: Callable[[Environ], bool] | None = None,
+                 is_view: Callable[[Environ], bool] | None = None, capture_exceptions: bool = False) -> None:
         if not callable(app):
             raise TypeError("app must be a WSGI callable")
         if not isinstance(client, Client):
@@ -55,7 +63,7 @@ class WSGIMiddleware:
         if event_type not in ("page", "screen"):
             raise ValueError("event_type must be 'page' or 'screen'")
         for name, value in (("user_resolver", user_resolver), ("route_resolver", route_resolver),
-                            ("exclude", exclude)):
+                            ("exclude", exclude), ("is_view", is_view)):
             if value is not None and not callable(value):
                 raise TypeError(f"{name} must be callable")
         self.app = app
@@ -67,6 +75,7 @@ class WSGIMiddleware:
         self.exclude_prefixes = tuple(exclude_prefixes)
         self.exclude_suffixes = tuple(s.lower() for s in exclude_suffixes)
         self.exclude = exclude
+        self.is_view = is_view or is_navigation
         self.capture_exceptions = capture_exceptions
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -120,7 +129,7 @@ class WSGIMiddleware:
             return True
         if path.startswith(self.exclude_prefixes) or path.lower().endswith(self.exclude_suffixes):
             return True
-        return bool(self.exclude and self.exclude(environ))
+        return not self.is_view(environ) or bool(self.exclude and self.exclude(environ))
 
     def _record(self, environ: Environ, seen: dict[str, Any], started: float, exc: BaseException | None) -> None:
         try:
@@ -136,7 +145,7 @@ class WSGIMiddleware:
                           "user_agent": (environ.get("HTTP_USER_AGENT") or "")[:MAX_TEXT] or None}
             properties = {k: v for k, v in properties.items() if v is not None}
             record = self.client.screen if self.event_type == "screen" else self.client.page
-            record(user_id=user_id, anonymous_id=anonymous_id, name=(route or path)[:200], properties=properties,
+            record(user_id=user_id, anonymous_id=anonymous_id, name=(route or path)[:MAX_ID], properties=properties,
                    timestamp=seen["arrived"])
             if exc is not None and self.capture_exceptions and isinstance(exc, Exception):
                 track_exception(self.client, exc, user_id=user_id, anonymous_id=anonymous_id,
@@ -167,6 +176,51 @@ class _ClosingIterable:
                 self._on_close()
 
 
+# --- which requests are page views ------------------------------------------------------------
+def is_navigation(environ: Environ) -> bool:
+    """True if the browser is loading a document to show, which is what a page view is; False
+    for fetch()/XHR calls to the app's API, subresources, prefetches and non-browser clients.
+
+    * ``Sec-Fetch-Mode`` (every current browser) decides when present: a navigation
+      (``navigate``) whose ``Sec-Fetch-Dest`` is ``document``, ``iframe`` or ``frame``.
+    * Without it (older browsers, proxies that drop it): an ``X-Requested-With`` header (jQuery,
+      axios and most XHR wrappers) is never a view; otherwise the request must list
+      ``text/html`` or ``application/xhtml+xml`` in ``Accept`` with q > 0, which browsers do for
+      navigations and fetch()/XHR do not by default (they send ``*/*``).
+    * A prefetch or prerender (``Sec-Purpose``/``Purpose: prefetch``, ``X-Moz: prefetch``) is
+      not a view: the user may never see the page.
+    """
+    purpose = " ".join(environ.get(key) or "" for key in ("HTTP_SEC_PURPOSE", "HTTP_PURPOSE", "HTTP_X_MOZ"))
+    if "prefetch" in purpose.lower():
+        return False
+    mode = environ.get("HTTP_SEC_FETCH_MODE")
+    if mode is not None:
+        destination = environ.get("HTTP_SEC_FETCH_DEST") or "document"
+        return mode.strip().lower() == "navigate" and destination.strip().lower() in NAVIGATION_DESTINATIONS
+    if environ.get("HTTP_X_REQUESTED_WITH"):
+        return False
+    return _accepts_html(environ.get("HTTP_ACCEPT") or "")
+
+
+def _accepts_html(accept: str) -> bool:
+    for media_range in accept.split(","):
+        media, *parameters = (piece.strip().lower() for piece in media_range.split(";"))
+        if media in HTML_TYPES:
+            return _quality(parameters) > 0
+    return False
+
+
+def _quality(parameters: list[str]) -> float:
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0  # a malformed weight: do not guess
+    return 1.0
+
+
 # --- finding the route and the user -----------------------------------------------------------
 def default_route(environ: Environ) -> tuple[str | None, str | None]:
     """(route, endpoint): an app's own ``recap.route`` key, else Flask/werkzeug's matched rule."""
@@ -184,7 +238,7 @@ def default_user(environ: Environ) -> tuple[Id | None, Id | None]:
     """``REMOTE_USER`` (set by the server's authentication) or an app-set ``recap.user_id``, and the
     anonymous id recap.js stores in the ``recap_aid`` cookie."""
     user = environ.get("recap.user_id") or environ.get("REMOTE_USER") or None
-    return user, environ.get("recap.anonymous_id") or _cookie(environ, "recap_aid")
+    return user, environ.get("recap.anonymous_id") or anonymous_id_cookie(environ)
 
 
 def from_headers(user_header: str | None = "X-User-Id",
@@ -223,10 +277,13 @@ def cookieless_id(environ: Environ) -> str:
 _SALT = os.urandom(16).hex()
 
 
-def _cookie(environ: Environ, name: str) -> str | None:
+def anonymous_id_cookie(environ: Environ) -> str | None:
+    """The anonymous id from the ``recap_aid`` cookie as recap.js writes it: the value itself,
+    1 to MAX_ID URL-safe characters (letters, digits, ``-._~``), no quoting or encoding. The first
+    such ``recap_aid`` in the header wins; a malformed or oversized value counts as no cookie."""
     for part in (environ.get("HTTP_COOKIE") or "").split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name and 0 < len(value) <= 200:
+        name, equals, value = part.strip().partition("=")
+        if name == ANONYMOUS_ID_COOKIE and equals and 0 < len(value) <= MAX_ID and _URL_SAFE.issuperset(value):
             return value
     return None
 

@@ -1,8 +1,10 @@
 """The public API: ``Client`` (Segment-style calls) and the module-level default client.
 
 A call checks its arguments (a programmer error raises ``TypeError``/``ValueError`` at once),
-then appends one tuple and ``time.time()`` to a deque; that is all the caller's thread pays for.
-Ids, ISO timestamps and JSON are made in the background by the function ``encoder`` builds.
+then appends one tuple and ``time.time()`` to a deque; that is all the caller's thread pays for,
+unless it tracks faster than the spool is written (then it waits for the writer: the crash
+bound, worker.py). Ids, ISO timestamps and JSON are made in the background by the function
+``encoder`` builds.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 DEFAULT_HOST = "http://127.0.0.1:8000"
-MAX_ID = 200  # the server's limit on ids, event names and message ids
+MAX_ID = 200  # the server's limit on ids, event names and message ids (widget_server/event_schema.py)
 
 Id = str | int
 Properties = Mapping[str, Any]
@@ -94,8 +96,7 @@ class Client:
         self._worker = Worker(encoder(dict(context or {})), queue, transport, settings, self._report)
         self._inbox = self._worker.inbox
         self._append = self._inbox.append
-        self._max_inbox = max_queue_size
-        self._wake_at = batch_size
+        self._wake_at = self._worker.wake_at
         if not self.sync_mode:
             self._worker.start()
         _register(self)
@@ -181,12 +182,12 @@ class Client:
         if self.sample_rate < 1.0 and random.random() >= self.sample_rate:
             self._worker.stats.sampled_out += 1
             return
-        inbox = self._inbox
-        if len(inbox) >= self._max_inbox and not self._worker.help_drain():
-            self._worker.inbox_full += 1
+        inbox, worker, now = self._inbox, self._worker, time.time()
+        if len(inbox) >= worker.check_at and worker.behind(now) and not worker.wait_for_writer():
+            worker.inbox_full += 1
             return
         self._append((kind, user_id, anonymous_id, name, payload, context and dict(context), timestamp,
-                      message_id, extra, time.time()))
+                      message_id, extra, now))
         if self.sync_mode:
             try:
                 self._worker.run_sync(time.monotonic() + self.timeout)
@@ -235,25 +236,34 @@ class Client:
 
 
 # --- argument checks (programmer errors) ------------------------------------------------------
+# An int id is sent as its digits: 1 to MAX_ID characters means -10**(MAX_ID-1) < id < 10**MAX_ID
+# (compared, not converted: str() of a huge int is slow, and refused past sys.get_int_max_str_digits).
+_INT_ID_LOW, _INT_ID_HIGH = -10 ** (MAX_ID - 1), 10 ** MAX_ID
+
+
 def _id(field: str, value: object) -> None:
-    if value.__class__ is str:
-        if 0 < len(value) <= MAX_ID:  # type: ignore[arg-type]
-            return
-        raise ValueError(f"{field} must be 1 to {MAX_ID} characters")
-    if value.__class__ is int or (isinstance(value, (str, int)) and not isinstance(value, bool)):
-        return
-    raise TypeError(f"{field} must be a string or an int, not {type(value).__name__}")
+    """The one length rule, the server's (MAX_ID): an id is a string or an int of 1 to MAX_ID
+    characters as sent. ``str.__len__`` and ``int.__int__`` read the value itself, which is what
+    JSON sends, whatever a subclass overrides."""
+    if isinstance(value, str):
+        if not 0 < str.__len__(value) <= MAX_ID:
+            raise ValueError(f"{field} must be 1 to {MAX_ID} characters")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not _INT_ID_LOW < int.__int__(value) < _INT_ID_HIGH:
+            raise ValueError(f"{field} must be 1 to {MAX_ID} characters")
+    else:
+        raise TypeError(f"{field} must be a string or an int, not {type(value).__name__}")
 
 
 def _name(field: str, value: object, required: bool = False) -> None:
+    """An event name, page or screen name, or message id: a string, under the ids' length rule."""
     if value is None:
         if required:
             raise ValueError(f"{field} is required")
         return
     if not isinstance(value, str):
         raise TypeError(f"{field} must be a string, not {type(value).__name__}")
-    if not 0 < len(value) <= MAX_ID:
-        raise ValueError(f"{field} must be 1 to {MAX_ID} characters")
+    _id(field, value)
 
 
 def _copy(field: str, value: Properties | None) -> dict | None:

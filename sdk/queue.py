@@ -22,6 +22,7 @@ from typing import Protocol
 log = logging.getLogger(__name__)
 
 Item = tuple[int, bytes]
+BUSY_TIMEOUT = 10.0  # seconds a spool write waits for another process sharing the file
 
 # Connections a forked child inherited: never used or closed there (SQLite forbids both),
 # only kept so the garbage collector does not close them under the parent's feet.
@@ -33,8 +34,9 @@ class EventQueue(Protocol):
 
     durable: bool
 
-    def put(self, bodies: list[bytes]) -> tuple[int, int]:
-        """Append; return (last id written, how many were dropped because the queue is full)."""
+    def put(self, bodies: list[bytes], timeout: float | None = None) -> int:
+        """Append; return how many were dropped because the queue is full. With ``timeout``,
+        raise ``sqlite3.OperationalError`` rather than wait longer for the disk."""
 
     def claim(self, max_count: int, max_bytes: int) -> list[Item]: ...
 
@@ -47,7 +49,14 @@ class EventQueue(Protocol):
     def lowest_id(self) -> int | None:
         """The lowest id still waiting or in flight, or None when the queue is empty."""
 
+    def highest_id(self) -> int:
+        """The highest id still waiting or in flight (0 if none): with a spool, events other
+        processes left or are adding count too."""
+
     def pending(self) -> int: ...
+
+    def checkpoint(self) -> None:
+        """Fold the spool's write-ahead log into its file (nothing to do in memory)."""
 
     def after_fork(self) -> None: ...
 
@@ -76,14 +85,14 @@ class MemoryQueue:
         self._last_id = 0
         self._lock = threading.Lock()
 
-    def put(self, bodies: list[bytes]) -> tuple[int, int]:
+    def put(self, bodies: list[bytes], timeout: float | None = None) -> int:
         with self._lock:
             room = max(0, self.max_events - len(self._waiting) - len(self._claimed))
             kept = bodies[:room]
             for body in kept:
                 self._last_id += 1
                 self._waiting.append((self._last_id, body))
-            return self._last_id, len(bodies) - len(kept)
+            return len(bodies) - len(kept)
 
     def claim(self, max_count: int, max_bytes: int) -> list[Item]:
         with self._lock:
@@ -115,8 +124,15 @@ class MemoryQueue:
                 ids.append(min(self._claimed))
             return min(ids) if ids else None
 
+    def highest_id(self) -> int:
+        with self._lock:
+            return self._last_id if self._waiting or self._claimed else 0
+
     def pending(self) -> int:
         return len(self._waiting) + len(self._claimed)
+
+    def checkpoint(self) -> None:
+        """Nothing on disk."""
 
     def after_fork(self) -> None:
         # The parent still holds these events and will send them; the child starts empty.
@@ -148,6 +164,7 @@ class SpoolQueue:
         self._last_reclaim = 0.0
         self._closed = False
         self._conn = self._open()
+        self._checkpoints, self._checkpoint_lock = self._connect(), threading.Lock()
         self._rows = self._conn.execute("SELECT rows FROM spool_size").fetchone()[0]
         self.reclaim_dead_owners()
 
@@ -156,7 +173,7 @@ class SpoolQueue:
         if not self.path.exists():
             # Events may carry personal data: only the owner may read the file.
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        conn = self._connect()
         # Incremental vacuum lets an emptied spool give back the disk a long outage took
         # (it only takes effect on a new file, before the first table).
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
@@ -164,6 +181,10 @@ class SpoolQueue:
         # no fsync; the worker commits every ``write_interval``.
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        # No checkpoint inside a commit: a checkpoint fsyncs the file, which on a busy disk held
+        # commits 40-120 ms and broke the crash bound; checkpoint() runs them on a connection
+        # of their own (in WAL mode a checkpoint and a commit do not wait for each other).
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         conn.execute("PRAGMA cache_size=-1024")
         conn.execute("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT,"
                      " body BLOB NOT NULL, claimed_until REAL NOT NULL DEFAULT 0,"
@@ -177,28 +198,47 @@ class SpoolQueue:
                          "WHERE NOT EXISTS (SELECT 1 FROM spool_size)")
         return conn
 
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+
+    def checkpoint(self) -> None:
+        """Copy what the write-ahead log holds into the file, without waiting on anyone (PASSIVE)."""
+        with self._checkpoint_lock:
+            if not self._closed:
+                self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """The connection, under the lock, inside one write transaction (rolled back on error)."""
-        with self._lock:
+    def _transaction(self, timeout: float | None = None) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, inside one write transaction (rolled back on error);
+        ``timeout`` bounds the wait for the lock and for another process's write lock."""
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise sqlite3.OperationalError("the spool is busy in this process")
+        try:
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            if timeout is not None:
+                conn.execute(f"PRAGMA busy_timeout = {max(1, int(timeout * 1000))}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            finally:
+                if timeout is not None:
+                    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
             try:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        finally:
+            self._lock.release()
 
-    def put(self, bodies: list[bytes]) -> tuple[int, int]:
-        with self._transaction() as conn:
+    def put(self, bodies: list[bytes], timeout: float | None = None) -> int:
+        with self._transaction(timeout) as conn:
             held = conn.execute("SELECT rows FROM spool_size").fetchone()[0]
             kept = bodies[:max(0, self.max_events - held)]
             conn.executemany("INSERT INTO events (body) VALUES (?)", [(b,) for b in kept])
             conn.execute("UPDATE spool_size SET rows = rows + ?", (len(kept),))
             self._rows = held + len(kept)
-            last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-        return (last[0] if last else 0), len(bodies) - len(kept)
+        return len(bodies) - len(kept)
 
     def claim(self, max_count: int, max_bytes: int) -> list[Item]:
         now = time.time()
@@ -250,6 +290,12 @@ class SpoolQueue:
                 return None
             return self._conn.execute("SELECT MIN(id) FROM events").fetchone()[0]
 
+    def highest_id(self) -> int:
+        with self._lock:
+            if self._closed:
+                return 0
+            return self._conn.execute("SELECT MAX(id) FROM events").fetchone()[0] or 0
+
     def pending(self) -> int:
         """Rows in the spool (every process's). Never waits: while the writer or the sender holds
         the connection (for up to SQLite's busy timeout when another process writes), the count
@@ -276,14 +322,16 @@ class SpoolQueue:
             log.info("recap: took over the spooled events of exited processes %s", dead)
 
     def after_fork(self) -> None:
-        _inherited.append(self._conn)
-        self._lock = threading.Lock()
+        _inherited.extend((self._conn, self._checkpoints))
+        self._lock, self._checkpoint_lock = threading.Lock(), threading.Lock()
         self._conn = self._open()
+        self._checkpoints = self._connect()
 
     def close(self) -> None:
         self.pending()  # the count stays readable after close
-        with self._lock:
+        with self._checkpoint_lock, self._lock:
             self._closed = True
+            self._checkpoints.close()
             self._conn.close()
 
 

@@ -1,15 +1,25 @@
 """The background work: encode what the caller queued, store it, deliver it in batches.
 
-Two named daemon threads share the job so that neither waits on the other:
+Named daemon threads share the job so that none waits on another:
 
-* the **writer** wakes every ``write_interval`` (or when a batch is ready), encodes the caller's
-  raw tuples into JSON and appends them to the queue (for the spool: one SQLite commit). This
-  bounds what a crash can lose to the last ``write_interval``, even while the network hangs.
+* the **writer** wakes twice per ``write_interval`` (or when a batch is ready), encodes the
+  caller's raw tuples into JSON and appends them to the queue (for the spool: one SQLite commit
+  per chunk). This bounds what a crash can lose to the last ``write_interval``, even while the
+  network hangs. A caller faster than the writer is held to that bound too: once the oldest
+  unspooled event is a quarter of a ``write_interval`` old, or the backlog is more than the
+  writer commits in an eighth of one (measured as it runs), the calling thread waits for the
+  writer before its event is queued (back-pressure). The rest of the interval is the margin
+  for the commit in progress and for a busy machine's scheduling. With a spool the writer is
+  also woken every CHECK_AT events, so that a moderate rate never needs to wait.
 * the **sender** claims batches from the queue and posts them, retrying with backoff; it is the
-  only thread that ever waits on the network.
+  only thread that ever waits on the network;
+* with a spool, the **checkpointer** folds SQLite's write-ahead log into the file twice a
+  second, so that no commit waits for a checkpoint's fsync.
 
-``flush()`` puts a marker in the caller's deque; the writer turns it into "the last id written
-before it", and the sender sets it once every event up to that id has left the queue.
+``flush()`` puts a marker in the caller's deque; the writer, once it has written everything
+before it, turns it into "the highest id in the queue" (with a spool, that includes what earlier
+or other processes left there), and the sender sets it once every event up to that id has left
+the queue.
 """
 from __future__ import annotations
 
@@ -21,7 +31,7 @@ import time
 import weakref
 from collections import deque
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from .errors import (DeliveryFailed, EventRejected, EventTooLarge, NotDelivered, QueueFull, RecapError,
                      Unreachable)
@@ -31,7 +41,18 @@ from .transport import Answer, Transport, Verdict, backoff
 log = logging.getLogger(__name__)
 
 WRITE_CHUNK = 1000  # events per spool transaction: the sender can start on the first one sooner
+FIRST_COST = 25e-6  # seconds to encode and spool one event, until the writer has measured it
+CHECK_AT = 64  # callers look at the backlog's age and size once it holds this many events
+CHECKPOINT_INTERVAL = 0.5  # seconds between spool checkpoints while events are being written
 STATS_WAIT = 0.1  # how long stats() waits for the writer to finish a chunk before counting without it
+
+
+class FlushMarker(NamedTuple):
+    """What ``flush()`` queues behind the caller's events (a tuple subclass: ``queued_at`` is
+    last, where an event tuple has its ``time.time()``, for the callers' age check)."""
+
+    done: threading.Event
+    queued_at: float
 
 
 @dataclass
@@ -81,6 +102,18 @@ class Worker:
         self.stats = Stats()
         self.inbox: deque[Any] = deque()
         self.inbox_full = 0  # bumped by callers when the inbox is at its bound
+        # What callers check before queueing (``behind``): with a spool, a backlog older than
+        # ``window`` or larger than ``backlog_cap`` makes them wait for the writer; in memory only
+        # ``max_inbox`` counts, and past it events are dropped. (A quarter of the interval: see
+        # the module docstring.)
+        durable = queue.durable
+        self.check_at = CHECK_AT if durable else settings.max_inbox
+        self.wake_at = min(CHECK_AT, settings.batch_size) if durable else settings.batch_size
+        self.window = settings.write_interval / 4 if durable else float("inf")
+        self._cost = FIRST_COST
+        self.backlog_cap, self._chunk = settings.max_inbox, WRITE_CHUNK
+        if durable:
+            self._measured(FIRST_COST)
         self._reset_sync_state()
         self._threads: list[threading.Thread] = []
         self._started = self._stopped = False
@@ -92,21 +125,28 @@ class Worker:
         self._marker_lock = threading.Lock()
         self._drain_lock = threading.Lock()
         self._wake_writer = threading.Event()
+        self._progress = threading.Event()  # set by each write: callers held back wait on it
         self._wake_sender = threading.Event()
         self._retry_now = threading.Event()
+        self._wake_checkpointer = threading.Event()  # only to stop it
+        self._wrote_since_checkpoint = False
         self._markers: list[tuple[int, threading.Event]] = []
         self._unwritten: list[bytes] = []
-        self._last_written = 0
         self._written_since_wake = 0
         self._reported_full = 0
         self._stop_writer = self._stop_sender = False
         self._in_outage = False
+        self._stalled = False  # a held-back caller saw no write for a write_interval; cleared by a write
+        self._in_hand_since = float("inf")  # time.time() of the oldest event in the writer's chunk
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         self._started = True
         self._threads = [threading.Thread(target=self._write_loop, name="recap-sdk-writer", daemon=True),
                          threading.Thread(target=self._send_loop, name="recap-sdk-sender", daemon=True)]
+        if self.queue.durable:
+            self._threads.append(threading.Thread(target=self._checkpoint_loop, name="recap-sdk-checkpoint",
+                                                  daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -120,7 +160,7 @@ class Worker:
         if self._idle():
             return True
         done = threading.Event()
-        self.inbox.append(done)
+        self.inbox.append(FlushMarker(done, time.time()))
         self._wake_writer.set()
         self._retry_now.set()  # cut a backoff short: the caller wants an attempt now
         return done.wait(max(0.0, timeout))
@@ -133,10 +173,12 @@ class Worker:
         delivered = self.flush(timeout)
         self._stopped = True
         self._stop_writer = self._stop_sender = True
-        for event in (self._wake_writer, self._wake_sender, self._retry_now):
+        for event in (self._wake_writer, self._wake_sender, self._retry_now, self._wake_checkpointer):
             event.set()
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self.queue.durable:
+            self._spool_the_rest()
         left = self.waiting(max(0.0, deadline - time.monotonic()))
         if left and not self.queue.durable:
             self.stats.dropped_at_exit += left
@@ -148,6 +190,19 @@ class Worker:
             self.transport.close()
             self.queue.close()
         return delivered and not left
+
+    def _spool_the_rest(self) -> None:
+        """Write what is still in memory to the spool, whatever the timeout: the next process
+        delivers it. Back-pressure keeps it to what the writer commits in a fraction of a
+        ``write_interval``; a spool that cannot be written within one is given up on."""
+        wait = self.settings.write_interval
+        if not self._drain_lock.acquire(timeout=wait):
+            return
+        try:
+            while (self.inbox or self._unwritten) and self._drain_chunk(wait):
+                pass
+        finally:
+            self._drain_lock.release()
 
     def _idle(self) -> bool:
         """Nothing queued; False when unsure (the writer is busy with a chunk)."""
@@ -165,7 +220,7 @@ class Worker:
         # A memory queue's writer is never held up: waiting for it keeps "left at exit" exact.
         exact = self._drain_lock.acquire(timeout=timeout if self.queue.durable else -1)
         try:
-            in_inbox = sum(1 for item in list(self.inbox) if item.__class__ is tuple)
+            in_inbox = sum(1 for item in list(self.inbox) if item.__class__ is tuple)  # (not markers)
             return in_inbox + len(self._unwritten) + self.queue.pending()
         finally:
             if exact:
@@ -189,7 +244,7 @@ class Worker:
     # --- writer ------------------------------------------------------------------------------
     def _write_loop(self) -> None:
         while True:
-            self._wake_writer.wait(self.settings.write_interval)
+            self._wake_writer.wait(self.settings.write_interval / 2)
             self._wake_writer.clear()
             stopping = self._stop_writer
             try:
@@ -209,24 +264,57 @@ class Worker:
             self._written_since_wake = 0
             self._wake_sender.set()
 
-    def help_drain(self) -> bool:
-        """Called by a caller that found the deque full: with a spool it writes one chunk itself,
-        so an app that outpaces the writer slows down a little instead of losing events.
-        True if there is room now."""
+    def behind(self, now: float) -> bool:
+        """True if the unspooled backlog is past what may wait for the writer: more than
+        ``backlog_cap`` events, or its oldest (in the writer's chunk, else first in the deque)
+        older than ``window``."""
+        inbox = self.inbox
+        oldest = self._in_hand_since
+        if oldest == float("inf"):
+            try:
+                oldest = inbox[0][-1]
+            except IndexError:  # the writer emptied it meanwhile
+                return False
+        return len(inbox) >= self.backlog_cap or now - oldest > self.window
+
+    def wait_for_writer(self) -> bool:
+        """Called by a caller that found the backlog ``behind``: with a spool it waits for the
+        writer until it is not, so that what a SIGKILL can lose stays within ``write_interval``
+        however fast the app tracks. (Waiting, not writing too: two threads sharing the GIL
+        spool slower than one.) It waits at most one ``write_interval``; if the writer wrote
+        nothing in that time (another process holds the spool's lock, the disk stalls), callers
+        stop waiting and events wait in memory until a write succeeds. True if the caller's
+        event may be queued."""
+        settings = self.settings
         if not self.queue.durable or not self._started or self._stopped:
             return False
-        with self._drain_lock:
-            self._drain_chunk()
-        self._wake_writer.set()
-        return len(self.inbox) < self.settings.max_inbox
+        wait = settings.write_interval
+        deadline = time.monotonic() + wait
+        while not self._stalled and time.monotonic() < deadline:
+            # (past the deadline the event is queued anyway: a backlog a stall left behind is
+            # worked off one interval per call, not in one long call)
+            self._progress.clear()
+            if not self.behind(time.time()):
+                break
+            self._wake_writer.set()
+            if not self._progress.wait(wait):
+                self._stalled = True  # the writer wrote nothing for a whole interval
+        return len(self.inbox) < settings.max_inbox
 
-    def _drain_chunk(self) -> bool:
-        """Encode and write up to WRITE_CHUNK events, stopping at a flush marker; False if the
-        write failed (the events are kept for the next round)."""
+    def _drain_chunk(self, timeout: float | None = None) -> bool:
+        """Encode and write one chunk (up to WRITE_CHUNK events, fewer on a slow machine), stopping
+        at a flush marker; False if the write failed or would wait over ``timeout`` (the events
+        are kept for the next round)."""
+        started = time.perf_counter()
         inbox, encode_one = self.inbox, self._encode_one
         bodies = self._unwritten  # the chunk stays there (counted by waiting()) until it is written
         marker = None
-        while len(bodies) < WRITE_CHUNK:
+        if not bodies:
+            try:
+                self._in_hand_since = inbox[0][-1]
+            except IndexError:
+                return True
+        while len(bodies) < self._chunk:
             try:
                 item = inbox.popleft()
             except IndexError:
@@ -236,31 +324,47 @@ class Worker:
                 if body is not None:
                     bodies.append(body)
             else:
-                marker = item  # everything before it must be written first
+                marker = item  # a FlushMarker: everything before it must be written first
                 break
-        if bodies and not self._write(bodies):
+        count = len(bodies)
+        if bodies and not self._write(bodies, timeout):
             if marker is not None:
                 inbox.appendleft(marker)
             return False
+        self._in_hand_since = float("inf")
+        if count >= CHECK_AT and self.queue.durable:
+            self._measured((time.perf_counter() - started) / count)
         if marker is not None:
             with self._marker_lock:
-                self._markers.append((self._last_written, marker))
+                self._markers.append((self.queue.highest_id(), marker.done))
             self._wake_sender.set()
         return True
 
-    def _write(self, bodies: list[bytes]) -> bool:
+    def _measured(self, cost: float) -> None:
+        """Fold in the seconds one event took to encode and spool (wall time, so a busy machine
+        counts), and size the backlog from it: what the writer commits in half a ``window``
+        (it shares the CPU with the callers). A chunk is never larger, so no commit in progress
+        holds events much longer than that."""
+        self._cost = cost = (self._cost + cost) / 2
+        self.backlog_cap = max(CHECK_AT, min(self.settings.max_inbox, int(self.window / 2 / cost)))
+        self._chunk = min(WRITE_CHUNK, self.backlog_cap)
+
+    def _write(self, bodies: list[bytes], timeout: float | None = None) -> bool:
         try:
-            last, dropped = self.queue.put(bodies)
+            dropped = self.queue.put(bodies, timeout)
         except (sqlite3.Error, OSError) as exc:
-            log.warning("recap: could not write %d events to the queue (%s); retrying", len(bodies), exc)
+            # (a shutdown writing with a timeout may find the spool busy)
+            log.log(logging.WARNING if timeout is None else logging.DEBUG,
+                    "recap: could not write %d events to the queue (%s); retrying", len(bodies), exc)
             keep = max(0, self.settings.max_inbox - len(self.inbox))
             if len(bodies) > keep:
                 self._dropped_full(len(bodies) - keep)
             self._unwritten = bodies[:keep]
             return False
         self._unwritten = []
-        if len(bodies) > dropped:
-            self._last_written = last
+        self._stalled = False
+        self._wrote_since_checkpoint = True
+        self._progress.set()
         self._written_since_wake += len(bodies) - dropped
         if dropped:
             self._dropped_full(dropped)
@@ -293,6 +397,19 @@ class Worker:
     def _dropped_full(self, count: int) -> None:
         self.report(QueueFull(f"{count} events were dropped because the queue is full.", count))
         self.stats.dropped_queue_full += count
+
+    def _checkpoint_loop(self) -> None:
+        """Fold the spool's WAL into its file every CHECKPOINT_INTERVAL while events are written,
+        in a thread of its own: the checkpoint's fsync never holds up a commit (or a caller)."""
+        while not self._stop_sender:
+            self._wake_checkpointer.wait(CHECKPOINT_INTERVAL)
+            if self._stop_sender or not self._wrote_since_checkpoint:
+                continue
+            self._wrote_since_checkpoint = False
+            try:
+                self.queue.checkpoint()
+            except Exception:  # (sqlite3.Error: another process checkpointing) the next round tries again
+                log.exception("recap: spool checkpoint failed")
 
     # --- sender ------------------------------------------------------------------------------
     def _send_loop(self) -> None:

@@ -16,8 +16,12 @@ from werkzeug.serving import make_server
 
 import sdk
 from conftest import http
-from sdk.autocapture import (WSGIMiddleware, capture_exceptions, from_flask_session, from_headers,
-                             track_exception)
+from sdk.autocapture import (WSGIMiddleware, anonymous_id_cookie, capture_exceptions, from_flask_session,
+                             from_headers, is_navigation, track_exception)
+
+# What Chromium sends when the user opens a page (and what these tests send unless told otherwise).
+NAVIGATION = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-Site": "none",
+              "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
 class Served:
@@ -31,7 +35,9 @@ class Served:
         self.thread.start()
 
     def get(self, path: str, **headers: str):
-        return http("GET", self.url + path, headers=headers)
+        """A browser navigation to ``path``; ``headers`` are added (an empty value removes one)."""
+        sent = {k: v for k, v in {**NAVIGATION, **headers}.items() if v}
+        return http("GET", self.url + path, headers=sent)
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -176,7 +182,8 @@ def test_plain_wsgi_app_with_remote_user_cookie_and_app_route(serve, recap, quer
 def test_exceptions_in_the_app_are_recorded_and_still_raised(recap, query):
     middleware = WSGIMiddleware(plain_wsgi_app, recap, capture_exceptions=True)
     with pytest.raises(RuntimeError, match="kaboom"):
-        middleware({"PATH_INFO": "/explode", "REQUEST_METHOD": "GET", "recap.user_id": "u9"}, lambda *a: None)
+        middleware({"PATH_INFO": "/explode", "REQUEST_METHOD": "GET", "recap.user_id": "u9",
+                    "HTTP_SEC_FETCH_MODE": "navigate"}, lambda *a: None)
     assert recap.flush(timeout=5)
     rows = query("SELECT type, name, user_id, properties FROM event ORDER BY id")
     assert [(t, n, u) for t, n, u, _ in rows] == [("page", "/explode", "u9"), ("track", "Exception", "u9")]
@@ -219,6 +226,118 @@ def test_a_failing_resolver_never_breaks_the_request(serve, recap, query, caplog
     assert "broken failed; recording the request without it" in caplog.text
 
 
+FETCH = {"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty", "Sec-Fetch-Site": "same-origin", "Accept": "*/*"}
+OLD_BROWSER = {"Sec-Fetch-Mode": "", "Sec-Fetch-Dest": "", "Sec-Fetch-Site": ""}
+
+VIEWS = [
+    ("a navigation", NAVIGATION, True),
+    ("a navigation in an iframe", {**NAVIGATION, "Sec-Fetch-Dest": "iframe"}, True),
+    ("a form posted by the browser (a navigation)", {**NAVIGATION, "Sec-Fetch-Site": "same-origin"}, True),
+    ("fetch()", FETCH, False),
+    ("fetch() asking for HTML (htmx-style)", {**FETCH, "Sec-Fetch-Mode": "same-origin", "Accept": "text/html"},
+     False),
+    ("XHR", {**FETCH, "X-Requested-With": "XMLHttpRequest"}, False),
+    ("a script", {**NAVIGATION, "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"}, False),
+    ("an image", {**NAVIGATION, "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}, False),
+    ("a prefetch", {**NAVIGATION, "Sec-Purpose": "prefetch"}, False),
+    ("a prerender", {**NAVIGATION, "Sec-Purpose": "prefetch;prerender"}, False),
+    ("Firefox's old prefetch", {**OLD_BROWSER, "X-Moz": "prefetch", "Accept": "text/html"}, False),
+    ("an old browser's navigation", {**OLD_BROWSER, "Accept": "text/html,application/xhtml+xml;q=0.9"}, True),
+    ("an old browser's XHTML navigation", {**OLD_BROWSER, "Accept": "application/xhtml+xml"}, True),
+    ("an old browser's XHR", {**OLD_BROWSER, "Accept": "text/html", "X-Requested-With": "XMLHttpRequest"}, False),
+    ("an old browser's fetch()", {**OLD_BROWSER, "Accept": "*/*"}, False),
+    ("HTML refused", {**OLD_BROWSER, "Accept": "text/html;q=0, */*"}, False),
+    ("HTML with a broken weight", {**OLD_BROWSER, "Accept": "text/html;q=x"}, False),
+    ("curl", {**OLD_BROWSER, "Accept": "*/*", "User-Agent": "curl/8.5.0"}, False),
+    ("no headers at all", {**OLD_BROWSER, "Accept": ""}, False),
+]
+
+
+@pytest.mark.parametrize("headers, view", [v[1:] for v in VIEWS], ids=[v[0] for v in VIEWS])
+def test_only_document_navigations_are_page_views(headers, view):
+    environ = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items() if v}
+    assert is_navigation(environ) is view
+
+
+def test_the_apps_own_api_calls_are_not_pages(serve, recap, query):
+    app = flask_shop()
+
+    @app.post("/api/cart")
+    def cart():
+        return {"items": 1}
+
+    app.wsgi_app = WSGIMiddleware(app.wsgi_app, recap)
+    site = serve(app)
+    assert site.get("/songs/1", **FETCH).status == 200
+    assert site.get("/songs/2", **OLD_BROWSER, Accept="*/*", **{"X-Requested-With": "XMLHttpRequest"}).status == 200
+    assert http("POST", site.url + "/api/cart", b"{}", {**FETCH, "Content-Type": "application/json"}).status == 200
+    assert site.get("/songs/3").status == 200  # a navigation, after the rest
+    assert [p["path"] for *_, p in pages(query, 1)] == ["/songs/3"]
+    assert recap.flush(timeout=5)
+    assert [p["path"] for *_, p in pages(query)] == ["/songs/3"]
+
+
+def test_chromium_records_the_page_but_not_its_fetch_and_xhr_calls(serve, recap, query, browser):
+    app = Flask("spa")
+
+    @app.get("/app")
+    def shell():
+        return ("<!doctype html><title>app</title><script>"
+                "fetch('/api/me').then(r => r.text()).then(() => {"
+                " const x = new XMLHttpRequest(); x.open('GET', '/api/list');"
+                " x.setRequestHeader('X-Requested-With', 'XMLHttpRequest');"
+                " x.onload = () => { document.title = 'done'; }; x.send(); });</script>")
+
+    @app.get("/api/<name>")
+    def api(name: str):
+        return {"name": name}
+
+    app.wsgi_app = WSGIMiddleware(app.wsgi_app, recap)
+    site = serve(app)
+    page = browser.new_page()
+    try:
+        page.goto(site.url + "/app")
+        page.wait_for_function("document.title === 'done'", timeout=10_000)
+        page.goto("about:blank")
+    finally:
+        page.close()
+    assert recap.flush(timeout=5)
+    time.sleep(0.2)  # (the last request is recorded as the server closes its response)
+    assert recap.flush(timeout=5)
+    assert [p["path"] for *_, p in pages(query)] == ["/app"]
+
+
+AID = "3b241101-e2bb-4255-8caf-4136c566a962"  # what crypto.randomUUID() gives recap.js
+
+
+@pytest.mark.parametrize("cookie, expected", [
+    (f"recap_aid={AID}", AID),
+    (f"theme=dark; recap_aid={AID}; lang=fr", AID),
+    (f"recap_aid=; recap_aid={AID}", AID),  # the first well-formed one
+    ("recap_aid=" + "a" * 200, "a" * 200),
+    ("recap_aid=" + "a" * 201, None),  # oversized
+    ('recap_aid="quoted"', None),
+    ("recap_aid=a%20b", None),
+    ("recap_aid=<script>", None),
+    ("recap_aid", None),
+    ("recap_aid=", None),
+    (f"Recap_aid={AID}", None),  # cookie names are case-sensitive
+    (f"xrecap_aid={AID}", None),
+    ("", None),
+])
+def test_the_recap_aid_cookie_is_read_exactly_as_recap_js_writes_it(cookie, expected):
+    assert anonymous_id_cookie({"HTTP_COOKIE": cookie} if cookie else {}) == expected
+
+
+def test_a_page_view_joins_the_browsers_anonymous_id_from_its_cookie(serve, recap, query):
+    site = serve(WSGIMiddleware(plain_wsgi_app, recap))
+    site.get("/with-cookie", Cookie=f"theme=dark; recap_aid={AID}")
+    site.get("/bad-cookie", Cookie="recap_aid=" + "x" * 300)
+    rows = {n: a for _, n, _, a, _ in pages(query, 2)}
+    assert rows["/with-cookie"] == AID
+    assert rows["/bad-cookie"].startswith("anon-")  # ignored: the cookieless id instead
+
+
 def test_custom_exclusions(serve, recap, query):
     site = serve(WSGIMiddleware(plain_wsgi_app, recap, exclude=lambda env: env["PATH_INFO"].startswith("/admin"),
                                 exclude_paths={"/up"}))
@@ -230,7 +349,7 @@ def test_custom_exclusions(serve, recap, query):
 
 @pytest.mark.parametrize("kwargs, error", [
     ({"app": None}, TypeError), ({"client": object()}, TypeError), ({"event_type": "track"}, ValueError),
-    ({"user_resolver": "header"}, TypeError), ({"exclude": 3}, TypeError),
+    ({"user_resolver": "header"}, TypeError), ({"exclude": 3}, TypeError), ({"is_view": "all"}, TypeError),
 ])
 def test_bad_middleware_arguments(recap, kwargs, error):
     arguments = {"app": plain_wsgi_app, "client": recap, **kwargs}

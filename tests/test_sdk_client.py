@@ -190,6 +190,13 @@ def test_track_before_init_is_a_clear_error(monkeypatch):
         sdk.track(user_id="u1", event="E")
 
 
+class Text(str):
+    """A str subclass, as ORMs and enums hand out (its own __len__ must not hide its length)."""
+
+    def __len__(self) -> int:
+        return 1
+
+
 BAD_CALLS = [
     ("track", {"event": "E"}, ValueError, "user_id or an anonymous_id"),
     ("track", {"user_id": "u1"}, ValueError, "event is required"),
@@ -199,6 +206,15 @@ BAD_CALLS = [
     ("track", {"user_id": 1.5, "event": "E"}, TypeError, "user_id must be a string or an int"),
     ("track", {"user_id": True, "event": "E"}, TypeError, "user_id must be a string or an int"),
     ("track", {"user_id": "", "event": "E"}, ValueError, "user_id must be 1 to 200"),
+    ("track", {"user_id": Text("u" * 201), "event": "E"}, ValueError, "user_id must be 1 to 200"),
+    ("track", {"user_id": type("Plain", (str,), {})("u" * 201), "event": "E"}, ValueError, "user_id must be 1"),
+    ("track", {"user_id": Text(""), "event": "E"}, ValueError, "user_id must be 1 to 200"),
+    ("track", {"user_id": 10 ** 200, "event": "E"}, ValueError, "user_id must be 1 to 200"),
+    ("track", {"user_id": -10 ** 199, "event": "E"}, ValueError, "user_id must be 1 to 200"),
+    ("track", {"user_id": "u1", "event": Text("x" * 201)}, ValueError, "event must be 1 to 200"),
+    ("track", {"user_id": "u1", "event": "E", "message_id": Text("m" * 201)}, ValueError, "message_id must be"),
+    ("alias", {"previous_id": Text("p" * 201), "user_id": "u1"}, ValueError, "previous_id must be 1"),
+    ("group", {"user_id": "u1", "group_id": Text("g" * 201)}, ValueError, "group_id must be 1 to 200"),
     ("track", {"anonymous_id": ["a"], "event": "E"}, TypeError, "anonymous_id must be"),
     ("track", {"user_id": "u1", "event": "E", "properties": [1]}, TypeError, "properties must be a mapping"),
     ("track", {"user_id": "u1", "event": "E", "context": "tz"}, TypeError, "context must be a mapping"),
@@ -222,6 +238,20 @@ def test_programmer_errors_raise_at_the_call(method, kwargs, error, message):
             getattr(client, method)(**kwargs)
     finally:
         client.shutdown(timeout=0)
+
+
+def test_ids_at_the_limit_are_what_the_server_accepts(live_server, tenant, query):
+    from widget_server.event_schema import MAX_ID as SERVER_MAX_ID
+
+    assert sdk.client.MAX_ID == SERVER_MAX_ID
+    longest = ["u" * SERVER_MAX_ID, Text("s" * SERVER_MAX_ID), 10 ** SERVER_MAX_ID - 1, -10 ** (SERVER_MAX_ID - 1) + 1]
+    errors: list = []
+    with make_client(live_server, tenant, errors) as client:
+        for user_id in longest:
+            client.track(user_id=user_id, event=Text("e" * SERVER_MAX_ID))
+        assert client.flush(timeout=5)
+    assert errors == []
+    assert sorted(len(u) for (u,) in query("SELECT user_id FROM event")) == [SERVER_MAX_ID] * 4
 
 
 BAD_OPTIONS = [

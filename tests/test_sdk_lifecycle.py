@@ -71,7 +71,9 @@ def test_an_unreachable_server_never_holds_the_caller(request, server, tmp_path)
     assert client.shutdown(timeout=1) is False
     shutting_down = time.monotonic() - started
 
-    assert tracking < 1.0  # 10,000 calls; about 20 ms on a quiet machine
+    # 10,000 calls: the caller may write the spool itself (back-pressure, at the disk's pace:
+    # about 0.1 s on a quiet machine), but never waits on the network (a request can take 30 s).
+    assert tracking < 5.0
     assert 0.9 < flushing < 1.5
     assert shutting_down < 1.5
     # Nothing was lost: the spool keeps all of it for the next run.

@@ -1,6 +1,8 @@
 """The on-disk spool: events survive an outage, SIGKILL and restart, and are stored exactly once."""
 from __future__ import annotations
 
+import inspect
+import json
 import os
 import signal
 import socket
@@ -31,6 +33,23 @@ PRODUCER = textwrap.dedent("""
         time.sleep(600)
     client.shutdown(timeout=60)
 """)
+
+
+# Tracks as fast as it can, the server unreachable; after every 100 calls it appends "<last seq>
+# <time.time()>" to the side file with os.write, so the kernel keeps it when the process is killed.
+FULL_SPEED = textwrap.dedent("""
+    import os, sys, time, sdk
+    spool, side, url = sys.argv[1:4]
+    client = sdk.Client("rcp_w_x", host=url, spool_path=spool)
+    fd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    track, clock, write, seq = client.track, time.time, os.write, 0
+    while True:
+        for _ in range(100):
+            track(user_id="u1", event="E", properties={"seq": seq})
+            seq += 1
+        write(fd, b"%d %.6f\\n" % (seq - 1, clock()))
+""")
+WRITE_INTERVAL = inspect.signature(sdk.Client).parameters["write_interval"].default
 
 
 def free_port() -> int:
@@ -85,6 +104,33 @@ def test_outage_kill_and_restart_store_all_10000_events_exactly_once(app, tenant
     assert SpoolQueue(spool, 100).pending() == 0
 
 
+def test_a_sigkill_at_full_speed_loses_nothing_tracked_before_the_last_write_interval(tmp_path):
+    spool, side = tmp_path / "spool.sqlite3", tmp_path / "returned"
+    child = subprocess.Popen([sys.executable, "-c", FULL_SPEED, str(spool), str(side),
+                              f"http://127.0.0.1:{free_port()}"], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while (not side.exists() or side.stat().st_size == 0) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(1.5)
+        killed_at = time.time()  # (the kill lands after this: the check below is on the safe side)
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+    returned = [line.split() for line in side.read_text().splitlines()]
+    returned = [(int(seq), float(at)) for seq, at in (r for r in returned if len(r) == 2)]
+    with sqlite3.connect(spool) as conn:
+        spooled = {json.loads(body)["properties"]["seq"] for (body,) in conn.execute("SELECT body FROM events")}
+    conn.close()
+    # Every call that returned more than write_interval before the kill is on disk.
+    due = max(seq for seq, at in returned if at < killed_at - WRITE_INTERVAL)
+    lost = sorted(set(range(due + 1)) - spooled)
+    if lost:
+        oldest = killed_at - next(at for seq, at in returned if seq >= lost[0])
+        raise AssertionError(f"{len(lost)} of {due + 1} lost; the oldest had returned {oldest * 1000:.0f} ms "
+                             f"before the kill")
+
+
 def test_events_spooled_in_an_outage_are_sent_by_the_next_run(app, tenant, query, tmp_path):
     spool = tmp_path / "spool.sqlite3"
     port = free_port()
@@ -102,6 +148,45 @@ def test_events_spooled_in_an_outage_are_sent_by_the_next_run(app, tenant, query
     finally:
         server.stop()
     assert stored(query) == (501, 501)
+
+
+EXIT_AT_ONCE = textwrap.dedent("""
+    import sys, sdk
+    url, spool, count = sys.argv[1:4]
+    client = sdk.Client("rcp_w_x", host=url, spool_path=spool)
+    for seq in range(int(count)):
+        client.track(user_id=f"u{seq % 50}", event="Song Played", properties={"seq": seq})
+    client.shutdown(timeout=0)
+""")
+
+
+def test_a_shutdown_without_time_to_deliver_leaves_everything_in_the_spool(tmp_path):
+    spool = tmp_path / "spool.sqlite3"
+    done = subprocess.run([sys.executable, "-c", EXIT_AT_ONCE, f"http://127.0.0.1:{free_port()}", str(spool),
+                           "20000"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert SpoolQueue(spool, 10**6).pending() == 20_000
+
+
+def test_a_fresh_processs_flush_waits_for_what_the_spool_holds(app, tenant, query, tmp_path):
+    spool = tmp_path / "spool.sqlite3"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    encode = sdk.client.encoder({})  # what an earlier process wrote and could not deliver
+    SpoolQueue(spool, 10**6).put([encode(("track", f"u{seq % 50}", None, "Song Played", {"seq": seq}, None,
+                                          None, None, None, time.time())) for seq in range(20_000)])
+
+    client = sdk.Client(tenant.write_key, host=url, spool_path=spool)
+    started = time.monotonic()
+    assert client.flush(timeout=1) is False  # the server is still down: not delivered, and says so
+    assert time.monotonic() - started >= 0.9
+    server = LiveServer(app, port=port).start()
+    try:
+        assert client.flush(timeout=60) is True
+        assert stored(query) == (20_000, 20_000)  # True means delivered, the moment it returns
+        client.shutdown(timeout=1)
+    finally:
+        server.stop()
 
 
 def test_memory_stays_bounded_while_the_server_is_down(tmp_path):
@@ -152,8 +237,8 @@ def test_a_batch_held_back_does_not_make_a_shared_spool_look_full(tmp_path):
         spool.put([b"{}"] * 50)
         spool.ack(spool.claim(100, 1_000_000))
     assert spool.pending() == 1
-    assert spool.put([b"{}"] * 50)[1] == 0
-    assert spool.put([b"{}"] * 50)[1] == 1  # 51 held: room for exactly 49 more
+    assert spool.put([b"{}"] * 50) == 0
+    assert spool.put([b"{}"] * 50) == 1  # 51 held: room for exactly 49 more
     assert spool.pending() == 100
 
 

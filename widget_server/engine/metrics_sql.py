@@ -315,14 +315,16 @@ def _months(period: Period) -> tuple[str, list[str]]:
 def record_day(name: str, metric: dict, plan: Plan, period: Period, today: list[int], uids: list[str],
                results: Results, streaks: dict[str, dict]) -> None:
     """The day with the most (events or sum of a property), and the ``streaks`` over the same
-    events: the record's grouping by day gives the streaks their days, so one query serves all."""
+    events: the record's grouping by day gives the streaks their days, so one query serves all.
+    A day whose events carry no number has no sum: it is no record (PostgreSQL would sort its
+    NULL first), but it still counts for a streak."""
     cols = plan.columns
     value = f"SUM({cols.number(metric['property'])})" if "property" in metric else "COUNT(*)"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)
     by = ByUser.of(uids)
     ctes = [f"d AS (SELECT {by.uid} AS uid, day, {value} AS v FROM {TABLE} WHERE pp = 0 AND {cond}{by.group_by('day')})"]
     selects = [f"SELECT uid, -1 AS part, day, v, NULL AS n FROM (SELECT uid, day, v, ROW_NUMBER() OVER "
-               f"({by.partition()} ORDER BY v DESC, day ASC) AS rn FROM d) r WHERE rn = 1"]
+               f"({by.partition()} ORDER BY v DESC, day ASC) AS rn FROM d WHERE v IS NOT NULL) r WHERE rn = 1"]
     parts = dict(enumerate(streaks))
     for part, streak_name in parts.items():
         streak_ctes, final = _streak_sql(part, streaks[streak_name], period, today, by)

@@ -18,6 +18,7 @@ from story_helpers import NOW, identify, iso, ms, send, track
 from widget_server.db import database
 from widget_server.engine import assemble_story, parse, resolve_period
 from widget_server.engine.metrics import compute
+from widget_server.engine.population import refresh
 from widget_server.engine.users import actor_pairs, user_ids
 
 TEMPLATE = """
@@ -199,6 +200,9 @@ def world(app, live_server):
     events += [track("utc", "$click", ms("2026-04-02T10:00:00"), {"element": {"text": t, "selector": s}})
                for t, s in (("Buy now", "button.buy"), ("Buy", "a.buy"), ("Later", "button.x"))]
     send(live_server, tenant.write_key, events)
+    template = parse(TEMPLATE)
+    with database.connection_context():  # (a story does not wait for it: it runs in the background)
+        refresh(tenant.app_id, template, resolve_period(template.spec["period"], NOW))
     for event in events:
         if event["type"] == "track" and event.get("anonymousId") and not event.get("userId"):
             event["userId"] = "anon"  # what the Identity join means, for the reference below
@@ -390,6 +394,7 @@ def test_an_alias_chain_carries_anonymous_history_to_the_final_user(app, live_se
     template = parse(TEMPLATE)
     period = resolve_period(template.spec["period"], NOW)
     with database.connection_context():
+        refresh(tenant.app_id, template, period)
         got = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["temp", "final"]), NOW)
         alone = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["final"]), NOW)["final"]
         users = user_ids(tenant.app_id)

@@ -135,7 +135,7 @@ def test_numeric_strings_count_as_their_numbers_and_the_rest_is_ignored(app, liv
 
 
 def test_a_scaled_metric_over_numeric_strings_serves_the_story_and_builds(tmp_path):
-    """It answered 500, and ``stories build`` stopped for everyone."""
+    """It answered 500, ``stories build`` stopped for everyone and ``templates check --app`` crashed."""
     app, tenant = _serve(tmp_path / "instance", None)
     server = LiveServer(app).start()
     try:
@@ -146,6 +146,9 @@ def test_a_scaled_metric_over_numeric_strings_serves_the_story_and_builds(tmp_pa
         result = app.test_cli_runner().invoke(args=["stories", "build", "distances", "--app", "Runner",
                                                     "--now", NOW.date().isoformat()])
         assert result.exit_code == 0, result.output
+        template_file = Path(app.instance_path) / "templates" / str(tenant.app_id) / "distances.toml"
+        checked = app.test_cli_runner().invoke(args=["templates", "check", str(template_file), "--app", "Runner"])
+        assert checked.exit_code == 0 and "dry run on 1 users: 1 eligible" in checked.output, checked.output
     finally:
         server.stop()
         database.close() if not database.is_closed() else None

@@ -174,8 +174,6 @@ class MetricSchema(FilterFields):
 
 
 def _listed(keys: tuple[str, ...], last: str = "and") -> str:
-    if not keys:
-        return "nothing else"
     quoted = [repr(k) for k in keys]
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {last} {quoted[-1]}"
 

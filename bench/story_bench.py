@@ -230,8 +230,8 @@ def main() -> None:
     parser.add_argument("--population-users", type=int, default=20_000,
                         help="users of the population database (and a tenth of them in a second app)")
     args = parser.parse_args()
-    big = BIG if args.users == ORDINARY else BIG.replace("_5m", f"_{args.users}")
-    for path, ordinary, avg in ((big, args.users, 100), (SMALL, 1000, 100)):
+    big_path = BIG if args.users == ORDINARY else BIG.replace("_5m", f"_{args.users}")
+    for path, ordinary, avg in ((big_path, args.users, 100), (SMALL, 1000, 100)):
         if args.regenerate or not os.path.exists(path):
             started = time.perf_counter()
             generate(path, ordinary, avg)
@@ -245,7 +245,7 @@ def main() -> None:
     small = on_demand(reps)
     database.close()
 
-    open_db(big)
+    open_db(big_path)
     events = database.execute_sql("SELECT COUNT(*) FROM event").fetchone()[0]
     users = database.execute_sql("SELECT COUNT(*) FROM profile").fetchone()[0]
     started = time.perf_counter()
@@ -269,7 +269,7 @@ def main() -> None:
     others = [f"user{i:05d}" for i in range(1, args.users, max(1, args.users // args.build_users))][:args.build_users]
     started = time.perf_counter()
     parallel = build(app, template, period, now=NOW, users=others, refresh_population=False, workers=2,
-                     database_url=f"sqlite:///{big}")
+                     database_url=f"sqlite:///{big_path}")
     parallel_s = time.perf_counter() - started
     database.close()
     population_table = population_rows(args.population_users, args.regenerate)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import LiveServer, basic, http, make_tenant
-from story_helpers import NOW, ms, send, track
+from share_helpers import bearer, post_json
+from story_helpers import NOW, ms, send, track, viewer_token
 from test_postgres import new_database, postgres  # noqa: F401  (the PostgreSQL cluster fixture)
 from widget_server import create_app
 from widget_server.db import database
@@ -116,7 +117,7 @@ def _serve(instance: Path, database_url: str | None):
     if database_url:
         config["DATABASE_URL"] = database_url
     app = create_app(config)
-    tenant = make_tenant("Runner", timezone="UTC")
+    tenant = make_tenant("Runner", timezone="UTC", share_base_url="https://runner.example")
     folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "distances.toml").write_text(TEMPLATE)
@@ -135,7 +136,8 @@ def test_numeric_strings_count_as_their_numbers_and_the_rest_is_ignored(app, liv
 
 
 def test_a_scaled_metric_over_numeric_strings_serves_the_story_and_builds(tmp_path):
-    """It answered 500, ``stories build`` stopped for everyone and ``templates check --app`` crashed."""
+    """It answered 500 (the story and POST /v1/shares), ``stories build`` stopped for everyone and
+    ``templates check --app`` crashed."""
     app, tenant = _serve(tmp_path / "instance", None)
     server = LiveServer(app).start()
     try:
@@ -143,6 +145,9 @@ def test_a_scaled_metric_over_numeric_strings_serves_the_story_and_builds(tmp_pa
         reply = http("GET", f"{server.url}/v1/stories/distances?user_id=ada", None, basic(tenant.secret_key))
         assert reply.status == 200, reply.body
         assert reply.json()["frames"][0]["stat"]["value"] == "12"
+        shared = post_json(server, "/v1/shares", {"template": "distances"},
+                           bearer(viewer_token(server, tenant.secret_key, "ada")))
+        assert shared.status == 201, shared.body
         result = app.test_cli_runner().invoke(args=["stories", "build", "distances", "--app", "Runner",
                                                     "--now", NOW.date().isoformat()])
         assert result.exit_code == 0, result.output

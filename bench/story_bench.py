@@ -1,17 +1,23 @@
 """Story engine benchmark: assembly latency by user size, precomputed serving, and build rate.
 
 Run: ``python bench/story_bench.py`` (first run about 3–4 minutes to generate the database, which
-is then cached under /tmp; ``--regenerate`` rebuilds it). It builds a SQLite file with the real
-schema holding 5.1M events over 50,000 users of a music app (the contract's vocabulary: Song
-Played / Song Liked / Playlist Created / page views), where a few users have exactly 100, 1,000,
-10,000 and 100,000 events in the period, 10% of users listened partly before logging in, and
-users live in four time zones. Then, with the shipped ``year-in-music`` template:
+is then cached under /tmp; ``--regenerate`` rebuilds it; ``--users``, ``--build-users`` and
+``--population-users`` shrink or grow it). It builds a SQLite file with the real schema holding
+5.1M events over 50,000 users of a music app (the contract's vocabulary: Song Played / Song
+Liked / Playlist Created / page views), where a few users have exactly 100, 1,000, 10,000 and
+100,000 events in the period, 10% of users listened partly before logging in, 20% logged in
+from a device linked by alias, and users live in four time zones. Then, with the shipped
+``year-in-music`` template:
 
 * population: the percentile distribution over all 50,000 users (``recap population refresh``);
 * on demand: ``assemble_story(..., fresh=True)`` p50/p95 per size, and ms per 1,000 events;
 * precomputed: ``assemble_story`` after ``build`` (one key lookup) p50/p95;
 * build: ``precompute.build`` (what ``recap stories build`` runs) over 5,000 ordinary users, in
-  one process and then with ``--workers 2`` over 5,000 others.
+  one process and then with ``--workers 2`` over 5,000 others;
+* population, as a server meets it: a database of ``--population-users`` users (about 5 events
+  each) and a second app with a tenth of them, both without a population yet: the first story
+  (which starts the background refresh), stories while it runs, the refresh's duration, and the
+  identity query (``actor_pairs``) per 500 users.
 
 The same on-demand sizes are also timed in a small database (the heavy users plus 1,000 others),
 to show that a user's cost does not depend on how many other events the database holds.
@@ -27,10 +33,12 @@ from datetime import datetime, timezone
 
 from widget_server import db, event_indexes
 from widget_server.db import database, keys_path, open_database, sqlite3
-from widget_server.engine import assemble_story, registry, resolve_period
+from widget_server.engine import assemble_story, population, registry, resolve_period
+from widget_server.engine.errors import NotEligible
 from widget_server.engine.population import refresh
 from widget_server.engine.precompute import build
-from widget_server.models import App
+from widget_server.engine.users import actor_pairs, user_ids
+from widget_server.models import App, PopulationStat
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 BIG = "/tmp/recap_story_bench_5m.sqlite3"
@@ -51,8 +59,10 @@ def heavy_users() -> list[tuple[str, int]]:
     return [(f"heavy{size}_{i}", size) for size in SIZES for i in range(PER_SIZE)]
 
 
-def generate(path: str, ordinary: int, avg_events: int) -> None:
-    """Fill ``path`` with the schema (via the real migrations) and events, fast."""
+def generate(path: str, ordinary: int, avg_events: int, apps: tuple[int, ...] = (1,), heavy: bool = True) -> None:
+    """Fill ``path`` with the schema (via the real migrations) and events, fast: ``ordinary``
+    users (and the heavy ones) in app 1, and as many users in each further app as ``apps`` says
+    (app 2's users are ``apps[1]``, ...)."""
     for file in (path, keys_path(path)):
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(file + suffix):
@@ -60,7 +70,9 @@ def generate(path: str, ordinary: int, avg_events: int) -> None:
     database.initialize(open_database(f"sqlite:///{path}"))
     db.upgrade()
     with database.connection_context():
-        App.create(name="Soundwave", deep_link_scheme="soundwave", share_base_url="https://soundwave.app")
+        for n in range(len(apps)):
+            App.create(name="Soundwave" if n == 0 else f"Soundwave {n + 1}", deep_link_scheme="soundwave",
+                       share_base_url="https://soundwave.app")
     database.close()
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode = wal")
@@ -71,17 +83,21 @@ def generate(path: str, ordinary: int, avg_events: int) -> None:
     for name, _ in indexes:
         conn.execute(f"DROP INDEX {name}")
     rng = random.Random(42)
-    users = [(f"user{i:05d}", max(1, int(rng.expovariate(1 / avg_events)))) for i in range(ordinary)]
-    users += heavy_users()
+    users = [(1, f"user{i:05d}", max(1, int(rng.expovariate(1 / avg_events)))) for i in range(ordinary)]
+    users += [(1, user, count) for user, count in heavy_users()] if heavy else []
+    for app_id, count in enumerate(apps[1:], start=2):
+        users += [(app_id, f"user{i:05d}", max(1, int(rng.expovariate(1 / avg_events)))) for i in range(count)]
     message = 0
     sql = f"INSERT INTO event ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
     profiles, identities = [], []
-    for n, (user, count) in enumerate(users):
+    for n, (app_id, user, count) in enumerate(users):
         zone, offset = ZONES[n % len(ZONES)]
         context = f'{{"timezone":"{zone}"}}'
         anon = f"device-{n}" if n % 10 == 3 else None
         if anon:
-            identities.append((1, f"a:{anon}", user, PERIOD_START))
+            identities.append((app_id, f"a:{anon}", user, PERIOD_START))
+        if n % 5 == 1:  # logged in from a device linked by alias (as the demo's people do)
+            identities.append((app_id, f"u:device-{n}", user, PERIOD_START))
         heavy = user.startswith("heavy")
         favourite = rng.randrange(500)
         rows = []
@@ -107,10 +123,10 @@ def generate(path: str, ordinary: int, avg_events: int) -> None:
                 name, kind = "/artist/[id]", "page"
                 props = f'{{"path":"/artist/{song % 700}","url":"https://soundwave.app/artist/{song % 700}"}}'
             message += 1
-            rows.append((1, f"m{message}", kind, name, None if actor_anon else user, actor_anon,
+            rows.append((app_id, f"m{message}", kind, name, None if actor_anon else user, actor_anon,
                          f"a:{actor_anon}" if actor_anon else f"u:{user}", ts, offset, ts, props, context))
         conn.executemany(sql, rows)
-        profiles.append((1, user, f'{{"name":"Listener {n}","plan":"free"}}', zone, PERIOD_START, PERIOD_START))
+        profiles.append((app_id, user, f'{{"name":"Listener {n}","plan":"free"}}', zone, PERIOD_START, PERIOD_START))
         if n % 2000 == 0:
             conn.commit()
     conn.executemany("INSERT INTO identity (app_id, actor, user_id, created_at) VALUES (?, ?, ?, ?)", identities)
@@ -124,7 +140,7 @@ def generate(path: str, ordinary: int, avg_events: int) -> None:
     conn.close()
     keys = event_indexes.keys_connection(path)
     event_indexes.catch_up(keys, limit=None)  # what the server's passes do as events arrive
-    keys.execute("ANALYZE")
+    keys.execute("ANALYZE main")  # not the store attached read-only: "attempt to write a readonly database"
     keys.close()
 
 
@@ -170,12 +186,52 @@ def on_demand(reps: dict[int, int], cpu: dict[int, list[float]] | None = None) -
     return results
 
 
+def _story(app_id: int, user: str) -> None:
+    """An on-demand story as a request asks for it; "not eligible" is an answer too."""
+    try:
+        assemble_story(app_id, "year-in-music", user, now=NOW, fresh=True)
+    except NotEligible:
+        pass
+
+
+def population_rows(users: int, regenerate: bool) -> list[tuple[int, float, float, float, float]]:
+    """A story on an app whose population is missing, in a database of ``users`` users (app 1)
+    and ``users // 10`` (app 2), about 5 events each: (users, first story ms, later story ms while
+    the refresh runs, refresh s in the background, identity query ms per 500 users)."""
+    path = f"/tmp/recap_story_bench_population_{users}.sqlite3"
+    if regenerate or not os.path.exists(path):
+        started = time.perf_counter()
+        generate(path, users, 5, apps=(users, users // 10), heavy=False)
+        print(f"generated {path} in {time.perf_counter() - started:.0f} s")
+    open_db(path)
+    template = registry.get(1, "year-in-music")
+    period = resolve_period(template.spec["period"], NOW)
+    rows = []
+    for app_id in (2, 1):
+        ids = user_ids(app_id)
+        pairs_ms = statistics.median(timed(lambda: actor_pairs(app_id, ids[:500]), 5))
+        PopulationStat.delete().where(PopulationStat.app_id == app_id).execute()
+        population._memory.clear()
+        started = time.perf_counter()
+        first = timed(lambda: _story(app_id, ids[1]), 1)[0]
+        later = statistics.median(timed(lambda: _story(app_id, ids[2]), 5))
+        if not population.background.wait(900):
+            raise SystemExit("the background population refresh took over 15 minutes")
+        rows.append((len(ids), first, later, time.perf_counter() - started, pairs_ms))
+    database.close()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regenerate", action="store_true", help="rebuild the cached databases")
     parser.add_argument("--build-users", type=int, default=5000, help="users for the build rate")
+    parser.add_argument("--users", type=int, default=ORDINARY, help="ordinary users of the big database")
+    parser.add_argument("--population-users", type=int, default=20_000,
+                        help="users of the population database (and a tenth of them in a second app)")
     args = parser.parse_args()
-    for path, ordinary, avg in ((BIG, ORDINARY, 100), (SMALL, 1000, 100)):
+    big_path = BIG if args.users == ORDINARY else BIG.replace("_5m", f"_{args.users}")
+    for path, ordinary, avg in ((big_path, args.users, 100), (SMALL, 1000, 100)):
         if args.regenerate or not os.path.exists(path):
             started = time.perf_counter()
             generate(path, ordinary, avg)
@@ -189,7 +245,7 @@ def main() -> None:
     small = on_demand(reps)
     database.close()
 
-    open_db(BIG)
+    open_db(big_path)
     events = database.execute_sql("SELECT COUNT(*) FROM event").fetchone()[0]
     users = database.execute_sql("SELECT COUNT(*) FROM profile").fetchone()[0]
     started = time.perf_counter()
@@ -206,16 +262,17 @@ def main() -> None:
             if user_size == size:
                 samples += timed(lambda: assemble_story(1, "year-in-music", user, now=NOW), 200)
         stored[size] = samples
-    ordinary = [f"user{i:05d}" for i in range(0, ORDINARY, max(1, ORDINARY // args.build_users))][:args.build_users]
+    ordinary = [f"user{i:05d}" for i in range(0, args.users, max(1, args.users // args.build_users))][:args.build_users]
     started = time.perf_counter()
     counts = build(app, template, period, now=NOW, users=ordinary, refresh_population=False)
     build_s = time.perf_counter() - started
-    others = [f"user{i:05d}" for i in range(1, ORDINARY, max(1, ORDINARY // args.build_users))][:args.build_users]
+    others = [f"user{i:05d}" for i in range(1, args.users, max(1, args.users // args.build_users))][:args.build_users]
     started = time.perf_counter()
     parallel = build(app, template, period, now=NOW, users=others, refresh_population=False, workers=2,
-                     database_url=f"sqlite:///{BIG}")
+                     database_url=f"sqlite:///{big_path}")
     parallel_s = time.perf_counter() - started
     database.close()
+    population_table = population_rows(args.population_users, args.regenerate)
 
     print(f"\ndatabase: {events:,} events, {users:,} users (SQLite {sqlite3.sqlite_version}); "
           f"template year-in-music; {os.cpu_count()} shared cores")
@@ -233,6 +290,13 @@ def main() -> None:
           f"{counts.users / build_s:,.0f} users/s")
     print(f"build, 2 worker processes: {parallel.users:,} other users in {parallel_s:.1f} s = "
           f"{parallel.users / parallel_s:,.0f} users/s")
+    print("\nfirst stories on an app with no population yet (about 5 events per user; the refresh runs in the background):")
+    print(f"{'app users':>10} | {'first story':>11} | {'during refresh p50':>18} | {'refresh (background)':>20} | "
+          f"{'identity query / 500 users':>26}")
+    print("-" * 98)
+    for users, first, later, refresh_s, pairs_ms in population_table:
+        print(f"{users:>10,} | {first:>8.1f} ms | {later:>15.1f} ms | {refresh_s:>12.1f} s = {users / refresh_s:>5,.0f}/s | "
+              f"{pairs_ms:>23.1f} ms")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from werkzeug.serving import make_server
 from widget_server import create_app
 from widget_server.auth import create_key
 from widget_server.db import database
+from widget_server.engine import population
 from widget_server.models import ApiKey, App
 
 
@@ -34,6 +35,7 @@ def make_tenant(name: str = "Test App", **fields) -> Tenant:
 def app(tmp_path) -> Flask:
     app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True})
     yield app
+    population.background.wait(30)  # a refresh a story started must not outlive its database
     database.close() if not database.is_closed() else None
 
 

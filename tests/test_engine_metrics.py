@@ -3,6 +3,7 @@ Python from the events we sent through the real ingest — across time zones (To
 over DST, UTC) and for listening done anonymously before the user logged in."""
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections import Counter, defaultdict
@@ -17,6 +18,7 @@ from story_helpers import NOW, identify, iso, ms, send, track
 from widget_server.db import database
 from widget_server.engine import assemble_story, parse, resolve_period
 from widget_server.engine.metrics import compute
+from widget_server.engine.population import refresh
 from widget_server.engine.users import actor_pairs, user_ids
 
 TEMPLATE = """
@@ -198,6 +200,9 @@ def world(app, live_server):
     events += [track("utc", "$click", ms("2026-04-02T10:00:00"), {"element": {"text": t, "selector": s}})
                for t, s in (("Buy now", "button.buy"), ("Buy", "a.buy"), ("Later", "button.x"))]
     send(live_server, tenant.write_key, events)
+    template = parse(TEMPLATE)
+    with database.connection_context():  # (a story does not wait for it: it runs in the background)
+        refresh(tenant.app_id, template, resolve_period(template.spec["period"], NOW))
     for event in events:
         if event["type"] == "track" and event.get("anonymousId") and not event.get("userId"):
             event["userId"] = "anon"  # what the Identity join means, for the reference below
@@ -389,6 +394,7 @@ def test_an_alias_chain_carries_anonymous_history_to_the_final_user(app, live_se
     template = parse(TEMPLATE)
     period = resolve_period(template.spec["period"], NOW)
     with database.connection_context():
+        refresh(tenant.app_id, template, period)
         got = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["temp", "final"]), NOW)
         alone = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["final"]), NOW)["final"]
         users = user_ids(tenant.app_id)
@@ -450,3 +456,54 @@ def test_a_last_days_period_ends_on_the_users_local_today(app, live_server):
         titles = {uid: assemble_story(tenant.app_id, "week", uid, now=now, fresh=True)["frames"][0]["title"]
                   for uid in ("tk", "utc")}
     assert titles == {"tk": "1 2026-11-15 2026-11-21", "utc": "1 2026-11-14 2026-11-20"}
+
+
+SCALED = """
+id = "scaled"
+title = "Scaled"
+[period]
+kind = "year"
+cutoff = "11-15"
+[metrics.km]
+kind = "sum"
+event = "Run"
+property = "distance_m"
+scale = 0.001
+[metrics.km_change]
+kind = "change"
+of = "km"
+[metrics.km_by_month]
+kind = "series"
+event = "Run"
+by = "month"
+property = "distance_m"
+scale = 0.001
+[metrics.pace]
+kind = "avg"
+event = "Run"
+property = "distance_m"
+scale = 0.001
+[[frames]]
+id = "km"
+kind = "chart"
+chart = { metric = "km_by_month" }
+[card]
+title = "{{ km }}"
+"""
+
+
+def test_scaled_values_carry_no_float_noise(app, live_server):
+    """139,932 m is 139.932 km, not 139.93200000000002, in the value, the series (so the chart's
+    aria label), its total and the change against last year's 100.1 km."""
+    tenant = make_tenant("Runner", timezone="UTC")
+    send(live_server, tenant.write_key, [
+        track("ada", "Run", ms("2026-03-01T12:00:00"), {"distance_m": 139_932}),
+        track("ada", "Run", ms("2025-03-01T12:00:00"), {"distance_m": 100_100})])
+    template = parse(SCALED)
+    period = resolve_period(template.spec["period"], NOW)
+    with database.connection_context():
+        got = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["ada"]), NOW)["ada"]
+    assert got["km"] == got["pace"] == 139.932
+    assert got["km_by_month"]["values"][2] == got["km_by_month"]["total"] == 139.932
+    assert got["km_change"]["delta"] == 39.832
+    assert "0000000" not in json.dumps(got)

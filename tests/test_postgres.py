@@ -199,6 +199,9 @@ def run_backend(backend: str, instance: str, database_url: str | None, events) -
                             for user in users["music"]}
         for kind, template in templates.items():
             secret = basic(tenants[kind].secret_key)
+            # Ahead of the stories, as before a launch: a story does not wait for it.
+            result = app.test_cli_runner().invoke(args=["population", "refresh", template, "--app", tenants[kind].name])
+            assert result.exit_code == 0, result.output
             for user in users[kind]:
                 seen["stories"][kind, user] = story(server, template, user, secret)
             showcase = users[kind][0]

@@ -57,23 +57,40 @@ def upsert_profile_sql() -> str:
 # --- story engine ----------------------------------------------------------------------------
 # Property paths reaching these helpers were validated as dotted identifiers by the template schema.
 
-# A number as SQLite reads one from text: what arithmetic on a numeric string sees there.
-_NUMERIC_TEXT = r"'^\s*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?\s*$'"
+# A string counts as a number when it is one in JSON's own notation ("5000", "-1.5", "2e3"): at
+# most 40 characters, an exponent of at most two digits (so far inside a double's range that the
+# cast fails on neither engine), no spaces. Anything else (names, booleans, "12 km") is not one.
+NUMERIC_TEXT_MAX = 40
+_PG_NUMERIC_TEXT = r"'^-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][-+]?[0-9]{1,2})?$'"
 
 
-def json_value_sql(column: str, path: str, numeric: bool = False) -> str:
-    """A JSON property of a text column: typed on SQLite, text (or numeric) on PostgreSQL.
-
-    Numeric on PostgreSQL is the value of a JSON number or of a string that reads as one, else
-    NULL (a string such as an artist's name must not stop the query, as a cast would)."""
+def json_value_sql(column: str, path: str) -> str:
+    """A JSON property of a text column: typed on SQLite, text on PostgreSQL."""
     if is_postgres():
-        pointer = f"'{{{','.join(path.split('.'))}}}'"
-        text = f"(({column})::jsonb #>> {pointer})"
-        if not numeric:
-            return text
-        return (f"CASE WHEN jsonb_typeof(({column})::jsonb #> {pointer}) = 'number' "
-                f"OR {text} ~ {_NUMERIC_TEXT} THEN CAST({text} AS DOUBLE PRECISION) END")
+        return f"(({column})::jsonb #>> {_pointer(path)})"
     return f"json_extract({column}, '$.{path}')"
+
+
+def json_number_sql(column: str, path: str) -> str:
+    """A JSON property read as a number, the same on both engines: a JSON number, or a string
+    holding one (see above), else NULL. Every metric and filter that reads a number reads this."""
+    if is_postgres():
+        text = json_value_sql(column, path)
+        return (f"CASE jsonb_typeof(({column})::jsonb #> {_pointer(path)}) "
+                f"WHEN 'number' THEN CAST({text} AS DOUBLE PRECISION) "
+                f"WHEN 'string' THEN CASE WHEN length({text}) <= {NUMERIC_TEXT_MAX} AND {text} ~ {_PG_NUMERIC_TEXT} "
+                f"THEN CAST({text} AS DOUBLE PRECISION) END END")
+    value = json_value_sql(column, path)
+    # SQLite has no regular expressions: the characters a JSON number uses, no three-digit
+    # exponent, and json_valid (strict RFC 8259, no JSON5) for the grammar say the same thing.
+    return (f"CASE json_type({column}, '$.{path}') WHEN 'integer' THEN {value} WHEN 'real' THEN {value} "
+            f"WHEN 'text' THEN CASE WHEN length({value}) <= {NUMERIC_TEXT_MAX} "
+            f"AND {value} NOT GLOB '*[^0-9.eE+-]*' AND {value} NOT GLOB '*[eE]*[0-9][0-9][0-9]*' "
+            f"AND json_valid({value}) THEN CAST({value} AS REAL) END END")
+
+
+def _pointer(path: str) -> str:
+    return f"'{{{','.join(path.split('.'))}}}'"
 
 
 def glob_sql(column: str) -> str:

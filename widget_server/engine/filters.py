@@ -1,7 +1,7 @@
 """Which events a metric counts: event names, types and property conditions, as SQL over the slice.
 
 Property values are pulled out of the JSON once, when the user's slice is built, into columns
-``p0, p1, …`` (and numeric ``n0, …`` on PostgreSQL); metrics then read plain columns.
+``p0, p1, …`` (and, for the paths read as numbers, ``n0, …``); metrics then read plain columns.
 """
 from __future__ import annotations
 
@@ -10,33 +10,37 @@ from typing import Any
 
 from .. import sql_dialect
 from ..db import database, is_postgres
+from .expressions import is_number
 
 OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
 @dataclass
 class Columns:
-    """Property paths a template reads, each with its slice column."""
+    """Property paths a template reads, each with its slice column; those read as numbers
+    (``add(path, number=True)``) also with a numeric column."""
 
     paths: list[str] = field(default_factory=list)
+    numbers: set[str] = field(default_factory=set)
 
-    def add(self, path: str) -> None:
+    def add(self, path: str, number: bool = False) -> None:
         if path not in self.paths:
             self.paths.append(path)
+        if number:
+            self.numbers.add(path)
 
     def text(self, path: str) -> str:
         return f"p{self.paths.index(path)}"
 
     def number(self, path: str) -> str:
-        # SQLite's json_extract keeps JSON numbers numeric; PostgreSQL needs a cast column.
-        return f"n{self.paths.index(path)}" if is_postgres() else self.text(path)
+        return f"n{self.paths.index(path)}"
 
     def select_list(self, json_column: str) -> list[str]:
         out = []
         for i, path in enumerate(self.paths):
             out.append(f"{sql_dialect.json_value_sql(json_column, path)} AS p{i}")
-            if is_postgres():
-                out.append(f"{sql_dialect.json_value_sql(json_column, path, numeric=True)} AS n{i}")
+            if path in self.numbers:
+                out.append(f"{sql_dialect.json_number_sql(json_column, path)} AS n{i}")
         return out
 
 
@@ -60,8 +64,16 @@ def resolve(metric: dict, virtual_events: dict[str, dict]) -> dict:
 def collect_paths(flt: dict, columns: Columns) -> None:
     for alternative in flt.get("any", []):
         collect_paths(alternative, columns)
-    for path in flt.get("where", {}):
-        columns.add(path)
+    for path, condition in flt.get("where", {}).items():
+        columns.add(path, number=_reads_number(condition))
+
+
+def _reads_number(condition: Any) -> bool:
+    """Whether a where-condition compares its property as a number (see ``_condition``)."""
+    if isinstance(condition, dict):
+        return any(op in OPERATORS or (op in ("eq", "ne") and is_number(value))
+                   for op, value in condition.items())
+    return is_number(condition)
 
 
 def event_names(flt: dict) -> set[str] | None:
@@ -146,7 +158,7 @@ def _eq(text_col: str, num_col: str, value: Any) -> tuple[str, list[Any]]:
         # JSON booleans: 1/0 in SQLite's json_extract, 'true'/'false' text in PostgreSQL.
         return (f"{text_col} = {database.param}", ["true" if value else "false"]) if is_postgres() \
             else (f"{text_col} = {database.param}", [int(value)])
-    if isinstance(value, (int, float)):
+    if is_number(value):
         return f"{num_col} = {database.param}", [value]
     return f"{sql_dialect.text_sql(text_col)} = {database.param}", [value]
 

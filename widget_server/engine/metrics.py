@@ -108,7 +108,7 @@ def change(current: Any, previous: Any) -> dict[str, Any] | None:
     if current is None:
         return None
     previous = previous or 0
-    delta = current - previous
+    delta = metrics_sql.tidy(current - previous)  # (139.932 - 100.1 is 39.83200000000001)
     return {"current": current, "previous": previous, "delta": delta,
             "percent": (delta / previous) if previous else None,
             "direction": "up" if delta > 0 else "down" if delta < 0 else "same"}

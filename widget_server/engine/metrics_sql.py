@@ -7,6 +7,7 @@ Python only reshapes the small results.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -62,11 +63,25 @@ def _rows(sql: str, params: list[Any], uids: list[str]) -> list[tuple]:
     return [(uids[row[0]], *row[1:]) for row in database.execute_sql(sql, params).fetchall()]
 
 
+# Significant digits a metric's float keeps: a double holds 15–17, and scaling by a decimal factor
+# (metres by 0.001) or adding floats leaves binary noise in the last ones (139.93200000000002),
+# which would reach the story JSON and the chart's aria label.
+SIGNIFICANT_DIGITS = 12
+
+
+def tidy(value: Any) -> Any:
+    """A float rounded to ``SIGNIFICANT_DIGITS`` (anything else as it is)."""
+    if isinstance(value, float) and math.isfinite(value) and value:
+        return round(value, SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(abs(value))))
+    return value
+
+
 def _clean(value: Any, scale: float | None = None) -> Any:
     if value is None:
         return None
     if scale is not None:
         value = value * scale
+    value = tidy(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
@@ -128,7 +143,7 @@ def _scalar_value(metric: dict, values: tuple) -> Any:
     if kind in ("count", "distinct", "sum"):
         return _clean(values[0] or 0, metric.get("scale"))
     if kind == "avg" and values[0] is not None:
-        return values[0] * metric["scale"] if "scale" in metric else values[0]
+        return tidy(values[0] * metric["scale"] if "scale" in metric else values[0])
     return _clean(values[0], metric.get("scale"))
 
 
@@ -277,7 +292,7 @@ def series(name: str, metric: dict, plan: Plan, period: Period, uids: list[str],
         peak = max(range(len(values)), key=lambda i: (values[i], -i)) if values else None
         results[uid][name] = {"labels": labels, "values": values, "peak_index": peak,
                               "peak_label": labels[peak] if peak is not None and values[peak] else None,
-                              "peak_value": values[peak] if peak is not None else 0, "total": sum(values)}
+                              "peak_value": values[peak] if peak is not None else 0, "total": _clean(sum(values))}
 
 
 def _buckets(by: str, period: Period) -> tuple[list, list[str]]:
@@ -315,14 +330,16 @@ def _months(period: Period) -> tuple[str, list[str]]:
 def record_day(name: str, metric: dict, plan: Plan, period: Period, today: list[int], uids: list[str],
                results: Results, streaks: dict[str, dict]) -> None:
     """The day with the most (events or sum of a property), and the ``streaks`` over the same
-    events: the record's grouping by day gives the streaks their days, so one query serves all."""
+    events: the record's grouping by day gives the streaks their days, so one query serves all.
+    A day whose events carry no number has no sum: it is no record (PostgreSQL would sort its
+    NULL first), but it still counts for a streak."""
     cols = plan.columns
     value = f"SUM({cols.number(metric['property'])})" if "property" in metric else "COUNT(*)"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)
     by = ByUser.of(uids)
     ctes = [f"d AS (SELECT {by.uid} AS uid, day, {value} AS v FROM {TABLE} WHERE pp = 0 AND {cond}{by.group_by('day')})"]
     selects = [f"SELECT uid, -1 AS part, day, v, NULL AS n FROM (SELECT uid, day, v, ROW_NUMBER() OVER "
-               f"({by.partition()} ORDER BY v DESC, day ASC) AS rn FROM d) r WHERE rn = 1"]
+               f"({by.partition()} ORDER BY v DESC, day ASC) AS rn FROM d WHERE v IS NOT NULL) r WHERE rn = 1"]
     parts = dict(enumerate(streaks))
     for part, streak_name in parts.items():
         streak_ctes, final = _streak_sql(part, streaks[streak_name], period, today, by)

@@ -1,10 +1,12 @@
 """Where a user stands among all users of the app in the same period ("top 2% of listeners").
 
-The distribution of a metric over the app's users is computed in chunks by ``recap population
-refresh`` (or on the first request that needs it) and stored per app, template, period and
-metric: the sorted values when there are at most ``MAX_POINTS`` users, otherwise that many
-evenly spaced quantiles. A lookup is then one small row, cached in memory until its TTL runs out,
-so a request never scans the other users.
+The distribution of a metric over the app's users is computed in chunks by ``refresh`` and stored
+per app, template, period and metric: the sorted values when there are at most ``MAX_POINTS``
+users, otherwise that many evenly spaced quantiles. A lookup is then one small row, cached in
+memory for a minute, so a request never scans the other users: a missing or expired row is
+refreshed in the background (``refresh_in_background``) while requests keep the last
+distribution, or none on a new app (the frame's fallback shows). ``refresh`` is a plain function:
+``recap population refresh`` and ``stories build`` call it, and so can a job queue.
 """
 from __future__ import annotations
 
@@ -30,9 +32,10 @@ log = logging.getLogger(__name__)
 MAX_POINTS = 1001
 TTL_MS = 6 * 3600 * 1000
 CHUNK = 500
+RETRY_AFTER_S = 60.0  # a refresh that failed is not tried again for this long
 _memory: dict[tuple, tuple[float, dict]] = {}
 _lock = threading.Lock()
-_refreshing = threading.Lock()
+_refreshing = threading.Lock()  # one refresh at a time per process, in the background or not
 
 
 def _key(app_id: int, template: StoryTemplate, period: Period, metric: str) -> tuple:
@@ -40,36 +43,101 @@ def _key(app_id: int, template: StoryTemplate, period: Period, metric: str) -> t
 
 
 def lookup(app_id: int, template: StoryTemplate, period: Period, metric: str) -> dict | None:
-    """The stored distribution, refreshed when missing or older than its TTL."""
+    """The stored distribution, at once: when it is missing or older than its TTL, a background
+    refresh is started and the last one (or None) answers meanwhile."""
     key = _key(app_id, template, period, metric)
     hit = _memory.get(key)
     if hit and hit[0] > time.monotonic():
         return hit[1]
-    row = (PopulationStat.select().where(
-        (PopulationStat.app_id == app_id) & (PopulationStat.template_id == template.id)
-        & (PopulationStat.period_key == period.key) & (PopulationStat.metric == metric)).first())
+    row = _stored(app_id, template, period, metric)
     if row is None or row.computed_at + TTL_MS < now_ms():
-        # One refresh at a time per process: at a launch, the requests arriving meanwhile wait
-        # for it and then read its result instead of each scanning every user again.
-        with _refreshing:
-            hit = _memory.get(key)
-            if hit and hit[0] > time.monotonic():
-                return hit[1]
-            refresh(app_id, template, period)
-        return lookup_stored(key)
+        refresh_in_background(app_id, template, period)
+    if row is None:
+        return None
     dist = {"n": row.users, "points": json.loads(row.points)}
     _remember(key, dist)
     return dist
 
 
-def lookup_stored(key: tuple) -> dict | None:
-    hit = _memory.get(key)
-    return hit[1] if hit else None
+def _stored(app_id: int, template: StoryTemplate, period: Period, metric: str) -> PopulationStat | None:
+    return (PopulationStat.select().where(
+        (PopulationStat.app_id == app_id) & (PopulationStat.template_id == template.id)
+        & (PopulationStat.period_key == period.key) & (PopulationStat.metric == metric)).first())
+
+
+class BackgroundRefresh:
+    """Refreshes off the request path: at most one daemon thread per database, app, template and
+    period, the threads taking turns (``_refreshing``) so a launch costs one core, not one per
+    template. Failures are logged and retried after ``RETRY_AFTER_S``, never raised into a request.
+    """
+
+    def __init__(self) -> None:
+        self._threads: dict[tuple, threading.Thread] = {}
+        self._failed_until: dict[tuple, float] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, app_id: int, template: StoryTemplate, period: Period) -> bool:
+        """Start the refresh unless it is running or failed a moment ago; never blocks."""
+        key = (db.url(), app_id, template.id, period.key)
+        with self._lock:
+            running = self._threads.get(key)
+            if (running is not None and running.is_alive()) or self._failed_until.get(key, 0.0) > time.monotonic():
+                return False
+            thread = threading.Thread(target=self._run, args=(key, app_id, template, period), daemon=True,
+                                      name=f"population-{app_id}-{template.id}")
+            self._threads[key] = thread
+            thread.start()
+        return True
+
+    def _run(self, key: tuple, app_id: int, template: StoryTemplate, period: Period) -> None:
+        try:
+            with _refreshing:
+                if db.url() != key[0]:  # the process moved to another database meanwhile (tools, tests)
+                    return
+                with database.connection_context():
+                    if not self._still_needed(app_id, template, period):
+                        return  # another process (or a command) refreshed it while this one waited
+                    refresh(app_id, template, period)
+        except Exception:
+            log.exception("population refresh of %s/%s/%s failed; retried in %.0f s", app_id, template.id,
+                          period.key, RETRY_AFTER_S)
+            with self._lock:
+                self._failed_until[key] = time.monotonic() + RETRY_AFTER_S
+        finally:
+            with self._lock:
+                if self._threads.get(key) is threading.current_thread():
+                    del self._threads[key]
+
+    @staticmethod
+    def _still_needed(app_id: int, template: StoryTemplate, period: Period) -> bool:
+        for metric in _targets(template):
+            row = _stored(app_id, template, period, metric)
+            if row is None or row.computed_at + TTL_MS < now_ms():
+                return True
+        return False
+
+    def wait(self, timeout: float) -> bool:
+        """Join the running refreshes, at most ``timeout`` seconds in all; whether none is left."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = list(self._threads.values())
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in threads)
+
+
+background = BackgroundRefresh()
+refresh_in_background = background.submit
 
 
 def _remember(key: tuple, dist: dict) -> None:
     with _lock:
         _memory[key] = (time.monotonic() + 60.0, dist)
+
+
+def _targets(template: StoryTemplate) -> set[str]:
+    """The metrics ``template`` ranks users by."""
+    return {m["of"] for m in template.later_metrics.values() if m["kind"] == "percentile"}
 
 
 def rank(dist: dict | None, value: Any) -> dict[str, Any] | None:
@@ -86,7 +154,7 @@ def rank(dist: dict | None, value: Any) -> dict[str, Any] | None:
 def refresh(app_id: int, template: StoryTemplate, period: Period,
             progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Recompute every percentile distribution of ``template``; return users counted per metric."""
-    targets = {m["of"] for m in template.later_metrics.values() if m["kind"] == "percentile"}
+    targets = _targets(template)
     if not targets:
         return {}
     plan = story_slice.plan_for(template, frozenset(targets))

@@ -108,10 +108,39 @@ class LabelRuleSchema(Strict):
     label = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
+FILTER_KEYS = ("event", "events", "type", "where")
+# Every key a metric kind reads besides ``kind``, and which of them it needs. A key another kind
+# reads means nothing here and is refused, naming it (a streak with ``by = "month"`` was a daily
+# streak). One table: the schema's checks and the docs' table of kinds follow it.
+METRIC_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "count": (FILTER_KEYS + ("scale",), ()),
+    "sum": (FILTER_KEYS + ("property", "scale"), ("property",)),
+    "avg": (FILTER_KEYS + ("property", "scale"), ("property",)),
+    "min": (FILTER_KEYS + ("property", "scale"), ("property",)),
+    "max": (FILTER_KEYS + ("property", "scale"), ("property",)),
+    "distinct": (FILTER_KEYS + ("property", "scale"), ("property",)),
+    "share": (FILTER_KEYS + ("part", "property"), ("part",)),
+    "top": (FILTER_KEYS + ("property", "n", "by", "sum_property", "scale"), ("property",)),
+    "first": (FILTER_KEYS + ("property",), ()),
+    "last": (FILTER_KEYS + ("property",), ()),
+    "streak": (FILTER_KEYS + ("mode",), ()),
+    "series": (FILTER_KEYS + ("by", "property", "scale"), ("by",)),
+    "record_day": (FILTER_KEYS + ("property", "scale"), ()),
+    "peak_month": (("of",), ("of",)),
+    "percentile": (("of",), ("of",)),
+    "change": (("of",), ("of",)),
+    "tier": (("of", "tiers"), ("of", "tiers")),
+    "derived": (("expr",), ("expr",)),
+    "label": (("rules", "default"), ("rules",)),
+}
+# The values of ``by`` for each kind that reads it.
+BY_VALUES = {"top": ("count", "sum"), "series": ("hour", "weekday", "month", "day")}
+
+
 class MetricSchema(FilterFields):
     kind = fields.String(required=True, validate=validate.OneOf(METRIC_KINDS))
     property = fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path."))
-    by = fields.String(validate=validate.OneOf(("count", "sum", "hour", "weekday", "month", "day")))
+    by = fields.String()  # its values depend on the kind: checked in _keys
     sum_property = fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path."))
     n = fields.Integer(validate=validate.Range(min=1, max=50))
     mode = fields.String(validate=validate.OneOf(("longest", "current")))
@@ -119,28 +148,38 @@ class MetricSchema(FilterFields):
                        values=fields.Raw(validate=_where_value))
     scale = fields.Float()
     of = fields.String(validate=validate.Regexp(IDENT, error="Not a metric name."))
-    population_min = fields.Float()
     tiers = fields.List(fields.Nested(TierSchema), validate=validate.Length(min=1, max=20))
     expr = fields.String(validate=validate.Length(min=1, max=2000))
     rules = fields.List(fields.Nested(LabelRuleSchema), validate=validate.Length(min=1, max=30))
     default = fields.Raw()
 
     @validates_schema
-    def _needs(self, data: dict, **_: object) -> None:
+    def _keys(self, data: dict, **_: object) -> None:
         kind = data.get("kind")
-        need = {"sum": ["property"], "avg": ["property"], "min": ["property"], "max": ["property"],
-                "distinct": ["property"], "top": ["property"], "first": [], "last": [],
-                "series": ["by"], "peak_month": ["of"], "percentile": ["of"], "change": ["of"],
-                "tier": ["of", "tiers"], "derived": ["expr"], "label": ["rules"], "share": ["part"]}
-        for key in need.get(kind, []):
+        if kind not in METRIC_KEYS:
+            return  # (the kind's own error says why)
+        reads, needs = METRIC_KEYS[kind]
+        errors: dict[str, list[str]] = {}
+        for key in sorted(set(data) - {"kind"} - set(reads)):
+            errors[key] = [f"A {kind} metric has no {key!r} (it reads {_listed(reads)})."]
+        for key in needs:
             if key not in data:
-                raise ValidationError(f"A {kind} metric needs {key!r}.", key)
-        if kind == "top" and data.get("by") == "sum" and "sum_property" not in data:
-            raise ValidationError("Ranking by sum needs 'sum_property'.", "sum_property")
-        if kind == "series" and data.get("by") not in ("hour", "weekday", "month", "day"):
-            raise ValidationError("Use hour, weekday, month or day.", "by")
-        if kind == "top" and data.get("by", "count") not in ("count", "sum"):
-            raise ValidationError("Rank by count or sum.", "by")
+                errors[key] = [f"A {kind} metric needs {key!r}."]
+        if kind in BY_VALUES and "by" in data and data["by"] not in BY_VALUES[kind]:
+            errors["by"] = [f"A {kind} metric is by {_listed(BY_VALUES[kind], 'or')}, not {data['by']!r}."]
+        if kind == "top":
+            ranked_by_sum = data.get("by") == "sum"
+            if ranked_by_sum and "sum_property" not in data:
+                errors["sum_property"] = ["Ranking by sum needs 'sum_property'."]
+            elif not ranked_by_sum and "sum_property" in data:
+                errors["sum_property"] = ["Only a top list ranked by sum (by = \"sum\") reads 'sum_property'."]
+        if errors:
+            raise ValidationError(errors)
+
+
+def _listed(keys: tuple[str, ...], last: str = "and") -> str:
+    quoted = [repr(k) for k in keys]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {last} {quoted[-1]}"
 
 
 class PeriodSchema(Strict):

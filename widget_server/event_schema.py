@@ -17,6 +17,8 @@ from typing import Any
 import msgspec
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
 
+from .json_body import NESTED_TOO_DEEPLY
+
 TYPES = ("track", "identify", "page", "screen", "alias", "group")
 MAX_ID = 200
 # Times outside these years are a broken clock or a probe, never an event: refused, not stored.
@@ -90,7 +92,6 @@ class SingleIn(msgspec.Struct, forbid_unknown_fields=False):
 
 
 _decode_event = msgspec.json.Decoder(EventIn).decode
-NESTED_TOO_DEEPLY = "Arrays and objects are nested too deeply."
 
 
 def parse_time(value: str) -> datetime:

@@ -19,7 +19,8 @@ import msgspec
 from . import event_indexes, message_dedupe, sql_dialect
 from .db import database, is_sqlite, sqlite_writer
 from .errors import ValidationFailed
-from .event_schema import MAX_YEAR, MIN_YEAR, NESTED_TOO_DEEPLY, EventIn, context_timezone, json_object, json_text, parse_time
+from .event_schema import MAX_YEAR, MIN_YEAR, EventIn, context_timezone, json_object, json_text, parse_time
+from .json_body import NESTED_TOO_DEEPLY
 from .group_commit import GroupCommitter, lock_path
 
 _encode = msgspec.json.encode

@@ -12,10 +12,9 @@ from peewee import OperationalError
 from . import db, event_store
 from .db import sqlite3
 from .auth import Caller, require_ingest_credential
-from .errors import MalformedBody, PayloadTooLarge, TooManyRequests, ValidationFailed
-from .event_schema import (NESTED_TOO_DEEPLY, BatchIn, EventIn, SingleIn, decode_event, is_absent,
-                           is_object_or_absent, time_error)
-from .ingest_body import read_body
+from .errors import PayloadTooLarge, TooManyRequests, ValidationFailed
+from .event_schema import BatchIn, EventIn, SingleIn, decode_event, is_absent, is_object_or_absent, time_error
+from .json_body import decode, read_body
 from .models import App
 
 log = logging.getLogger(__name__)
@@ -75,7 +74,7 @@ def batch() -> Response:
         return Response(status=204)
     received_at = int(time.time() * 1000)
     body = read_body(current_app.config["MAX_BATCH_BYTES"])
-    envelope = _decode_envelope(_decode_batch, body, "The body must be {\"batch\": [event, ...]}.")
+    envelope = decode(_decode_batch, body, "The body must be {\"batch\": [event, ...]}.")
     caller = require_ingest_credential(envelope.writeKey)
     limit = current_app.config["MAX_EVENTS_PER_BATCH"]
     if len(envelope.batch) > limit:
@@ -120,25 +119,13 @@ def single(kind: str) -> Response:
     received_at = int(time.time() * 1000)
     max_event = current_app.config["MAX_EVENT_BYTES"]
     body = read_body(max_event)
-    envelope = _decode_envelope(_decode_single, body, "The event is not valid.")
+    envelope = decode(_decode_single, body, "The event is not valid.")
     caller = require_ingest_credential(envelope.writeKey)
     result = decode_event(body, forced_type=kind, forced_user=_viewer_user(caller))
     if not isinstance(result, EventIn):
         raise ValidationFailed("The event is not valid.", details=result)
     stored, duplicates = _store(caller.app_id, [result], received_at, envelope.sentAt)
     return jsonify(success=True, accepted=1, stored=stored, duplicates=duplicates, rejected=[])
-
-
-def _decode_envelope(decode, body: bytes, invalid: str):
-    """The decoded body: 422 naming the field, or 400 for what is not JSON."""
-    try:
-        return decode(body)
-    except msgspec.ValidationError as exc:  # (a subclass of DecodeError)
-        raise ValidationFailed(invalid, details=_field_error(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise MalformedBody(f"The body is not valid JSON: {exc}.", details={"_body": [f"{exc}."]}) from None
-    except RecursionError:
-        raise MalformedBody(NESTED_TOO_DEEPLY, details={"_body": [NESTED_TOO_DEEPLY]}) from None
 
 
 def _viewer_user(caller: Caller) -> str | None:
@@ -161,15 +148,6 @@ def _store(app_id: int, events: list[EventIn], received_at: int, sent_at: str | 
                 raise
             log.warning("ingest: database busy, answering 429 (%s)", exc)
             raise TooManyRequests("The store is busy; retry shortly.", retry_after=1) from None
-
-
-def _field_error(exc: msgspec.ValidationError) -> dict[str, list[str]]:
-    """msgspec's message as {field: [message]}, e.g. "Expected `array` - at `$.batch`"."""
-    message, _, path = str(exc).partition(" - at `$.")
-    if not path and message.startswith("Object missing required field `"):
-        return {message.split("`")[1]: ["Missing data for required field."]}
-    field = path.rstrip("`").split("[")[0].split(".")[0] if path else "_body"
-    return {field: [message]}
 
 
 for _kind in SINGLE_ROUTES:

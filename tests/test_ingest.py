@@ -471,3 +471,67 @@ def test_traits_nested_near_the_limit_never_fail_the_server(live_server, tenant,
                      raw=b'{"userId":"u","traits":{"a":%s}}' % (b"[" * d + b"]" * d)).status
                 for d in range(900, 1000)}
     assert statuses <= {200, 400, 422} and {200, 400} <= statuses
+
+
+def viewer(server, tenant, user="mallory") -> dict:
+    token = http("POST", server.url + "/v1/viewer-tokens", json.dumps({"user_id": user}).encode(),
+                 {"Content-Type": "application/json", **basic(tenant.secret_key)}).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+OUT_OF_RANGE = [
+    ('{"type":"identify","userId":"u","traits":{"plan":"pro","score":1e400}}', "traits.score"),
+    ('{"type":"identify","userId":"u","traits":{"n":-1E+400}}', "traits.n"),
+    ('{"type":"track","event":"E","userId":"u","context":{"timezone":1e400}}', "context.timezone"),
+    ('{"type":"track","event":"E","userId":"u","properties":{"a":[1,{"b":1e400}]}}', "properties.a[1].b"),
+    ('{"type":"track","event":"E","userId":"u","properties":{"a":%s}}' % ("9" * 400), "properties.a"),
+    ('{"type":"track","event":"E","userId":"u","properties":{"a":%s}}' % ("9" * 5000), "properties"),
+    ('{"type":"identify","userId":"u","traits":{"id":9223372036854775808}}', "traits.id"),
+    ('{"type":"identify","userId":"u","traits":{"id":-9223372036854775809}}', "traits.id"),
+    ('{"type":"track","event":"E","userId":1e400}', "userId"),
+]
+
+
+@pytest.mark.parametrize("event, field", OUT_OF_RANGE)
+def test_a_number_out_of_range_rejects_its_event_by_field_and_the_rest_are_stored(live_server, tenant, query,
+                                                                                   event, field):
+    good = json.dumps(track())
+    raw = ('{"batch":[%s,%s,%s]}' % (good, event, json.dumps(track()))).encode()
+    reply = send(live_server, tenant.write_key, None, raw=raw)
+    assert reply.status == 200, reply.body
+    assert [(r["index"], r["field"], r["code"]) for r in reply.json()["rejected"]] == [(1, field, "invalid")]
+    assert reply.json()["stored"] == 2 and count(query) == 2
+    kind = event.split('"type":"')[1].split('"')[0]
+    single = send(live_server, tenant.write_key, None, raw=event.encode(), path=f"/v1/{kind}")
+    assert single.status == 422 and field in single.json()["error"]["details"], single.body
+
+
+def test_numbers_inside_the_ranges_are_kept_exactly(live_server, tenant, query):
+    traits = '{"max":9223372036854775807,"min":-9223372036854775808,"big":1.7e308,"tiny":5e-324,"text":"x:1e400"}'
+    raw = ('{"batch":[{"type":"identify","userId":"u","traits":%s}]}' % traits).encode()
+    assert send(live_server, tenant.write_key, None, raw=raw).json()["stored"] == 1
+    stored = json.loads(query("SELECT traits FROM profile")[0][0])
+    assert stored == json.loads(traits)
+    export = http("POST", live_server.url + "/v1/users/export", b'{"user_id": "u"}',
+                  {"Content-Type": "application/json", **basic(tenant.secret_key)})
+    strict = json.loads(export.body, parse_constant=lambda name: pytest.fail(f"export holds {name}"))
+    assert strict["profile"]["traits"]["max"] == 2 ** 63 - 1
+
+
+def test_a_batch_context_out_of_range_is_422_naming_it(live_server, tenant, query):
+    raw = ('{"batch":[%s],"context":{"timezone":1e400}}' % json.dumps(track())).encode()
+    reply = send(live_server, tenant.write_key, None, raw=raw)
+    assert reply.status == 422, reply.body
+    assert "context.timezone" in reply.json()["error"]["details"]
+    assert count(query) == 0
+
+
+def test_a_viewers_dwell_of_1e400_is_refused_and_stats_keep_answering(live_server, tenant, query):
+    frame = '{"type":"track","event":"frame_viewed","properties":{"template":"year-in-music","frame_id":"f1",'
+    raw = ('{"batch":[%s"index":0,"dwell_ms":1e400}},%s"index":1,"dwell_ms":2000}}]}' % (frame, frame)).encode()
+    reply = send(live_server, tenant.write_key, None, raw=raw, headers=viewer(live_server, tenant))
+    assert reply.status == 200, reply.body
+    assert [(r["index"], r["field"]) for r in reply.json()["rejected"]] == [(0, "properties.dwell_ms")]
+    stats = http("GET", live_server.url + "/v1/stats/stories/year-in-music", headers=basic(tenant.secret_key))
+    assert stats.status == 200, stats.body
+    assert [f["avg_dwell_ms"] for f in stats.json()["frames"]] == [2000]

@@ -13,7 +13,8 @@ from . import db, event_store
 from .db import sqlite3
 from .auth import Caller, require_ingest_credential
 from .errors import PayloadTooLarge, TooManyRequests, ValidationFailed
-from .event_schema import BatchIn, EventIn, SingleIn, decode_event, is_absent, is_object_or_absent, time_error
+from .event_schema import (BatchIn, EventIn, SingleIn, decode_event, is_absent, is_object_or_absent, number_errors,
+                           time_error)
 from .json_body import decode, read_body
 from .models import App
 
@@ -82,6 +83,9 @@ def batch() -> Response:
     if not is_object_or_absent(envelope.context):
         raise ValidationFailed("The batch's context must be an object.",
                                details={"context": ["Not a valid mapping type."]})
+    out_of_range = number_errors("context", envelope.context)
+    if out_of_range:
+        raise ValidationFailed("A number in the batch's context is out of range.", details=out_of_range)
     context = None if is_absent(envelope.context) else envelope.context
 
     max_event = current_app.config["MAX_EVENT_BYTES"]

@@ -12,16 +12,21 @@ from peewee import OperationalError
 from . import db, event_store
 from .db import sqlite3
 from .auth import Caller, require_ingest_credential
-from .errors import PayloadTooLarge, TooManyRequests, ValidationFailed
+from .errors import Forbidden, PayloadTooLarge, TooManyRequests, ValidationFailed
 from .event_schema import (BatchIn, EventIn, SingleIn, decode_event, is_absent, is_object_or_absent, number_errors,
                            time_error)
 from .json_body import decode, read_body
-from .models import App
+from .models import ApiKey, App
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("ingest", __name__)
 
+ALIAS_REFUSED = {
+    "field": "previousId", "code": "forbidden",
+    "message": "previousId names a user who already has history: with a write key an alias may only join "
+               "anonymous history, or an id with no history yet, to a user. Merge known users with the secret key.",
+}
 SINGLE_ROUTES = ("track", "identify", "page", "screen", "alias", "group")
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -91,6 +96,7 @@ def batch() -> Response:
     max_event = current_app.config["MAX_EVENT_BYTES"]
     viewer = _viewer_user(caller)
     good: list[EventIn] = []
+    indexes: list[int] = []  # each good event's index in the batch
     rejected: list[dict] = []
     for index, raw in enumerate(envelope.batch):
         if len(raw) > max_event:
@@ -102,6 +108,7 @@ def batch() -> Response:
             if context is not None and is_absent(result.context):
                 result.context = context
             good.append(result)
+            indexes.append(index)
         else:
             for field, messages in result.items():
                 rejected.append({"index": index, "field": field, "code": "invalid",
@@ -112,9 +119,14 @@ def batch() -> Response:
             raise PayloadTooLarge("Every event in the batch is over the size limit.",
                                   details={"rejected": rejected})
         raise ValidationFailed("No event in the batch is valid.", details={"rejected": rejected})
-    stored, duplicates = _store(caller.app_id, good, received_at, envelope.sentAt)
-    return jsonify(success=True, accepted=len(good), stored=stored, duplicates=duplicates,
-                   rejected=rejected)
+    result = _store(caller, good, received_at, envelope.sentAt)
+    if result.refused:
+        rejected = sorted(rejected + [{"index": indexes[position], **ALIAS_REFUSED} for position in result.refused],
+                          key=lambda r: r["index"])
+        if len(result.refused) == len(good):
+            raise Forbidden(ALIAS_REFUSED["message"], details={"rejected": rejected})
+    return jsonify(success=True, accepted=len(good) - len(result.refused), stored=result.stored,
+                   duplicates=result.duplicates, rejected=rejected)
 
 
 def single(kind: str) -> Response:
@@ -128,8 +140,10 @@ def single(kind: str) -> Response:
     result = decode_event(body, forced_type=kind, forced_user=_viewer_user(caller))
     if not isinstance(result, EventIn):
         raise ValidationFailed("The event is not valid.", details=result)
-    stored, duplicates = _store(caller.app_id, [result], received_at, envelope.sentAt)
-    return jsonify(success=True, accepted=1, stored=stored, duplicates=duplicates, rejected=[])
+    stored = _store(caller, [result], received_at, envelope.sentAt)
+    if stored.refused:
+        raise Forbidden(ALIAS_REFUSED["message"], details={ALIAS_REFUSED["field"]: [ALIAS_REFUSED["message"]]})
+    return jsonify(success=True, accepted=1, stored=stored.stored, duplicates=stored.duplicates, rejected=[])
 
 
 def _viewer_user(caller: Caller) -> str | None:
@@ -137,7 +151,8 @@ def _viewer_user(caller: Caller) -> str | None:
     return caller.user_id if caller.kind == "viewer" else None
 
 
-def _store(app_id: int, events: list[EventIn], received_at: int, sent_at: str | None) -> tuple[int, int]:
+def _store(caller: Caller, events: list[EventIn], received_at: int, sent_at: str | None) -> event_store.Stored:
+    app_id = caller.app_id
     sent_ms = None
     if sent_at:
         message = time_error(sent_at)
@@ -146,7 +161,8 @@ def _store(app_id: int, events: list[EventIn], received_at: int, sent_at: str | 
         sent_ms = event_store.to_ms(sent_at)
     with _gate:
         try:
-            return event_store.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms)
+            return event_store.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms,
+                                            may_merge_users=caller.kind == ApiKey.SECRET)
         except (OperationalError, sqlite3.OperationalError) as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise

@@ -535,3 +535,10 @@ def test_a_viewers_dwell_of_1e400_is_refused_and_stats_keep_answering(live_serve
     stats = http("GET", live_server.url + "/v1/stats/stories/year-in-music", headers=basic(tenant.secret_key))
     assert stats.status == 200, stats.body
     assert [f["avg_dwell_ms"] for f in stats.json()["frames"]] == [2000]
+
+
+def test_answers_keep_their_keys_in_the_order_they_are_built(live_server, tenant):
+    reply = send(live_server, tenant.write_key, {"batch": [track()]})
+    assert list(json.loads(reply.body)) == ["success", "accepted", "stored", "duplicates", "rejected"]
+    error = send(live_server, tenant.write_key, None, raw=b"{nope")
+    assert list(json.loads(error.body)["error"]) == ["code", "message", "details"]

@@ -454,9 +454,10 @@ def test_viewer_token_cannot_claim_another_devices_history(live_server, tenant, 
     bearer = {"Authorization": f"Bearer {token}"}
     claim = {"type": "track", "event": "x", "anonymousId": "victim-device"}
     assert send(live_server, tenant.write_key, {"batch": [claim]}, headers=bearer).status == 200
-    assert send(live_server, tenant.write_key, {"userId": "x", "previousId": "victim-device"},
-                path="/v1/alias", headers=bearer).status == 200
-    assert query("SELECT actor, user_id FROM identity") == [("a:mallory", "mallory")]  # its own alias only
+    alias = send(live_server, tenant.write_key, {"userId": "x", "previousId": "victim-device"},
+                 path="/v1/alias", headers=bearer)
+    assert alias.status == 422 and "type" in alias.json()["error"]["details"]  # a viewer sends track events only
+    assert query("SELECT actor, user_id FROM identity") == []
     assert query("SELECT DISTINCT anonymous_id FROM event WHERE user_id = 'mallory'") == [(None,)]
 
     # The victim signs in later: their anonymous history is still theirs to claim.
@@ -542,3 +543,59 @@ def test_answers_keep_their_keys_in_the_order_they_are_built(live_server, tenant
     assert list(json.loads(reply.body)) == ["success", "accepted", "stored", "duplicates", "rejected"]
     error = send(live_server, tenant.write_key, None, raw=b"{nope")
     assert list(json.loads(error.body)["error"]) == ["code", "message", "details"]
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """The viewer limiter's clock, moved by hand."""
+    from widget_server import ingest
+    now = [1000.0]
+    monkeypatch.setattr(ingest.viewer_limiter, "clock", lambda: now[0])
+    return now
+
+
+def frames(n: int) -> list[dict]:
+    return [{"type": "track", "event": "frame_viewed", "messageId": uuid.uuid4().hex,
+             "properties": {"template": "year-in-music", "frame_id": f"f{i}", "index": i, "dwell_ms": 900}}
+            for i in range(n)]
+
+
+def test_a_viewer_token_is_bounded_per_user_with_429_and_retry_after(tmp_path, frozen_clock):
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "bounded"), "TESTING": True, "VIEWER_EVENTS_BURST": 10,
+                      "VIEWER_EVENTS_PER_MINUTE": 120, "VIEWER_MAX_EVENTS_PER_BATCH": 8})
+    tenant = make_tenant()
+    server = LiveServer(app).start()
+    try:
+        mallory, other = viewer(server, tenant, "mallory"), viewer(server, tenant, "ana")
+        assert send(server, tenant.write_key, {"batch": frames(8)}, headers=mallory).json()["stored"] == 8
+        too_many = send(server, tenant.write_key, {"batch": frames(9)}, headers=mallory)
+        assert too_many.status == 413 and too_many.json()["error"]["details"]["limit"] == 8
+        over = send(server, tenant.write_key, {"batch": frames(3)}, headers=mallory)
+        assert over.status == 429, over.body
+        assert over.headers["Retry-After"] == "1"  # 2 tokens left, 2 per second
+        assert send(server, tenant.write_key, frames(1)[0], path="/v1/track", headers=mallory).status == 200
+        # Another user of the same app is not held back; a fresh token of mallory's is.
+        assert send(server, tenant.write_key, {"batch": frames(8)}, headers=other).status == 200
+        again = viewer(server, tenant, "mallory")
+        assert send(server, tenant.write_key, {"batch": frames(3)}, headers=again).status == 429
+        frozen_clock[0] += 2  # 4 more tokens
+        assert send(server, tenant.write_key, {"batch": frames(3)}, headers=again).status == 200
+        # The app's own keys are not viewer-bounded.
+        assert send(server, tenant.write_key, {"batch": [e | {"userId": "srv"} for e in frames(16)]}).status == 200
+        with database.connection_context():
+            counts = dict(database.execute_sql("SELECT user_id, COUNT(*) FROM event GROUP BY 1").fetchall())
+        assert counts == {"mallory": 8 + 1 + 3, "ana": 8, "srv": 16}
+    finally:
+        server.stop()
+        if not database.is_closed():
+            database.close()
+
+
+@pytest.mark.parametrize("kind", ["identify", "group", "alias", "page", "screen"])
+def test_a_viewer_token_sends_only_track_events(live_server, tenant, query, kind):
+    event = {"type": kind, "traits": {"photo_url": "https://evil.example/x.png"}, "groupId": "g", "previousId": "p",
+             "name": "n"}
+    reply = send(live_server, tenant.write_key, {"batch": [event, frames(1)[0]]}, headers=viewer(live_server, tenant))
+    assert reply.status == 200, reply.body
+    assert [(r["index"], r["field"]) for r in reply.json()["rejected"]] == [(0, "type")]
+    assert query("SELECT type FROM event") == [("track",)] and query("SELECT traits FROM profile") == [("{}",)]

@@ -19,6 +19,11 @@ DEFAULTS = {
     "MAX_BATCH_BYTES": 500 * 1024,
     "MAX_EVENT_BYTES": 32 * 1024,
     "MAX_EVENTS_PER_BATCH": 2500,
+    # What one end user's viewer token may send (the player's own track events): events per
+    # request, and a bucket per user of VIEWER_EVENTS_BURST refilled at VIEWER_EVENTS_PER_MINUTE.
+    "VIEWER_MAX_EVENTS_PER_BATCH": 200,
+    "VIEWER_EVENTS_BURST": 600,
+    "VIEWER_EVENTS_PER_MINUTE": 60,
     # Requests that may write at once per process before the rest get 429.
     "INGEST_CONCURRENCY": 8,
     # How long a write waits for another writer of the SQLite file before ingest answers 429.

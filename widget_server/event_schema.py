@@ -94,6 +94,7 @@ class SingleIn(msgspec.Struct, forbid_unknown_fields=False):
 
 
 _decode_event = msgspec.json.Decoder(EventIn).decode
+VIEWER_TRACK_ONLY = "A viewer token sends only track events (the story player's)."
 
 
 def parse_time(value: str) -> datetime:
@@ -260,7 +261,8 @@ def event_errors(raw: bytes, forced_type: str | None = None) -> dict[str, list[s
 
 def decode_event(raw: bytes, forced_type: str | None = None,
                  forced_user: str | None = None) -> EventIn | dict[str, list[str]]:
-    """The event, or its errors by field. ``forced_user`` replaces whatever user it names."""
+    """The event, or its errors by field. ``forced_user`` (a viewer token's) replaces whatever
+    user it names, and only track events, what the story player sends, are taken from it."""
     try:
         ev = _decode_event(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
@@ -268,10 +270,10 @@ def decode_event(raw: bytes, forced_type: str | None = None,
     if forced_type:
         ev.type = forced_type
     if forced_user is not None:
-        # Another device's anonymous id (or previousId) would join its history to this user.
+        if ev.type != "track":  # identify, alias, group would write traits and identities
+            return {"type": [VIEWER_TRACK_ONLY]}
+        # Another device's anonymous id would join its history to this user.
         ev.userId = forced_user
         ev.anonymousId = None
-        if ev.type == "alias":
-            ev.previousId = forced_user
     errors = semantic_errors(ev)
     return errors or ev

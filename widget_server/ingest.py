@@ -17,6 +17,7 @@ from .event_schema import (BatchIn, EventIn, SingleIn, decode_event, is_absent, 
                            time_error)
 from .json_body import decode, read_body
 from .models import ApiKey, App
+from .rate_limit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class _Gate:
 
 
 _gate = _Gate()
+viewer_limiter = RateLimiter()
 
 
 @bp.after_request
@@ -95,6 +97,10 @@ def batch() -> Response:
 
     max_event = current_app.config["MAX_EVENT_BYTES"]
     viewer = _viewer_user(caller)
+    if viewer is not None:
+        most = _viewer_batch_limit()
+        if len(envelope.batch) > most:
+            raise PayloadTooLarge(f"A viewer token sends at most {most} events at once.", details={"limit": most})
     good: list[EventIn] = []
     indexes: list[int] = []  # each good event's index in the batch
     rejected: list[dict] = []
@@ -119,6 +125,7 @@ def batch() -> Response:
             raise PayloadTooLarge("Every event in the batch is over the size limit.",
                                   details={"rejected": rejected})
         raise ValidationFailed("No event in the batch is valid.", details={"rejected": rejected})
+    _charge_viewer(caller, len(good))
     result = _store(caller, good, received_at, envelope.sentAt)
     if result.refused:
         rejected = sorted(rejected + [{"index": indexes[position], **ALIAS_REFUSED} for position in result.refused],
@@ -140,10 +147,30 @@ def single(kind: str) -> Response:
     result = decode_event(body, forced_type=kind, forced_user=_viewer_user(caller))
     if not isinstance(result, EventIn):
         raise ValidationFailed("The event is not valid.", details=result)
+    _charge_viewer(caller, 1)
     stored = _store(caller, [result], received_at, envelope.sentAt)
     if stored.refused:
         raise Forbidden(ALIAS_REFUSED["message"], details={ALIAS_REFUSED["field"]: [ALIAS_REFUSED["message"]]})
     return jsonify(success=True, accepted=1, stored=stored.stored, duplicates=stored.duplicates, rejected=[])
+
+
+def _viewer_batch_limit() -> int:
+    config = current_app.config
+    return min(config["VIEWER_MAX_EVENTS_PER_BATCH"], config["VIEWER_EVENTS_BURST"])
+
+
+def _charge_viewer(caller: Caller, count: int) -> None:
+    """One end user's token may not fill the store (nor the story engine's work): 429 past its
+    user's bucket (per process; see docs/INGEST.md)."""
+    if caller.kind != "viewer" or not count:
+        return
+    config = current_app.config
+    wait = viewer_limiter.take((db.url(), caller.app_id, caller.user_id), count, config["VIEWER_EVENTS_BURST"],
+                               config["VIEWER_EVENTS_PER_MINUTE"] / 60)
+    if wait:
+        raise TooManyRequests(f"This viewer has sent too many events; retry in {wait} s.", retry_after=wait,
+                              details={"limit": {"burst": config["VIEWER_EVENTS_BURST"],
+                                                 "per_minute": config["VIEWER_EVENTS_PER_MINUTE"]}})
 
 
 def _viewer_user(caller: Caller) -> str | None:

@@ -103,3 +103,24 @@ def test_well_formed_chunked_body_is_stored(live_server, tenant, query):
     status, body = raw_request(live_server, head, chunks)
     assert status == 200, body
     assert query("SELECT COUNT(*) FROM event") == [(1,)]
+
+
+def test_malformed_chunk_size_is_a_400_under_gunicorn_too(tmp_path):
+    """gunicorn reads chunked bodies itself and reports a bad size line as its own exception."""
+    from demo_app.server import WidgetServer
+    from widget_server import create_app
+    from widget_server.db import database
+
+    instance = tmp_path / "instance"
+    create_app({"INSTANCE_PATH": str(instance)})
+    database.close()
+    server = WidgetServer(instance, workers=1, threads=1).start()
+    try:
+        head = ("POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\nConnection: close\r\n")
+        for chunks in (b"zz\r\n{}\r\n0\r\n\r\n", b"5\r\n{}"):
+            status, body = raw_request(server, head, chunks)
+            assert status == 400, body
+            assert "_body" in json.loads(body)["error"]["details"]
+    finally:
+        server.stop()

@@ -156,23 +156,23 @@ def number_errors(field: str, value: Any) -> dict[str, list[str]]:
     return {}
 
 
-OBJECT_FIELDS = ("properties", "traits", "context")
-
-
 def semantic_errors(ev: EventIn) -> dict[str, list[str]]:
     """Rules that types alone cannot say. Shared by both validators."""
     errors: dict[str, list[str]] = {}
-    values = [getattr(ev, field) for field in OBJECT_FIELDS]
-    raw = [value for value in values if isinstance(value, msgspec.Raw)]  # all three on the fast path
-    for field, value in zip(OBJECT_FIELDS, values):
-        if isinstance(value, msgspec.Raw) and not is_object_or_absent(value):
-            errors[field] = ["Not a valid mapping type."]
-    # One look at the raw texts together; marshmallow's decoded values are walked.
-    if not errors and (len(raw) < len(values) or may_hold_out_of_range(*raw)):
-        for field, value in zip(OBJECT_FIELDS, values):
-            errors.update(number_errors(field, value))
-    if errors:
-        return errors
+    properties, traits, context = ev.properties, ev.traits, ev.context
+    if type(properties) is type(traits) is type(context) is msgspec.Raw:  # the fast path
+        for field, value in (("properties", properties), ("traits", traits), ("context", context)):
+            if not is_object_or_absent(value):
+                errors[field] = ["Not a valid mapping type."]
+        if errors or not may_hold_out_of_range(properties, traits, context):  # one look at all three
+            return errors or _id_and_event_errors(ev)
+    for field, value in (("properties", properties), ("traits", traits), ("context", context)):
+        errors.update(number_errors(field, value))
+    return errors or _id_and_event_errors(ev)
+
+
+def _id_and_event_errors(ev: EventIn) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
     if ev.type not in TYPES:
         errors["type"] = [f"Must be one of: {', '.join(TYPES)}."]
         return errors

@@ -72,8 +72,8 @@ class Alias:
     app_id: int
     previous: str
     user_id: str
-    identities: list[tuple]  # its joins, and its touch of the user's profile, if it is written
-    profile: tuple
+    identities: list[tuple]  # what it joins, if it is written
+    profile: tuple  # its touch of the user's profile (first/last seen), if it is written
 
 
 @dataclass
@@ -131,8 +131,9 @@ def _write_group(group: list[Writes]) -> list[int]:
 
 
 def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: int,
-            sent_at: int | None, may_merge_users: bool = True) -> Writes:
-    """Turn validated events into rows, outside any transaction."""
+            sent_at: int | None, may_merge_users: bool = False) -> Writes:
+    """Turn validated events into rows, outside any transaction. Without ``may_merge_users``
+    aliases are kept apart, to be decided under the write lock (``_decide_aliases``)."""
     rows = []
     identities: dict[str, str] = {}
     profiles: dict[str, list] = {}  # user_id -> [first, last, traits, timezone]

@@ -7,6 +7,7 @@ import json
 from conftest import basic, http
 from share_helpers import USER, bearer, plays, post_json, soundwave  # noqa: F401
 from story_helpers import send, viewer_token
+from test_postgres import new_database, postgres  # noqa: F401
 
 STORY = "/v1/stories/year-in-music"
 
@@ -69,3 +70,28 @@ def test_the_secret_key_merges_known_users(soundwave, live_server, query):  # no
     reply = alias(live_server, soundwave.secret_key, "old-account", USER)
     assert reply.status == 200 and reply.json()["rejected"] == [], reply.body
     assert query("SELECT user_id FROM identity WHERE actor = 'u:old-account'") == [(USER,)]
+
+
+def test_the_rule_holds_on_postgresql(postgres, tmp_path):  # noqa: F811
+    """PostgreSQL writes without the SQLite path's lock file: the same decision in its transaction."""
+    from conftest import LiveServer, make_tenant
+    from widget_server import create_app
+    from widget_server.db import database
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "pg"), "TESTING": True,
+                      "DATABASE_URL": new_database(postgres, "alias_rule")})
+    tenant = make_tenant()
+    server = LiveServer(app).start()
+    try:
+        send(server, tenant.write_key, plays(USER, 3) + [{"type": "track", "event": "x", "anonymousId": "d-1"}])
+        assert alias(server, tenant.write_key, USER, "mallory").status == 403
+        assert alias(server, tenant.write_key, "d-1", "mallory").status == 200
+        assert alias(server, tenant.secret_key, USER, "ben").status == 200
+        with database.connection_context():
+            rows = database.execute_sql("SELECT actor, user_id FROM identity WHERE actor IN (%s, %s)",
+                                        (f"u:{USER}", "a:d-1")).fetchall()
+            aliases = database.execute_sql("SELECT COUNT(*) FROM event WHERE type = 'alias'").fetchone()[0]
+        assert sorted(rows) == [("a:d-1", "mallory"), (f"u:{USER}", "ben")] and aliases == 2
+    finally:
+        server.stop()
+        database.close()

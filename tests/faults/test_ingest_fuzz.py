@@ -3,7 +3,8 @@ what it says it accepted is what the database holds.
 
 Bodies are built as JSON text, not through ``json.dumps``, so they can hold what Python would
 not write: numbers past float range (``1e400``), integers of any length, deep nesting, bytes
-that are not UTF-8, broken gzip. Bounded and deterministic (``derandomize``): the same 200
+that are not UTF-8, broken gzip; sent with the write key, the secret key or a viewer token
+(whose bounds answer 413 or 429, never 5xx). Bounded and deterministic (``derandomize``): the same 200
 examples every run, well under a minute.
 """
 from __future__ import annotations
@@ -118,7 +119,11 @@ def server(tmp_path_factory):
     app = create_app({"INSTANCE_PATH": str(tmp_path_factory.mktemp("fuzz") / "instance"), "TESTING": True})
     tenant = make_tenant("Fuzz")
     live = LiveServer(app).start()
-    yield live, tenant
+    token = http("POST", live.url + "/v1/viewer-tokens", b'{"user_id": "viewer"}',
+                 {"Content-Type": "application/json", **basic(tenant.secret_key)}).json()["token"]
+    credentials = {"write": basic(tenant.write_key), "secret": basic(tenant.secret_key),
+                   "viewer": {"Authorization": f"Bearer {token}"}}
+    yield live, credentials
     live.stop()
     if not database.is_closed():
         database.close()
@@ -132,12 +137,12 @@ def stored_events() -> int:
 @settings(max_examples=200, derandomize=True, database=None, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
-@given(request=bodies(), secret=st.booleans())
-def test_hostile_bodies_never_get_a_5xx_and_accepted_is_stored(server, request, secret):
-    live, tenant = server
+@given(request=bodies(), credential=st.sampled_from(["write", "secret", "viewer"]))
+def test_hostile_bodies_never_get_a_5xx_and_accepted_is_stored(server, request, credential):
+    live, credentials = server
     path, raw, headers = request
     before = stored_events()
-    reply = http("POST", live.url + path, raw, {**headers, **basic(tenant.secret_key if secret else tenant.write_key)})
+    reply = http("POST", live.url + path, raw, {**headers, **credentials[credential]})
     assert reply.status < 500, (reply.status, reply.body, raw[:300])
     answer = reply.json()  # every answer, error or not, is JSON
     now = stored_events()

@@ -60,7 +60,9 @@ field_values = {
     "messageId": st.one_of(st.uuids().map(lambda u: text(u.hex)), st.sampled_from(['"m1"', '"m2"']), ids),
     "timestamp": timestamps,
     "properties": st.one_of(objects, json_values, deep), "traits": st.one_of(objects, json_values),
-    "context": st.one_of(objects, json_values, st.just('{"timezone":1e400}'), st.just('{"timezone":"Asia/Tokyo"}')),
+    "context": st.one_of(objects, json_values, st.just('{"timezone":1e400}'), st.just('{"timezone":"Asia/Tokyo"}'),
+                         st.one_of(strings, st.sampled_from(["../../etc/passwd", "\x00", "Etc/GMT+99"])).map(
+                             lambda zone: '{"timezone":%s}' % text(zone))),
     "integrations": json_values,
 }
 

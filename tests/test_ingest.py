@@ -455,9 +455,10 @@ def test_viewer_token_cannot_claim_another_devices_history(live_server, tenant, 
     bearer = {"Authorization": f"Bearer {token}"}
     claim = {"type": "track", "event": "x", "anonymousId": "victim-device"}
     assert send(live_server, tenant.write_key, {"batch": [claim]}, headers=bearer).status == 200
-    assert send(live_server, tenant.write_key, {"userId": "x", "previousId": "victim-device"},
-                path="/v1/alias", headers=bearer).status == 200
-    assert query("SELECT actor, user_id FROM identity") == [("a:mallory", "mallory")]  # its own alias only
+    alias = send(live_server, tenant.write_key, {"userId": "x", "previousId": "victim-device"},
+                 path="/v1/alias", headers=bearer)
+    assert alias.status == 422 and "type" in alias.json()["error"]["details"]  # a viewer sends track events only
+    assert query("SELECT actor, user_id FROM identity") == []
     assert query("SELECT DISTINCT anonymous_id FROM event WHERE user_id = 'mallory'") == [(None,)]
 
     # The victim signs in later: their anonymous history is still theirs to claim.
@@ -472,3 +473,130 @@ def test_traits_nested_near_the_limit_never_fail_the_server(live_server, tenant,
                      raw=b'{"userId":"u","traits":{"a":%s}}' % (b"[" * d + b"]" * d)).status
                 for d in range(900, 1000)}
     assert statuses <= {200, 400, 422} and {200, 400} <= statuses
+
+
+def viewer(server, tenant, user="mallory") -> dict:
+    token = http("POST", server.url + "/v1/viewer-tokens", json.dumps({"user_id": user}).encode(),
+                 {"Content-Type": "application/json", **basic(tenant.secret_key)}).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+OUT_OF_RANGE = [
+    ('{"type":"identify","userId":"u","traits":{"plan":"pro","score":1e400}}', "traits.score"),
+    ('{"type":"identify","userId":"u","traits":{"n":-1E+400}}', "traits.n"),
+    ('{"type":"track","event":"E","userId":"u","context":{"timezone":1e400}}', "context.timezone"),
+    ('{"type":"track","event":"E","userId":"u","properties":{"a":[1,{"b":1e400}]}}', "properties.a[1].b"),
+    ('{"type":"track","event":"E","userId":"u","properties":{"a":%s}}' % ("9" * 400), "properties.a"),
+    ('{"type":"track","event":"E","userId":"u","properties":{"a":%s}}' % ("9" * 5000), "properties"),
+    ('{"type":"identify","userId":"u","traits":{"id":9223372036854775808}}', "traits.id"),
+    ('{"type":"identify","userId":"u","traits":{"id":-9223372036854775809}}', "traits.id"),
+    ('{"type":"track","event":"E","userId":1e400}', "userId"),
+]
+
+
+@pytest.mark.parametrize("event, field", OUT_OF_RANGE)
+def test_a_number_out_of_range_rejects_its_event_by_field_and_the_rest_are_stored(live_server, tenant, query,
+                                                                                   event, field):
+    good = json.dumps(track())
+    raw = ('{"batch":[%s,%s,%s]}' % (good, event, json.dumps(track()))).encode()
+    reply = send(live_server, tenant.write_key, None, raw=raw)
+    assert reply.status == 200, reply.body
+    assert [(r["index"], r["field"], r["code"]) for r in reply.json()["rejected"]] == [(1, field, "invalid")]
+    assert reply.json()["stored"] == 2 and count(query) == 2
+    kind = event.split('"type":"')[1].split('"')[0]
+    single = send(live_server, tenant.write_key, None, raw=event.encode(), path=f"/v1/{kind}")
+    assert single.status == 422 and field in single.json()["error"]["details"], single.body
+
+
+def test_numbers_inside_the_ranges_are_kept_exactly(live_server, tenant, query):
+    traits = '{"max":9223372036854775807,"min":-9223372036854775808,"big":1.7e308,"tiny":5e-324,"text":"x:1e400"}'
+    raw = ('{"batch":[{"type":"identify","userId":"u","traits":%s}]}' % traits).encode()
+    assert send(live_server, tenant.write_key, None, raw=raw).json()["stored"] == 1
+    stored = json.loads(query("SELECT traits FROM profile")[0][0])
+    assert stored == json.loads(traits)
+    export = http("POST", live_server.url + "/v1/users/export", b'{"user_id": "u"}',
+                  {"Content-Type": "application/json", **basic(tenant.secret_key)})
+    strict = json.loads(export.body, parse_constant=lambda name: pytest.fail(f"export holds {name}"))
+    assert strict["profile"]["traits"]["max"] == 2 ** 63 - 1
+
+
+def test_a_batch_context_out_of_range_is_422_naming_it(live_server, tenant, query):
+    raw = ('{"batch":[%s],"context":{"timezone":1e400}}' % json.dumps(track())).encode()
+    reply = send(live_server, tenant.write_key, None, raw=raw)
+    assert reply.status == 422, reply.body
+    assert "context.timezone" in reply.json()["error"]["details"]
+    assert count(query) == 0
+
+
+def test_a_viewers_dwell_of_1e400_is_refused_and_stats_keep_answering(live_server, tenant, query):
+    frame = '{"type":"track","event":"frame_viewed","properties":{"template":"year-in-music","frame_id":"f1",'
+    raw = ('{"batch":[%s"index":0,"dwell_ms":1e400}},%s"index":1,"dwell_ms":2000}}]}' % (frame, frame)).encode()
+    reply = send(live_server, tenant.write_key, None, raw=raw, headers=viewer(live_server, tenant))
+    assert reply.status == 200, reply.body
+    assert [(r["index"], r["field"]) for r in reply.json()["rejected"]] == [(0, "properties.dwell_ms")]
+    stats = http("GET", live_server.url + "/v1/stats/stories/year-in-music", headers=basic(tenant.secret_key))
+    assert stats.status == 200, stats.body
+    assert [f["avg_dwell_ms"] for f in stats.json()["frames"]] == [2000]
+
+
+def test_answers_keep_their_keys_in_the_order_they_are_built(live_server, tenant):
+    reply = send(live_server, tenant.write_key, {"batch": [track()]})
+    assert list(json.loads(reply.body)) == ["success", "accepted", "stored", "duplicates", "rejected"]
+    error = send(live_server, tenant.write_key, None, raw=b"{nope")
+    assert list(json.loads(error.body)["error"]) == ["code", "message", "details"]
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """The viewer limiter's clock, moved by hand."""
+    from widget_server import ingest
+    now = [1000.0]
+    monkeypatch.setattr(ingest.viewer_limiter, "clock", lambda: now[0])
+    return now
+
+
+def frames(n: int) -> list[dict]:
+    return [{"type": "track", "event": "frame_viewed", "messageId": uuid.uuid4().hex,
+             "properties": {"template": "year-in-music", "frame_id": f"f{i}", "index": i, "dwell_ms": 900}}
+            for i in range(n)]
+
+
+def test_a_viewer_token_is_bounded_per_user_with_429_and_retry_after(tmp_path, frozen_clock):
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "bounded"), "TESTING": True, "VIEWER_EVENTS_BURST": 10,
+                      "VIEWER_EVENTS_PER_MINUTE": 120, "VIEWER_MAX_EVENTS_PER_BATCH": 8})
+    tenant = make_tenant()
+    server = LiveServer(app).start()
+    try:
+        mallory, other = viewer(server, tenant, "mallory"), viewer(server, tenant, "ana")
+        assert send(server, tenant.write_key, {"batch": frames(8)}, headers=mallory).json()["stored"] == 8
+        too_many = send(server, tenant.write_key, {"batch": frames(9)}, headers=mallory)
+        assert too_many.status == 413 and too_many.json()["error"]["details"]["limit"] == 8
+        over = send(server, tenant.write_key, {"batch": frames(3)}, headers=mallory)
+        assert over.status == 429, over.body
+        assert over.headers["Retry-After"] == "1"  # 2 tokens left, 2 per second
+        assert send(server, tenant.write_key, frames(1)[0], path="/v1/track", headers=mallory).status == 200
+        # Another user of the same app is not held back; a fresh token of mallory's is.
+        assert send(server, tenant.write_key, {"batch": frames(8)}, headers=other).status == 200
+        again = viewer(server, tenant, "mallory")
+        assert send(server, tenant.write_key, {"batch": frames(3)}, headers=again).status == 429
+        frozen_clock[0] += 2  # 4 more tokens
+        assert send(server, tenant.write_key, {"batch": frames(3)}, headers=again).status == 200
+        # The app's own keys are not viewer-bounded.
+        assert send(server, tenant.write_key, {"batch": [e | {"userId": "srv"} for e in frames(16)]}).status == 200
+        with database.connection_context():
+            counts = dict(database.execute_sql("SELECT user_id, COUNT(*) FROM event GROUP BY 1").fetchall())
+        assert counts == {"mallory": 8 + 1 + 3, "ana": 8, "srv": 16}
+    finally:
+        server.stop()
+        if not database.is_closed():
+            database.close()
+
+
+@pytest.mark.parametrize("kind", ["identify", "group", "alias", "page", "screen"])
+def test_a_viewer_token_sends_only_track_events(live_server, tenant, query, kind):
+    event = {"type": kind, "traits": {"photo_url": "https://evil.example/x.png"}, "groupId": "g", "previousId": "p",
+             "name": "n"}
+    reply = send(live_server, tenant.write_key, {"batch": [event, frames(1)[0]]}, headers=viewer(live_server, tenant))
+    assert reply.status == 200, reply.body
+    assert [(r["index"], r["field"]) for r in reply.json()["rejected"]] == [(0, "type")]
+    assert query("SELECT type FROM event") == [("track",)] and query("SELECT traits FROM profile") == [("{}",)]

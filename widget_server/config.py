@@ -28,11 +28,15 @@ DEFAULTS = {
     # How long an ingest request may have waited for a worker (as the front stamped it,
     # X-Request-Start) before it is refused with 429 unread (load_shedding.py).
     "INGEST_MAX_QUEUE_MS": 1000,
+    # What one end user's viewer token may send (the player's own track events): events per
+    # request, and a bucket per user of VIEWER_EVENTS_BURST refilled at VIEWER_EVENTS_PER_MINUTE.
+    "VIEWER_MAX_EVENTS_PER_BATCH": 200,
+    "VIEWER_EVENTS_BURST": 600,
+    "VIEWER_EVENTS_PER_MINUTE": 60,
     # How long a write waits for another writer of the SQLite file before ingest answers 429.
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     "VIEWER_TOKEN_TTL": 3600,
     "DEFAULT_TIMEZONE": "UTC",
-    "JSON_SORT_KEYS": False,
 }
 
 SECRET_KEYS_FILE = "secret_keys"
@@ -47,6 +51,7 @@ def instance_path_from_env() -> str | None:
 def load(app: Flask, test_config: dict | None) -> None:
     """Fill ``app.config`` in order of precedence and derive what was left empty."""
     app.config.from_mapping(DEFAULTS)
+    app.json.sort_keys = False  # answers keep the order they are built in (Flask 3 has no config key)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env("RECAP", loads=_loads)

@@ -19,7 +19,8 @@ import msgspec
 from . import event_indexes, message_dedupe, sql_dialect
 from .db import database, is_sqlite, sqlite_writer
 from .errors import ValidationFailed
-from .event_schema import MAX_YEAR, MIN_YEAR, NESTED_TOO_DEEPLY, EventIn, context_timezone, json_object, json_text, parse_time
+from .event_schema import MAX_YEAR, MIN_YEAR, EventIn, context_timezone, json_object, json_text, parse_time
+from .json_body import NESTED_TOO_DEEPLY
 from .group_commit import GroupCommitter, lock_path
 
 _encode = msgspec.json.encode
@@ -63,6 +64,19 @@ def utc_offset(zone_name: str, ts_ms: int) -> int:
 
 
 @dataclass
+class Alias:
+    """An alias sent with a public credential: written only if its previousId has no history."""
+
+    position: int  # in the request's events
+    row: int  # in Writes.rows
+    app_id: int
+    previous: str
+    user_id: str
+    identities: list[tuple]  # what it joins, if it is written
+    profile: tuple  # its touch of the user's profile (first/last seen), if it is written
+
+
+@dataclass
 class Writes:
     """What one request will write: event rows, identity joins and profile upserts."""
 
@@ -70,20 +84,29 @@ class Writes:
     identities: list[tuple] = field(default_factory=list)
     profiles: list[tuple] = field(default_factory=list)
     lookup: message_dedupe.Lookup | None = None  # SQLite: the rows' keys, looked up before the lock
+    aliases: list[Alias] = field(default_factory=list)
+    refused: list[int] = field(default_factory=list)  # positions of the aliases refused under the lock
+
+
+@dataclass
+class Stored:
+    stored: int
+    duplicates: int
+    refused: list[int]  # positions in the request's events of aliases that would merge known users
 
 
 def store_events(app_id: int, app_timezone: str, events: list[EventIn], received_at: int,
-                 sent_at: int | None) -> tuple[int, int]:
-    """Insert ``events``; return (stored, duplicates)."""
-    writes = prepare(app_id, app_timezone, events, received_at, sent_at)
+                 sent_at: int | None, may_merge_users: bool = False) -> Stored:
+    """Insert ``events``; ``may_merge_users`` (the secret key) lets an alias join a known user."""
+    writes = prepare(app_id, app_timezone, events, received_at, sent_at, may_merge_users)
     if not is_sqlite():
         stored = _committer.submit(writes, _write_group, None)
-        return stored, len(writes.rows) - stored
-    path = database.obj.database
-    writes.lookup = message_dedupe.look_up(path, [(r[_APP], r[_MESSAGE]) for r in writes.rows])
-    stored = _committer.submit(writes, _write_group, lock_path(path))
-    event_indexes.indexer.ensure_running(path)
-    return stored, len(writes.rows) - stored
+    else:
+        path = database.obj.database
+        writes.lookup = message_dedupe.look_up(path, [(r[_APP], r[_MESSAGE]) for r in writes.rows])
+        stored = _committer.submit(writes, _write_group, lock_path(path))
+        event_indexes.indexer.ensure_running(path)
+    return Stored(stored, len(writes.rows) - len(writes.refused) - stored, writes.refused)
 
 
 def _write_group(group: list[Writes]) -> list[int]:
@@ -108,12 +131,14 @@ def _write_group(group: list[Writes]) -> list[int]:
 
 
 def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: int,
-            sent_at: int | None) -> Writes:
-    """Turn validated events into rows, outside any transaction."""
+            sent_at: int | None, may_merge_users: bool = False) -> Writes:
+    """Turn validated events into rows, outside any transaction. Without ``may_merge_users``
+    aliases are kept apart, to be decided under the write lock (``_decide_aliases``)."""
     rows = []
     identities: dict[str, str] = {}
     profiles: dict[str, list] = {}  # user_id -> [first, last, traits, timezone]
-    for ev in events:
+    aliases: list[Alias] = []
+    for position, ev in enumerate(events):
         ts = to_ms(ev.timestamp) if ev.timestamp else received_at
         if sent_at is not None and ev.timestamp:
             # The client's clock may be off: trust the gap it measured, not its wall clock.
@@ -132,6 +157,15 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
         rows.append((app_id, ev.messageId or uuid.uuid4().hex, ev.type, name, user_id, anonymous_id,
                      f"u:{user_id}" if user_id is not None else f"a:{anonymous_id}",
                      ts, utc_offset(zone, ts), received_at, payload, json_text(ev.context)))
+        if ev.type == "alias" and not may_merge_users and user_id is not None:
+            # Decided under the write lock (write), where no other request can give it history.
+            previous = str(ev.previousId)
+            joins = [(app_id, f"a:{a}", user_id, received_at) for a in (anonymous_id, previous) if a is not None]
+            if previous != user_id:
+                joins.append((app_id, f"u:{previous}", user_id, received_at))
+            aliases.append(Alias(position, len(rows) - 1, app_id, previous, user_id, joins,
+                                 (app_id, user_id, "{}", event_zone, ts, ts)))
+            continue
         if user_id is not None:
             if anonymous_id is not None:
                 identities.setdefault(f"a:{anonymous_id}", user_id)
@@ -158,7 +192,8 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
         rows,
         [(app_id, actor, user, received_at) for actor, user in identities.items()],
         [(app_id, user, _encode(traits).decode(), tz, first, last)
-         for user, (first, last, traits, tz) in profiles.items()])
+         for user, (first, last, traits, tz) in profiles.items()],
+        aliases=aliases)
 
 
 def write(cursor, writes: Writes, sqlite_path: str | None = None) -> int:
@@ -167,14 +202,48 @@ def write(cursor, writes: Writes, sqlite_path: str | None = None) -> int:
     On SQLite the caller holds the write lock and ``sqlite_path`` names the file: repeats are
     found before inserting (message_dedupe). PostgreSQL's unique index drops them itself.
     """
+    rows, lookup, identities, profiles = writes.rows, writes.lookup, writes.identities, writes.profiles
+    if writes.aliases:
+        rows, lookup, identities, profiles = _decide_aliases(cursor, writes)
     insert = sql_dialect.insert_events_sql(EVENT_COLUMNS)
     if sqlite_path is None:
-        cursor.executemany(insert, writes.rows)
+        cursor.executemany(insert, rows)
         stored = cursor.rowcount
     else:
-        stored = message_dedupe.tail_keys.insert_new(cursor, sqlite_path, insert, writes.rows, writes.lookup)
-    if writes.identities:
-        cursor.executemany(sql_dialect.insert_identity_sql(), writes.identities)
-    if writes.profiles:
-        cursor.executemany(sql_dialect.upsert_profile_sql(), writes.profiles)
+        stored = message_dedupe.tail_keys.insert_new(cursor, sqlite_path, insert, rows, lookup)
+    if identities:
+        cursor.executemany(sql_dialect.insert_identity_sql(), identities)
+    if profiles:
+        cursor.executemany(sql_dialect.upsert_profile_sql(), profiles)
     return stored
+
+
+def _decide_aliases(cursor, writes: Writes) -> tuple[list[tuple], message_dedupe.Lookup | None, list[tuple], list[tuple]]:
+    """Identity is not a public key's to give away (DESIGN.md): an alias sent with one joins its
+    previousId only if no profile has it, i.e. it names an anonymous id or a user with no history
+    yet. Otherwise the alias is refused and nothing of it is written (``writes.refused``).
+    Runs in the write transaction, so a profile another request just committed counts."""
+    known = _known_users(cursor, writes.aliases)
+    writes.refused = [a.position for a in writes.aliases if a.previous != a.user_id and (a.app_id, a.previous) in known]
+    refused_rows = {a.row for a in writes.aliases if a.position in writes.refused}
+    accepted = [a for a in writes.aliases if a.row not in refused_rows]
+    rows = [row for i, row in enumerate(writes.rows) if i not in refused_rows]
+    lookup = writes.lookup
+    if lookup is not None and refused_rows:
+        kept = [i for i in range(len(writes.rows)) if i not in refused_rows]
+        lookup = message_dedupe.Lookup([lookup.parts[i] for i in kept], [lookup.keys[i] for i in kept],
+                                       lookup.stored, lookup.watermark)
+    return (rows, lookup, writes.identities + [j for a in accepted for j in a.identities],
+            writes.profiles + [a.profile for a in accepted])
+
+
+def _known_users(cursor, aliases: list[Alias]) -> set[tuple[int, str]]:
+    """The (app, previousId) pairs among ``aliases`` that name a user with a profile."""
+    p = database.param
+    pairs = sorted({(a.app_id, a.previous) for a in aliases})
+    found: set[tuple[int, str]] = set()
+    for app_id, previous in pairs:  # aliases are rare: one indexed lookup each
+        cursor.execute(f"SELECT 1 FROM profile WHERE app_id = {p} AND user_id = {p}", (app_id, previous))
+        if cursor.fetchone():
+            found.add((app_id, previous))
+    return found

@@ -11,18 +11,24 @@ from peewee import OperationalError
 from . import db, event_store
 from .db import sqlite3
 from .auth import Caller, require_ingest_credential
-from .errors import MalformedBody, PayloadTooLarge, TooManyRequests, ValidationFailed
-from .event_schema import (NESTED_TOO_DEEPLY, BatchIn, EventIn, SingleIn, decode_event, is_absent,
-                           is_object_or_absent, time_error)
-from .ingest_body import read_body
+from .errors import Forbidden, PayloadTooLarge, TooManyRequests, ValidationFailed
+from .event_schema import (BatchIn, EventIn, SingleIn, decode_event, is_absent, is_object_or_absent, number_errors,
+                           time_error)
+from .json_body import decode, read_body
 from .load_shedding import refuse_late_requests
-from .models import App
+from .models import ApiKey, App
+from .rate_limit import RateLimiter
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("ingest", __name__)
 bp.before_request(refuse_late_requests)
 
+ALIAS_REFUSED = {
+    "field": "previousId", "code": "forbidden",
+    "message": "previousId names a user who already has history: with a write key an alias may only join "
+               "anonymous history, or an id with no history yet, to a user. Merge known users with the secret key.",
+}
 SINGLE_ROUTES = ("track", "identify", "page", "screen", "alias", "group")
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -44,6 +50,9 @@ def _app_timezone(app_id: int) -> str:
     return zone
 
 
+viewer_limiter = RateLimiter()
+
+
 @bp.after_request
 def _cors(response: Response) -> Response:
     response.headers.update(CORS_HEADERS)
@@ -57,7 +66,7 @@ def batch() -> Response:
         return Response(status=204)
     received_at = int(time.time() * 1000)
     body = read_body(current_app.config["MAX_BATCH_BYTES"])
-    envelope = _decode_envelope(_decode_batch, body, "The body must be {\"batch\": [event, ...]}.")
+    envelope = decode(_decode_batch, body, "The body must be {\"batch\": [event, ...]}.")
     caller = require_ingest_credential(envelope.writeKey)
     limit = current_app.config["MAX_EVENTS_PER_BATCH"]
     if len(envelope.batch) > limit:
@@ -65,11 +74,19 @@ def batch() -> Response:
     if not is_object_or_absent(envelope.context):
         raise ValidationFailed("The batch's context must be an object.",
                                details={"context": ["Not a valid mapping type."]})
+    out_of_range = number_errors("context", envelope.context)
+    if out_of_range:
+        raise ValidationFailed("A number in the batch's context is out of range.", details=out_of_range)
     context = None if is_absent(envelope.context) else envelope.context
 
     max_event = current_app.config["MAX_EVENT_BYTES"]
     viewer = _viewer_user(caller)
+    if viewer is not None:
+        most = _viewer_batch_limit()
+        if len(envelope.batch) > most:
+            raise PayloadTooLarge(f"A viewer token sends at most {most} events at once.", details={"limit": most})
     good: list[EventIn] = []
+    indexes: list[int] = []  # each good event's index in the batch
     rejected: list[dict] = []
     for index, raw in enumerate(envelope.batch):
         if len(raw) > max_event:
@@ -81,6 +98,7 @@ def batch() -> Response:
             if context is not None and is_absent(result.context):
                 result.context = context
             good.append(result)
+            indexes.append(index)
         else:
             for field, messages in result.items():
                 rejected.append({"index": index, "field": field, "code": "invalid",
@@ -91,9 +109,15 @@ def batch() -> Response:
             raise PayloadTooLarge("Every event in the batch is over the size limit.",
                                   details={"rejected": rejected})
         raise ValidationFailed("No event in the batch is valid.", details={"rejected": rejected})
-    stored, duplicates = _store(caller.app_id, good, received_at, envelope.sentAt)
-    return jsonify(success=True, accepted=len(good), stored=stored, duplicates=duplicates,
-                   rejected=rejected)
+    _charge_viewer(caller, len(good))
+    result = _store(caller, good, received_at, envelope.sentAt)
+    if result.refused:
+        rejected = sorted(rejected + [{"index": indexes[position], **ALIAS_REFUSED} for position in result.refused],
+                          key=lambda r: r["index"])
+        if len(result.refused) == len(good):
+            raise Forbidden(ALIAS_REFUSED["message"], details={"rejected": rejected})
+    return jsonify(success=True, accepted=len(good) - len(result.refused), stored=result.stored,
+                   duplicates=result.duplicates, rejected=rejected)
 
 
 def single(kind: str) -> Response:
@@ -102,25 +126,35 @@ def single(kind: str) -> Response:
     received_at = int(time.time() * 1000)
     max_event = current_app.config["MAX_EVENT_BYTES"]
     body = read_body(max_event)
-    envelope = _decode_envelope(_decode_single, body, "The event is not valid.")
+    envelope = decode(_decode_single, body, "The event is not valid.")
     caller = require_ingest_credential(envelope.writeKey)
     result = decode_event(body, forced_type=kind, forced_user=_viewer_user(caller))
     if not isinstance(result, EventIn):
         raise ValidationFailed("The event is not valid.", details=result)
-    stored, duplicates = _store(caller.app_id, [result], received_at, envelope.sentAt)
-    return jsonify(success=True, accepted=1, stored=stored, duplicates=duplicates, rejected=[])
+    _charge_viewer(caller, 1)
+    stored = _store(caller, [result], received_at, envelope.sentAt)
+    if stored.refused:
+        raise Forbidden(ALIAS_REFUSED["message"], details={ALIAS_REFUSED["field"]: [ALIAS_REFUSED["message"]]})
+    return jsonify(success=True, accepted=1, stored=stored.stored, duplicates=stored.duplicates, rejected=[])
 
 
-def _decode_envelope(decode, body: bytes, invalid: str):
-    """The decoded body: 422 naming the field, or 400 for what is not JSON."""
-    try:
-        return decode(body)
-    except msgspec.ValidationError as exc:  # (a subclass of DecodeError)
-        raise ValidationFailed(invalid, details=_field_error(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise MalformedBody(f"The body is not valid JSON: {exc}.", details={"_body": [f"{exc}."]}) from None
-    except RecursionError:
-        raise MalformedBody(NESTED_TOO_DEEPLY, details={"_body": [NESTED_TOO_DEEPLY]}) from None
+def _viewer_batch_limit() -> int:
+    config = current_app.config
+    return min(config["VIEWER_MAX_EVENTS_PER_BATCH"], config["VIEWER_EVENTS_BURST"])
+
+
+def _charge_viewer(caller: Caller, count: int) -> None:
+    """One end user's token may not fill the store (nor the story engine's work): 429 past its
+    user's bucket (per process; see docs/INGEST.md)."""
+    if caller.kind != "viewer" or not count:
+        return
+    config = current_app.config
+    wait = viewer_limiter.take((db.url(), caller.app_id, caller.user_id), count, config["VIEWER_EVENTS_BURST"],
+                               config["VIEWER_EVENTS_PER_MINUTE"] / 60)
+    if wait:
+        raise TooManyRequests(f"This viewer has sent too many events; retry in {wait} s.", retry_after=wait,
+                              details={"limit": {"burst": config["VIEWER_EVENTS_BURST"],
+                                                 "per_minute": config["VIEWER_EVENTS_PER_MINUTE"]}})
 
 
 def _viewer_user(caller: Caller) -> str | None:
@@ -128,7 +162,8 @@ def _viewer_user(caller: Caller) -> str | None:
     return caller.user_id if caller.kind == "viewer" else None
 
 
-def _store(app_id: int, events: list[EventIn], received_at: int, sent_at: str | None) -> tuple[int, int]:
+def _store(caller: Caller, events: list[EventIn], received_at: int, sent_at: str | None) -> event_store.Stored:
+    app_id = caller.app_id
     sent_ms = None
     if sent_at:
         message = time_error(sent_at)
@@ -136,21 +171,13 @@ def _store(app_id: int, events: list[EventIn], received_at: int, sent_at: str | 
             raise ValidationFailed(f"sentAt: {message}", details={"sentAt": [message]})
         sent_ms = event_store.to_ms(sent_at)
     try:
-        return event_store.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms)
+        return event_store.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms,
+                                        may_merge_users=caller.kind == ApiKey.SECRET)
     except (OperationalError, sqlite3.OperationalError) as exc:
         if "locked" not in str(exc) and "busy" not in str(exc):
             raise
         log.warning("ingest: database busy, answering 429 (%s)", exc)
         raise TooManyRequests("The store is busy; retry shortly.", retry_after=1) from None
-
-
-def _field_error(exc: msgspec.ValidationError) -> dict[str, list[str]]:
-    """msgspec's message as {field: [message]}, e.g. "Expected `array` - at `$.batch`"."""
-    message, _, path = str(exc).partition(" - at `$.")
-    if not path and message.startswith("Object missing required field `"):
-        return {message.split("`")[1]: ["Missing data for required field."]}
-    field = path.rstrip("`").split("[")[0].split(".")[0] if path else "_body"
-    return {field: [message]}
 
 
 for _kind in SINGLE_ROUTES:

@@ -124,7 +124,14 @@ def demo_events() -> dict[str, list[dict[str, Any]]]:
     bad = [{"type": "track", "userId": "sw-0000"}, {"type": "track", "event": "x"},
            {"type": "track", "event": "x", "userId": "sw-0000", "properties": [1]},
            {"type": "track", "event": "x", "userId": "sw-0000", "timestamp": "yesterday"}]
-    return {"music": listeners.events + bad, "learning": learners.events}
+    # Engagement no player sends, as anyone with the write key can: text where numbers go (a
+    # cast that fails the whole stats query on PostgreSQL), numbers that overflow an average.
+    hostile = [{"type": "track", "event": "frame_viewed", "userId": "sw-0001", "messageId": f"hostile-{i}",
+                "timestamp": f"{end.isoformat()}T12:00:00Z",
+                "properties": {"template": "year-in-music", "frame_id": "intro", **props}}
+               for i, props in enumerate([{"index": "zero", "dwell_ms": "long"}, {"index": 0, "dwell_ms": 1.7e308},
+                                          {"index": 1e300, "dwell_ms": 1.7e308}])]
+    return {"music": listeners.events + bad + hostile, "learning": learners.events}
 
 
 def _picture() -> bytes:

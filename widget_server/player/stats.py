@@ -10,8 +10,14 @@ from typing import Any
 
 from .. import event_indexes
 from ..db import database, is_postgres
+from ..sql_dialect import json_number_sql
 
 DAY_MS = 86_400_000
+# What the player can send for a frame: a position in the story, a stay of at most a day (a page
+# left open longer tells nothing), a progress between 0 and 1. Other values, which anyone with
+# the public write key can send, are left out of the averages: 1e308 twice made AVG overflow.
+FRAME_INDEX_MAX = 10_000
+DWELL_MS_MAX = DAY_MS
 
 
 def _prop(name: str) -> str:
@@ -19,6 +25,13 @@ def _prop(name: str) -> str:
     if is_postgres():
         return f"(properties::json ->> '{name}')"
     return f"json_extract(properties, '$.{name}')"
+
+
+def _number(name: str, high: int) -> str:
+    """A property read as a number in [0, high], else NULL: the same on SQLite and PostgreSQL,
+    where a cast of text that is not a number would fail the query."""
+    number = json_number_sql("properties", name)
+    return f"(CASE WHEN {number} BETWEEN 0 AND {high} THEN {number} END)"
 
 
 def _scope(app_id: int, template_id: str, since_ms: int, names: tuple[str, ...]) -> tuple[str, list[Any]]:
@@ -50,7 +63,7 @@ def story_stats(app_id: int, template_id: str, days: int, now_ms: int) -> dict[s
 def _totals(app_id: int, template_id: str, since_ms: int) -> dict[str, Any]:
     where, params = _scope(app_id, template_id, since_ms,
                            ("story_viewed", "story_completed", "story_shared", "story_closed"))
-    progress = f"CAST({_prop('progress')} AS REAL)"
+    progress = _number("progress", 1)
     sql = (
         "SELECT "
         "COUNT(DISTINCT CASE WHEN name = 'story_viewed' THEN user_id END), "
@@ -76,9 +89,9 @@ def _frames(app_id: int, template_id: str, since_ms: int, story_viewers: int) ->
     where, params = _scope(app_id, template_id, since_ms, ("frame_viewed",))
     sql = (
         "WITH per_frame AS ("
-        f" SELECT {_prop('frame_id')} AS frame_id, MIN(CAST({_prop('index')} AS INTEGER)) AS position,"
+        f" SELECT {_prop('frame_id')} AS frame_id, CAST(MIN({_number('index', FRAME_INDEX_MAX)}) AS INTEGER) AS position,"
         "  COUNT(DISTINCT user_id) AS viewers,"
-        f"  AVG(CAST({_prop('dwell_ms')} AS REAL)) AS dwell,"
+        f"  AVG({_number('dwell_ms', DWELL_MS_MAX)}) AS dwell,"
         f"  SUM(CASE WHEN {_prop('advance')} = 'auto' THEN 1 ELSE 0 END) AS auto_advanced"
         f" FROM event WHERE {where} GROUP BY 1)"
         " SELECT frame_id, position, viewers, dwell, auto_advanced,"

@@ -543,7 +543,7 @@ def test_answers_keep_their_keys_in_the_order_they_are_built(live_server, tenant
     reply = send(live_server, tenant.write_key, {"batch": [track()]})
     assert list(json.loads(reply.body)) == ["success", "accepted", "stored", "duplicates", "rejected"]
     error = send(live_server, tenant.write_key, None, raw=b"{nope")
-    assert list(json.loads(error.body)["error"]) == ["code", "message", "details"]
+    assert list(json.loads(error.body)["error"]) == ["code", "message", "details", "request_id"]
 
 
 @pytest.fixture

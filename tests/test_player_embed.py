@@ -189,3 +189,32 @@ def test_player_mounted_on_another_site_loads_the_users_story(phone, live_server
     rows = wait_rows(query, "SELECT name, user_id FROM event WHERE name IN ('story_viewed', 'story_closed') "
                      "ORDER BY id", count=2)
     assert rows == [("story_viewed", "ana"), ("story_closed", "ana")]
+
+
+def test_engagement_past_64_kib_leaves_in_batches_and_one_oversized_event_alone_is_dropped(
+        phone, live_server, music, site, query):
+    """The player sends through recap.js's queue (js/shared/batch_queue.js). Its old client put
+    everything in one keepalive fetch, which Chromium refuses past 64 KiB, then retried the same
+    body every 6 s, so nothing arrived; and one event over the server's 32 KiB limit rode along."""
+    from player_helpers import preview_story
+
+    story = preview_story()
+    big = "x" * 20_000
+    story["frames"][0]["buttons"] = [
+        {"id": "big", "label": "Big", "action": "event", "href": None, "event": "big_event",
+         "properties": {"blob": big}},
+        {"id": "huge", "label": "Huge", "action": "event", "href": None, "event": "huge_event",
+         "properties": {"blob": big * 2}}]
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(site.page("/", player_page(live_server)))
+    phone.evaluate("([token, host, story]) => { window.player = Recap.story('#mount', {token, host, story,"
+                   " template: 'player-test'}); }", [token, live_server.url, story])
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    for _ in range(5):
+        phone.click("[data-button-id='big']")
+    phone.click("[data-button-id='huge']")
+    phone.evaluate("player.flush()")
+    rows = wait_rows(query, "SELECT user_id, length(json_extract(properties, '$.blob')) FROM event "
+                     "WHERE app_id = ? AND name = 'big_event'", music.app_id, count=5)
+    assert rows == [("ana", 20_000)] * 5
+    assert query("SELECT count(*) FROM event WHERE name = 'huge_event'")[0][0] == 0

@@ -10,6 +10,7 @@ command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/n
   || missing+=(postgresql)  # the same stories on PostgreSQL (tests/test_postgres.py)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] \
   || missing+=(nginx)  # the production front the fault tests start and attack (tests/faults/)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)  # eslint and the JS build check (tests/test_js_tooling.py)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -23,6 +24,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing recap with its test extra"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+echo "==> installing the pinned JS tools (eslint, esbuild) into node_modules/"
+npm ci --no-audit --no-fund --loglevel=error
 
 echo "==> running the tests"
 exec .venv/bin/python -m pytest "$@"

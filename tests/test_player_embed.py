@@ -189,3 +189,58 @@ def test_player_mounted_on_another_site_loads_the_users_story(phone, live_server
     rows = wait_rows(query, "SELECT name, user_id FROM event WHERE name IN ('story_viewed', 'story_closed') "
                      "ORDER BY id", count=2)
     assert rows == [("story_viewed", "ana"), ("story_closed", "ana")]
+
+
+def test_engagement_past_64_kib_leaves_in_batches_and_one_oversized_event_alone_is_dropped(
+        phone, live_server, music, site, query):
+    """The player sends through recap.js's queue (js/shared/batch_queue.js). Its old client put
+    everything in one keepalive fetch, which Chromium refuses past 64 KiB, then retried the same
+    body every 6 s, so nothing arrived; and one event over the server's 32 KiB limit rode along."""
+    from player_helpers import preview_story
+
+    story = preview_story()
+    big = "x" * 20_000
+    story["frames"][0]["buttons"] = [
+        {"id": "big", "label": "Big", "action": "event", "href": None, "event": "big_event",
+         "properties": {"blob": big}},
+        {"id": "huge", "label": "Huge", "action": "event", "href": None, "event": "huge_event",
+         "properties": {"blob": big * 2}}]
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(site.page("/", player_page(live_server)))
+    phone.evaluate("([token, host, story]) => { window.player = Recap.story('#mount', {token, host, story,"
+                   " template: 'player-test'}); }", [token, live_server.url, story])
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    for _ in range(5):
+        phone.click("[data-button-id='big']")
+    phone.click("[data-button-id='huge']")
+    phone.evaluate("player.flush()")
+    rows = wait_rows(query, "SELECT user_id, length(json_extract(properties, '$.blob')) FROM event "
+                     "WHERE app_id = ? AND name = 'big_event'", music.app_id, count=5)
+    assert rows == [("ana", 20_000)] * 5
+    assert query("SELECT count(*) FROM event WHERE name = 'huge_event'")[0][0] == 0
+
+
+def test_what_a_failed_beacon_could_not_carry_is_sent_when_the_page_is_visible_again(
+        phone, live_server, music, site, query):
+    """The old client spliced the queue, and when the beacon was refused (its quota full) tried
+    one fetch and forgot the events whatever came of it. Now they wait in the page's memory."""
+    from player_helpers import preview_story
+
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(site.page("/", player_page(live_server)))
+    phone.evaluate("""([token, host, story]) => {
+      navigator.sendBeacon = () => false;            // the beacon quota is spent
+      const fetch = window.fetch.bind(window);       // and no fetch gets out until the page is back
+      window.offline = true;
+      window.fetch = (...args) => window.offline ? Promise.reject(new TypeError('offline')) : fetch(...args);
+      window.player = Recap.story('#mount', {token, host, story, template: 'player-test'});
+    }""", [token, live_server.url, preview_story()])
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    phone.keyboard.press("ArrowRight")
+    wait_index(phone, 1)
+    for hidden in (True, False):
+        phone.evaluate("h => { Object.defineProperty(document, 'hidden', {value: h, configurable: true});"
+                       " window.offline = h; document.dispatchEvent(new Event('visibilitychange')); }", hidden)
+    rows = wait_rows(query, "SELECT name, user_id FROM event WHERE app_id = ? AND name IN "
+                     "('story_viewed', 'frame_viewed') ORDER BY id", music.app_id, count=2)
+    assert rows == [("story_viewed", "ana"), ("frame_viewed", "ana")]

@@ -1,6 +1,7 @@
 """The player's server side: widget files, the embed page's headers, and sendBeacon ingest."""
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -25,6 +26,15 @@ def test_widget_files_are_served_to_any_site(live_server, path, content_type):
     assert reply.status == 200
     assert reply.headers["Content-Type"].startswith(content_type)
     assert reply.headers["Access-Control-Allow-Origin"] == "*"   # fonts need CORS on other sites
+
+
+PLAYER_GZIP_BUDGET = 13_176  # gzip -9 of the hand-written player.js the built one replaced
+
+
+def test_player_script_is_no_bigger_gzipped_than_before_the_build(live_server):
+    source = http("GET", live_server.url + "/widget/player.js").body
+    size = len(gzip.compress(source, compresslevel=9))
+    assert size <= PLAYER_GZIP_BUDGET, f"player.js is {size} bytes gzipped; the budget is {PLAYER_GZIP_BUDGET}"
 
 
 def test_player_script_never_uses_html_insertion(live_server):

@@ -1,0 +1,99 @@
+// Input: taps, holds and swipes, keys, the page being hidden or shown again, sound.
+const HOLD_MS = 220;          // a press longer than this pauses instead of navigating
+const SWIPE_PX = 40;
+
+export const input = {
+  onPointerDown(e) {
+    if (e.button > 0 || !this.frames) return;
+    if (e.target.closest('.recap-top, .recap-actions, .recap-overlay, .recap-unmute, .recap-card a')) return;
+    this.press = { x: e.clientX, y: e.clientY, held: false };
+    this.holdTimer = setTimeout(() => {
+      if (!this.press) return;
+      this.press.held = true;
+      this.pause('hold', true);
+    }, HOLD_MS);
+    // The release then comes back here even off the player (a mouse dragged out of it).
+    this.root.setPointerCapture(e.pointerId);
+  },
+
+  onPointerMove(e) {
+    if (this.press && Math.hypot(e.clientX - this.press.x, e.clientY - this.press.y) > 12) clearTimeout(this.holdTimer);
+  },
+
+  onPointerUp(e) {
+    const press = this.endPress();
+    if (!press) return;
+    // A hold that ends in a swipe still swipes; a held tap only resumes.
+    const dx = e.clientX - press.x, dy = e.clientY - press.y;
+    if (Math.abs(dx) > SWIPE_PX && Math.abs(dx) > Math.abs(dy)) {
+      dx < 0 ? this.forward('manual') : this.back();
+    } else if (dy > SWIPE_PX * 2 && Math.abs(dy) > Math.abs(dx)) {
+      this.close('swipe');
+    } else if (!press.held && Math.abs(dx) < 12 && Math.abs(dy) < 12) {
+      const rect = this.root.getBoundingClientRect();
+      e.clientX - rect.left < rect.width / 3 ? this.back() : this.forward('manual');
+    }
+  },
+
+  // However a press ends (release, cancel, capture lost), its hold ends with it.
+  endPress() {
+    const press = this.press;
+    this.press = null;
+    clearTimeout(this.holdTimer);
+    if (this.paused.hold) this.resume('hold');
+    return press;
+  },
+
+  onKey(e) {
+    if (!this.frames || e.altKey || e.ctrlKey || e.metaKey) return;
+    // Keys in the share dialog or a text field are theirs: ← in the link must not move the story.
+    if (!this.overlay.hidden || /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) || e.target.isContentEditable) return;
+    const onControl = e.target !== this.root && e.target.closest('button') && !e.target.closest('.recap-nav');
+    let handled = true;
+    switch (e.key) {
+      case 'ArrowRight': this.forward('manual'); break;
+      case 'ArrowLeft': this.back(); break;
+      case 'Home': this.go(0, 'manual'); break;
+      case 'End': this.go(this.frames.length - 1, 'manual'); break;
+      case 'Escape': this.close('key'); break;
+      case ' ':
+        if (onControl) { handled = false; break; }  // Space presses the focused button
+        this.isPaused('key') ? this.resume('key') : this.pause('key', true);
+        break;
+      default: handled = false;
+    }
+    if (handled) e.preventDefault();
+  },
+
+  onVisibility() {
+    this.watching(!document.hidden);
+    if (document.hidden) { this.pause('hidden'); if (this.tracker) this.tracker.beacon(); }
+    else { this.resume('hidden'); if (this.tracker) this.tracker.restore(); }
+  },
+
+  onPageHide() {
+    this.watching(false);
+    if (this.frames && this.index >= 0 && !this.closed) this.close('page_hidden', true);
+    if (this.tracker) this.tracker.beacon();
+  },
+
+  // Back from the back/forward cache: the story the viewer left is open again.
+  onPageShow(e) {
+    if (!e.persisted || !this.closed) return;
+    this.closed = false;
+    this.resume('closed');
+  },
+
+  toggleMute() {
+    this.soundOn = !this.soundOn;
+    if (this.video) this.video.muted = !this.soundOn;
+    this.muteButton.setAttribute('aria-label', this.soundOn ? 'Turn sound off' : 'Turn sound on');
+    this.muteButton.classList.toggle('is-on', !!this.soundOn);
+    const pill = this.stage.querySelector('.recap-unmute');
+    if (pill) {
+      const hadFocus = document.activeElement === pill;
+      pill.hidden = !!this.soundOn;
+      if (hadFocus && pill.hidden) this.root.focus({ preventScroll: true });  // keep the keys working
+    }
+  },
+};

@@ -1,0 +1,62 @@
+// The player: its state, and the methods of each concern (fetch, rendering, frames, clock,
+// input, sharing) mixed into one class from their own modules.
+import { bridge } from './bridge.js';
+import { ensureStylesheet } from './dom.js';
+import { fetching } from './fetch.js';
+import { rendering } from './render.js';
+import { frames } from './frames.js';
+import { clock } from './clock.js';
+import { input } from './input.js';
+import { sharing } from './share.js';
+
+const SCRIPT_ORIGIN = document.currentScript && document.currentScript.src
+  ? new URL(document.currentScript.src).origin : '';
+
+export class Player {
+  constructor(element, options) {
+    this.element = element;
+    this.options = { host: SCRIPT_ORIGIN, ...options };
+    this.options.host = String(this.options.host || '').replace(/\/$/, '');
+    this.bridge = bridge();
+    this.paused = {};           // reasons: hold, key, hidden, overlay, api, ended
+    this.index = -1;
+    this.dwelt = 0;             // visible ms on the current frame, until shownAt (null while hidden)
+    this.preloaded = {};
+    this.raf = null;
+    this.done = false;
+    if (this.options.css !== false) ensureStylesheet(this.options.host);
+    this.onVisibility = this.onVisibility.bind(this);
+    this.onPageHide = this.onPageHide.bind(this);
+    this.onPageShow = this.onPageShow.bind(this);
+    this.tick = this.tick.bind(this);
+    this.load();
+  }
+
+  close(how, silent) {
+    if (this.closed || !this.frames) return;
+    this.closed = true;
+    const progress = this.progress();
+    if (this.index >= 0) this.leaveFrame('manual', 'close');
+    this.tracker.track('story_closed', { progress, how });
+    this.pause('closed');
+    if (silent) return;
+    this.tracker.flush();
+    if (this.options.onClose) this.options.onClose({ progress });
+    else this.destroy();
+  }
+
+  destroy() {
+    this.destroyed = true;
+    cancelAnimationFrame(this.raf);
+    clearTimeout(this.holdTimer);
+    if (this.video) this.video.pause();
+    document.removeEventListener('visibilitychange', this.onVisibility);
+    window.removeEventListener('pagehide', this.onPageHide);
+    window.removeEventListener('pageshow', this.onPageShow);
+    if (this.tracker) this.tracker.flush();
+    this.element.replaceChildren();
+    this.element.classList.remove('recap-root');
+  }
+}
+
+Object.assign(Player.prototype, fetching, rendering, frames, clock, input, sharing);

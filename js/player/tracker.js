@@ -1,0 +1,59 @@
+// Engagement analytics: the player's events, sent with the viewer token through the same
+// queue as recap.js (js/shared/batch_queue.js).
+import { BatchQueue } from '../shared/batch_queue.js';
+import { uuid, timezone } from '../shared/ids.js';
+import { createStorage } from '../shared/storage.js';
+import { VERSION } from './version.js';
+
+const FLUSH_MS = 2000;
+const MAX_QUEUE = 200;
+
+function warn(message) {
+  try { if (window.console) window.console.warn(`recap player: ${message}`); } catch { /* nothing */ }
+}
+
+function safe(fn) {
+  return (...args) => {
+    try { return fn(...args); } catch (e) { warn(`internal error: ${e}`); return undefined; }
+  };
+}
+
+export class Tracker {
+  constructor(options) {
+    this.token = options.token;
+    this.template = options.template;
+    this.enabled = !!options.token && options.analytics !== false;
+    this.listener = options.onAnalytics;
+    // A viewer token is short-lived and names one viewer: what a beacon could not carry waits in
+    // this page's memory for the page to be visible again, never for a later page and token.
+    this.batches = new BatchQueue({
+      endpoint: `${options.host}/v1/batch`, writeKey: () => this.token,
+      storage: createStorage('recap:player:', false), warn, safe,
+      maxQueue: MAX_QUEUE, flushAt: MAX_QUEUE, flushInterval: FLUSH_MS
+    });
+  }
+
+  track(event, properties) {
+    const message = {
+      type: 'track', event, messageId: uuid(), timestamp: new Date().toISOString(),
+      properties: { template: this.template, ...properties },
+      context: { library: { name: 'recap-player', version: VERSION }, timezone: timezone() }
+    };
+    if (this.listener) this.listener(message);
+    if (this.enabled) this.batches.push(message);
+  }
+
+  flush() {
+    return this.batches.flush(false);
+  }
+
+  // On page hide only a beacon is sure to leave.
+  beacon() {
+    this.batches.flush(true);
+  }
+
+  // Visible again: what no beacon could carry goes now.
+  restore() {
+    this.batches.restoreSaved();
+  }
+}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import private_files
+from .store import private_files
 
 DEFAULTS = {
     # Filled in from the instance folder when left empty.

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import NotFound
-from ..models import App, PrecomputedStory, Profile
+from ..store.models import App, PrecomputedStory, Profile
 from . import metrics
 from .errors import NotEligible
 from .expressions import ExpressionFailed, is_number, render, story_globals, truthy

@@ -19,9 +19,9 @@ import time
 from collections import defaultdict
 from typing import Any, Callable
 
-from .. import db
-from ..db import database
-from ..models import PopulationStat, now_ms
+from ..store import db
+from ..store.db import database
+from ..store.models import PopulationStat, now_ms
 from . import metrics_sql, slice as story_slice
 from .periods import Period
 from .templates import StoryTemplate

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .. import event_indexes
-from ..db import database
+from ..store import event_keys
+from ..store.db import database
 from . import filters
 from .periods import DAY_MS, ZONE_MARGIN_MS, Period
 from .templates import StoryTemplate
@@ -112,7 +112,7 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
         where.append(f"({local} >= {int(period.local_start_ms)} OR {local} < {int(first.local_end_ms)})")
     select.extend(plan.columns.select_list("e.properties"))
     if actors:
-        found, params_tail = event_indexes.by_actor("e", app_id, [actor for actor, _ in actors],
+        found, params_tail = event_keys.by_actor("e", app_id, [actor for actor, _ in actors],
                                                     local_start - ZONE_MARGIN_MS, local_end + ZONE_MARGIN_MS)
     else:  # only merged users, who have no events of their own: an empty slice
         found, params_tail = "1 = 0", []

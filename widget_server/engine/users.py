@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..db import database
-from ..event_store import utc_offset
-from ..models import App, Profile
+from ..store.db import database
+from ..store.zones import utc_offset
+from ..store.models import App, Profile
 from .templates import StoryTemplate
 
 # Longest chain of joins followed; deeper (or cyclic) chains are cut there.

@@ -6,12 +6,11 @@ files. See docs/SHARING.md.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Flask
 
-from .. import models
+from ..store import models
+from .blueprint import bp
 
-bp = Blueprint("share", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/s/_static")
 
 DEFAULTS = {
     "SHARE_TTL": 180 * 24 * 3600,  # seconds a share link lives

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ..models import App, Share
+from ..store.models import App, Share
 from . import images
 from .shares import now_ms
 

@@ -7,11 +7,12 @@ from typing import Any
 from flask import Response, current_app, jsonify, render_template, request, send_file
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from .. import json_body
+from .. import http
 from ..engine.template_schema import TEMPLATE_ID, TEMPLATE_ID_RULE
 from ..errors import APIError, ValidationFailed
-from ..models import Share
-from . import access, bp, images, page, shares
+from ..store.models import Share
+from . import access, images, page, shares
+from .blueprint import bp
 
 IMAGE_KINDS = {"story.png": "story", "og.png": "og", "qr.png": "qr"}
 # The player may run on the app's own site and call these routes from there; credentials are
@@ -61,7 +62,7 @@ def preflight(share_id: str | None = None) -> Response:
 @bp.post("/v1/shares")
 def create_share() -> tuple[Response, int]:
     caller = access.viewer()
-    args = json_body.load(ShareRequest(), '{"template": "…", "caption": "…"}', "share request")
+    args = http.load(ShareRequest(), '{"template": "…", "caption": "…"}', "share request")
     caption = " ".join((args["caption"] or "").split()) or None  # one line, as drawn on the card
     upload = shares.owned_upload(caller, args["upload_id"]) if args["upload_id"] else None
     share, made = shares.create(caller, args["template"], caption, upload)

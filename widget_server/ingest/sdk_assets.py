@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, request
 
-from .errors import NotFound
+from ..errors import NotFound
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ tables, so each page a pass touches is written once per pass instead of once per
 
 * ``message_key`` (app_id, message_id) → event id: exactly-once storage (DESIGN.md: messageId
   is unique per app). Ingest checks it (a read) together with the keys of the rows not yet
-  passed (``message_dedupe``); should a writer skip that check, only the first row with a
+  passed (``dedupe``); should a writer skip that check, only the first row with a
   message id is ever made findable. Random keys land all over the table, so a pass rewrites
   most of its pages, and the bigger the table the more of them (a 100k-event pass: ~0.7 s at
   1M events, ~1.5 s at 5M). So once it holds ``DIRECT_BELOW`` keys, passes put new keys in
@@ -26,7 +26,7 @@ tables, so each page a pass touches is written once per pass instead of once per
 ``event_index_state.indexed_through`` is the last event id passed. Readers see everything:
 what the tables find plus the tail above the watermark (read by rowid), in one statement.
 
-The tables live in their own file beside the store (``db.keys_path``), attached to every
+The tables live in their own file beside the store (``sqlite_files.keys_path``), attached to every
 connection as ``keys``; table names are unique across the two, so SQL names them plainly.
 Two things follow from a file of their own. A pass holds that file's write lock, not the
 store's, so ingest goes on appending while a pass runs (on the other core). And ingest's
@@ -46,8 +46,9 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from .db import FileWorker, database, is_sqlite, keys_path, sqlite3, sqlite_connection
-from .group_commit import FileLock, lock_path
+from .sqlite_files import FileWorker, keys_path, sqlite3, sqlite_connection
+from .db import database, is_sqlite
+from .sqlite_files import FileLock, lock_path
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +289,7 @@ def _found(alias: str, table: str, column: str, app_id: int, values: Sequence[st
 # --- the background pass ---------------------------------------------------------------------
 
 class Indexer(FileWorker):
-    """Keeps the tail short, one thread per process and store (see db.FileWorker).
+    """Keeps the tail short, one thread per process and store (see sqlite_files.FileWorker).
 
     It wakes every ``interval`` seconds and, when a pass is ``due``, makes it under the keys
     file's writers' lock (so passes of several processes take turns instead of spinning on

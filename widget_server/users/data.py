@@ -30,17 +30,18 @@ from flask.cli import AppGroup
 from marshmallow import Schema, fields, validate
 from peewee import SQL
 
-from . import event_indexes, json_body
-from .auth import require_secret_key
-from .cli_commands import app_option, find_app
-from .db import database, is_sqlite, write_transaction
-from .engine.users import actor_pairs
-from .group_commit import FileLock, lock_path
-from .models import App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
-from .share import images
-from .share.public_url import public_base
-from .share.shares import upload_named_by
-from .share.uploads import stored_name, upload_dir
+from ..store import event_keys
+from .. import http
+from ..auth import require_secret_key
+from ..apps.cli import app_option, find_app
+from ..store.db import database, is_sqlite, write_transaction
+from ..engine.users import actor_pairs
+from ..store.sqlite_files import FileLock, lock_path
+from ..store.models import App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
+from ..share import images
+from ..share.public_url import public_base
+from ..share.shares import upload_named_by
+from ..share.uploads import stored_name, upload_dir
 
 bp = Blueprint("user_data", __name__)
 users = AppGroup("users", help="Export or erase what Recap keeps about a user.")
@@ -85,7 +86,7 @@ def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
 
 def _event_rows(app_id: int, actors: list[str], columns: str) -> list[tuple]:
     """``columns`` of every event of ``actors`` (a user's, see ``actor_pairs``), in time order."""
-    condition, params = event_indexes.by_actor("e", app_id, actors, 0, event_indexes.OPEN_END)
+    condition, params = event_keys.by_actor("e", app_id, actors, 0, event_keys.OPEN_END)
     return database.execute_sql(f"SELECT {columns} FROM event e WHERE {condition} ORDER BY e.timestamp, e.id",
                                 params).fetchall()
 
@@ -176,7 +177,7 @@ def _writers_locked() -> Iterator[None]:
         yield
         return
     path = database.obj.database
-    keys, writers = event_indexes.keys_lock(path), FileLock(lock_path(path))
+    keys, writers = event_keys.keys_lock(path), FileLock(lock_path(path))
     try:
         with keys, writers:
             yield
@@ -191,7 +192,7 @@ def _forget_keys(app_id: int, actors: list[str], rows: list[tuple]) -> None:
     (watermark,) = database.execute_sql("SELECT indexed_through FROM event_index_state").fetchone()
     database.execute_sql(
         f"DELETE FROM event_by_actor WHERE app_id = {p} AND part IN (WITH RECURSIVE parts(n) AS "
-        f"(SELECT 0 UNION ALL SELECT n + 1 FROM parts WHERE n < {p} >> {event_indexes.PART_BITS}) "
+        f"(SELECT 0 UNION ALL SELECT n + 1 FROM parts WHERE n < {p} >> {event_keys.PART_BITS}) "
         f"SELECT n FROM parts) AND actor IN ({', '.join([p] * len(actors))})", [app_id, watermark, *actors])
     named = [(app_id, name, timestamp, event_id) for event_id, name, timestamp in rows
              if name is not None and event_id <= watermark]
@@ -204,7 +205,7 @@ def _forget_keys(app_id: int, actors: list[str], rows: list[tuple]) -> None:
 @bp.post("/v1/users/export")
 def export() -> Response:
     caller = require_secret_key()
-    args = json_body.load(UserRequest(), '{"user_id": "…"}', "request")
+    args = http.load(UserRequest(), '{"user_id": "…"}', "request")
     app = App.get_by_id(caller.app_id)
     body = export_user(app, args["user_id"], public_base(required=False))
     response = Response(stream_with_context(body), mimetype="application/json")
@@ -215,7 +216,7 @@ def export() -> Response:
 @bp.post("/v1/users/erase")
 def erase() -> Response:
     caller = require_secret_key()
-    args = json_body.load(UserRequest(), '{"user_id": "…"}', "request")
+    args = http.load(UserRequest(), '{"user_id": "…"}', "request")
     counts = erase_user(caller.app_id, args["user_id"])
     current_app.logger.info("erased a user of app %s: %s", caller.app_id, counts)
     return jsonify(erased=counts)

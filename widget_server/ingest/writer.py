@@ -2,8 +2,8 @@
 
 This is the ingest hot path. Rows are built outside any lock (``prepare``), then written with
 one ``executemany`` per request and table inside a group commit shared with the other requests
-of the moment (``group_commit``). Repeats are found before inserting (``message_dedupe``),
-the events' keys are indexed behind ingest (``event_indexes``); profiles are upserted once per
+of the moment (``group_commit``). Repeats are found before inserting (``dedupe``),
+the events' keys are indexed behind ingest (``event_keys``); profiles are upserted once per
 user per request.
 """
 from __future__ import annotations
@@ -11,17 +11,19 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from . import event_indexes, message_dedupe, sql_dialect
-from .db import database, is_sqlite, sqlite_writer
-from .errors import ValidationFailed
-from .event_schema import MAX_YEAR, MIN_YEAR, EventIn, context_timezone, json_object, json_text, parse_time
-from .json_body import NESTED_TOO_DEEPLY
-from .group_commit import GroupCommitter, lock_path
+from ..store import event_keys, dialect
+from . import dedupe
+from ..store.db import database, is_sqlite
+from ..store.sqlite_files import sqlite_writer
+from ..errors import ValidationFailed
+from .schema import MAX_YEAR, MIN_YEAR, EventIn, context_timezone, json_object, json_text, parse_time
+from ..http import NESTED_TOO_DEEPLY
+from .group_commit import GroupCommitter
+from ..store.sqlite_files import lock_path
+from ..store.zones import utc_offset
 
 _encode = msgspec.json.encode
 _committer: GroupCommitter[Writes] = GroupCommitter()
@@ -39,28 +41,6 @@ def to_ms(value: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1000)
-
-
-@lru_cache(maxsize=512)
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-@lru_cache(maxsize=65536)
-def _offset_minutes(zone_name: str, hour: int) -> int:
-    """Offset of ``zone_name`` during the UTC hour ``hour``; DST changes fall on hour edges."""
-    zone = _zone(zone_name)
-    if zone is None:
-        return 0
-    moment = datetime.fromtimestamp(hour * 3600, zone)
-    return int(moment.utcoffset().total_seconds() // 60)
-
-
-def utc_offset(zone_name: str, ts_ms: int) -> int:
-    return _offset_minutes(zone_name, ts_ms // 3_600_000)
 
 
 @dataclass
@@ -83,7 +63,7 @@ class Writes:
     rows: list[tuple] = field(default_factory=list)
     identities: list[tuple] = field(default_factory=list)
     profiles: list[tuple] = field(default_factory=list)
-    lookup: message_dedupe.Lookup | None = None  # SQLite: the rows' keys, looked up before the lock
+    lookup: dedupe.Lookup | None = None  # SQLite: the rows' keys, looked up before the lock
     aliases: list[Alias] = field(default_factory=list)
     refused: list[int] = field(default_factory=list)  # positions of the aliases refused under the lock
 
@@ -103,9 +83,9 @@ def store_events(app_id: int, app_timezone: str, events: list[EventIn], received
         stored = _committer.submit(writes, _write_group, None)
     else:
         path = database.obj.database
-        writes.lookup = message_dedupe.look_up(path, [(r[_APP], r[_MESSAGE]) for r in writes.rows])
+        writes.lookup = dedupe.look_up(path, [(r[_APP], r[_MESSAGE]) for r in writes.rows])
         stored = _committer.submit(writes, _write_group, lock_path(path))
-        event_indexes.indexer.ensure_running(path)
+        event_keys.indexer.ensure_running(path)
     return Stored(stored, len(writes.rows) - len(writes.refused) - stored, writes.refused)
 
 
@@ -123,7 +103,7 @@ def _write_group(group: list[Writes]) -> list[int]:
         results = [write(cursor, writes, path) for writes in group]
         con.execute("COMMIT")
     except BaseException:
-        message_dedupe.tail_keys.reset()  # it may hold keys of rows that are now rolled back
+        dedupe.tail_keys.reset()  # it may hold keys of rows that are now rolled back
         if con.in_transaction:
             con.execute("ROLLBACK")
         raise
@@ -200,25 +180,25 @@ def write(cursor, writes: Writes, sqlite_path: str | None = None) -> int:
     """Run ``writes`` inside the caller's transaction; return how many events were new.
 
     On SQLite the caller holds the write lock and ``sqlite_path`` names the file: repeats are
-    found before inserting (message_dedupe). PostgreSQL's unique index drops them itself.
+    found before inserting (dedupe). PostgreSQL's unique index drops them itself.
     """
     rows, lookup, identities, profiles = writes.rows, writes.lookup, writes.identities, writes.profiles
     if writes.aliases:
         rows, lookup, identities, profiles = _decide_aliases(cursor, writes)
-    insert = sql_dialect.insert_events_sql(EVENT_COLUMNS)
+    insert = dialect.insert_events_sql(EVENT_COLUMNS)
     if sqlite_path is None:
         cursor.executemany(insert, rows)
         stored = cursor.rowcount
     else:
-        stored = message_dedupe.tail_keys.insert_new(cursor, sqlite_path, insert, rows, lookup)
+        stored = dedupe.tail_keys.insert_new(cursor, sqlite_path, insert, rows, lookup)
     if identities:
-        cursor.executemany(sql_dialect.insert_identity_sql(), identities)
+        cursor.executemany(dialect.insert_identity_sql(), identities)
     if profiles:
-        cursor.executemany(sql_dialect.upsert_profile_sql(), profiles)
+        cursor.executemany(dialect.upsert_profile_sql(), profiles)
     return stored
 
 
-def _decide_aliases(cursor, writes: Writes) -> tuple[list[tuple], message_dedupe.Lookup | None, list[tuple], list[tuple]]:
+def _decide_aliases(cursor, writes: Writes) -> tuple[list[tuple], dedupe.Lookup | None, list[tuple], list[tuple]]:
     """Identity is not a public key's to give away (DESIGN.md): an alias sent with one joins its
     previousId only if no profile has it, i.e. it names an anonymous id or a user with no history
     yet. Otherwise the alias is refused and nothing of it is written (``writes.refused``).
@@ -231,7 +211,7 @@ def _decide_aliases(cursor, writes: Writes) -> tuple[list[tuple], message_dedupe
     lookup = writes.lookup
     if lookup is not None and refused_rows:
         kept = [i for i in range(len(writes.rows)) if i not in refused_rows]
-        lookup = message_dedupe.Lookup([lookup.parts[i] for i in kept], [lookup.keys[i] for i in kept],
+        lookup = dedupe.Lookup([lookup.parts[i] for i in kept], [lookup.keys[i] for i in kept],
                                        lookup.stored, lookup.watermark)
     return (rows, lookup, writes.identities + [j for a in accepted for j in a.identities],
             writes.profiles + [a.profile for a in accepted])

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 from flask import Blueprint, Flask, Response, jsonify
 from marshmallow import Schema, fields, validate
 
-from .auth import VIEWER_TOKEN_MAX_TTL, create_viewer_token, require_secret_key
-from . import json_body
+from ..auth import VIEWER_TOKEN_MAX_TTL, create_viewer_token, require_secret_key
+from .. import http
 
 bp = Blueprint("viewer_tokens", __name__)
 
@@ -20,7 +20,7 @@ class ViewerTokenRequest(Schema):
 @bp.post("/v1/viewer-tokens")
 def create() -> tuple[Response, int]:
     caller = require_secret_key()
-    args = json_body.load(ViewerTokenRequest(), '{"user_id": "…"}', "request")
+    args = http.load(ViewerTokenRequest(), '{"user_id": "…"}', "request")
     token, expires_at = create_viewer_token(caller.app_id, args["user_id"], args["ttl"])
     expires = datetime.fromtimestamp(expires_at / 1000, timezone.utc).isoformat().replace("+00:00", "Z")
     return jsonify(token=token, expires_at=expires), 201

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
 
-from .json_body import NESTED_TOO_DEEPLY
+from ..http import NESTED_TOO_DEEPLY
 
 TYPES = ("track", "identify", "page", "screen", "alias", "group")
 MAX_ID = 200

@@ -13,7 +13,7 @@ def _params(n: int) -> str:
 
 
 def insert_events_sql(columns: tuple[str, ...]) -> str:
-    """SQLite has no unique index to conflict with: ingest checks message ids first (message_dedupe)."""
+    """SQLite has no unique index to conflict with: ingest checks message ids first (dedupe)."""
     sql = f"INSERT INTO event ({', '.join(columns)}) VALUES ({_params(len(columns))})"
     return sql + " ON CONFLICT (app_id, message_id) DO NOTHING" if is_postgres() else sql
 

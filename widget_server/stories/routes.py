@@ -5,11 +5,11 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from .auth import Caller, require_viewer_or_secret
-from .engine import TemplateInvalid, assemble_story, registry
-from .engine.errors import StoryUnavailable
-from .engine.templates import is_template_id, unknown_template
-from .errors import ValidationFailed
+from ..auth import Caller, require_viewer_or_secret
+from ..engine import TemplateInvalid, assemble_story, registry
+from ..engine.errors import StoryUnavailable
+from ..engine.templates import is_template_id, unknown_template
+from ..errors import ValidationFailed
 
 bp = Blueprint("stories", __name__)
 

@@ -37,13 +37,13 @@ from dataclasses import dataclass, field
 import msgspec
 
 from widget_server import create_app
-from widget_server.store import event_keys
-from widget_server.ingest import writer
 from widget_server.auth import create_key
-from widget_server.store.sqlite_files import SQLITE_PRAGMAS, sqlite3
-from widget_server.store.db import database
+from widget_server.ingest import writer
 from widget_server.ingest.schema import EventIn, decode_event, event_errors
+from widget_server.store import event_keys
+from widget_server.store.db import database
 from widget_server.store.models import ApiKey, App
+from widget_server.store.sqlite_files import SQLITE_PRAGMAS, sqlite3
 
 BATCH = 500
 USERS = 100_000

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from widget_server import create_app
-from widget_server.store import event_keys
 from widget_server.auth import create_key
-from widget_server.store.db import database
 from widget_server.ingest.writer import EVENT_COLUMNS
+from widget_server.store import event_keys
+from widget_server.store.db import database
 from widget_server.store.models import ApiKey, App, now_ms
 
 FRAMES = ["intro", "minutes", "top-artists", "top-songs", "clock", "personality", "card"]

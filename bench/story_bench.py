@@ -31,15 +31,15 @@ import statistics
 import time
 from datetime import datetime, timezone
 
-from widget_server.store import event_keys, migrations
-from widget_server.store.db import database, open_database
-from widget_server.store.sqlite_files import keys_path, sqlite3
 from widget_server.engine import assemble_story, population, registry, resolve_period
 from widget_server.engine.errors import NotEligible
 from widget_server.engine.population import refresh
 from widget_server.engine.precompute import build
 from widget_server.engine.users import actor_pairs, user_ids
+from widget_server.store import event_keys, migrations
+from widget_server.store.db import database, open_database
 from widget_server.store.models import App, PopulationStat
+from widget_server.store.sqlite_files import keys_path, sqlite3
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 BIG = "/tmp/recap_story_bench_5m.sqlite3"

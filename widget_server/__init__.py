@@ -11,7 +11,7 @@ import os
 
 from flask import Flask
 
-from . import apps, config, errors, ingest, player, share, stories, store, users
+from . import apps, config, errors, ingest, player, share, store, stories, users
 from .store import private_files
 from .store.sqlite_files import FileLock
 

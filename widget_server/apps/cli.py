@@ -10,8 +10,8 @@ from flask import Flask, current_app
 from peewee import IntegrityError
 
 from .. import config
-from ..store import db, migrations
 from ..auth import create_key, rotate_key
+from ..store import db, migrations
 from ..store.models import ApiKey, App
 from .link_schemes import SCHEME, UNSAFE_SCHEMES
 

@@ -15,8 +15,8 @@ from .errors import NotEligible
 from .expressions import ExpressionFailed, is_number, render, story_globals, truthy
 from .frames import Renderer
 from .periods import Period, resolve
-from .templates import StoryTemplate, registry
 from .template_schema import COLOR
+from .templates import StoryTemplate, registry
 from .users import actor_pairs, utc_offsets
 
 log = logging.getLogger(__name__)

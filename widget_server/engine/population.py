@@ -22,7 +22,8 @@ from typing import Any, Callable
 from ..store import db
 from ..store.db import database
 from ..store.models import PopulationStat, now_ms
-from . import metrics_sql, slice as story_slice
+from . import metrics_sql
+from . import slice as story_slice
 from .periods import Period
 from .templates import StoryTemplate
 from .users import actor_pairs, user_ids

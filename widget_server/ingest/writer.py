@@ -14,16 +14,14 @@ from datetime import datetime, timezone
 
 import msgspec
 
-from ..store import event_keys, dialect
-from . import dedupe
-from ..store.db import database, is_sqlite
-from ..store.sqlite_files import sqlite_writer
-from ..errors import ValidationFailed
-from .schema import MAX_YEAR, MIN_YEAR, EventIn, context_timezone, json_object, json_text, parse_time
 from ..http import NESTED_TOO_DEEPLY
-from .group_commit import GroupCommitter
+from ..store import dialect, event_keys
+from ..store.db import database
 from ..store.sqlite_files import lock_path
 from ..store.zones import utc_offset
+from . import dedupe
+from .group_commit import GroupCommitter
+from .schema import MAX_YEAR, MIN_YEAR, EventIn, context_timezone, json_object, json_text, parse_time
 
 _encode = msgspec.json.encode
 _committer: GroupCommitter[Writes] = GroupCommitter()
@@ -34,6 +32,14 @@ _APP, _MESSAGE = EVENT_COLUMNS.index("app_id"), EVENT_COLUMNS.index("message_id"
 # The years event_schema accepts, in UTC milliseconds: a time corrected by sentAt must stay inside.
 MIN_MS = int(datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 MAX_MS = int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+
+
+class Unstorable(ValueError):
+    """Events that passed the schema but cannot be stored as sent (the HTTP layer answers 422)."""
+
+    def __init__(self, message: str, details: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.message, self.details = message, details
 
 
 def to_ms(value: str) -> int:
@@ -79,10 +85,10 @@ def store_events(app_id: int, app_timezone: str, events: list[EventIn], received
                  sent_at: int | None, may_merge_users: bool = False) -> Stored:
     """Insert ``events``; ``may_merge_users`` (the secret key) lets an alias join a known user."""
     writes = prepare(app_id, app_timezone, events, received_at, sent_at, may_merge_users)
-    if not is_sqlite():
+    path = dialect.sqlite_path()
+    if path is None:  # PostgreSQL's unique index drops repeats, its ordinary indexes keep the keys
         stored = _committer.submit(writes, _write_group, None)
     else:
-        path = database.obj.database
         writes.lookup = dedupe.look_up(path, [(r[_APP], r[_MESSAGE]) for r in writes.rows])
         stored = _committer.submit(writes, _write_group, lock_path(path))
         event_keys.indexer.ensure_running(path)
@@ -91,23 +97,14 @@ def store_events(app_id: int, app_timezone: str, events: list[EventIn], received
 
 def _write_group(group: list[Writes]) -> list[int]:
     """Several requests' writes in one transaction (see group_commit)."""
-    if not is_sqlite():
-        with database.atomic():
-            cursor = database.cursor()
-            return [write(cursor, writes) for writes in group]
-    path = database.obj.database
-    con = sqlite_writer(path)
-    con.execute("BEGIN IMMEDIATE")
+    path = dialect.sqlite_path()
     try:
-        cursor = con.cursor()
-        results = [write(cursor, writes, path) for writes in group]
-        con.execute("COMMIT")
+        with dialect.writer_transaction() as cursor:
+            return [write(cursor, writes, path) for writes in group]
     except BaseException:
-        dedupe.tail_keys.reset()  # it may hold keys of rows that are now rolled back
-        if con.in_transaction:
-            con.execute("ROLLBACK")
+        if path is not None:
+            dedupe.tail_keys.reset()  # it may hold keys of rows that are now rolled back
         raise
-    return results
 
 
 def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: int,
@@ -126,7 +123,7 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
             if not MIN_MS <= ts < MAX_MS:
                 message = (f"So far from the events' timestamps that their corrected times fall outside "
                            f"the years {MIN_YEAR} to {MAX_YEAR}.")
-                raise ValidationFailed(f"sentAt: {message}", details={"sentAt": [message]})
+                raise Unstorable(f"sentAt: {message}", {"sentAt": [message]})
         event_zone = context_timezone(ev.context)
         zone = event_zone or app_timezone
         user_id = None if ev.userId is None else str(ev.userId)
@@ -164,7 +161,7 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
                 try:
                     profile[2].update(json_object(ev.traits))
                 except RecursionError:  # the body passed its check a few stack frames higher up
-                    raise ValidationFailed(NESTED_TOO_DEEPLY, details={"traits": [NESTED_TOO_DEEPLY]}) from None
+                    raise Unstorable(NESTED_TOO_DEEPLY, {"traits": [NESTED_TOO_DEEPLY]}) from None
             if event_zone is not None:
                 profile[3] = event_zone
 

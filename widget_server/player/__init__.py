@@ -3,17 +3,11 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from ..http import PLAYER_API_CORS
 from .blueprint import bp
-
 
 # The routes that Recap.story calls from other sites' pages (with a Bearer viewer token).
 PLAYER_API_PREFIXES = ("/v1/stories/", "/v1/shares")
-PLAYER_API_CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type",
-    "Access-Control-Max-Age": "86400",
-}
 
 
 def _player_api_cors(response: Response) -> Response:

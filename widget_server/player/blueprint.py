@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
+from ..http import ANY_ORIGIN
+
 bp = Blueprint("player", __name__, static_folder="static", static_url_path="/widget",
                template_folder="templates")
 
@@ -14,7 +16,7 @@ WIDGET_PREFIX = "/widget/"
 def _widget_cors(response: Response) -> Response:
     # player.css and its font are loaded by other sites' pages; fonts need CORS to be used.
     if request.path.startswith(WIDGET_PREFIX):
-        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers.update(ANY_ORIGIN)
     return response
 
 

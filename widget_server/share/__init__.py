@@ -11,7 +11,6 @@ from flask import Flask
 from ..store import models
 from .blueprint import bp
 
-
 DEFAULTS = {
     "SHARE_TTL": 180 * 24 * 3600,  # seconds a share link lives
     # Seconds an expired or revoked share still answers 410 before it and its images are deleted.

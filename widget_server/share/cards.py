@@ -9,7 +9,24 @@ from typing import Any, Callable, NamedTuple
 from PIL import Image, ImageDraw
 
 from . import qr
-from .drawing import (ELLIPSIS, CardDraw, Color, circle_photo, contrast, ellipsize, fit_font, font, gradient_background, line_height, mix, parse_color, printable, readable_on, rounded_panel, wrap)
+from .drawing import (
+    ELLIPSIS,
+    CardDraw,
+    Color,
+    circle_photo,
+    contrast,
+    ellipsize,
+    fit_font,
+    font,
+    gradient_background,
+    line_height,
+    mix,
+    parse_color,
+    printable,
+    readable_on,
+    rounded_panel,
+    wrap,
+)
 
 # Bump when the drawing changes: cached images are keyed by it, so old renders are not served.
 RENDER_VERSION = 2

@@ -14,8 +14,8 @@ from typing import Callable
 from flask import current_app
 from PIL import Image
 
-from ..store import private_files
 from ..errors import Gone
+from ..store import private_files
 from ..store.models import Share
 from . import cards, qr, uploads
 

@@ -6,8 +6,8 @@ from typing import Any
 from flask import Response, abort, send_from_directory
 
 from ..store.models import Share
-from .blueprint import bp
 from . import shares
+from .blueprint import bp
 from .cards import OG_SIZE, Palette
 from .drawing import FONT_DIR, hex_color, mix, readable_on
 

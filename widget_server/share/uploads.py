@@ -18,8 +18,8 @@ from flask import Response, current_app, jsonify, request, send_from_directory
 from PIL import Image, ImageOps
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..store import private_files
 from ..errors import APIError, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from ..store import private_files
 from ..store.models import Upload
 from . import access
 from .blueprint import bp

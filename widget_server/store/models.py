@@ -17,6 +17,10 @@ from peewee import (
 
 from .db import database
 
+# The longest id an app may send or ask about (user, anonymous, message, group and previous ids):
+# ingest refuses longer ones (422), so no route needs to look further.
+MAX_ID = 200
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)

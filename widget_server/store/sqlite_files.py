@@ -79,7 +79,7 @@ sqlite3 = peewee.sqlite3
 # WAL lets readers run beside the writer; NORMAL is durable against process crashes and only
 # risks the last commits on power loss, the usual trade for an analytics store.
 # Writers never checkpoint (wal_autocheckpoint 0): copying the WAL back and its fsync cost the
-# committing request up to 40% of its time; a background thread does it instead (see below).
+# committing request much of its time (docs/INGEST.md); a background thread does it instead.
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "synchronous": "normal",
@@ -131,8 +131,8 @@ class WalCheckpointer(FileWorker):
     writers back to back that moment rarely came: the WAL grew past 200 MB in a sustained run,
     and everything reading or writing through it slowed down. Once a complete checkpoint finds
     ``RESTART_FRAMES`` frames, the checkpointer therefore holds the writers' lock for a moment
-    and restarts the WAL itself (waiting at most its 50 ms busy timeout for readers); 300k-event
-    rounds of the ingest benchmark went from ~45k to ~55k events/s.
+    and restarts the WAL itself (waiting at most its 50 ms busy timeout for readers); what that
+    gained in the ingest benchmark: docs/INGEST.md.
     """
 
     name = "wal-checkpoint"

@@ -13,7 +13,16 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from ..apps.cli import app_option, find_app
-from ..engine import (NotEligible, StoryTemplate, TemplateInvalid, assemble_many, assemble_story, load_file, registry, resolve_period)
+from ..engine import (
+    NotEligible,
+    StoryTemplate,
+    TemplateInvalid,
+    assemble_many,
+    assemble_story,
+    load_file,
+    registry,
+    resolve_period,
+)
 from ..engine.population import refresh
 from ..engine.precompute import build, clear, each_apart
 from ..engine.users import user_ids

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from datetime import datetime, timezone
 from typing import Iterator
 
 import click
@@ -30,28 +29,27 @@ from flask.cli import AppGroup
 from marshmallow import Schema, fields, validate
 from peewee import SQL
 
-from ..store import event_keys
 from .. import http
-from ..auth import require_secret_key
 from ..apps.cli import app_option, find_app
-from ..store.db import database, is_sqlite, write_transaction
+from ..auth import require_secret_key
 from ..engine.users import actor_pairs
-from ..store.sqlite_files import FileLock, lock_path
-from ..store.models import App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
 from ..share import images
 from ..share.public_url import public_base
 from ..share.shares import upload_named_by
 from ..share.uploads import stored_name, upload_dir
+from ..store import dialect, event_keys
+from ..store.db import database, is_sqlite, write_transaction
+from ..store.models import MAX_ID, App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
+from ..store.sqlite_files import FileLock, lock_path
 
 bp = Blueprint("user_data", __name__)
 users = AppGroup("users", help="Export or erase what Recap keeps about a user.")
-CHUNK = 500
 TOMBSTONE = ("UPDATE event SET user_id = NULL, anonymous_id = NULL, actor = 'erased', name = NULL, "
              "properties = NULL, context = NULL WHERE id IN ({ids})")
 
 
 class UserRequest(Schema):
-    user_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    user_id = fields.String(required=True, validate=validate.Length(min=1, max=MAX_ID))
 
 
 def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
@@ -75,12 +73,11 @@ def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "events": ['
     actors = [actor for actor, _ in actor_pairs(app.id, [user_id])]
     ids = [row[0] for row in _event_rows(app.id, actors, "e.id")]
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
+    for number, chunk in enumerate(dialect.chunks(ids)):
         rows = database.execute_sql(
             "SELECT message_id, type, name, user_id, anonymous_id, timestamp, received_at, properties, context "
             f"FROM event WHERE id IN ({', '.join([database.param] * len(chunk))}) ORDER BY timestamp, id", chunk)
-        yield ("," if start else "") + ",".join(_event_json(row) for row in rows)
+        yield ("," if number else "") + ",".join(_event_json(row) for row in rows)
     yield "]}"
 
 
@@ -101,9 +98,7 @@ def _event_json(row: tuple) -> str:
 
 
 def _iso(ms: float | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None if ms is None else http.iso_time(ms, "milliseconds")
 
 
 def erase_user(app_id: int, user_id: str) -> dict[str, int]:
@@ -112,11 +107,10 @@ def erase_user(app_id: int, user_id: str) -> dict[str, int]:
     with _writers_locked(), write_transaction():
         rows = _event_rows(app_id, actors, "e.id, e.name, e.timestamp")
         ids = [row[0] for row in rows]
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start:start + CHUNK]
+        for chunk in dialect.chunks(ids):
             database.execute_sql(TOMBSTONE.format(ids=", ".join([database.param] * len(chunk))), chunk)
         if is_sqlite():
-            _forget_keys(app_id, actors, rows)
+            event_keys.forget(app_id, actors, rows)
         shares = list(Share.select().where((Share.app == app_id) & (Share.user_id == user_id)))
         uploads = _uploads(app_id, user_id, shares)
         counts = {
@@ -184,22 +178,6 @@ def _writers_locked() -> Iterator[None]:
     finally:
         writers.close()
         keys.close()
-
-
-def _forget_keys(app_id: int, actors: list[str], rows: list[tuple]) -> None:
-    """Drop the passed events' keys; events in the tail are passed as tombstones later."""
-    p = database.param
-    (watermark,) = database.execute_sql("SELECT indexed_through FROM event_index_state").fetchone()
-    database.execute_sql(
-        f"DELETE FROM event_by_actor WHERE app_id = {p} AND part IN (WITH RECURSIVE parts(n) AS "
-        f"(SELECT 0 UNION ALL SELECT n + 1 FROM parts WHERE n < {p} >> {event_keys.PART_BITS}) "
-        f"SELECT n FROM parts) AND actor IN ({', '.join([p] * len(actors))})", [app_id, watermark, *actors])
-    named = [(app_id, name, timestamp, event_id) for event_id, name, timestamp in rows
-             if name is not None and event_id <= watermark]
-    if named:
-        database.cursor().executemany(
-            f"DELETE FROM event_by_name WHERE app_id = {p} AND name = {p} AND timestamp = {p} AND event_id = {p}",
-            named)
 
 
 @bp.post("/v1/users/export")

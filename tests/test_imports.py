@@ -123,3 +123,34 @@ def test_the_walk_sees_function_level_imports(tmp_path):
     source = tmp_path / "m.py"
     source.write_text("def f():\n    from .db import x\n")
     assert _imports(f"{PACKAGE}.m", source, {f"{PACKAGE}.db"}) == {f"{PACKAGE}.db"}
+
+
+def _documented_layout() -> set[str]:
+    """The widget_server/ files and folders docs/ARCHITECTURE.md's layout block names."""
+    text = (ROOT.parent / "docs" / "ARCHITECTURE.md").read_text()
+    block = text.split("## Layout", 1)[1].split("```\n", 1)[1].split("```", 1)[0]
+    named: set[str] = set()
+    stack: list[tuple[int, str]] = []  # (indent, folder)
+    for line in block.splitlines():
+        indent = len(line) - len(line.lstrip())
+        entry = line.strip().split("  ")[0]
+        if not entry or not (entry.endswith("/") or ".py" in entry):
+            continue  # a description's second line
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        prefix = "".join(folder for _, folder in stack)
+        if entry.endswith("/"):
+            stack.append((indent, entry))
+            named.add(prefix + entry)
+        else:
+            named.update(prefix + name.strip() for name in entry.split(","))
+    return {name[len(f"{PACKAGE}/"):] for name in named if name.startswith(f"{PACKAGE}/") and name != f"{PACKAGE}/"}
+
+
+def test_the_documented_layout_is_the_tree():
+    tree = {path.relative_to(ROOT).as_posix() for path in ROOT.rglob("*.py")}
+    tree |= {path.relative_to(ROOT).as_posix() + "/" for path in ROOT.iterdir() if (path / "__init__.py").exists()}
+    documented = _documented_layout()
+    package_inits = {name for name in tree if name.endswith("/__init__.py")}  # described by their folder's line
+    assert documented - tree == set(), "the layout names files that are not there"
+    assert tree - package_inits - documented == set(), "files missing from docs/ARCHITECTURE.md's layout"

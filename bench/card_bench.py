@@ -30,8 +30,8 @@ from werkzeug.wrappers import Response
 
 from widget_server import create_app
 from widget_server.auth import create_key
-from widget_server.db import database
-from widget_server.models import ApiKey, App
+from widget_server.store.db import database
+from widget_server.store.models import ApiKey, App
 
 ARTISTS = ["Björk", "Caribou", "Rosalía", "Four Tet", "Radiohead", "Mitski", "Floating Points", "Kelela"]
 

@@ -36,11 +36,14 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from widget_server import create_app, event_indexes, event_store
+from widget_server import create_app
 from widget_server.auth import create_key
-from widget_server.db import SQLITE_PRAGMAS, database, sqlite3
-from widget_server.event_schema import EventIn, decode_event, event_errors
-from widget_server.models import ApiKey, App
+from widget_server.ingest import writer
+from widget_server.ingest.schema import EventIn, decode_event, event_errors
+from widget_server.store import event_keys
+from widget_server.store.db import database
+from widget_server.store.models import ApiKey, App
+from widget_server.store.sqlite_files import SQLITE_PRAGMAS, sqlite3
 
 BATCH = 500
 USERS = 100_000
@@ -108,10 +111,10 @@ class EventFactory:
         return events
 
 
-def rows_for(app_id: int, batch: list[dict]) -> event_store.Writes:
+def rows_for(app_id: int, batch: list[dict]) -> writer.Writes:
     """The rows the server would write for ``batch`` (built the same way, untimed)."""
     events = [msgspec.json.decode(msgspec.json.encode(e), type=EventIn) for e in batch]
-    return event_store.prepare(app_id, "UTC", events, int(time.time() * 1000), None)
+    return writer.prepare(app_id, "UTC", events, int(time.time() * 1000), None)
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -130,7 +133,7 @@ def prefill(path: str, app_id: int, target: int, factory: EventFactory) -> float
                           " AND sql IS NOT NULL").fetchall()
     for name, _ in indexes:
         con.execute(f'DROP INDEX "{name}"')
-    insert = f"INSERT INTO event ({', '.join(event_store.EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(event_store.EVENT_COLUMNS))})"
+    insert = f"INSERT INTO event ({', '.join(writer.EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(writer.EVENT_COLUMNS))})"
     con.execute("BEGIN")
     for _ in range(target // BATCH):
         con.executemany(insert, rows_for(app_id, factory.batch()).rows)
@@ -145,8 +148,8 @@ def prefill(path: str, app_id: int, target: int, factory: EventFactory) -> float
         con.execute(sql)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
-    keys = event_indexes.keys_connection(path)
-    event_indexes.catch_up(keys, limit=None)
+    keys = event_keys.keys_connection(path)
+    event_keys.catch_up(keys, limit=None)
     keys.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     keys.close()
     factory.clock_ms = None
@@ -157,8 +160,8 @@ def raw_round(path: str, app_id: int, batches: list[list[dict]]) -> float:
     """Raw executemany of the server's own rows, one transaction per batch; rows/s."""
     prepared = [rows_for(app_id, b).rows for b in batches]
     con = connect(path)
-    insert = (f"INSERT INTO event ({', '.join(event_store.EVENT_COLUMNS)}) "
-              f"VALUES ({', '.join('?' * len(event_store.EVENT_COLUMNS))})")
+    insert = (f"INSERT INTO event ({', '.join(writer.EVENT_COLUMNS)}) "
+              f"VALUES ({', '.join('?' * len(writer.EVENT_COLUMNS))})")
     started = time.perf_counter()
     for rows in prepared:
         con.execute("BEGIN IMMEDIATE")
@@ -173,8 +176,8 @@ def raw_round(path: str, app_id: int, batches: list[list[dict]]) -> float:
 
 def index_pass(path: str) -> None:
     """One pass over the unindexed events, taking the keys file's lock as the server does."""
-    with event_indexes.keys_writer(path) as (con, lock), lock:
-        event_indexes.catch_up(con, limit=None)
+    with event_keys.keys_writer(path) as (con, lock), lock:
+        event_keys.catch_up(con, limit=None)
 
 
 def checkpoint(path: str) -> None:
@@ -193,11 +196,11 @@ def checkpoint(path: str) -> None:
 
 def wait_until_indexed(path: str, timeout: float = 60) -> bool:
     """Whether the server's passes index every stored event within ``timeout`` (at the end)."""
-    con = event_indexes.keys_connection(path)
+    con = event_keys.keys_connection(path)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            done, top = event_indexes.tail_bounds(con)
+            done, top = event_keys.tail_bounds(con)
             if done >= top:
                 return True
             time.sleep(0.1)

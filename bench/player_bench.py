@@ -19,11 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from widget_server import create_app, event_indexes
+from widget_server import create_app
 from widget_server.auth import create_key
-from widget_server.db import database
-from widget_server.event_store import EVENT_COLUMNS
-from widget_server.models import ApiKey, App, now_ms
+from widget_server.ingest.writer import EVENT_COLUMNS
+from widget_server.store import event_keys
+from widget_server.store.db import database
+from widget_server.store.models import ApiKey, App, now_ms
 
 FRAMES = ["intro", "minutes", "top-artists", "top-songs", "clock", "personality", "card"]
 
@@ -65,7 +66,7 @@ def run(viewers: int) -> tuple[int, float, float]:
                 cursor = database.cursor()
                 cursor.executemany(f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})",
                                    rows_for(tenant.id, viewers, random.Random(viewers)))
-                event_indexes.catch_up(database.connection(), limit=None)  # as the server's passes do
+                event_keys.catch_up(database.connection(), limit=None)  # as the server's passes do
             events = database.execute_sql("SELECT COUNT(*) FROM event").fetchone()[0]
             database.execute_sql("ANALYZE")
         client = app.test_client()

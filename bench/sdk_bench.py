@@ -129,8 +129,8 @@ def make_tenants(instance: str, names: list[str]) -> dict[str, tuple[int, str]]:
     """Apps with write keys, made the way ``recap apps create`` makes them."""
     from widget_server import create_app
     from widget_server.auth import create_key
-    from widget_server.db import database
-    from widget_server.models import ApiKey, App
+    from widget_server.store.db import database
+    from widget_server.store.models import ApiKey, App
 
     create_app({"INSTANCE_PATH": instance})
     tenants = {}

@@ -31,14 +31,15 @@ import statistics
 import time
 from datetime import datetime, timezone
 
-from widget_server import db, event_indexes
-from widget_server.db import database, keys_path, open_database, sqlite3
 from widget_server.engine import assemble_story, population, registry, resolve_period
 from widget_server.engine.errors import NotEligible
 from widget_server.engine.population import refresh
 from widget_server.engine.precompute import build
 from widget_server.engine.users import actor_pairs, user_ids
-from widget_server.models import App, PopulationStat
+from widget_server.store import event_keys, migrations
+from widget_server.store.db import database, open_database
+from widget_server.store.models import App, PopulationStat
+from widget_server.store.sqlite_files import keys_path, sqlite3
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 BIG = "/tmp/recap_story_bench_5m.sqlite3"
@@ -68,7 +69,7 @@ def generate(path: str, ordinary: int, avg_events: int, apps: tuple[int, ...] = 
             if os.path.exists(file + suffix):
                 os.remove(file + suffix)
     database.initialize(open_database(f"sqlite:///{path}"))
-    db.upgrade()
+    migrations.upgrade()
     with database.connection_context():
         for n in range(len(apps)):
             App.create(name="Soundwave" if n == 0 else f"Soundwave {n + 1}", deep_link_scheme="soundwave",
@@ -138,8 +139,8 @@ def generate(path: str, ordinary: int, avg_events: int, apps: tuple[int, ...] = 
     conn.execute("ANALYZE")
     conn.commit()
     conn.close()
-    keys = event_indexes.keys_connection(path)
-    event_indexes.catch_up(keys, limit=None)  # what the server's passes do as events arrive
+    keys = event_keys.keys_connection(path)
+    event_keys.catch_up(keys, limit=None)  # what the server's passes do as events arrive
     keys.execute("ANALYZE main")  # not the store attached read-only: "attempt to write a readonly database"
     keys.close()
 
@@ -167,7 +168,7 @@ def timed(func, reps: int, cpu: list[float] | None = None) -> list[float]:
 
 def open_db(path: str) -> None:
     database.initialize(open_database(f"sqlite:///{path}"))
-    db.upgrade()  # a file cached by an older version is brought up to date, as the server would
+    migrations.upgrade()  # a file cached by an older version is brought up to date, as the server would
     database.connect(reuse_if_open=True)
 
 

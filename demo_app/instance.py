@@ -12,8 +12,8 @@ from flask import Flask
 
 from widget_server import create_app
 from widget_server.auth import create_key, rotate_key
-from widget_server.db import database
-from widget_server.models import ApiKey, App
+from widget_server.store.db import database
+from widget_server.store.models import ApiKey, App
 
 from . import learning, music
 

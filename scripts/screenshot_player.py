@@ -23,8 +23,8 @@ from werkzeug.serving import make_server
 
 from widget_server import create_app
 from widget_server.auth import create_key
-from widget_server.db import database
-from widget_server.models import ApiKey, App
+from widget_server.store.db import database
+from widget_server.store.models import ApiKey, App
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]

@@ -10,9 +10,9 @@ from werkzeug.serving import make_server
 
 from widget_server import create_app
 from widget_server.auth import create_key
-from widget_server.db import database
+from widget_server.store.db import database
 from widget_server.engine import population
-from widget_server.models import ApiKey, App
+from widget_server.store.models import ApiKey, App
 
 
 @dataclass

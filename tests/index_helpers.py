@@ -1,14 +1,14 @@
 """Helpers for tests of the event keys: what the key tables find, what a scan finds, a pass."""
 from __future__ import annotations
 
-from widget_server import event_indexes
-from widget_server.db import database
+from widget_server.store import event_keys
+from widget_server.store.db import database
 
 EVERYTHING = (0, 2 ** 62)
 
 
 def found(query, app_id, actors, start_end=EVERYTHING):
-    condition, params = event_indexes.by_actor("e", app_id, actors, *start_end)
+    condition, params = event_keys.by_actor("e", app_id, actors, *start_end)
     return [row[0] for row in query(f"SELECT e.id FROM event e WHERE {condition} ORDER BY e.id", *params)]
 
 
@@ -20,4 +20,4 @@ def expected(query, app_id, actors):
 
 def catch_up():
     with database.connection_context(), database.atomic():
-        return event_indexes.catch_up(database.connection(), limit=None)
+        return event_keys.catch_up(database.connection(), limit=None)

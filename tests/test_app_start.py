@@ -20,6 +20,6 @@ def test_processes_starting_together_share_one_key_and_one_schema(tmp_path, atte
     assert len({keys for _, keys in results}) == 1  # a token one worker signs, every worker accepts
     with sqlite3.connect(f"{instance}/recap.sqlite3") as con:
         versions = [row[0] for row in con.execute("SELECT version FROM schema_version ORDER BY version")]
-    from widget_server.db import MIGRATIONS
+    from widget_server.store.migrations import MIGRATIONS
 
     assert versions == list(range(1, len(MIGRATIONS) + 1))

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import LiveServer, basic, http
 from widget_server import create_app
-from widget_server.db import database
+from widget_server.store.db import database
 
 RECAP = os.path.join(os.path.dirname(sys.executable), "recap")
 

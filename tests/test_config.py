@@ -8,7 +8,7 @@ import pytest
 
 from conftest import LiveServer, basic, http, make_tenant
 from widget_server import create_app
-from widget_server.db import database
+from widget_server.store.db import database
 
 
 @pytest.fixture

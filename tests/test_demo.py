@@ -17,7 +17,7 @@ from demo_app.people import make_people
 from demo_app.run import HostSite, showcase_shares, story_url
 from demo_app.server import WidgetServer
 from demo_app.terminal_qr import qr_text
-from widget_server.db import sqlite3
+from widget_server.store.sqlite_files import sqlite3
 
 USERS, SEED = 12, 3
 

@@ -10,9 +10,9 @@ import pytest
 
 from conftest import make_tenant
 from story_helpers import NOW, identify, ms, send, track
-from widget_server.db import database
+from widget_server.store.db import database
 from widget_server.engine import assemble_story
-from widget_server.engine.story_schema import StorySchema
+from story_schema import StorySchema
 
 HEADER = """
 id = "probe"

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import make_tenant
 from story_helpers import NOW, identify, iso, ms, send, track
-from widget_server.db import database
+from widget_server.store.db import database
 from widget_server.engine import assemble_story, parse, resolve_period
 from widget_server.engine.metrics import compute
 from widget_server.engine.population import refresh

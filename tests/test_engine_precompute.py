@@ -6,11 +6,11 @@ from pathlib import Path
 
 from conftest import basic, http, make_tenant
 from story_helpers import NOW, iso, ms, send, track, viewer_token
-from widget_server.db import database
+from widget_server.store.db import database
 from widget_server.engine import assemble_story, registry, resolve_period
 from widget_server.engine.precompute import BuildReport, build
 from widget_server.engine.templates import SHIPPED_DIR
-from widget_server.models import App
+from widget_server.store.models import App
 
 NOW_ARG = ["--now", NOW.date().isoformat()]
 
@@ -243,7 +243,7 @@ def test_stories_built_before_versions_were_kept_are_not_served(app, live_server
     assert runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG]).exit_code == 0
     query("ALTER TABLE precomputed_story DROP COLUMN built_from")
     query("DELETE FROM schema_version WHERE name = 'name_what_built_stories_were_built_from'")
-    from widget_server.db import upgrade
+    from widget_server.store.migrations import upgrade
 
     database.close()
     assert len(upgrade()) == 1

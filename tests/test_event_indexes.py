@@ -12,8 +12,8 @@ import pytest
 
 from conftest import basic, http, make_tenant
 from index_helpers import catch_up, expected, found
-from widget_server import db, event_indexes
-from widget_server.db import database
+from widget_server.store import event_keys, migrations, sqlite_files
+from widget_server.store.db import database
 
 def send(server, key, events):
     reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": events}).encode(),
@@ -80,7 +80,7 @@ def test_the_background_indexer_catches_up_after_ingest(live_server, tenant, que
 
 
 def test_reading_a_user_never_scans_the_event_table(app, tenant, query):
-    condition, params = event_indexes.by_actor("e", tenant.app_id, ["u:a", "a:b"], 0, 1)
+    condition, params = event_keys.by_actor("e", tenant.app_id, ["u:a", "a:b"], 0, 1)
     plan = " | ".join(row[3] for row in query(f"EXPLAIN QUERY PLAN SELECT e.id FROM event e WHERE {condition}",
                                                *params))
     assert not re.search(r"SCAN (e|event)\b", plan), plan
@@ -101,7 +101,7 @@ def test_schema_1_upgrades_to_the_bulk_built_index(app, tenant, query):
                                  "utc_offset, received_at) VALUES (?, ?, 'track', 'x', 'ana', "
                                  "'u:ana', ?, 0, ?)", (tenant.app_id, f"m{i}", 1000 + i, 1000 + i))
 
-    assert db.upgrade() == [2, 3, 4, 5]
+    assert migrations.upgrade() == [2, 3, 4, 5]
     indexes = [row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'")]
     assert indexes == []  # ingest appends; keys are indexed in bulk
     assert_keys_complete(query, tenant.app_id, 10)
@@ -118,7 +118,7 @@ def test_schema_2_moves_the_keys_out_of_the_store(app, tenant, query):
                     "CREATE TABLE main.event_index_state (id INTEGER PRIMARY KEY, indexed_through INTEGER NOT NULL)",
                     "DELETE FROM schema_version WHERE version > 2"):
             database.execute_sql(sql)
-    assert db.upgrade() == [3, 4, 5]
+    assert migrations.upgrade() == [3, 4, 5]
     assert query("SELECT name FROM main.sqlite_master WHERE name IN ('message_key', 'event_index_state')") == []
     assert_keys_complete(query, tenant.app_id, 1)
 
@@ -145,7 +145,7 @@ def test_a_store_made_by_schema_2_takes_events_again_after_the_upgrade(live_serv
                              "utc_offset, received_at, client_timestamp) VALUES "
                              "(?, 'old', 'track', 'x', 'ana', 'u:ana', 1, 0, 1, 1)", (tenant.app_id,))
 
-    assert db.upgrade() == [3, 4, 5]
+    assert migrations.upgrade() == [3, 4, 5]
     assert [row[1] for row in query("PRAGMA table_info(event)")] == columns_now
     assert query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'") == []
     reply = send(live_server, tenant.write_key, track("userId", "ana", 3))
@@ -170,7 +170,7 @@ def test_keys_that_do_not_belong_to_the_store_are_rebuilt_at_start(app, tenant, 
                                  "utc_offset, received_at) VALUES (?, ?, 'track', 'x', 'ana', "
                                  "'u:ana', ?, 0, ?)", (tenant.app_id, f"m{i}", 1000 + i, 1000 + i))
     catch_up()
-    keys = db.keys_path(database.obj.database)
+    keys = sqlite_files.keys_path(database.obj.database)
     if damage == "deleted":
         database.close()
         for suffix in ("", "-wal", "-shm"):
@@ -185,13 +185,13 @@ def test_keys_that_do_not_belong_to_the_store_are_rebuilt_at_start(app, tenant, 
         with database.connection_context(), database.atomic():
             database.execute_sql(sql)
             database.execute_sql("DELETE FROM keys.event_by_actor")  # only a rebuild brings them back
-    assert db.upgrade() == []  # what every start does
+    assert migrations.upgrade() == []  # what every start does
     assert_keys_complete(query, tenant.app_id, 10)
 
 
 def test_ingest_goes_on_while_a_pass_holds_the_keys_file(live_server, tenant, query):
     path = database.obj.database
-    pass_in_progress = event_indexes.keys_connection(path)
+    pass_in_progress = event_keys.keys_connection(path)
     pass_in_progress.execute("BEGIN IMMEDIATE")  # the keys file's write lock, as a pass holds it
     try:
         reply = send(live_server, tenant.write_key, track("userId", "ana", 20)).json()
@@ -258,13 +258,13 @@ def test_a_repeat_that_skipped_the_check_is_never_found(app, tenant, query):
 def key_tables(query):
     """(message_key's keys, recent_message_key's keys), and the counts the state keeps."""
     tables = tuple(sorted(row[0] for row in query(f"SELECT message_id FROM {table}"))
-                   for table in event_indexes.MESSAGE_KEY_TABLES)
+                   for table in event_keys.MESSAGE_KEY_TABLES)
     return tables, query("SELECT settled_keys, recent_keys FROM event_index_state")[0]
 
 
 def test_recent_keys_are_checked_and_folded_into_message_key(live_server, tenant, query, monkeypatch):
-    monkeypatch.setattr(event_indexes, "DIRECT_BELOW", 10)  # (2M and 16 in production)
-    monkeypatch.setattr(event_indexes, "RECENT_SHARE", 2)
+    monkeypatch.setattr(event_keys, "DIRECT_BELOW", 10)  # (2M and 16 in production)
+    monkeypatch.setattr(event_keys, "RECENT_SHARE", 2)
     first, second, third = track("userId", "ana", 10), track("userId", "ana", 3), track("userId", "ana", 2)
     ids = [[e["messageId"] for e in batch] for batch in (first, second, third)]
     send(live_server, tenant.write_key, first)

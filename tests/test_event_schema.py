@@ -7,14 +7,7 @@ import random
 import msgspec
 import pytest
 
-from widget_server.event_schema import (
-    MAX_ID,
-    EventIn,
-    EventSchema,
-    decode_event,
-    event_errors,
-    semantic_errors,
-)
+from widget_server.ingest.schema import MAX_ID, EventIn, EventSchema, decode_event, event_errors, semantic_errors
 
 _fast_decode = msgspec.json.Decoder(EventIn).decode
 ACCEPT = None

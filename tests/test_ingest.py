@@ -12,7 +12,8 @@ import pytest
 
 from conftest import LiveServer, basic, http, make_tenant
 from widget_server import create_app
-from widget_server.db import database, sqlite3
+from widget_server.store.db import database
+from widget_server.store.sqlite_files import sqlite3
 
 
 def iso(moment: datetime) -> str:
@@ -549,9 +550,9 @@ def test_answers_keep_their_keys_in_the_order_they_are_built(live_server, tenant
 @pytest.fixture
 def frozen_clock(monkeypatch):
     """The viewer limiter's clock, moved by hand."""
-    from widget_server import ingest
+    from widget_server.ingest import routes
     now = [1000.0]
-    monkeypatch.setattr(ingest.viewer_limiter, "clock", lambda: now[0])
+    monkeypatch.setattr(routes.viewer_limiter, "clock", lambda: now[0])
     return now
 
 

@@ -76,7 +76,7 @@ def test_the_rule_holds_on_postgresql(postgres, tmp_path):  # noqa: F811
     """PostgreSQL writes without the SQLite path's lock file: the same decision in its transaction."""
     from conftest import LiveServer, make_tenant
     from widget_server import create_app
-    from widget_server.db import database
+    from widget_server.store.db import database
 
     app = create_app({"INSTANCE_PATH": str(tmp_path / "pg"), "TESTING": True,
                       "DATABASE_URL": new_database(postgres, "alias_rule")})

@@ -14,8 +14,10 @@ import uuid
 
 from conftest import basic, http, make_tenant
 from demo_app.server import WidgetServer
-from widget_server import create_app, event_indexes
-from widget_server.db import database, sqlite3
+from widget_server import create_app
+from widget_server.store import event_keys
+from widget_server.store.db import database
+from widget_server.store.sqlite_files import sqlite3
 
 BATCHES, PER_BATCH, REPEATS, SENDERS = 48, 200, 50, 4
 
@@ -56,10 +58,10 @@ def test_repeats_across_workers_are_stored_once_while_passes_run(tmp_path):
                 (stored.append(reply.json()["stored"]) if reply.status == 200 else failures.append(reply))
 
     def keep_passing() -> None:
-        with event_indexes.keys_writer(store) as (keys, lock):
+        with event_keys.keys_writer(store) as (keys, lock):
             while not done.wait(0.02):
                 with lock:
-                    event_indexes.catch_up(keys)
+                    event_keys.catch_up(keys)
 
     passer = threading.Thread(target=keep_passing)
     senders = [threading.Thread(target=send) for _ in range(SENDERS)]

@@ -1,4 +1,4 @@
-"""Every route that reads a JSON body reads it under one rule (``json_body``): a size cap, a
+"""Every route that reads a JSON body reads it under one rule (``http``): a size cap, a
 nesting depth, well-formed chunked framing; a bad body is a 4xx naming ``_body``, never a 500."""
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def test_malformed_chunk_size_is_a_400_under_gunicorn_too(tmp_path):
     """gunicorn reads chunked bodies itself and reports a bad size line as its own exception."""
     from demo_app.server import WidgetServer
     from widget_server import create_app
-    from widget_server.db import database
+    from widget_server.store.db import database
 
     instance = tmp_path / "instance"
     create_app({"INSTANCE_PATH": str(instance)})

@@ -13,7 +13,7 @@ from share_helpers import bearer, post_json
 from story_helpers import NOW, ms, send, track, viewer_token
 from test_postgres import new_database, postgres  # noqa: F401  (the PostgreSQL cluster fixture)
 from widget_server import create_app
-from widget_server.db import database
+from widget_server.store.db import database
 from widget_server.engine import parse, resolve_period
 from widget_server.engine.metrics import compute
 from widget_server.engine.users import actor_pairs

@@ -7,9 +7,9 @@ import threading
 
 from conftest import make_tenant
 from story_helpers import NOW, ms, send, track
-from widget_server.db import database
+from widget_server.store.db import database
 from widget_server.engine import assemble_story, population, registry, resolve_period
-from widget_server.models import PopulationStat
+from widget_server.store.models import PopulationStat
 
 
 def _listeners(live_server, count: int = 12):

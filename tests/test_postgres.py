@@ -27,7 +27,7 @@ from share_helpers import bearer, post_json
 from start_helpers import start_together
 from story_helpers import viewer_token
 from widget_server import create_app
-from widget_server.db import database
+from widget_server.store.db import database
 
 USERS, SEED = 6, 5
 BACKENDS = ("sqlite", "postgresql")
@@ -303,7 +303,7 @@ def test_precomputed_stories_are_the_same(answers):
 
 @pytest.mark.parametrize("attempt", range(2))
 def test_servers_on_several_machines_upgrade_one_database_once(postgres, tmp_path, attempt):
-    from widget_server.db import MIGRATIONS
+    from widget_server.store.migrations import MIGRATIONS
 
     url = new_database(postgres, f"recap_start_{attempt}")
     configs = [{"INSTANCE_PATH": str(tmp_path / f"machine-{n}"), "DATABASE_URL": url,

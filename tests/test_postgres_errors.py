@@ -10,7 +10,7 @@ import psycopg2
 from conftest import LiveServer, basic, http, make_tenant
 from test_postgres import new_database, postgres  # noqa: F401  (fixture)
 from widget_server import create_app
-from widget_server.db import database
+from widget_server.store.db import database
 
 
 def test_a_write_past_its_lock_timeout_answers_503_with_retry_after(postgres, tmp_path):  # noqa: F811

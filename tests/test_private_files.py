@@ -11,7 +11,7 @@ import pytest
 from conftest import LiveServer, basic, http
 from share_helpers import share, soundwave  # noqa: F401  (fixture)
 from widget_server import create_app
-from widget_server.db import database
+from widget_server.store.db import database
 from test_storage_errors import png_bytes
 
 

@@ -241,7 +241,7 @@ def test_programmer_errors_raise_at_the_call(method, kwargs, error, message):
 
 
 def test_ids_at_the_limit_are_what_the_server_accepts(live_server, tenant, query):
-    from widget_server.event_schema import MAX_ID as SERVER_MAX_ID
+    from widget_server.ingest.schema import MAX_ID as SERVER_MAX_ID
 
     assert sdk.client.MAX_ID == SERVER_MAX_ID
     longest = ["u" * SERVER_MAX_ID, Text("s" * SERVER_MAX_ID), 10 ** SERVER_MAX_ID - 1, -10 ** (SERVER_MAX_ID - 1) + 1]

@@ -11,8 +11,8 @@ import pytest
 from conftest import basic, http, make_tenant
 from share_helpers import (NAME, USER, bearer, jpeg_bytes, meta_tags, plays, post_json, send, share,
                            soundwave, viewer_token)  # noqa: F401  (soundwave is a fixture)
-from widget_server.db import database
-from widget_server.models import Share
+from widget_server.store.db import database
+from widget_server.store.models import Share
 
 SHARE_KEYS = {"id", "url", "deep_link", "images", "expires_at"}
 

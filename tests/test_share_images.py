@@ -9,9 +9,9 @@ import zxingcpp
 
 from conftest import http
 from share_helpers import USER, bearer, png, share, soundwave, viewer_token  # noqa: F401  (soundwave is a fixture)
-from widget_server.db import database
+from widget_server.store.db import database
 from widget_server.errors import Gone
-from widget_server.models import Share
+from widget_server.store.models import Share
 from widget_server.share import drawing, images
 from widget_server.share.cards import RENDER_VERSION
 

@@ -5,8 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from conftest import http
 from share_helpers import USER, bearer, post_json, soundwave, viewer_token  # noqa: F401  (soundwave is a fixture)
-from widget_server.db import database
-from widget_server.models import Share, now_ms
+from widget_server.store.db import database
+from widget_server.store.models import Share, now_ms
 
 
 def _shares(server, token: str, count: int, *, parallel: int = 1) -> list:

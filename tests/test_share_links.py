@@ -12,8 +12,8 @@ from pathlib import Path
 from conftest import basic, http
 from share_helpers import (USER, bearer, meta_tags, png_bytes, post_json, share, soundwave,  # noqa: F401
                            viewer_token)
-from widget_server.db import database
-from widget_server.models import Share, Upload
+from widget_server.store.db import database
+from widget_server.store.models import Share, Upload
 
 RECAP = os.path.join(os.path.dirname(sys.executable), "recap")
 

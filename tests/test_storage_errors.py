@@ -15,7 +15,8 @@ from PIL import Image
 
 from conftest import LiveServer, basic, http, make_tenant
 from widget_server import create_app
-from widget_server.db import database, sqlite3
+from widget_server.store.db import database
+from widget_server.store.sqlite_files import sqlite3
 
 SHORT_BUSY_MS = 300
 

@@ -11,9 +11,9 @@ import pytest
 
 from conftest import basic, http, make_tenant
 from story_helpers import NOW, identify, ms, send, track, viewer_token
-from widget_server.db import database
+from widget_server.store.db import database
 from widget_server.engine import NotEligible, assemble_story
-from widget_server.engine.story_schema import StorySchema
+from story_schema import StorySchema
 from widget_server.engine.template_schema import TemplateSchema
 
 YEAR = NOW.year

@@ -15,7 +15,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from conftest import basic, http
 from widget_server.auth import VIEWER_SALT, create_viewer_token, verify_viewer_token
-from widget_server.db import database
+from widget_server.store.db import database
 from widget_server.errors import Unauthorized
 
 
@@ -100,7 +100,7 @@ def test_newest_signing_key_signs_and_older_ones_still_verify(app, tenant):
 
 def test_minting_sweeps_expired_grants_and_keeps_live_ones(app, live_server, tenant, monkeypatch):
     from widget_server.auth import GRANT_SWEEP_ROWS
-    from widget_server.models import ViewerGrant, now_ms
+    from widget_server.store.models import ViewerGrant, now_ms
 
     now = now_ms()
     expired = [{"id": f"old{i:029d}", "app": tenant.app_id, "user_id": "u", "expires_at": now - 1000 - i}

@@ -1,20 +1,24 @@
-"""Recap's widget server: ingest, stories, sharing and the player, as one Flask app."""
+"""Recap's widget server: ingest, stories, sharing and the player, as one Flask app.
+
+``create_app`` puts it together in one order: config, errors, the store (bound and brought up to
+date), then each feature package (``FEATURES``, imported here by name). docs/ARCHITECTURE.md
+draws the parts and the path of an event.
+"""
 from __future__ import annotations
 
 import logging
 import os
-from importlib import import_module
 
 from flask import Flask
 
-from . import config, db, errors, private_files
-from .group_commit import FileLock
+from . import apps, config, errors, ingest, player, share, store, stories, users
+from .store import private_files
+from .store.sqlite_files import FileLock
 
 START_LOCK_FILE = "start.lock"
 
-# Each feature module exposes ``init_app(app)`` (blueprints, CLI commands, hooks).
-FEATURES = ("ingest", "viewer_tokens", "cli_commands", "stories", "story_commands", "player", "share",
-            "sdk_assets", "user_data")
+# Each feature package exposes ``init_app(app)`` (blueprints, CLI commands, hooks).
+FEATURES = (ingest, users, apps, stories, player, share)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -34,9 +38,9 @@ def create_app(test_config: dict | None = None) -> Flask:
             config.load(app, test_config)
             logging.getLogger("widget_server").setLevel(app.config.get("LOG_LEVEL", "INFO"))
             errors.init_app(app)
-            db.init_app(app)
-            for name in FEATURES:
-                import_module(f"{__name__}.{name}").init_app(app)
+            store.init_app(app)
+            for feature in FEATURES:
+                feature.init_app(app)
     finally:
         start_lock.close()
     return app

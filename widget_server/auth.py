@@ -22,7 +22,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from .config import signing_keys
 from .errors import Forbidden, Unauthorized, ValidationFailed
-from .models import ApiKey, App, ViewerGrant, now_ms
+from .store.models import ApiKey, App, ViewerGrant, now_ms
 
 KEY_PREFIX = {ApiKey.WRITE: "rcp_w_", ApiKey.SECRET: "rcp_s_"}
 VIEWER_SALT = "recap.viewer-token"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import private_files
+from .store import private_files
+from .store.models import now_ms
 
 DEFAULTS = {
     # Filled in from the instance folder when left empty.
@@ -37,6 +38,23 @@ DEFAULTS = {
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     "VIEWER_TOKEN_TTL": 3600,
     "DEFAULT_TIMEZONE": "UTC",
+    # Sharing (docs/SHARING.md) and uploads.
+    "SHARE_TTL": 180 * 24 * 3600,  # seconds a share link lives
+    # Seconds an expired or revoked share still answers 410 before it and its images are deleted.
+    "SHARE_KEEP_ENDED": 7 * 24 * 3600,
+    "SHARE_CAPTION_MAX": 140,  # characters
+    # What one end user may share (share/limits.py): shares per window per user, and live shares
+    # per user and template. Past either: 429 with Retry-After.
+    "SHARE_RATE_LIMIT": 10,
+    "SHARE_RATE_WINDOW": 60,  # seconds
+    "SHARE_MAX_LIVE": 20,
+    "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
+    # Pixels an upload may declare before it is decoded: a 40 MP photo decodes to ~120 MB;
+    # anything more is refused unread, which is what stops decompression bombs.
+    "UPLOAD_MAX_PIXELS": 40_000_000,
+    "UPLOAD_MAX_SIDE": 2048,  # stored uploads are scaled down to this many pixels at most
+    # Clock for expiry, in ms since the epoch; tests swap it instead of sleeping.
+    "SHARE_CLOCK": now_ms,
 }
 
 SECRET_KEYS_FILE = "secret_keys"

@@ -15,7 +15,8 @@ import msgspec
 
 from conftest import Tenant, make_tenant
 from widget_server import create_app
-from widget_server.db import database, sqlite3
+from widget_server.store.db import database
+from widget_server.store.sqlite_files import sqlite3
 
 RETRIED = {408, 429, 500, 502, 503, 504}  # the SDK retries these and network errors
 

@@ -22,7 +22,8 @@ from conftest import LiveServer, basic, http, make_tenant
 from share_helpers import plays
 from story_helpers import viewer_token
 from widget_server import create_app
-from widget_server.db import database, sqlite3
+from widget_server.store.db import database
+from widget_server.store.sqlite_files import sqlite3
 
 MOUNT_SIZE = "8m"
 

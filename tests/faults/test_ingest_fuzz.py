@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import LiveServer, basic, http, make_tenant
 from widget_server import create_app
-from widget_server.db import database
+from widget_server.store.db import database
 
 TYPES = ["track", "identify", "page", "screen", "alias", "group"]
 

@@ -14,7 +14,7 @@ import time
 from conftest import basic
 from ingest_load import Sender, batch, flood, make_instance, percentile, stored_counts
 from production import Production
-from widget_server.group_commit import FileLock, lock_path
+from widget_server.store.sqlite_files import FileLock, lock_path
 
 SENDERS, SECONDS, PER_BATCH = 300, 4, 50
 

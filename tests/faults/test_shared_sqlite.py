@@ -22,7 +22,8 @@ from conftest import basic, http, make_tenant
 from demo_app.server import WidgetServer
 from share_helpers import plays
 from widget_server import create_app
-from widget_server.db import database, sqlite3
+from widget_server.store.db import database
+from widget_server.store.sqlite_files import sqlite3
 
 SECONDS = 10  # of mixed traffic; the whole test stays well under a minute
 LISTENERS = [f"listener-{i}" for i in range(12)]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from .assemble import assemble_many, assemble_story
 from .errors import NotEligible, TemplateInvalid
-from .periods import Period, resolve as resolve_period
+from .periods import Period
+from .periods import resolve as resolve_period
 from .templates import StoryTemplate, load_file, parse, registry
 
 __all__ = ["assemble_story", "assemble_many", "NotEligible", "TemplateInvalid", "Period",

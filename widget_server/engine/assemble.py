@@ -9,14 +9,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import NotFound
-from ..models import App, PrecomputedStory, Profile
+from ..store.models import App, PrecomputedStory, Profile
 from . import metrics
 from .errors import NotEligible
 from .expressions import ExpressionFailed, is_number, render, story_globals, truthy
 from .frames import Renderer
 from .periods import Period, resolve
-from .templates import StoryTemplate, registry
 from .template_schema import COLOR
+from .templates import StoryTemplate, registry
 from .users import actor_pairs, utc_offsets
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import sql_dialect
-from ..db import database, is_postgres
+from ..store import dialect
+from ..store.db import database, is_postgres
 from .expressions import is_number
 
 OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -38,9 +38,9 @@ class Columns:
     def select_list(self, json_column: str) -> list[str]:
         out = []
         for i, path in enumerate(self.paths):
-            out.append(f"{sql_dialect.json_value_sql(json_column, path)} AS p{i}")
+            out.append(f"{dialect.json_value_sql(json_column, path)} AS p{i}")
             if path in self.numbers:
-                out.append(f"{sql_dialect.json_number_sql(json_column, path)} AS n{i}")
+                out.append(f"{dialect.json_number_sql(json_column, path)} AS n{i}")
         return out
 
 
@@ -138,11 +138,11 @@ def _condition(text_col: str, num_col: str, condition: Any) -> tuple[str, list[A
         elif op == "in":
             sql, args = _in(text_col, value if isinstance(value, list) else [value])
         elif op == "glob":
-            sql, args = sql_dialect.glob_sql(sql_dialect.text_sql(text_col)), [sql_dialect.glob_param(str(value))]
+            sql, args = dialect.glob_sql(dialect.text_sql(text_col)), [dialect.glob_param(str(value))]
         elif op == "contains":
             # Case-insensitive on both: SQLite's LIKE is, PostgreSQL's ILIKE is the one that is.
             like = "ILIKE" if is_postgres() else "LIKE"
-            sql, args = f"{sql_dialect.text_sql(text_col)} {like} {p}", [f"%{_like_escape(str(value))}%"]
+            sql, args = f"{dialect.text_sql(text_col)} {like} {p}", [f"%{_like_escape(str(value))}%"]
             sql += " ESCAPE '\\'"
         elif op == "exists":
             sql, args = (f"{text_col} IS NOT NULL" if value else f"{text_col} IS NULL"), []
@@ -160,12 +160,12 @@ def _eq(text_col: str, num_col: str, value: Any) -> tuple[str, list[Any]]:
             else (f"{text_col} = {database.param}", [int(value)])
     if is_number(value):
         return f"{num_col} = {database.param}", [value]
-    return f"{sql_dialect.text_sql(text_col)} = {database.param}", [value]
+    return f"{dialect.text_sql(text_col)} = {database.param}", [value]
 
 
 def _in(text_col: str, values: list[Any]) -> tuple[str, list[Any]]:
     marks = ", ".join([database.param] * len(values))
-    return f"{sql_dialect.text_sql(text_col)} IN ({marks})", [str(v) for v in values]
+    return f"{dialect.text_sql(text_col)} IN ({marks})", [str(v) for v in values]
 
 
 def _like_escape(value: str) -> str:

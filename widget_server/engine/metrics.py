@@ -7,7 +7,8 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
 
-from . import expressions, metrics_sql, population, slice as story_slice, users
+from . import expressions, metrics_sql, population, users
+from . import slice as story_slice
 from .periods import DAY_MS, Period
 from .templates import StoryTemplate
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from .. import sql_dialect
-from ..db import database
+from ..store import dialect
+from ..store.db import database
 from . import filters
 from .expressions import MONTHS
 from .periods import DAY_MS, Period, day_from_number, day_number
@@ -273,7 +273,7 @@ def _streak_results(names: dict[int, str], rows: list[tuple], uids: list[str], r
 def series(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], results: Results) -> None:
     cols = plan.columns
     by = metric["by"]
-    bucket = {"hour": sql_dialect.mod_sql("lts / 3600000", 24), "weekday": sql_dialect.mod_sql("day + 3", 7), "day": "day",
+    bucket = {"hour": dialect.mod_sql("lts / 3600000", 24), "weekday": dialect.mod_sql("day + 3", 7), "day": "day",
               "month": _months(period)[0]}[by]
     value = f"SUM({cols.number(metric['property'])})" if "property" in metric else "COUNT(*)"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)

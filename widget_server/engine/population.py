@@ -19,10 +19,11 @@ import time
 from collections import defaultdict
 from typing import Any, Callable
 
-from .. import db
-from ..db import database
-from ..models import PopulationStat, now_ms
-from . import metrics_sql, slice as story_slice
+from ..store import db
+from ..store.db import database
+from ..store.models import PopulationStat, now_ms
+from . import metrics_sql
+from . import slice as story_slice
 from .periods import Period
 from .templates import StoryTemplate
 from .users import actor_pairs, user_ids

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from ..db import database, open_database
-from ..models import App, PrecomputedStory, now_ms
+from ..store.db import database, open_database
+from ..store.models import App, PrecomputedStory, now_ms
 from .assemble import assemble_many, built_from
 from .errors import NotEligible
 from .periods import Period, resolve

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .. import event_indexes
-from ..db import database
+from ..store import dialect, event_keys
+from ..store.db import database
 from . import filters
 from .periods import DAY_MS, ZONE_MARGIN_MS, Period
 from .templates import StoryTemplate
@@ -87,16 +87,15 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
     # The slice keys users by their position in ``uids``: grouping and sorting on a small integer
     # is about twice as fast as on the id text. ``actor IN (…)`` lets event_by_actor serve every actor
     # (a join against a VALUES list was planned as a slow nested loop). Each row finds its user in
-    # a keyed table of the actors: a CASE listing them cost every row a pass over the list, 54 µs
-    # a row for 550 actors and 178 µs for 2,200, which made a population refresh super-linear.
+    # a keyed table of the actors: a CASE listing them cost every row a pass over the list, which
+    # made a population refresh super-linear (measured in docs/STORIES.md).
     uids = list(dict.fromkeys(uid for _, uid in actors))
     position = {uid: i for i, uid in enumerate(uids)}
     if len(uids) <= 1:
         uid_sql = "0"
     else:
         database.execute_sql(f"CREATE TEMP TABLE {ACTORS} (actor TEXT PRIMARY KEY, uid INTEGER NOT NULL)")
-        for start in range(0, len(actors), 400):
-            rows = actors[start:start + 400]
+        for rows in dialect.chunks(actors, per_item=2):
             database.execute_sql(f"INSERT INTO {ACTORS} (actor, uid) VALUES {', '.join([f'({p}, {p})'] * len(rows))}",
                                  [x for actor, uid in rows for x in (actor, position[uid])])
         uid_sql = f"(SELECT a.uid FROM {ACTORS} a WHERE a.actor = e.actor)"
@@ -112,7 +111,7 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
         where.append(f"({local} >= {int(period.local_start_ms)} OR {local} < {int(first.local_end_ms)})")
     select.extend(plan.columns.select_list("e.properties"))
     if actors:
-        found, params_tail = event_indexes.by_actor("e", app_id, [actor for actor, _ in actors],
+        found, params_tail = event_keys.by_actor("e", app_id, [actor for actor, _ in actors],
                                                     local_start - ZONE_MARGIN_MS, local_end + ZONE_MARGIN_MS)
     else:  # only merged users, who have no events of their own: an empty slice
         found, params_tail = "1 = 0", []

@@ -52,9 +52,6 @@ class StoryTemplate:
     def metrics(self) -> dict[str, dict]:
         return self.spec["metrics"]
 
-    @property
-    def uses_previous_period(self) -> bool:
-        return any(m["kind"] == "change" for m in self.metrics.values())
 
 
 def _flatten(messages: Any, path: str, out: list[dict[str, str]]) -> None:

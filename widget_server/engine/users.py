@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..db import database
-from ..event_store import utc_offset
-from ..models import App, Profile
+from ..store import dialect
+from ..store.db import database
+from ..store.models import App, Profile
+from ..store.zones import utc_offset
 from .templates import StoryTemplate
 
 # Longest chain of joins followed; deeper (or cyclic) chains are cut there.
 MAX_DEPTH = 16
-_CHUNK = 900  # stay under SQLite's parameter limit
 
 
 def actor_pairs(app_id: int, user_ids: list[str]) -> list[tuple[str, str]]:
@@ -25,8 +25,7 @@ def actor_pairs(app_id: int, user_ids: list[str]) -> list[tuple[str, str]]:
     gone = merged(app_id, user_ids)
     owners = [uid for uid in user_ids if uid not in gone]
     pairs = [(f"u:{uid}", uid) for uid in owners]
-    for start in range(0, len(owners), _CHUNK):
-        chunk = owners[start:start + _CHUNK]
+    for chunk in dialect.chunks(owners):
         # Down the chain: the actors joined to the user, and those joined to each user id among them.
         # The walk stops at the user's own actor, which closes an alias cycle.
         rows = database.execute_sql(
@@ -49,7 +48,7 @@ def merged(app_id: int, user_ids: list[str] | None = None) -> set[str]:
     p = database.param
     seeds: list[tuple[str, list]] = [("", [])] if user_ids is None else [
         (f"AND actor IN ({', '.join([p] * len(chunk))})", [f"u:{uid}" for uid in chunk])
-        for chunk in (user_ids[start:start + _CHUNK] for start in range(0, len(user_ids), _CHUNK))]
+        for chunk in dialect.chunks(user_ids)]
     chains: dict[str, set[str]] = {}
     for condition, params in seeds:
         # Up the chain from each aliased id: the users it was merged into, in turn.
@@ -85,7 +84,3 @@ def utc_offsets(template: StoryTemplate, app_id: int, user_ids: list[str], now: 
         (Profile.app_id == app_id) & Profile.user_id.in_(user_ids)).tuples())
     at = int(now.timestamp() * 1000)
     return {uid: utc_offset(zones.get(uid) or app_zone, at) for uid in user_ids}
-
-
-def profile(app_id: int, user_id: str) -> Profile | None:
-    return Profile.get_or_none((Profile.app_id == app_id) & (Profile.user_id == user_id))

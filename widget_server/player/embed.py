@@ -9,8 +9,8 @@ from flask import Response, abort, render_template, request, send_from_directory
 
 from ..auth import viewer_token_app
 from ..engine.template_schema import TEMPLATE_ID
-from ..models import App
-from . import bp
+from ..store.models import App
+from .blueprint import bp
 
 # One CSP source: an origin (with an optional "*." host wildcard and port), a bare scheme, or 'self'.
 SOURCE = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?|[a-z][a-z0-9+.-]*:)$")

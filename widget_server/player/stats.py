@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from .. import event_indexes
-from ..db import database, is_postgres
-from ..sql_dialect import json_number_sql
+from ..engine.periods import DAY_MS
+from ..store import event_keys
+from ..store.db import database, is_postgres
+from ..store.dialect import json_number_sql
 
-DAY_MS = 86_400_000
 # What the player can send for a frame: a position in the story, a stay of at most a day (a page
 # left open longer tells nothing), a progress between 0 and 1. Other values, which anyone with
 # the public write key can send, are left out of the averages: 1e308 twice made AVG overflow.
@@ -35,7 +35,7 @@ def _number(name: str, high: int) -> str:
 
 
 def _scope(app_id: int, template_id: str, since_ms: int, names: tuple[str, ...]) -> tuple[str, list[Any]]:
-    found, params = event_indexes.by_name("event", app_id, names, since_ms)
+    found, params = event_keys.by_name("event", app_id, names, since_ms)
     return f"{found} AND type = 'track' AND {_prop('template')} = {database.param}", [*params, template_id]
 
 

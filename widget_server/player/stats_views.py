@@ -9,8 +9,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 from ..auth import require_secret_key
 from ..engine.template_schema import TEMPLATE_ID, TEMPLATE_ID_RULE
 from ..errors import NotFound, Unauthorized, ValidationFailed
-from ..models import now_ms
-from . import bp
+from ..store.models import now_ms
+from .blueprint import bp
 from .stats import story_stats
 
 

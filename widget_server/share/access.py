@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..auth import KEY_PREFIX, Caller, key_caller, presented_credential, verify_viewer_token
 from ..errors import Unauthorized
-from ..models import ApiKey
+from ..store.models import ApiKey
 
 
 def viewer() -> Caller:

@@ -12,8 +12,8 @@ from urllib.parse import urlparse
 from flask import Response, request
 
 from ..errors import NotFound
-from ..models import App
-from . import bp
+from ..store.models import App
+from .blueprint import bp
 
 
 def _app_for_host(key: str) -> App | None:

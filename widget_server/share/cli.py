@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ..models import App, Share
+from ..apps.cli import find_app
+from ..store.models import Share
 from . import images
 from .shares import now_ms
 
@@ -24,10 +25,7 @@ def render(template: str, app_name: str | None, force: bool) -> None:
     query = Share.select().where((Share.template_id == template) & Share.revoked_at.is_null()
                                  & (Share.expires_at > now_ms()))
     if app_name:
-        app = App.get_or_none((App.name == app_name) | (App.id == (int(app_name) if app_name.isdigit() else -1)))
-        if app is None:
-            raise click.ClickException(f"No app named {app_name!r}. See `recap apps list`.")
-        query = query.where(Share.app == app)
+        query = query.where(Share.app == find_app(app_name))
     found = list(query.order_by(Share.created_at))
     if not found:
         click.echo(f"No live shares of {template!r}.")

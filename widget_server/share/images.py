@@ -14,9 +14,9 @@ from typing import Callable
 from flask import current_app
 from PIL import Image
 
-from .. import private_files
 from ..errors import Gone
-from ..models import Share
+from ..store import private_files
+from ..store.models import Share
 from . import cards, qr, uploads
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from flask import current_app
 
 from ..auth import Caller
 from ..errors import TooManyRequests
-from ..models import Share
+from ..store.models import Share
 
 _LOCKS = [threading.Lock() for _ in range(64)]
 

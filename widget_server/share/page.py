@@ -5,8 +5,9 @@ from typing import Any
 
 from flask import Response, abort, send_from_directory
 
-from ..models import Share
-from . import bp, shares
+from ..store.models import Share
+from . import shares
+from .blueprint import bp
 from .cards import OG_SIZE, Palette
 from .drawing import FONT_DIR, hex_color, mix, readable_on
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from flask import current_app
 
+from ..apps.link_schemes import SCHEME, UNSAFE_SCHEMES
 from ..auth import Caller
 from ..errors import Gone, NotFound, ValidationFailed
-from ..models import App, Share, Upload
+from ..store.models import App, Share, Upload
 from . import images, limits, qr, tokens
 from .public_url import public_base
 
@@ -23,11 +24,6 @@ SHARE_SWEEP_SECONDS = 600.0  # how often one process deletes ended shares, at mo
 SHARE_SWEEP_ROWS = 500  # and how many at a time
 
 UPLOAD_PATH = re.compile(r"/u/([A-Za-z0-9_-]{22})\.(?:jpg|png)$")
-
-
-# An app's custom URL scheme, and schemes that must never become a link on our pages.
-SCHEME = re.compile(r"^[a-z][a-z0-9+.-]{0,49}$")
-UNSAFE_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about", "http", "https"}
 
 
 def website(app: dict[str, Any]) -> str | None:
@@ -61,7 +57,7 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
 def _frozen_card(caller: Caller, template_id: str, caption: str | None,
                  upload: Upload | None) -> tuple[dict[str, Any], Upload | None]:
     """What a share of the caller's story shows, assembled now, and the picture on it."""
-    from ..stories import story_for
+    from ..stories.routes import story_for
 
     try:
         story = story_for(caller, template_id)

@@ -18,10 +18,11 @@ from flask import Response, current_app, jsonify, request, send_from_directory
 from PIL import Image, ImageOps
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import private_files
 from ..errors import APIError, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from ..models import Upload
-from . import access, bp
+from ..store import private_files
+from ..store.models import Upload
+from . import access
+from .blueprint import bp
 from .public_url import public_base
 
 log = logging.getLogger(__name__)

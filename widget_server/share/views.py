@@ -7,22 +7,17 @@ from typing import Any
 from flask import Response, current_app, jsonify, render_template, request, send_file
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from .. import json_body
+from .. import http
 from ..engine.template_schema import TEMPLATE_ID, TEMPLATE_ID_RULE
 from ..errors import APIError, ValidationFailed
-from ..models import Share
-from . import access, bp, images, page, shares
+from ..store.models import Share
+from . import access, images, page, shares
+from .blueprint import bp
 
 IMAGE_KINDS = {"story.png": "story", "og.png": "og", "qr.png": "qr"}
 # The player may run on the app's own site and call these routes from there; credentials are
 # Bearer tokens (never cookies), so any origin may. Images too: the player fetches story.png to
 # hand it to the phone's share sheet.
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type",
-    "Access-Control-Max-Age": "86400",
-}
 # Browsers and CDNs may keep an image an hour, then revalidate (a cheap 304). Longer would keep
 # a revoked card visible in caches for longer; the ETag makes revalidation nearly free.
 IMAGE_MAX_AGE = 3600
@@ -40,14 +35,10 @@ class ShareRequest(Schema):
             raise ValidationError(f"At most {limit} characters (this one has {len(value)}).")
 
 
-def _iso(ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
-
-
 @bp.after_request
 def _cors(response: Response) -> Response:
     if request.path.startswith(("/v1/shares", "/v1/uploads")) or request.path.endswith(".png"):
-        response.headers.update(CORS_HEADERS)
+        response.headers.update(http.PLAYER_API_CORS)
     return response
 
 
@@ -61,7 +52,7 @@ def preflight(share_id: str | None = None) -> Response:
 @bp.post("/v1/shares")
 def create_share() -> tuple[Response, int]:
     caller = access.viewer()
-    args = json_body.load(ShareRequest(), '{"template": "…", "caption": "…"}', "share request")
+    args = http.load(ShareRequest(), '{"template": "…", "caption": "…"}', "share request")
     caption = " ".join((args["caption"] or "").split()) or None  # one line, as drawn on the card
     upload = shares.owned_upload(caller, args["upload_id"]) if args["upload_id"] else None
     share, made = shares.create(caller, args["template"], caption, upload)
@@ -71,14 +62,14 @@ def create_share() -> tuple[Response, int]:
 def _share_json(share: Share) -> dict[str, Any]:
     links = shares.links(share)
     return {"id": share.id, "url": links["url"], "deep_link": links["deep_link"], "images": links["images"],
-            "expires_at": _iso(share.expires_at)}
+            "expires_at": http.iso_time(share.expires_at, "seconds")}
 
 
 @bp.delete("/v1/shares/<share_id>")
 def revoke_share(share_id: str) -> Response:
     share = shares.revoke(access.viewer_or_secret("revoke shares"), share_id)
     images.forget(share.id)
-    return jsonify(id=share.id, revoked_at=_iso(share.revoked_at))
+    return jsonify(id=share.id, revoked_at=http.iso_time(share.revoked_at, "seconds"))
 
 
 @bp.get("/s/<token>")

@@ -2,8 +2,8 @@
 
 Events arrive from random users with random message ids, seconds out of order. An ordinary
 index on such keys puts nearly every new row on a different page, and each commit rewrites
-those pages whole: at 1M events the indexes the store had (message id, user, event name) held
-raw inserts of 500-event batches to ~30k rows/s; without them it takes ~500k.
+those pages whole, which held raw inserts to a small fraction of what an append-only table
+takes (the measurements: docs/INGEST.md, "Why the layout is what it is").
 
 So ingest only appends to ``event`` (rows in arrival order), and a pass here copies the new
 rows' keys, up to hundreds of thousands at a time in one transaction, into WITHOUT ROWID
@@ -11,10 +11,9 @@ tables, so each page a pass touches is written once per pass instead of once per
 
 * ``message_key`` (app_id, message_id) → event id: exactly-once storage (DESIGN.md: messageId
   is unique per app). Ingest checks it (a read) together with the keys of the rows not yet
-  passed (``message_dedupe``); should a writer skip that check, only the first row with a
+  passed (``dedupe``); should a writer skip that check, only the first row with a
   message id is ever made findable. Random keys land all over the table, so a pass rewrites
-  most of its pages, and the bigger the table the more of them (a 100k-event pass: ~0.7 s at
-  1M events, ~1.5 s at 5M). So once it holds ``DIRECT_BELOW`` keys, passes put new keys in
+  most of its pages, and the bigger the table the more of them (docs/INGEST.md). So once it holds ``DIRECT_BELOW`` keys, passes put new keys in
   ``recent_message_key``, a fraction of its size, and fold that into ``message_key`` in key
   order, each page written once, when it holds 1/``RECENT_SHARE`` as many. A key is in one of
   the two, never both; lookups read both;
@@ -26,7 +25,7 @@ tables, so each page a pass touches is written once per pass instead of once per
 ``event_index_state.indexed_through`` is the last event id passed. Readers see everything:
 what the tables find plus the tail above the watermark (read by rowid), in one statement.
 
-The tables live in their own file beside the store (``db.keys_path``), attached to every
+The tables live in their own file beside the store (``sqlite_files.keys_path``), attached to every
 connection as ``keys``; table names are unique across the two, so SQL names them plainly.
 Two things follow from a file of their own. A pass holds that file's write lock, not the
 store's, so ingest goes on appending while a pass runs (on the other core). And ingest's
@@ -46,8 +45,8 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from .db import FileWorker, database, is_sqlite, keys_path, sqlite3, sqlite_connection
-from .group_commit import FileLock, lock_path
+from .db import database, is_sqlite
+from .sqlite_files import FileLock, FileWorker, keys_path, lock_path, sqlite3, sqlite_connection
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +287,7 @@ def _found(alias: str, table: str, column: str, app_id: int, values: Sequence[st
 # --- the background pass ---------------------------------------------------------------------
 
 class Indexer(FileWorker):
-    """Keeps the tail short, one thread per process and store (see db.FileWorker).
+    """Keeps the tail short, one thread per process and store (see sqlite_files.FileWorker).
 
     It wakes every ``interval`` seconds and, when a pass is ``due``, makes it under the keys
     file's writers' lock (so passes of several processes take turns instead of spinning on
@@ -318,3 +317,20 @@ class Indexer(FileWorker):
 
 
 indexer = Indexer()
+
+
+def forget(app_id: int, actors: list[str], rows: list[tuple]) -> None:
+    """Drop the keys of erased events (``rows``: id, name, timestamp) of ``actors``, inside the
+    caller's transaction; events in the tail are passed as tombstones later (users.data)."""
+    p = database.param
+    (watermark,) = database.execute_sql("SELECT indexed_through FROM event_index_state").fetchone()
+    database.execute_sql(
+        f"DELETE FROM event_by_actor WHERE app_id = {p} AND part IN (WITH RECURSIVE parts(n) AS "
+        f"(SELECT 0 UNION ALL SELECT n + 1 FROM parts WHERE n < {p} >> {PART_BITS}) "
+        f"SELECT n FROM parts) AND actor IN ({', '.join([p] * len(actors))})", [app_id, watermark, *actors])
+    named = [(app_id, name, timestamp, event_id) for event_id, name, timestamp in rows
+             if name is not None and event_id <= watermark]
+    if named:
+        database.cursor().executemany(
+            f"DELETE FROM event_by_name WHERE app_id = {p} AND name = {p} AND timestamp = {p} AND event_id = {p}",
+            named)

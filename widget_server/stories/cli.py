@@ -12,14 +12,22 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .cli_commands import app_option, find_app
-from .engine import (NotEligible, StoryTemplate, TemplateInvalid, assemble_many, assemble_story, load_file,
-                     registry, resolve_period)
-from .engine.population import refresh
-from .engine.precompute import build, clear, each_apart
-from .engine.users import user_ids
-from .errors import APIError
-from .models import App
+from ..apps.cli import app_option, find_app
+from ..engine import (
+    NotEligible,
+    StoryTemplate,
+    TemplateInvalid,
+    assemble_many,
+    assemble_story,
+    load_file,
+    registry,
+    resolve_period,
+)
+from ..engine.population import refresh
+from ..engine.precompute import build, clear, each_apart
+from ..engine.users import user_ids
+from ..errors import APIError
+from ..store.models import App
 
 templates = AppGroup("templates", help="Validate and preview story templates.")
 stories = AppGroup("stories", help="Precompute users' stories so serving is a lookup.")

@@ -19,10 +19,10 @@ from typing import Any
 import msgspec
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
 
-from .json_body import NESTED_TOO_DEEPLY
+from ..http import NESTED_TOO_DEEPLY
+from ..store.models import MAX_ID
 
 TYPES = ("track", "identify", "page", "screen", "alias", "group")
-MAX_ID = 200
 # Times outside these years are a broken clock or a probe, never an event: refused, not stored.
 MIN_YEAR, MAX_YEAR = 1970, 2099
 

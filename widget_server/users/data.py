@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from datetime import datetime, timezone
 from typing import Iterator
 
 import click
@@ -30,27 +29,27 @@ from flask.cli import AppGroup
 from marshmallow import Schema, fields, validate
 from peewee import SQL
 
-from . import event_indexes, json_body
-from .auth import require_secret_key
-from .cli_commands import app_option, find_app
-from .db import database, is_sqlite, write_transaction
-from .engine.users import actor_pairs
-from .group_commit import FileLock, lock_path
-from .models import App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
-from .share import images
-from .share.public_url import public_base
-from .share.shares import upload_named_by
-from .share.uploads import stored_name, upload_dir
+from .. import http
+from ..apps.cli import app_option, find_app
+from ..auth import require_secret_key
+from ..engine.users import actor_pairs
+from ..share import images
+from ..share.public_url import public_base
+from ..share.shares import upload_named_by
+from ..share.uploads import stored_name, upload_dir
+from ..store import dialect, event_keys
+from ..store.db import database, is_sqlite, write_transaction
+from ..store.models import MAX_ID, App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
+from ..store.sqlite_files import FileLock, lock_path
 
 bp = Blueprint("user_data", __name__)
 users = AppGroup("users", help="Export or erase what Recap keeps about a user.")
-CHUNK = 500
 TOMBSTONE = ("UPDATE event SET user_id = NULL, anonymous_id = NULL, actor = 'erased', name = NULL, "
              "properties = NULL, context = NULL WHERE id IN ({ids})")
 
 
 class UserRequest(Schema):
-    user_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    user_id = fields.String(required=True, validate=validate.Length(min=1, max=MAX_ID))
 
 
 def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
@@ -74,18 +73,17 @@ def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "events": ['
     actors = [actor for actor, _ in actor_pairs(app.id, [user_id])]
     ids = [row[0] for row in _event_rows(app.id, actors, "e.id")]
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
+    for number, chunk in enumerate(dialect.chunks(ids)):
         rows = database.execute_sql(
             "SELECT message_id, type, name, user_id, anonymous_id, timestamp, received_at, properties, context "
             f"FROM event WHERE id IN ({', '.join([database.param] * len(chunk))}) ORDER BY timestamp, id", chunk)
-        yield ("," if start else "") + ",".join(_event_json(row) for row in rows)
+        yield ("," if number else "") + ",".join(_event_json(row) for row in rows)
     yield "]}"
 
 
 def _event_rows(app_id: int, actors: list[str], columns: str) -> list[tuple]:
     """``columns`` of every event of ``actors`` (a user's, see ``actor_pairs``), in time order."""
-    condition, params = event_indexes.by_actor("e", app_id, actors, 0, event_indexes.OPEN_END)
+    condition, params = event_keys.by_actor("e", app_id, actors, 0, event_keys.OPEN_END)
     return database.execute_sql(f"SELECT {columns} FROM event e WHERE {condition} ORDER BY e.timestamp, e.id",
                                 params).fetchall()
 
@@ -100,9 +98,7 @@ def _event_json(row: tuple) -> str:
 
 
 def _iso(ms: float | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None if ms is None else http.iso_time(ms, "milliseconds")
 
 
 def erase_user(app_id: int, user_id: str) -> dict[str, int]:
@@ -111,11 +107,10 @@ def erase_user(app_id: int, user_id: str) -> dict[str, int]:
     with _writers_locked(), write_transaction():
         rows = _event_rows(app_id, actors, "e.id, e.name, e.timestamp")
         ids = [row[0] for row in rows]
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start:start + CHUNK]
+        for chunk in dialect.chunks(ids):
             database.execute_sql(TOMBSTONE.format(ids=", ".join([database.param] * len(chunk))), chunk)
         if is_sqlite():
-            _forget_keys(app_id, actors, rows)
+            event_keys.forget(app_id, actors, rows)
         shares = list(Share.select().where((Share.app == app_id) & (Share.user_id == user_id)))
         uploads = _uploads(app_id, user_id, shares)
         counts = {
@@ -176,7 +171,7 @@ def _writers_locked() -> Iterator[None]:
         yield
         return
     path = database.obj.database
-    keys, writers = event_indexes.keys_lock(path), FileLock(lock_path(path))
+    keys, writers = event_keys.keys_lock(path), FileLock(lock_path(path))
     try:
         with keys, writers:
             yield
@@ -185,26 +180,10 @@ def _writers_locked() -> Iterator[None]:
         keys.close()
 
 
-def _forget_keys(app_id: int, actors: list[str], rows: list[tuple]) -> None:
-    """Drop the passed events' keys; events in the tail are passed as tombstones later."""
-    p = database.param
-    (watermark,) = database.execute_sql("SELECT indexed_through FROM event_index_state").fetchone()
-    database.execute_sql(
-        f"DELETE FROM event_by_actor WHERE app_id = {p} AND part IN (WITH RECURSIVE parts(n) AS "
-        f"(SELECT 0 UNION ALL SELECT n + 1 FROM parts WHERE n < {p} >> {event_indexes.PART_BITS}) "
-        f"SELECT n FROM parts) AND actor IN ({', '.join([p] * len(actors))})", [app_id, watermark, *actors])
-    named = [(app_id, name, timestamp, event_id) for event_id, name, timestamp in rows
-             if name is not None and event_id <= watermark]
-    if named:
-        database.cursor().executemany(
-            f"DELETE FROM event_by_name WHERE app_id = {p} AND name = {p} AND timestamp = {p} AND event_id = {p}",
-            named)
-
-
 @bp.post("/v1/users/export")
 def export() -> Response:
     caller = require_secret_key()
-    args = json_body.load(UserRequest(), '{"user_id": "…"}', "request")
+    args = http.load(UserRequest(), '{"user_id": "…"}', "request")
     app = App.get_by_id(caller.app_id)
     body = export_user(app, args["user_id"], public_base(required=False))
     response = Response(stream_with_context(body), mimetype="application/json")
@@ -215,7 +194,7 @@ def export() -> Response:
 @bp.post("/v1/users/erase")
 def erase() -> Response:
     caller = require_secret_key()
-    args = json_body.load(UserRequest(), '{"user_id": "…"}', "request")
+    args = http.load(UserRequest(), '{"user_id": "…"}', "request")
     counts = erase_user(caller.app_id, args["user_id"])
     current_app.logger.info("erased a user of app %s: %s", caller.app_id, counts)
     return jsonify(erased=counts)

@@ -1,9 +1,10 @@
-"""The story JSON, as a marshmallow schema: the documented shape every consumer relies on."""
+"""The story JSON, as a marshmallow schema: the documented shape every consumer relies on
+(docs/STORIES.md). The server never loads stories back, so only the tests hold it."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-FRAME_KINDS = ("text", "stat", "list", "image", "gif", "video", "chart", "card")
+from widget_server.engine.template_schema import FRAME_KINDS
 
 
 class Theme(Schema):

@@ -14,7 +14,7 @@ import time
 
 from flask import current_app, request
 
-from .errors import TooManyRequests
+from ..errors import TooManyRequests
 
 HEADER = "X-Request-Start"
 

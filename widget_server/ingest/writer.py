@@ -2,8 +2,8 @@
 
 This is the ingest hot path. Rows are built outside any lock (``prepare``), then written with
 one ``executemany`` per request and table inside a group commit shared with the other requests
-of the moment (``group_commit``). Repeats are found before inserting (``message_dedupe``),
-the events' keys are indexed behind ingest (``event_indexes``); profiles are upserted once per
+of the moment (``group_commit``). Repeats are found before inserting (``dedupe``),
+the events' keys are indexed behind ingest (``event_keys``); profiles are upserted once per
 user per request.
 """
 from __future__ import annotations
@@ -11,17 +11,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from . import event_indexes, message_dedupe, sql_dialect
-from .db import database, is_sqlite, sqlite_writer
-from .errors import ValidationFailed
-from .event_schema import MAX_YEAR, MIN_YEAR, EventIn, context_timezone, json_object, json_text, parse_time
-from .json_body import NESTED_TOO_DEEPLY
-from .group_commit import GroupCommitter, lock_path
+from ..http import NESTED_TOO_DEEPLY
+from ..store import dialect, event_keys
+from ..store.db import database
+from ..store.sqlite_files import lock_path
+from ..store.zones import utc_offset
+from . import dedupe
+from .group_commit import GroupCommitter
+from .schema import MAX_YEAR, MIN_YEAR, EventIn, context_timezone, json_object, json_text, parse_time
 
 _encode = msgspec.json.encode
 _committer: GroupCommitter[Writes] = GroupCommitter()
@@ -34,33 +34,19 @@ MIN_MS = int(datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 MAX_MS = int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 
 
+class Unstorable(ValueError):
+    """Events that passed the schema but cannot be stored as sent (the HTTP layer answers 422)."""
+
+    def __init__(self, message: str, details: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.message, self.details = message, details
+
+
 def to_ms(value: str) -> int:
     moment = parse_time(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1000)
-
-
-@lru_cache(maxsize=512)
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-@lru_cache(maxsize=65536)
-def _offset_minutes(zone_name: str, hour: int) -> int:
-    """Offset of ``zone_name`` during the UTC hour ``hour``; DST changes fall on hour edges."""
-    zone = _zone(zone_name)
-    if zone is None:
-        return 0
-    moment = datetime.fromtimestamp(hour * 3600, zone)
-    return int(moment.utcoffset().total_seconds() // 60)
-
-
-def utc_offset(zone_name: str, ts_ms: int) -> int:
-    return _offset_minutes(zone_name, ts_ms // 3_600_000)
 
 
 @dataclass
@@ -83,7 +69,7 @@ class Writes:
     rows: list[tuple] = field(default_factory=list)
     identities: list[tuple] = field(default_factory=list)
     profiles: list[tuple] = field(default_factory=list)
-    lookup: message_dedupe.Lookup | None = None  # SQLite: the rows' keys, looked up before the lock
+    lookup: dedupe.Lookup | None = None  # SQLite: the rows' keys, looked up before the lock
     aliases: list[Alias] = field(default_factory=list)
     refused: list[int] = field(default_factory=list)  # positions of the aliases refused under the lock
 
@@ -99,35 +85,26 @@ def store_events(app_id: int, app_timezone: str, events: list[EventIn], received
                  sent_at: int | None, may_merge_users: bool = False) -> Stored:
     """Insert ``events``; ``may_merge_users`` (the secret key) lets an alias join a known user."""
     writes = prepare(app_id, app_timezone, events, received_at, sent_at, may_merge_users)
-    if not is_sqlite():
+    path = dialect.sqlite_path()
+    if path is None:  # PostgreSQL's unique index drops repeats, its ordinary indexes keep the keys
         stored = _committer.submit(writes, _write_group, None)
     else:
-        path = database.obj.database
-        writes.lookup = message_dedupe.look_up(path, [(r[_APP], r[_MESSAGE]) for r in writes.rows])
+        writes.lookup = dedupe.look_up(path, [(r[_APP], r[_MESSAGE]) for r in writes.rows])
         stored = _committer.submit(writes, _write_group, lock_path(path))
-        event_indexes.indexer.ensure_running(path)
+        event_keys.indexer.ensure_running(path)
     return Stored(stored, len(writes.rows) - len(writes.refused) - stored, writes.refused)
 
 
 def _write_group(group: list[Writes]) -> list[int]:
     """Several requests' writes in one transaction (see group_commit)."""
-    if not is_sqlite():
-        with database.atomic():
-            cursor = database.cursor()
-            return [write(cursor, writes) for writes in group]
-    path = database.obj.database
-    con = sqlite_writer(path)
-    con.execute("BEGIN IMMEDIATE")
+    path = dialect.sqlite_path()
     try:
-        cursor = con.cursor()
-        results = [write(cursor, writes, path) for writes in group]
-        con.execute("COMMIT")
+        with dialect.writer_transaction() as cursor:
+            return [write(cursor, writes, path) for writes in group]
     except BaseException:
-        message_dedupe.tail_keys.reset()  # it may hold keys of rows that are now rolled back
-        if con.in_transaction:
-            con.execute("ROLLBACK")
+        if path is not None:
+            dedupe.tail_keys.reset()  # it may hold keys of rows that are now rolled back
         raise
-    return results
 
 
 def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: int,
@@ -146,7 +123,7 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
             if not MIN_MS <= ts < MAX_MS:
                 message = (f"So far from the events' timestamps that their corrected times fall outside "
                            f"the years {MIN_YEAR} to {MAX_YEAR}.")
-                raise ValidationFailed(f"sentAt: {message}", details={"sentAt": [message]})
+                raise Unstorable(f"sentAt: {message}", {"sentAt": [message]})
         event_zone = context_timezone(ev.context)
         zone = event_zone or app_timezone
         user_id = None if ev.userId is None else str(ev.userId)
@@ -184,7 +161,7 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
                 try:
                     profile[2].update(json_object(ev.traits))
                 except RecursionError:  # the body passed its check a few stack frames higher up
-                    raise ValidationFailed(NESTED_TOO_DEEPLY, details={"traits": [NESTED_TOO_DEEPLY]}) from None
+                    raise Unstorable(NESTED_TOO_DEEPLY, {"traits": [NESTED_TOO_DEEPLY]}) from None
             if event_zone is not None:
                 profile[3] = event_zone
 
@@ -200,25 +177,25 @@ def write(cursor, writes: Writes, sqlite_path: str | None = None) -> int:
     """Run ``writes`` inside the caller's transaction; return how many events were new.
 
     On SQLite the caller holds the write lock and ``sqlite_path`` names the file: repeats are
-    found before inserting (message_dedupe). PostgreSQL's unique index drops them itself.
+    found before inserting (dedupe). PostgreSQL's unique index drops them itself.
     """
     rows, lookup, identities, profiles = writes.rows, writes.lookup, writes.identities, writes.profiles
     if writes.aliases:
         rows, lookup, identities, profiles = _decide_aliases(cursor, writes)
-    insert = sql_dialect.insert_events_sql(EVENT_COLUMNS)
+    insert = dialect.insert_events_sql(EVENT_COLUMNS)
     if sqlite_path is None:
         cursor.executemany(insert, rows)
         stored = cursor.rowcount
     else:
-        stored = message_dedupe.tail_keys.insert_new(cursor, sqlite_path, insert, rows, lookup)
+        stored = dedupe.tail_keys.insert_new(cursor, sqlite_path, insert, rows, lookup)
     if identities:
-        cursor.executemany(sql_dialect.insert_identity_sql(), identities)
+        cursor.executemany(dialect.insert_identity_sql(), identities)
     if profiles:
-        cursor.executemany(sql_dialect.upsert_profile_sql(), profiles)
+        cursor.executemany(dialect.upsert_profile_sql(), profiles)
     return stored
 
 
-def _decide_aliases(cursor, writes: Writes) -> tuple[list[tuple], message_dedupe.Lookup | None, list[tuple], list[tuple]]:
+def _decide_aliases(cursor, writes: Writes) -> tuple[list[tuple], dedupe.Lookup | None, list[tuple], list[tuple]]:
     """Identity is not a public key's to give away (DESIGN.md): an alias sent with one joins its
     previousId only if no profile has it, i.e. it names an anonymous id or a user with no history
     yet. Otherwise the alias is refused and nothing of it is written (``writes.refused``).
@@ -231,7 +208,7 @@ def _decide_aliases(cursor, writes: Writes) -> tuple[list[tuple], message_dedupe
     lookup = writes.lookup
     if lookup is not None and refused_rows:
         kept = [i for i in range(len(writes.rows)) if i not in refused_rows]
-        lookup = message_dedupe.Lookup([lookup.parts[i] for i in kept], [lookup.keys[i] for i in kept],
+        lookup = dedupe.Lookup([lookup.parts[i] for i in kept], [lookup.keys[i] for i in kept],
                                        lookup.stored, lookup.watermark)
     return (rows, lookup, writes.identities + [j for a in accepted for j in a.identities],
             writes.profiles + [a.profile for a in accepted])

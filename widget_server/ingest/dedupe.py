@@ -2,7 +2,7 @@
 
 An event's key is (app_id, message_id) (DESIGN.md: messageId is unique per app). A key is new
 if neither the message key tables (``message_key`` and ``recent_message_key``: every event
-passed by ``event_indexes``) nor the tail above the pass's watermark holds it.
+passed by ``event_keys``) nor the tail above the pass's watermark holds it.
 
 * Before taking the write lock, a request looks its keys up in those tables (reads, in
   parallel with other requests) and notes the watermark it saw (``Lookup``). The process reads
@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .event_indexes import MESSAGE_KEY_TABLES, keys_connection
-from .per_process import PerProcess
+from ..store import dialect
+from ..store.event_keys import MESSAGE_KEY_TABLES, keys_connection
+from ..store.sqlite_files import PerProcess
 
 Parts = tuple[int, str]  # (app_id, message_id)
-LOOKUP_CHUNK = 400
 
 
 def key_of(parts: Parts) -> str:
@@ -91,8 +91,7 @@ def _state(cursor: Any) -> tuple[int, tuple[str, ...]]:
 def stored_keys(cursor: Any, parts: list[Parts], tables: tuple[str, ...]) -> set[str]:
     """The keys among ``parts`` that ``tables`` hold (primary-key lookups)."""
     found: set[str] = set()
-    for i in range(0, len(parts), LOOKUP_CHUNK):
-        chunk = parts[i:i + LOOKUP_CHUNK]
+    for chunk in dialect.chunks(parts, per_item=2):
         values = ", ".join(["(?, ?)"] * len(chunk))
         found.update(key for (key,) in cursor.execute(
             f"WITH v(app_id, message_id) AS (VALUES {values}) "

@@ -5,11 +5,12 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from .auth import Caller, require_viewer_or_secret
-from .engine import TemplateInvalid, assemble_story, registry
-from .engine.errors import StoryUnavailable
-from .engine.templates import is_template_id, unknown_template
-from .errors import ValidationFailed
+from ..auth import Caller, require_viewer_or_secret
+from ..engine import TemplateInvalid, assemble_story, registry
+from ..engine.errors import StoryUnavailable
+from ..engine.templates import is_template_id, unknown_template
+from ..errors import ValidationFailed
+from ..store.models import MAX_ID
 
 bp = Blueprint("stories", __name__)
 
@@ -19,8 +20,8 @@ def show(template_id: str) -> Response:
     if not is_template_id(template_id):
         raise unknown_template(template_id)  # before any credential or database work
     user_id = request.args.get("user_id")
-    if user_id is not None and not 0 < len(user_id) <= 200:
-        raise ValidationFailed("user_id must be 1–200 characters.", details={"user_id": ["Invalid length."]})
+    if user_id is not None and not 0 < len(user_id) <= MAX_ID:
+        raise ValidationFailed(f"user_id must be 1–{MAX_ID} characters.", details={"user_id": ["Invalid length."]})
     caller = require_viewer_or_secret(user_id=user_id, token=request.args.get("token"))
     fresh = request.args.get("fresh", "").lower() in ("1", "true", "yes")
     response = jsonify(story_for(caller, template_id, fresh=fresh))

@@ -9,10 +9,11 @@ import click
 from flask import Flask, current_app
 from peewee import IntegrityError
 
-from . import config, db
-from .auth import create_key, rotate_key
-from .models import ApiKey, App
-from .share.shares import SCHEME, UNSAFE_SCHEMES
+from .. import config
+from ..auth import create_key, rotate_key
+from ..store import db, migrations
+from ..store.models import ApiKey, App
+from .link_schemes import SCHEME, UNSAFE_SCHEMES
 
 apps = click.Group("apps", help="Create and list the apps that send events.")
 keys = click.Group("keys", help="Rotate write keys, secret keys and the signing keys.")
@@ -126,8 +127,8 @@ def rotate_signing() -> None:
 @database_group.command("upgrade")
 def upgrade() -> None:
     """Apply pending schema migrations (also done on every start)."""
-    applied = db.upgrade()
-    click.echo(f"schema version {db.current_version()}" + (f" (applied {applied})" if applied else " (up to date)"))
+    applied = migrations.upgrade()
+    click.echo(f"schema version {migrations.current_version()}" + (f" (applied {applied})" if applied else " (up to date)"))
 
 
 def init_app(app: Flask) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from typing import Any
 
@@ -16,10 +15,11 @@ from peewee import (
     TextField,
 )
 
-from . import event_indexes
-from .db import database, migration
+from .db import database
 
-log = logging.getLogger(__name__)
+# The longest id an app may send or ask about (user, anonymous, message, group and previous ids):
+# ingest refuses longer ones (422), so no route needs to look further.
+MAX_ID = 200
 
 
 def now_ms() -> int:
@@ -80,7 +80,7 @@ class Event(BaseModel):
     """One Segment event. ``actor`` is ``u:<userId>`` or ``a:<anonymousId>``: one column finds a
     user's events together with the anonymous ones that Identity joins to them, through
     ``event_by_actor``. Ingest only appends rows; their keys (message id, actor, name) are
-    indexed behind it, in bulk (see event_indexes)."""
+    indexed behind it, in bulk (see event_keys)."""
 
     id = BigAutoField()
     app_id = IntegerField()
@@ -208,38 +208,3 @@ CORE_MODELS = [App, ApiKey, Event, Identity, Profile, ViewerGrant, PopulationSta
                Upload, Share]
 
 
-@migration
-def create_core_tables() -> None:
-    database.create_tables(CORE_MODELS)
-
-
-@migration
-def index_events_in_bulk() -> None:
-    # Also created the key tables in the store; step 3 moved them to their own file, so the
-    # step no longer makes what the next one drops.
-    event_indexes.drop_schema_1_indexes()
-
-
-@migration
-def keep_event_keys_in_their_own_file() -> None:
-    event_indexes.drop_keys_from_the_store()  # the keys file is built by db.upgrade
-
-
-@migration
-def drop_what_schema_2_left() -> None:
-    # Stores made by schema 1 or 2 kept ``event.client_timestamp``, NOT NULL with no default in
-    # SQL (peewee's default is applied in Python), which ingest stopped writing in schema 3:
-    # every insert into such a store failed. Schema 2 also made a partial index of the
-    # player's events that nothing reads since, and that every insert paid for.
-    database.execute_sql("DROP INDEX IF EXISTS event_engagement")
-    if "client_timestamp" in {column.name for column in database.get_columns("event")}:
-        log.info("dropping event.client_timestamp: every event row is rewritten once")
-        database.execute_sql("ALTER TABLE event DROP COLUMN client_timestamp")
-
-
-@migration
-def name_what_built_stories_were_built_from() -> None:
-    # Rows built before name nothing: they are not served again (assembled on demand until the
-    # next build), as nothing says which template content and app settings they were built from.
-    if "built_from" not in {column.name for column in database.get_columns("precomputed_story")}:
-        database.execute_sql("ALTER TABLE precomputed_story ADD COLUMN built_from VARCHAR(64) NOT NULL DEFAULT ''")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, request
 
-from .errors import NotFound
+from ..errors import NotFound
+from ..http import ANY_ORIGIN
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def recap_js() -> Response:
         "Vary": "Accept-Encoding",
         "X-Content-Type-Options": "nosniff",
         # Pages may load it with crossorigin (for Subresource Integrity and error details).
-        "Access-Control-Allow-Origin": "*",
+        **ANY_ORIGIN,
     }
     if request.if_none_match.contains(etag):
         return Response(status=304, headers=headers)

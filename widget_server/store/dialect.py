@@ -5,15 +5,62 @@ Everything else goes through peewee. Placeholders come from the bound database (
 """
 from __future__ import annotations
 
-from .db import database, is_postgres
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence, TypeVar
+
+from .db import database, is_postgres, is_sqlite
+from .sqlite_files import sqlite_writer
+
+T = TypeVar("T")
+
+# Bound parameters one statement may carry: SQLite before 3.32 allowed 999
+# (SQLITE_MAX_VARIABLE_NUMBER, 32,766 since), so statements with a parameter per value take
+# them in chunks that fit, on either database.
+MAX_PARAMETERS = 800
+
+
+def chunks(items: Sequence[T], per_item: int = 1) -> Iterator[Sequence[T]]:
+    """``items`` in slices whose ``per_item`` parameters each fit one statement."""
+    size = MAX_PARAMETERS // per_item
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _params(n: int) -> str:
     return ", ".join([database.param] * n)
 
 
+def sqlite_path() -> str | None:
+    """The SQLite store's file, or None on PostgreSQL."""
+    return database.obj.database if is_sqlite() else None
+
+
+@contextmanager
+def writer_transaction() -> Iterator[Any]:
+    """A cursor in the ingest writer's transaction, committed when the block ends.
+
+    PostgreSQL: the request's connection. SQLite: the process's long-lived writer connection
+    (``sqlite_files.sqlite_writer``, which keeps its page cache hot), holding the write lock from
+    ``BEGIN IMMEDIATE``, and rolled back on any error, SQLite's own rollbacks included.
+    """
+    path = sqlite_path()
+    if path is None:
+        with database.atomic():
+            yield database.cursor()
+        return
+    con = sqlite_writer(path)
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con.cursor()
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+
+
 def insert_events_sql(columns: tuple[str, ...]) -> str:
-    """SQLite has no unique index to conflict with: ingest checks message ids first (message_dedupe)."""
+    """SQLite has no unique index to conflict with: ingest checks message ids first (dedupe)."""
     sql = f"INSERT INTO event ({', '.join(columns)}) VALUES ({_params(len(columns))})"
     return sql + " ON CONFLICT (app_id, message_id) DO NOTHING" if is_postgres() else sql
 

@@ -8,16 +8,16 @@ import msgspec
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from peewee import OperationalError
 
-from . import db, event_store
-from .db import sqlite3
-from .auth import Caller, require_ingest_credential
-from .errors import Forbidden, PayloadTooLarge, TooManyRequests, ValidationFailed
-from .event_schema import (BatchIn, EventIn, SingleIn, decode_event, is_absent, is_object_or_absent, number_errors,
-                           time_error)
-from .json_body import decode, read_body
+from ..auth import Caller, require_ingest_credential
+from ..errors import Forbidden, PayloadTooLarge, TooManyRequests, ValidationFailed
+from ..http import cors_headers, decode, read_body
+from ..store import db
+from ..store.models import ApiKey, App
+from ..store.sqlite_files import sqlite3
+from . import writer
 from .load_shedding import refuse_late_requests
-from .models import ApiKey, App
 from .rate_limit import RateLimiter
+from .schema import BatchIn, EventIn, SingleIn, decode_event, is_absent, is_object_or_absent, number_errors, time_error
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +30,7 @@ ALIAS_REFUSED = {
                "anonymous history, or an id with no history yet, to a user. Merge known users with the secret key.",
 }
 SINGLE_ROUTES = ("track", "identify", "page", "screen", "alias", "group")
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
-    "Access-Control-Max-Age": "86400",
-}
+CORS_HEADERS = cors_headers("POST, OPTIONS", "Authorization, Content-Type, Content-Encoding")
 
 _decode_batch = msgspec.json.Decoder(BatchIn).decode
 _decode_single = msgspec.json.Decoder(SingleIn).decode
@@ -162,17 +157,19 @@ def _viewer_user(caller: Caller) -> str | None:
     return caller.user_id if caller.kind == "viewer" else None
 
 
-def _store(caller: Caller, events: list[EventIn], received_at: int, sent_at: str | None) -> event_store.Stored:
+def _store(caller: Caller, events: list[EventIn], received_at: int, sent_at: str | None) -> writer.Stored:
     app_id = caller.app_id
     sent_ms = None
     if sent_at:
         message = time_error(sent_at)
         if message:
             raise ValidationFailed(f"sentAt: {message}", details={"sentAt": [message]})
-        sent_ms = event_store.to_ms(sent_at)
+        sent_ms = writer.to_ms(sent_at)
     try:
-        return event_store.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms,
+        return writer.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms,
                                         may_merge_users=caller.kind == ApiKey.SECRET)
+    except writer.Unstorable as exc:
+        raise ValidationFailed(exc.message, details=exc.details) from None
     except (OperationalError, sqlite3.OperationalError) as exc:
         if "locked" not in str(exc) and "busy" not in str(exc):
             raise

@@ -14,21 +14,14 @@ SQLite's busy timeout; if it expires every request of the group gets the error (
 """
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 from typing import Callable, Generic, TypeVar
 
-from .per_process import PerProcess
+from ..store.sqlite_files import FileLock, PerProcess
 
 T = TypeVar("T")
 
 MAX_GROUP_ITEMS = 16  # requests per transaction: bounds the transaction and the leader's wait
-
-
-def lock_path(database_path: str) -> str:
-    """The file a SQLite database's writers take turns on."""
-    return database_path + "-write.lock"
 
 
 class _Waiter(Generic[T]):
@@ -91,23 +84,3 @@ class GroupCommitter(Generic[T]):
         return FileLock(None) if path is None else self._lock_files(path)
 
 
-class FileLock:
-    """An exclusive ``flock`` on the lock file at ``path``, held inside ``with``; the file stays
-    open until ``close``. Locks through separate opens exclude each other even inside one
-    process. ``FileLock(None)`` is a no-op."""
-
-    def __init__(self, path: str | None) -> None:
-        self.fd = None if path is None else os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-    def __enter__(self) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)

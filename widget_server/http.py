@@ -1,4 +1,6 @@
-"""Every JSON request body is read here, under one rule: media type, size before and after
+"""The HTTP helpers every blueprint shares: JSON request bodies, CORS headers, ISO times.
+
+Every JSON request body is read here, under one rule: media type, size before and after
 gzip, well-formed chunked framing, UTF-8, and a nesting depth the decoder can take.
 
 Ingest decodes the body with its own msgspec structs (``decode``); the other JSON routes load
@@ -8,6 +10,7 @@ it through a marshmallow schema (``load``). Either way a bad body is a 4xx namin
 from __future__ import annotations
 
 import zlib
+from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
 import msgspec
@@ -114,3 +117,26 @@ def load(schema: Schema, example: str, what: str, limit: int = MAX_BODY_BYTES) -
         return schema.load(body)
     except ValidationError as exc:
         raise ValidationFailed(f"The {what} is invalid.", details=exc.messages) from None
+
+
+# --- CORS --------------------------------------------------------------------------------------
+# Cross-origin callers present Bearer tokens or keys, never cookies, so a browser adds no ambient
+# credential and any origin may call: ``*``. Preflights are cached a day.
+ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
+
+
+def cors_headers(methods: str, headers: str = "Authorization, Content-Type") -> dict[str, str]:
+    """The CORS headers of a route that any origin may call with ``methods`` and ``headers``."""
+    return {**ANY_ORIGIN, "Access-Control-Allow-Methods": methods, "Access-Control-Allow-Headers": headers,
+            "Access-Control-Max-Age": "86400"}
+
+
+# The routes the player calls from other sites' pages (stories, shares, uploads).
+PLAYER_API_CORS = cors_headers("GET, POST, DELETE, OPTIONS")
+
+
+# --- times -------------------------------------------------------------------------------------
+def iso_time(ms: float, timespec: str = "auto") -> str:
+    """Milliseconds since the epoch as an ISO 8601 UTC time ending in ``Z`` (``timespec`` as
+    ``datetime.isoformat``'s)."""
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")

@@ -1,0 +1,99 @@
+"""The peewee database: bound at start-up, pooled, a connection per request."""
+from __future__ import annotations
+
+from flask import Flask
+from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import connect as connect_url
+from playhouse.pool import PooledSqliteDatabase
+
+from . import private_files
+from .sqlite_files import SQLITE_PRAGMAS, SQLITE_SIDE_FILES, _sqlite_pragmas, keys_path, wal_checkpointer
+
+database = DatabaseProxy()
+
+
+class SqliteStore(PooledSqliteDatabase):
+    """The pooled SQLite database, which tolerates SQLite's own rollbacks."""
+
+    def rollback(self) -> None:
+        # On some errors (a full disk, an interrupt) SQLite rolls the transaction back itself;
+        # the ROLLBACK peewee then sends would fail ("no transaction is active") and that
+        # error would replace the one that matters.
+        if self.connection().in_transaction:
+            super().rollback()
+
+
+def open_database(url: str, busy_timeout_ms: int | None = None) -> Database:
+    """The peewee database at ``url``; ``url`` stays on it (see ``url()``)."""
+    opened = _open(url, busy_timeout_ms)
+    opened.url = url
+    return opened
+
+
+def _open(url: str, busy_timeout_ms: int | None) -> Database:
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        pragmas = dict(SQLITE_PRAGMAS)
+        if busy_timeout_ms is not None:
+            pragmas["busy_timeout"] = busy_timeout_ms
+        _sqlite_pragmas[path] = pragmas
+        if path != ":memory:":
+            for store in (path, keys_path(path)):  # private before SQLite first makes them
+                private_files.create_file(store)
+                for suffix in SQLITE_SIDE_FILES:
+                    private_files.restrict(store + suffix)
+        # Pooled: opening a connection, its pragmas and the attached keys file cost ~0.7 ms,
+        # which every request paid. Returned connections are rolled back if needed, and any
+        # thread may take them.
+        database = SqliteStore(path, pragmas=pragmas, check_same_thread=False,
+                               max_connections=64, timeout=10, stale_timeout=300)
+        database.attach(keys_path(path), "keys")  # on every connection: its tables read as if they were the store's
+        return database
+    return connect_url(url)
+
+
+def write_transaction():
+    """A transaction that will write, holding the write lock from its first statement (peewee's
+    ``atomic``: nested, a savepoint).
+
+    On SQLite a transaction that reads first and writes later cannot wait for the lock: if
+    another connection committed after its first read, SQLite refuses the upgrade at once
+    ("database is locked", whatever the busy timeout), since the snapshot it read is stale.
+    ``BEGIN IMMEDIATE`` takes the lock up front, waiting up to the busy timeout; a wait past
+    it is answered 503 with Retry-After (errors.transient_failure).
+    """
+    return database.atomic("IMMEDIATE") if is_sqlite() else database.atomic()
+
+
+def url() -> str:
+    """The URL of the database in use: what caches of its rows are kept under, since one
+    process may open another database later (tests, tools)."""
+    return database.obj.url
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, SqliteDatabase)
+
+
+def is_postgres() -> bool:
+    return isinstance(database.obj, PostgresqlDatabase)
+
+
+def init_app(app: Flask) -> None:
+    """Bind the database; the schema is brought up to date next (``store.init_app``)."""
+    database.initialize(open_database(app.config["DATABASE_URL"], app.config["SQLITE_BUSY_TIMEOUT_MS"]))
+
+    sqlite_path = database.obj.database if is_sqlite() else None
+
+    @app.before_request
+    def _connect() -> None:
+        if sqlite_path:
+            wal_checkpointer.ensure_running(sqlite_path)
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        if not database.is_closed():
+            database.close()
+
+

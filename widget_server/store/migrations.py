@@ -1,0 +1,100 @@
+"""Every schema step, in order, and ``upgrade()``, which applies the pending ones at start."""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from . import event_keys
+from .db import database, is_postgres, is_sqlite, write_transaction
+from .models import CORE_MODELS, SchemaVersion
+
+log = logging.getLogger(__name__)
+
+# Each entry brings the schema from version N-1 to N. Append; never edit a released step.
+# --- schema versions -------------------------------------------------------------------------
+# Each entry brings the schema from version N-1 to N. Append; never edit a released step.
+MIGRATIONS: list[Callable[[], None]] = []
+
+
+UPGRADE_LOCK_ID = 0x7265636170  # PostgreSQL advisory lock held while upgrading ("recap")
+
+
+def migration(func: Callable[[], None]) -> Callable[[], None]:
+    MIGRATIONS.append(func)
+    return func
+
+
+def current_version() -> int:
+    if not database.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
+    return row.version if row else 0
+
+
+def upgrade() -> list[int]:
+    """Apply pending migrations in order, then bring a SQLite store's keys file up to date;
+    return the versions applied."""
+    applied = []
+    with database.connection_context():
+        if is_postgres():  # servers on several machines may start together: one upgrades at a time
+            database.execute_sql("SELECT pg_advisory_lock(%s)", (UPGRADE_LOCK_ID,))
+        try:
+            database.create_tables([SchemaVersion], safe=True)
+            version = current_version()
+            for number, step in enumerate(MIGRATIONS, start=1):
+                if number <= version:
+                    continue
+                with write_transaction():
+                    step()
+                    SchemaVersion.create(version=number, name=step.__name__)
+                log.info("database upgraded to schema version %d (%s)", number, step.__name__)
+                applied.append(number)
+        finally:
+            if is_postgres():
+                database.execute_sql("SELECT pg_advisory_unlock(%s)", (UPGRADE_LOCK_ID,))
+    if is_sqlite():
+        event_keys.open_keys(database.obj.database)
+        # The pool's idle connections (all of them, at start-up) are closed: one made before the
+        # keys file was (re)built would still see the old file, and none may cross a fork
+        # (gunicorn --preload).
+        database.obj.close_idle()
+    return applied
+
+
+@migration
+def create_core_tables() -> None:
+    database.create_tables(CORE_MODELS)
+
+
+@migration
+def index_events_in_bulk() -> None:
+    # Also created the key tables in the store; step 3 moved them to their own file, so the
+    # step no longer makes what the next one drops.
+    event_keys.drop_schema_1_indexes()
+
+
+@migration
+def keep_event_keys_in_their_own_file() -> None:
+    event_keys.drop_keys_from_the_store()  # the keys file is built by upgrade()
+
+
+@migration
+def drop_what_schema_2_left() -> None:
+    # Stores made by schema 1 or 2 kept ``event.client_timestamp``, NOT NULL with no default in
+    # SQL (peewee's default is applied in Python), which ingest stopped writing in schema 3:
+    # every insert into such a store failed. Schema 2 also made a partial index of the
+    # player's events that nothing reads since, and that every insert paid for.
+    database.execute_sql("DROP INDEX IF EXISTS event_engagement")
+    if "client_timestamp" in {column.name for column in database.get_columns("event")}:
+        log.info("dropping event.client_timestamp: every event row is rewritten once")
+        database.execute_sql("ALTER TABLE event DROP COLUMN client_timestamp")
+
+
+@migration
+def name_what_built_stories_were_built_from() -> None:
+    # Rows built before name nothing: they are not served again (assembled on demand until the
+    # next build), as nothing says which template content and app settings they were built from.
+    if "built_from" not in {column.name for column in database.get_columns("precomputed_story")}:
+        database.execute_sql("ALTER TABLE precomputed_story ADD COLUMN built_from VARCHAR(64) NOT NULL DEFAULT ''")
+
+

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from conftest import basic, http, make_tenant
-from index_helpers import catch_up, expected, found
+from helpers.event_keys import catch_up, expected, found
+from helpers.server import basic, http, make_tenant
 from widget_server import db, event_indexes
 from widget_server.db import database
 

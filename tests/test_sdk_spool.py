@@ -16,7 +16,7 @@ import time
 import pytest
 
 import sdk
-from conftest import LiveServer
+from helpers.server import LiveServer
 from sdk.queue import SpoolQueue, default_spool_path
 
 # Writes every 100 ms (the default ``write_interval``), then tracks the range, says so, and

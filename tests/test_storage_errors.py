@@ -13,7 +13,7 @@ import uuid
 import pytest
 from PIL import Image
 
-from conftest import LiveServer, basic, http, make_tenant
+from helpers.server import LiveServer, basic, http, make_tenant
 from widget_server import create_app
 from widget_server.db import database, sqlite3
 

@@ -25,4 +25,6 @@ echo "==> installing recap with its test extra"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
 echo "==> running the tests"
-exec .venv/bin/python -m pytest "$@"
+# One worker per core, each taking whole files (a module's fixtures are built once, on one
+# worker); RECAP_TEST_WORKERS=0 runs them in this process (docs/TESTING.md).
+exec .venv/bin/python -m pytest -n "${RECAP_TEST_WORKERS:-auto}" --dist loadfile "$@"

@@ -78,3 +78,11 @@ def phone(browser, request):
     yield page
     leave(page)
     context.close()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every fault test is marked ``alone``: they time requests under load they make themselves,
+    so scripts/test.sh runs them after the parallel part, with nothing beside them."""
+    for item in items:
+        if "faults" in item.path.parts:
+            item.add_marker(pytest.mark.alone)

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from helpers.server import LiveServer, basic, http
-from helpers.share import share
+from helpers.share import png_bytes, share
 from widget_server import create_app
 from widget_server.db import database
-from test_storage_errors import png_bytes
 
 
 @pytest.fixture(autouse=True)

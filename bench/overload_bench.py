@@ -3,7 +3,7 @@
 Run: ``python bench/overload_bench.py`` (about 2 minutes; needs Debian's nginx). For each
 number of senders it starts the recommended production setup twice, fresh each time (nginx
 with deploy/nginx-recap.conf in front of gunicorn as README.md says; the fault tests'
-harness, tests/faults/production.py), once as shipped and once with its shedding taken out
+harness, tests/helpers/production.py), once as shipped and once with its shedding taken out
 (no ``max_conns``, no request-start stamp for the app's queue check), and lets the senders post
 50-event batches at once for a few seconds, each waiting out Retry-After after a 429 as the
 SDK does. It prints, per run, the accepted requests and events/s, accepted p50/p99, how many
@@ -19,10 +19,10 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "faults")]
+sys.path[:0] = [str(REPO / "tests")]
 
-from ingest_load import flood, make_instance, percentile, stored_counts  # noqa: E402
-from production import Production  # noqa: E402
+from helpers.ingest_load import flood, make_instance, percentile, stored_counts  # noqa: E402
+from helpers.production import Production  # noqa: E402
 
 
 def run(senders: int, seconds: float, per_batch: int, shedding: bool) -> list[str]:

@@ -1,34 +1,17 @@
 """Fixtures over real resources: a temporary SQLite file and a real server on 127.0.0.1."""
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, leave, servers_before_pages
+from helpers.server import LiveServer, Tenant, make_tenant
 from widget_server import create_app
-from widget_server.auth import create_key
-from widget_server.store.db import database
 from widget_server.engine import population
-from widget_server.store.models import ApiKey, App
+from widget_server.store.db import database
 
-
-@dataclass
-class Tenant:
-    """An app with its keys, as `recap apps create` makes it."""
-
-    app_id: int
-    name: str
-    write_key: str
-    secret_key: str
-
-
-def make_tenant(name: str = "Test App", **fields) -> Tenant:
-    with database.connection_context():
-        app = App.create(name=name, **fields)
-        return Tenant(app.id, name, create_key(app, ApiKey.WRITE), create_key(app, ApiKey.SECRET))
+# Fixtures defined beside the helpers they belong to, offered to every test.
+pytest_plugins = ("helpers.player", "helpers.postgres", "helpers.share")
 
 
 @pytest.fixture
@@ -54,27 +37,6 @@ def tenant(app) -> Tenant:
     return make_tenant()
 
 
-class LiveServer:
-    """The app served by werkzeug on a free loopback port, in a thread."""
-
-    def __init__(self, app: Flask, port: int = 0):
-        self.app = app
-        self._server = make_server("127.0.0.1", port, app, threaded=True)
-        self.port = self._server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="live-server", daemon=True)
-
-    def start(self) -> "LiveServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
 @pytest.fixture
 def live_server(app):
     server = LiveServer(app).start()
@@ -89,41 +51,6 @@ def query(app):
         with database.connection_context():
             return database.execute_sql(sql, params).fetchall()
     return run
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict
-    body: bytes
-
-    def json(self):
-        import json
-        return json.loads(self.body)
-
-
-def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None,
-         timeout: float = 10) -> Reply:
-    """One real HTTP request; error statuses are returned, not raised."""
-    import urllib.error
-    import urllib.request
-
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return Reply(resp.status, dict(resp.headers), resp.read())
-    except urllib.error.HTTPError as exc:
-        return Reply(exc.code, dict(exc.headers), exc.read())
-
-
-def basic(key: str) -> dict:
-    import base64
-    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
-
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 
 
 @pytest.fixture(scope="session")
@@ -141,19 +68,6 @@ def browser():
         chromium.close()
 
 
-# Servers a page may talk to. A test's page is closed before they stop, so its last requests
-# (the beacons a page sends as it goes away) still meet a server; Chromium was seen to hang
-# closing a page whose server had already gone.
-PAGE_SERVERS = ("live_server", "site")
-
-
-def servers_before_pages(request) -> None:
-    """Set up the test's servers before its page, so pytest tears them down after it."""
-    for name in PAGE_SERVERS:
-        if name in request.fixturenames:
-            request.getfixturevalue(name)
-
-
 @pytest.fixture
 def phone(browser, request):
     """A fresh page at phone size (390×844), closed after the test, before its servers stop."""
@@ -166,11 +80,9 @@ def phone(browser, request):
     context.close()
 
 
-def leave(page) -> None:
-    """Navigate away first, so the page's unload work (the player's last beacons) runs while
-    its servers answer and within a time limit; closing a context with that still pending was
-    seen to hang Chromium."""
-    try:
-        page.goto("about:blank", timeout=5000)
-    except Exception:  # a page that will not leave is closed all the same
-        pass
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every fault test is marked ``alone``: they time requests under load they make themselves,
+    so scripts/test.sh runs them after the parallel part, with nothing beside them."""
+    for item in items:
+        if "faults" in item.path.parts:
+            item.add_marker(pytest.mark.alone)

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from start_helpers import start_together
+from helpers.start import start_together
 
 PROCESSES = 3
 

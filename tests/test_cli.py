@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import LiveServer, basic, http
+from helpers.server import LiveServer, basic, http
 from widget_server import create_app
 from widget_server.store.db import database
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import LiveServer, basic, http, make_tenant
+from helpers.server import LiveServer, basic, http, make_tenant
 from widget_server import create_app
 from widget_server.store.db import database
 

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from conftest import http
+from helpers.server import http
 from demo_app import learning, music
 from demo_app.catalog import build_catalog
 from demo_app.generate import generate, year_window

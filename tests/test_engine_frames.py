@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import make_tenant
-from story_helpers import NOW, identify, ms, send, track
+from helpers.server import make_tenant
+from helpers.story import NOW, identify, ms, send, track
 from widget_server.store.db import database
 from widget_server.engine import assemble_story
 from story_schema import StorySchema

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import make_tenant
-from story_helpers import NOW, identify, iso, ms, send, track
+from helpers.server import make_tenant
+from helpers.story import NOW, identify, iso, ms, send, track
 from widget_server.store.db import database
 from widget_server.engine import assemble_story, parse, resolve_period
 from widget_server.engine.metrics import compute

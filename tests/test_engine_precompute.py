@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import basic, http, make_tenant
-from story_helpers import NOW, iso, ms, send, track, viewer_token
+from helpers.server import basic, http, make_tenant
+from helpers.story import NOW, iso, ms, send, track, viewer_token
 from widget_server.store.db import database
 from widget_server.engine import assemble_story, registry, resolve_period
 from widget_server.engine.precompute import BuildReport, build

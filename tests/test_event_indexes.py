@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from conftest import basic, http, make_tenant
-from index_helpers import catch_up, expected, found
+from helpers.event_keys import catch_up, expected, found
+from helpers.server import basic, http, make_tenant
 from widget_server.store import event_keys, migrations, sqlite_files
 from widget_server.store.db import database
 

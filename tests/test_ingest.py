@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import LiveServer, basic, http, make_tenant
+from helpers.server import LiveServer, basic, http, make_tenant
 from widget_server import create_app
 from widget_server.store.db import database
 from widget_server.store.sqlite_files import sqlite3
@@ -55,7 +55,7 @@ def test_same_batch_twice_is_stored_once(live_server, tenant, query):
 
 
 def test_message_ids_are_unique_per_app_not_globally(live_server, tenant, query):
-    from conftest import make_tenant
+    from helpers.server import make_tenant
     other = make_tenant("Other App")
     event = track()
     send(live_server, tenant.write_key, {"batch": [event]})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from conftest import basic, http
-from share_helpers import USER, bearer, plays, post_json, soundwave  # noqa: F401
-from story_helpers import send, viewer_token
-from test_postgres import new_database, postgres  # noqa: F401
+from helpers.postgres import new_database
+from helpers.server import basic, http
+from helpers.share import USER, bearer, plays, post_json
+from helpers.story import send, viewer_token
 
 STORY = "/v1/stories/year-in-music"
 
@@ -18,7 +18,7 @@ def alias(server, key: str, previous: str, user: str, path: str = "/v1/batch", *
     return post_json(server, path, body, basic(key))
 
 
-def test_mallory_cannot_take_over_a_known_users_history_with_the_write_key(soundwave, live_server, query):  # noqa: F811
+def test_mallory_cannot_take_over_a_known_users_history_with_the_write_key(soundwave, live_server, query):
     send(live_server, soundwave.write_key, plays("mallory", 2))  # too few plays for a story of her own
     mallory = bearer(viewer_token(live_server, soundwave.secret_key, "mallory"))
     assert http("GET", live_server.url + STORY, headers=mallory).status == 404
@@ -48,13 +48,13 @@ def test_mallory_cannot_take_over_a_known_users_history_with_the_write_key(sound
     assert {e["user_id"] for e in events} == {"mallory"} and len(events) == 3
 
 
-def test_an_alias_of_a_viewer_token_cannot_merge_either(soundwave, live_server, query):  # noqa: F811
+def test_an_alias_of_a_viewer_token_cannot_merge_either(soundwave, live_server, query):
     token = bearer(viewer_token(live_server, soundwave.secret_key, "mallory"))
     post_json(live_server, "/v1/alias", {"previousId": USER, "userId": "x"}, token)
     assert query("SELECT COUNT(*) FROM identity WHERE actor = ?", f"u:{USER}") == [(0,)]
 
 
-def test_the_write_key_still_joins_anonymous_history_and_new_ids(soundwave, live_server, query):  # noqa: F811
+def test_the_write_key_still_joins_anonymous_history_and_new_ids(soundwave, live_server, query):
     send(live_server, soundwave.write_key, [{"type": "track", "event": "Song Played", "anonymousId": "device-1"}])
     assert alias(live_server, soundwave.write_key, "device-1", "newbie").status == 200
     assert alias(live_server, soundwave.write_key, "old-id-without-history", "newbie", path="/v1/alias").status == 200
@@ -65,16 +65,16 @@ def test_the_write_key_still_joins_anonymous_history_and_new_ids(soundwave, live
     assert query("SELECT COUNT(*) FROM profile WHERE user_id = 'newbie'") == [(1,)]
 
 
-def test_the_secret_key_merges_known_users(soundwave, live_server, query):  # noqa: F811
+def test_the_secret_key_merges_known_users(soundwave, live_server, query):
     send(live_server, soundwave.write_key, plays("old-account", 3))
     reply = alias(live_server, soundwave.secret_key, "old-account", USER)
     assert reply.status == 200 and reply.json()["rejected"] == [], reply.body
     assert query("SELECT user_id FROM identity WHERE actor = 'u:old-account'") == [(USER,)]
 
 
-def test_the_rule_holds_on_postgresql(postgres, tmp_path):  # noqa: F811
+def test_the_rule_holds_on_postgresql(postgres, tmp_path):
     """PostgreSQL writes without the SQLite path's lock file: the same decision in its transaction."""
-    from conftest import LiveServer, make_tenant
+    from helpers.server import LiveServer, make_tenant
     from widget_server import create_app
     from widget_server.store.db import database
 

@@ -12,7 +12,7 @@ import random
 import threading
 import uuid
 
-from conftest import basic, http, make_tenant
+from helpers.server import basic, http, make_tenant
 from demo_app.server import WidgetServer
 from widget_server import create_app
 from widget_server.store import event_keys

@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from conftest import basic, http
-from story_helpers import viewer_token
+from helpers.server import basic, http
+from helpers.story import viewer_token
 
 ROUTES = ["/v1/batch", "/v1/track", "/v1/viewer-tokens", "/v1/users/erase", "/v1/users/export", "/v1/shares"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LiveServer, basic, http, make_tenant
-from share_helpers import bearer, post_json
-from story_helpers import NOW, ms, send, track, viewer_token
-from test_postgres import new_database, postgres  # noqa: F401  (the PostgreSQL cluster fixture)
+from helpers.postgres import new_database
+from helpers.server import LiveServer, basic, http, make_tenant
+from helpers.share import bearer, post_json
+from helpers.story import NOW, ms, send, track, viewer_token
 from widget_server import create_app
 from widget_server.store.db import database
 from widget_server.engine import parse, resolve_period
@@ -159,7 +159,7 @@ def test_a_scaled_metric_over_numeric_strings_serves_the_story_and_builds(tmp_pa
         database.close() if not database.is_closed() else None
 
 
-def test_numeric_strings_read_the_same_on_postgresql(postgres, tmp_path):  # noqa: F811
+def test_numeric_strings_read_the_same_on_postgresql(postgres, tmp_path):
     answers = {}
     for backend in ("sqlite", "postgresql"):
         url = new_database(postgres, "recap_numbers") if backend == "postgresql" else None

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from player_helpers import (RECORD_VIDEO, TEMPLATE, XSS, desktop, fill, index, mount_preview,  # noqa: F401
-                            music, player_page, preview_story, site, state, viewer_token, wait_index)
+from helpers.player import (RECORD_VIDEO, TEMPLATE, XSS, fill, index, mount_preview, player_page,
+                            preview_story, state, viewer_token, wait_index)
 
 pytestmark = pytest.mark.browser
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import http
-from player_helpers import (ENGAGEMENT_SQL, IOS_HANDLER, XSS, HostSite, fill, host_page, index,  # noqa: F401
-                            music, player_page, site, state, viewer_token, wait_index, wait_js, wait_rows)
+from helpers.server import http
+from helpers.player import (ENGAGEMENT_SQL, HostSite, IOS_HANDLER, XSS, fill, host_page, index, player_page,
+                            state, viewer_token, wait_index, wait_js, wait_rows)
 
 pytestmark = pytest.mark.browser
 

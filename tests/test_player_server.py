@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import basic, http, make_tenant
+from helpers.server import basic, http, make_tenant
 
 
 def token_for(server, tenant, user="ana") -> str:

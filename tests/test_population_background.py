@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from conftest import make_tenant
-from story_helpers import NOW, ms, send, track
+from helpers.server import make_tenant
+from helpers.story import NOW, ms, send, track
 from widget_server.store.db import database
 from widget_server.engine import assemble_story, population, registry, resolve_period
 from widget_server.store.models import PopulationStat

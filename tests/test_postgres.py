@@ -4,80 +4,28 @@ and precomputed stories. PostgreSQL runs from Debian's package (``scripts/test.s
 it), in a throw-away cluster on a loopback port."""
 from __future__ import annotations
 
-import glob
 import hashlib
 import io
 import json
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import LiveServer, basic, http, make_tenant
 from demo_app import learning, music
 from demo_app.catalog import build_catalog
 from demo_app.people import make_people
-from share_helpers import bearer, post_json
-from start_helpers import start_together
-from story_helpers import viewer_token
+from helpers.postgres import new_database
+from helpers.server import LiveServer, basic, http, make_tenant
+from helpers.share import bearer, post_json
+from helpers.start import start_together
+from helpers.story import viewer_token
 from widget_server import create_app
 from widget_server.store.db import database
 
 USERS, SEED = 6, 5
 BACKENDS = ("sqlite", "postgresql")
-
-
-def _pg_bin() -> str | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return os.path.dirname(found)
-    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    return dirs[-1] if dirs else None
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A PostgreSQL cluster of its own on 127.0.0.1; yields its URL without a database name."""
-    bindir = _pg_bin()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed (scripts/test.sh installs it)")
-        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs it)")
-    root = tempfile.mkdtemp(prefix="recap-pg-")
-    as_owner: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        shutil.chown(root, "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = os.path.join(root, "data")
-    subprocess.run([*as_owner, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "recap", "--no-sync"],
-                   check=True, capture_output=True)
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*as_owner, f"{bindir}/pg_ctl", "-D", data, "-o", options, "-l", f"{root}/log", "-w", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql://recap@127.0.0.1:{port}"
-    finally:
-        subprocess.run([*as_owner, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def new_database(server_url: str, name: str) -> str:
-    import psycopg2
-
-    con = psycopg2.connect(f"{server_url}/postgres")
-    con.autocommit = True
-    con.cursor().execute(f"CREATE DATABASE {name}")
-    con.close()
-    return f"{server_url}/{name}"
 
 
 class Collector:

@@ -7,13 +7,13 @@ import urllib.parse
 
 import psycopg2
 
-from conftest import LiveServer, basic, http, make_tenant
-from test_postgres import new_database, postgres  # noqa: F401  (fixture)
+from helpers.postgres import new_database
+from helpers.server import LiveServer, basic, http, make_tenant
 from widget_server import create_app
 from widget_server.store.db import database
 
 
-def test_a_write_past_its_lock_timeout_answers_503_with_retry_after(postgres, tmp_path):  # noqa: F811
+def test_a_write_past_its_lock_timeout_answers_503_with_retry_after(postgres, tmp_path):
     url = new_database(postgres, "lock_timeout")
     options = urllib.parse.quote("-c lock_timeout=300")  # the operator's bound on lock waits
     app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True,

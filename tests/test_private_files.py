@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LiveServer, basic, http
-from share_helpers import share, soundwave  # noqa: F401  (fixture)
+from helpers.server import LiveServer, basic, http
+from helpers.share import png_bytes, share
 from widget_server import create_app
 from widget_server.store.db import database
-from test_storage_errors import png_bytes
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +36,7 @@ def assert_private(instance: Path) -> None:
     assert not loose, loose
 
 
-def test_everything_the_server_writes_is_private(app, live_server, soundwave):  # noqa: F811
+def test_everything_the_server_writes_is_private(app, live_server, soundwave):
     instance = Path(app.instance_path)
     made = share(live_server, soundwave)
     for url in made["images"].values():

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import http, leave, servers_before_pages
+from helpers.browser import leave, servers_before_pages
+from helpers.server import http
 
 ROOT = Path(__file__).resolve().parent.parent
 RECAP_JS = ROOT / "sdk" / "js" / "recap.js"
@@ -497,7 +498,7 @@ def test_recap_js_and_the_player_load_in_any_order_into_one_recap(page, site, li
                                                                   mode, first):
     """Calls queued before either file, between them and after both all run, in order, and both
     APIs end up on the one object the first file made."""
-    from player_helpers import preview_story
+    from helpers.player import preview_story
 
     second = "player" if first == "recap" else "recap"
     attr = "" if mode == "sync" else " " + mode
@@ -538,7 +539,7 @@ def test_recap_js_and_the_player_load_in_any_order_into_one_recap(page, site, li
 @pytest.mark.browser
 def test_a_queued_call_that_throws_is_reported_and_the_rest_still_run(browser, site, live_server, query,
                                                                      tenant):
-    from player_helpers import preview_story
+    from helpers.player import preview_story
 
     init = f'{{writeKey: "{tenant.write_key}", host: "{live_server.url}", {ONLY_TRACKED}}}'
     host = site(html=f"""<!doctype html><html><body><div id="mount" style="height: 600px"></div>

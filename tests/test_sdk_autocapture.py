@@ -15,7 +15,7 @@ from flask import Flask, got_request_exception, request, session
 from werkzeug.serving import make_server
 
 import sdk
-from conftest import http
+from helpers.server import http
 from sdk.autocapture import (WSGIMiddleware, anonymous_id_cookie, capture_exceptions, from_flask_session,
                              from_headers, is_navigation, track_exception)
 

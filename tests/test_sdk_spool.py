@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import signal
 import socket
 import sqlite3
@@ -13,10 +12,9 @@ import sys
 import textwrap
 import time
 
-import pytest
 
 import sdk
-from conftest import LiveServer
+from helpers.server import LiveServer
 from sdk.queue import SpoolQueue, default_spool_path
 
 # Writes every 100 ms (the default ``write_interval``), then tracks the range, says so, and

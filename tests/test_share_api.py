@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import basic, http, make_tenant
-from share_helpers import (NAME, USER, bearer, jpeg_bytes, meta_tags, plays, post_json, send, share,
-                           soundwave, viewer_token)  # noqa: F401  (soundwave is a fixture)
+from helpers.server import basic, http, make_tenant
+from helpers.share import (NAME, USER, bearer, jpeg_bytes, meta_tags, plays, post_json, send, share,
+                           viewer_token)
 from widget_server.store.db import database
 from widget_server.store.models import Share
 
@@ -251,7 +251,7 @@ def test_cli_prerenders_live_shares_with_progress(app, soundwave, live_server, r
 
 @pytest.mark.parametrize("scheme, base", [("javascript", "javascript:alert(1)//"), ("data", "data:text/html,x")])
 def test_app_settings_never_become_script_links(app, live_server, scheme, base):
-    from share_helpers import plays as listening
+    from helpers.share import plays as listening
     tenant = make_tenant("Odd", deep_link_scheme=scheme, share_base_url=base)
     send(live_server, tenant.write_key, listening("zoe", 20))
     body = share(live_server, tenant, user="zoe")

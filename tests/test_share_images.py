@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import zxingcpp
 
-from conftest import http
-from share_helpers import USER, bearer, png, share, soundwave, viewer_token  # noqa: F401  (soundwave is a fixture)
+from helpers.server import http
+from helpers.share import USER, bearer, png, share, viewer_token
 from widget_server.store.db import database
 from widget_server.errors import Gone
 from widget_server.store.models import Share

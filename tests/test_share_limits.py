@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import http
-from share_helpers import USER, bearer, post_json, soundwave, viewer_token  # noqa: F401  (soundwave is a fixture)
+from helpers.server import http
+from helpers.share import USER, bearer, post_json, viewer_token
 from widget_server.store.db import database
 from widget_server.store.models import Share, now_ms
 

@@ -9,9 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import basic, http
-from share_helpers import (USER, bearer, meta_tags, png_bytes, post_json, share, soundwave,  # noqa: F401
-                           viewer_token)
+from helpers.server import basic, http
+from helpers.share import USER, bearer, meta_tags, png_bytes, post_json, share, viewer_token
 from widget_server.store.db import database
 from widget_server.store.models import Share, Upload
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import leave
-from share_helpers import share, soundwave  # noqa: F401  (soundwave is a fixture)
+from helpers.browser import leave
+from helpers.share import share
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,7 @@ def test_desktop_puts_the_card_beside_the_details(soundwave, live_server, browse
 
 
 def test_gone_page_is_a_page_too(soundwave, live_server, phone):
-    from conftest import basic, http
+    from helpers.server import basic, http
     body = share(live_server, soundwave)
     http("DELETE", f"{live_server.url}/v1/shares/{body['id']}", None, basic(soundwave.secret_key))
     response = phone.goto(body["url"])

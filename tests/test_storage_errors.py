@@ -4,16 +4,15 @@ nothing, and every answer carries its request id."""
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import threading
 import uuid
 
 import pytest
-from PIL import Image
 
-from conftest import LiveServer, basic, http, make_tenant
+from helpers.server import LiveServer, basic, http, make_tenant
+from helpers.share import png_bytes
 from widget_server import create_app
 from widget_server.store.db import database
 from widget_server.store.sqlite_files import sqlite3
@@ -24,12 +23,6 @@ SHORT_BUSY_MS = 300
 def post(server, path: str, payload: dict, key: str):
     return http("POST", server.url + path, json.dumps(payload).encode(),
                 {"Content-Type": "application/json", **basic(key)})
-
-
-def png_bytes() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (32, 32), (10, 120, 200)).save(out, "PNG")
-    return out.getvalue()
 
 
 def events(user: str, n: int) -> list[dict]:

@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import basic, http, make_tenant
-from story_helpers import NOW, identify, ms, send, track, viewer_token
+from helpers.server import basic, http, make_tenant
+from helpers.story import NOW, identify, ms, send, track, viewer_token
 from widget_server.store.db import database
 from widget_server.engine import NotEligible, assemble_story
 from story_schema import StorySchema

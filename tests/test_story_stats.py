@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import basic, http
+from helpers.server import basic, http
 
 TEMPLATE = "year-in-music"
 
@@ -85,7 +85,7 @@ def test_stats_for_a_story_nobody_opened_are_zero(live_server, engaged):
 
 
 def test_stats_only_see_their_own_app(live_server, engaged):
-    from conftest import make_tenant
+    from helpers.server import make_tenant
 
     other = make_tenant("Other")
     assert get_stats(live_server, other.secret_key).json()["viewers"] == 0

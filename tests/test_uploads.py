@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import io
-import json
 
 import pytest
 from PIL import Image
 
-from conftest import basic, http
-from share_helpers import (USER, bearer, jpeg_bytes, png_bomb, png_bytes, post_json, share, soundwave,  # noqa: F401
-                           viewer_token)
+from helpers.server import basic, http
+from helpers.share import USER, bearer, jpeg_bytes, png_bomb, png_bytes, post_json, share, viewer_token
 
 
 def upload(server, body: bytes, headers: dict, content_type: str = "image/jpeg"):
@@ -179,8 +177,8 @@ def test_app_server_upload_may_be_used_by_any_of_its_users(soundwave, live_serve
 
 
 def test_learning_card_shows_the_photo_named_by_the_users_traits(app, live_server, query):
-    from share_helpers import identify, make_tenant, ms, send, YEAR
-    from story_helpers import track
+    from helpers.share import YEAR, identify, make_tenant, ms, send
+    from helpers.story import track
 
     lingo = make_tenant("Lingo", deep_link_scheme="lingo", share_base_url="https://lingo.app")
     photo = upload(live_server, jpeg_bytes((500, 500)), basic(lingo.secret_key)).json()

@@ -10,10 +10,10 @@ import json
 import pytest
 from PIL import Image
 
-from conftest import basic, http
-from share_helpers import NAME, USER, YEAR, bearer, plays, post_json, share, soundwave  # noqa: F401
-from story_helpers import identify, ms, send, track, viewer_token
-from index_helpers import catch_up, expected, found
+from helpers.event_keys import catch_up, expected, found
+from helpers.server import basic, http
+from helpers.share import NAME, USER, YEAR, bearer, plays, post_json, share
+from helpers.story import identify, ms, send, track, viewer_token
 
 DEVICE = "device-7f3a"
 
@@ -23,7 +23,7 @@ def erase(server, headers: dict, body: object):
 
 
 @pytest.fixture
-def history(soundwave, live_server, runner):  # noqa: F811
+def history(soundwave, live_server, runner):
     """Ana listened on a device before she signed in; part of her history is passed, part not."""
     before = [track(None, "Song Played", ms(f"{YEAR}-01-01T09:00:00") + i * 60_000,
                     {"song": "Song 1", "artist": "Mitski"}, anon=DEVICE) | {"messageId": f"before-{i}"}
@@ -83,7 +83,7 @@ def test_erasing_a_user_leaves_nothing_of_theirs(live_server, history, query):
     assert found(query, tenant.app_id, ["u:ben"]) == expected(query, tenant.app_id, ["u:ben"])
 
 
-def test_erasing_a_user_deletes_the_app_servers_pictures_of_them(live_server, soundwave, query):  # noqa: F811
+def test_erasing_a_user_deletes_the_app_servers_pictures_of_them(live_server, soundwave, query):
     def app_upload(color: tuple[int, int, int]) -> dict:
         buffer = io.BytesIO()
         Image.new("RGB", (40, 40), color).save(buffer, "PNG")
@@ -163,7 +163,7 @@ def test_an_old_batch_sent_again_does_not_bring_the_events_back(live_server, his
     ("secret", {"user_id": "x" * 201}, 422, "user_id"), ("secret", [USER], 400, None)])
 @pytest.mark.parametrize("route", ["erase", "export"])
 def test_only_the_secret_key_erases_or_exports_and_bad_requests_name_the_field(
-        live_server, soundwave, query, route, headers, body, status, field):  # noqa: F811
+        live_server, soundwave, query, route, headers, body, status, field):
     keys = {"write": basic(soundwave.write_key), "none": {}, "secret": basic(soundwave.secret_key)}
     reply = post_json(live_server, f"/v1/users/{route}", body, keys[headers])
     assert reply.status == status, reply.body
@@ -172,7 +172,7 @@ def test_only_the_secret_key_erases_or_exports_and_bad_requests_name_the_field(
     assert query("SELECT COUNT(*) FROM event WHERE user_id = ?", USER)[0][0] > 0
 
 
-def test_the_command_line_erases_too(soundwave, runner, query):  # noqa: F811
+def test_the_command_line_erases_too(soundwave, runner, query):
     result = runner.invoke(args=["users", "erase", "ben", "--app", "Soundwave", "--yes"])
     assert result.exit_code == 0, result.output
     assert "events: 30" in result.output

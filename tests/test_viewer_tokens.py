@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from conftest import basic, http
+from helpers.server import basic, http
 from widget_server.auth import VIEWER_SALT, create_viewer_token, verify_viewer_token
 from widget_server.store.db import database
 from widget_server.errors import Unauthorized

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from conftest import LiveServer, basic, http, make_tenant
-from share_helpers import plays
-from story_helpers import viewer_token
+from helpers.server import LiveServer, basic, http, make_tenant
+from helpers.share import plays
+from helpers.story import viewer_token
 from widget_server import create_app
 from widget_server.store.db import database
 from widget_server.store.sqlite_files import sqlite3

@@ -17,7 +17,7 @@ from datetime import timezone
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import LiveServer, basic, http, make_tenant
+from helpers.server import LiveServer, basic, http, make_tenant
 from widget_server import create_app
 from widget_server.store.db import database
 

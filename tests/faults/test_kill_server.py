@@ -15,8 +15,8 @@ import signal
 import threading
 import time
 
-from ingest_load import Sender, batch, make_instance, stored_counts
-from production import Production, wait_until
+from helpers.ingest_load import Sender, batch, make_instance, stored_counts
+from helpers.production import Production, wait_until
 
 SENDERS, PER_BATCH = 4, 50
 PAUSE = 2.0  # s of ingest between faults

@@ -11,9 +11,9 @@ import json
 import threading
 import time
 
-from conftest import basic
-from ingest_load import Sender, batch, flood, make_instance, percentile, stored_counts
-from production import Production
+from helpers.ingest_load import Sender, batch, flood, make_instance, percentile, stored_counts
+from helpers.production import Production
+from helpers.server import basic
 from widget_server.store.sqlite_files import FileLock, lock_path
 
 SENDERS, SECONDS, PER_BATCH = 300, 4, 50

@@ -18,9 +18,9 @@ import uuid
 from collections import Counter
 from urllib.parse import urlsplit
 
-from conftest import basic, http, make_tenant
+from helpers.server import basic, http, make_tenant
 from demo_app.server import WidgetServer
-from share_helpers import plays
+from helpers.share import plays
 from widget_server import create_app
 from widget_server.store.db import database
 from widget_server.store.sqlite_files import sqlite3

@@ -14,8 +14,8 @@ import threading
 import time
 import urllib.parse
 
-from ingest_load import Sender, batch, make_instance, percentile, stored_counts
-from production import Production
+from helpers.ingest_load import Sender, batch, make_instance, percentile, stored_counts
+from helpers.production import Production
 
 SLOW_CLIENTS = 20
 TRICKLE_EVERY = 1.0  # s between a slow client's header lines

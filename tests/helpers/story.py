@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from conftest import basic, http
+from helpers.server import basic, http
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 

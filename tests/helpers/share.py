@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 from PIL import Image
 
-from conftest import basic, http, make_tenant
-from story_helpers import NOW, identify, ms, send, track, viewer_token
+from helpers.server import basic, http, make_tenant
+from helpers.story import NOW, identify, ms, send, track, viewer_token
 
 YEAR = NOW.year
 # A user id and name that must never show up in a link.
@@ -121,4 +121,4 @@ def meta_tags(html: str) -> dict[str, str]:
 
 __all__ = ["USER", "NAME", "YEAR", "basic", "bearer", "http", "jpeg_bytes", "make_tenant", "meta_tags", "plays",
            "png", "png_bomb", "png_bytes",
-           "post_json", "send", "share", "soundwave", "viewer_token", "identify", "ms"]
+           "post_json", "send", "share", "viewer_token", "identify", "ms"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 
-from conftest import Tenant, make_tenant
+from helpers.server import Tenant, make_tenant
 from widget_server import create_app
 from widget_server.store.db import database
 from widget_server.store.sqlite_files import sqlite3

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import basic, http, leave, servers_before_pages
+from helpers.browser import leave, servers_before_pages
+from helpers.server import basic, http
 
 XSS = '<img src=x onerror="window.__pwned=1">'
 
@@ -225,7 +226,7 @@ def viewer_token(server, tenant, user: str) -> str:
 @pytest.fixture
 def music(app, live_server, site):
     """An app with a deep-link scheme, two test templates (slow and quick) and a listener, ana."""
-    from conftest import make_tenant
+    from helpers.server import make_tenant
 
     tenant = make_tenant("Soundwave", deep_link_scheme="soundwave", frame_ancestors=site.url)
     write_template(app, tenant, "player-test", 60_000)

@@ -12,7 +12,6 @@ import sys
 import textwrap
 import time
 
-
 import sdk
 from helpers.server import LiveServer
 from sdk.queue import SpoolQueue, default_spool_path

@@ -9,7 +9,7 @@ import pytest
 
 from helpers.server import http
 from helpers.player import (ENGAGEMENT_SQL, HostSite, IOS_HANDLER, XSS, fill, host_page, index, player_page,
-                            state, viewer_token, wait_index, wait_js, wait_rows)
+                            preview_story, state, viewer_token, wait_index, wait_js, wait_rows)
 
 pytestmark = pytest.mark.browser
 
@@ -196,7 +196,6 @@ def test_engagement_past_64_kib_leaves_in_batches_and_one_oversized_event_alone_
     """The player sends through recap.js's queue (js/shared/batch_queue.js). Its old client put
     everything in one keepalive fetch, which Chromium refuses past 64 KiB, then retried the same
     body every 6 s, so nothing arrived; and one event over the server's 32 KiB limit rode along."""
-    from player_helpers import preview_story
 
     story = preview_story()
     big = "x" * 20_000
@@ -224,7 +223,6 @@ def test_what_a_failed_beacon_could_not_carry_is_sent_when_the_page_is_visible_a
         phone, live_server, music, site, query):
     """The old client spliced the queue, and when the beacon was refused (its quota full) tried
     one fetch and forgot the events whatever came of it. Now they wait in the page's memory."""
-    from player_helpers import preview_story
 
     token = viewer_token(live_server, music, "ana")
     phone.goto(site.page("/", player_page(live_server)))

@@ -518,13 +518,15 @@ def test_recap_js_and_the_player_load_in_any_order_into_one_recap(page, site, li
     held = []
     page.route(live_server.url + SCRIPTS[second], lambda route: held.append(route))
     page.goto(host.url + "/", wait_until="commit")
-    page.wait_for_function(f"{LOADED[first]} && typeof Recap.push === 'function'")
+    # Polled on a timer: while a script in <head> is held nothing is painted, so the default
+    # (animation frames) may never poll at all.
+    page.wait_for_function(f"{LOADED[first]} && typeof Recap.push === 'function'", polling=50)
     page.evaluate("window.firstRecap = window.Recap")
     assert page.evaluate(LOADED[second]) is False
     wait_for(lambda: held, page=page)
     held[0].continue_()
 
-    page.wait_for_function(f"{LOADED[second]} && document.readyState === 'complete'")
+    page.wait_for_function(f"{LOADED[second]} && document.readyState === 'complete'", polling=50)
     page.wait_for_selector("#story .recap-player[data-index='0']")  # the queued Recap.story ran
     assert page.evaluate("window.Recap === window.firstRecap")  # extended, not replaced
     page.evaluate("Recap.push(['track', 'after_both', {n: 4}]); Recap.flush()")

@@ -37,3 +37,31 @@ def test_a_write_past_its_lock_timeout_answers_503_with_retry_after(postgres, tm
     assert reply.status == 503, reply.body
     assert reply.headers["Retry-After"] == "1" and reply.json()["error"]["code"] == "store_busy"
     assert again.status == 201
+
+
+def test_ingest_past_its_lock_timeout_answers_429_as_on_sqlite(postgres, tmp_path):
+    """Ingest's documented answer to a busy store is 429 on both databases (PostgreSQL's lock
+    timeout said neither 'locked' nor 'busy', so ingest on PostgreSQL answered 503 instead)."""
+    url = new_database(postgres, "ingest_lock_timeout")
+    options = urllib.parse.quote("-c lock_timeout=300")
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True,
+                      "DATABASE_URL": f"{url}?options={options}"})
+    tenant = make_tenant()
+    server = LiveServer(app).start()
+    body = json.dumps({"batch": [{"type": "track", "event": "E", "userId": "u1", "messageId": "m1"}]}).encode()
+    headers = {"Content-Type": "application/json", **basic(tenant.write_key)}
+    other = psycopg2.connect(url)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("LOCK TABLE event IN ACCESS EXCLUSIVE MODE")
+            reply = http("POST", server.url + "/v1/batch", body, headers)
+        other.rollback()
+        again = http("POST", server.url + "/v1/batch", body, headers)
+    finally:
+        other.close()
+        server.stop()
+        if not database.is_closed():
+            database.close()
+    assert reply.status == 429, reply.body
+    assert reply.headers["Retry-After"] == "1" and reply.json()["error"]["code"] == "too_many_requests"
+    assert again.status == 200 and again.json()["stored"] == 1

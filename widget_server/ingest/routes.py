@@ -6,14 +6,12 @@ import time
 
 import msgspec
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from peewee import OperationalError
 
 from ..auth import Caller, require_ingest_credential
-from ..errors import Forbidden, PayloadTooLarge, TooManyRequests, ValidationFailed
+from ..errors import Forbidden, PayloadTooLarge, StoreBusy, TooManyRequests, ValidationFailed, transient_failure
 from ..http import cors_headers, decode, read_body
 from ..store import db
 from ..store.models import ApiKey, App
-from ..store.sqlite_files import sqlite3
 from . import writer
 from .load_shedding import refuse_late_requests
 from .rate_limit import RateLimiter
@@ -167,13 +165,15 @@ def _store(caller: Caller, events: list[EventIn], received_at: int, sent_at: str
         sent_ms = writer.to_ms(sent_at)
     try:
         return writer.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms,
-                                        may_merge_users=caller.kind == ApiKey.SECRET)
+                                   may_merge_users=caller.kind == ApiKey.SECRET)
     except writer.Unstorable as exc:
         raise ValidationFailed(exc.message, details=exc.details) from None
-    except (OperationalError, sqlite3.OperationalError) as exc:
-        if "locked" not in str(exc) and "busy" not in str(exc):
+    except Exception as exc:
+        # errors.transient_failure decides what a lock wait is, on either database; ingest answers
+        # it 429 (its documented answer, which every Segment client retries), the rest as usual.
+        if not isinstance(transient_failure(exc), StoreBusy):
             raise
-        log.warning("ingest: database busy, answering 429 (%s)", exc)
+        log.warning("ingest: store busy, answering 429 (%s)", exc)
         raise TooManyRequests("The store is busy; retry shortly.", retry_after=1) from None
 
 

@@ -1,6 +1,6 @@
 """Recap's widget server: ingest, stories, sharing and the player, as one Flask app.
 
-``create_app`` puts it together in one order: config, errors, the store (bound and brought up to
+``create_app`` puts it together in one order: config, error answers, the store (bound and brought up to
 date), then each feature package (``FEATURES``, imported here by name). docs/ARCHITECTURE.md
 draws the parts and the path of an event.
 """
@@ -11,7 +11,7 @@ import os
 
 from flask import Flask
 
-from . import apps, config, errors, ingest, player, share, store, stories, users
+from . import apps, config, error_answers, ingest, player, share, store, stories, users
 from .store import private_files
 from .store.sqlite_files import FileLock
 
@@ -37,7 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         with start_lock:
             config.load(app, test_config)
             logging.getLogger("widget_server").setLevel(app.config.get("LOG_LEVEL", "INFO"))
-            errors.init_app(app)
+            error_answers.init_app(app)
             store.init_app(app)
             for feature in FEATURES:
                 feature.init_app(app)

@@ -6,9 +6,12 @@ differs between SQLite and PostgreSQL. Imports nothing above it (tests/test_impo
 """
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from . import db, migrations
+
+if TYPE_CHECKING:  # the app is only named: the store runs without Flask (tests/test_imports.py)
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:

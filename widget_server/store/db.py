@@ -1,13 +1,17 @@
 """The peewee database: bound at start-up, pooled, a connection per request."""
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 from playhouse.pool import PooledSqliteDatabase
 
 from . import private_files
 from .sqlite_files import SQLITE_PRAGMAS, SQLITE_SIDE_FILES, _sqlite_pragmas, keys_path, wal_checkpointer
+
+if TYPE_CHECKING:  # the app is only named: the store runs without Flask (tests/test_imports.py)
+    from flask import Flask
 
 database = DatabaseProxy()
 

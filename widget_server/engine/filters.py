@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..store import dialect
-from ..store.db import database, is_postgres
+from ..store.db import database
 from .expressions import is_number
 
 OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -140,10 +140,7 @@ def _condition(text_col: str, num_col: str, condition: Any) -> tuple[str, list[A
         elif op == "glob":
             sql, args = dialect.glob_sql(dialect.text_sql(text_col)), [dialect.glob_param(str(value))]
         elif op == "contains":
-            # Case-insensitive on both: SQLite's LIKE is, PostgreSQL's ILIKE is the one that is.
-            like = "ILIKE" if is_postgres() else "LIKE"
-            sql, args = f"{dialect.text_sql(text_col)} {like} {p}", [f"%{_like_escape(str(value))}%"]
-            sql += " ESCAPE '\\'"
+            sql, args = dialect.contains_sql(dialect.text_sql(text_col)), [dialect.contains_param(str(value))]
         elif op == "exists":
             sql, args = (f"{text_col} IS NOT NULL" if value else f"{text_col} IS NULL"), []
         else:
@@ -155,9 +152,7 @@ def _condition(text_col: str, num_col: str, condition: Any) -> tuple[str, list[A
 
 def _eq(text_col: str, num_col: str, value: Any) -> tuple[str, list[Any]]:
     if isinstance(value, bool):
-        # JSON booleans: 1/0 in SQLite's json_extract, 'true'/'false' text in PostgreSQL.
-        return (f"{text_col} = {database.param}", ["true" if value else "false"]) if is_postgres() \
-            else (f"{text_col} = {database.param}", [int(value)])
+        return f"{text_col} = {database.param}", [dialect.json_bool_param(value)]
     if is_number(value):
         return f"{num_col} = {database.param}", [value]
     return f"{dialect.text_sql(text_col)} = {database.param}", [value]
@@ -166,7 +161,3 @@ def _eq(text_col: str, num_col: str, value: Any) -> tuple[str, list[Any]]:
 def _in(text_col: str, values: list[Any]) -> tuple[str, list[Any]]:
     marks = ", ".join([database.param] * len(values))
     return f"{dialect.text_sql(text_col)} IN ({marks})", [str(v) for v in values]
-
-
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

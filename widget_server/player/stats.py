@@ -10,8 +10,8 @@ from typing import Any
 
 from ..engine.periods import DAY_MS
 from ..store import event_keys
-from ..store.db import database, is_postgres
-from ..store.dialect import json_number_sql
+from ..store.db import database
+from ..store.dialect import json_number_sql, json_value_sql
 
 # What the player can send for a frame: a position in the story, a stay of at most a day (a page
 # left open longer tells nothing), a progress between 0 and 1. Other values, which anyone with
@@ -21,10 +21,8 @@ DWELL_MS_MAX = DAY_MS
 
 
 def _prop(name: str) -> str:
-    """SQL reading one top-level property of the event's JSON ``properties`` as text."""
-    if is_postgres():
-        return f"(properties::json ->> '{name}')"
-    return f"json_extract(properties, '$.{name}')"
+    """SQL reading one top-level property of the event's JSON ``properties``."""
+    return json_value_sql("properties", name)
 
 
 def _number(name: str, high: int) -> str:

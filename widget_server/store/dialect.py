@@ -147,14 +147,36 @@ def glob_sql(column: str) -> str:
 
 def glob_param(pattern: str) -> str:
     if is_postgres():
-        escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return escaped.replace("*", "%").replace("?", "_")
+        return _like_escape(pattern).replace("*", "%").replace("?", "_")
     return pattern
+
+
+def _like_escape(text: str) -> str:
+    """``text`` matched as itself by LIKE ... ESCAPE '\\'."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def mod_sql(value: str, divisor: int) -> str:
     """``value`` modulo ``divisor``; psycopg2 reads a bare ``%`` as a placeholder."""
     return f"(({value}) {'%%' if is_postgres() else '%'} {divisor})"
+
+
+def contains_sql(column: str) -> str:
+    """``column`` contains the parameter, case-insensitively on both engines (SQLite's LIKE is,
+    PostgreSQL's ILIKE is the one that is); pair with ``contains_param``."""
+    return f"{column} {'ILIKE' if is_postgres() else 'LIKE'} {database.param} ESCAPE '\\'"
+
+
+def contains_param(text: str) -> str:
+    return f"%{_like_escape(text)}%"
+
+
+def json_bool_param(value: bool) -> Any:
+    """What a JSON boolean read by ``json_value_sql`` equals: 1/0 on SQLite, 'true'/'false' text
+    on PostgreSQL."""
+    if is_postgres():
+        return "true" if value else "false"
+    return int(value)
 
 
 def text_sql(column: str) -> str:

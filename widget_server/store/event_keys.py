@@ -319,9 +319,29 @@ class Indexer(FileWorker):
 indexer = Indexer()
 
 
+@contextmanager
+def writes_paused() -> Iterator[None]:
+    """No index pass and no ingest writer while the block changes stored events (on SQLite:
+    passes first, the order every writer takes the two locks in). PostgreSQL needs no pause."""
+    if not is_sqlite():
+        yield
+        return
+    path = database.obj.database
+    keys, writers = keys_lock(path), FileLock(lock_path(path))
+    try:
+        with keys, writers:
+            yield
+    finally:
+        writers.close()
+        keys.close()
+
+
 def forget(app_id: int, actors: list[str], rows: list[tuple]) -> None:
     """Drop the keys of erased events (``rows``: id, name, timestamp) of ``actors``, inside the
-    caller's transaction; events in the tail are passed as tombstones later (users.data)."""
+    caller's transaction; events in the tail are passed as tombstones later (users.data).
+    PostgreSQL keeps no key tables: nothing to drop."""
+    if not is_sqlite():
+        return
     p = database.param
     (watermark,) = database.execute_sql("SELECT indexed_through FROM event_index_state").fetchone()
     database.execute_sql(

@@ -18,7 +18,6 @@ stop sending the user's events first.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from typing import Iterator
@@ -38,9 +37,8 @@ from ..share.public_url import public_base
 from ..share.shares import upload_named_by
 from ..share.uploads import stored_name, upload_dir
 from ..store import dialect, event_keys
-from ..store.db import database, is_sqlite, write_transaction
+from ..store.db import database, write_transaction
 from ..store.models import MAX_ID, App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
-from ..store.sqlite_files import FileLock, lock_path
 
 bp = Blueprint("user_data", __name__)
 users = AppGroup("users", help="Export or erase what Recap keeps about a user.")
@@ -104,13 +102,12 @@ def _iso(ms: float | None) -> str | None:
 def erase_user(app_id: int, user_id: str) -> dict[str, int]:
     """Erase ``user_id`` of app ``app_id``; how many of each thing went."""
     actors = [actor for actor, _ in actor_pairs(app_id, [user_id])]
-    with _writers_locked(), write_transaction():
+    with event_keys.writes_paused(), write_transaction():
         rows = _event_rows(app_id, actors, "e.id, e.name, e.timestamp")
         ids = [row[0] for row in rows]
         for chunk in dialect.chunks(ids):
             database.execute_sql(TOMBSTONE.format(ids=", ".join([database.param] * len(chunk))), chunk)
-        if is_sqlite():
-            event_keys.forget(app_id, actors, rows)
+        event_keys.forget(app_id, actors, rows)
         shares = list(Share.select().where((Share.app == app_id) & (Share.user_id == user_id)))
         uploads = _uploads(app_id, user_id, shares)
         counts = {
@@ -161,23 +158,6 @@ def _shown_uploads(app_id: int, user_id: str, shares: list[Share]) -> list[str]:
 def _photo(profile: Profile | None) -> Upload | None:
     traits = profile.traits if profile is not None and isinstance(profile.traits, dict) else {}
     return upload_named_by(traits.get("photo_url"), profile.app_id) if traits else None
-
-
-@contextlib.contextmanager
-def _writers_locked() -> Iterator[None]:
-    """On SQLite, no index pass and no ingest writer while the events change (passes first,
-    the order every writer takes them in)."""
-    if not is_sqlite():
-        yield
-        return
-    path = database.obj.database
-    keys, writers = event_keys.keys_lock(path), FileLock(lock_path(path))
-    try:
-        with keys, writers:
-            yield
-    finally:
-        writers.close()
-        keys.close()
 
 
 @bp.post("/v1/users/export")

@@ -1,114 +1,65 @@
-"""The story JSON, as a marshmallow schema: the documented shape every consumer relies on
-(docs/STORIES.md). The server never loads stories back, so only the tests hold it."""
+"""Holds a story to its documented shape at run time: the TypedDicts of
+widget_server/engine/story_shape.py, the one definition the engine and the share package are
+typed with (docs/STORIES.md). Every key present, none more, each value of its declared type."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import types
+import typing
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 
-from widget_server.engine.template_schema import FRAME_KINDS
-
-
-class Theme(Schema):
-    background = fields.String(required=True)
-    foreground = fields.String(required=True)
-    accent = fields.String(required=True)
+from widget_server.engine.story_shape import Story
 
 
-class Background(Schema):
-    color = fields.String(allow_none=True, required=True)
-    gradient = fields.List(fields.String(), allow_none=True, required=True)
-    image = fields.String(allow_none=True, required=True)
+def story_problems(story: Any) -> list[str]:
+    """Where ``story`` differs from ``Story``: one line per difference, empty when it fits."""
+    return list(_problems(story, Story, "story"))
 
 
-class Stat(Schema):
-    value = fields.String(required=True)
-    raw = fields.Raw(allow_none=True, required=True)
-    unit = fields.String(allow_none=True, required=True)
-    caption = fields.String(allow_none=True, required=True)
+def _problems(value: Any, shape: Any, where: str) -> typing.Iterator[str]:
+    origin = get_origin(shape)
+    if is_typeddict(shape):
+        if not isinstance(value, dict):
+            yield f"{where}: {type(value).__name__}, not an object"
+            return
+        fields = get_type_hints(shape)
+        for missing in fields.keys() - value.keys():
+            yield f"{where}.{missing}: missing"
+        for extra in value.keys() - fields.keys():
+            yield f"{where}.{extra}: not part of the shape"
+        for key in fields.keys() & value.keys():
+            yield from _problems(value[key], fields[key], f"{where}.{key}")
+    elif origin in (Union, types.UnionType):
+        options = get_args(shape)
+        if value is None and type(None) in options:
+            return
+        kinds = [option for option in options if option is not type(None)]
+        if len(kinds) == 1:  # X | None holding something: what differs from X
+            yield from _problems(value, kinds[0], where)
+        elif not any(not list(_problems(value, option, where)) for option in kinds):
+            yield f"{where}: {value!r} is none of {options}"
+    elif origin is Literal:
+        if value not in get_args(shape):
+            yield f"{where}: {value!r} is not one of {get_args(shape)}"
+    elif origin is list:
+        if not isinstance(value, list):
+            yield f"{where}: {type(value).__name__}, not a list"
+            return
+        for i, item in enumerate(value):
+            yield from _problems(item, get_args(shape)[0], f"{where}[{i}]")
+    elif origin is dict:
+        if not isinstance(value, dict):
+            yield f"{where}: {type(value).__name__}, not an object"
+    elif shape is Any:
+        return
+    elif shape is type(None):
+        if value is not None:
+            yield f"{where}: {value!r}, not null"
+    elif shape is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            yield f"{where}: {value!r}, not a number"
+    elif shape is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            yield f"{where}: {value!r}, not an integer"
+    elif not isinstance(value, shape):
+        yield f"{where}: {value!r}, not a {shape.__name__}"
 
-
-class Item(Schema):
-    rank = fields.Integer(required=True)
-    label = fields.String(required=True)
-    value = fields.String(allow_none=True, required=True)
-    image = fields.String(allow_none=True, required=True)
-
-
-class Media(Schema):
-    src = fields.String(required=True)
-    alt = fields.String(required=True)
-    poster = fields.String(allow_none=True, required=True)
-
-
-class Chart(Schema):
-    type = fields.String(required=True, validate=validate.OneOf(("bar", "line", "radial")))
-    labels = fields.List(fields.String(), required=True)
-    values = fields.List(fields.Float(), required=True)
-    highlight = fields.Integer(allow_none=True, required=True)
-    caption = fields.String(allow_none=True, required=True)
-
-
-class Button(Schema):
-    id = fields.String(required=True)
-    label = fields.String(required=True)
-    action = fields.String(required=True, validate=validate.OneOf(("deep_link", "url", "share", "event")))
-    href = fields.String(allow_none=True, required=True)
-    event = fields.String(allow_none=True, required=True)
-    properties = fields.Dict(allow_none=True, required=True)
-
-
-class Frame(Schema):
-    id = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(FRAME_KINDS))
-    duration_ms = fields.Integer(allow_none=True, required=True)
-    background = fields.Nested(Background, required=True)
-    title = fields.String(allow_none=True, required=True)
-    subtitle = fields.String(allow_none=True, required=True)
-    body = fields.String(allow_none=True, required=True)
-    stat = fields.Nested(Stat, allow_none=True, required=True)
-    items = fields.List(fields.Nested(Item), allow_none=True, required=True)
-    media = fields.Nested(Media, allow_none=True, required=True)
-    chart = fields.Nested(Chart, allow_none=True, required=True)
-    buttons = fields.List(fields.Nested(Button), required=True)
-
-
-class CardStat(Schema):
-    label = fields.String(required=True)
-    value = fields.String(required=True)
-
-
-class CardList(Schema):
-    title = fields.String(required=True)
-    items = fields.List(fields.String(), required=True)
-
-
-class Card(Schema):
-    title = fields.String(required=True)
-    subtitle = fields.String(allow_none=True, required=True)
-    stats = fields.List(fields.Nested(CardStat), required=True)
-    list = fields.Nested(CardList, allow_none=True, required=True)
-    image = fields.String(allow_none=True, required=True)
-    theme = fields.Nested(Theme, required=True)
-    footer = fields.String(required=True)
-
-
-class Period(Schema):
-    label = fields.String(required=True)
-    start = fields.String(required=True)
-    end = fields.String(required=True)
-
-
-class AppInfo(Schema):
-    name = fields.String(required=True)
-    deep_link_scheme = fields.String(allow_none=True, required=True)
-
-
-class StorySchema(Schema):
-    template = fields.String(required=True)
-    title = fields.String(required=True)
-    period = fields.Nested(Period, required=True)
-    generated_at = fields.String(required=True)
-    source = fields.String(required=True, validate=validate.OneOf(("on_demand", "precomputed")))
-    app = fields.Nested(AppInfo, required=True)
-    theme = fields.Nested(Theme, required=True)
-    frames = fields.List(fields.Nested(Frame), required=True, validate=validate.Length(min=1))
-    card = fields.Nested(Card, required=True)

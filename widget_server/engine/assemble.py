@@ -5,7 +5,7 @@ import hashlib
 import json
 import logging
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal, cast
 from urllib.parse import urlparse
 
 from ..errors import NotFound
@@ -15,17 +15,18 @@ from .errors import NotEligible
 from .expressions import ExpressionFailed, is_number, render, story_globals, truthy
 from .frames import Renderer
 from .periods import Period, resolve
+from .story_shape import Story, Theme
 from .template_schema import COLOR
 from .templates import StoryTemplate, registry
 from .users import actor_pairs, utc_offsets
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THEME = {"background": "#121212", "foreground": "#ffffff", "accent": "#1ed760"}
+DEFAULT_THEME: dict[str, str] = {"background": "#121212", "foreground": "#ffffff", "accent": "#1ed760"}
 
 
 def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime | None = None,
-                   fresh: bool = False) -> dict:
+                   fresh: bool = False) -> Story:
     """The story JSON for ``user_id`` (see docs/STORIES.md).
 
     Raises NotFound for an unknown app or template and NotEligible when a rule is not met.
@@ -49,7 +50,7 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     return outcome
 
 
-def precomputed(app: App, template: StoryTemplate, period_key: str, user_id: str) -> dict | None:
+def precomputed(app: App, template: StoryTemplate, period_key: str, user_id: str) -> Story | None:
     """The user's built story, if one was built for this period from what the template and the
     app's settings are now."""
     row = (PrecomputedStory.select(PrecomputedStory.story)
@@ -57,7 +58,7 @@ def precomputed(app: App, template: StoryTemplate, period_key: str, user_id: str
                   & (PrecomputedStory.period_key == period_key) & (PrecomputedStory.user_id == user_id)
                   & (PrecomputedStory.built_from == built_from(template, app)))
            .tuples().first())
-    return json.loads(row[0]) if row else None
+    return cast(Story, json.loads(row[0])) if row else None  # stored by the build, of this shape
 
 
 def built_from(template: StoryTemplate, app: App) -> str:
@@ -71,8 +72,8 @@ def built_from(template: StoryTemplate, app: App) -> str:
 
 
 def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: list[str], *,
-                  now: datetime | None = None, source: str = "on_demand",
-                  offsets: dict[str, int] | None = None) -> dict[str, dict | NotEligible]:
+                  now: datetime | None = None, source: Literal["on_demand", "precomputed"] = "on_demand",
+                  offsets: dict[str, int] | None = None) -> dict[str, Story | NotEligible]:
     """Stories for several users at once: one slice, one query per metric kind for all of them
     (``offsets``: the users' ``utc_offsets`` when the caller has them already)."""
     now = now or datetime.now(timezone.utc)
@@ -88,7 +89,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
     theme = _theme(template, app)
     footer = _footer(app)
     generated = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    out: dict[str, dict | NotEligible] = {}
+    out: dict[str, Story | NotEligible] = {}
     for uid in user_ids:
         context = {**values[uid], **base, "user": users[uid]}
         try:
@@ -124,13 +125,11 @@ def _check_eligibility(template: StoryTemplate, period: Period, context: dict[st
                 "rule": f"eligibility[{i}]", "when": rule["when"], "period": period.as_json()})
 
 
-def _theme(template: StoryTemplate, app: App) -> dict[str, str]:
-    theme = {**DEFAULT_THEME, **template.spec.get("theme", {})}
+def _theme(template: StoryTemplate, app: App) -> Theme:
     brand = app.brand if isinstance(app.brand, dict) else {}
-    for key in DEFAULT_THEME:
-        if isinstance(brand.get(key), str) and COLOR.match(brand[key]):
-            theme[key] = brand[key]
-    return theme
+    theme: dict[str, str] = {**DEFAULT_THEME, **template.spec.get("theme", {})}
+    theme.update({key: brand[key] for key in DEFAULT_THEME if isinstance(brand.get(key), str) and COLOR.match(brand[key])})
+    return cast(Theme, theme)  # the template schema checked the template's keys, these are the default's
 
 
 def _footer(app: App) -> str:
@@ -138,8 +137,8 @@ def _footer(app: App) -> str:
     return host or app.name
 
 
-def _story(template: StoryTemplate, app: App, period: Period, context: dict[str, Any], theme: dict,
-           footer: str, generated: str, source: str, uid: str) -> dict[str, Any]:
+def _story(template: StoryTemplate, app: App, period: Period, context: dict[str, Any], theme: Theme,
+           footer: str, generated: str, source: Literal["on_demand", "precomputed"], uid: str) -> Story:
     renderer = Renderer(context, f"{template.id}|{uid}", app.deep_link_scheme)
     frames = [f for f in (renderer.frame(spec) for spec in template.spec["frames"]) if f is not None]
     try:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, Literal, overload
 
 from .expressions import ExpressionFailed, evaluate, is_number, pick_variant, render, truthy
+from .story_shape import Background, Button, Card, CardList, CardStat, Chart, Frame, Item, Media, Stat, Theme
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,15 @@ class Renderer:
         self.seed = seed
         self.scheme = deep_link_scheme
 
-    def text(self, value: str | list[str] | None, where: str, extra: dict | None = None,
+    @overload
+    def text(self, value: str | list[str] | None, where: str, extra: dict[str, Any] | None = None, *,
+             required: Literal[True]) -> str: ...
+
+    @overload
+    def text(self, value: str | list[str] | None, where: str, extra: dict[str, Any] | None = None,
+             required: bool = False) -> str | None: ...
+
+    def text(self, value: str | list[str] | None, where: str, extra: dict[str, Any] | None = None,
              required: bool = False) -> str | None:
         if value is None:
             if required:
@@ -41,7 +50,7 @@ class Renderer:
             return None
         return out
 
-    def url(self, value: str | None, where: str, extra: dict | None = None) -> str | None:
+    def url(self, value: str | None, where: str, extra: dict[str, Any] | None = None) -> str | None:
         """A rendered http(s) or server-relative URL; anything else (javascript:, data:) fails."""
         if not value:
             return None
@@ -52,7 +61,7 @@ class Renderer:
 
     # --- frames ---
 
-    def frame(self, spec: dict) -> dict | None:
+    def frame(self, spec: dict[str, Any]) -> Frame | None:
         if "when" in spec and not truthy(spec["when"], self.context):
             return None
         try:
@@ -68,9 +77,9 @@ class Renderer:
             log.debug("frame %s skipped: %s", spec["id"], exc)
             return None
 
-    def _frame(self, spec: dict, seed: str) -> dict:
+    def _frame(self, spec: dict[str, Any], seed: str) -> Frame:
         kind = spec["kind"]
-        frame: dict[str, Any] = {
+        frame: Frame = {
             "id": spec["id"], "kind": kind,
             "duration_ms": spec.get("duration_ms", None if kind == "video" else DEFAULT_DURATION_MS),
             "background": self.background(spec.get("background"), seed),
@@ -85,7 +94,7 @@ class Renderer:
         }
         return frame
 
-    def background(self, spec: dict | None, seed: str) -> dict[str, Any]:
+    def background(self, spec: dict[str, Any] | None, seed: str) -> Background:
         spec = spec or {}
         image = None
         if spec.get("image"):
@@ -95,7 +104,7 @@ class Renderer:
                 image = None  # a missing background picture is not worth losing the frame
         return {"color": spec.get("color"), "gradient": spec.get("gradient"), "image": image}
 
-    def stat(self, spec: dict, seed: str) -> dict[str, Any]:
+    def stat(self, spec: dict[str, Any], seed: str) -> Stat:
         raw = None
         if "raw" in spec:
             raw = evaluate(spec["raw"], self.context)
@@ -110,11 +119,11 @@ class Renderer:
                 "unit": self.text(spec.get("unit"), f"{seed}.stat.unit"),
                 "caption": self.text(spec.get("caption"), f"{seed}.stat.caption")}
 
-    def items(self, spec: dict, seed: str) -> list[dict[str, Any]]:
+    def items(self, spec: dict[str, Any], seed: str) -> list[Item]:
         source = self.context.get(spec["metric"])
         if not isinstance(source, list) or not source:
             raise ExpressionFailed(f"list {spec['metric']} is empty")
-        out = []
+        out: list[Item] = []
         for i, item in enumerate(source[:spec.get("limit", 5)]):
             extra = {"item": item}
             label = self.text(spec.get("label", "{{ item.label }}"), f"{seed}.list.label", extra, required=True)
@@ -128,7 +137,7 @@ class Renderer:
             out.append({"rank": i + 1, "label": label, "value": value, "image": image})
         return out
 
-    def media(self, spec: dict, seed: str) -> dict[str, Any]:
+    def media(self, spec: dict[str, Any], seed: str) -> Media:
         src = self.url(spec["src"], f"{seed}.media.src")
         if not src:
             raise ExpressionFailed("media.src is missing")
@@ -137,15 +146,15 @@ class Renderer:
             poster = self.url(spec["poster"], f"{seed}.media.poster")
         return {"src": src, "alt": self.text(spec.get("alt"), f"{seed}.media.alt") or "", "poster": poster}
 
-    def chart(self, spec: dict, seed: str) -> dict[str, Any]:
+    def chart(self, spec: dict[str, Any], seed: str) -> Chart:
         series = self.context.get(spec["metric"])
         if not isinstance(series, dict) or not series.get("total"):
             raise ExpressionFailed(f"chart {spec['metric']} has no data")
         return {"type": spec.get("type", "bar"), "labels": list(series["labels"]), "values": list(series["values"]),
                 "highlight": series.get("peak_index"), "caption": self.text(spec.get("caption"), f"{seed}.chart.caption")}
 
-    def buttons(self, specs: list[dict], seed: str) -> list[dict[str, Any]]:
-        out = []
+    def buttons(self, specs: list[dict[str, Any]], seed: str) -> list[Button]:
+        out: list[Button] = []
         for spec in specs:
             try:
                 out.append(self.button(spec, f"{seed}.buttons.{spec['id']}"))
@@ -153,7 +162,7 @@ class Renderer:
                 log.debug("button %s dropped: %s", spec["id"], exc)
         return out
 
-    def button(self, spec: dict, seed: str) -> dict[str, Any]:
+    def button(self, spec: dict[str, Any], seed: str) -> Button:
         action = spec["action"]
         href = None
         if action == "deep_link":
@@ -171,8 +180,8 @@ class Renderer:
 
     # --- the final card ---
 
-    def card(self, spec: dict, theme: dict[str, str], footer: str) -> dict[str, Any]:
-        stats = []
+    def card(self, spec: dict[str, Any], theme: Theme, footer: str) -> Card:
+        stats: list[CardStat] = []
         for i, stat in enumerate(spec.get("stats", [])):
             if "when" in stat and not truthy(stat["when"], self.context):
                 continue
@@ -181,7 +190,7 @@ class Renderer:
                               "value": self.text(stat["value"], f"card.stats.{i}.value", required=True)})
             except ExpressionFailed:
                 continue
-        card_list = None
+        card_list: CardList | None = None
         if spec.get("list"):
             source = self.context.get(spec["list"]["metric"])
             shown = source[:spec["list"]["limit"]] if isinstance(source, list) else []
@@ -208,7 +217,7 @@ class Renderer:
         except ExpressionFailed:
             return None
 
-    def card_frame(self, spec: dict, card: dict) -> dict[str, Any]:
+    def card_frame(self, spec: dict[str, Any], card: Card) -> Frame:
         buttons = spec.get("buttons") or [{"id": "share", "label": "Share", "action": "share"}]
         return {"id": "card", "kind": "card", "duration_ms": spec.get("duration_ms", CARD_DURATION_MS),
                 "background": self.background(spec.get("background"), "card"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from .expressions import MONTHS
+from .story_shape import StoryPeriod
 
 DAY_MS = 86_400_000
 # The widest UTC offsets in use (+14:00, -12:00): a UTC range this much wider than the local
@@ -53,7 +54,7 @@ class Period:
         return Period(f"d{self.days}:{end.isoformat()}", f"The {self.days} days before", start, end,
                       "last_days", self.spec)
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> StoryPeriod:
         return {"label": self.label, "start": self.start.isoformat(), "end": self.end.isoformat()}
 
     @property

@@ -7,6 +7,7 @@ from datetime import date
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .expressions import is_number
+from .story_shape import FRAME_KINDS
 
 IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 # The one rule for a template id, read by the schema and by every route that takes one (stories,
@@ -23,7 +24,6 @@ SQL_KINDS = ("count", "sum", "avg", "min", "max", "distinct", "top", "share", "f
              "streak", "series", "record_day")
 LATER_KINDS = ("peak_month", "percentile", "change", "tier", "derived", "label")
 METRIC_KINDS = SQL_KINDS + LATER_KINDS
-FRAME_KINDS = ("text", "stat", "list", "image", "gif", "video", "chart", "card")
 SCALAR_KINDS = ("count", "sum", "avg", "min", "max", "distinct", "share")
 NUMBER_KINDS = SCALAR_KINDS + ("derived",)  # what a tier or an eligibility 'min' can compare
 NUMBER_KINDS_TEXT = "use a count, sum, avg, min, max, distinct, share or derived metric"

@@ -4,10 +4,11 @@ from __future__ import annotations
 import colorsys
 import io
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, TypeVar
 
 from PIL import Image, ImageDraw
 
+from ..engine.story_shape import Card
 from . import qr
 from .drawing import (
     ELLIPSIS,
@@ -27,6 +28,8 @@ from .drawing import (
     rounded_panel,
     wrap,
 )
+
+T = TypeVar("T")
 
 # Bump when the drawing changes: cached images are keyed by it, so old renders are not served.
 RENDER_VERSION = 2
@@ -94,24 +97,28 @@ class CardContent:
     photo: Image.Image | None = None
 
     @classmethod
-    def from_card(cls, card: dict[str, Any], *, app_name: str = "", period: str = "",
+    def from_card(cls, card: Card, *, app_name: str = "", period: str = "",
                   caption: str | None = None, photo: Image.Image | None = None) -> "CardContent":
-        """Read the story contract's Card dict defensively: templates are written by people."""
+        """Read a story's card (``story_shape.Card``) defensively: shares frozen by older
+        versions, and templates written by people, may leave fields out."""
         def text(value: Any) -> str:
             if not isinstance(value, (str, int, float)):
                 return ""
             # One line of words: a newline in an event property would cut the card's text.
             return printable(" ".join(str(value).split())).replace("'", "’")  # typographic apostrophes
 
-        raw_stats = card.get("stats") if isinstance(card.get("stats"), list) else []
-        stats = [(text(s.get("label")), text(s.get("value"))) for s in raw_stats if isinstance(s, dict)]
-        listing = card.get("list") if isinstance(card.get("list"), dict) else {}
-        raw_items = listing.get("items") if isinstance(listing.get("items"), list) else []
-        items = [text(i) or ELLIPSIS for i in raw_items]  # every entry keeps its rank
-        theme = card.get("theme") if isinstance(card.get("theme"), dict) else {}
-        return cls(title=text(card.get("title")), subtitle=text(card.get("subtitle")),
+        def of(value: Any, kind: type[T]) -> T:
+            return value if isinstance(value, kind) else kind()
+
+        fields: dict[str, Any] = dict(card)
+        stats = [(text(s.get("label")), text(s.get("value"))) for s in of(fields.get("stats"), list)
+                 if isinstance(s, dict)]
+        listing = of(fields.get("list"), dict)
+        items = [text(i) or ELLIPSIS for i in of(listing.get("items"), list)]  # every entry keeps its rank
+        theme = of(fields.get("theme"), dict)
+        return cls(title=text(fields.get("title")), subtitle=text(fields.get("subtitle")),
                    stats=[s for s in stats if s[1]][:MAX_STATS], list_title=text(listing.get("title")),
-                   items=items[:MAX_ITEMS], footer=text(card.get("footer")), app_name=text(app_name),
+                   items=items[:MAX_ITEMS], footer=text(fields.get("footer")), app_name=text(app_name),
                    period=text(period), caption=text(caption), theme=theme, photo=photo)
 
 

@@ -18,6 +18,7 @@ from ..errors import Gone
 from ..store import private_files
 from ..store.models import Share
 from . import cards, qr, uploads
+from .frozen import FrozenShare
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +87,11 @@ def modules_of(share: Share) -> qr.Matrix:
 
 
 def content_of(share: Share) -> cards.CardContent:
-    frozen = share.card
+    frozen: FrozenShare = share.card
     photo: Image.Image | None = None
     if share.upload_id:
         photo = uploads.open_stored(share.upload, PHOTO_DECODE_SIZE)
-    return cards.CardContent.from_card(frozen.get("card") or {}, app_name=(frozen.get("app") or {}).get("name", ""),
+    return cards.CardContent.from_card(frozen["card"], app_name=(frozen.get("app") or {}).get("name", ""),
                                        period=frozen.get("period") or "", caption=frozen.get("caption"),
                                        photo=photo)
 

@@ -14,6 +14,7 @@ from ..auth import Caller
 from ..errors import Gone, NotFound, ValidationFailed
 from ..store.models import App, Share, Upload
 from . import images, limits, qr, tokens
+from .frozen import FrozenShare, SharedApp
 from .public_url import public_base
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ SHARE_SWEEP_ROWS = 500  # and how many at a time
 UPLOAD_PATH = re.compile(r"/u/([A-Za-z0-9_-]{22})\.(?:jpg|png)$")
 
 
-def website(app: dict[str, Any]) -> str | None:
+def website(app: SharedApp | dict[str, Any]) -> str | None:
     """The app's web base (``share_base_url``) when it is an http(s) URL, without a trailing slash."""
     base = str(app.get("share_base_url") or "").rstrip("/")
     return base if base.startswith(("https://", "http://")) else None
@@ -55,7 +56,7 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
 
 
 def _frozen_card(caller: Caller, template_id: str, caption: str | None,
-                 upload: Upload | None) -> tuple[dict[str, Any], Upload | None]:
+                 upload: Upload | None) -> tuple[FrozenShare, Upload | None]:
     """What a share of the caller's story shows, assembled now, and the picture on it."""
     from ..stories.routes import story_for
 
@@ -68,10 +69,10 @@ def _frozen_card(caller: Caller, template_id: str, caption: str | None,
     if upload is None:
         upload = upload_named_by(card.get("image"), caller.app_id)
     app = App.get_by_id(caller.app_id)
-    frozen: dict[str, Any] = {
+    frozen: FrozenShare = {
         "card": card,
-        "story_title": story.get("title"),
-        "period": (story.get("period") or {}).get("label") or "",
+        "story_title": story["title"],
+        "period": story["period"]["label"],
         "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme,
                 "share_base_url": app.share_base_url},
         "caption": caption or None,
@@ -79,12 +80,12 @@ def _frozen_card(caller: Caller, template_id: str, caption: str | None,
     return frozen, upload
 
 
-def _content(frozen: dict[str, Any]) -> str:
+def _content(frozen: FrozenShare) -> str:
     """A frozen card as comparable text (its QR code follows from its URL, so it is left out)."""
     return json.dumps({k: v for k, v in frozen.items() if k != "qr"}, sort_keys=True, default=str)
 
 
-def _live_share_of(caller: Caller, template_id: str, frozen: dict[str, Any], upload: Upload | None,
+def _live_share_of(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload | None,
                    base: str) -> Share | None:
     """The caller's live share of exactly this card, with a link on today's base, if any."""
     content = _content(frozen)
@@ -100,7 +101,7 @@ def _live_share_of(caller: Caller, template_id: str, frozen: dict[str, Any], upl
     return None
 
 
-def _store(caller: Caller, template_id: str, frozen: dict[str, Any], upload: Upload | None, base: str) -> Share:
+def _store(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload | None, base: str) -> Share:
     share_id = tokens.new_share_id()
     url = f"{base}/s/{tokens.dumps(share_id)}"
     frozen = {**frozen, "qr": qr.pack(qr.matrix(url))}

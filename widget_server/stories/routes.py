@@ -8,6 +8,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from ..auth import Caller, require_viewer_or_secret
 from ..engine import TemplateInvalid, assemble_story, registry
 from ..engine.errors import StoryUnavailable
+from ..engine.story_shape import Story
 from ..engine.templates import is_template_id, unknown_template
 from ..errors import ValidationFailed
 from ..store.models import MAX_ID
@@ -30,7 +31,7 @@ def show(template_id: str) -> Response:
     return response
 
 
-def story_for(caller: Caller, template_id: str, *, fresh: bool = False) -> dict:
+def story_for(caller: Caller, template_id: str, *, fresh: bool = False) -> Story:
     """The caller's story, as the HTTP routes (stories, shares) hand it out.
 
     Only the secret key may skip the built story (``fresh``): a viewer token's ``fresh`` is

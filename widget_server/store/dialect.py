@@ -5,8 +5,9 @@ Everything else goes through peewee. Placeholders come from the bound database (
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from .db import database, is_postgres, is_sqlite
 from .sqlite_files import sqlite_writer

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
@@ -30,7 +31,7 @@ def show(template_id: str) -> Response:
     return response
 
 
-def story_for(caller: Caller, template_id: str, *, fresh: bool = False) -> dict:
+def story_for(caller: Caller, template_id: str, *, fresh: bool = False) -> dict[str, Any]:
     """The caller's story, as the HTTP routes (stories, shares) hand it out.
 
     Only the secret key may skip the built story (``fresh``): a viewer token's ``fresh`` is
@@ -38,6 +39,7 @@ def story_for(caller: Caller, template_id: str, *, fresh: bool = False) -> dict:
     however many events they sent themselves. A viewer is never told why a template is invalid
     (its file path and reasons): the registry logs them, and the secret key is answered them.
     """
+    assert caller.user_id is not None  # a story's caller names its user (require_viewer_or_secret)
     try:
         return assemble_story(caller.app_id, template_id, caller.user_id, fresh=fresh and caller.kind == "secret")
     except TemplateInvalid:

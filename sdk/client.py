@@ -280,9 +280,9 @@ def _copy(field: str, value: Properties | None) -> dict[str, Any] | None:
 
 
 def _positive(field: str, value: object, kind: type | tuple[type, ...], allow_zero: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if isinstance(value, bool) or not isinstance(value, kind) or not isinstance(value, (int, float)):
         raise TypeError(f"{field} must be a number")
-    if value < 0 or (value == 0 and not allow_zero):  # type: ignore[operator]
+    if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{field} must be {'>= 0' if allow_zero else '> 0'}")
 
 

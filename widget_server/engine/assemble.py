@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -25,7 +25,7 @@ DEFAULT_THEME = {"background": "#121212", "foreground": "#ffffff", "accent": "#1
 
 
 def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime | None = None,
-                   fresh: bool = False) -> dict:
+                   fresh: bool = False) -> dict[str, Any]:
     """The story JSON for ``user_id`` (see docs/STORIES.md).
 
     Raises NotFound for an unknown app or template and NotEligible when a rule is not met.
@@ -34,7 +34,7 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     app = App.get_or_none(App.id == app_id)
     if app is None:
         raise NotFound("No such app.", details={"app_id": app_id})
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     # The user's own today decides the period ("your last 7 days" ends on their local date). A
     # story built for another date's period is not theirs: it is assembled on demand instead.
     offsets = utc_offsets(template, app_id, [user_id], now)
@@ -49,7 +49,7 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     return outcome
 
 
-def precomputed(app: App, template: StoryTemplate, period_key: str, user_id: str) -> dict | None:
+def precomputed(app: App, template: StoryTemplate, period_key: str, user_id: str) -> dict[str, Any] | None:
     """The user's built story, if one was built for this period from what the template and the
     app's settings are now."""
     row = (PrecomputedStory.select(PrecomputedStory.story)
@@ -72,10 +72,10 @@ def built_from(template: StoryTemplate, app: App) -> str:
 
 def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: list[str], *,
                   now: datetime | None = None, source: str = "on_demand",
-                  offsets: dict[str, int] | None = None) -> dict[str, dict | NotEligible]:
+                  offsets: dict[str, int] | None = None) -> dict[str, dict[str, Any] | NotEligible]:
     """Stories for several users at once: one slice, one query per metric kind for all of them
     (``offsets``: the users' ``utc_offsets`` when the caller has them already)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     profiles = {p.user_id: p for p in Profile.select().where(
         (Profile.app_id == app.id) & Profile.user_id.in_(user_ids))}
     base = {**story_globals(), "period": period.as_json(), "template": {"id": template.id},
@@ -87,8 +87,8 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
                              names=template.used, offsets=offsets)
     theme = _theme(template, app)
     footer = _footer(app)
-    generated = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    out: dict[str, dict | NotEligible] = {}
+    generated = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out: dict[str, dict[str, Any] | NotEligible] = {}
     for uid in user_ids:
         context = {**values[uid], **base, "user": users[uid]}
         try:
@@ -138,7 +138,7 @@ def _footer(app: App) -> str:
     return host or app.name
 
 
-def _story(template: StoryTemplate, app: App, period: Period, context: dict[str, Any], theme: dict,
+def _story(template: StoryTemplate, app: App, period: Period, context: dict[str, Any], theme: dict[str, Any],
            footer: str, generated: str, source: str, uid: str) -> dict[str, Any]:
     renderer = Renderer(context, f"{template.id}|{uid}", app.deep_link_scheme)
     frames = [f for f in (renderer.frame(spec) for spec in template.spec["frames"]) if f is not None]

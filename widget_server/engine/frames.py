@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, Literal, overload
 
 from .expressions import ExpressionFailed, evaluate, is_number, pick_variant, render, truthy
 
@@ -27,7 +27,13 @@ class Renderer:
         self.seed = seed
         self.scheme = deep_link_scheme
 
-    def text(self, value: str | list[str] | None, where: str, extra: dict | None = None,
+    @overload
+    def text(self, value: str | list[str] | None, where: str, extra: dict[str, Any] | None = None, *,
+             required: Literal[True]) -> str: ...
+    @overload
+    def text(self, value: str | list[str] | None, where: str, extra: dict[str, Any] | None = None,
+             required: bool = False) -> str | None: ...
+    def text(self, value: str | list[str] | None, where: str, extra: dict[str, Any] | None = None,
              required: bool = False) -> str | None:
         if value is None:
             if required:
@@ -41,7 +47,7 @@ class Renderer:
             return None
         return out
 
-    def url(self, value: str | None, where: str, extra: dict | None = None) -> str | None:
+    def url(self, value: str | None, where: str, extra: dict[str, Any] | None = None) -> str | None:
         """A rendered http(s) or server-relative URL; anything else (javascript:, data:) fails."""
         if not value:
             return None
@@ -52,23 +58,24 @@ class Renderer:
 
     # --- frames ---
 
-    def frame(self, spec: dict) -> dict | None:
+    def frame(self, spec: dict[str, Any]) -> dict[str, Any] | None:
         if "when" in spec and not truthy(spec["when"], self.context):
             return None
         try:
             return self._frame(spec, spec["id"])
         except ExpressionFailed as exc:
+            failure = exc
             if "fallback" in spec:
                 merged = {k: v for k, v in spec.items() if k not in CONTENT_KEYS and k != "fallback"}
                 merged.update(spec["fallback"])
                 try:
                     return self._frame(merged, spec["id"] + "|fallback")
                 except ExpressionFailed as again:
-                    exc = again
-            log.debug("frame %s skipped: %s", spec["id"], exc)
+                    failure = again
+            log.debug("frame %s skipped: %s", spec["id"], failure)
             return None
 
-    def _frame(self, spec: dict, seed: str) -> dict:
+    def _frame(self, spec: dict[str, Any], seed: str) -> dict[str, Any]:
         kind = spec["kind"]
         frame: dict[str, Any] = {
             "id": spec["id"], "kind": kind,
@@ -85,7 +92,7 @@ class Renderer:
         }
         return frame
 
-    def background(self, spec: dict | None, seed: str) -> dict[str, Any]:
+    def background(self, spec: dict[str, Any] | None, seed: str) -> dict[str, Any]:
         spec = spec or {}
         image = None
         if spec.get("image"):
@@ -95,7 +102,7 @@ class Renderer:
                 image = None  # a missing background picture is not worth losing the frame
         return {"color": spec.get("color"), "gradient": spec.get("gradient"), "image": image}
 
-    def stat(self, spec: dict, seed: str) -> dict[str, Any]:
+    def stat(self, spec: dict[str, Any], seed: str) -> dict[str, Any]:
         raw = None
         if "raw" in spec:
             raw = evaluate(spec["raw"], self.context)
@@ -110,7 +117,7 @@ class Renderer:
                 "unit": self.text(spec.get("unit"), f"{seed}.stat.unit"),
                 "caption": self.text(spec.get("caption"), f"{seed}.stat.caption")}
 
-    def items(self, spec: dict, seed: str) -> list[dict[str, Any]]:
+    def items(self, spec: dict[str, Any], seed: str) -> list[dict[str, Any]]:
         source = self.context.get(spec["metric"])
         if not isinstance(source, list) or not source:
             raise ExpressionFailed(f"list {spec['metric']} is empty")
@@ -128,7 +135,7 @@ class Renderer:
             out.append({"rank": i + 1, "label": label, "value": value, "image": image})
         return out
 
-    def media(self, spec: dict, seed: str) -> dict[str, Any]:
+    def media(self, spec: dict[str, Any], seed: str) -> dict[str, Any]:
         src = self.url(spec["src"], f"{seed}.media.src")
         if not src:
             raise ExpressionFailed("media.src is missing")
@@ -137,14 +144,15 @@ class Renderer:
             poster = self.url(spec["poster"], f"{seed}.media.poster")
         return {"src": src, "alt": self.text(spec.get("alt"), f"{seed}.media.alt") or "", "poster": poster}
 
-    def chart(self, spec: dict, seed: str) -> dict[str, Any]:
+    def chart(self, spec: dict[str, Any], seed: str) -> dict[str, Any]:
         series = self.context.get(spec["metric"])
         if not isinstance(series, dict) or not series.get("total"):
             raise ExpressionFailed(f"chart {spec['metric']} has no data")
         return {"type": spec.get("type", "bar"), "labels": list(series["labels"]), "values": list(series["values"]),
-                "highlight": series.get("peak_index"), "caption": self.text(spec.get("caption"), f"{seed}.chart.caption")}
+                "highlight": series.get("peak_index"),
+                "caption": self.text(spec.get("caption"), f"{seed}.chart.caption")}
 
-    def buttons(self, specs: list[dict], seed: str) -> list[dict[str, Any]]:
+    def buttons(self, specs: list[dict[str, Any]], seed: str) -> list[dict[str, Any]]:
         out = []
         for spec in specs:
             try:
@@ -153,7 +161,7 @@ class Renderer:
                 log.debug("button %s dropped: %s", spec["id"], exc)
         return out
 
-    def button(self, spec: dict, seed: str) -> dict[str, Any]:
+    def button(self, spec: dict[str, Any], seed: str) -> dict[str, Any]:
         action = spec["action"]
         href = None
         if action == "deep_link":
@@ -171,7 +179,7 @@ class Renderer:
 
     # --- the final card ---
 
-    def card(self, spec: dict, theme: dict[str, str], footer: str) -> dict[str, Any]:
+    def card(self, spec: dict[str, Any], theme: dict[str, str], footer: str) -> dict[str, Any]:
         stats = []
         for i, stat in enumerate(spec.get("stats", [])):
             if "when" in stat and not truthy(stat["when"], self.context):
@@ -208,7 +216,7 @@ class Renderer:
         except ExpressionFailed:
             return None
 
-    def card_frame(self, spec: dict, card: dict) -> dict[str, Any]:
+    def card_frame(self, spec: dict[str, Any], card: dict[str, Any]) -> dict[str, Any]:
         buttons = spec.get("buttons") or [{"id": "share", "label": "Share", "action": "share"}]
         return {"id": "card", "kind": "card", "duration_ms": spec.get("duration_ms", CARD_DURATION_MS),
                 "background": self.background(spec.get("background"), "card"),

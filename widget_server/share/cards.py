@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import colorsys
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from PIL import Image, ImageDraw
 
@@ -48,7 +49,7 @@ class Palette:
     bottom: Color
 
     @classmethod
-    def from_theme(cls, theme: dict[str, Any] | None) -> "Palette":
+    def from_theme(cls, theme: dict[str, Any] | None) -> Palette:
         theme = theme or {}
         bg = parse_color(theme.get("background"), (18, 18, 18))
         fg = parse_color(theme.get("foreground"), (255, 255, 255))
@@ -74,7 +75,8 @@ def _hls(color: Color) -> tuple[float, float, float]:
 
 
 def _rgb(hue: float, light: float, sat: float) -> Color:
-    return tuple(round(c * 255) for c in colorsys.hls_to_rgb(hue, light, sat))  # type: ignore[return-value]
+    red, green, blue = (round(c * 255) for c in colorsys.hls_to_rgb(hue, light, sat))
+    return red, green, blue
 
 
 @dataclass
@@ -95,7 +97,7 @@ class CardContent:
 
     @classmethod
     def from_card(cls, card: dict[str, Any], *, app_name: str = "", period: str = "",
-                  caption: str | None = None, photo: Image.Image | None = None) -> "CardContent":
+                  caption: str | None = None, photo: Image.Image | None = None) -> CardContent:
         """Read the story contract's Card dict defensively: templates are written by people."""
         def text(value: Any) -> str:
             if not isinstance(value, (str, int, float)):
@@ -103,12 +105,12 @@ class CardContent:
             # One line of words: a newline in an event property would cut the card's text.
             return printable(" ".join(str(value).split())).replace("'", "’")  # typographic apostrophes
 
-        raw_stats = card.get("stats") if isinstance(card.get("stats"), list) else []
+        raw_stats: list[Any] = card["stats"] if isinstance(card.get("stats"), list) else []
         stats = [(text(s.get("label")), text(s.get("value"))) for s in raw_stats if isinstance(s, dict)]
-        listing = card.get("list") if isinstance(card.get("list"), dict) else {}
-        raw_items = listing.get("items") if isinstance(listing.get("items"), list) else []
+        listing: dict[str, Any] = card["list"] if isinstance(card.get("list"), dict) else {}
+        raw_items: list[Any] = listing["items"] if isinstance(listing.get("items"), list) else []
         items = [text(i) or ELLIPSIS for i in raw_items]  # every entry keeps its rank
-        theme = card.get("theme") if isinstance(card.get("theme"), dict) else {}
+        theme: dict[str, Any] = card["theme"] if isinstance(card.get("theme"), dict) else {}
         return cls(title=text(card.get("title")), subtitle=text(card.get("subtitle")),
                    stats=[s for s in stats if s[1]][:MAX_STATS], list_title=text(listing.get("title")),
                    items=items[:MAX_ITEMS], footer=text(card.get("footer")), app_name=text(app_name),
@@ -128,7 +130,7 @@ def encode_png(image: Image.Image) -> bytes:
         image.save(out, "PNG")
         return out.getvalue()
     # A nearest-neighbour sample is enough to find the palette, and 5× cheaper than averaging.
-    sample = image.resize((image.width // 4, image.height // 4), Image.NEAREST)
+    sample = image.resize((image.width // 4, image.height // 4), Image.Resampling.NEAREST)
     palette = sample.quantize(256, method=Image.Quantize.FASTOCTREE)
     indexed = image.quantize(palette=palette, dither=Image.Dither.NONE)
     indexed.save(out, "PNG", compress_level=1)
@@ -161,7 +163,7 @@ class Block(NamedTuple):
     priority: int
     height: int
     paint: Callable[[ImageDraw.ImageDraw, Image.Image, int], None]
-    smaller: "Block | None" = None
+    smaller: Block | None = None
 
 
 def _story_blocks(content: CardContent, pal: Palette, inner: int, margin: int) -> list[Block]:
@@ -184,9 +186,11 @@ def _story_blocks(content: CardContent, pal: Palette, inner: int, margin: int) -
         sub_face = font("Medium", 44)
         sub_lines = wrap(content.subtitle, sub_face, inner, 2)
         sub_step = line_height(sub_face, 1.3)
-        blocks.append(Block(6, sub_step * len(sub_lines) - 8, lambda d, img, y: [
-            d.text((margin, y + i * sub_step), line, font=sub_face, fill=pal.muted)
-            for i, line in enumerate(sub_lines)]))
+
+        def draw_subtitle(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
+            for i, line in enumerate(sub_lines):
+                d.text((margin, y + i * sub_step), line, font=sub_face, fill=pal.muted)
+        blocks.append(Block(6, sub_step * len(sub_lines) - 8, draw_subtitle))
     if content.stats:
         blocks.append(_hero_stat(content.stats[0], pal, inner, margin))
     if len(content.stats) > 1:
@@ -245,7 +249,7 @@ def _hero_stat(stat: tuple[str, str], pal: Palette, inner: int, margin: int) -> 
     def paint(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
         d.text((margin - 6, y + cap), value, font=value_face, fill=pal.accent, anchor="ls")
         d.text((margin, y + label_top), label_text, font=label_face, fill=pal.foreground, anchor="la")
-    return Block(1, label_top + label_face.size + 4, paint)
+    return Block(1, label_top + int(label_face.size) + 4, paint)  # (the size given: whole pixels)
 
 
 def _stat_row(stats: list[tuple[str, str]], pal: Palette, inner: int, margin: int) -> Block:
@@ -253,7 +257,7 @@ def _stat_row(stats: list[tuple[str, str]], pal: Palette, inner: int, margin: in
     faces = [fit_font(value, "ExtraBold", 96, column, 48) for _, value in stats]
     size = min(face.size for face in faces)
     value_face, label_face = font("ExtraBold", size), font("SemiBold", 32)
-    cap = -value_face.getbbox("0", anchor="ls")[1]
+    cap = -int(value_face.getbbox("0", anchor="ls")[1])  # (FreeType's boxes are whole pixels)
 
     labels = [wrap(label.upper(), label_face, column, 2) for label, _ in stats]
     label_lines = max(len(lines) for lines in labels)

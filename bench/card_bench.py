@@ -22,7 +22,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from PIL import Image
 from werkzeug.test import EnvironBuilder, run_wsgi_app
@@ -37,13 +37,13 @@ ARTISTS = ["Björk", "Caribou", "Rosalía", "Four Tet", "Radiohead", "Mitski", "
 
 
 def _events(user: str, index: int) -> list[dict]:
-    year = datetime.now(timezone.utc).year
-    start = int(datetime(year, 2, 1, 12, tzinfo=timezone.utc).timestamp() * 1000)
+    year = datetime.now(UTC).year
+    start = int(datetime(year, 2, 1, 12, tzinfo=UTC).timestamp() * 1000)
     out = [{"type": "identify", "userId": user, "traits": {"name": f"Listener {index}"},
-            "timestamp": datetime.fromtimestamp(start / 1000, timezone.utc).isoformat()}]
+            "timestamp": datetime.fromtimestamp(start / 1000, UTC).isoformat()}]
     for i in range(60 + index % 40):
         artist = ARTISTS[(i * (index + 3)) % len(ARTISTS)]
-        at = datetime.fromtimestamp((start + i * 3_600_000 * 30) / 1000, timezone.utc).isoformat()
+        at = datetime.fromtimestamp((start + i * 3_600_000 * 30) / 1000, UTC).isoformat()
         out.append({"type": "track", "event": "Song Played", "userId": user, "messageId": uuid.uuid4().hex,
                     "timestamp": at, "context": {"timezone": "Europe/Berlin"},
                     "properties": {"song_id": f"s{i % 9}", "song": f"Song {i % 9}", "artist": artist,

@@ -133,7 +133,8 @@ def prefill(path: str, app_id: int, target: int, factory: EventFactory) -> float
                           " AND sql IS NOT NULL").fetchall()
     for name, _ in indexes:
         con.execute(f'DROP INDEX "{name}"')
-    insert = f"INSERT INTO event ({', '.join(writer.EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(writer.EVENT_COLUMNS))})"
+    columns = writer.EVENT_COLUMNS
+    insert = f"INSERT INTO event ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     con.execute("BEGIN")
     for _ in range(target // BATCH):
         con.executemany(insert, rows_for(app_id, factory.batch()).rows)
@@ -334,8 +335,8 @@ def main() -> None:
         for number in range(args.rounds):
             size = count_events(path)
             raw = raw_round(path, app.id, [factory.batch() for _ in range(args.raw_rows // BATCH)])
-            rate, latencies = http_round(port, path, write_key, [factory.batch() for _ in range(args.http_events // BATCH)],
-                                         args.senders)
+            batches = [factory.batch() for _ in range(args.http_events // BATCH)]
+            rate, latencies = http_round(port, path, write_key, batches, args.senders)
             rounds.append(Round(raw, rate, latencies, size))
             print(f"round {number + 1}: {size:,} events before; raw {raw:,.0f} rows/s; http {rate:,.0f} events/s",
                   file=sys.stderr)
@@ -360,11 +361,14 @@ def report(args, rounds: list[Round], final: int, expected: int, indexed: bool, 
         ("store size while measuring", f"{rounds[0].size_before:,} → {final:,} events"),
         ("every accepted event stored", f"{'yes' if final == expected else 'NO'} ({final:,} of {expected:,})"),
         ("all of them indexed by the server's passes", "yes" if indexed else "NO (not within 60 s)"),
-        (f"raw sqlite3.executemany, {BATCH} rows/txn", f"{raw:,.0f} rows/s  (rounds {_spread([r.raw_rate for r in rounds])})"),
-        (f"HTTP /v1/batch, {BATCH}/batch, {args.senders} senders", f"{rate:,.0f} events/s  (rounds {_spread([r.http_rate for r in rounds])})"),
+        (f"raw sqlite3.executemany, {BATCH} rows/txn",
+         f"{raw:,.0f} rows/s  (rounds {_spread([r.raw_rate for r in rounds])})"),
+        (f"HTTP /v1/batch, {BATCH}/batch, {args.senders} senders",
+         f"{rate:,.0f} events/s  (rounds {_spread([r.http_rate for r in rounds])})"),
         ("HTTP ÷ raw", f"{rate / raw:.0%}"),
         ("request latency p50 / p99", f"{p50:.0f} ms / {p99:.0f} ms"),
-        ("validate: msgspec path / marshmallow", f"{fast_us:.1f} µs / {slow_us:.1f} µs per event ({slow_us / fast_us:.0f}×)"),
+        ("validate: msgspec path / marshmallow",
+         f"{fast_us:.1f} µs / {slow_us:.1f} µs per event ({slow_us / fast_us:.0f}×)"),
         ("server", f"gunicorn, {args.workers} gthread workers × {args.threads} threads"),
         ("load average before / after", f"{load_before:.2f} / {load_after:.2f} on {os.cpu_count()} cores"),
     ]

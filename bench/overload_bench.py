@@ -62,7 +62,7 @@ def main() -> None:
             print("  ".join(rows[-1]), file=sys.stderr)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
+        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
     print(f"{args.seconds:g} s per run, {args.batch}-event batches; load average before / after "
           f"{load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 

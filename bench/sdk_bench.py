@@ -39,8 +39,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
@@ -233,7 +234,7 @@ def outage(tenants: dict[str, tuple[int, str]], server: Server, store: Store, sp
     time.sleep(1.0)
     server.stop()
     down_at = time.monotonic()
-    for kind, (track, _) in clients.items():
+    for track, _ in clients.values():
         for seq in range(N_OUTAGE):
             track(seq)
     time.sleep(max(0.0, 5.0 - (time.monotonic() - down_at)))

@@ -21,14 +21,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Recap's demo: a music app (Soundwave) and a learning app (Lingo) with a year of "
                     "events sent through the Python SDK, served with their stories and share pages.")
     parser.add_argument("--users", type=int, default=300, help="users per app (default: 300)")
-    parser.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same data (default: 7)")
+    parser.add_argument("--seed", type=int, default=7,
+                        help="random seed; the same seed gives the same data (default: 7)")
     parser.add_argument("--port", type=int, default=8000,
                         help="widget server port on 127.0.0.1; the demo host page uses the next one (default: 8000)")
     parser.add_argument("--instance", type=Path, default=Path("instance/demo"),
                         help="instance folder: SQLite database, keys, uploads (default: instance/demo)")
     parser.add_argument("--no-serve", action="store_true", help="only generate the data, then exit")
     parser.add_argument("--force", action="store_true",
-                        help="send every event again even if this seed was generated already (the server keeps one copy)")
+                        help="send every event again even if this seed was generated already "
+                             "(the server keeps one copy)")
     args = parser.parse_args(argv)
     if not 1 <= args.users <= 100_000:
         parser.error("--users must be between 1 and 100000")
@@ -95,7 +97,7 @@ def serve(instance: Path, server: WidgetServer, apps: dict[str, DemoApp], args: 
         say(f"Widget server (gunicorn, 2 gthread workers): {server.url}   log: {server.log_path}")
         say(f"Demo host page (werkzeug, threaded):         {host.url}/")
         say()
-        for kind, app in apps.items():
+        for app in apps.values():
             say(f"{app.name} story ({app.template}) for {app.showcase_user}:")
             say(f"  {story_url(host.url, app)}")
         for kind, app in apps.items():

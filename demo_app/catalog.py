@@ -89,7 +89,7 @@ def build_catalog(seed: int, songs_per_artist: int = 14) -> Catalog:
 
     by_genre: dict[str, tuple[list[Song], list[float]]] = {}
     for genre in GENRES:
-        pairs = [(s, w) for s, w in zip(songs, weights) if s.genre == genre]
+        pairs = [(s, w) for s, w in zip(songs, weights, strict=True) if s.genre == genre]
         by_genre[genre] = ([s for s, _ in pairs], list(accumulate(w for _, w in pairs)))
     by_artist: dict[str, list[Song]] = {}
     for song in songs:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sdk
@@ -39,7 +39,7 @@ class Report:
 def year_window(today: date | None = None) -> tuple[date, date]:
     """1 January of this year through the day before yesterday (UTC): the year so far, and no
     local time in any zone (UTC-12 to UTC+14) falls in the future."""
-    end = (today or datetime.now(timezone.utc).date()) - timedelta(days=2)
+    end = (today or datetime.now(UTC).date()) - timedelta(days=2)
     return date(end.year, 1, 1), end
 
 

@@ -24,7 +24,7 @@ def picture(person: Person, seed: int, size: int = 384) -> bytes:
     draw = ImageDraw.Draw(image)
     for y in range(size):
         t = y / (size - 1)
-        draw.line([(0, y), (size, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
+        draw.line([(0, y), (size, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
     r = rng.randint(size // 10, size // 6)
     cx, cy = rng.randint(r, size - r), rng.randint(r, size // 2)
     draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(255, 244, 214))
@@ -69,4 +69,4 @@ def upload_for(app: DemoApp, host: str, people: list[Person], seed: int) -> dict
     who = chosen(people, seed)
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = list(pool.map(lambda p: upload(app, host, p, seed), who))
-    return {p.user_id: answer["url"] for p, answer in zip(who, answers)}
+    return {p.user_id: answer["url"] for p, answer in zip(who, answers, strict=True)}

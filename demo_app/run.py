@@ -35,7 +35,7 @@ class HostSite:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="demo-host", daemon=True)
 
-    def start(self) -> "HostSite":
+    def start(self) -> HostSite:
         self._thread.start()
         return self
 

@@ -53,7 +53,7 @@ class WidgetServer:
         self.threads = threads
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> "WidgetServer":
+    def start(self, timeout: float = 30.0) -> WidgetServer:
         if not port_is_free(self.port):
             raise ServerError(f"port {self.port} on 127.0.0.1 is in use; pick another with --port")
         # Only the instance folder: the demo always runs on its own embedded SQLite database.
@@ -98,7 +98,7 @@ class WidgetServer:
             process.kill()
             process.wait()
 
-    def __enter__(self) -> "WidgetServer":
+    def __enter__(self) -> WidgetServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -6,8 +6,8 @@ import random
 import secrets
 
 from flask import Flask, abort, redirect, render_template_string, request, session, url_for
-from werkzeug.wrappers import Response
 from werkzeug.test import Client as WSGIClient
+from werkzeug.wrappers import Response
 
 from sdk import Client
 from sdk.autocapture import WSGIMiddleware, from_flask_session

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -49,7 +49,7 @@ def listening_year(user: str, year: int) -> list[dict]:
     rng = random.Random(7)
     weights = [w for _, _, w in ARTISTS]
     events = []
-    start = datetime(year, 1, 3, tzinfo=timezone.utc)
+    start = datetime(year, 1, 3, tzinfo=UTC)
     for day in range(300):
         for _ in range(rng.randint(1, 5)):
             artist, genre, _ = rng.choices(ARTISTS, weights)[0]
@@ -79,7 +79,7 @@ def main(out_dir: Path) -> None:
         thread.start()
         base = f"http://127.0.0.1:{server.server_port}"
         try:
-            post(base + "/v1/batch", {"batch": listening_year("ana", datetime.now(timezone.utc).year)}, write_key)
+            post(base + "/v1/batch", {"batch": listening_year("ana", datetime.now(UTC).year)}, write_key)
             token = post(base + "/v1/viewer-tokens", {"user_id": "ana"}, secret_key)["token"]
             shoot(f"{base}/embed/year-in-music?token={token}", out_dir)
             post_engagement(base, secret_key)
@@ -93,7 +93,7 @@ def post_engagement(base: str, secret_key: str) -> None:
     """Two weeks of viewers, each leaving somewhere along the story, as the player reports them."""
     rng = random.Random(11)
     frames = ["intro", "minutes", "top-artists", "top-songs", "listening-clock", "personality", "card"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for n in range(120):
         token = post(base + "/v1/viewer-tokens", {"user_id": f"listener-{n}"}, secret_key)["token"]
         at = (now - timedelta(days=min(13, int(rng.expovariate(0.25))), minutes=rng.randint(0, 600))).isoformat()
@@ -105,11 +105,13 @@ def post_engagement(base: str, secret_key: str) -> None:
         if reached == len(frames):
             events.append(("story_completed", props))
             if rng.random() < 0.4:
-                events.append(("story_shared", {**props, "channel": rng.choice(["web_share_file", "clipboard", "host"])}))
+                channel = rng.choice(["web_share_file", "clipboard", "host"])
+                events.append(("story_shared", {**props, "channel": channel}))
         events.append(("story_closed", {**props, "progress": round(reached / len(frames), 3)}))
         batch = [{"type": "track", "event": name, "timestamp": at, "properties": p} for name, p in events]
-        request = urllib.request.Request(base + "/v1/batch", json.dumps({"batch": batch}).encode(), method="POST",
-                                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        request = urllib.request.Request(
+            base + "/v1/batch", json.dumps({"batch": batch}).encode(), method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
         urllib.request.urlopen(request, timeout=30).close()
 
 

@@ -4,10 +4,22 @@
     sdk.init("rcp_w_…", host="https://recap.example.com")
     sdk.track(user_id="u1", event="Song Played", properties={"artist": "Björk"})
 """
-from .client import (DEFAULT_HOST, VERSION, Client, alias, default_client, flush, group, identify, init, page,
-                     screen, shutdown, track)
-from .errors import (DeliveryFailed, EventRejected, EventTooLarge, NotDelivered, QueueFull, RecapError,
-                     Unreachable)
+from .client import (
+    DEFAULT_HOST,
+    VERSION,
+    Client,
+    alias,
+    default_client,
+    flush,
+    group,
+    identify,
+    init,
+    page,
+    screen,
+    shutdown,
+    track,
+)
+from .errors import DeliveryFailed, EventRejected, EventTooLarge, NotDelivered, QueueFull, RecapError, Unreachable
 
 __version__ = VERSION
 

@@ -6,7 +6,8 @@ as events.
 
 The event is recorded when the server closes the response, so its status and duration are
 final, and stamped with the moment the request arrived (a page view happens when it is asked
-for; requests that overlap keep the order they came in). Everything here runs inside try/except: a capture problem is logged, never raised.
+for; requests that overlap keep the order they came in). Everything here runs inside
+try/except: a capture problem is logged, never raised.
 """
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from .client import MAX_ID, Client, Id
 
@@ -87,9 +89,9 @@ class WSGIMiddleware:
         if skip:
             return self.app(environ, start_response)
         started = time.perf_counter()
-        seen: dict[str, Any] = {"status": 0, "arrived": dt.datetime.now(dt.timezone.utc)}
+        seen: dict[str, Any] = {"status": 0, "arrived": dt.datetime.now(dt.UTC)}
 
-        def recording_start_response(line: str, headers: list, exc_info: Any = None) -> Any:
+        def recording_start_response(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             # Read route and user now: Flask clears environ["werkzeug.request"] when the request
             # context ends, which is before the response is closed.
             self._observe(environ, seen, line)

@@ -22,8 +22,8 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .errors import RecapError
 from .queue import EventQueue, MemoryQueue, SpoolQueue, default_spool_path
@@ -39,8 +39,12 @@ MAX_ID = 200  # the server's limit on ids, event names and message ids (widget_s
 Id = str | int
 Properties = Mapping[str, Any]
 ErrorHandler = Callable[[RecapError], None]
+# One call as the caller's thread queues it: (type, user_id, anonymous_id, name, traits or
+# properties, context, timestamp, message_id, previousId or groupId, time.time()).
+Call = tuple[str, Id | None, Id | None, str | None, dict[str, Any] | None, Properties | None, dt.datetime | None,
+             str | None, Id | None, float]
 
-_live: "weakref.WeakSet[Client]" = weakref.WeakSet()
+_live: weakref.WeakSet[Client] = weakref.WeakSet()
 _atexit_lock = threading.Lock()
 _atexit_registered = False
 
@@ -66,9 +70,9 @@ class Client:
                             ("max_spool_events", max_spool_events), ("max_batch_bytes", max_batch_bytes),
                             ("max_event_bytes", max_event_bytes)):
             _positive(name, value, int)
-        for name, value in (("flush_interval", flush_interval), ("write_interval", write_interval),
-                            ("timeout", timeout), ("retry_base", retry_base), ("retry_cap", retry_cap)):
-            _positive(name, value, (int, float))
+        for name, seconds in (("flush_interval", flush_interval), ("write_interval", write_interval),
+                              ("timeout", timeout), ("retry_base", retry_base), ("retry_cap", retry_cap)):
+            _positive(name, seconds, (int, float))
         if not isinstance(exit_timeout, (int, float)) or exit_timeout < 0:
             raise ValueError("exit_timeout must be a number of seconds >= 0")
         if not isinstance(sample_rate, (int, float)) or not 0.0 <= sample_rate <= 1.0:
@@ -163,7 +167,7 @@ class Client:
                       context, timestamp, message_id, group_id)
 
     def _enqueue(self, kind: str, user_id: Id | None, anonymous_id: Id | None, name: str | None,
-                 payload: dict | None, context: Properties | None, timestamp: dt.datetime | None,
+                 payload: dict[str, Any] | None, context: Properties | None, timestamp: dt.datetime | None,
                  message_id: str | None, extra: Id | None) -> None:
         if user_id is None and anonymous_id is None:
             raise ValueError(f"{kind} needs a user_id or an anonymous_id")
@@ -219,7 +223,7 @@ class Client:
         values["queued"] = self._worker.waiting()
         return values
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -266,7 +270,7 @@ def _name(field: str, value: object, required: bool = False) -> None:
     _id(field, value)
 
 
-def _copy(field: str, value: Properties | None) -> dict | None:
+def _copy(field: str, value: Properties | None) -> dict[str, Any] | None:
     """A shallow copy, so that the caller may reuse or change its dict after the call."""
     if value is None:
         return None
@@ -276,9 +280,9 @@ def _copy(field: str, value: Properties | None) -> dict | None:
 
 
 def _positive(field: str, value: object, kind: type | tuple[type, ...], allow_zero: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if isinstance(value, bool) or not isinstance(value, kind) or not isinstance(value, (int, float)):
         raise TypeError(f"{field} must be a number")
-    if value < 0 or (value == 0 and not allow_zero):  # type: ignore[operator]
+    if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{field} must be {'>= 0' if allow_zero else '> 0'}")
 
 
@@ -301,9 +305,9 @@ def iso_time(timestamp: dt.datetime | None, now: float) -> str:
     """UTC ISO-8601 with milliseconds; a naive datetime is taken as UTC (as the server does)."""
     if timestamp is None:
         whole = int(now)
-        return _second(whole) + ".%03dZ" % int((now - whole) * 1000)
+        return f"{_second(whole)}.{int((now - whole) * 1000):03d}Z"
     if timestamp.tzinfo is not None:
-        timestamp = timestamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        timestamp = timestamp.astimezone(dt.UTC).replace(tzinfo=None)
     return timestamp.isoformat(timespec="milliseconds") + "Z"
 
 
@@ -325,7 +329,7 @@ def _json_encoder() -> Callable[[object], str]:
     return lambda value: "".join(chunks(value, 0))
 
 
-def encoder(default_context: dict[str, Any]) -> Callable[[tuple], bytes]:
+def encoder(default_context: dict[str, Any]) -> Callable[[Call], bytes]:
     """The function that turns a queued tuple into the event's JSON bytes."""
     library = {"library": {"name": "recap-python", "version": VERSION}, **default_context}
     dumps = _json_encoder()
@@ -333,7 +337,7 @@ def encoder(default_context: dict[str, Any]) -> Callable[[tuple], bytes]:
     context_tail = (',"context":' + dumps(library) + "}").encode()
     urandom = os.urandom
 
-    def encode(item: tuple) -> bytes:
+    def encode(item: Call) -> bytes:
         kind, user_id, anonymous_id, name, payload, context, timestamp, message_id, extra, now = item
         event: dict[str, Any] = {"type": kind, "messageId": message_id or urandom(16).hex(),
                                  "timestamp": iso_time(timestamp, now)}

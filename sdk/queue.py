@@ -165,7 +165,7 @@ class SpoolQueue:
         self._closed = False
         self._conn = self._open()
         self._checkpoints, self._checkpoint_lock = self._connect(), threading.Lock()
-        self._rows = self._conn.execute("SELECT rows FROM spool_size").fetchone()[0]
+        self._rows: int = self._conn.execute("SELECT rows FROM spool_size").fetchone()[0]
         self.reclaim_dead_owners()
 
     def _open(self) -> sqlite3.Connection:
@@ -288,13 +288,15 @@ class SpoolQueue:
         with self._lock:
             if self._closed:
                 return None
-            return self._conn.execute("SELECT MIN(id) FROM events").fetchone()[0]
+            lowest: int | None = self._conn.execute("SELECT MIN(id) FROM events").fetchone()[0]
+            return lowest
 
     def highest_id(self) -> int:
         with self._lock:
             if self._closed:
                 return 0
-            return self._conn.execute("SELECT MAX(id) FROM events").fetchone()[0] or 0
+            highest: int | None = self._conn.execute("SELECT MAX(id) FROM events").fetchone()[0]
+            return highest or 0
 
     def pending(self) -> int:
         """Rows in the spool (every process's). Never waits: while the writer or the sender holds

@@ -8,10 +8,11 @@ import json
 import random
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
-from typing import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 MAX_ANSWER_BYTES = 1 << 20
@@ -36,7 +37,7 @@ class Answer:
     status: int
     detail: str = ""
     retry_after: float | None = None
-    rejected: list[dict] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
@@ -85,7 +86,7 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return max(0.0, moment.timestamp() - time.time())
 
 
@@ -136,7 +137,7 @@ class Transport:
     def send(self, prepared: Prepared) -> None:
         """Start a request; ``receive()`` gets its answer (the two halves let the sender prepare
         the next batch while the server works on this one)."""
-        sent_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").encode()
+        sent_at = datetime.now(UTC).isoformat(timespec="milliseconds").encode()
         self._payload = prepared.head + prepared.finish(sent_at + b'"}')
         self._failure = self._send(self._payload)
 

@@ -30,11 +30,11 @@ import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
-from .errors import (DeliveryFailed, EventRejected, EventTooLarge, NotDelivered, QueueFull, RecapError,
-                     Unreachable)
+from .errors import DeliveryFailed, EventRejected, EventTooLarge, NotDelivered, QueueFull, RecapError, Unreachable
 from .queue import EventQueue, Item
 from .transport import Answer, Transport, Verdict, backoff
 
@@ -92,7 +92,7 @@ class Settings:
 class Worker:
     """Owns the caller's deque, the queue, the transport and the two threads."""
 
-    def __init__(self, encode: Callable[[tuple], bytes], queue: EventQueue, transport: Transport,
+    def __init__(self, encode: Callable[[tuple[Any, ...]], bytes], queue: EventQueue, transport: Transport,
                  settings: Settings, report: Callable[[RecapError], None]) -> None:
         self.encode = encode
         self.queue = queue
@@ -370,7 +370,7 @@ class Worker:
             self._dropped_full(dropped)
         return True
 
-    def _encode_one(self, item: tuple) -> bytes | None:
+    def _encode_one(self, item: tuple[Any, ...]) -> bytes | None:
         try:
             body = self.encode(item)
         except Exception as exc:
@@ -539,7 +539,7 @@ class Worker:
             self.report(Unreachable(f"Cannot deliver events ({answer.detail}); retrying with backoff."))
 
 
-def _call(ref: weakref.ref, method: str) -> None:
+def _call(ref: weakref.ref[Worker], method: str) -> None:
     target = ref()
     if target is not None:
         try:

@@ -78,7 +78,8 @@ def test_signing_keys_rotate_and_old_tokens_still_verify(recap):
     keys = printed(recap("apps", "create", "Signed").stdout)
     app = create_app({"INSTANCE_PATH": str(recap.instance), "TESTING": True})
     with app.test_client() as client:
-        token = client.post("/v1/viewer-tokens", json={"user_id": "u1"}, headers=basic(keys["secret_key"])).json["token"]
+        token = client.post("/v1/viewer-tokens", json={"user_id": "u1"},
+                            headers=basic(keys["secret_key"])).json["token"]
     database.close()
     rotated = recap("keys", "rotate-signing")
     assert rotated.returncode == 0 and "2 signing keys" in rotated.stdout

@@ -9,7 +9,6 @@ from datetime import date
 
 import pytest
 
-from helpers.server import http
 from demo_app import learning, music
 from demo_app.catalog import build_catalog
 from demo_app.generate import generate, year_window
@@ -17,6 +16,7 @@ from demo_app.people import make_people
 from demo_app.run import HostSite, showcase_shares, story_url
 from demo_app.server import WidgetServer
 from demo_app.terminal_qr import qr_text
+from helpers.server import http
 from widget_server.store.sqlite_files import sqlite3
 
 USERS, SEED = 12, 3
@@ -71,7 +71,8 @@ def test_events_follow_the_story_contract(demo):
     props = [json.loads(p) for (p,) in rows(demo, "SELECT properties FROM event WHERE name = 'Song Played' LIMIT 200")]
     assert all({"song_id", "song", "artist", "album", "genre", "ms_played", "device"} <= set(p) for p in props)
     assert all(isinstance(p["ms_played"], int) for p in props)
-    lessons = [json.loads(p) for (p,) in rows(demo, "SELECT properties FROM event WHERE name = 'Lesson Completed' LIMIT 200")]
+    lessons = [json.loads(p) for (p,) in
+               rows(demo, "SELECT properties FROM event WHERE name = 'Lesson Completed' LIMIT 200")]
     assert all({"lesson_id", "lesson", "course", "points", "duration_s", "score"} <= set(p) for p in lessons)
     assert all(0 <= p["score"] <= 100 for p in lessons)
     zones = {json.loads(c)["timezone"] for (c,) in rows(demo, "SELECT context FROM event WHERE type = 'track'")}

@@ -7,12 +7,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from story_schema import story_problems
 
 from helpers.server import make_tenant
 from helpers.story import NOW, identify, ms, send, track
-from widget_server.store.db import database
 from widget_server.engine import assemble_story
-from story_schema import story_problems
+from widget_server.store.db import database
 
 HEADER = """
 id = "probe"
@@ -197,7 +197,8 @@ fallback = {{ kind = "text", title = "Plenty" }}
 
 
 def test_card_fields_that_cannot_be_rendered_are_left_out(app, soundwave):
-    header = HEADER.replace('[card]\n', '[card]\nsubtitle = "Loved: {{ likes[0].label }}"\nfooter = "{{ likes[0].label }}"\n'
+    header = HEADER.replace('[card]\n', '[card]\nsubtitle = "Loved: {{ likes[0].label }}"\n'
+                                         'footer = "{{ likes[0].label }}"\n'
                                          'list = { title = "{{ likes[0].label }}", metric = "names" }\n')
     story = story_with(app, soundwave, '[[frames]]\nid = "plays"\nkind = "text"\ntitle = "{{ plays }} plays"\n'
                                        '[metrics.names]\nkind = "derived"\nexpr = "[\'Mitski\', \'Björk\']"\n',

@@ -7,7 +7,7 @@ import json
 import math
 import random
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,11 +15,11 @@ import pytest
 
 from helpers.server import make_tenant
 from helpers.story import NOW, identify, iso, ms, send, track
-from widget_server.store.db import database
 from widget_server.engine import assemble_story, parse, resolve_period
 from widget_server.engine.metrics import compute
 from widget_server.engine.population import refresh
 from widget_server.engine.users import actor_pairs, user_ids
+from widget_server.store.db import database
 
 TEMPLATE = """
 id = "every-metric"
@@ -428,7 +428,7 @@ def test_a_current_streak_runs_to_each_users_local_today(app, live_server):
           for d in (18, 19, 20)],
         *[track("utc", "Song Played", ms(f"2026-11-{d}T12:00:00")) for d in (18, 19, 20)]])
     template = parse(TEMPLATE.replace('kind = "year"\ncutoff = "11-15"', 'kind = "last_days"\ndays = 30'))
-    now = datetime(2026, 11, 22, 4, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
     period = resolve_period(template.spec["period"], now)
     with database.connection_context():
         together = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["la", "utc"]), now)
@@ -443,15 +443,17 @@ def test_a_last_days_period_ends_on_the_users_local_today(app, live_server):
     tenant = make_tenant("Soundwave", timezone="UTC")
     tokyo = ZoneInfo(ZONES["tokyo"])
     send(live_server, tenant.write_key, [
-        track("tk", "Song Played", int(datetime(2026, 11, 21, 7, tzinfo=tokyo).timestamp() * 1000), zone=ZONES["tokyo"]),
+        track("tk", "Song Played", int(datetime(2026, 11, 21, 7, tzinfo=tokyo).timestamp() * 1000),
+              zone=ZONES["tokyo"]),
         track("utc", "Song Played", ms("2026-11-20T12:00:00"))])
     folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "week.toml").write_text('id = "week"\ntitle = "Week"\n[period]\nkind = "last_days"\ndays = 7\n'
                                       '[metrics.plays]\nkind = "count"\nevent = "Song Played"\n[[frames]]\n'
-                                      'id = "plays"\nkind = "text"\ntitle = "{{ plays }} {{ period.start }} {{ period.end }}"\n'
+                                      'id = "plays"\nkind = "text"\n'
+                                      'title = "{{ plays }} {{ period.start }} {{ period.end }}"\n'
                                       '[card]\ntitle = "c"\n')
-    now = datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
     with database.connection_context():
         titles = {uid: assemble_story(tenant.app_id, "week", uid, now=now, fresh=True)["frames"][0]["title"]
                   for uid in ("tk", "utc")}

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from helpers.server import basic, http, make_tenant
 from helpers.story import NOW, iso, ms, send, track, viewer_token
-from widget_server.store.db import database
 from widget_server.engine import assemble_story, registry, resolve_period
 from widget_server.engine.precompute import BuildReport, build
 from widget_server.engine.templates import SHIPPED_DIR
+from widget_server.store.db import database
 from widget_server.store.models import App
 
 NOW_ARG = ["--now", NOW.date().isoformat()]
@@ -90,10 +90,12 @@ def test_templates_check_dry_runs_against_an_apps_users(app, live_server, runner
 
 def test_preview_prints_the_story_or_why_not(app, live_server, runner):
     listeners(live_server, 4)
-    result = runner.invoke(args=["templates", "preview", "year-in-music", "--user", "user3", "--app", "Soundwave", *NOW_ARG])
+    result = runner.invoke(args=["templates", "preview", "year-in-music", "--user", "user3", "--app", "Soundwave",
+                                 *NOW_ARG])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["template"] == "year-in-music"
-    result = runner.invoke(args=["templates", "preview", "year-in-music", "--user", "user0", "--app", "Soundwave", *NOW_ARG])
+    result = runner.invoke(args=["templates", "preview", "year-in-music", "--user", "user0", "--app", "Soundwave",
+                                 *NOW_ARG])
     assert result.exit_code != 0 and "not_eligible" in result.output
 
 
@@ -118,7 +120,8 @@ def test_a_built_story_of_an_aliased_user_equals_the_on_demand_one(app, live_ser
     assert next(f for f in fresh["frames"] if f["id"] == "minutes")["stat"]["value"] == "40"  # 12 plays
 
 
-CARD_TITLE = 'title = "{% if user.name %}{{ user.name | first_name }}\'s{% else %}My{% endif %} {{ period.label }} Wrapped"'
+CARD_TITLE = ('title = "{% if user.name %}{{ user.name | first_name }}\'s{% else %}My{% endif %} '
+              '{{ period.label }} Wrapped"')
 
 
 def app_template(app, tenant, source: str) -> Path:

@@ -15,6 +15,7 @@ from helpers.server import basic, http, make_tenant
 from widget_server.store import event_keys, migrations, sqlite_files
 from widget_server.store.db import database
 
+
 def send(server, key, events):
     reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": events}).encode(),
                  {"Content-Type": "application/json", **basic(key)})

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import gzip
 import json
-
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -22,7 +21,7 @@ def iso(moment: datetime) -> str:
 
 def track(user="u1", **extra):
     event = {"type": "track", "event": "Song Played", "userId": user, "messageId": uuid.uuid4().hex,
-             "timestamp": iso(datetime.now(timezone.utc)), "properties": {"artist": "Björk"}}
+             "timestamp": iso(datetime.now(UTC)), "properties": {"artist": "Björk"}}
     event.update(extra)
     return event
 
@@ -39,7 +38,7 @@ def count(query, sql="SELECT COUNT(*) FROM event"):
 
 def test_valid_batch_is_stored(live_server, tenant, query):
     events = [track(user=f"u{i}") for i in range(5)]
-    reply = send(live_server, tenant.write_key, {"batch": events, "sentAt": iso(datetime.now(timezone.utc))})
+    reply = send(live_server, tenant.write_key, {"batch": events, "sentAt": iso(datetime.now(UTC))})
     assert reply.status == 200, reply.body
     assert reply.json() == {"success": True, "accepted": 5, "stored": 5, "duplicates": 0, "rejected": []}
     rows = query("SELECT user_id, name, type, json_extract(properties, '$.artist') FROM event ORDER BY id")
@@ -124,7 +123,8 @@ def test_wrong_content_type_is_415(live_server, tenant, content_type):
 
 
 def test_text_plain_json_is_accepted_for_send_beacon(live_server, tenant, query):
-    reply = send(live_server, tenant.write_key, {"batch": [track()]}, headers={"Content-Type": "text/plain;charset=UTF-8"})
+    reply = send(live_server, tenant.write_key, {"batch": [track()]},
+                 headers={"Content-Type": "text/plain;charset=UTF-8"})
     assert reply.status == 200 and count(query) == 1
 
 
@@ -235,7 +235,7 @@ def test_alias_joins_a_previous_id(live_server, tenant, query):
 
 
 def test_identify_merges_traits_and_keeps_first_and_last_seen(live_server, tenant, query):
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     send(live_server, tenant.write_key, {"batch": [
         {"type": "identify", "userId": "u", "traits": {"a": 1}, "timestamp": iso(t0)},
         {"type": "identify", "userId": "u", "traits": {"b": 2}, "timestamp": iso(t0 + timedelta(days=2))},
@@ -261,7 +261,7 @@ def test_traits_merge_by_top_level_key_whether_sent_together_or_apart(live_serve
 
 
 def test_client_clock_three_hours_off_is_corrected(live_server, tenant, query):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     skewed = now + timedelta(hours=3)  # the device thinks it is three hours later
     event = track(timestamp=iso(skewed - timedelta(minutes=10)))  # happened ten minutes ago
     before = time.time() * 1000
@@ -272,8 +272,8 @@ def test_client_clock_three_hours_off_is_corrected(live_server, tenant, query):
 
 
 def test_events_record_the_users_utc_offset(live_server, tenant, query):
-    summer = datetime(2026, 7, 1, 12, tzinfo=timezone.utc)
-    winter = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+    summer = datetime(2026, 7, 1, 12, tzinfo=UTC)
+    winter = datetime(2026, 1, 1, 12, tzinfo=UTC)
     ctx = {"timezone": "Europe/Berlin"}
     send(live_server, tenant.write_key, {"batch": [track(timestamp=iso(summer), context=ctx),
                                                    track(timestamp=iso(winter), context=ctx),
@@ -359,7 +359,7 @@ def test_http_errors_keep_their_status(live_server):
 
 def test_null_context_counts_as_absent(live_server, tenant, query):
     berlin = {"timezone": "Europe/Berlin"}
-    winter = iso(datetime(2026, 1, 1, 12, tzinfo=timezone.utc))
+    winter = iso(datetime(2026, 1, 1, 12, tzinfo=UTC))
     assert send(live_server, tenant.write_key, track(context=None), path="/v1/track").status == 200
     assert send(live_server, tenant.write_key, {"batch": [track()], "context": None}).status == 200
     reply = send(live_server, tenant.write_key, {"batch": [track(context=None, timestamp=winter)], "context": berlin})

@@ -12,8 +12,8 @@ import random
 import threading
 import uuid
 
-from helpers.server import basic, http, make_tenant
 from demo_app.server import WidgetServer
+from helpers.server import basic, http, make_tenant
 from widget_server import create_app
 from widget_server.store import event_keys
 from widget_server.store.db import database

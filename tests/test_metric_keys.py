@@ -61,8 +61,8 @@ def test_every_key_a_kind_reads_is_accepted():
     values = {"event": '"Song Played"', "events": '["Song Played"]', "type": '"track"',
               "where": "{ device = \"ios\" }", "property": '"ms"', "scale": "0.001", "part": "{ device = \"ios\" }",
               "n": "3", "by": None, "sum_property": '"ms"', "mode": '"current"', "of": '"plays"',
-              "tiers": '[{ min = 1, label = "a" }]', "expr": '"plays * 2"', "rules": '[{ when = "plays > 1", label = "a" }]',
-              "default": '"b"'}
+              "tiers": '[{ min = 1, label = "a" }]', "expr": '"plays * 2"',
+              "rules": '[{ when = "plays > 1", label = "a" }]', "default": '"b"'}
     by = {"top": '"sum"', "series": '"month"'}
     for kind, (reads, _) in METRIC_KEYS.items():
         lines = [f'kind = "{kind}"'] + [f"{key} = {by[kind] if key == 'by' else values[key]}" for key in reads

@@ -13,10 +13,10 @@ from helpers.server import LiveServer, basic, http, make_tenant
 from helpers.share import bearer, post_json
 from helpers.story import NOW, ms, send, track, viewer_token
 from widget_server import create_app
-from widget_server.store.db import database
 from widget_server.engine import parse, resolve_period
 from widget_server.engine.metrics import compute
 from widget_server.engine.users import actor_pairs
+from widget_server.store.db import database
 
 TEMPLATE = """
 id = "distances"

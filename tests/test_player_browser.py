@@ -9,8 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from helpers.player import (RECORD_VIDEO, TEMPLATE, XSS, fill, index, mount_preview, player_page,
-                            preview_story, state, viewer_token, wait_index)
+from helpers.player import (
+    RECORD_VIDEO,
+    TEMPLATE,
+    XSS,
+    fill,
+    index,
+    mount_preview,
+    player_page,
+    preview_story,
+    state,
+    viewer_token,
+    wait_index,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -156,7 +167,8 @@ def test_keyboard_focus_is_visible(phone, live_server, site):
     mount_preview(phone, live_server, site, preview_story())
     phone.keyboard.press("Tab")
     focused = phone.evaluate("(() => { const s = getComputedStyle(document.activeElement);"
-                             " return [document.activeElement.getAttribute('aria-label'), s.outlineStyle, s.outlineWidth]; })()")
+                             " return [document.activeElement.getAttribute('aria-label'),"
+                             " s.outlineStyle, s.outlineWidth]; })()")
     assert focused == ["Previous frame", "solid", "3px"]
 
 
@@ -303,10 +315,12 @@ CLIPPED = """() => {
   const frame = document.querySelector('.recap-frame:last-child');
   const card = frame.querySelector('.recap-card'), edge = card.getBoundingClientRect();
   const player = document.querySelector('.recap-player').getBoundingClientRect();
-  const inside = (r, box) => r.top >= box.top - .5 && r.bottom <= box.bottom + .5 && r.left >= box.left - .5 && r.right <= box.right + .5;
+  const inside = (r, box) => r.top >= box.top - .5 && r.bottom <= box.bottom + .5
+    && r.left >= box.left - .5 && r.right <= box.right + .5;
   return [...card.querySelectorAll('h2, p, dt, dd, li')].filter(n => !inside(n.getBoundingClientRect(), edge)
       || n.scrollWidth > n.clientWidth + 1)
-    .concat([...frame.querySelectorAll('.recap-card, .recap-actions button')].filter(n => !inside(n.getBoundingClientRect(), player)))
+    .concat([...frame.querySelectorAll('.recap-card, .recap-actions button')]
+      .filter(n => !inside(n.getBoundingClientRect(), player)))
     .map(n => n.textContent);
 }"""
 

@@ -7,9 +7,23 @@ from __future__ import annotations
 
 import pytest
 
+from helpers.player import (
+    ENGAGEMENT_SQL,
+    IOS_HANDLER,
+    XSS,
+    HostSite,
+    fill,
+    host_page,
+    index,
+    player_page,
+    preview_story,
+    state,
+    viewer_token,
+    wait_index,
+    wait_js,
+    wait_rows,
+)
 from helpers.server import http
-from helpers.player import (ENGAGEMENT_SQL, HostSite, IOS_HANDLER, XSS, fill, host_page, index, player_page,
-                            preview_story, state, viewer_token, wait_index, wait_js, wait_rows)
 
 pytestmark = pytest.mark.browser
 

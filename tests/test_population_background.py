@@ -7,8 +7,8 @@ import threading
 
 from helpers.server import make_tenant
 from helpers.story import NOW, ms, send, track
-from widget_server.store.db import database
 from widget_server.engine import assemble_story, population, registry, resolve_period
+from widget_server.store.db import database
 from widget_server.store.models import PopulationStat
 
 

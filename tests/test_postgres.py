@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ class Collector:
     def _add(self, kind: str, timestamp: datetime | None, **fields: Any) -> None:
         event = {"type": kind, **{k: v for k, v in fields.items() if v is not None}}
         if timestamp is not None:
-            event["timestamp"] = timestamp.astimezone(timezone.utc).isoformat()
+            event["timestamp"] = timestamp.astimezone(UTC).isoformat()
         self.events.append(event)
 
     def track(self, user_id=None, event=None, properties=None, context=None, timestamp=None,
@@ -57,7 +57,7 @@ class Collector:
 
 def demo_events() -> dict[str, list[dict[str, Any]]]:
     """A year of the demo's listeners and learners, course page views, and a few bad events."""
-    end = datetime.now(timezone.utc).date() - timedelta(days=2)
+    end = datetime.now(UTC).date() - timedelta(days=2)
     start = date(end.year, 1, 1)
     listeners, learners = Collector(), Collector()
     catalog = build_catalog(SEED)
@@ -163,7 +163,8 @@ def run_backend(backend: str, instance: str, database_url: str | None, events) -
             token = viewer_token(server, tenants[kind].secret_key, showcase)
             request = {"template": template, "caption": "mine"}
             if kind == "learning":  # with the learner's own picture on the card
-                picture = http("POST", server.url + "/v1/uploads", PICTURE, {"Content-Type": "image/png", **bearer(token)})
+                picture = http("POST", server.url + "/v1/uploads", PICTURE,
+                               {"Content-Type": "image/png", **bearer(token)})
                 assert picture.status == 201, picture.body
                 request["upload_id"] = picture.json()["id"]
             share = post_json(server, "/v1/shares", request, bearer(token))

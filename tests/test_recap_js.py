@@ -607,7 +607,7 @@ def test_what_a_beacon_cannot_carry_is_sent_by_the_next_page(page, site, query, 
 def test_events_kept_by_two_tabs_are_merged_and_both_sent(page, site, query, tenant):
     host = site("", init=ONLY_TRACKED)
     tabs = [page, page.context.new_page()]
-    for name, tab in zip(["tab_one", "tab_two"], tabs):
+    for name, tab in zip(["tab_one", "tab_two"], tabs, strict=True):
         tab.goto(host.url + "/")
         tab.evaluate(f"for (let i = 0; i < 200; i++) Recap.track('{name}', {{i, pad: 'x'.repeat(1200)}})")
     tabs[0].evaluate(HIDE)
@@ -619,7 +619,7 @@ def test_events_kept_by_two_tabs_are_merged_and_both_sent(page, site, query, ten
 
     tabs[1].goto(host.url + "/next")
     for name in ["tab_one", "tab_two"]:
-        sent = stored(query, tenant.app_id, lambda e: e["name"] == name, count=200)
+        sent = stored(query, tenant.app_id, lambda e, name=name: e["name"] == name, count=200)
         assert sorted(e["properties"]["i"] for e in sent) == list(range(200))  # each exactly once
     tabs[1].close()
 

@@ -16,8 +16,15 @@ from werkzeug.serving import make_server
 
 import sdk
 from helpers.server import http
-from sdk.autocapture import (WSGIMiddleware, anonymous_id_cookie, capture_exceptions, from_flask_session,
-                             from_headers, is_navigation, track_exception)
+from sdk.autocapture import (
+    WSGIMiddleware,
+    anonymous_id_cookie,
+    capture_exceptions,
+    from_flask_session,
+    from_headers,
+    is_navigation,
+    track_exception,
+)
 
 # What Chromium sends when the user opens a page (and what these tests send unless told otherwise).
 NAVIGATION = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-Site": "none",

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers.server import basic, http, make_tenant
-from helpers.share import (NAME, USER, bearer, jpeg_bytes, meta_tags, plays, post_json, send, share,
-                           viewer_token)
+from helpers.share import NAME, USER, bearer, jpeg_bytes, meta_tags, plays, post_json, send, share, viewer_token
 from widget_server.store.db import database
 from widget_server.store.models import Share
 

@@ -8,8 +8,8 @@ import zxingcpp
 from PIL import Image
 
 from widget_server.share import qr
-from widget_server.share.drawing import contrast, ellipsize, font, wrap
 from widget_server.share.cards import OG_SIZE, STORY_SIZE, CardContent, Palette, encode_png, render_og, render_story
+from widget_server.share.drawing import contrast, ellipsize, font, wrap
 
 URL = "https://cards.example.org/s/AbCdEfGhIjKlMnOpQrStUv.abcdefghijklmnopqrstuvwxyz0"
 FULL = {"title": "Your 2026 in Music", "subtitle": "The Explorer",
@@ -73,8 +73,10 @@ def test_entries_in_scripts_the_font_lacks_keep_their_rank_and_names_keep_their_
 
 
 def test_newlines_in_event_properties_do_not_cut_card_text():
-    content = CardContent.from_card({"title": "Ana's\nyear", "stats": [{"label": "Top\r\ngenre", "value": "post\nrock"}],
-                                     "list": {"items": ["Sigur Rós\nLive at  Hafnarhús"]}}, caption="the night bus\n\nstudio")
+    content = CardContent.from_card({"title": "Ana's\nyear",
+                                     "stats": [{"label": "Top\r\ngenre", "value": "post\nrock"}],
+                                     "list": {"items": ["Sigur Rós\nLive at  Hafnarhús"]}},
+                                    caption="the night bus\n\nstudio")
     assert (content.title, content.stats, content.items, content.caption) == (
         "Ana’s year", [("Top genre", "post rock")], ["Sigur Rós Live at Hafnarhús"], "the night bus studio")
 
@@ -85,7 +87,7 @@ def test_png_is_a_palette_image_that_keeps_the_colours():
     decoded = Image.open(io.BytesIO(encode_png(drawn)))
     assert decoded.mode == "P"
     worst = max(abs(a - b) for a, b in zip(drawn.resize((108, 192)).tobytes(),
-                                             decoded.convert("RGB").resize((108, 192)).tobytes()))
+                                             decoded.convert("RGB").resize((108, 192)).tobytes(), strict=True))
     assert worst <= 24
 
 

@@ -9,11 +9,11 @@ import zxingcpp
 
 from helpers.server import http
 from helpers.share import USER, bearer, png, share, viewer_token
-from widget_server.store.db import database
 from widget_server.errors import Gone
-from widget_server.store.models import Share
 from widget_server.share import drawing, images
 from widget_server.share.cards import RENDER_VERSION
+from widget_server.store.db import database
+from widget_server.store.models import Share
 
 SIZES = {"story": (1080, 1920), "og": (1200, 630)}
 

@@ -42,7 +42,8 @@ def test_desktop_puts_the_card_beside_the_details(soundwave, live_server, browse
         assert card["x"] + card["width"] < details["x"]
         assert not page.locator("nav.dock").is_visible()
         assert page.locator("section.details a.open").is_visible()
-        assert page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily").lstrip('"').startswith("Manrope")
+        family = page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily")
+        assert family.lstrip('"').startswith("Manrope")
         assert page.evaluate("document.fonts.check('800 40px Manrope')")
     finally:
         leave(page)

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from story_schema import story_problems
 
 from helpers.server import basic, http, make_tenant
 from helpers.story import NOW, identify, ms, send, track, viewer_token
-from widget_server.store.db import database
 from widget_server.engine import NotEligible, assemble_story
-from story_schema import story_problems
 from widget_server.engine.template_schema import TemplateSchema
+from widget_server.store.db import database
 
 YEAR = NOW.year
 
@@ -155,7 +155,8 @@ def test_every_route_takes_the_template_ids_the_schema_takes(music, live_server,
         assert (embed.status, story.status, stats.status, shared.status) == (200, 200, 200, 201), shared.body
     else:
         assert (embed.status, story.status, stats.status, shared.status) == (404, 404, 404, 422)
-        assert shared.json()["error"]["details"]["template"] == ["A template id: 1-64 of a-z, 0-9 and '-', not starting with '-'."]
+        assert shared.json()["error"]["details"]["template"] == [
+            "A template id: 1-64 of a-z, 0-9 and '-', not starting with '-'."]
 
 
 
@@ -167,7 +168,7 @@ def test_not_eligible_says_which_period_counts(app, live_server):
         track("late", "Song Played", ms(f"{YEAR}-12-02T00:10:00") + i * 60_000,
               {"song": f"Song {i}", "artist": "Mitski", "ms_played": 180_000}) for i in range(12)])
     with database.connection_context(), pytest.raises(NotEligible) as info:
-        assemble_story(tenant.app_id, "year-in-music", "late", now=datetime(YEAR, 12, 3, 9, tzinfo=timezone.utc))
+        assemble_story(tenant.app_id, "year-in-music", "late", now=datetime(YEAR, 12, 3, 9, tzinfo=UTC))
     assert info.value.message == ("Play at least 10 songs this year to unlock your Year in Music. "
                                   f"This story covers 1 January – 15 November {YEAR}.")
     assert info.value.details["actual"] == 0

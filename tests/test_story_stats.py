@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ def token_for(server, tenant, user: str) -> str:
 
 def send(server, token: str, events: list[tuple], template: str = TEMPLATE, days_ago: int = 0) -> None:
     """Engagement events as the player sends them: Bearer viewer token, properties.template."""
-    at = (datetime.now(timezone.utc) - timedelta(days=days_ago)).isoformat()
+    at = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat()
     batch = [{"type": "track", "event": name, "timestamp": at,
               "properties": {"template": template, **props}} for name, props in events]
     reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": batch}).encode(),

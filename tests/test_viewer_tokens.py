@@ -15,8 +15,8 @@ from itsdangerous import URLSafeTimedSerializer
 
 from helpers.server import basic, http
 from widget_server.auth import VIEWER_SALT, create_viewer_token, verify_viewer_token
-from widget_server.store.db import database
 from widget_server.errors import Unauthorized
+from widget_server.store.db import database
 
 
 def mint(server, key, body):

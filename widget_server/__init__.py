@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from flask import Flask
 
@@ -21,7 +22,7 @@ START_LOCK_FILE = "start.lock"
 FEATURES = (ingest, users, apps, stories, player, share)
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """The app factory: ``test_config`` replaces the instance file and environment.
 
     Processes that start together on one instance folder (gunicorn workers without

@@ -164,7 +164,8 @@ def sweep_expired_grants() -> int:
         return 0
     state["next"] = time.monotonic() + GRANT_SWEEP_SECONDS
     expired = ViewerGrant.select(ViewerGrant.id).where(ViewerGrant.expires_at < now_ms()).limit(GRANT_SWEEP_ROWS)
-    return ViewerGrant.delete().where(ViewerGrant.id.in_(expired)).execute()
+    deleted: int = ViewerGrant.delete().where(ViewerGrant.id.in_(expired)).execute()
+    return deleted
 
 
 def _expired() -> Unauthorized:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 from flask.cli import FlaskGroup, run_command
@@ -32,11 +33,12 @@ def _local_base(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _run_at_own_address(**options) -> None:
+def _run_at_own_address(**options: Any) -> None:
     # Without RECAP_PUBLIC_BASE_URL, links point at the address the server was started on, which
     # the operator chose, rather than at whatever Host header a caller sends.
     if not str(options["host"]).startswith("unix://"):
         os.environ.setdefault("RECAP_PUBLIC_BASE_URL", _local_base(options["host"], options["port"]))
+    assert _flask_run is not None  # (Flask's own command has its callback)
     _flask_run(**options)
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from .store import private_files
 from .store.models import now_ms
@@ -66,10 +68,11 @@ def instance_path_from_env() -> str | None:
     return os.path.abspath(path) if path else None
 
 
-def load(app: Flask, test_config: dict | None) -> None:
+def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Fill ``app.config`` in order of precedence and derive what was left empty."""
     app.config.from_mapping(DEFAULTS)
-    app.json.sort_keys = False  # answers keep the order they are built in (Flask 3 has no config key)
+    if isinstance(app.json, DefaultJSONProvider):  # (Flask's own, the one in use)
+        app.json.sort_keys = False  # answers keep the order they are built in (Flask 3 has no config key)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env("RECAP", loads=_loads)
@@ -95,7 +98,7 @@ def load(app: Flask, test_config: dict | None) -> None:
         app.config["TRUSTED_HOSTS"] = [h.strip() for h in hosts.split(",") if h.strip()] or None
 
 
-def _loads(value: str):
+def _loads(value: str) -> int | str:
     """Environment values are plain strings unless they are clearly numbers."""
     try:
         return int(value)
@@ -133,7 +136,8 @@ def signing_keys(app: Flask) -> list[str]:
             if keys:  # a file emptied by hand keeps the keys in use
                 _use_keys(app, keys)
             source["stamp"] = stamp
-    return app.config["SECRET_KEYS"]
+    in_use: list[str] = app.config["SECRET_KEYS"]
+    return in_use
 
 
 def _read_keys(path: Path) -> list[str]:

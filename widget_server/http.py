@@ -10,8 +10,9 @@ it through a marshmallow schema (``load``). Either way a bad body is a 4xx namin
 from __future__ import annotations
 
 import zlib
-from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import msgspec
 from flask import request
@@ -19,10 +20,12 @@ from marshmallow import Schema, ValidationError
 
 from .errors import MalformedBody, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
+# What reading a broken body raises: a bad chunk size line, a cut-off chunk.
 try:  # gunicorn reports a broken chunked body as its own exception, not an OSError
-    from gunicorn.http.errors import ParseException as _ServerParseError
+    from gunicorn.http.errors import ParseException
+    _BAD_BODY_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, ParseException)
 except ImportError:  # pragma: no cover - werkzeug's server raises OSError
-    _ServerParseError = OSError
+    _BAD_BODY_ERRORS = (OSError, ValueError)
 
 T = TypeVar("T")
 
@@ -51,7 +54,7 @@ def read_body(limit: int) -> bytes:
                               details={"limit": limit})
     try:
         raw = request.stream.read(limit + 1)
-    except (OSError, ValueError, _ServerParseError):  # a bad chunk size line, a cut-off chunk
+    except _BAD_BODY_ERRORS:
         raise _malformed(BAD_FRAMING) from None
     if len(raw) > limit:
         raise PayloadTooLarge(f"The body is over the {limit}-byte limit.", details={"limit": limit})
@@ -114,9 +117,10 @@ def load(schema: Schema, example: str, what: str, limit: int = MAX_BODY_BYTES) -
     if not isinstance(body, dict):
         raise MalformedBody(f"Send a JSON object: {example}.", details={"_body": ["Not a JSON object."]})
     try:
-        return schema.load(body)
+        loaded: dict[str, Any] = schema.load(body)
     except ValidationError as exc:
         raise ValidationFailed(f"The {what} is invalid.", details=exc.messages) from None
+    return loaded
 
 
 # --- CORS --------------------------------------------------------------------------------------
@@ -139,4 +143,4 @@ PLAYER_API_CORS = cors_headers("GET, POST, DELETE, OPTIONS")
 def iso_time(ms: float, timespec: str = "auto") -> str:
     """Milliseconds since the epoch as an ISO 8601 UTC time ending in ``Z`` (``timespec`` as
     ``datetime.isoformat``'s)."""
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")

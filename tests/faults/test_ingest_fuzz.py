@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import gzip
 import json
-
-from datetime import timezone
+from datetime import UTC
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from helpers.server import LiveServer, basic, http, make_tenant
 from widget_server import create_app
@@ -48,7 +48,7 @@ objects = st.dictionaries(strings, json_values, max_size=5).map(
 deep = st.integers(min_value=1, max_value=3000).map(lambda n: "[" * n + "]" * n)
 ids = st.one_of(strings.map(text), numbers, st.sampled_from(["null", "[]", "{}", "true"]))
 timestamps = st.one_of(
-    st.datetimes(timezones=st.sampled_from([None, timezone.utc])).map(
+    st.datetimes(timezones=st.sampled_from([None, UTC])).map(
         lambda d: text(d.isoformat())),
     strings.map(text), numbers, st.just("null"))
 
@@ -112,7 +112,8 @@ def bodies(draw) -> tuple[str, bytes, dict]:
             raw = raw[:draw(st.integers(min_value=0, max_value=len(raw) - 1))]
         headers["Content-Encoding"] = "gzip"
     elif damage == "type":
-        headers["Content-Type"] = draw(st.sampled_from(["text/plain", "text/html", "application/x-www-form-urlencoded"]))
+        headers["Content-Type"] = draw(st.sampled_from(
+            ["text/plain", "text/html", "application/x-www-form-urlencoded"]))
     return path, raw, headers
 
 

@@ -18,8 +18,8 @@ import uuid
 from collections import Counter
 from urllib.parse import urlsplit
 
-from helpers.server import basic, http, make_tenant
 from demo_app.server import WidgetServer
+from helpers.server import basic, http, make_tenant
 from helpers.share import plays
 from widget_server import create_app
 from widget_server.store.db import database
@@ -129,7 +129,8 @@ def test_two_servers_and_a_build_share_one_sqlite_file_without_a_500(tmp_path):
     try:
         seeded = [dict(e, messageId=uuid.uuid4().hex) for user in LISTENERS for e in plays(user, 30)]
         for start in range(0, len(seeded), 500):
-            reply = http("POST", servers[0].url + "/v1/batch", json.dumps({"batch": seeded[start:start + 500]}).encode(),
+            body = json.dumps({"batch": seeded[start:start + 500]}).encode()
+            reply = http("POST", servers[0].url + "/v1/batch", body,
                          {"Content-Type": "application/json", **basic(tenant.write_key)})
             assert reply.status == 200, reply.body
 

@@ -66,7 +66,7 @@ class SlowClients:
                 if sock is not None:
                     sock.close()
 
-    def __enter__(self) -> "SlowClients":
+    def __enter__(self) -> SlowClients:
         self._thread.start()
         assert self.held.wait(10), "the slow clients could not connect"
         return self

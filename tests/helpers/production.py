@@ -98,7 +98,7 @@ class Gunicorn:
     def address(self):
         return self.bind if isinstance(self.bind, str) else ("127.0.0.1", self.bind)
 
-    def start(self) -> "Gunicorn":
+    def start(self) -> Gunicorn:
         bind = f"unix:{self.bind}" if isinstance(self.bind, str) else f"127.0.0.1:{self.bind}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("RECAP_")}
         env["RECAP_INSTANCE_PATH"] = str(self.instance)
@@ -196,7 +196,7 @@ class Nginx:
         path.write_text(re.sub(r"\n\s+", "\n", main))
         return path
 
-    def start(self) -> "Nginx":
+    def start(self) -> Nginx:
         config = self.config()
         self.process = subprocess.Popen([self.binary, "-p", str(self.folder), "-e", str(self.folder / "error.log"),
                                          "-c", str(config)],
@@ -232,7 +232,7 @@ class Production:
         self.nginx = Nginx(folder / "nginx", self.gunicorn.bind, shedding)
         self.url = self.nginx.url
 
-    def __enter__(self) -> "Production":
+    def __enter__(self) -> Production:
         self.gunicorn.start()
         try:
             self.nginx.start()

@@ -2,23 +2,23 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from helpers.server import basic, http
 
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
 def ms(text: str) -> int:
     """'2026-03-01T23:30:00+00:00' (or naive = UTC) → epoch milliseconds."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
 
 

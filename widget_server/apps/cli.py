@@ -128,7 +128,8 @@ def rotate_signing() -> None:
 def upgrade() -> None:
     """Apply pending schema migrations (also done on every start)."""
     applied = migrations.upgrade()
-    click.echo(f"schema version {migrations.current_version()}" + (f" (applied {applied})" if applied else " (up to date)"))
+    click.echo(f"schema version {migrations.current_version()}"
+               + (f" (applied {applied})" if applied else " (up to date)"))
 
 
 def init_app(app: Flask) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, cast
 from urllib.parse import urlparse
 
@@ -35,7 +35,7 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     app = App.get_or_none(App.id == app_id)
     if app is None:
         raise NotFound("No such app.", details={"app_id": app_id})
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     # The user's own today decides the period ("your last 7 days" ends on their local date). A
     # story built for another date's period is not theirs: it is assembled on demand instead.
     offsets = utc_offsets(template, app_id, [user_id], now)
@@ -76,7 +76,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
                   offsets: dict[str, int] | None = None) -> dict[str, Story | NotEligible]:
     """Stories for several users at once: one slice, one query per metric kind for all of them
     (``offsets``: the users' ``utc_offsets`` when the caller has them already)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     profiles = {p.user_id: p for p in Profile.select().where(
         (Profile.app_id == app.id) & Profile.user_id.in_(user_ids))}
     base = {**story_globals(), "period": period.as_json(), "template": {"id": template.id},
@@ -88,7 +88,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
                              names=template.used, offsets=offsets)
     theme = _theme(template, app)
     footer = _footer(app)
-    generated = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    generated = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     out: dict[str, Story | NotEligible] = {}
     for uid in user_ids:
         context = {**values[uid], **base, "user": users[uid]}
@@ -128,7 +128,8 @@ def _check_eligibility(template: StoryTemplate, period: Period, context: dict[st
 def _theme(template: StoryTemplate, app: App) -> Theme:
     brand = app.brand if isinstance(app.brand, dict) else {}
     theme: dict[str, str] = {**DEFAULT_THEME, **template.spec.get("theme", {})}
-    theme.update({key: brand[key] for key in DEFAULT_THEME if isinstance(brand.get(key), str) and COLOR.match(brand[key])})
+    theme.update({key: brand[key] for key in DEFAULT_THEME
+                  if isinstance(brand.get(key), str) and COLOR.match(brand[key])})
     return cast(Theme, theme)  # the template schema checked the template's keys, these are the default's
 
 

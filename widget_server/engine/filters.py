@@ -44,7 +44,7 @@ class Columns:
         return out
 
 
-def resolve(metric: dict, virtual_events: dict[str, dict]) -> dict:
+def resolve(metric: dict[str, Any], virtual_events: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """A metric's filter with a virtual event name replaced by the conditions it stands for."""
     names = metric.get("events") or ([metric["event"]] if "event" in metric else [])
     virtual = [virtual_events[n] for n in names if n in virtual_events]
@@ -61,7 +61,7 @@ def resolve(metric: dict, virtual_events: dict[str, dict]) -> dict:
     return base
 
 
-def collect_paths(flt: dict, columns: Columns) -> None:
+def collect_paths(flt: dict[str, Any], columns: Columns) -> None:
     for alternative in flt.get("any", []):
         collect_paths(alternative, columns)
     for path, condition in flt.get("where", {}).items():
@@ -76,7 +76,7 @@ def _reads_number(condition: Any) -> bool:
     return is_number(condition)
 
 
-def event_names(flt: dict) -> set[str] | None:
+def event_names(flt: dict[str, Any]) -> set[str] | None:
     """The event names a filter can match, or None when it is not limited by name."""
     if "any" in flt:
         found: set[str] = set()
@@ -93,12 +93,12 @@ def event_names(flt: dict) -> set[str] | None:
     return None
 
 
-def reads_type(flt: dict) -> bool:
+def reads_type(flt: dict[str, Any]) -> bool:
     """Whether a filter tests the event type (so the slice needs that column)."""
     return "type" in flt or any(reads_type(alternative) for alternative in flt.get("any", []))
 
 
-def to_sql(flt: dict, columns: Columns, alias: str = "") -> tuple[str, list[Any]]:
+def to_sql(flt: dict[str, Any], columns: Columns, alias: str = "") -> tuple[str, list[Any]]:
     """(condition, params) for a resolved filter; "1=1" when it matches everything."""
     col = (lambda name: f"{alias}.{name}") if alias else (lambda name: name)
     if "any" in flt:

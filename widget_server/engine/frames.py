@@ -67,14 +67,15 @@ class Renderer:
         try:
             return self._frame(spec, spec["id"])
         except ExpressionFailed as exc:
+            failure = exc
             if "fallback" in spec:
                 merged = {k: v for k, v in spec.items() if k not in CONTENT_KEYS and k != "fallback"}
                 merged.update(spec["fallback"])
                 try:
                     return self._frame(merged, spec["id"] + "|fallback")
                 except ExpressionFailed as again:
-                    exc = again
-            log.debug("frame %s skipped: %s", spec["id"], exc)
+                    failure = again
+            log.debug("frame %s skipped: %s", spec["id"], failure)
             return None
 
     def _frame(self, spec: dict[str, Any], seed: str) -> Frame:
@@ -151,7 +152,8 @@ class Renderer:
         if not isinstance(series, dict) or not series.get("total"):
             raise ExpressionFailed(f"chart {spec['metric']} has no data")
         return {"type": spec.get("type", "bar"), "labels": list(series["labels"]), "values": list(series["values"]),
-                "highlight": series.get("peak_index"), "caption": self.text(spec.get("caption"), f"{seed}.chart.caption")}
+                "highlight": series.get("peak_index"),
+                "caption": self.text(spec.get("caption"), f"{seed}.chart.caption")}
 
     def buttons(self, specs: list[dict[str, Any]], seed: str) -> list[Button]:
         out: list[Button] = []

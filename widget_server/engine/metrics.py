@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from . import expressions, metrics_sql, population, users
@@ -16,14 +16,14 @@ log = logging.getLogger(__name__)
 
 
 def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[tuple[str, str]],
-            now: datetime | None = None, contexts: dict[str, dict] | None = None,
+            now: datetime | None = None, contexts: dict[str, dict[str, Any]] | None = None,
             names: frozenset[str] | None = None, offsets: dict[str, int] | None = None) -> metrics_sql.Results:
     """Metric values per uid for ``actors`` (pairs of actor, uid): all metrics, or only ``names``.
     ``offsets`` are the users' ``users.utc_offsets`` when the caller has them already.
 
     Builds the slice and drops it again.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     uids = list(dict.fromkeys(uid for _, uid in actors))
     results: metrics_sql.Results = defaultdict(dict)
     plan = story_slice.plan_for(template, names)
@@ -65,8 +65,8 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
     return results
 
 
-def _answered_by(metrics: dict[str, dict], plan: story_slice.Plan, kind: str, host_kind: str, *,
-                 skip: set[str] = frozenset(), same_property: bool = False) -> dict[str, str]:
+def _answered_by(metrics: dict[str, dict[str, Any]], plan: story_slice.Plan, kind: str, host_kind: str, *,
+                 skip: frozenset[str] | set[str] = frozenset(), same_property: bool = False) -> dict[str, str]:
     """Metrics of ``kind`` that the query of a ``host_kind`` metric over the same events answers
     too, each with that host's name: a distinct count is a top list's number of labels, a streak
     runs over a record day's days. Each saves a pass over the slice."""
@@ -83,7 +83,7 @@ def _answered_by(metrics: dict[str, dict], plan: story_slice.Plan, kind: str, ho
 
 
 def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, Any],
-            wanted: dict[str, dict]) -> None:
+            wanted: dict[str, dict[str, Any]]) -> None:
     """change, tier, derived and label, in the order the template declares them."""
     for name, metric in template.later_metrics.items():
         if name not in wanted:
@@ -115,7 +115,7 @@ def change(current: Any, previous: Any) -> dict[str, Any] | None:
             "direction": "up" if delta > 0 else "down" if delta < 0 else "same"}
 
 
-def tier(value: Any, tiers: list[dict]) -> str | None:
+def tier(value: Any, tiers: list[dict[str, Any]]) -> str | None:
     """The label of the highest tier whose ``min`` the value reaches."""
     if not expressions.is_number(value):  # (a derived metric may be text)
         return None

@@ -37,7 +37,7 @@ class ByUser:
     single: bool
 
     @classmethod
-    def of(cls, uids: list[str]) -> "ByUser":
+    def of(cls, uids: list[str]) -> ByUser:
         return cls(len(uids) == 1)
 
     @property
@@ -58,7 +58,7 @@ class ByUser:
         return f"PARTITION BY {keys}" if keys else ""
 
 
-def _rows(sql: str, params: list[Any], uids: list[str]) -> list[tuple]:
+def _rows(sql: str, params: list[Any], uids: list[str]) -> list[tuple[Any, ...]]:
     """Result rows with the slice's user position (first column) turned back into the user id."""
     return [(uids[row[0]], *row[1:]) for row in database.execute_sql(sql, params).fetchall()]
 
@@ -87,14 +87,14 @@ def _clean(value: Any, scale: float | None = None) -> Any:
     return value
 
 
-def scalars(metrics: dict[str, dict], plan: Plan, previous_of: set[str], uids: list[str],
+def scalars(metrics: dict[str, dict[str, Any]], plan: Plan, previous_of: set[str], uids: list[str],
             results: Results) -> None:
     """count/sum/avg/min/max/distinct/share for the period, and for the previous one when a
     ``change`` metric needs it (stored as ``<name>@previous``)."""
     cols = plan.columns
     selects: list[str] = []
     params: list[Any] = []
-    shapes: list[tuple[str, dict, int]] = []
+    shapes: list[tuple[str, dict[str, Any], int]] = []
     for name, metric in metrics.items():
         kind = metric["kind"]
         if kind not in ("count", "sum", "avg", "min", "max", "distinct", "share"):
@@ -135,7 +135,7 @@ def scalars(metrics: dict[str, dict], plan: Plan, previous_of: set[str], uids: l
             out[name] = _scalar_value(metric, values)
 
 
-def _scalar_value(metric: dict, values: tuple) -> Any:
+def _scalar_value(metric: dict[str, Any], values: tuple[Any, ...]) -> Any:
     kind = metric["kind"]
     if kind == "share":
         part, total = values
@@ -147,8 +147,8 @@ def _scalar_value(metric: dict, values: tuple) -> Any:
     return _clean(values[0], metric.get("scale"))
 
 
-def top(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], results: Results,
-        peaks: list[str], counts: dict[str, dict]) -> None:
+def top(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: list[str], results: Results,
+        peaks: list[str], counts: dict[str, dict[str, Any]]) -> None:
     """A top-N list; for each of its items the month it peaked in (for the ``peak_month`` metrics
     named in ``peaks``); and its number of labels (for the ``distinct`` metrics in ``counts``).
     One grouping by label, or by label and month, serves them all."""
@@ -178,8 +178,8 @@ def top(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], re
            f"COUNT(*) OVER ({by.partition()}) AS labels, "
            f"ROW_NUMBER() OVER ({by.partition()} ORDER BY v DESC, label ASC) AS rn FROM ({grouped}) g) r "
            f"WHERE rn <= {int(metric.get('n', 5))} ORDER BY {by.keys('rn')}")
-    found: dict[str, list] = defaultdict(list)
-    peaked: dict[str, list] = defaultdict(list)
+    found: dict[str, list[Any]] = defaultdict(list)
+    peaked: dict[str, list[Any]] = defaultdict(list)
     label_counts: dict[str, int] = {}
     scale = metric.get("scale")
     for uid, lab, v, c, total, month, mv, labels in _rows(sql, params, uids):
@@ -199,7 +199,7 @@ def top(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], re
             results[uid][count] = _scalar_value(count_metric, (label_counts.get(uid, 0),))
 
 
-def first_last(name: str, metric: dict, plan: Plan, uids: list[str], results: Results) -> None:
+def first_last(name: str, metric: dict[str, Any], plan: Plan, uids: list[str], results: Results) -> None:
     """The first (or last) event by time, ties broken by event id.
 
     Only the rows at each user's earliest (latest) millisecond are ranked, so this costs two
@@ -226,7 +226,7 @@ def _local_iso(local_ms: int) -> str:
     return f"{day.isoformat()}T{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def streak(name: str, metric: dict, plan: Plan, period: Period, today: list[int], uids: list[str],
+def streak(name: str, metric: dict[str, Any], plan: Plan, period: Period, today: list[int], uids: list[str],
            results: Results) -> None:
     """Daily streaks as gaps-and-islands: day − row_number() is constant along a run of days.
 
@@ -239,7 +239,8 @@ def streak(name: str, metric: dict, plan: Plan, period: Period, today: list[int]
     _streak_results({0: name}, _rows(sql, params, uids), uids, results)
 
 
-def _streak_sql(part: int, metric: dict, period: Period, today: list[int], by: ByUser) -> tuple[list[str], str]:
+def _streak_sql(part: int, metric: dict[str, Any], period: Period, today: list[int],
+                by: ByUser) -> tuple[list[str], str]:
     """The CTEs and the SELECT (uid, part, start, end, days) of a streak over the days in ``d``."""
     current = metric.get("mode", "longest") == "current"
     keep = ""
@@ -256,12 +257,14 @@ def _streak_sql(part: int, metric: dict, period: Period, today: list[int], by: B
     order = "e DESC" if current else "n DESC, e DESC"
     g, r, k = f"g{part}", f"r{part}", f"k{part}"
     ctes = [f"{g} AS (SELECT uid, day, day - ROW_NUMBER() OVER ({by.partition()} ORDER BY day) AS grp FROM d)",
-            f"{r} AS (SELECT {by.uid} AS uid, MIN(day) AS s, MAX(day) AS e, COUNT(*) AS n FROM {g}{by.group_by('grp')})",
-            f"{k} AS (SELECT uid, s, e, n, ROW_NUMBER() OVER ({by.partition()} ORDER BY {order}) AS rn FROM {r} {keep})"]
+            f"{r} AS (SELECT {by.uid} AS uid, MIN(day) AS s, MAX(day) AS e, COUNT(*) AS n "
+            f"FROM {g}{by.group_by('grp')})",
+            f"{k} AS (SELECT uid, s, e, n, ROW_NUMBER() OVER ({by.partition()} ORDER BY {order}) AS rn "
+            f"FROM {r} {keep})"]
     return ctes, f"SELECT uid, {part} AS part, s, e, n FROM {k} WHERE rn = 1"
 
 
-def _streak_results(names: dict[int, str], rows: list[tuple], uids: list[str], results: Results) -> None:
+def _streak_results(names: dict[int, str], rows: list[tuple[Any, ...]], uids: list[str], results: Results) -> None:
     """Streak rows (uid, part, start, end, days) into ``results`` under the name of each part."""
     found = {(uid, part): {"days": n, "start": day_from_number(s).isoformat(), "end": day_from_number(e).isoformat()}
              for uid, part, s, e, n in rows}
@@ -270,7 +273,7 @@ def _streak_results(names: dict[int, str], rows: list[tuple], uids: list[str], r
             results[uid][name] = found.get((uid, part), {"days": 0, "start": None, "end": None})
 
 
-def series(name: str, metric: dict, plan: Plan, period: Period, uids: list[str], results: Results) -> None:
+def series(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: list[str], results: Results) -> None:
     cols = plan.columns
     by = metric["by"]
     bucket = {"hour": dialect.mod_sql("lts / 3600000", 24), "weekday": dialect.mod_sql("day + 3", 7), "day": "day",
@@ -282,7 +285,7 @@ def series(name: str, metric: dict, plan: Plan, period: Period, uids: list[str],
            f"{users.group_by(bucket)}")
     keys, labels = _buckets(by, period)
     index = {k: i for i, k in enumerate(keys)}
-    found: dict[str, list] = {}
+    found: dict[str, list[Any]] = {}
     for uid, b, v in _rows(sql, params, uids):
         values = found.setdefault(uid, [0] * len(keys))
         if b in index:
@@ -295,7 +298,7 @@ def series(name: str, metric: dict, plan: Plan, period: Period, uids: list[str],
                               "peak_value": values[peak] if peak is not None else 0, "total": _clean(sum(values))}
 
 
-def _buckets(by: str, period: Period) -> tuple[list, list[str]]:
+def _buckets(by: str, period: Period) -> tuple[list[Any], list[str]]:
     if by == "hour":
         return list(range(24)), [f"{h:02d}" for h in range(24)]
     if by == "weekday":
@@ -327,8 +330,8 @@ def _months(period: Period) -> tuple[str, list[str]]:
     return (f"CASE {whens} ELSE {len(ends) - 1} END" if whens else "0"), months
 
 
-def record_day(name: str, metric: dict, plan: Plan, period: Period, today: list[int], uids: list[str],
-               results: Results, streaks: dict[str, dict]) -> None:
+def record_day(name: str, metric: dict[str, Any], plan: Plan, period: Period, today: list[int], uids: list[str],
+               results: Results, streaks: dict[str, dict[str, Any]]) -> None:
     """The day with the most (events or sum of a property), and the ``streaks`` over the same
     events: the record's grouping by day gives the streaks their days, so one query serves all.
     A day whose events carry no number has no sum: it is no record (PostgreSQL would sort its
@@ -337,7 +340,8 @@ def record_day(name: str, metric: dict, plan: Plan, period: Period, today: list[
     value = f"SUM({cols.number(metric['property'])})" if "property" in metric else "COUNT(*)"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)
     by = ByUser.of(uids)
-    ctes = [f"d AS (SELECT {by.uid} AS uid, day, {value} AS v FROM {TABLE} WHERE pp = 0 AND {cond}{by.group_by('day')})"]
+    ctes = [f"d AS (SELECT {by.uid} AS uid, day, {value} AS v FROM {TABLE} "
+            f"WHERE pp = 0 AND {cond}{by.group_by('day')})"]
     selects = [f"SELECT uid, -1 AS part, day, v, NULL AS n FROM (SELECT uid, day, v, ROW_NUMBER() OVER "
                f"({by.partition()} ORDER BY v DESC, day ASC) AS rn FROM d WHERE v IS NOT NULL) r WHERE rn = 1"]
     parts = dict(enumerate(streaks))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 from .expressions import MONTHS
 from .story_shape import StoryPeriod
@@ -26,7 +27,7 @@ class Period:
     start: date  # first day, inclusive
     end: date  # last day, inclusive
     kind: str
-    spec: tuple = ()
+    spec: tuple[Any, ...] = ()
 
     @property
     def local_start_ms(self) -> int:
@@ -41,7 +42,7 @@ class Period:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         if self.kind == "year":
             start = _safe_replace(self.start, self.start.year - 1)
             end = _safe_replace(self.end, self.end.year - 1)
@@ -88,12 +89,12 @@ def month_period(year: int, month: int) -> Period:
     return Period(f"{year}-{month:02d}", start.strftime("%B %Y"), start, date(year, month, last), "month")
 
 
-def resolve(spec: dict, now: datetime | None = None, utc_offset: int = 0) -> Period:
+def resolve(spec: dict[str, Any], now: datetime | None = None, utc_offset: int = 0) -> Period:
     """The period a template's ``[period]`` table names, as seen at ``now`` by someone whose
     clock is ``utc_offset`` minutes ahead of UTC (their "today" decides the period)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     today = now.astimezone(timezone(timedelta(minutes=utc_offset))).date()
     kind = spec["kind"]
     if kind == "year":

@@ -17,7 +17,8 @@ import math
 import threading
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..store import db
 from ..store.db import database
@@ -34,16 +35,16 @@ MAX_POINTS = 1001
 TTL_MS = 6 * 3600 * 1000
 CHUNK = 500
 RETRY_AFTER_S = 60.0  # a refresh that failed is not tried again for this long
-_memory: dict[tuple, tuple[float, dict]] = {}
+_memory: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
 _lock = threading.Lock()
 _refreshing = threading.Lock()  # one refresh at a time per process, in the background or not
 
 
-def _key(app_id: int, template: StoryTemplate, period: Period, metric: str) -> tuple:
+def _key(app_id: int, template: StoryTemplate, period: Period, metric: str) -> tuple[Any, ...]:
     return db.url(), app_id, template.id, period.key, metric
 
 
-def lookup(app_id: int, template: StoryTemplate, period: Period, metric: str) -> dict | None:
+def lookup(app_id: int, template: StoryTemplate, period: Period, metric: str) -> dict[str, Any] | None:
     """The stored distribution, at once: when it is missing or older than its TTL, a background
     refresh is started and the last one (or None) answers meanwhile."""
     key = _key(app_id, template, period, metric)
@@ -61,9 +62,10 @@ def lookup(app_id: int, template: StoryTemplate, period: Period, metric: str) ->
 
 
 def _stored(app_id: int, template: StoryTemplate, period: Period, metric: str) -> PopulationStat | None:
-    return (PopulationStat.select().where(
+    stored: PopulationStat | None = PopulationStat.select().where(
         (PopulationStat.app_id == app_id) & (PopulationStat.template_id == template.id)
-        & (PopulationStat.period_key == period.key) & (PopulationStat.metric == metric)).first())
+        & (PopulationStat.period_key == period.key) & (PopulationStat.metric == metric)).first()
+    return stored
 
 
 class BackgroundRefresh:
@@ -73,8 +75,8 @@ class BackgroundRefresh:
     """
 
     def __init__(self) -> None:
-        self._threads: dict[tuple, threading.Thread] = {}
-        self._failed_until: dict[tuple, float] = {}
+        self._threads: dict[tuple[Any, ...], threading.Thread] = {}
+        self._failed_until: dict[tuple[Any, ...], float] = {}
         self._lock = threading.Lock()
 
     def submit(self, app_id: int, template: StoryTemplate, period: Period) -> bool:
@@ -90,7 +92,7 @@ class BackgroundRefresh:
             thread.start()
         return True
 
-    def _run(self, key: tuple, app_id: int, template: StoryTemplate, period: Period) -> None:
+    def _run(self, key: tuple[Any, ...], app_id: int, template: StoryTemplate, period: Period) -> None:
         try:
             with _refreshing:
                 if db.url() != key[0]:  # the process moved to another database meanwhile (tools, tests)
@@ -131,7 +133,7 @@ background = BackgroundRefresh()
 refresh_in_background = background.submit
 
 
-def _remember(key: tuple, dist: dict) -> None:
+def _remember(key: tuple[Any, ...], dist: dict[str, Any]) -> None:
     with _lock:
         _memory[key] = (time.monotonic() + 60.0, dist)
 
@@ -141,7 +143,7 @@ def _targets(template: StoryTemplate) -> set[str]:
     return {m["of"] for m in template.later_metrics.values() if m["kind"] == "percentile"}
 
 
-def rank(dist: dict | None, value: Any) -> dict[str, Any] | None:
+def rank(dist: dict[str, Any] | None, value: Any) -> dict[str, Any] | None:
     """{"top_percent", "percentile", "population"}: rank = 1 + users with a higher value."""
     if not dist or not dist["n"] or value is None or value <= 0:
         return None
@@ -160,7 +162,7 @@ def refresh(app_id: int, template: StoryTemplate, period: Period,
         return {}
     plan = story_slice.plan_for(template, frozenset(targets))
     only = {name: template.metrics[name] for name in targets}
-    values: dict[str, list] = defaultdict(list)
+    values: dict[str, list[Any]] = defaultdict(list)
     users = user_ids(app_id)
     for start in range(0, len(users), CHUNK):
         chunk = users[start:start + CHUNK]

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from ..store.db import database, open_database
 from ..store.models import App, PrecomputedStory, now_ms
@@ -45,7 +46,7 @@ class BuildReport:
     failed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
-    def add(self, other: "BuildReport") -> None:
+    def add(self, other: BuildReport) -> None:
         self.users += other.users
         self.built += other.built
         self.not_eligible += other.not_eligible
@@ -62,7 +63,7 @@ def build(app: App, template: StoryTemplate, period: Period, *, now: datetime | 
     ``workers`` > 1 needs ``database_url`` (each process opens its own connection) and a
     ``now`` that resolves to ``period``.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if refresh_population:
         refresh(app.id, template, period)
     everyone = users if users is not None else user_ids(app.id)
@@ -165,4 +166,5 @@ def clear(app_id: int, template_id: str, period_key: str | None = None) -> int:
                                             & (PrecomputedStory.template_id == template_id))
     if period_key:
         query = query.where(PrecomputedStory.period_key == period_key)
-    return query.execute()
+    deleted: int = query.execute()
+    return deleted

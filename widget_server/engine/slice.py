@@ -7,8 +7,9 @@ grows with the user's own events, not with the size of the database. The slice i
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from ..store import dialect, event_keys
 from ..store.db import database
@@ -29,7 +30,7 @@ class Plan:
     """What a template needs from the slice; computed once per loaded template."""
 
     columns: filters.Columns
-    metric_filters: dict[str, dict]
+    metric_filters: dict[str, dict[str, Any]]
     names: list[str] | None  # event names worth copying; None = every event
     event_columns: list[str]  # keys of EVENT_COLUMNS
 
@@ -37,10 +38,11 @@ class Plan:
 def plan_for(template: StoryTemplate, wanted: frozenset[str] | None = None) -> Plan:
     """The slice plan for the metrics ``wanted`` (all when None), cached on the template."""
     plans = template.plans
-    if wanted in plans:
-        return plans[wanted]
+    cached: Plan | None = plans.get(wanted)
+    if cached is not None:
+        return cached
     columns = filters.Columns()
-    metric_filters: dict[str, dict] = {}
+    metric_filters: dict[str, dict[str, Any]] = {}
     names: set[str] | None = set()
     event_columns: set[str] = set()
     virtual = template.spec.get("virtual_events", {})

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -56,7 +58,7 @@ def _is_values(value: object) -> bool:
 
 
 # What each operator compares with: (test, what to say when the value fails it).
-OPERATORS = {
+OPERATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "eq": (lambda v: isinstance(v, _SCALAR), "a value"),
     "ne": (lambda v: isinstance(v, _SCALAR), "a value"),
     "in": (lambda v: isinstance(v, _SCALAR) or _is_values(v), "a value or a list of values"),
@@ -154,7 +156,7 @@ class MetricSchema(FilterFields):
     default = fields.Raw()
 
     @validates_schema
-    def _keys(self, data: dict, **_: object) -> None:
+    def _keys(self, data: dict[str, Any], **_: object) -> None:
         kind = data.get("kind")
         if kind not in METRIC_KEYS:
             return  # (the kind's own error says why)
@@ -191,7 +193,7 @@ class PeriodSchema(Strict):
     current = fields.Boolean()
 
     @validates_schema
-    def _days(self, data: dict, **_: object) -> None:
+    def _days(self, data: dict[str, Any], **_: object) -> None:
         if data.get("kind") == "last_days" and "days" not in data:
             raise ValidationError("A last_days period needs 'days'.", "days")
         month, _, day = data.get("cutoff", "01-01").partition("-")
@@ -214,7 +216,7 @@ class EligibilitySchema(Strict):
     message = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
     @validates_schema
-    def _rule(self, data: dict, **_: object) -> None:
+    def _rule(self, data: dict[str, Any], **_: object) -> None:
         if "when" not in data and not ("metric" in data and "min" in data):
             raise ValidationError("A rule needs 'metric' and 'min', or 'when'.", "metric")
 
@@ -235,7 +237,7 @@ class ButtonSchema(Strict):
     properties = fields.Dict()
 
     @validates_schema
-    def _target(self, data: dict, **_: object) -> None:
+    def _target(self, data: dict[str, Any], **_: object) -> None:
         if data.get("action") in ("deep_link", "url") and "href" not in data:
             raise ValidationError(f"A {data['action']} button needs 'href'.", "href")
         if data.get("action") == "event" and "event" not in data:
@@ -282,10 +284,10 @@ class FrameBody(Strict):
     buttons = fields.List(fields.Nested(ButtonSchema), validate=validate.Length(max=4))
 
 
-def _needs_content(data: dict) -> None:
-    kind = data.get("kind")
+def _needs_content(data: dict[str, Any]) -> None:
+    kind: str | None = data.get("kind")
     need = {"stat": "stat", "list": "list", "chart": "chart", "image": "media", "gif": "media",
-            "video": "media", "text": "title"}.get(kind)
+            "video": "media", "text": "title"}.get(kind or "")
     if need and need not in data:
         raise ValidationError(f"A {kind} frame needs '{need}'.", need)
 
@@ -296,7 +298,7 @@ class FallbackSchema(FrameBody):
     kind = fields.String(required=True, validate=validate.OneOf(FRAME_KINDS[:-1]))
 
     @validates_schema
-    def _content(self, data: dict, **_: object) -> None:
+    def _content(self, data: dict[str, Any], **_: object) -> None:
         _needs_content(data)
 
 
@@ -307,7 +309,7 @@ class FrameSchema(FrameBody):
     fallback = fields.Nested(FallbackSchema)
 
     @validates_schema
-    def _content(self, data: dict, **_: object) -> None:
+    def _content(self, data: dict[str, Any], **_: object) -> None:
         _needs_content(data)
 
 

@@ -41,16 +41,17 @@ class StoryTemplate:
     # The content this template was parsed from, as a hash: a story built from other content
     # (the file was edited since) is never served for this one.
     version: str = ""
-    sql_metrics: dict[str, dict] = field(default_factory=dict)
-    later_metrics: dict[str, dict] = field(default_factory=dict)
+    sql_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    later_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Metrics the frames, card and rules actually read (with what those depend on): a story
     # computes only these, so a template can keep spare metrics at no cost.
     used: frozenset[str] = frozenset()
-    plans: dict = field(default_factory=dict, repr=False)  # slice plans by metric subset
+    plans: dict[frozenset[str] | None, Any] = field(default_factory=dict, repr=False)  # slice.Plan by metric subset
 
     @property
-    def metrics(self) -> dict[str, dict]:
-        return self.spec["metrics"]
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        metrics: dict[str, dict[str, Any]] = self.spec["metrics"]
+        return metrics
 
 
 
@@ -69,7 +70,10 @@ def _flatten(messages: Any, path: str, out: list[dict[str, str]]) -> None:
                 _flatten(sub, f"{path}.{key}" if path else str(key), out)
     elif isinstance(messages, list):
         for message in messages:
-            _flatten(message, path, out) if isinstance(message, (dict, list)) else out.append(error_entry(path, message))
+            if isinstance(message, (dict, list)):
+                _flatten(message, path, out)
+            else:
+                out.append(error_entry(path, message))
     else:
         out.append(error_entry(path, messages))
 
@@ -104,7 +108,7 @@ def content_version(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
-def _check_semantics(spec: dict) -> list[dict[str, str]]:
+def _check_semantics(spec: dict[str, Any]) -> list[dict[str, str]]:
     """What the schema cannot see: names that refer to each other and expressions that compile."""
     errors: list[dict[str, str]] = []
     metrics = spec["metrics"]
@@ -189,7 +193,7 @@ def _compile(compiler: Any, source: str, as_text: str, path: str, errors: list[d
                                         "(user, period, app, template, item, MONTHS, WEEKDAYS…)."))
 
 
-def _used_metrics(spec: dict) -> frozenset[str]:
+def _used_metrics(spec: dict[str, Any]) -> frozenset[str]:
     metrics = spec["metrics"]
     found = _referenced({k: v for k, v in spec.items() if k != "metrics"})
     pending = [name for name in found if name in metrics]
@@ -243,7 +247,7 @@ def unknown_template(template_id: object) -> NotFound:
     return NotFound(f"No story template named {shown!r}.", details={"template": shown})
 
 
-def load_file(path: str | os.PathLike) -> StoryTemplate:
+def load_file(path: str | os.PathLike[str]) -> StoryTemplate:
     path = Path(path)
     try:
         source = path.read_text(encoding="utf-8")

@@ -8,6 +8,7 @@ for exactly one user.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from ..store import dialect
 from ..store.db import database
@@ -46,7 +47,7 @@ def merged(app_id: int, user_ids: list[str] | None = None) -> set[str]:
     In an alias cycle (``a`` into ``b``, later ``b`` into ``a``) the smallest id keeps the history.
     """
     p = database.param
-    seeds: list[tuple[str, list]] = [("", [])] if user_ids is None else [
+    seeds: list[tuple[str, list[Any]]] = [("", [])] if user_ids is None else [
         (f"AND actor IN ({', '.join([p] * len(chunk))})", [f"u:{uid}" for uid in chunk])
         for chunk in dialect.chunks(user_ids)]
     chains: dict[str, set[str]] = {}
@@ -80,7 +81,7 @@ def utc_offsets(template: StoryTemplate, app_id: int, user_ids: list[str], now: 
     if template.spec.get("timezone", "user") != "user":
         return dict.fromkeys(user_ids, 0)
     app_zone = App.get_by_id(app_id).timezone
-    zones = dict(Profile.select(Profile.user_id, Profile.timezone).where(
-        (Profile.app_id == app_id) & Profile.user_id.in_(user_ids)).tuples())
+    zones: dict[str, str | None] = dict(Profile.select(Profile.user_id, Profile.timezone).where(
+        (Profile.app_id == app_id) & Profile.user_id.in_(user_ids)).tuples().execute())
     at = int(now.timestamp() * 1000)
     return {uid: utc_offset(zones.get(uid) or app_zone, at) for uid in user_ids}

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from ..store import dialect
+from ..store.dialect import Row
 from ..store.event_keys import MESSAGE_KEY_TABLES, keys_connection
 from ..store.sqlite_files import PerProcess
 
@@ -117,7 +119,7 @@ class TailKeys:
         self._seen_through = 0
         self._watermark = 0
 
-    def insert_new(self, cursor: Any, path: str, insert_sql: str, rows: list[tuple], lookup: Lookup) -> int:
+    def insert_new(self, cursor: Any, path: str, insert_sql: str, rows: list[Row], lookup: Lookup) -> int:
         """Insert the ``rows`` (in ``lookup``'s order) whose key is stored nowhere yet, each key
         once; return how many. Call inside the write transaction, holding the write lock."""
         owner = (os.getpid(), path)
@@ -128,8 +130,8 @@ class TailKeys:
             watermark, tables = _state(keys)
             self._catch_up(cursor, watermark)
             ids, stored = self._ids, lookup.stored
-            pending: dict[str, tuple[tuple, Parts]] = {}
-            for row, key, parts in zip(rows, lookup.keys, lookup.parts):
+            pending: dict[str, tuple[Row, Parts]] = {}
+            for row, key, parts in zip(rows, lookup.keys, lookup.parts, strict=True):
                 if key not in stored and key not in ids and key not in pending:
                     pending[key] = (row, parts)
             if pending and watermark != lookup.watermark:  # a pass moved keys since the lookup
@@ -140,7 +142,7 @@ class TailKeys:
         cursor.executemany(insert_sql, [row for row, _ in pending.values()])
         # The lock is held and the tail was read up to the newest row, so ours got the next ids.
         last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
-        ids.update(zip(pending, range(last - len(pending) + 1, last + 1)))
+        ids.update(zip(pending, range(last - len(pending) + 1, last + 1), strict=True))
         self._seen_through = last
         return len(pending)
 
@@ -158,7 +160,7 @@ class TailKeys:
             return
         keys = joined.split("\x1f")
         if len(keys) == count == last - first + 1:  # ids are dense, and no key held the separator
-            self._ids.update(zip(keys, range(first, last + 1)))
+            self._ids.update(zip(keys, range(first, last + 1), strict=True))
         else:
             self._ids.update(cursor.execute(f"SELECT {key_sql()}, id FROM event WHERE id > ?", (start,)).fetchall())
         self._seen_through = last

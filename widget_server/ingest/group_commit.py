@@ -15,7 +15,8 @@ SQLite's busy timeout; if it expires every request of the group gets the error (
 from __future__ import annotations
 
 import threading
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from ..store.sqlite_files import FileLock, PerProcess
 
@@ -65,7 +66,7 @@ class GroupCommitter(Generic[T]):
         try:
             with self._cross_process_lock(lock_path):
                 results = write_group([w.item for w in group])
-            for waiter, result in zip(group, results):
+            for waiter, result in zip(group, results, strict=True):
                 waiter.result = result
         except BaseException as exc:  # every request of the group learns why, none is answered 200
             for waiter in group:
@@ -80,7 +81,7 @@ class GroupCommitter(Generic[T]):
             for waiter in group:
                 waiter.done.set()
 
-    def _cross_process_lock(self, path: str | None) -> "FileLock":
+    def _cross_process_lock(self, path: str | None) -> FileLock:
         return FileLock(None) if path is None else self._lock_files(path)
 
 

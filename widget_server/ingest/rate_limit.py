@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 
 class RateLimiter:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import msgspec
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -80,7 +81,7 @@ def batch() -> Response:
             raise PayloadTooLarge(f"A viewer token sends at most {most} events at once.", details={"limit": most})
     good: list[EventIn] = []
     indexes: list[int] = []  # each good event's index in the batch
-    rejected: list[dict] = []
+    rejected: list[dict[str, Any]] = []
     for index, raw in enumerate(envelope.batch):
         if len(raw) > max_event:
             rejected.append({"index": index, "field": "_event", "code": "too_large",
@@ -103,14 +104,14 @@ def batch() -> Response:
                                   details={"rejected": rejected})
         raise ValidationFailed("No event in the batch is valid.", details={"rejected": rejected})
     _charge_viewer(caller, len(good))
-    result = _store(caller, good, received_at, envelope.sentAt)
-    if result.refused:
-        rejected = sorted(rejected + [{"index": indexes[position], **ALIAS_REFUSED} for position in result.refused],
+    stored = _store(caller, good, received_at, envelope.sentAt)
+    if stored.refused:
+        rejected = sorted(rejected + [{"index": indexes[position], **ALIAS_REFUSED} for position in stored.refused],
                           key=lambda r: r["index"])
-        if len(result.refused) == len(good):
+        if len(stored.refused) == len(good):
             raise Forbidden(ALIAS_REFUSED["message"], details={"rejected": rejected})
-    return jsonify(success=True, accepted=len(good) - len(result.refused), stored=result.stored,
-                   duplicates=result.duplicates, rejected=rejected)
+    return jsonify(success=True, accepted=len(good) - len(stored.refused), stored=stored.stored,
+                   duplicates=stored.duplicates, rejected=rejected)
 
 
 def single(kind: str) -> Response:
@@ -133,7 +134,8 @@ def single(kind: str) -> Response:
 
 def _viewer_batch_limit() -> int:
     config = current_app.config
-    return min(config["VIEWER_MAX_EVENTS_PER_BATCH"], config["VIEWER_EVENTS_BURST"])
+    most: int = min(config["VIEWER_MAX_EVENTS_PER_BATCH"], config["VIEWER_EVENTS_BURST"])
+    return most
 
 
 def _charge_viewer(caller: Caller, count: int) -> None:

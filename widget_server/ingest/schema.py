@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -201,10 +202,10 @@ def _id_and_event_errors(ev: EventIn) -> dict[str, list[str]]:
     return errors
 
 
-class _IdField(fields.Field):
+class _IdField(fields.Field[str | int]):
     default_error_messages = {"invalid": "Must be a string or a number."}
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str | int:
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise self.make_error("invalid")
         return value
@@ -230,7 +231,7 @@ class EventSchema(Schema):
     groupId = _IdField(allow_none=True)
 
     @validates_schema
-    def _rules(self, data: dict, **kwargs) -> None:
+    def _rules(self, data: dict[str, Any], **kwargs: Any) -> None:
         errors = semantic_errors(EventIn(**data))
         if errors:
             raise ValidationError(errors)
@@ -255,7 +256,9 @@ def event_errors(raw: bytes, forced_type: str | None = None) -> dict[str, list[s
     try:
         _schema.load(data)
     except ValidationError as exc:
-        return {k: v if isinstance(v, list) else [str(v)] for k, v in exc.messages.items()}
+        messages = exc.messages
+        assert isinstance(messages, dict)  # a schema's load reports by field
+        return {k: v if isinstance(v, list) else [str(v)] for k, v in messages.items()}
     return {}
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
 from ..http import NESTED_TOO_DEEPLY
 from ..store import dialect, event_keys
 from ..store.db import database
+from ..store.dialect import Row
 from ..store.sqlite_files import lock_path
 from ..store.zones import utc_offset
 from . import dedupe
@@ -30,8 +32,8 @@ EVENT_COLUMNS = ("app_id", "message_id", "type", "name", "user_id", "anonymous_i
                  "timestamp", "utc_offset", "received_at", "properties", "context")
 _APP, _MESSAGE = EVENT_COLUMNS.index("app_id"), EVENT_COLUMNS.index("message_id")
 # The years event_schema accepts, in UTC milliseconds: a time corrected by sentAt must stay inside.
-MIN_MS = int(datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
-MAX_MS = int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+MIN_MS = int(datetime(MIN_YEAR, 1, 1, tzinfo=UTC).timestamp() * 1000)
+MAX_MS = int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC).timestamp() * 1000)
 
 
 class Unstorable(ValueError):
@@ -45,7 +47,7 @@ class Unstorable(ValueError):
 def to_ms(value: str) -> int:
     moment = parse_time(value)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
 
 
@@ -58,17 +60,17 @@ class Alias:
     app_id: int
     previous: str
     user_id: str
-    identities: list[tuple]  # what it joins, if it is written
-    profile: tuple  # its touch of the user's profile (first/last seen), if it is written
+    identities: list[Row]  # what it joins, if it is written
+    profile: Row  # its touch of the user's profile (first/last seen), if it is written
 
 
 @dataclass
 class Writes:
     """What one request will write: event rows, identity joins and profile upserts."""
 
-    rows: list[tuple] = field(default_factory=list)
-    identities: list[tuple] = field(default_factory=list)
-    profiles: list[tuple] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    identities: list[Row] = field(default_factory=list)
+    profiles: list[Row] = field(default_factory=list)
     lookup: dedupe.Lookup | None = None  # SQLite: the rows' keys, looked up before the lock
     aliases: list[Alias] = field(default_factory=list)
     refused: list[int] = field(default_factory=list)  # positions of the aliases refused under the lock
@@ -111,9 +113,9 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
             sent_at: int | None, may_merge_users: bool = False) -> Writes:
     """Turn validated events into rows, outside any transaction. Without ``may_merge_users``
     aliases are kept apart, to be decided under the write lock (``_decide_aliases``)."""
-    rows = []
+    rows: list[Row] = []
     identities: dict[str, str] = {}
-    profiles: dict[str, list] = {}  # user_id -> [first, last, traits, timezone]
+    profiles: dict[str, list[Any]] = {}  # user_id -> [first, last, traits, timezone]
     aliases: list[Alias] = []
     for position, ev in enumerate(events):
         ts = to_ms(ev.timestamp) if ev.timestamp else received_at
@@ -173,7 +175,7 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
         aliases=aliases)
 
 
-def write(cursor, writes: Writes, sqlite_path: str | None = None) -> int:
+def write(cursor: Any, writes: Writes, sqlite_path: str | None = None) -> int:
     """Run ``writes`` inside the caller's transaction; return how many events were new.
 
     On SQLite the caller holds the write lock and ``sqlite_path`` names the file: repeats are
@@ -185,8 +187,9 @@ def write(cursor, writes: Writes, sqlite_path: str | None = None) -> int:
     insert = dialect.insert_events_sql(EVENT_COLUMNS)
     if sqlite_path is None:
         cursor.executemany(insert, rows)
-        stored = cursor.rowcount
+        stored: int = cursor.rowcount
     else:
+        assert lookup is not None  # store_events looks a SQLite request's keys up before the lock
         stored = dedupe.tail_keys.insert_new(cursor, sqlite_path, insert, rows, lookup)
     if identities:
         cursor.executemany(dialect.insert_identity_sql(), identities)
@@ -195,7 +198,7 @@ def write(cursor, writes: Writes, sqlite_path: str | None = None) -> int:
     return stored
 
 
-def _decide_aliases(cursor, writes: Writes) -> tuple[list[tuple], dedupe.Lookup | None, list[tuple], list[tuple]]:
+def _decide_aliases(cursor: Any, writes: Writes) -> tuple[list[Row], dedupe.Lookup | None, list[Row], list[Row]]:
     """Identity is not a public key's to give away (DESIGN.md): an alias sent with one joins its
     previousId only if no profile has it, i.e. it names an anonymous id or a user with no history
     yet. Otherwise the alias is refused and nothing of it is written (``writes.refused``).
@@ -214,7 +217,7 @@ def _decide_aliases(cursor, writes: Writes) -> tuple[list[tuple], dedupe.Lookup 
             writes.profiles + [a.profile for a in accepted])
 
 
-def _known_users(cursor, aliases: list[Alias]) -> set[tuple[int, str]]:
+def _known_users(cursor: Any, aliases: list[Alias]) -> set[tuple[int, str]]:
     """The (app, previousId) pairs among ``aliases`` that name a user with a profile."""
     p = database.param
     pairs = sorted({(a.app_id, a.previous) for a in aliases})

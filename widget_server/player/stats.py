@@ -37,7 +37,7 @@ def _scope(app_id: int, template_id: str, since_ms: int, names: tuple[str, ...])
     return f"{found} AND type = 'track' AND {_prop('template')} = {database.param}", [*params, template_id]
 
 
-def _rows(sql: str, params: list[Any]) -> list[tuple]:
+def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     return list(database.execute_sql(sql, params).fetchall())
 
 
@@ -87,7 +87,8 @@ def _frames(app_id: int, template_id: str, since_ms: int, story_viewers: int) ->
     where, params = _scope(app_id, template_id, since_ms, ("frame_viewed",))
     sql = (
         "WITH per_frame AS ("
-        f" SELECT {_prop('frame_id')} AS frame_id, CAST(MIN({_number('index', FRAME_INDEX_MAX)}) AS INTEGER) AS position,"
+        f" SELECT {_prop('frame_id')} AS frame_id,"
+        f"  CAST(MIN({_number('index', FRAME_INDEX_MAX)}) AS INTEGER) AS position,"
         "  COUNT(DISTINCT user_id) AS viewers,"
         f"  AVG({_number('dwell_ms', DWELL_MS_MAX)}) AS dwell,"
         f"  SUM(CASE WHEN {_prop('advance')} = 'auto' THEN 1 ELSE 0 END) AS auto_advanced"

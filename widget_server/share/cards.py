@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import colorsys
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from PIL import Image, ImageDraw
 
@@ -51,7 +52,7 @@ class Palette:
     bottom: Color
 
     @classmethod
-    def from_theme(cls, theme: dict[str, Any] | None) -> "Palette":
+    def from_theme(cls, theme: dict[str, Any] | None) -> Palette:
         theme = theme or {}
         bg = parse_color(theme.get("background"), (18, 18, 18))
         fg = parse_color(theme.get("foreground"), (255, 255, 255))
@@ -77,7 +78,8 @@ def _hls(color: Color) -> tuple[float, float, float]:
 
 
 def _rgb(hue: float, light: float, sat: float) -> Color:
-    return tuple(round(c * 255) for c in colorsys.hls_to_rgb(hue, light, sat))  # type: ignore[return-value]
+    red, green, blue = (round(c * 255) for c in colorsys.hls_to_rgb(hue, light, sat))
+    return red, green, blue
 
 
 @dataclass
@@ -98,7 +100,7 @@ class CardContent:
 
     @classmethod
     def from_card(cls, card: Card, *, app_name: str = "", period: str = "",
-                  caption: str | None = None, photo: Image.Image | None = None) -> "CardContent":
+                  caption: str | None = None, photo: Image.Image | None = None) -> CardContent:
         """Read a story's card (``story_shape.Card``) defensively: shares frozen by older
         versions, and templates written by people, may leave fields out."""
         def text(value: Any) -> str:
@@ -135,7 +137,7 @@ def encode_png(image: Image.Image) -> bytes:
         image.save(out, "PNG")
         return out.getvalue()
     # A nearest-neighbour sample is enough to find the palette, and 5× cheaper than averaging.
-    sample = image.resize((image.width // 4, image.height // 4), Image.NEAREST)
+    sample = image.resize((image.width // 4, image.height // 4), Image.Resampling.NEAREST)
     palette = sample.quantize(256, method=Image.Quantize.FASTOCTREE)
     indexed = image.quantize(palette=palette, dither=Image.Dither.NONE)
     indexed.save(out, "PNG", compress_level=1)
@@ -168,7 +170,7 @@ class Block(NamedTuple):
     priority: int
     height: int
     paint: Callable[[ImageDraw.ImageDraw, Image.Image, int], None]
-    smaller: "Block | None" = None
+    smaller: Block | None = None
 
 
 def _story_blocks(content: CardContent, pal: Palette, inner: int, margin: int) -> list[Block]:
@@ -191,9 +193,11 @@ def _story_blocks(content: CardContent, pal: Palette, inner: int, margin: int) -
         sub_face = font("Medium", 44)
         sub_lines = wrap(content.subtitle, sub_face, inner, 2)
         sub_step = line_height(sub_face, 1.3)
-        blocks.append(Block(6, sub_step * len(sub_lines) - 8, lambda d, img, y: [
-            d.text((margin, y + i * sub_step), line, font=sub_face, fill=pal.muted)
-            for i, line in enumerate(sub_lines)]))
+
+        def draw_subtitle(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
+            for i, line in enumerate(sub_lines):
+                d.text((margin, y + i * sub_step), line, font=sub_face, fill=pal.muted)
+        blocks.append(Block(6, sub_step * len(sub_lines) - 8, draw_subtitle))
     if content.stats:
         blocks.append(_hero_stat(content.stats[0], pal, inner, margin))
     if len(content.stats) > 1:
@@ -252,7 +256,7 @@ def _hero_stat(stat: tuple[str, str], pal: Palette, inner: int, margin: int) -> 
     def paint(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
         d.text((margin - 6, y + cap), value, font=value_face, fill=pal.accent, anchor="ls")
         d.text((margin, y + label_top), label_text, font=label_face, fill=pal.foreground, anchor="la")
-    return Block(1, label_top + label_face.size + 4, paint)
+    return Block(1, label_top + int(label_face.size) + 4, paint)  # (the size given: whole pixels)
 
 
 def _stat_row(stats: list[tuple[str, str]], pal: Palette, inner: int, margin: int) -> Block:
@@ -260,7 +264,7 @@ def _stat_row(stats: list[tuple[str, str]], pal: Palette, inner: int, margin: in
     faces = [fit_font(value, "ExtraBold", 96, column, 48) for _, value in stats]
     size = min(face.size for face in faces)
     value_face, label_face = font("ExtraBold", size), font("SemiBold", 32)
-    cap = -value_face.getbbox("0", anchor="ls")[1]
+    cap = -int(value_face.getbbox("0", anchor="ls")[1])  # (FreeType's boxes are whole pixels)
 
     labels = [wrap(label.upper(), label_face, column, 2) for label, _ in stats]
     label_lines = max(len(lines) for lines in labels)

@@ -35,7 +35,10 @@ def render(template: str, app_name: str | None, force: bool) -> None:
         for share in bar:
             if force:
                 images.forget(share.id)
-            for kind in images.KINDS:
-                _, took = images.cached_file(share.id, kind, lambda: share)
-                rendered += took is not None
+            rendered += _render(share)
     click.echo(f"{len(found)} shares, {rendered} images rendered, the rest were cached.")
+
+
+def _render(share: Share) -> int:
+    """Put the share's images in the cache; return how many had to be drawn."""
+    return sum(images.cached_file(share.id, kind, lambda: share)[1] is not None for kind in images.KINDS)

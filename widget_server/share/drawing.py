@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import font_manrope
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
@@ -27,7 +27,7 @@ def font(weight: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(FONT_DIR / f"Manrope-{weight}.ttf"), size, layout_engine=ImageFont.Layout.BASIC)
 
 
-def is_hex_color(value: object) -> bool:
+def is_hex_color(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(_HEX.match(value))
 
 
@@ -35,7 +35,7 @@ def parse_color(value: object, default: Color) -> Color:
     """``#rgb`` / ``#rrggbb`` to a tuple; anything else (it came from a template) gives ``default``."""
     if not is_hex_color(value):
         return default
-    digits = value[1:]  # type: ignore[index]
+    digits = value[1:]
     if len(digits) == 3:
         digits = "".join(c * 2 for c in digits)
     return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
@@ -47,7 +47,8 @@ def hex_color(color: Color) -> str:
 
 def mix(a: Color, b: Color, t: float) -> Color:
     """``a`` moved ``t`` of the way towards ``b``."""
-    return tuple(round(x + (y - x) * t) for x, y in zip(a, b))  # type: ignore[return-value]
+    red, green, blue = (round(x + (y - x) * t) for x, y in zip(a, b, strict=True))
+    return red, green, blue
 
 
 def luminance(color: Color) -> float:
@@ -93,7 +94,7 @@ def has_glyph(char: str) -> bool:
 @lru_cache(maxsize=4096)
 def _mask_bytes(char: str) -> bytes:
     face = font("Bold", 32)
-    left, top, right, bottom = face.getbbox(char)
+    left, top, right, bottom = (int(edge) for edge in face.getbbox(char))  # (FreeType's are whole pixels)
     mask = Image.new("L", (max(right - left, 1), max(bottom - top, 1)), 0)
     ImageDraw.Draw(mask).text((-left, -top), char, font=face, fill=255)
     return mask.tobytes()
@@ -119,7 +120,7 @@ def printable(text: str) -> str:
 @lru_cache(maxsize=1024)
 def _text_mask(text: str, face: ImageFont.FreeTypeFont, anchor: str) -> tuple[Image.Image, int, int]:
     """Coverage mask of ``text`` and its offset from the anchor point."""
-    left, top, right, bottom = face.getbbox(text, anchor=anchor)
+    left, top, right, bottom = (int(edge) for edge in face.getbbox(text, anchor=anchor))  # (whole pixels)
     mask = Image.new("L", (max(right - left, 1), max(bottom - top, 1)), 0)
     ImageDraw.Draw(mask).text((-left, -top), text, font=face, fill=255, anchor=anchor)
     return mask, left, top
@@ -137,9 +138,10 @@ class CardDraw(ImageDraw.ImageDraw):
         super().__init__(image)
         self.target = image
 
-    def text(self, xy: tuple[float, float], text: str, fill: Any = None,  # type: ignore[override]
+    def text(self, xy: tuple[float, float], text: Any, fill: Any = None,
              font: Any = None, anchor: str | None = None, *args: Any, **kwargs: Any) -> None:
-        if args or kwargs or not isinstance(font, ImageFont.FreeTypeFont) or not isinstance(fill, tuple):
+        if (args or kwargs or not isinstance(text, str) or not isinstance(font, ImageFont.FreeTypeFont)
+                or not isinstance(fill, tuple)):
             return super().text(xy, text, fill, font, anchor, *args, **kwargs)
         mask, left, top = _text_mask(text, font, anchor or "la")
         self.target.paste(fill, (round(xy[0]) + left, round(xy[1]) + top), mask)
@@ -211,8 +213,9 @@ def gradient_background(size: tuple[int, int], top: Color, bottom: Color, glow: 
     """
     width, height = size
     small = (max(width // 8, 2), max(height // 8, 2))
-    vertical = Image.linear_gradient("L").resize(small, Image.BILINEAR)
-    horizontal = Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90).resize(small, Image.BILINEAR)
+    vertical = Image.linear_gradient("L").resize(small, Image.Resampling.BILINEAR)
+    horizontal = (Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90)
+                  .resize(small, Image.Resampling.BILINEAR))
     ramp = ImageChops.add(vertical, horizontal, scale=2.0)
     base = Image.composite(Image.new("RGB", small, bottom), Image.new("RGB", small, top), ramp)
     sw, sh = small
@@ -222,7 +225,7 @@ def gradient_background(size: tuple[int, int], top: Color, bottom: Color, glow: 
         ImageDraw.Draw(mask).ellipse(box, fill=strength)
         mask = mask.filter(ImageFilter.GaussianBlur(max(sw, sh) / 8))
         base = Image.composite(Image.new("RGB", small, colour), base, mask)
-    full = base.resize(size, Image.BICUBIC)
+    full = base.resize(size, Image.Resampling.BICUBIC)
     return ImageChops.add(full, _dither_pattern(size), scale=1.0, offset=-DITHER_AMPLITUDE)
 
 
@@ -262,7 +265,7 @@ def disc_mask(diameter: int) -> Image.Image:
     anti-aliased. Cached: the same few sizes are used on every card."""
     big = Image.new("L", (diameter * 4, diameter * 4), 0)
     ImageDraw.Draw(big).ellipse((0, 0, diameter * 4 - 1, diameter * 4 - 1), fill=255)
-    return big.resize((diameter, diameter), Image.LANCZOS)
+    return big.resize((diameter, diameter), Image.Resampling.LANCZOS)
 
 
 def circle_photo(photo: Image.Image, diameter: int, ring: Color, ring_width: int) -> Image.Image:
@@ -271,7 +274,7 @@ def circle_photo(photo: Image.Image, diameter: int, ring: Color, ring_width: int
     left, top = (photo.width - side) // 2, (photo.height - side) // 2
     inner = diameter - 2 * ring_width
     # reducing_gap: shrink by whole factors first, then filter; same look, a fraction of the time.
-    square = photo.convert("RGB").resize((inner, inner), Image.BICUBIC,
+    square = photo.convert("RGB").resize((inner, inner), Image.Resampling.BICUBIC,
                                          box=(left, top, left + side, top + side), reducing_gap=2.0)
     out = Image.new("RGBA", (diameter, diameter), ring + (0,))
     out.putalpha(disc_mask(diameter))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from flask import current_app
 from PIL import Image
@@ -90,7 +90,9 @@ def content_of(share: Share) -> cards.CardContent:
     frozen: FrozenShare = share.card
     photo: Image.Image | None = None
     if share.upload_id:
-        photo = uploads.open_stored(share.upload, PHOTO_DECODE_SIZE)
+        upload = share.upload
+        assert upload is not None  # (its id is set)
+        photo = uploads.open_stored(upload, PHOTO_DECODE_SIZE)
     return cards.CardContent.from_card(frozen["card"], app_name=(frozen.get("app") or {}).get("name", ""),
                                        period=frozen.get("period") or "", caption=frozen.get("caption"),
                                        photo=photo)

@@ -20,10 +20,11 @@ from __future__ import annotations
 import math
 import threading
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from flask import current_app
+from peewee import Expression
 
 from ..auth import Caller
 from ..errors import TooManyRequests
@@ -44,7 +45,7 @@ def _seconds_until(ms: int, now: int) -> int:
     return max(1, math.ceil((ms - now) / 1000))
 
 
-def _mine(caller: Caller):
+def _mine(caller: Caller) -> Expression:
     return (Share.app == caller.app_id) & (Share.user_id == caller.user_id)
 
 

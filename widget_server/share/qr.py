@@ -46,11 +46,11 @@ def image(modules: Matrix, target: int, dark: Color = (0, 0, 0), light: Color = 
     count = len(modules)
     small = Image.frombytes("L", (count, count), bytes(0 if d else 255 for row in modules for d in row))
     scale = max(1, target // count)
-    big = small.resize((count * scale, count * scale), Image.NEAREST).convert("RGB")
+    big = small.resize((count * scale, count * scale), Image.Resampling.NEAREST).convert("RGB")
     if (dark, light) == ((0, 0, 0), (255, 255, 255)):
         return big
     # Map black/white onto the given pair with one lookup table per channel.
-    return big.point([v for d, l in zip(dark, light) for v in ([d] * 128 + [l] * 128)])
+    return big.point([v for d, lt in zip(dark, light, strict=True) for v in ([d] * 128 + [lt] * 128)])
 
 
 def png_image(modules: Matrix) -> Image.Image:

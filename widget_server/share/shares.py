@@ -5,6 +5,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -34,7 +35,8 @@ def website(app: SharedApp | dict[str, Any]) -> str | None:
 
 
 def now_ms() -> int:
-    return current_app.config["SHARE_CLOCK"]()
+    clock: Callable[[], int] = current_app.config["SHARE_CLOCK"]
+    return clock()
 
 
 def create(caller: Caller, template_id: str, caption: str | None, upload: Upload | None) -> tuple[Share, bool]:
@@ -163,7 +165,7 @@ def live(token: str, *, status_only: bool = False) -> Share:
     """
     share_id = tokens.loads(token)
     columns = (Share.id, Share.expires_at, Share.revoked_at) if status_only else ()
-    share = Share.select(*columns).where(Share.id == share_id).first() if share_id else None
+    share: Share | None = Share.select(*columns).where(Share.id == share_id).first() if share_id else None
     if share is None:
         raise NotFound("No such share.")
     if share.revoked_at is not None:

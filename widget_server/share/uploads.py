@@ -96,7 +96,7 @@ def decode(data: bytes, max_pixels: int, max_side: int) -> tuple[Image.Image, st
                                      details={"file": ["Not a JPEG, PNG or WebP image."]})
     try:
         # formats=: only these decoders ever see the bytes; others' parsers are not exposed.
-        image = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
+        image: Image.Image = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
     except Image.DecompressionBombError:
         raise _bomb(None, max_pixels) from None
     except (OSError, SyntaxError, ValueError):  # UnidentifiedImageError is an OSError too
@@ -113,7 +113,7 @@ def decode(data: bytes, max_pixels: int, max_side: int) -> tuple[Image.Image, st
         image.getexif()
         image.info.pop("exif", None)
         image = ImageOps.exif_transpose(image)
-        image.thumbnail((max_side, max_side), Image.LANCZOS)
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     except Image.DecompressionBombError:
         raise _bomb((width, height), max_pixels) from None
     except (OSError, SyntaxError, ValueError) as exc:

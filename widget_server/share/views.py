@@ -69,6 +69,7 @@ def _share_json(share: Share) -> dict[str, Any]:
 def revoke_share(share_id: str) -> Response:
     share = shares.revoke(access.viewer_or_secret("revoke shares"), share_id)
     images.forget(share.id)
+    assert share.revoked_at is not None  # (revoke sets it)
     return jsonify(id=share.id, revoked_at=http.iso_time(share.revoked_at, "seconds"))
 
 

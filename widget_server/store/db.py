@@ -1,6 +1,8 @@
 """The peewee database: bound at start-up, pooled, a connection per request."""
 from __future__ import annotations
 
+import weakref
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
@@ -14,6 +16,7 @@ if TYPE_CHECKING:  # the app is only named: the store runs without Flask (tests/
     from flask import Flask
 
 database = DatabaseProxy()
+_urls: weakref.WeakKeyDictionary[Database, str] = weakref.WeakKeyDictionary()  # database -> its URL
 
 
 class SqliteStore(PooledSqliteDatabase):
@@ -28,9 +31,9 @@ class SqliteStore(PooledSqliteDatabase):
 
 
 def open_database(url: str, busy_timeout_ms: int | None = None) -> Database:
-    """The peewee database at ``url``; ``url`` stays on it (see ``url()``)."""
+    """The peewee database at ``url``; ``url`` is remembered for it (see ``url()``)."""
     opened = _open(url, busy_timeout_ms)
-    opened.url = url
+    _urls[opened] = url
     return opened
 
 
@@ -56,7 +59,7 @@ def _open(url: str, busy_timeout_ms: int | None) -> Database:
     return connect_url(url)
 
 
-def write_transaction():
+def write_transaction() -> AbstractContextManager[object]:
     """A transaction that will write, holding the write lock from its first statement (peewee's
     ``atomic``: nested, a savepoint).
 
@@ -72,7 +75,7 @@ def write_transaction():
 def url() -> str:
     """The URL of the database in use: what caches of its rows are kept under, since one
     process may open another database later (tests, tools)."""
-    return database.obj.url
+    return _urls[database.obj]
 
 
 def is_sqlite() -> bool:

@@ -5,13 +5,15 @@ Everything else goes through peewee. Placeholders come from the bound database (
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from .db import database, is_postgres, is_sqlite
 from .sqlite_files import sqlite_writer
 
 T = TypeVar("T")
+Row = tuple[Any, ...]  # one row's values, in its statement's column order
 
 # Bound parameters one statement may carry: SQLite before 3.32 allowed 999
 # (SQLITE_MAX_VARIABLE_NUMBER, 32,766 since), so statements with a parameter per value take

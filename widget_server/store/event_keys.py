@@ -13,10 +13,10 @@ tables, so each page a pass touches is written once per pass instead of once per
   is unique per app). Ingest checks it (a read) together with the keys of the rows not yet
   passed (``dedupe``); should a writer skip that check, only the first row with a
   message id is ever made findable. Random keys land all over the table, so a pass rewrites
-  most of its pages, and the bigger the table the more of them (docs/INGEST.md). So once it holds ``DIRECT_BELOW`` keys, passes put new keys in
-  ``recent_message_key``, a fraction of its size, and fold that into ``message_key`` in key
-  order, each page written once, when it holds 1/``RECENT_SHARE`` as many. A key is in one of
-  the two, never both; lookups read both;
+  most of its pages, and the bigger the table the more of them (docs/INGEST.md). So once it
+  holds ``DIRECT_BELOW`` keys, passes put new keys in ``recent_message_key``, a fraction of its
+  size, and fold that into ``message_key`` in key order, each page written once, when it holds
+  1/``RECENT_SHARE`` as many. A key is in one of the two, never both; lookups read both;
 * ``event_by_actor`` (app_id, part, actor, timestamp, id): a user's events, for stories.
   ``part`` is the event id's block of 2^17 (131,072 events): a pass only touches the newest
   part, and a reader seeks once per part;
@@ -42,8 +42,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from .db import database, is_sqlite
 from .sqlite_files import FileLock, FileWorker, keys_path, lock_path, sqlite3, sqlite_connection
@@ -193,8 +194,9 @@ def _mismatch(con: Any) -> str | None:
 
 def tail_bounds(con: Any) -> tuple[int, int]:
     """(the watermark, the newest event id): the tail is the ids in between."""
-    return con.execute("SELECT indexed_through, (SELECT COALESCE(MAX(id), 0) FROM event) "
+    bounds: tuple[int, int] = con.execute("SELECT indexed_through, (SELECT COALESCE(MAX(id), 0) FROM event) "
                        "FROM event_index_state").fetchone()
+    return bounds
 
 
 def due(con: Any, done: int, top: int, now_ms: int) -> bool:
@@ -336,7 +338,7 @@ def writes_paused() -> Iterator[None]:
         keys.close()
 
 
-def forget(app_id: int, actors: list[str], rows: list[tuple]) -> None:
+def forget(app_id: int, actors: list[str], rows: Sequence[tuple[int, str, int]]) -> None:
     """Drop the keys of erased events (``rows``: id, name, timestamp) of ``actors``, inside the
     caller's transaction; events in the tail are passed as tombstones later (users.data).
     PostgreSQL keeps no key tables: nothing to drop."""

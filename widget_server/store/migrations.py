@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from . import event_keys
 from .db import database, is_postgres, is_sqlite, write_transaction

@@ -6,12 +6,14 @@ import time
 from typing import Any
 
 from peewee import (
+    AutoField,
     BigAutoField,
     BigIntegerField,
     CharField,
     ForeignKeyField,
     IntegerField,
     Model,
+    ModelSelect,
     TextField,
 )
 
@@ -49,6 +51,7 @@ class SchemaVersion(BaseModel):
 
 
 class App(BaseModel):
+    id = AutoField()  # (the primary key peewee would add, named so the type checker sees it)
     name = CharField(unique=True, max_length=100)
     # Custom URL scheme for deep links ("musicapp"), and the web base that app/universal links use.
     deep_link_scheme = CharField(null=True, max_length=50)
@@ -61,6 +64,7 @@ class App(BaseModel):
     # Mobile app association files: {"android": [...assetlinks...], "apple": {...}}.
     app_links = JSONField(default=dict)
     created_at = BigIntegerField(default=now_ms)
+    keys: ModelSelect[ApiKey]  # (ApiKey.app's backref)
 
 
 class ApiKey(BaseModel):
@@ -102,6 +106,7 @@ class Event(BaseModel):
 class Identity(BaseModel):
     """An earlier id (``a:<anonymousId>`` or ``u:<previousId>``) that belongs to ``user_id``."""
 
+    id = AutoField()
     app_id = IntegerField()
     actor = CharField(max_length=202)
     user_id = CharField(max_length=200)
@@ -131,6 +136,7 @@ class ViewerGrant(BaseModel):
 
     id = CharField(primary_key=True, max_length=32)
     app = ForeignKeyField(App, on_delete="CASCADE")
+    app_id: int  # (peewee's accessor for the column behind ``app``)
     user_id = CharField(max_length=200)
     created_at = BigIntegerField(default=now_ms)
     expires_at = BigIntegerField()
@@ -173,6 +179,7 @@ class Upload(BaseModel):
 
     id = CharField(primary_key=True, max_length=32)
     app = ForeignKeyField(App, on_delete="CASCADE")
+    app_id: int  # (peewee's accessor for the column behind ``app``)
     # The viewer's user; None when the app's server uploaded it with the secret key (any of the
     # app's users may then put it on a card).
     user_id = CharField(null=True, max_length=200)
@@ -191,10 +198,12 @@ class Share(BaseModel):
 
     id = CharField(primary_key=True, max_length=32)
     app = ForeignKeyField(App, on_delete="CASCADE")
+    app_id: int  # (peewee's accessor for the column behind ``app``)
     user_id = CharField(max_length=200)
     template_id = CharField(max_length=64)
     card = JSONField()  # the card plus what the page shows beside it (app, period, caption)
     upload = ForeignKeyField(Upload, null=True, on_delete="SET NULL")
+    upload_id: str | None
     url = CharField(max_length=500)  # canonical public URL, also encoded in the QR code
     created_at = BigIntegerField(default=now_ms)
     expires_at = BigIntegerField()

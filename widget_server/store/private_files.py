@@ -23,7 +23,7 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
-def make_dir(path: str | os.PathLike) -> Path:
+def make_dir(path: str | os.PathLike[str]) -> Path:
     """The folder at ``path``, created 0700 (with its missing parents), or made 0700 if it
     exists. (``mkdir(parents=True)`` would give the parents the umask's mode.)"""
     folder = Path(path)
@@ -37,7 +37,7 @@ def make_dir(path: str | os.PathLike) -> Path:
     return folder
 
 
-def create_file(path: str | os.PathLike) -> None:
+def create_file(path: str | os.PathLike[str]) -> None:
     """Make ``path`` exist as a private file, keeping what it holds. Done for a SQLite database
     before SQLite opens it: SQLite creates files 0644 and gives a database's -wal and -shm
     files the database's own mode."""
@@ -48,7 +48,7 @@ def create_file(path: str | os.PathLike) -> None:
     restrict(path)
 
 
-def write_file(path: str | os.PathLike, data: bytes) -> None:
+def write_file(path: str | os.PathLike[str], data: bytes) -> None:
     """Put ``data`` at ``path`` as a private file, atomically; on failure nothing is left."""
     target = Path(path)
     fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")  # 0600
@@ -62,7 +62,7 @@ def write_file(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def restrict(path: str | os.PathLike) -> None:
+def restrict(path: str | os.PathLike[str]) -> None:
     """Make ``path`` 0600 (a folder 0700) if it exists, is ours and is not already."""
     try:
         info = os.lstat(path)
@@ -80,7 +80,7 @@ def restrict(path: str | os.PathLike) -> None:
             log.warning("could not make %s private (mode %o): %s", path, mode, exc)
 
 
-def restrict_folder(path: str | os.PathLike) -> None:
+def restrict_folder(path: str | os.PathLike[str]) -> None:
     """The instance folder and what lies directly in it, private. Deeper files (cards, uploads)
     need no pass of their own: nobody else can enter the folders that hold them."""
     folder = make_dir(path)

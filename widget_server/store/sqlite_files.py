@@ -14,7 +14,8 @@ import os
 import threading
 import time
 import urllib.parse
-from typing import Callable, Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import peewee
 
@@ -72,8 +73,12 @@ class FileLock:
 
 
 # The SQLite driver peewee chose: pysqlite3 (a current SQLite, much faster JSON) when installed,
-# else the standard library's. Our own connections must use the same one.
-sqlite3 = peewee.sqlite3
+# else the standard library's. Our own connections must use the same one. pysqlite3 has the
+# standard module's interface, so that is the type checkers' view of either.
+if TYPE_CHECKING:
+    import sqlite3 as sqlite3  # (re-exported: event_keys uses it)
+else:
+    sqlite3 = peewee.sqlite3
 
 
 # WAL lets readers run beside the writer; NORMAL is durable against process crashes and only
@@ -106,19 +111,19 @@ class FileWorker:
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 
-    def ensure_running(self, path: str, *args: object) -> None:
+    def ensure_running(self, path: str) -> None:
         thread = self._threads.get(path)
         if thread is not None and thread.is_alive():
             return
         with self._lock:
             thread = self._threads.get(path)
             if thread is None or not thread.is_alive():  # (after a fork no thread is alive)
-                thread = threading.Thread(target=self._run, args=(path, *args), daemon=True,
+                thread = threading.Thread(target=self._run, args=(path,), daemon=True,
                                           name=f"{self.name}-{os.path.basename(path)}")
                 self._threads[path] = thread
                 thread.start()
 
-    def _run(self, path: str, *args: object) -> None:
+    def _run(self, path: str) -> None:
         raise NotImplementedError
 
 
@@ -166,7 +171,7 @@ class WalCheckpointer(FileWorker):
 wal_checkpointer = WalCheckpointer()
 
 
-_sqlite_pragmas: dict[str, dict] = {}  # path -> the pragmas its connections use
+_sqlite_pragmas: dict[str, dict[str, object]] = {}  # path -> the pragmas its connections use
 
 
 def keys_path(path: str) -> str:

@@ -21,8 +21,9 @@ def _offset_minutes(zone_name: str, hour: int) -> int:
     zone = _zone(zone_name)
     if zone is None:
         return 0
-    moment = datetime.fromtimestamp(hour * 3600, zone)
-    return int(moment.utcoffset().total_seconds() // 60)
+    offset = datetime.fromtimestamp(hour * 3600, zone).utcoffset()
+    assert offset is not None  # the datetime is aware: ZoneInfo always gives its offset
+    return int(offset.total_seconds() // 60)
 
 
 def utc_offset(zone_name: str, ts_ms: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -41,7 +41,7 @@ def _when(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter("Use an ISO date, e.g. 2026-11-22.", param_hint="--now") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 now_option = click.option("--now", help="Pretend it is this date (ISO), to pick the period.")
@@ -136,7 +136,7 @@ def build_command(template_id: str, app_name: str, now: str | None, workers: int
     click.echo(f"population for {template.id} {period.label}…")
     refresh(app.id, template, period)
     with click.progressbar(length=len(everyone), label=f"building {template.id} {period.label}") as bar:
-        report = build(app, template, period, now=moment or datetime.now(timezone.utc), users=everyone,
+        report = build(app, template, period, now=moment or datetime.now(UTC), users=everyone,
                        progress=bar.update, refresh_population=False, workers=workers,
                        database_url=current_app.config["DATABASE_URL"])
     elapsed = time.perf_counter() - started

@@ -39,6 +39,7 @@ def story_for(caller: Caller, template_id: str, *, fresh: bool = False) -> Story
     however many events they sent themselves. A viewer is never told why a template is invalid
     (its file path and reasons): the registry logs them, and the secret key is answered them.
     """
+    assert caller.user_id is not None  # a story's caller names its user (require_viewer_or_secret)
     try:
         return assemble_story(caller.app_id, template_id, caller.user_id, fresh=fresh and caller.kind == "secret")
     except TemplateInvalid:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Iterator
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 import click
 from flask import Blueprint, Flask, Response, current_app, jsonify, stream_with_context
@@ -79,14 +80,15 @@ def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
     yield "]}"
 
 
-def _event_rows(app_id: int, actors: list[str], columns: str) -> list[tuple]:
+def _event_rows(app_id: int, actors: list[str], columns: str) -> list[tuple[Any, ...]]:
     """``columns`` of every event of ``actors`` (a user's, see ``actor_pairs``), in time order."""
     condition, params = event_keys.by_actor("e", app_id, actors, 0, event_keys.OPEN_END)
-    return database.execute_sql(f"SELECT {columns} FROM event e WHERE {condition} ORDER BY e.timestamp, e.id",
-                                params).fetchall()
+    rows: list[tuple[Any, ...]] = database.execute_sql(
+        f"SELECT {columns} FROM event e WHERE {condition} ORDER BY e.timestamp, e.id", params).fetchall()
+    return rows
 
 
-def _event_json(row: tuple) -> str:
+def _event_json(row: tuple[Any, ...]) -> str:
     message_id, kind, name, user, anonymous, timestamp, received_at, properties, context = row
     known = json.dumps({"message_id": message_id, "type": kind, "name": name, "user_id": user,
                           "anonymous_id": anonymous, "timestamp": _iso(timestamp),
@@ -157,7 +159,7 @@ def _shown_uploads(app_id: int, user_id: str, shares: list[Share]) -> list[str]:
 
 def _photo(profile: Profile | None) -> Upload | None:
     traits = profile.traits if profile is not None and isinstance(profile.traits, dict) else {}
-    return upload_named_by(traits.get("photo_url"), profile.app_id) if traits else None
+    return upload_named_by(traits.get("photo_url"), profile.app_id) if traits and profile is not None else None
 
 
 @bp.post("/v1/users/export")
@@ -185,7 +187,7 @@ def erase() -> Response:
 @app_option
 @click.option("--output", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
               help="Where to write the JSON document.")
-def export_command(user_id: str, app_name: str, output) -> None:
+def export_command(user_id: str, app_name: str, output: TextIO) -> None:
     """Write everything Recap keeps about USER_ID as one JSON document."""
     app = find_app(app_name)
     base = current_app.config["PUBLIC_BASE_URL"] or ""

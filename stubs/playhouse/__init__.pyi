@@ -1,0 +1,1 @@
+# The parts of peewee's playhouse that Recap uses: peewee ships types for peewee itself only.

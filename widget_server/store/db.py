@@ -1,7 +1,10 @@
 """The peewee database: bound at start-up, pooled, a connection per request."""
 from __future__ import annotations
 
-from flask import Flask
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, request
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 from playhouse.pool import PooledSqliteDatabase
@@ -10,6 +13,7 @@ from . import private_files
 from .sqlite_files import SQLITE_PRAGMAS, SQLITE_SIDE_FILES, _sqlite_pragmas, keys_path, wal_checkpointer
 
 database = DatabaseProxy()
+V = TypeVar("V", bound=Callable[..., object])
 
 
 class SqliteStore(PooledSqliteDatabase):
@@ -79,6 +83,13 @@ def is_postgres() -> bool:
     return isinstance(database.obj, PostgresqlDatabase)
 
 
+def without_database(view: V) -> V:
+    """Mark a view that must answer whatever the database's state (health and readiness
+    probes, metrics): no connection is taken for its requests."""
+    view.without_database = True  # type: ignore[attr-defined]
+    return view
+
+
 def init_app(app: Flask) -> None:
     """Bind the database; the schema is brought up to date next (``store.init_app``)."""
     database.initialize(open_database(app.config["DATABASE_URL"], app.config["SQLITE_BUSY_TIMEOUT_MS"]))
@@ -87,6 +98,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _connect() -> None:
+        if getattr(app.view_functions.get(request.endpoint or ""), "without_database", False):
+            return
         if sqlite_path:
             wal_checkpointer.ensure_running(sqlite_path)
         database.connect(reuse_if_open=True)

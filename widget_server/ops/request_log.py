@@ -75,10 +75,11 @@ def _answered(response: Response) -> Response:
     method, status = request.method, response.status_code
     monitoring.REQUEST_SECONDS.labels(route, method).observe(seconds)
     monitoring.REQUESTS.labels(route, method, str(status)).inc()
-    duration_ms = round(seconds * 1000, 2)
-    log.info("%s %s %d %.1f ms", method, route, status, duration_ms,
-             extra={"request_id": request_id(), "method": method, "route": route, "status": status,
-                    "duration_ms": duration_ms})
+    if log.isEnabledFor(logging.INFO) and log.hasHandlers():  # by default nothing would write it
+        duration_ms = round(seconds * 1000, 2)
+        log.info("%s %s %d %.1f ms", method, route, status, duration_ms,
+                 extra={"request_id": request_id(), "method": method, "route": route, "status": status,
+                        "duration_ms": duration_ms})
     return response
 
 

@@ -15,7 +15,7 @@ import pytest
 from helpers.ingest_load import make_instance
 from helpers.postgres import Cluster, new_database
 from helpers.production import Gunicorn, free_port, wait_until
-from helpers.server import LiveServer, basic, http
+from helpers.server import LiveServer, basic, http, make_tenant
 from prometheus_client.parser import text_string_to_metric_families
 
 from widget_server import create_app, ops
@@ -121,6 +121,27 @@ def test_readyz_follows_postgresql_down_frozen_and_back(tmp_path):
         if not database.is_closed():
             database.close()
         cluster.remove()
+
+
+def test_readyz_is_503_while_the_event_index_lags_past_its_bound(tmp_path):
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True,
+                      "READY_MAX_INDEX_LAG_SECONDS": 1})
+    tenant = make_tenant()
+    server = LiveServer(app).start()
+    try:
+        assert post_batch(server.url, tenant.write_key, events(10)).status == 200
+        # The indexer passes a short tail once its oldest event is 5 s old: until then it lags.
+        wait_until(lambda: get(server, "/readyz").status == 503, 10, "/readyz did not see the lag")
+        reply = get(server, "/readyz")
+        details = reply.json()["error"]["details"]
+        assert details["failing"] == ["index_lag"]
+        assert details["checks"]["index_lag"]["events"] == 10
+        assert details["checks"]["index_lag"]["bound_seconds"] == 1
+        wait_until(lambda: get(server, "/readyz").status == 200, 30, "the tail was never passed")
+        assert samples(get(server, "/metrics").body.decode())[("recap_index_lag_events", ())] == 0
+    finally:
+        server.stop()
+        database.close()
 
 
 def test_a_check_a_feature_registers_is_run_and_named(app, live_server):

@@ -16,6 +16,7 @@ from helpers.ingest_load import make_instance
 from helpers.postgres import Cluster, new_database
 from helpers.production import Gunicorn, free_port, wait_until
 from helpers.server import LiveServer, basic, http, make_tenant
+from helpers.share import png, share
 from prometheus_client.parser import text_string_to_metric_families
 
 from widget_server import create_app, ops
@@ -172,6 +173,19 @@ def test_metrics_label_requests_by_route_never_by_path(app, live_server):
     assert found[("recap_http_requests_total", (("method", "GET"), ("route", "/s/<token>"), ("status", "404")))] >= 1
     assert found[("recap_queue_depth", ())] == 7
     assert ("recap_index_lag_events", ()) in found
+
+
+def test_story_assembly_and_card_renders_are_timed(soundwave, live_server):
+    def count(name: str, label: tuple) -> float:
+        return samples(get(live_server, "/metrics").body.decode()).get((f"{name}_count", (label,)), 0)
+
+    stories, cards = count("recap_story_assembly_seconds", ("source", "on_demand")), \
+        count("recap_card_render_seconds", ("kind", "story"))
+    body = share(live_server, soundwave)  # assembles the user's story for its card
+    assert count("recap_story_assembly_seconds", ("source", "on_demand")) > stories
+    for _ in range(2):  # drawn once, then served from the cache
+        assert png(http("GET", body["images"]["story"])).size == (1080, 1920)
+    assert count("recap_card_render_seconds", ("kind", "story")) == cards + 1
 
 
 # --- across gunicorn workers -----------------------------------------------------------------

@@ -45,6 +45,9 @@ from widget_server.store.db import database
 from widget_server.store.models import ApiKey, App
 from widget_server.store.sqlite_files import SQLITE_PRAGMAS, sqlite3
 
+# README.md's production settings (the workers' metrics counted together).
+GUNICORN_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy",
+                               "gunicorn.conf.py")
 BATCH = 500
 USERS = 100_000
 USERS_PER_BATCH = 25  # a server-side sender flushing a few dozen users' recent sessions
@@ -278,7 +281,8 @@ def free_port() -> int:
 
 def start_gunicorn(instance: str, port: int, workers: int, threads: int) -> subprocess.Popen:
     env = {**os.environ, "RECAP_INSTANCE_PATH": instance}
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
+    command = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--workers", str(workers),
+               "--worker-class", "gthread",
                "--threads", str(threads), "--preload", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                "widget_server:create_app()"]
     process = subprocess.Popen(command, env=env)

@@ -140,8 +140,9 @@ def test_store_imports_nothing_above_it():
 
 def test_engine_is_pure():
     engine, store = f"{PACKAGE}.engine", f"{PACKAGE}.store"
-    # The engine's errors are APIErrors, so that every layer answers them in the one JSON body.
-    below = (engine, store, f"{PACKAGE}.errors")
+    # The engine's errors are APIErrors, so that every layer answers them in the one JSON body;
+    # it times its work in monitoring, which imports only prometheus_client.
+    below = (engine, store, f"{PACKAGE}.errors", f"{PACKAGE}.monitoring")
     graph = _graph()
     upward = {(name, target) for name, targets in graph.items() if _is_within(name, engine)
               for target in targets if target.startswith(PACKAGE)

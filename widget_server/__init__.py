@@ -1,8 +1,9 @@
 """Recap's widget server: ingest, stories, sharing and the player, as one Flask app.
 
-``create_app`` puts it together in one order: config, error answers, the store (bound and brought up to
-date), then each feature package (``FEATURES``, imported here by name). docs/ARCHITECTURE.md
-draws the parts and the path of an event.
+``create_app`` puts it together in one order: config, error answers, operations (probes, metrics,
+request logs), the store (bound, brought up to date, a connection per request), then each
+feature package (``FEATURES``, imported here by name). docs/ARCHITECTURE.md draws the parts and
+the path of an event.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import apps, config, error_answers, ingest, player, share, store, stories, users
+from . import apps, config, error_answers, http, ingest, ops, player, share, store, stories, users
 from .store import private_files
 from .store.sqlite_files import FileLock
 
@@ -39,7 +40,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             config.load(app, test_config)
             logging.getLogger("widget_server").setLevel(app.config.get("LOG_LEVEL", "INFO"))
             error_answers.init_app(app)
+            ops.init_app(app)  # before the store: its request hooks time everything after them
             store.init_app(app)
+            http.bind_database(app)
             for feature in FEATURES:
                 feature.init_app(app)
     finally:

@@ -57,6 +57,13 @@ DEFAULTS = {
     "UPLOAD_MAX_SIDE": 2048,  # stored uploads are scaled down to this many pixels at most
     # Clock for expiry, in ms since the epoch; tests swap it instead of sleeping.
     "SHARE_CLOCK": now_ms,
+    # Operations (docs/OPERATIONS.md): "text" or "json" (one object per line) logs; the Bearer
+    # token GET /metrics asks for when set; how long /readyz waits for the database, and how old
+    # the oldest event not yet indexed may be before the server is not ready.
+    "LOG_FORMAT": "text",
+    "METRICS_TOKEN": None,
+    "READY_TIMEOUT_SECONDS": 2,
+    "READY_MAX_INDEX_LAG_SECONDS": 60,
 }
 
 SECRET_KEYS_FILE = "secret_keys"

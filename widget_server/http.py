@@ -1,4 +1,5 @@
-"""The HTTP helpers every blueprint shares: JSON request bodies, CORS headers, ISO times.
+"""The HTTP helpers every blueprint shares: JSON request bodies, CORS headers, ISO times, and a
+connection to the store for each request (views marked ``without_database`` answer without one).
 
 Every JSON request body is read here, under one rule: media type, size before and after
 gzip, well-formed chunked framing, UTF-8, and a nesting depth the decoder can take.
@@ -15,10 +16,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
-from flask import request
+from flask import Flask, request
 from marshmallow import Schema, ValidationError
 
 from .errors import MalformedBody, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from .store import db
 
 # What reading a broken body raises: a bad chunk size line, a cut-off chunk.
 try:  # gunicorn reports a broken chunked body as its own exception, not an OSError
@@ -144,3 +146,27 @@ def iso_time(ms: float, timespec: str = "auto") -> str:
     """Milliseconds since the epoch as an ISO 8601 UTC time ending in ``Z`` (``timespec`` as
     ``datetime.isoformat``'s)."""
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+V = TypeVar("V", bound=Callable[..., object])
+
+
+def without_database(view: V) -> V:
+    """Mark a view that must answer whatever the database's state (health and readiness
+    probes, metrics): no connection is taken for its requests."""
+    view.without_database = True  # type: ignore[attr-defined]  # (read back by bind_database)
+    return view
+
+
+def bind_database(app: Flask) -> None:
+    """Each request gets the store's connection, closed after it, except the views marked
+    ``without_database``."""
+
+    @app.before_request
+    def _connect() -> None:
+        if not getattr(app.view_functions.get(request.endpoint or ""), "without_database", False):
+            db.connect_for_request()
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        db.close_after_request()

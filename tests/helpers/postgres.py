@@ -1,6 +1,6 @@
 """A PostgreSQL cluster of the tests' own, from Debian's package (``scripts/test.sh`` installs
 it), started once per session (once per xdist worker) on a free loopback port, and a fresh
-database in it per test."""
+database in it per test; ``Cluster`` for a test that needs one of its own to stop."""
 from __future__ import annotations
 
 import glob
@@ -21,34 +21,55 @@ def _pg_bin() -> str | None:
     return dirs[-1] if dirs else None
 
 
+class Cluster:
+    """A throw-away PostgreSQL cluster on a free loopback port (``url``: without a database
+    name), which a test may ``stop`` and ``start`` again, as an outage would; ``remove`` ends it."""
+
+    def __init__(self) -> None:
+        bindir = _pg_bin()
+        if bindir is None:
+            if os.environ.get("CI"):
+                pytest.fail("PostgreSQL is not installed (scripts/test.sh installs it)")
+            pytest.skip("PostgreSQL is not installed (scripts/test.sh installs it)")
+        self.bindir = bindir
+        self.root = tempfile.mkdtemp(prefix="recap-pg-")
+        self.as_owner: list[str] = []
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            shutil.chown(self.root, "postgres")
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.data = os.path.join(self.root, "data")
+        self.url = f"postgresql://recap@127.0.0.1:{self.port}"
+        subprocess.run([*self.as_owner, f"{bindir}/initdb", "-D", self.data, "-A", "trust", "-U", "recap",
+                        "--no-sync"], check=True, capture_output=True)
+
+    def start(self) -> Cluster:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run([*self.as_owner, f"{self.bindir}/pg_ctl", "-D", self.data, "-o", options, "-l",
+                        f"{self.root}/log", "-w", "start"], check=True, capture_output=True)
+        return self
+
+    def stop(self, mode: str = "immediate") -> None:
+        subprocess.run([*self.as_owner, f"{self.bindir}/pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"],
+                       capture_output=True)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL cluster of its own on 127.0.0.1, shared by the session (every test makes a
     database of its own in it with ``new_database``); yields its URL without a database name."""
-    bindir = _pg_bin()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed (scripts/test.sh installs it)")
-        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs it)")
-    root = tempfile.mkdtemp(prefix="recap-pg-")
-    as_owner: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        shutil.chown(root, "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = os.path.join(root, "data")
-    subprocess.run([*as_owner, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "recap", "--no-sync"],
-                   check=True, capture_output=True)
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*as_owner, f"{bindir}/pg_ctl", "-D", data, "-o", options, "-l", f"{root}/log", "-w", "start"],
-                   check=True, capture_output=True)
+    cluster = Cluster()
     try:
-        yield f"postgresql://recap@127.0.0.1:{port}"
+        cluster.start()
+        yield cluster.url
     finally:
-        subprocess.run([*as_owner, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.remove()
 
 
 def new_database(server_url: str, name: str) -> str:

@@ -85,13 +85,18 @@ def _connects(address) -> bool:
 
 class Gunicorn:
     """gunicorn with README.md's production arguments, bound to ``bind`` (a unix socket path or
-    a loopback port); ``args`` replaces the README's arguments (the old command, for instance)."""
+    a loopback port), run from the repository as the README's command is; ``args`` replaces the
+    README's arguments (the old command, for instance), ``env`` adds ``RECAP_*`` settings. The
+    app's own stderr (its logs) goes to ``stderr``."""
 
-    def __init__(self, instance: Path, bind: str | int, args: list[str] | None = None) -> None:
+    def __init__(self, instance: Path, bind: str | int, args: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.instance = instance
         self.bind = bind
         self.args = readme_gunicorn_args() if args is None else args
+        self.extra_env = env or {}
         self.log = instance.parent / "gunicorn.log"
+        self.stderr = instance.parent / "gunicorn.stderr"
         self.process: subprocess.Popen | None = None
 
     @property
@@ -101,11 +106,12 @@ class Gunicorn:
     def start(self) -> Gunicorn:
         bind = f"unix:{self.bind}" if isinstance(self.bind, str) else f"127.0.0.1:{self.bind}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("RECAP_")}
-        env["RECAP_INSTANCE_PATH"] = str(self.instance)
+        env.update(self.extra_env, RECAP_INSTANCE_PATH=str(self.instance))
         command = [sys.executable, "-m", "gunicorn", *self.args, "-b", bind,
                    "--error-logfile", str(self.log), "widget_server:create_app()"]
-        self.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(self.stderr, "ab") as stderr:
+            self.process = subprocess.Popen(command, env=env, cwd=REPO, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL, stderr=stderr)
         workers = int(self.args[self.args.index("-w") + 1]) if "-w" in self.args else 1
         wait_until(lambda: self._up(workers), 60, f"gunicorn did not serve (see {self.log})")
         return self

@@ -4,10 +4,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 from urllib.parse import urlparse
 
+from .. import monitoring
 from ..errors import NotFound
 from ..store.models import App, PrecomputedStory, Profile
 from . import metrics
@@ -76,6 +78,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
                   offsets: dict[str, int] | None = None) -> dict[str, Story | NotEligible]:
     """Stories for several users at once: one slice, one query per metric kind for all of them
     (``offsets``: the users' ``utc_offsets`` when the caller has them already)."""
+    started = time.perf_counter()
     now = now or datetime.now(UTC)
     profiles = {p.user_id: p for p in Profile.select().where(
         (Profile.app_id == app.id) & Profile.user_id.in_(user_ids))}
@@ -98,6 +101,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
             out[uid] = exc
             continue
         out[uid] = _story(template, app, period, context, theme, footer, generated, source, uid)
+    monitoring.STORY_SECONDS.labels(source).observe(time.perf_counter() - started)
     return out
 
 

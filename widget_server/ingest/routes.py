@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
+from .. import monitoring
 from ..auth import Caller, require_ingest_credential
 from ..errors import Forbidden, PayloadTooLarge, StoreBusy, TooManyRequests, ValidationFailed, transient_failure
 from ..http import cors_headers, decode, read_body
@@ -99,6 +100,7 @@ def batch() -> Response:
                                  "message": " ".join(messages)})
 
     if not good and rejected:
+        monitoring.ingested(rejected=_reasons(rejected))
         if all(r["code"] == "too_large" for r in rejected):
             raise PayloadTooLarge("Every event in the batch is over the size limit.",
                                   details={"rejected": rejected})
@@ -108,10 +110,20 @@ def batch() -> Response:
     if stored.refused:
         rejected = sorted(rejected + [{"index": indexes[position], **ALIAS_REFUSED} for position in stored.refused],
                           key=lambda r: r["index"])
-        if len(stored.refused) == len(good):
-            raise Forbidden(ALIAS_REFUSED["message"], details={"rejected": rejected})
-    return jsonify(success=True, accepted=len(good) - len(stored.refused), stored=stored.stored,
-                   duplicates=stored.duplicates, rejected=rejected)
+    accepted = len(good) - len(stored.refused)
+    monitoring.ingested(accepted, stored.stored, stored.duplicates, _reasons(rejected))
+    if stored.refused and not accepted:
+        raise Forbidden(ALIAS_REFUSED["message"], details={"rejected": rejected})
+    return jsonify(success=True, accepted=accepted, stored=stored.stored, duplicates=stored.duplicates,
+                   rejected=rejected)
+
+
+def _reasons(rejected: list[dict[str, object]]) -> list[str]:
+    """One code per rejected event (an event with several bad fields has an entry for each)."""
+    first: dict[object, str] = {}
+    for entry in rejected:
+        first.setdefault(entry["index"], str(entry["code"]))
+    return list(first.values())
 
 
 def single(kind: str) -> Response:
@@ -124,9 +136,12 @@ def single(kind: str) -> Response:
     caller = require_ingest_credential(envelope.writeKey)
     result = decode_event(body, forced_type=kind, forced_user=_viewer_user(caller))
     if not isinstance(result, EventIn):
+        monitoring.ingested(rejected=["invalid"])
         raise ValidationFailed("The event is not valid.", details=result)
     _charge_viewer(caller, 1)
     stored = _store(caller, [result], received_at, envelope.sentAt)
+    monitoring.ingested(1 - len(stored.refused), stored.stored, stored.duplicates,
+                        [ALIAS_REFUSED["code"]] * len(stored.refused))
     if stored.refused:
         raise Forbidden(ALIAS_REFUSED["message"], details={ALIAS_REFUSED["field"]: [ALIAS_REFUSED["message"]]})
     return jsonify(success=True, accepted=1, stored=stored.stored, duplicates=stored.duplicates, rejected=[])

@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import current_app
 from PIL import Image
 
+from .. import monitoring
 from ..errors import Gone
 from ..store import private_files
 from ..store.models import Share
@@ -61,6 +62,7 @@ def cached_file(share_id: str, kind: str, load: Callable[[], Share]) -> tuple[Pa
         share = load()
         data = render(share, kind)
         elapsed = (time.perf_counter() - started) * 1000
+        monitoring.CARD_SECONDS.labels(kind).observe(elapsed / 1000)
         if not Share.select().where((Share.id == share_id) & Share.revoked_at.is_null()).exists():
             # Revoked (or erased) while it was drawn, so forget() found no file to delete.
             raise Gone("This card was unshared by its owner.", details={"reason": "revoked"})

@@ -87,20 +87,18 @@ def is_postgres() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Bind the database; the schema is brought up to date next (``store.init_app``)."""
+    """Bind the database; the schema is brought up to date next (``store.init_app``), and
+    ``http.bind_database`` gives each request its connection."""
     database.initialize(open_database(app.config["DATABASE_URL"], app.config["SQLITE_BUSY_TIMEOUT_MS"]))
 
-    sqlite_path = database.obj.database if is_sqlite() else None
 
-    @app.before_request
-    def _connect() -> None:
-        if sqlite_path:
-            wal_checkpointer.ensure_running(sqlite_path)
-        database.connect(reuse_if_open=True)
-
-    @app.teardown_request
-    def _close(exc: BaseException | None) -> None:
-        if not database.is_closed():
-            database.close()
+def connect_for_request() -> None:
+    """A connection for the request being answered (on SQLite, with its WAL checkpointer running)."""
+    if is_sqlite():
+        wal_checkpointer.ensure_running(database.obj.database)
+    database.connect(reuse_if_open=True)
 
 
+def close_after_request() -> None:
+    if not database.is_closed():
+        database.close()

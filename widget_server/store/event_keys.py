@@ -203,8 +203,21 @@ def due(con: Any, done: int, top: int, now_ms: int) -> bool:
     """Whether a tail of (done, top] is long or old enough for a pass (a read; no lock needed)."""
     if top - done >= MIN_PASS_ROWS:
         return True
-    oldest = con.execute("SELECT received_at FROM event WHERE id > ? ORDER BY id LIMIT 1", (done,)).fetchone()
-    return oldest is not None and now_ms - oldest[0] >= MAX_TAIL_AGE_MS
+    oldest = _oldest_in_tail(con, done)
+    return oldest is not None and now_ms - oldest >= MAX_TAIL_AGE_MS
+
+
+def lag(con: Any, now_ms: int) -> tuple[int, float]:
+    """(events not yet passed, seconds since the oldest of them arrived): two seeks by rowid."""
+    done, top = tail_bounds(con)
+    oldest = _oldest_in_tail(con, done) if top > done else None
+    return top - done, 0.0 if oldest is None else max(now_ms - oldest, 0) / 1000
+
+
+def _oldest_in_tail(con: Any, done: int) -> int | None:
+    """When the tail's first event arrived (ms), or None for an empty tail."""
+    row = con.execute("SELECT received_at FROM event WHERE id > ? ORDER BY id LIMIT 1", (done,)).fetchone()
+    return None if row is None else row[0]
 
 
 def catch_up(con: Any, limit: int | None = MAX_PASS_ROWS) -> int:

@@ -153,3 +153,30 @@ def test_queue_status_reports_a_lost_redis(tmp_path):
     assert status["backend"] == "redis" and status["reachable"] is False and status["depth"] is None
     assert "ConnectionError" in status["error"]
     json.dumps(status)
+
+
+def test_recap_run_draws_a_new_shares_images_on_its_own_queue_thread_unless_told_not_to(app, live_server, soundwave,
+                                                                                        tmp_path):
+    from helpers.production import free_port
+    from helpers.share import share
+    from widget_server.share import images
+
+    made = share(live_server, soundwave)  # this test's server has no consumer: the job waits
+    with app.app_context():
+        files = [images.cache_path(made["id"], kind) for kind in images.KINDS]
+    queue = queue_of(app)
+    assert queue.depth() == 1 and not any(path.exists() for path in files)
+    instance = Path(app.instance_path)
+    for no_worker in (True, False):
+        server = recap("run", "--port", str(free_port()), *(["--no-worker"] if no_worker else []),
+                       env=recap_env(instance), log=tmp_path / "run.log")
+        try:
+            if no_worker:
+                wait_until(lambda: "Running on" in (tmp_path / "run.log").read_text(), 30, "recap run to serve")
+                assert queue.depth() == 1 and not any(path.exists() for path in files)
+            else:
+                wait_until(lambda: all(path.exists() for path in files), 30, "the share's images")
+                wait_until(lambda: queue.depth() == 0, 10, "the queue to empty (it also runs the chores)")
+        finally:
+            assert stop(server, signal.SIGINT) in (0, 1, -signal.SIGINT), (tmp_path / "run.log").read_text()
+    assert "Consuming the job queue in this process" in (tmp_path / "run.log").read_text()

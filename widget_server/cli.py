@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 
 import click
-from flask.cli import FlaskGroup, run_command
+from flask.cli import FlaskGroup, ScriptInfo, run_command
 
 from . import create_app
+from .jobs.worker import start_embedded
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False,
@@ -32,14 +33,23 @@ def _local_base(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _run_at_own_address(**options) -> None:
+def _run_at_own_address(no_worker: bool, **options) -> None:
     # Without RECAP_PUBLIC_BASE_URL, links point at the address the server was started on, which
     # the operator chose, rather than at whatever Host header a caller sends.
     if not str(options["host"]).startswith("unix://"):
         os.environ.setdefault("RECAP_PUBLIC_BASE_URL", _local_base(options["host"], options["port"]))
+    # The reloader's parent only watches files; the child it starts serves, and consumes.
+    serving = not options.get("reload") or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+    if not no_worker and serving:
+        app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+        if start_embedded(app) is not None:
+            click.echo(" * Consuming the job queue in this process (--no-worker: leave it to `recap worker`)", err=True)
     _flask_run(**options)
 
 
 _flask_run = run_command.callback
-main.add_command(click.Command("run", callback=_run_at_own_address, params=run_command.params,
-                               help=run_command.help, short_help=run_command.short_help))
+main.add_command(click.Command(
+    "run", callback=_run_at_own_address, short_help=run_command.short_help,
+    params=[*run_command.params, click.Option(["--no-worker"], is_flag=True, help=(
+        "Do not consume the embedded job queue in this process (on Redis it never does: run `recap worker`)."))],
+    help=(run_command.help or "") + "\n\nOn the default SQLite queue it also runs the jobs, in a thread of its own."))

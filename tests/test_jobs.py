@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from helpers.jobs import REPO, RECAP, recap, recap_env, stop, wait_until
+from helpers.jobs import RECAP, REPO, recap, recap_env, stop, wait_until
 from helpers.story import NOW, ms, send, track
+
 from widget_server.engine.templates import SHIPPED_DIR
 from widget_server.jobs.queue import queue_of, queue_status
 from widget_server.store.db import database
@@ -159,6 +159,7 @@ def test_recap_run_draws_a_new_shares_images_on_its_own_queue_thread_unless_told
                                                                                         tmp_path):
     from helpers.production import free_port
     from helpers.share import share
+
     from widget_server.share import images
 
     made = share(live_server, soundwave)  # this test's server has no consumer: the job waits

@@ -66,7 +66,8 @@ def wait_until(check, timeout: float, what: str, every: float = 0.05):
 @pytest.fixture(scope="session")
 def redis_url():
     """A Redis of the tests' own on 127.0.0.1 (no persistence), shared by the session; its URL."""
-    binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
+    debian = "/usr/bin/redis-server"
+    binary = shutil.which("redis-server") or (debian if os.path.exists(debian) else None)
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed (scripts/test.sh installs it)")

@@ -29,6 +29,7 @@ from ..engine.templates import StoryTemplate, registry
 from ..store.db import write_transaction
 from ..store.models import App, BuildChunk, JobRecord, StoryBuild, now_ms
 from .queue import Queue, crontab, job, running_task
+from .records import worker_name
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,8 @@ def _build_claimed(chunk_id: int) -> None:
     def mark_done(report: BuildReport) -> None:
         done = (BuildChunk.update(state="done", claimed_until=None, built=report.built,
                                   not_eligible=report.not_eligible, failed=report.failed,
-                                  failures=json.dumps(report.failures), done_at=now_ms())
+                                  failures=json.dumps(report.failures), done_at=now_ms(),
+                                  built_by=worker_name())
                 .where((BuildChunk.id == chunk_id) & (BuildChunk.state != "done")).execute())
         if not done:
             raise _AlreadyDone
@@ -145,14 +147,25 @@ def requeue_stalled(queue: Queue, build: StoryBuild) -> int:
     found = list(expired)
     if not found and queue.depth() == 0:
         found = list(pending.where(BuildChunk.claimed_until.is_null() & (BuildChunk.enqueued_at < moment - lease_ms)))
+    requeued = 0
     for chunk in found:
+        # Only the one follower (or chore) whose update still finds the chunk as it read it
+        # enqueues it again: two of them at once make one new job, not two.
+        taken = (BuildChunk.update(claimed_until=None, enqueued_at=moment)
+                 .where((BuildChunk.id == chunk.id) & (BuildChunk.state == "queued")
+                        & (BuildChunk.enqueued_at == chunk.enqueued_at)
+                        & (BuildChunk.claimed_until.is_null() if chunk.claimed_until is None
+                           else BuildChunk.claimed_until == chunk.claimed_until))
+                 .execute())
+        if not taken:
+            continue
         if chunk.job_id:  # its worker is gone: its record would say "running" forever
             JobRecord.delete().where((JobRecord.id == chunk.job_id) & (JobRecord.status == "running")).execute()
-        BuildChunk.update(claimed_until=None, enqueued_at=moment).where(BuildChunk.id == chunk.id).execute()
         queue.enqueue("build_chunk", chunk.id)
+        requeued += 1
         log.warning("build %d: chunk %d enqueued again (its worker stopped without finishing it)",
                     build.id, chunk.seq)
-    return len(found)
+    return requeued
 
 
 def progress(build: StoryBuild) -> Progress:

@@ -44,7 +44,7 @@ def connect(huey: Huey, app: Flask) -> None:
     def write(task: Task, status: str, reason: str | None = None, *, started: bool = False) -> None:
         with app.app_context(), database.connection_context():
             values: dict[str, Any] = {"name": task.name, "args": json.dumps(list(task.args)), "status": status,
-                                      "reason": reason, "worker": _worker(), "updated_at": now_ms()}
+                                      "reason": reason, "worker": worker_name(), "updated_at": now_ms()}
             update = dict(values)
             if started:
                 update["attempts"] = JobRecord.attempts + 1
@@ -81,8 +81,8 @@ def connect(huey: Huey, app: Flask) -> None:
         drop(task)
 
 
-def _worker() -> str:
-    # The pid of the process running the job: huey's process workers are forks of the consumer.
+def worker_name() -> str:
+    """host:pid of this process: huey's process workers are forks of the consumer, each its own."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 

@@ -265,6 +265,7 @@ class BuildChunk(BaseModel):
     failures = TextField(default="[]")  # JSON [[user id, reason], ...], the first few
     enqueued_at = BigIntegerField(default=now_ms)
     done_at = BigIntegerField(null=True)
+    built_by = CharField(max_length=200, default="")  # host:pid of the worker that built it
 
     class Meta:
         indexes = ((("build", "seq"), True), (("build", "state"), False))

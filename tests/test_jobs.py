@@ -65,7 +65,7 @@ def test_a_failing_job_is_retried_then_listed_with_its_reason_and_retry_runs_it(
     listeners(live_server, tenant, 30)
     template = own_template(app, tenant, "mixtape", shipped_as("mixtape"))
     queue = queue_of(app)
-    worker = None
+    worker = follower = None
     try:
         # The build is enqueued, then its template breaks before any worker runs it.
         follower = recap("stories", "build", "mixtape", "--app", tenant.name, *NOW_ARG, "--chunk-size", "100",
@@ -99,6 +99,8 @@ def test_a_failing_job_is_retried_then_listed_with_its_reason_and_retry_runs_it(
         again = recap_cli(instance, "jobs", "retry", record.id)
         assert again.returncode != 0 and "No failed job has the id" in again.stderr
     finally:
+        if follower is not None:
+            stop(follower, signal.SIGKILL)
         if worker is not None:
             assert stop(worker) == 0, worker_log.read_text()
 

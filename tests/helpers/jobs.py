@@ -3,6 +3,7 @@ so a test can kill one the way a machine dies), and a throw-away Redis from Debi
 (``scripts/test.sh`` installs it) on a free loopback port, like the PostgreSQL cluster."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,22 +65,26 @@ def wait_until(check, timeout: float, what: str, every: float = 0.05):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-@pytest.fixture(scope="session")
-def redis_url():
-    """A Redis of the tests' own on 127.0.0.1 (no persistence), shared by the session; its URL."""
+def _redis_binary() -> str | None:
     debian = "/usr/bin/redis-server"
-    binary = shutil.which("redis-server") or (debian if os.path.exists(debian) else None)
+    return shutil.which("redis-server") or (debian if os.path.exists(debian) else None)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A throw-away Redis on a free 127.0.0.1 port, without persistence (bench/ uses it too);
+    its URL. Raises FileNotFoundError when redis-server is not installed."""
+    binary = _redis_binary()
     if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed (scripts/test.sh installs it)")
-        pytest.skip("redis-server is not installed (scripts/test.sh installs it)")
+        raise FileNotFoundError("redis-server is not installed (scripts/test.sh installs it)")
     root = tempfile.mkdtemp(prefix="recap-redis-")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", root, "--save", "",
-                                "--appendonly", "no", "--protected-mode", "yes"],
-                               stdout=open(os.path.join(root, "log"), "wb"), stderr=subprocess.STDOUT)
+    with open(os.path.join(root, "log"), "wb") as log:
+        process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", root, "--save", "",
+                                    "--appendonly", "no", "--protected-mode", "yes"],
+                                   stdout=log, stderr=subprocess.STDOUT)
     try:
         def answers() -> bool:
             try:
@@ -97,3 +103,14 @@ def redis_url():
             process.kill()
             process.wait(5)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The session's Redis (``redis_server``); skipped where redis-server is missing, failed in CI."""
+    if _redis_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed (scripts/test.sh installs it)")
+        pytest.skip("redis-server is not installed (scripts/test.sh installs it)")
+    with redis_server() as url:
+        yield url

@@ -3,12 +3,14 @@ it), started once per session (once per xdist worker) on a free loopback port, a
 database in it per test."""
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,15 +23,13 @@ def _pg_bin() -> str | None:
     return dirs[-1] if dirs else None
 
 
-@pytest.fixture(scope="session")
-def postgres():
-    """A PostgreSQL cluster of its own on 127.0.0.1, shared by the session (every test makes a
-    database of its own in it with ``new_database``); yields its URL without a database name."""
+@contextlib.contextmanager
+def cluster() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster on a free 127.0.0.1 port (bench/ uses it too); its URL
+    without a database name. Raises FileNotFoundError when PostgreSQL is not installed."""
     bindir = _pg_bin()
     if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed (scripts/test.sh installs it)")
-        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs it)")
+        raise FileNotFoundError("PostgreSQL is not installed (scripts/test.sh installs it)")
     root = tempfile.mkdtemp(prefix="recap-pg-")
     as_owner: list[str] = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
@@ -49,6 +49,18 @@ def postgres():
     finally:
         subprocess.run([*as_owner, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL cluster of its own on 127.0.0.1, shared by the session (every test makes a
+    database of its own in it with ``new_database``); yields its URL without a database name."""
+    if _pg_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed (scripts/test.sh installs it)")
+        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs it)")
+    with cluster() as url:
+        yield url
 
 
 def new_database(server_url: str, name: str) -> str:

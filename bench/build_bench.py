@@ -10,8 +10,10 @@ the size). On two stacks, with the same users and events sent through the real i
 For each stack: the inline build (``precompute.build`` in this process, what ``recap stories
 build --inline`` runs), then ``recap worker --workers N`` for N = 1, 2, 4 (one command, N forked
 processes) consuming a build of every user that this process enqueues and follows, as ``recap
-stories build`` does. The rate counts from the enqueue to the last chunk done; ms/user is wall
-time per user over the worker processes (N x elapsed / users), so it compares with inline's.
+stories build`` does. The rate counts from the enqueue to the last chunk done. CPU ms/user is
+the CPU time of the build per user: this process's for inline, the sum of each chunk's job
+(claim, assembly, write: ``build_chunk.cpu_ms``) for the workers; it moves much less with the
+machine's other load than the rates do, and says what the queue adds per user.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ from widget_server.engine.users import user_ids  # noqa: E402
 from widget_server.jobs import builds  # noqa: E402
 from widget_server.jobs.queue import queue_of  # noqa: E402
 from widget_server.store.db import database  # noqa: E402
-from widget_server.store.models import App, PrecomputedStory  # noqa: E402
+from widget_server.store.models import App, BuildChunk, PrecomputedStory  # noqa: E402
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 TEMPLATE = "year-in-music"
@@ -70,22 +72,22 @@ def prepare(instance: Path, config: dict, data: list[dict]) -> tuple[object, int
     return app, tenant.app_id
 
 
-def inline_rate(app_id: int, chunk: int) -> tuple[float, int]:
+def inline_rate(app_id: int, chunk: int) -> tuple[float, float, int]:
     with database.connection_context():
         app = App.get_by_id(app_id)
         template = registry.get(app_id, TEMPLATE)
         period = resolve_period(template.spec["period"], NOW)
         refresh(app_id, template, period)
         everyone = user_ids(app_id)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = build(app, template, period, now=NOW, users=everyone, refresh_population=False, chunk_size=chunk)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert report.failed == 0 and report.users == len(everyone), report
-    return elapsed, report.users
+    return elapsed, cpu, report.users
 
 
 def queued_rate(flask_app, app_id: int, instance: Path, config: dict, workers: int, chunk: int,
-                log: Path) -> tuple[float, int]:
+                log: Path) -> tuple[float, float, int]:
     worker = recap("worker", "--workers", str(workers), "--no-periodic", env=recap_env(instance, **config), log=log)
     try:
         wait_until(lambda: "recap worker:" in log.read_text(), 60, "the worker to start")
@@ -105,8 +107,9 @@ def queued_rate(flask_app, app_id: int, instance: Path, config: dict, workers: i
                     raise TimeoutError(f"the build with {workers} workers took over {BUILD_TIMEOUT_S:.0f} s")
                 time.sleep(0.1)
             elapsed = time.perf_counter() - started
+            cpu_ms = sum(BuildChunk.select(BuildChunk.cpu_ms).where(BuildChunk.build == run.id).scalars())
         assert state.report.failed == 0 and state.report.users == len(everyone), state.report
-        return elapsed, state.report.users
+        return elapsed, cpu_ms / 1000, state.report.users
     finally:
         stop(worker)
 
@@ -118,7 +121,7 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=150)
     args = parser.parse_args()
     data = events(args.users, args.plays)
-    rows: list[tuple[str, str, float, int, int]] = []
+    rows: list[tuple[str, str, float, float, int]] = []
     root = Path(tempfile.mkdtemp(prefix="recap-build-bench-"))
     print(f"{args.users:,} users, {len(data):,} events, chunks of {args.chunk_size}; {os.cpu_count()} cores "
           f"(load average {os.getloadavg()[0]:.2f} at the start)", flush=True)
@@ -126,13 +129,13 @@ def main() -> None:
     def run_stack(name: str, config: dict) -> None:
         instance = root / name
         flask_app, app_id = prepare(instance, config, data)
-        elapsed, users = inline_rate(app_id, args.chunk_size)
-        rows.append((name, "inline", elapsed, users, 1))
+        elapsed, cpu, users = inline_rate(app_id, args.chunk_size)
+        rows.append((name, "inline", elapsed, cpu, users))
         print(f"  {name}: inline {users / elapsed:,.0f} users/s", flush=True)
         for workers in WORKERS:
-            elapsed, users = queued_rate(flask_app, app_id, instance, config, workers, args.chunk_size,
-                                         root / f"{name}-{workers}.log")
-            rows.append((name, f"{workers} worker{'s' if workers > 1 else ''}", elapsed, users, workers))
+            elapsed, cpu, users = queued_rate(flask_app, app_id, instance, config, workers, args.chunk_size,
+                                              root / f"{name}-{workers}.log")
+            rows.append((name, f"{workers} worker{'s' if workers > 1 else ''}", elapsed, cpu, users))
             print(f"  {name}: {workers} workers {users / elapsed:,.0f} users/s", flush=True)
         database.close()
 
@@ -141,16 +144,19 @@ def main() -> None:
         run_stack("redis+postgresql", {"DATABASE_URL": new_database(pg, "build_bench"), "QUEUE_URL": f"{redis}/0"})
 
     print()
-    print(f"{'stack':<18} {'build':<10} {'users':>6} {'seconds':>8} {'users/s':>8} {'ms/user':>8} {'vs 1 worker':>11}")
+    print(f"{'stack':<18} {'build':<10} {'users':>6} {'seconds':>8} {'users/s':>8} {'vs 1 worker':>11} "
+          f"{'CPU ms/user':>11} {'vs inline':>9}")
     one: dict[str, float] = {}
-    for stack, how, elapsed, users, workers in rows:
-        rate = users / elapsed
+    inline: dict[str, float] = {}
+    for stack, how, elapsed, cpu, users in rows:
+        rate, cost = users / elapsed, cpu / users * 1000
+        if how == "inline":
+            inline[stack] = cost
         if how == "1 worker":
             one[stack] = rate
         speedup = f"{rate / one[stack]:.2f}x" if stack in one and how != "inline" else ""
-        cores = min(workers, os.cpu_count() or 1)  # the cores the workers could use at once
-        print(f"{stack:<18} {how:<10} {users:>6} {elapsed:>8.2f} {rate:>8.0f} {elapsed * cores / users * 1000:>8.2f} "
-              f"{speedup:>11}")
+        print(f"{stack:<18} {how:<10} {users:>6} {elapsed:>8.2f} {rate:>8.0f} {speedup:>11} {cost:>11.2f} "
+              f"{cost / inline[stack]:>8.2f}x")
     print(f"\n(load average {os.getloadavg()[0]:.2f} at the end; the machine's other work counts in every row)")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -76,6 +77,7 @@ def start(queue: Queue, app: App, template: StoryTemplate, period: Period, now: 
 @job("build_chunk")
 def build_chunk(chunk_id: int) -> None:
     """Build one chunk of a build, unless it is done or a live worker holds it."""
+    started = time.process_time()  # the chunk's cpu_ms: the claim, the assembly and the write
     task = running_task()
     job_id = task.id if task is not None else ""
     lease_ms = int(current_app.config["BUILD_CHUNK_LEASE"] * 1000)
@@ -89,7 +91,7 @@ def build_chunk(chunk_id: int) -> None:
     if not claimed:
         return
     try:
-        _build_claimed(chunk_id)
+        _build_claimed(chunk_id, started)
     except _AlreadyDone:
         return
     except BaseException as exc:
@@ -97,7 +99,7 @@ def build_chunk(chunk_id: int) -> None:
         raise
 
 
-def _build_claimed(chunk_id: int) -> None:
+def _build_claimed(chunk_id: int, started: float) -> None:
     chunk = BuildChunk.get_by_id(chunk_id)
     build = chunk.build
     app = App.get_by_id(build.app_id)
@@ -106,7 +108,8 @@ def _build_claimed(chunk_id: int) -> None:
     period = resolve(template.spec["period"], now)
 
     def mark_done(report: BuildReport) -> None:
-        done = (BuildChunk.update(state="done", claimed_until=None, built=report.built,
+        cpu_ms = round((time.process_time() - started) * 1000)
+        done = (BuildChunk.update(state="done", claimed_until=None, built=report.built, cpu_ms=cpu_ms,
                                   not_eligible=report.not_eligible, failed=report.failed,
                                   failures=json.dumps(report.failures), done_at=now_ms(),
                                   built_by=worker_name())

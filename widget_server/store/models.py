@@ -266,6 +266,7 @@ class BuildChunk(BaseModel):
     enqueued_at = BigIntegerField(default=now_ms)
     done_at = BigIntegerField(null=True)
     built_by = CharField(max_length=200, default="")  # host:pid of the worker that built it
+    cpu_ms = IntegerField(default=0)  # CPU time its worker spent assembling and writing it
 
     class Meta:
         indexes = ((("build", "seq"), True), (("build", "state"), False))

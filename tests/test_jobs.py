@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 from helpers.jobs import RECAP, REPO, recap, recap_env, stop, wait_until
+from helpers.server import make_tenant
 from helpers.story import NOW, ms, send, track
 
+from widget_server import create_app
 from widget_server.engine.templates import SHIPPED_DIR
 from widget_server.jobs.queue import queue_of, queue_status
 from widget_server.store.db import database
-from widget_server.store.models import BuildChunk, JobRecord
+from widget_server.store.models import BuildChunk, JobRecord, StoryBuild
 
 NOW_ARG = ["--now", NOW.date().isoformat()]
 FAST_RETRIES = {"JOB_RETRIES": 2, "JOB_RETRY_DELAY": "0.2"}
@@ -147,8 +149,6 @@ def test_recap_jobs_with_an_unknown_id_says_so(app, tmp_path):
 
 
 def test_queue_status_reports_a_lost_redis(tmp_path):
-    from widget_server import create_app
-
     other = create_app({"INSTANCE_PATH": str(tmp_path / "other"), "TESTING": True,
                         "QUEUE_URL": "redis://127.0.0.1:1/0"})
     status = queue_status(other)
@@ -183,3 +183,15 @@ def test_recap_run_draws_a_new_shares_images_on_its_own_queue_thread_unless_told
         finally:
             assert stop(server, signal.SIGINT) in (0, 1, -signal.SIGINT), (tmp_path / "run.log").read_text()
     assert "Consuming the job queue in this process" in (tmp_path / "run.log").read_text()
+
+
+def test_a_build_on_a_lost_redis_is_refused_before_anything_is_written(tmp_path):
+    lost = create_app({"INSTANCE_PATH": str(tmp_path / "lost"), "TESTING": True, "QUEUE_URL": "redis://127.0.0.1:1/0"})
+    with database.connection_context():
+        make_tenant("Soundwave")
+    result = lost.test_cli_runner().invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave", *NOW_ARG])
+    assert result.exit_code == 1, result.output
+    assert "The redis job queue is not reachable" in result.output and "--inline" in result.output
+    with database.connection_context():
+        assert StoryBuild.select().count() == 0
+    database.close()

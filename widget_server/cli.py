@@ -16,13 +16,15 @@ def main() -> None:
     """Recap: Wrapped-style stories for any app.
 
     Configuration comes from RECAP_* environment variables: RECAP_INSTANCE_PATH (the folder for
-    the database, signing keys and caches), RECAP_DATABASE_URL, RECAP_SECRET_KEYS and
-    RECAP_PUBLIC_BASE_URL (for `recap run`, its own address when unset).
+    the database, signing keys and caches), RECAP_DATABASE_URL, RECAP_SECRET_KEYS,
+    RECAP_PUBLIC_BASE_URL (for `recap run`, its own address when unset) and RECAP_QUEUE_URL
+    (the job queue: a SQLite file in the instance folder when unset, or redis://…).
 
     \b
     Start here:
       recap apps create "My App"     make an app and print its keys (once)
       recap run --port 8000          serve ingest, stories, sharing and the player
+      recap worker --workers 2       run the queued jobs beside other servers (RECAP_QUEUE_URL)
     """
 
 

@@ -38,7 +38,7 @@ def _list(limit: int) -> None:
     queue = queue_of(current_app._get_current_object())  # type: ignore[attr-defined]
     waiting = queue.depth()
     click.echo(f"queue: {queue.backend}, {waiting} waiting, {len(queue.huey.scheduled())} scheduled for a retry")
-    for task in queue.huey.pending(limit=min(limit, waiting)):
+    for task in queue.huey.pending(limit=limit):
         click.echo(f"queued    {task.id}  {task.name}{json.dumps(list(task.args))}")
     for row in records.listed(limit):
         line = f"{row.status:<9} {row.id}  {row.name}{row.args}  attempts {row.attempts}, {_when(row.updated_at)}"

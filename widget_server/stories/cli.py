@@ -30,7 +30,7 @@ from ..engine.precompute import CHUNK, BuildReport, build, clear, each_apart
 from ..engine.users import user_ids
 from ..errors import APIError
 from ..jobs import builds
-from ..jobs.queue import queue_of
+from ..jobs.queue import queue_of, queue_status
 from ..store.models import App
 
 templates = AppGroup("templates", help="Validate and preview story templates.")
@@ -185,6 +185,10 @@ WORKERLESS_HINT_S = 10.0
 def _follow(app: App, template: StoryTemplate, period: Period, now: datetime, users: list[str], chunk_size: int,
             advance: Callable[[int], None]) -> tuple[BuildReport, list[str]]:
     """Enqueue the build, follow it to its end; its report and the jobs of its failed chunks."""
+    status = queue_status()
+    if not status["reachable"]:  # before the build is written: nothing is left half enqueued
+        raise click.ClickException(f"The {status['backend']} job queue is not reachable ({status['error']}); "
+                                   f"--inline builds in this process.")
     queue = queue_of(current_app._get_current_object())  # type: ignore[attr-defined]
     run = builds.start(queue, app, template, period, now, users, chunk_size)
     shown, moved, hinted = 0, time.monotonic(), False

@@ -195,3 +195,25 @@ def test_a_build_on_a_lost_redis_is_refused_before_anything_is_written(tmp_path)
     with database.connection_context():
         assert StoryBuild.select().count() == 0
     database.close()
+
+
+def test_the_chores_are_periodic_jobs_and_a_worker_runs_them(app, tenant, tmp_path, worker_log):
+    from huey.api import PeriodicTask
+
+    from widget_server.store.models import ViewerGrant, now_ms
+
+    queue = queue_of(app)
+    chores = {name for name, wrapper in queue.tasks.items() if issubclass(wrapper.task_class, PeriodicTask)}
+    assert chores == {"refresh_populations", "resume_builds", "sweep_grants", "sweep_shares"}
+    with database.connection_context():
+        ViewerGrant.create(id="old", app=tenant.app_id, user_id="u1", expires_at=now_ms() - 1000)
+        ViewerGrant.create(id="live", app=tenant.app_id, user_id="u2", expires_at=now_ms() + 3_600_000)
+    queue.enqueue("sweep_grants")  # what the scheduler does every 10 minutes
+    worker = recap("worker", "--no-periodic", env=recap_env(Path(app.instance_path)), log=worker_log)
+    try:
+        with database.connection_context():
+            wait_until(lambda: ViewerGrant.get_or_none(ViewerGrant.id == "old") is None, 30, "the expired grant to go")
+            assert ViewerGrant.get_or_none(ViewerGrant.id == "live") is not None
+            assert JobRecord.get_or_none(JobRecord.id == "chore:sweep_grants") is None  # it completed
+    finally:
+        assert stop(worker) == 0, worker_log.read_text()

@@ -16,6 +16,7 @@ from helpers.story import NOW, ms, send, track
 
 from widget_server import create_app
 from widget_server.engine.templates import SHIPPED_DIR
+from widget_server.jobs import job_counts
 from widget_server.jobs.queue import queue_of, queue_status
 from widget_server.store.db import database
 from widget_server.store.models import BuildChunk, JobRecord, StoryBuild
@@ -83,6 +84,7 @@ def test_a_failing_job_is_retried_then_listed_with_its_reason_and_retry_runs_it(
             record = JobRecord.get()
         assert (record.name, record.status, record.attempts) == ("build_chunk", "failed", 3)  # 1 + 2 retries
         assert "TemplateInvalid" in record.reason
+        assert job_counts() == {"running": 0, "retrying": 0, "failed": 1}
         listing = recap_cli(instance, "jobs")
         assert listing.returncode == 0, listing.stderr
         assert f"failed    {record.id}  build_chunk" in listing.stdout

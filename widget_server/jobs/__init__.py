@@ -18,9 +18,10 @@ from flask import Flask
 
 from .cli import jobs
 from .queue import enqueue, queue_status
+from .records import counts as job_counts
 from .worker import worker_command
 
-__all__ = ["enqueue", "init_app", "queue_status"]
+__all__ = ["enqueue", "init_app", "job_counts", "queue_status"]
 
 
 def init_app(app: Flask) -> None:

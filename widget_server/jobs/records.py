@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask
 from huey import signals
 from huey.api import Huey, PeriodicTask, Task
+from peewee import fn
 
 from ..store.db import database
 from ..store.models import JobRecord, now_ms
@@ -91,6 +92,13 @@ def listed(limit: int = 50) -> list[JobRecord]:
     order = {"failed": 0, "retrying": 1, "running": 2}
     rows = list(JobRecord.select().order_by(JobRecord.updated_at.desc()).limit(limit))
     return sorted(rows, key=lambda row: order.get(row.status, 3))
+
+
+def counts() -> dict[str, int]:
+    """How many jobs run, wait for a retry and failed for good, now (for /metrics)."""
+    found = dict(JobRecord.select(JobRecord.status, fn.COUNT(JobRecord.id)).group_by(JobRecord.status)
+                 .tuples().execute())
+    return {status: int(found.get(status, 0)) for status in ("running", "retrying", "failed")}
 
 
 def failed(job_id: str) -> JobRecord | None:

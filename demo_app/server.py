@@ -37,6 +37,9 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+WORKER = "import sys; from widget_server.cli import main; sys.argv[0] = 'recap'; main()"
+
+
 class WidgetServer:
     """The real widget server under gunicorn (gthread workers), as it runs in production.
 
@@ -52,6 +55,7 @@ class WidgetServer:
         self.workers = workers
         self.threads = threads
         self._process: subprocess.Popen[bytes] | None = None
+        self._worker: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> WidgetServer:
         if not port_is_free(self.port):
@@ -73,6 +77,12 @@ class WidgetServer:
                 raise ServerError(f"the widget server exited at start; see {self.log_path}")
             if self._answers():
                 log.info("widget server up at %s (pid %d)", self.url, self._process.pid)
+                # The job queue's consumer beside it (share images drawn ahead, the chores), on
+                # the instance's SQLite queue: gunicorn's workers serve, this one runs jobs.
+                with open(self.instance / "worker.log", "ab") as worker_log:
+                    self._worker = subprocess.Popen([sys.executable, "-c", WORKER, "worker"], env=env,
+                                                    stdin=subprocess.DEVNULL, stdout=worker_log,
+                                                    stderr=subprocess.STDOUT)
                 return self
             time.sleep(0.1)
         self.stop()
@@ -88,15 +98,17 @@ class WidgetServer:
             return False
 
     def stop(self) -> None:
+        worker, self._worker = self._worker, None
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for child in (worker, process):
+            if child is None or child.poll() is not None:
+                continue
+            child.send_signal(signal.SIGTERM)  # the worker finishes its job or puts it back
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
     def __enter__(self) -> WidgetServer:
         return self.start()

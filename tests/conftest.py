@@ -11,7 +11,7 @@ from widget_server.engine import population
 from widget_server.store.db import database
 
 # Fixtures defined beside the helpers they belong to, offered to every test.
-pytest_plugins = ("helpers.player", "helpers.postgres", "helpers.share")
+pytest_plugins = ("helpers.jobs", "helpers.player", "helpers.postgres", "helpers.share")
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import date
 
 import pytest
@@ -121,6 +122,15 @@ def test_learning_showcase_photo_is_served(demo):
     assert photo.startswith(demo["server"].url)
     reply = http("GET", photo)
     assert reply.status == 200 and reply.headers["Content-Type"].startswith("image/")
+
+
+def test_the_demo_runs_a_worker_that_draws_new_share_images_before_anyone_asks(demo):
+    shares = showcase_shares(demo["instance"], demo["server"].url, demo["apps"])  # made here: no image asked for
+    cache = demo["instance"] / "share_cache"
+    deadline = time.monotonic() + 30
+    while len(list(cache.rglob("*.png"))) < 3 * len(shares) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(list(cache.rglob("*.png"))) == 3 * len(shares), (demo["instance"] / "worker.log").read_text()
 
 
 @pytest.mark.parametrize("kind", ["music", "learning"])

@@ -148,7 +148,7 @@ def test_a_scaled_metric_over_numeric_strings_serves_the_story_and_builds(tmp_pa
         shared = post_json(server, "/v1/shares", {"template": "distances"},
                            bearer(viewer_token(server, tenant.secret_key, "ada")))
         assert shared.status == 201, shared.body
-        result = app.test_cli_runner().invoke(args=["stories", "build", "distances", "--app", "Runner",
+        result = app.test_cli_runner().invoke(args=["stories", "build", "--inline", "distances", "--app", "Runner",
                                                     "--now", NOW.date().isoformat()])
         assert result.exit_code == 0, result.output
         template_file = Path(app.instance_path) / "templates" / str(tenant.app_id) / "distances.toml"

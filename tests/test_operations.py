@@ -62,7 +62,8 @@ def test_readyz_answers_each_check_without_a_key(live_server):
     assert reply.status == 200, reply.body
     body = reply.json()
     assert body["status"] == "ok"
-    assert list(body["checks"]) == ["database", "signing_keys", "index_lag"]
+    assert list(body["checks"]) == ["database", "signing_keys", "index_lag", "queue"]
+    assert body["checks"]["queue"]["backend"] == "sqlite"  # the embedded queue in the instance folder
     assert all(check["ok"] for check in body["checks"].values())
     assert body["checks"]["index_lag"]["events"] == 0
 

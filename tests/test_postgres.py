@@ -184,8 +184,8 @@ def run_backend(backend: str, instance: str, database_url: str | None, events) -
             stats = http("GET", f"{server.url}/v1/stats/stories/{template}", None, secret)
             seen["stats"][kind] = (stats.status, stats.json())
             workers = "2" if kind == "learning" else "1"  # worker processes open their own connections
-            result = app.test_cli_runner().invoke(args=["stories", "build", template, "--app", tenants[kind].name,
-                                                        "--workers", workers])
+            result = app.test_cli_runner().invoke(args=["stories", "build", "--inline", template,
+                                                        "--app", tenants[kind].name, "--workers", workers])
             assert result.exit_code == 0, result.output
             for user in users[kind]:
                 seen["precomputed"][kind, user] = story(server, template, user, secret)

@@ -203,7 +203,7 @@ def test_an_invalid_template_tells_viewers_only_that_the_story_is_unavailable(mu
 
 def test_only_the_secret_key_skips_the_built_story(music, app, live_server):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave"])
+    result = runner.invoke(args=["stories", "build", "--inline", "year-in-music", "--app", "Soundwave"])
     assert result.exit_code == 0 and "built 2 stories" in result.output, result.output
     token = viewer_token(live_server, music.secret_key, "ana")
     for query in ("", "?fresh=1", "?fresh=true"):

@@ -32,7 +32,7 @@ def history(soundwave, live_server, runner):
                                                               anon=DEVICE)])
     catch_up()
     send(live_server, soundwave.write_key, plays(USER, 3, start_day=20))  # still in the tail
-    assert runner.invoke(args=["stories", "build", "year-in-music", "--app", "Soundwave"]).exit_code == 0
+    assert runner.invoke(args=["stories", "build", "--inline", "year-in-music", "--app", "Soundwave"]).exit_code == 0
     token = viewer_token(live_server, soundwave.secret_key, USER)
     buffer = io.BytesIO()
     Image.new("RGB", (40, 40), (200, 40, 90)).save(buffer, "PNG")

@@ -163,6 +163,11 @@ def sweep_expired_grants() -> int:
     if time.monotonic() < state["next"]:
         return 0
     state["next"] = time.monotonic() + GRANT_SWEEP_SECONDS
+    return delete_expired_grants()
+
+
+def delete_expired_grants() -> int:
+    """Delete up to GRANT_SWEEP_ROWS expired grants now (also the queue's periodic chore)."""
     expired = ViewerGrant.select(ViewerGrant.id).where(ViewerGrant.expires_at < now_ms()).limit(GRANT_SWEEP_ROWS)
     deleted: int = ViewerGrant.delete().where(ViewerGrant.id.in_(expired)).execute()
     return deleted

@@ -5,9 +5,10 @@ import os
 from typing import Any
 
 import click
-from flask.cli import FlaskGroup, run_command
+from flask.cli import FlaskGroup, ScriptInfo, run_command
 
 from . import create_app
+from .jobs.worker import start_embedded
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False,
@@ -16,13 +17,15 @@ def main() -> None:
     """Recap: Wrapped-style stories for any app.
 
     Configuration comes from RECAP_* environment variables: RECAP_INSTANCE_PATH (the folder for
-    the database, signing keys and caches), RECAP_DATABASE_URL, RECAP_SECRET_KEYS and
-    RECAP_PUBLIC_BASE_URL (for `recap run`, its own address when unset).
+    the database, signing keys and caches), RECAP_DATABASE_URL, RECAP_SECRET_KEYS,
+    RECAP_PUBLIC_BASE_URL (for `recap run`, its own address when unset) and RECAP_QUEUE_URL
+    (the job queue: a SQLite file in the instance folder when unset, or redis://…).
 
     \b
     Start here:
       recap apps create "My App"     make an app and print its keys (once)
       recap run --port 8000          serve ingest, stories, sharing and the player
+      recap worker --workers 2       run the queued jobs beside other servers (RECAP_QUEUE_URL)
     """
 
 
@@ -33,15 +36,24 @@ def _local_base(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _run_at_own_address(**options: Any) -> None:
+def _run_at_own_address(no_worker: bool, **options: Any) -> None:
     # Without RECAP_PUBLIC_BASE_URL, links point at the address the server was started on, which
     # the operator chose, rather than at whatever Host header a caller sends.
     if not str(options["host"]).startswith("unix://"):
         os.environ.setdefault("RECAP_PUBLIC_BASE_URL", _local_base(options["host"], options["port"]))
+    # The reloader's parent only watches files; the child it starts serves, and consumes.
+    serving = not options.get("reload") or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+    if not no_worker and serving:
+        app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+        if start_embedded(app) is not None:
+            click.echo(" * Consuming the job queue in this process (--no-worker: leave it to `recap worker`)", err=True)
     assert _flask_run is not None  # (Flask's own command has its callback)
     _flask_run(**options)
 
 
 _flask_run = run_command.callback
-main.add_command(click.Command("run", callback=_run_at_own_address, params=run_command.params,
-                               help=run_command.help, short_help=run_command.short_help))
+main.add_command(click.Command(
+    "run", callback=_run_at_own_address, short_help=run_command.short_help,
+    params=[*run_command.params, click.Option(["--no-worker"], is_flag=True, help=(
+        "Do not consume the embedded job queue in this process (on Redis it never does: run `recap worker`)."))],
+    help=(run_command.help or "") + "\n\nOn the default SQLite queue it also runs the jobs, in a thread of its own."))

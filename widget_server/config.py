@@ -64,6 +64,20 @@ DEFAULTS = {
     "METRICS_TOKEN": None,
     "READY_TIMEOUT_SECONDS": 2,
     "READY_MAX_INDEX_LAG_SECONDS": 60,
+    # The job queue (widget_server/jobs/, docs/JOBS.md). Unset: huey on SQLite in the instance
+    # folder (queue.sqlite3), consumed by `recap run` itself; redis://host:port/db: huey on Redis,
+    # shared by every `recap worker` on every machine.
+    "QUEUE_URL": None,
+    # A failing job runs again this many times, JOB_RETRY_DELAY seconds later, the wait doubling
+    # each time (2, 4, 8 s); then it is kept as failed, with its reason, for `recap jobs retry`.
+    "JOB_RETRIES": 3,
+    "JOB_RETRY_DELAY": 2,
+    # Seconds a worker holds a chunk of a story build: a chunk still not done when its claim runs
+    # out (its worker was killed) is enqueued again. Longer than any chunk takes (~0.3 s).
+    "BUILD_CHUNK_LEASE": 60,
+    # Seconds `recap worker` waits on SIGTERM for running jobs to finish; the ones still running
+    # then are interrupted and enqueued again.
+    "WORKER_STOP_TIMEOUT": 30,
 }
 
 SECRET_KEYS_FILE = "secret_keys"

@@ -115,7 +115,7 @@ def build(instance, deadline: float) -> list[subprocess.CompletedProcess]:
     runs = []
     while time.monotonic() < deadline or not runs:
         runs.append(subprocess.run([sys.executable, "-c", "from widget_server.cli import main; main()",
-                                    "stories", "build", "year-in-music", "--app", "Soundwave"],
+                                    "stories", "build", "--inline", "year-in-music", "--app", "Soundwave"],
                                    env=env, capture_output=True, text=True, timeout=60))
     return runs
 

@@ -3,12 +3,14 @@ it), started once per session (once per xdist worker) on a free loopback port, a
 database in it per test; ``Cluster`` for a test that needs one of its own to stop."""
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -23,14 +25,13 @@ def _pg_bin() -> str | None:
 
 class Cluster:
     """A throw-away PostgreSQL cluster on a free loopback port (``url``: without a database
-    name), which a test may ``stop`` and ``start`` again, as an outage would; ``remove`` ends it."""
+    name), which a test may ``stop`` and ``start`` again, as an outage would; ``remove`` ends it.
+    Raises FileNotFoundError when PostgreSQL is not installed."""
 
     def __init__(self) -> None:
         bindir = _pg_bin()
         if bindir is None:
-            if os.environ.get("CI"):
-                pytest.fail("PostgreSQL is not installed (scripts/test.sh installs it)")
-            pytest.skip("PostgreSQL is not installed (scripts/test.sh installs it)")
+            raise FileNotFoundError("PostgreSQL is not installed (scripts/test.sh installs it)")
         self.bindir = bindir
         self.root = tempfile.mkdtemp(prefix="recap-pg-")
         self.as_owner: list[str] = []
@@ -60,16 +61,27 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def cluster() -> Iterator[str]:
+    """A started ``Cluster`` for the block (bench/ uses it too); its URL without a database name."""
+    started = Cluster()
+    try:
+        started.start()
+        yield started.url
+    finally:
+        started.remove()
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL cluster of its own on 127.0.0.1, shared by the session (every test makes a
     database of its own in it with ``new_database``); yields its URL without a database name."""
-    cluster = Cluster()
-    try:
-        cluster.start()
-        yield cluster.url
-    finally:
-        cluster.remove()
+    if _pg_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed (scripts/test.sh installs it)")
+        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs it)")
+    with cluster() as url:
+        yield url
 
 
 def new_database(server_url: str, name: str) -> str:

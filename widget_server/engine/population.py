@@ -98,7 +98,7 @@ class BackgroundRefresh:
                 if db.url() != key[0]:  # the process moved to another database meanwhile (tools, tests)
                     return
                 with database.connection_context():
-                    if not self._still_needed(app_id, template, period):
+                    if not stale(app_id, template, period):
                         return  # another process (or a command) refreshed it while this one waited
                     refresh(app_id, template, period)
         except Exception:
@@ -111,14 +111,6 @@ class BackgroundRefresh:
                 if self._threads.get(key) is threading.current_thread():
                     del self._threads[key]
 
-    @staticmethod
-    def _still_needed(app_id: int, template: StoryTemplate, period: Period) -> bool:
-        for metric in _targets(template):
-            row = _stored(app_id, template, period, metric)
-            if row is None or row.computed_at + TTL_MS < now_ms():
-                return True
-        return False
-
     def wait(self, timeout: float) -> bool:
         """Join the running refreshes, at most ``timeout`` seconds in all; whether none is left."""
         deadline = time.monotonic() + timeout
@@ -127,6 +119,15 @@ class BackgroundRefresh:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         return not any(thread.is_alive() for thread in threads)
+
+
+def stale(app_id: int, template: StoryTemplate, period: Period) -> bool:
+    """Whether one of the template's distributions for the period is missing or past its TTL."""
+    for metric in _targets(template):
+        row = _stored(app_id, template, period, metric)
+        if row is None or row.computed_at + TTL_MS < now_ms():
+            return True
+    return False
 
 
 background = BackgroundRefresh()

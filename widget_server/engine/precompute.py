@@ -95,8 +95,12 @@ def _tally(report: BuildReport, done: BuildReport, template: StoryTemplate,
 
 
 def build_chunk(app: App, template: StoryTemplate, period: Period, chunk: list[str],
-                now: datetime) -> BuildReport:
-    """Assemble and store one chunk's stories (a failed user's earlier story is removed)."""
+                now: datetime, *, record: Callable[[BuildReport], None] | None = None) -> BuildReport:
+    """Assemble and store one chunk's stories (a failed user's earlier story is removed).
+
+    ``record`` is called with the chunk's report inside the transaction that writes its stories
+    (the job queue marks the chunk done there); if it raises, nothing is written.
+    """
     def written(users: list[str]) -> dict[str, str | NotEligible]:
         stories = assemble_many(app, template, period, users, now=now, source="precomputed")
         return {uid: story if isinstance(story, NotEligible)
@@ -109,14 +113,17 @@ def build_chunk(app: App, template: StoryTemplate, period: Period, chunk: list[s
     rows = [{"app_id": app.id, "template_id": template.id, "period_key": period.key, "user_id": uid,
              "story": story, "generated_at": now_ms(), "built_from": source}
             for uid, story in stories.items() if not isinstance(story, NotEligible)]
+    report = BuildReport(users=len(chunk), built=len(rows), not_eligible=len(stories) - len(rows),
+                         failed=len(failures), failures=list(failures.items())[:NAMED_FAILURES])
     with database.atomic():
         (PrecomputedStory.delete().where(
             (PrecomputedStory.app_id == app.id) & (PrecomputedStory.template_id == template.id)
             & (PrecomputedStory.period_key == period.key) & PrecomputedStory.user_id.in_(chunk)).execute())
         if rows:
             PrecomputedStory.insert_many(rows).execute()
-    return BuildReport(users=len(chunk), built=len(rows), not_eligible=len(stories) - len(rows),
-                       failed=len(failures), failures=list(failures.items())[:NAMED_FAILURES])
+        if record is not None:
+            record(report)
+    return report
 
 
 T = TypeVar("T")

@@ -13,6 +13,7 @@ from flask import current_app
 from ..apps.link_schemes import SCHEME, UNSAFE_SCHEMES
 from ..auth import Caller
 from ..errors import Gone, NotFound, ValidationFailed
+from ..jobs.queue import enqueue
 from ..store.models import App, Share, Upload
 from . import images, limits, qr, tokens
 from .frozen import FrozenShare, SharedApp
@@ -54,7 +55,19 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
         if same is not None:
             return same, False
         limits.check_live(caller, template_id, now_ms())
-        return _store(caller, template_id, frozen, upload, base), True
+        share = _store(caller, template_id, frozen, upload, base)
+    _prerender(share)
+    return share, True
+
+
+def _prerender(share: Share) -> None:
+    """Have a worker draw the new share's images (jobs/renders.py). A queue that cannot take the
+    job costs nothing but speed: the first request for an image draws it."""
+    try:
+        enqueue("render_share", share.id)
+    except Exception:
+        log.warning("share %s: its images could not be queued for drawing; drawn on first view", share.id,
+                    exc_info=True)
 
 
 def _frozen_card(caller: Caller, template_id: str, caption: str | None,
@@ -126,6 +139,11 @@ def sweep_ended() -> int:
     if time.monotonic() < state["next"]:
         return 0
     state["next"] = time.monotonic() + SHARE_SWEEP_SECONDS
+    return delete_ended()
+
+
+def delete_ended() -> int:
+    """Delete up to SHARE_SWEEP_ROWS ended shares now, with their images (also the queue's chore)."""
     cutoff = now_ms() - current_app.config["SHARE_KEEP_ENDED"] * 1000
     ended = [row.id for row in Share.select(Share.id)
              .where((Share.expires_at < cutoff) | (Share.revoked_at < cutoff)).limit(SHARE_SWEEP_ROWS)]

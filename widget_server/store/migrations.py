@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from . import event_keys
 from .db import database, is_postgres, is_sqlite, write_transaction
-from .models import CORE_MODELS, SchemaVersion
+from .models import CORE_MODELS, QUEUE_MODELS, SchemaVersion
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +98,10 @@ def name_what_built_stories_were_built_from() -> None:
         database.execute_sql("ALTER TABLE precomputed_story ADD COLUMN built_from VARCHAR(64) NOT NULL DEFAULT ''")
 
 
+
+
+@migration
+def keep_jobs_and_builds() -> None:
+    # The job queue's records (widget_server/jobs/): failed jobs with their reason, and story
+    # builds split into chunks that are each done once.
+    database.create_tables(QUEUE_MODELS)

@@ -217,3 +217,70 @@ CORE_MODELS = [App, ApiKey, Event, Identity, Profile, ViewerGrant, PopulationSta
                Upload, Share]
 
 
+class JobRecord(BaseModel):
+    """A queued job that is running, waiting to be retried, or failed for good (widget_server/jobs/).
+
+    The queue itself (huey's) holds what waits; this row is what an operator reads in ``recap
+    jobs``, kept in the database so that every worker on every machine writes the same list. A
+    job that completes deletes its row; one that failed keeps it, with the reason, until retried.
+    """
+
+    id = CharField(primary_key=True, max_length=64)  # huey's task id
+    name = CharField(max_length=100)
+    args = TextField()  # JSON list: what ``recap jobs retry`` enqueues again
+    status = CharField(max_length=16)  # running | retrying | failed
+    attempts = IntegerField(default=0)
+    reason = TextField(null=True)
+    worker = CharField(max_length=200, default="")  # host:pid of the last worker that ran it
+    updated_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        table_name = "job"
+
+
+class StoryBuild(BaseModel):
+    """A ``recap stories build`` run on the queue: which stories, for when, and when it ended."""
+
+    id = BigAutoField()
+    app_id = IntegerField()
+    template_id = CharField(max_length=64)
+    period_key = CharField(max_length=40)
+    now = CharField(max_length=40)  # the ISO moment that resolved the period
+    chunks = IntegerField()
+    users = IntegerField()
+    created_at = BigIntegerField(default=now_ms)
+    finished_at = BigIntegerField(null=True)
+
+
+class BuildChunk(BaseModel):
+    """One chunk of a build's users: done once, whichever worker ends up building it.
+
+    A worker claims a chunk for ``BUILD_CHUNK_LEASE`` seconds; a chunk whose claim ran out
+    without being done (its worker was killed) is enqueued again, and a second copy of a job
+    finds it done and does nothing.
+    """
+
+    id = BigAutoField()
+    build = ForeignKeyField(StoryBuild, on_delete="CASCADE")
+    seq = IntegerField()
+    users = TextField()  # JSON list of user ids
+    state = CharField(max_length=16, default="queued")  # queued | done | failed
+    job_id = CharField(max_length=64, null=True)  # the job holding (or last holding) the claim
+    claimed_until = BigIntegerField(null=True)
+    attempts = IntegerField(default=0)
+    built = IntegerField(default=0)
+    not_eligible = IntegerField(default=0)
+    failed = IntegerField(default=0)
+    failures = TextField(default="[]")  # JSON [[user id, reason], ...], the first few
+    enqueued_at = BigIntegerField(default=now_ms)
+    done_at = BigIntegerField(null=True)
+    built_by = CharField(max_length=200, default="")  # host:pid of the worker that built it
+    cpu_ms = IntegerField(default=0)  # CPU time its worker spent assembling and writing it
+
+    class Meta:
+        indexes = ((("build", "seq"), True), (("build", "state"), False))
+
+
+QUEUE_MODELS = [JobRecord, StoryBuild, BuildChunk]
+
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,10 +24,13 @@ from ..engine import (
     registry,
     resolve_period,
 )
+from ..engine.periods import Period
 from ..engine.population import refresh
-from ..engine.precompute import build, clear, each_apart
+from ..engine.precompute import CHUNK, BuildReport, build, clear, each_apart
 from ..engine.users import user_ids
 from ..errors import APIError
+from ..jobs import builds
+from ..jobs.queue import queue_of, queue_status
 from ..store.models import App
 
 templates = AppGroup("templates", help="Validate and preview story templates.")
@@ -123,10 +127,20 @@ def _template(app: App, template_id: str) -> StoryTemplate:
 @click.argument("template_id")
 @app_option
 @now_option
+@click.option("--inline", is_flag=True, help="Build in this process (or --workers local processes), not on the queue.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Processes assembling chunks side by side (one per core).")
-def build_command(template_id: str, app_name: str, now: str | None, workers: int) -> None:
-    """Precompute every eligible user's TEMPLATE_ID story for the current period."""
+              help="With --inline: local processes assembling chunks side by side (one per core).")
+@click.option("--chunk-size", default=CHUNK, show_default=True, type=click.IntRange(1, 100_000),
+              help="Users per chunk: one job each on the queue.")
+def build_command(template_id: str, app_name: str, now: str | None, inline: bool, workers: int,
+                  chunk_size: int) -> None:
+    """Precompute every eligible user's TEMPLATE_ID story for the current period.
+
+    The build is enqueued as chunks of users for `recap worker` (or `recap run`) to share, and
+    followed here with a progress bar; --inline builds here instead, for small apps.
+    """
+    if workers > 1 and not inline:
+        raise click.UsageError("--workers is for --inline builds; on the queue, run `recap worker --workers N`.")
     app = find_app(app_name)
     template = _template(app, template_id)
     moment = _when(now)
@@ -136,13 +150,21 @@ def build_command(template_id: str, app_name: str, now: str | None, workers: int
     click.echo(f"population for {template.id} {period.label}…")
     refresh(app.id, template, period)
     with click.progressbar(length=len(everyone), label=f"building {template.id} {period.label}") as bar:
-        report = build(app, template, period, now=moment or datetime.now(UTC), users=everyone,
-                       progress=bar.update, refresh_population=False, workers=workers,
-                       database_url=current_app.config["DATABASE_URL"])
+        if inline:
+            report = build(app, template, period, now=moment or datetime.now(UTC), users=everyone,
+                           progress=bar.update, refresh_population=False, workers=workers,
+                           database_url=current_app.config["DATABASE_URL"], chunk_size=chunk_size)
+            stuck: list[str] = []
+        else:
+            report, stuck = _follow(app, template, period, moment or datetime.now(UTC), everyone,
+                                    chunk_size, bar.update)
     elapsed = time.perf_counter() - started
     failed = f", {report.failed} failed" if report.failed else ""
     click.echo(f"built {report.built} stories ({report.not_eligible} users not eligible{failed}) "
                f"in {elapsed:.1f} s, {report.users / max(elapsed, 1e-9):.0f} users/s")
+    if stuck:
+        click.echo(f"{len(stuck)} chunks failed after their retries; `recap jobs` says why, and "
+                   f"`recap jobs retry ID` builds one again: {' '.join(stuck[:10])}", err=True)
     if report.failed:
         for uid, reason in report.failures:
             click.echo(f"failed: user {uid!r}: {reason}", err=True)
@@ -151,7 +173,39 @@ def build_command(template_id: str, app_name: str, now: str | None, workers: int
         uid = report.failures[0][0]
         click.echo(f"(recap templates preview {template.id} --user {shlex.quote(uid)} --app {shlex.quote(app.name)}"
                    f"{' --now ' + shlex.quote(now) if now else ''} shows where one fails)", err=True)
-        raise click.ClickException(f"the stories of {report.failed} of {report.users} users failed and were not built")
+    if report.failed or stuck:
+        raise click.ClickException(f"the stories of {report.failed + len(everyone) - report.users} of "
+                                   f"{len(everyone)} users failed and were not built")
+
+
+FOLLOW_POLL_S = 0.2
+WORKERLESS_HINT_S = 10.0
+
+
+def _follow(app: App, template: StoryTemplate, period: Period, now: datetime, users: list[str], chunk_size: int,
+            advance: Callable[[int], None]) -> tuple[BuildReport, list[str]]:
+    """Enqueue the build, follow it to its end; its report and the jobs of its failed chunks."""
+    status = queue_status()
+    if not status["reachable"]:  # before the build is written: nothing is left half enqueued
+        raise click.ClickException(f"The {status['backend']} job queue is not reachable ({status['error']}); "
+                                   f"--inline builds in this process.")
+    queue = queue_of(current_app._get_current_object())  # type: ignore[attr-defined]
+    run = builds.start(queue, app, template, period, now, users, chunk_size)
+    shown, moved, hinted = 0, time.monotonic(), False
+    while True:
+        state = builds.progress(run)
+        if state.users_done != shown:
+            advance(state.users_done - shown)
+            shown, moved = state.users_done, time.monotonic()
+        if state.finished:
+            return state.report, builds.failed_jobs(run) if state.failed_chunks else []
+        builds.requeue_stalled(queue, run)
+        if not hinted and time.monotonic() - moved > WORKERLESS_HINT_S:
+            hinted = True
+            click.echo(f"\nbuild {run.id}: no chunk finished for {WORKERLESS_HINT_S:.0f} s; is a `recap worker` "
+                       f"(or `recap run`) consuming the {queue.backend} queue? Ctrl-C leaves the build queued; "
+                       f"--inline builds here.", err=True)
+        time.sleep(FOLLOW_POLL_S)
 
 
 @stories.command("clear")

@@ -1,0 +1,116 @@
+"""Job queue helpers: ``recap worker`` processes started for real (each in a session of its own,
+so a test can kill one the way a machine dies), and a throw-away Redis from Debian's package
+(``scripts/test.sh`` installs it) on a free loopback port, like the PostgreSQL cluster."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RECAP = "import sys; from widget_server.cli import main; sys.argv[0] = 'recap'; main()"
+
+
+def recap_env(instance: Path, **config: object) -> dict[str, str]:
+    """The environment of a ``recap`` command on ``instance``, with RECAP_* settings."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RECAP_INSTANCE_PATH": str(instance)}
+    env.update({f"RECAP_{key}": str(value) for key, value in config.items()})
+    return env
+
+
+def recap(*args: str, env: dict[str, str], log: Path, **options) -> subprocess.Popen:
+    """``recap ARGS`` in a new session, its output in ``log``."""
+    out = open(log, "ab")
+    try:
+        return subprocess.Popen([sys.executable, "-c", RECAP, *args], env=env, cwd=REPO,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **options)
+    finally:
+        out.close()
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+    """Signal the process (SIGKILL: its whole session, the forked workers too) and wait for it."""
+    if process.poll() is None:
+        try:
+            if sig == signal.SIGKILL:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.send_signal(sig)
+        except ProcessLookupError:
+            pass
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.wait(10)
+
+
+def wait_until(check, timeout: float, what: str, every: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _redis_binary() -> str | None:
+    debian = "/usr/bin/redis-server"
+    return shutil.which("redis-server") or (debian if os.path.exists(debian) else None)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A throw-away Redis on a free 127.0.0.1 port, without persistence (bench/ uses it too);
+    its URL. Raises FileNotFoundError when redis-server is not installed."""
+    binary = _redis_binary()
+    if binary is None:
+        raise FileNotFoundError("redis-server is not installed (scripts/test.sh installs it)")
+    root = tempfile.mkdtemp(prefix="recap-redis-")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with open(os.path.join(root, "log"), "wb") as log:
+        process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", root, "--save", "",
+                                    "--appendonly", "no", "--protected-mode", "yes"],
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def answers() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    return conn.recv(16).startswith(b"+PONG")
+            except OSError:
+                return False
+        wait_until(answers, 20, "redis-server to answer")
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The session's Redis (``redis_server``); skipped where redis-server is missing, failed in CI."""
+    if _redis_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed (scripts/test.sh installs it)")
+        pytest.skip("redis-server is not installed (scripts/test.sh installs it)")
+    with redis_server() as url:
+        yield url

@@ -1,0 +1,52 @@
+"""The periodic chores, on the queue's schedule (each on the first worker that takes it).
+
+Each is bounded and safe to run twice (several workers with their schedulers on): the sweeps
+delete at most a few hundred rows a run, and a population refresh is skipped while the stored
+distribution is still fresh. The request paths keep their own throttled sweeps too, so a server
+with no worker at all still keeps its tables to about what is live.
+"""
+from __future__ import annotations
+
+import logging
+
+from ..auth import delete_expired_grants
+from ..engine import population
+from ..engine.periods import resolve
+from ..engine.templates import registry
+from ..errors import APIError
+from ..share.shares import delete_ended
+from ..store.models import PopulationStat
+from .queue import crontab, job
+
+log = logging.getLogger(__name__)
+
+
+@job("refresh_populations", periodic=crontab(minute="*/15"))
+def refresh_populations() -> int:
+    """Refresh the current period's distributions of every template that has been ranked; how many."""
+    refreshed = 0
+    pairs = PopulationStat.select(PopulationStat.app_id, PopulationStat.template_id).group_by(
+        PopulationStat.app_id, PopulationStat.template_id).tuples().execute()
+    for app_id, template_id in pairs:
+        try:
+            template = registry.get(app_id, template_id)
+        except APIError:  # removed or broken since: nothing to rank by
+            continue
+        period = resolve(template.spec["period"])
+        if population.stale(app_id, template, period):
+            population.refresh(app_id, template, period)
+            refreshed += 1
+    return refreshed
+
+
+@job("sweep_grants", periodic=crontab(minute="*/10"))
+def sweep_grants() -> int:
+    """Delete expired viewer grants."""
+    return delete_expired_grants()
+
+
+@job("sweep_shares", periodic=crontab(minute="*/10"))
+def sweep_shares() -> int:
+    """Delete shares ended longer than SHARE_KEEP_ENDED ago, with their images."""
+    return delete_ended()
+

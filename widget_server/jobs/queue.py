@@ -1,0 +1,176 @@
+"""The queue of one Flask app: huey on SQLite in the instance folder, or on Redis (``QUEUE_URL``).
+
+Jobs are declared once, where their work lives (``@job("name")``, ``@job(periodic=crontab)``),
+and registered on each queue when it is opened; every job runs inside the app's context with a
+database connection, and its arguments are JSON values, so that ``recap jobs retry`` can enqueue
+a failed one again from its record.
+"""
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+from huey import RedisHuey, SqliteHuey, crontab
+from huey.api import Huey, Task, TaskWrapper
+
+from ..store import private_files
+from ..store.db import database
+from ..store.models import JobRecord
+from . import records
+
+log = logging.getLogger(__name__)
+
+QUEUE_FILE = "queue.sqlite3"
+NAME = "recap"
+EXTENSION = "recap.queue"
+REDIS_TIMEOUT_S = 5.0  # connecting to Redis or waiting on one answer, at most
+
+__all__ = ["Queue", "crontab", "enqueue", "job", "queue_of", "queue_status", "running_task"]
+
+
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    func: Callable[..., Any]
+    periodic: crontab | None
+
+
+DEFINITIONS: dict[str, Definition] = {}
+_running: contextvars.ContextVar[Task | None] = contextvars.ContextVar("recap_running_task", default=None)
+
+
+def job(name: str, *, periodic: crontab | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare ``func`` as the job ``name`` (run on a schedule when ``periodic`` is a crontab)."""
+    def declare(func: Callable[..., Any]) -> Callable[..., Any]:
+        if name in DEFINITIONS and DEFINITIONS[name].func is not func:
+            raise ValueError(f"two jobs are named {name!r}")
+        DEFINITIONS[name] = Definition(name, func, periodic)
+        return func
+    return declare
+
+
+def running_task() -> Task | None:
+    """The huey task whose job is running in this context (None outside a job)."""
+    return _running.get()
+
+
+class Queue:
+    """One app's huey, with a task registered for every declared job."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.url = app.config.get("QUEUE_URL") or ""
+        self.huey = self._open(app)
+        self.tasks: dict[str, TaskWrapper] = {}
+        for definition in DEFINITIONS.values():
+            self._register(definition)
+        records.connect(self.huey, app)  # the signals that keep the records of running and failed jobs
+
+    @property
+    def backend(self) -> str:
+        return "redis" if self.url else "sqlite"
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the queue is the instance folder's SQLite file (one machine, consumed in-process)."""
+        return not self.url
+
+    def _open(self, app: Flask) -> Huey:
+        if not self.url:
+            path = os.path.join(app.instance_path, QUEUE_FILE)
+            private_files.create_file(path)
+            return SqliteHuey(NAME, filename=path, results=False, utc=True)
+        if not self.url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"RECAP_QUEUE_URL must be a redis:// URL (or unset for the embedded queue), "
+                             f"not {self.url.split('://')[0]!r}")
+        huey = RedisHuey(NAME, url=self.url, results=False, utc=True)
+        # huey builds its pool from the URL alone; bound every wait so a lost Redis is an error.
+        huey.storage.pool.connection_kwargs.update(socket_connect_timeout=REDIS_TIMEOUT_S,
+                                                   socket_timeout=REDIS_TIMEOUT_S)
+        return huey
+
+    def _register(self, definition: Definition) -> None:
+        app, func = self.app, definition.func
+
+        def run(*args: Any, task: Task) -> Any:
+            token = _running.set(task)
+            try:
+                with app.app_context(), database.connection_context():
+                    return func(*args)
+            finally:
+                _running.reset(token)
+
+        run.__name__ = definition.name
+        config = app.config
+        if definition.periodic is not None:  # a missed run is the next period's: no retries
+            wrapper = self.huey.periodic_task(definition.periodic, name=definition.name, context=True)(run)
+        else:
+            wrapper = self.huey.task(name=definition.name, context=True, retries=int(config["JOB_RETRIES"]),
+                                     retry_delay=float(config["JOB_RETRY_DELAY"]), retry_backoff=2)(run)
+        self.tasks[definition.name] = wrapper
+
+    def enqueue(self, name: str, *args: Any, task_id: str | None = None) -> str:
+        """Put the job ``name(*args)`` on the queue; its task id (``task_id`` to reuse one)."""
+        json.dumps(args)  # a job's arguments are JSON values: a record must be able to re-enqueue them
+        task = self.tasks[name].s(*args)
+        if task_id:
+            task.id = task_id
+        self.huey.enqueue(task)
+        return str(task.id)
+
+    def retry(self, job_id: str) -> JobRecord:
+        """Enqueue a failed job again, with its retries renewed; its record goes (the queue holds it).
+
+        Raises LookupError when no failed job has this id, ValueError when its job no longer exists.
+        """
+        row = records.failed(job_id)
+        if row is None:
+            raise LookupError(job_id)
+        if row.name not in self.tasks:
+            raise ValueError(row.name)
+        chore = row.id.startswith(records.CHORE_PREFIX)
+        self.enqueue(row.name, *json.loads(row.args), task_id=None if chore else row.id)
+        records.forget(row.id)
+        return row
+
+    def depth(self) -> int:
+        """Jobs waiting to run (not those scheduled for a later retry)."""
+        return int(self.huey.pending_count())
+
+
+def queue_of(app: Flask) -> Queue:
+    """The app's queue, opened on first use (after every feature has declared its jobs)."""
+    queue = app.extensions.get(EXTENSION)
+    if queue is None:
+        queue = app.extensions[EXTENSION] = Queue(app)
+    return queue
+
+
+def enqueue(name: str, *args: Any) -> str:
+    """Enqueue the job ``name(*args)`` on the current app's queue; its task id."""
+    return queue_of(current_app._get_current_object()).enqueue(name, *args)  # type: ignore[attr-defined]
+
+
+def queue_status(app: Flask | None = None) -> dict[str, Any]:
+    """Whether the queue answers, and how many jobs wait: for /readyz and /metrics.
+
+    ``{"backend": "sqlite" | "redis", "reachable": bool, "depth": int | None, "error": str | None}``;
+    never raises (an unreachable queue is ``reachable: False`` with the error's text).
+    """
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        queue = queue_of(app)
+    except Exception as exc:  # a misconfigured URL is an unready queue, not a crash
+        return {"backend": "redis" if app.config.get("QUEUE_URL") else "sqlite", "reachable": False,
+                "depth": None, "error": f"{type(exc).__name__}: {exc}"}
+    try:
+        depth = queue.depth()
+    except Exception as exc:
+        return {"backend": queue.backend, "reachable": False, "depth": None, "error": f"{type(exc).__name__}: {exc}"}
+    return {"backend": queue.backend, "reachable": True, "depth": depth, "error": None}

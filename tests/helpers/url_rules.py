@@ -9,7 +9,8 @@ functions are kept by those and reused; a rule with defaults is compiled as werk
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from werkzeug.routing.rules import Rule

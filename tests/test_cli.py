@@ -4,8 +4,9 @@ instance folder; the keys it prints work against the server.
 ``recap(...)`` runs a command in this process (click's runner, the environment set as an
 operator's shell would set it, stdout and stderr apart): what a command does and prints does not
 depend on the process around it, and a new interpreter importing Flask cost ~2 s a call.
-``recap.process(...)`` runs the installed ``recap`` script as a real process: each command
-group is run that way at least once here, so the entry point and its wiring are tested too.
+``recap.process(...)`` runs the installed ``recap`` script as a real process: every command
+these tests run (apps create and list, keys rotate-signing, db upgrade, templates check, --help)
+is run that way at least once, so the entry point and its wiring are tested too.
 """
 from __future__ import annotations
 

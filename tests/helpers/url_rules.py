@@ -9,8 +9,7 @@ functions are kept by those and reused; a rule with defaults is compiled as werk
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from werkzeug.routing.rules import Rule

@@ -9,7 +9,6 @@ from flask import Flask
 
 from helpers.browser import CHROMIUM, CHROMIUM_ARGS, leave, servers_before_pages
 from helpers.server import LiveServer, Tenant, make_tenant
-from helpers.url_rules import compiled_once
 from widget_server import create_app
 from widget_server.engine import population
 from widget_server.store.db import database
@@ -25,14 +24,6 @@ STORE_FILES = ("recap.sqlite3", "recap.sqlite3-keys")
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "fresh_store: the `app` fixture migrates a new store instead of "
                                        "copying the session's migrated one")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def url_rules_compiled_once():
-    """Every app's URL rules reuse the builders werkzeug compiled for the first (helpers.url_rules)."""
-    patch = compiled_once()
-    yield
-    patch.undo()
 
 
 @pytest.fixture(scope="session")

@@ -31,12 +31,14 @@ echo "==> installing the pinned JS tools (eslint, esbuild) into node_modules/"
 npm ci --no-audit --no-fund --loglevel=error
 
 echo "==> running the tests"
-# The tests not marked `alone`, in this process by default (RECAP_TEST_WORKERS=auto: one worker
-# per core, each taking whole files; see docs/TESTING.md for why it is not the default yet); then
-# the tests marked `alone` (tests/faults/: they time requests under load they make themselves, so
-# nothing else may run beside them). A part with nothing selected (exit 5) is not a failure.
+# The tests not marked `alone`, in parallel: pytest-xdist, one worker per core (RECAP_TEST_WORKERS
+# sets the number; 0 runs them in this process), each worker taking whole files so a module's
+# fixtures are built once. Then the tests marked `alone`, in one process with nothing beside them:
+# tests/faults/ (they time requests under load they make themselves) and the few whose result
+# depends on getting the CPU on time (docs/TESTING.md). A part with nothing selected (exit 5) is
+# not a failure.
 status=0
-.venv/bin/python -m pytest -n "${RECAP_TEST_WORKERS:-0}" --dist loadfile -m "not alone" "$@" || status=$?
+.venv/bin/python -m pytest -n "${RECAP_TEST_WORKERS:-auto}" --dist loadfile -m "not alone" "$@" || status=$?
 [ "$status" -eq 5 ] && status=0
 alone=0
 .venv/bin/python -m pytest -m alone "$@" || alone=$?

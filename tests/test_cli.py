@@ -1,16 +1,27 @@
-"""The ``recap`` command itself, as an operator runs it: a real process, configured by the
-environment, on a real instance folder; the keys it prints work against the server."""
+"""The ``recap`` command itself, as an operator runs it: configured by the environment, on a real
+instance folder; the keys it prints work against the server.
+
+``recap(...)`` runs a command in this process (click's runner, the environment set as an
+operator's shell would set it, stdout and stderr apart): what a command does and prints does not
+depend on the process around it, and a new interpreter importing Flask cost ~2 s a call.
+``recap.process(...)`` runs the installed ``recap`` script as a real process: every command
+these tests run (apps create and list, keys rotate-signing, db upgrade, templates check, --help)
+is run that way at least once, so the entry point and its wiring are tested too.
+"""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
+from click.testing import CliRunner
 
 from helpers.server import LiveServer, basic, http
 from widget_server import create_app
+from widget_server.cli import main
 from widget_server.store.db import database
 
 RECAP = os.path.join(os.path.dirname(sys.executable), "recap")
@@ -22,10 +33,18 @@ def recap(tmp_path):
     env = {**os.environ, "RECAP_INSTANCE_PATH": str(instance)}
     env.pop("RECAP_DATABASE_URL", None)
 
-    def run(*args: str) -> subprocess.CompletedProcess:
+    def run(*args: str) -> SimpleNamespace:
+        """The command in this process; an exception it does not handle fails the test."""
+        result = CliRunner().invoke(main, list(args), prog_name="recap", catch_exceptions=False,
+                                    env={"RECAP_INSTANCE_PATH": str(instance), "RECAP_DATABASE_URL": None})
+        database.close() if not database.is_closed() else None
+        return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
+    def process(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([RECAP, *args], env=env, capture_output=True, text=True, timeout=60)
 
     run.instance = instance
+    run.process = process
     return run
 
 
@@ -34,11 +53,11 @@ def printed(output: str) -> dict[str, str]:
 
 
 def test_apps_create_prints_keys_once_that_then_work(recap):
-    created = recap("apps", "create", "My App", "--timezone", "Europe/Berlin", "--deep-link-scheme", "myapp")
+    created = recap.process("apps", "create", "My App", "--timezone", "Europe/Berlin", "--deep-link-scheme", "myapp")
     assert created.returncode == 0, created.stderr
     keys = printed(created.stdout)
     assert keys["write_key"].startswith("rcp_w_") and keys["secret_key"].startswith("rcp_s_")
-    listed = recap("apps", "list")
+    listed = recap.process("apps", "list")
     assert "My App" in listed.stdout and keys["write_key"] not in listed.stdout  # prefixes only
     app = create_app({"INSTANCE_PATH": str(recap.instance), "TESTING": True})
     server = LiveServer(app).start()
@@ -81,7 +100,7 @@ def test_signing_keys_rotate_and_old_tokens_still_verify(recap):
         token = client.post("/v1/viewer-tokens", json={"user_id": "u1"},
                             headers=basic(keys["secret_key"])).json["token"]
     database.close()
-    rotated = recap("keys", "rotate-signing")
+    rotated = recap.process("keys", "rotate-signing")
     assert rotated.returncode == 0 and "2 signing keys" in rotated.stdout
     app = create_app({"INSTANCE_PATH": str(recap.instance), "TESTING": True})  # a restart reads the new key
     with app.test_client() as client:
@@ -93,9 +112,9 @@ def test_signing_keys_rotate_and_old_tokens_still_verify(recap):
 
 
 def test_db_upgrade_and_help(recap):
-    first = recap("db", "upgrade")
+    first = recap.process("db", "upgrade")
     assert first.returncode == 0 and "up to date" in first.stdout  # every start upgrades already
-    top = recap("--help")
+    top = recap.process("--help")
     assert "RECAP_INSTANCE_PATH" in top.stdout and "apps create" in top.stdout
     for group in ("apps", "keys", "db", "users", "stories", "templates", "shares"):
         assert recap(group, "--help").returncode == 0, group
@@ -107,8 +126,9 @@ def test_templates_check_finds_every_apps_templates_and_fails_on_a_broken_one(re
     (templates / "1").mkdir(parents=True)
     broken = templates / "1" / "broken.toml"
     broken.write_text('id = "broken"\ntitle = "x"\n[period]\nkind = "decade"\n')
-    for args in (["templates", "check", str(templates)], ["templates", "check", "--app", "Checked"]):
-        result = recap(*args)
+    for run, args in ((recap.process, ["templates", "check", str(templates)]),
+                      (recap, ["templates", "check", "--app", "Checked"])):
+        result = run(*args)
         assert result.returncode == 1, (args, result.stdout, result.stderr)
         assert f"{broken}: period.kind: Must be one of" in result.stderr
     (templates / "empty").mkdir()

@@ -75,7 +75,11 @@ def test_time_range_and_app_are_respected(live_server, tenant, query):
     assert found(query, tenant.app_id, ["u:ana"], (0, 1)) == []
 
 
-def test_the_background_indexer_catches_up_after_ingest(live_server, tenant, query):
+def test_the_background_indexer_catches_up_after_ingest(live_server, tenant, query, monkeypatch):
+    # A short tail is passed once its oldest event is MAX_TAIL_AGE_MS old (5 s); the indexer
+    # wakes every 0.5 s. Both shortened, so the test waits for the pass rather than the clock.
+    monkeypatch.setattr(event_keys, "MAX_TAIL_AGE_MS", 200)
+    monkeypatch.setattr(event_keys.indexer, "interval", 0.05)
     send(live_server, tenant.write_key, track("userId", "ana", 50))
     top = query("SELECT MAX(id) FROM event")[0][0]
     deadline = time.monotonic() + 20

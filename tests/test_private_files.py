@@ -36,6 +36,7 @@ def assert_private(instance: Path) -> None:
     assert not loose, loose
 
 
+@pytest.mark.fresh_store  # every file the server makes, the store too
 def test_everything_the_server_writes_is_private(app, live_server, soundwave):
     instance = Path(app.instance_path)
     made = share(live_server, soundwave)

@@ -66,6 +66,7 @@ duration_ms = {ms}
 
 [card]
 title = "My month in music"
+duration_ms = {ms}
 stats = [{{ label = "Plays", value = "{{{{ plays | number }}}}" }}]
 list = {{ title = "Top artists", metric = "top_artists", limit = 3 }}
 """

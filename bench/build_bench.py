@@ -18,6 +18,7 @@ machine's other load than the rates do, and says what the queue adds per user.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
@@ -119,6 +120,7 @@ def main() -> None:
     parser.add_argument("--plays", type=int, default=12, help="events per user")
     parser.add_argument("--chunk-size", type=int, default=150)
     args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per ingest request in the table's way
     data = events(args.users, args.plays)
     rows: list[tuple[str, str, float, float, int]] = []
     root = Path(tempfile.mkdtemp(prefix="recap-build-bench-"))

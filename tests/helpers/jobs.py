@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers.debian import binary, missing
+
 REPO = Path(__file__).resolve().parents[2]
 RECAP = "import sys; from widget_server.cli import main; sys.argv[0] = 'recap'; main()"
 
@@ -66,8 +68,7 @@ def wait_until(check, timeout: float, what: str, every: float = 0.05):
 
 
 def _redis_binary() -> str | None:
-    debian = "/usr/bin/redis-server"
-    return shutil.which("redis-server") or (debian if os.path.exists(debian) else None)
+    return binary("redis-server", "/usr/bin/redis-server")
 
 
 @contextlib.contextmanager
@@ -109,8 +110,6 @@ def redis_server() -> Iterator[str]:
 def redis_url():
     """The session's Redis (``redis_server``); skipped where redis-server is missing, failed in CI."""
     if _redis_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed (scripts/test.sh installs it)")
-        pytest.skip("redis-server is not installed (scripts/test.sh installs it)")
+        missing("redis-server")
     with redis_server() as url:
         yield url

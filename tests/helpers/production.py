@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from helpers import debian
 
 REPO = Path(__file__).resolve().parents[2]
 NGINX_CONFIG = REPO / "deploy" / "nginx-recap.conf"
@@ -39,14 +40,10 @@ def readme_gunicorn_args() -> list[str]:
 def nginx_binary() -> str:
     """Debian's nginx; the test is skipped with the reason where it is missing (it fails in CI:
     scripts/test.sh installs it)."""
-    import pytest
-
-    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is missing; scripts/test.sh installs it")
-        pytest.skip("nginx is not installed (apt-get install nginx; scripts/test.sh does)")
-    return binary
+    found = debian.binary("nginx", "/usr/sbin/nginx")
+    if found is None:
+        debian.missing("nginx")
+    return found
 
 
 def wait_until(check, timeout: float, what: str) -> None:

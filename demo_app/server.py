@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +10,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from .serving import stop_child
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +102,8 @@ class WidgetServer:
         worker, self._worker = self._worker, None
         process, self._process = self._process, None
         for child in (worker, process):
-            if child is None or child.poll() is not None:
-                continue
-            child.send_signal(signal.SIGTERM)  # the worker finishes its job or puts it back
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            if child is not None:
+                stop_child(child)  # SIGTERM: the worker finishes its job or puts it back
 
     def __enter__(self) -> WidgetServer:
         return self.start()

@@ -1,8 +1,12 @@
-"""A server of this process on 127.0.0.1, served in a daemon thread: the demo's host page, and
-in the tests (tests/helpers/) the app under test and the sites that embed it, so that starting
-and stopping one is written once."""
+"""Serving on 127.0.0.1: a server of this process in a daemon thread (the demo's host page, and
+in the tests (tests/helpers/) the app under test and the sites that embed it), and a server in a
+child process stopped (the demo's gunicorn and worker; the tests' gunicorn, workers and Redis),
+so that each is written once."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import threading
 from collections.abc import Callable
 from http.server import HTTPServer
@@ -44,3 +48,29 @@ class WSGIInThread(ServedInThread):
     def __init__(self, app: Callable[..., Any], port: int = 0, name: str = "wsgi-server") -> None:
         super().__init__(make_server("127.0.0.1", port, app, threaded=True), name)
 
+
+def stop_child(process: subprocess.Popen[Any], timeout: float = 10, sig: int = signal.SIGTERM,
+               session: bool = False) -> int:
+    """Stop a child process: ``sig`` (SIGTERM, a graceful stop), then SIGKILL if it has not
+    exited within ``timeout`` s; its exit status. ``session``: the child leads a session of its
+    own, and SIGKILL goes to the whole process group (the processes it forked too)."""
+
+    def kill() -> None:
+        if session:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+
+    if process.poll() is None:
+        try:
+            if sig == signal.SIGKILL:
+                kill()
+            else:
+                process.send_signal(sig)
+        except ProcessLookupError:
+            pass
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        kill()
+        return process.wait(10)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from demo_app.serving import stop_child
 from helpers.debian import binary, missing
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,20 +42,9 @@ def recap(*args: str, env: dict[str, str], log: Path, **options) -> subprocess.P
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-    """Signal the process (SIGKILL: its whole session, the forked workers too) and wait for it."""
-    if process.poll() is None:
-        try:
-            if sig == signal.SIGKILL:
-                os.killpg(process.pid, signal.SIGKILL)
-            else:
-                process.send_signal(sig)
-        except ProcessLookupError:
-            pass
-    try:
-        return process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        return process.wait(10)
+    """Stop a process ``recap`` started: ``sig``, then SIGKILL after ``timeout`` s, a SIGKILL going
+    to its whole session (the forked workers too); its exit status."""
+    return stop_child(process, timeout, sig, session=True)
 
 
 def wait_until(check, timeout: float, what: str, every: float = 0.05):
@@ -97,12 +87,7 @@ def redis_server() -> Iterator[str]:
         wait_until(answers, 20, "redis-server to answer")
         yield f"redis://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_child(process)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from demo_app.serving import stop_child
 from helpers import debian
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,13 +139,7 @@ class Gunicorn:
         if process is None:
             return
         pids = children(process.pid)
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_child(process)
         for pid in pids:  # a worker left behind by a killed master
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
 from demo_app.serving import ServedInThread
 from helpers.browser import leave, servers_before_pages
 from helpers.server import basic, http
+from helpers.story import app_template
 
 XSS = '<img src=x onerror="window.__pwned=1">'
 
@@ -195,9 +195,7 @@ def fill(page, i: int) -> float:
 
 
 def write_template(app, tenant, template_id: str, ms: int) -> None:
-    folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{template_id}.toml").write_text(TEMPLATE.format(id=template_id, ms=ms))
+    app_template(app.instance_path, tenant.app_id, template_id, TEMPLATE.format(id=template_id, ms=ms))
 
 
 def ingest_plays(server, tenant, user: str, artists: list[str]) -> None:

@@ -46,6 +46,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]  # run from a checkout; tests/helpers holds the SIGKILL run
 
+from demo_app.serving import free_port  # noqa: E402
 from helpers.spool_kill import kill_at_full_speed  # noqa: E402
 
 N_CALLS = 20_000  # per client, for the µs-per-call and end-to-end rows
@@ -121,12 +122,6 @@ class Server:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def make_tenants(instance: str, names: list[str]) -> dict[str, tuple[int, str]]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from .host import create_host, mint_viewer_token
 from .instance import DemoApp, read_state, write_state
-from .server import ServerError, port_is_free
-from .serving import WSGIInThread
+from .server import ServerError
+from .serving import WSGIInThread, port_is_free
 
 
 @dataclass

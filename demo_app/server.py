@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,31 +10,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .serving import stop_child
+from .serving import free_port, port_is_free, stop_child
 
 log = logging.getLogger(__name__)
 
 
 class ServerError(RuntimeError):
     """The widget server could not be started."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    """Whether a server could listen there now (connections of a just-stopped one, still in
-    TIME_WAIT, do not count: servers set SO_REUSEADDR, as gunicorn and werkzeug do)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 WORKER = "import sys; from widget_server.cli import main; sys.argv[0] = 'recap'; main()"

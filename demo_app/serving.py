@@ -1,11 +1,12 @@
-"""Serving on 127.0.0.1: a server of this process in a daemon thread (the demo's host page, and
-in the tests (tests/helpers/) the app under test and the sites that embed it), and a server in a
-child process stopped (the demo's gunicorn and worker; the tests' gunicorn, workers and Redis),
-so that each is written once."""
+"""Serving on 127.0.0.1: a free port, a server of this process in a daemon thread (the demo's
+host page; in the tests (tests/helpers/) the app under test and the sites that embed it), and a
+server in a child process stopped (the demo's gunicorn and worker; the tests' gunicorn, workers
+and Redis), so that each is written once."""
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Callable
@@ -17,6 +18,24 @@ from werkzeug.serving import make_server
 # How often a served thread looks for shutdown(): werkzeug's default (0.5 s) made every stop of
 # a server wait half a second.
 POLL_INTERVAL = 0.05
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen there now (connections of a just-stopped one, still in
+    TIME_WAIT, do not count: servers set SO_REUSEADDR, as gunicorn and werkzeug do)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class ServedInThread:

@@ -153,7 +153,7 @@ def test_queue_status_reports_a_lost_redis(tmp_path):
 
 def test_recap_run_draws_a_new_shares_images_on_its_own_queue_thread_unless_told_not_to(app, live_server, soundwave,
                                                                                         tmp_path):
-    from helpers.production import free_port
+    from demo_app.serving import free_port
     from helpers.share import share
     from widget_server.share import images
 

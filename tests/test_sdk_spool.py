@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import inspect
 import signal
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -14,6 +13,7 @@ import time
 import pytest
 
 import sdk
+from demo_app.serving import free_port
 from helpers.server import LiveServer
 from helpers.spool_kill import kill_at_full_speed
 from sdk.queue import SpoolQueue, default_spool_path
@@ -35,12 +35,6 @@ PRODUCER = textwrap.dedent("""
 
 
 WRITE_INTERVAL = inspect.signature(sdk.Client).parameters["write_interval"].default
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def produce(key: str, url: str, spool, first: int, last: int, linger: str) -> subprocess.Popen:

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from demo_app.serving import stop_child
+from demo_app.serving import free_port, stop_child
 from helpers import debian
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,12 +21,6 @@ NGINX_CONFIG = REPO / "deploy" / "nginx-recap.conf"
 # What the shipped config names, replaced with a test's own.
 SHIPPED_SOCKET = "server unix:/run/recap/gunicorn.sock"
 SHIPPED_LISTEN = "listen 80;"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def readme_gunicorn_args() -> list[str]:

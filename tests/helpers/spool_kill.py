@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from demo_app.server import free_port
+from demo_app.serving import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from demo_app.serving import free_port
 from widget_server import create_app
 from widget_server.auth import create_key
 from widget_server.ingest import writer
@@ -271,12 +272,6 @@ def validator_costs(factory: EventFactory, n: int = 4_000) -> tuple[float, float
         event_errors(raw)
     slow = (time.perf_counter() - t0) / len(raws) * 1e6
     return fast, slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_gunicorn(instance: str, port: int, workers: int, threads: int) -> subprocess.Popen:

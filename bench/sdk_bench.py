@@ -43,7 +43,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # run from a checkout; tests/helpers holds the SIGKILL run
+
+from demo_app.serving import free_port  # noqa: E402
+from helpers.spool_kill import kill_at_full_speed  # noqa: E402
 
 N_CALLS = 20_000  # per client, for the µs-per-call and end-to-end rows
 N_OUTAGE = 20_000
@@ -118,12 +122,6 @@ class Server:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def make_tenants(instance: str, names: list[str]) -> dict[str, tuple[int, str]]:
@@ -287,38 +285,11 @@ def rss_per_event(kind: str, spool_dir: str) -> float:
     return json.loads(result.stdout.strip().splitlines()[-1])["bytes_per_event"]
 
 
-def kill_child(spool: str, side: str, url: str) -> None:
-    """Track as fast as possible until killed; every 100 calls append "<last seq> <time>" to ``side``."""
-    import sdk
-    client = sdk.Client("rcp_w_kill", host=url, spool_path=spool)
-    fd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    track, clock, write, seq = client.track, time.time, os.write, 0
-    while True:
-        for _ in range(100):
-            track(user_id="u1", event="Song Played", properties={"seq": seq})
-            seq += 1
-        write(fd, b"%d %.6f\n" % (seq - 1, clock()))
-
-
 def sigkill_at_full_speed(work: str, run: int) -> dict[str, float]:
     """One kill: calls/s, tracked, lost, and the age at the kill of the oldest lost event's return."""
-    spool, side = os.path.join(work, f"kill-{run}.sqlite3"), os.path.join(work, f"kill-{run}.returned")
-    child = subprocess.Popen([sys.executable, __file__, "--kill-child", spool, side,
-                              f"http://127.0.0.1:{free_port()}"], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while (not os.path.exists(side) or not os.path.getsize(side)) and time.monotonic() < deadline:
-            time.sleep(0.005)
-        time.sleep(KILL_AFTER)
-        killed_at = time.time()
-    finally:
-        child.kill()
-        child.wait(timeout=10)
-    with open(side) as notes:
-        returned = [(int(seq), float(at)) for seq, at in (line.split() for line in notes if line.count(" ") == 1)]
-    with sqlite3.connect(spool) as conn:
-        spooled = {json.loads(body)["properties"]["seq"] for (body,) in conn.execute("SELECT body FROM events")}
-    conn.close()
+    killed = kill_at_full_speed(os.path.join(work, f"kill-{run}.sqlite3"), os.path.join(work, f"kill-{run}.returned"),
+                                after=KILL_AFTER)
+    killed_at, returned, spooled = killed.killed_at, killed.returned, killed.spooled
     tracked = returned[-1][0] + 1
     lost = [seq for seq in range(tracked) if seq not in spooled]
     first_note = next((at for seq, at in returned if lost and seq >= lost[0]), killed_at)
@@ -402,12 +373,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "INSTANCE"), help=argparse.SUPPRESS)
     parser.add_argument("--rss", nargs=2, metavar=("CLIENT", "SPOOL_DIR"), help=argparse.SUPPRESS)
-    parser.add_argument("--kill-child", nargs=3, metavar=("SPOOL", "SIDE", "URL"), help=argparse.SUPPRESS)
     parser.add_argument("--kills-only", action="store_true", help="only the SIGKILL-at-full-speed runs")
     arguments = parser.parse_args()
-    if arguments.kill_child:
-        kill_child(*arguments.kill_child)
-    elif arguments.kills_only:
+    if arguments.kills_only:
         with tempfile.TemporaryDirectory(prefix="recap-sdk-bench-") as work:
             print_kills([sigkill_at_full_speed(work, run) for run in range(KILL_RUNS)])
     elif arguments.serve:

@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from werkzeug.serving import BaseWSGIServer, make_server
-
 from .host import create_host, mint_viewer_token
 from .instance import DemoApp, read_state, write_state
-from .server import ServerError, port_is_free
+from .server import ServerError
+from .serving import WSGIInThread, port_is_free
 
 
 @dataclass
@@ -21,7 +19,7 @@ class Share:
     images: dict[str, str]
 
 
-class HostSite:
+class HostSite(WSGIInThread):
     """The host page under werkzeug's threaded server (a stand-in app's site; one thread each
     request is plenty for a demo), in a daemon thread of this process."""
 
@@ -29,20 +27,7 @@ class HostSite:
                  port: int = 0) -> None:
         if port and not port_is_free(port):
             raise ServerError(f"port {port} on 127.0.0.1 is in use; pick another with --port")
-        self._server: BaseWSGIServer = make_server("127.0.0.1", port, create_host(widget_url, apps, users, year),
-                                                   threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="demo-host", daemon=True)
-
-    def start(self) -> HostSite:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(create_host(widget_url, apps, users, year), port, name="demo-host")
 
 
 def story_url(host_url: str, app: DemoApp, user_id: str | None = None) -> str:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,29 +10,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .serving import free_port, port_is_free, stop_child
+
 log = logging.getLogger(__name__)
 
 
 class ServerError(RuntimeError):
     """The widget server could not be started."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    """Whether a server could listen there now (connections of a just-stopped one, still in
-    TIME_WAIT, do not count: servers set SO_REUSEADDR, as gunicorn and werkzeug do)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 WORKER = "import sys; from widget_server.cli import main; sys.argv[0] = 'recap'; main()"
@@ -101,14 +83,8 @@ class WidgetServer:
         worker, self._worker = self._worker, None
         process, self._process = self._process, None
         for child in (worker, process):
-            if child is None or child.poll() is not None:
-                continue
-            child.send_signal(signal.SIGTERM)  # the worker finishes its job or puts it back
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            if child is not None:
+                stop_child(child)  # SIGTERM: the worker finishes its job or puts it back
 
     def __enter__(self) -> WidgetServer:
         return self.start()

@@ -5,13 +5,9 @@
 # `bash scripts/demo.sh --users 100 --port 8100` (see `python -m demo_app --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
-if [ ! -x .venv/bin/python ]; then
-  echo "==> creating .venv"
-  python3 -m venv .venv
-fi
-echo "==> installing recap with its server extra"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[server]'
+install_recap server
 
 echo "==> running the demo (instance/demo)"
 exec .venv/bin/python -m demo_app "$@"

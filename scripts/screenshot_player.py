@@ -13,14 +13,13 @@ import logging
 import random
 import sys
 import tempfile
-import threading
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
+from demo_app.serving import WSGIInThread
 from widget_server import create_app
 from widget_server.auth import create_key
 from widget_server.store.db import database
@@ -74,10 +73,8 @@ def main(out_dir: Path) -> None:
                                 share_base_url="https://soundwave.app")
             write_key = create_key(tenant, ApiKey.WRITE)
             secret_key = create_key(tenant, ApiKey.SECRET)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        base = f"http://127.0.0.1:{server.server_port}"
+        server = WSGIInThread(app, name="screenshots").start()
+        base = server.url
         try:
             post(base + "/v1/batch", {"batch": listening_year("ana", datetime.now(UTC).year)}, write_key)
             token = post(base + "/v1/viewer-tokens", {"user_id": "ana"}, secret_key)["token"]
@@ -85,8 +82,7 @@ def main(out_dir: Path) -> None:
             post_engagement(base, secret_key)
             shoot_dashboard(f"{base}/dashboard/stories/year-in-music?days=14", secret_key, out_dir)
         finally:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
 
 def post_engagement(base: str, secret_key: str) -> None:

@@ -3,6 +3,7 @@
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k ingest`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium chromium-driver fonts-dejavu-core)  # player, recap.js
@@ -20,12 +21,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x .venv/bin/python ]; then
-  echo "==> creating .venv"
-  python3 -m venv .venv
-fi
-echo "==> installing recap with its test extra"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+install_recap test
 
 echo "==> installing the pinned JS tools (eslint, esbuild) into node_modules/"
 npm ci --no-audit --no-fund --loglevel=error

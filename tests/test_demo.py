@@ -235,7 +235,7 @@ def test_the_command_prints_working_urls_and_stops_cleanly(tmp_path):
     import signal
     import time
 
-    from demo_app.server import free_port, port_is_free
+    from demo_app.serving import free_port, port_is_free
 
     port = next(p for p in iter(free_port, None) if port_is_free(p + 1))  # the host page takes port + 1
     command = [sys.executable, "-m", "demo_app", "--users", "4", "--port", str(port), "--instance",

@@ -3,14 +3,13 @@ buttons and media URLs — assembled from events sent through the real ingest.""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from story_schema import story_problems
 
 from helpers.server import make_tenant
-from helpers.story import NOW, identify, ms, send, track
+from helpers.story import NOW, app_template, identify, ms, send, track
 from widget_server.engine import assemble_story
 from widget_server.store.db import database
 
@@ -51,9 +50,7 @@ def soundwave(app, live_server):
 
 
 def story_with(app, tenant, frames: str, user: str = "ana", header: str = HEADER) -> dict:
-    folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "probe.toml").write_text(header + frames)
+    app_template(app.instance_path, tenant.app_id, "probe", header + frames)
     with database.connection_context():
         story = assemble_story(tenant.app_id, "probe", user, now=NOW, fresh=True)
     assert story_problems(story) == []

@@ -8,13 +8,12 @@ import math
 import random
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from helpers.server import make_tenant
-from helpers.story import NOW, identify, iso, ms, send, track
+from helpers.story import NOW, app_template, identify, iso, ms, send, track
 from widget_server.engine import assemble_story, parse, resolve_period
 from widget_server.engine.metrics import compute
 from widget_server.engine.population import refresh
@@ -446,13 +445,12 @@ def test_a_last_days_period_ends_on_the_users_local_today(app, live_server):
         track("tk", "Song Played", int(datetime(2026, 11, 21, 7, tzinfo=tokyo).timestamp() * 1000),
               zone=ZONES["tokyo"]),
         track("utc", "Song Played", ms("2026-11-20T12:00:00"))])
-    folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "week.toml").write_text('id = "week"\ntitle = "Week"\n[period]\nkind = "last_days"\ndays = 7\n'
-                                      '[metrics.plays]\nkind = "count"\nevent = "Song Played"\n[[frames]]\n'
-                                      'id = "plays"\nkind = "text"\n'
-                                      'title = "{{ plays }} {{ period.start }} {{ period.end }}"\n'
-                                      '[card]\ntitle = "c"\n')
+    app_template(app.instance_path, tenant.app_id, "week",
+                 'id = "week"\ntitle = "Week"\n[period]\nkind = "last_days"\ndays = 7\n'
+                 '[metrics.plays]\nkind = "count"\nevent = "Song Played"\n[[frames]]\n'
+                 'id = "plays"\nkind = "text"\n'
+                 'title = "{{ plays }} {{ period.start }} {{ period.end }}"\n'
+                 '[card]\ntitle = "c"\n')
     now = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
     with database.connection_context():
         titles = {uid: assemble_story(tenant.app_id, "week", uid, now=now, fresh=True)["frames"][0]["title"]

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from helpers.server import basic, http, make_tenant
-from helpers.story import NOW, iso, ms, send, track, viewer_token
+from helpers.story import NOW, app_template, iso, ms, send, track, viewer_token
 from widget_server.engine import assemble_story, registry, resolve_period
 from widget_server.engine.precompute import BuildReport, build
 from widget_server.engine.templates import SHIPPED_DIR
@@ -124,20 +124,11 @@ CARD_TITLE = ('title = "{% if user.name %}{{ user.name | first_name }}\'s{% else
               '{{ period.label }} Wrapped"')
 
 
-def app_template(app, tenant, source: str) -> Path:
-    """The app's own copy of a template, in <instance>/templates/<app id>/."""
-    folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "year_in_music.toml"
-    path.write_text(source)
-    return path
-
-
 def test_a_built_story_is_served_only_for_the_template_content_it_was_built_from(app, live_server, runner):
     tenant = listeners(live_server, 4)
     shipped = (SHIPPED_DIR / "year_in_music.toml").read_text()
     assert CARD_TITLE in shipped
-    path = app_template(app, tenant, shipped)
+    path = app_template(app.instance_path, tenant.app_id, "year_in_music", shipped)
     result = runner.invoke(args=["stories", "build", "--inline", "year-in-music", "--app", "Soundwave", *NOW_ARG])
     assert result.exit_code == 0 and "built 2 stories" in result.output, result.output
     with database.connection_context():
@@ -209,7 +200,8 @@ def test_a_build_names_a_bounded_number_of_failures(app, live_server, runner, qu
 
 def test_templates_check_of_a_folder_looks_at_every_depth(app, runner, tmp_path):
     tenant = make_tenant("Soundwave")
-    app_template(app, tenant, (SHIPPED_DIR / "year_in_music.toml").read_text().replace(CARD_TITLE, "title = 3"))
+    app_template(app.instance_path, tenant.app_id, "year_in_music",
+                 (SHIPPED_DIR / "year_in_music.toml").read_text().replace(CARD_TITLE, "title = 3"))
     templates = Path(app.instance_path) / "templates"
     result = runner.invoke(args=["templates", "check", str(templates)])
     assert result.exit_code == 1, result.output
@@ -221,7 +213,8 @@ def test_templates_check_of_a_folder_looks_at_every_depth(app, runner, tmp_path)
 
 def test_templates_check_with_an_app_checks_the_apps_own_templates(app, live_server, runner):
     tenant = listeners(live_server, 3)
-    path = app_template(app, tenant, (SHIPPED_DIR / "year_in_music.toml").read_text().replace(CARD_TITLE, "title = 3"))
+    path = app_template(app.instance_path, tenant.app_id, "year_in_music",
+                        (SHIPPED_DIR / "year_in_music.toml").read_text().replace(CARD_TITLE, "title = 3"))
     result = runner.invoke(args=["templates", "check", "--app", "Soundwave"])
     assert result.exit_code == 1, result.output
     assert f"{path}: card.title: Must be a string" in result.output
@@ -261,7 +254,8 @@ def test_stories_built_before_versions_were_kept_are_not_served(app, live_server
 
 def test_build_and_refresh_of_an_invalid_or_unknown_template_say_so(app, live_server, runner):
     tenant = listeners(live_server, 2)
-    path = app_template(app, tenant, (SHIPPED_DIR / "year_in_music.toml").read_text().replace(CARD_TITLE, "title = 3"))
+    path = app_template(app.instance_path, tenant.app_id, "year_in_music",
+                        (SHIPPED_DIR / "year_in_music.toml").read_text().replace(CARD_TITLE, "title = 3"))
     for command in (["stories", "build"], ["population", "refresh"]):
         broken = runner.invoke(args=[*command, "year-in-music", "--app", "Soundwave", *NOW_ARG])
         assert broken.exit_code == 1 and isinstance(broken.exception, SystemExit), broken.exception

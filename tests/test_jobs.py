@@ -13,7 +13,7 @@ import pytest
 
 from helpers.jobs import RECAP, REPO, recap, recap_env, stop, wait_until
 from helpers.server import make_tenant
-from helpers.story import NOW, ms, send, track
+from helpers.story import NOW, app_template, ms, send, track
 from widget_server import create_app
 from widget_server.engine.templates import SHIPPED_DIR
 from widget_server.jobs import job_counts
@@ -44,14 +44,6 @@ def recap_cli(instance: Path, *args: str, timeout: float = 120, **config) -> sub
                           capture_output=True, text=True, timeout=timeout)
 
 
-def own_template(app, tenant, template_id: str, text: str) -> Path:
-    folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{template_id}.toml"
-    path.write_text(text)
-    return path
-
-
 def shipped_as(template_id: str) -> str:
     text = (SHIPPED_DIR / "year_in_music.toml").read_text()
     return text.replace('id = "year-in-music"', f'id = "{template_id}"', 1)
@@ -66,7 +58,7 @@ def test_a_failing_job_is_retried_then_listed_with_its_reason_and_retry_runs_it(
                                                                                tmp_path, worker_log):
     instance = Path(app.instance_path)
     listeners(live_server, tenant, 30)
-    template = own_template(app, tenant, "mixtape", shipped_as("mixtape"))
+    template = app_template(instance, tenant.app_id, "mixtape", shipped_as("mixtape"))
     queue = queue_of(app)
     worker = follower = None
     try:
@@ -161,7 +153,7 @@ def test_queue_status_reports_a_lost_redis(tmp_path):
 
 def test_recap_run_draws_a_new_shares_images_on_its_own_queue_thread_unless_told_not_to(app, live_server, soundwave,
                                                                                         tmp_path):
-    from helpers.production import free_port
+    from demo_app.serving import free_port
     from helpers.share import share
     from widget_server.share import images
 

@@ -11,7 +11,7 @@ import pytest
 from helpers.postgres import new_database
 from helpers.server import LiveServer, basic, http, make_tenant
 from helpers.share import bearer, post_json
-from helpers.story import NOW, ms, send, track, viewer_token
+from helpers.story import NOW, app_template, ms, send, track, viewer_token
 from widget_server import create_app
 from widget_server.engine import parse, resolve_period
 from widget_server.engine.metrics import compute
@@ -118,9 +118,7 @@ def _serve(instance: Path, database_url: str | None):
         config["DATABASE_URL"] = database_url
     app = create_app(config)
     tenant = make_tenant("Runner", timezone="UTC", share_base_url="https://runner.example")
-    folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "distances.toml").write_text(TEMPLATE)
+    app_template(app.instance_path, tenant.app_id, "distances", TEMPLATE)
     return app, tenant
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from demo_app.serving import free_port
 from helpers.ingest_load import make_instance
 from helpers.postgres import Cluster, new_database
-from helpers.production import Gunicorn, free_port, wait_until
+from helpers.production import Gunicorn, wait_until
 from helpers.server import LiveServer, basic, http, make_tenant
 from helpers.share import png, share
 from widget_server import create_app, ops

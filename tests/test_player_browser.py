@@ -5,8 +5,6 @@ origin than the Recap server's, like a customer's site).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from helpers.player import (
@@ -22,6 +20,7 @@ from helpers.player import (
     viewer_token,
     wait_index,
 )
+from helpers.story import app_template
 
 pytestmark = pytest.mark.browser
 
@@ -262,9 +261,9 @@ def test_destroy_while_the_story_loads_leaves_nothing_behind(phone, live_server,
 
 
 def test_not_eligible_shows_the_templates_message_as_text_without_retry(phone, app, live_server, site, music):
-    folder = Path(app.instance_path) / "templates" / str(music.app_id)
     gated = TEMPLATE.format(id="player-gated", ms=60_000).replace('min = 1', 'min = 1000')
-    (folder / "player-gated.toml").write_text(gated.replace('"Play a song first."', f"'Play more. {XSS}'"))
+    app_template(app.instance_path, music.app_id, "player-gated",
+                 gated.replace('"Play a song first."', f"'Play more. {XSS}'"))
     token = viewer_token(live_server, music, "ana")
     phone.goto(site.page("/", player_page(live_server)))
     phone.evaluate("([token, host]) => { Recap.story('#mount', {token, host, template: 'player-gated'}); }",

@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from helpers.postgres import new_database
 from helpers.server import LiveServer, basic, http, make_tenant
 from helpers.share import bearer, post_json
 from helpers.start import start_together
-from helpers.story import viewer_token
+from helpers.story import app_template, viewer_token
 from widget_server import create_app
 from widget_server.store.db import database
 
@@ -146,9 +145,7 @@ def run_backend(backend: str, instance: str, database_url: str | None, events) -
                     seen["ingest"].append((kind, repeat, i, reply.status, reply.json()))
         users = {kind: sorted({e["userId"] for e in batch if isinstance(e.get("userId"), str)})
                  for kind, batch in events.items()}
-        folder = Path(instance) / "templates" / str(tenants["music"].app_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "contains-probe.toml").write_text(CONTAINS_PROBE)
+        app_template(instance, tenants["music"].app_id, "contains-probe", CONTAINS_PROBE)
         secret = basic(tenants["music"].secret_key)
         seen["contains"] = {user: story(server, "contains-probe", user, secret)[1]["frames"][0]["title"]
                             for user in users["music"]}

@@ -9,13 +9,13 @@ import configparser
 import fnmatch
 import gzip
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from demo_app.serving import ServedInThread
 from helpers.browser import leave, servers_before_pages
 from helpers.server import http
 
@@ -29,7 +29,7 @@ SECRET = "typed-s3cret-value"
 QUIET = "flushAt: 1000, flushInterval: 600000"
 
 
-class HostSite:
+class HostSite(ServedInThread):
     """A customer's site on its own port: every path answers the same page (an SPA shell)."""
 
     def __init__(self, html: str):
@@ -52,16 +52,8 @@ class HostSite:
             def log_message(self, *args) -> None:  # keep pytest output clean
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="host-site", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), Handler), "host-site")
+        self.start()
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import time
 
 import pytest
 from flask import Flask, got_request_exception, request, session
-from werkzeug.serving import make_server
 
 import sdk
+from demo_app.serving import WSGIInThread
 from helpers.server import http
 from sdk.autocapture import (
     WSGIMiddleware,
@@ -31,24 +31,17 @@ NAVIGATION = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-F
               "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
-class Served:
+class Served(WSGIInThread):
     """Any WSGI app on a free loopback port, in a thread."""
 
     def __init__(self, app) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
+        super().__init__(app, name="served")
+        self.start()
 
     def get(self, path: str, **headers: str):
         """A browser navigation to ``path``; ``headers`` are added (an empty value removes one)."""
         sent = {k: v for k, v in {**NAVIGATION, **headers}.items() if v}
         return http("GET", self.url + path, headers=sent)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import inspect
-import json
 import signal
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -15,7 +13,9 @@ import time
 import pytest
 
 import sdk
+from demo_app.serving import free_port
 from helpers.server import LiveServer
+from helpers.spool_kill import kill_at_full_speed
 from sdk.queue import SpoolQueue, default_spool_path
 
 # Writes every 100 ms (the default ``write_interval``), then tracks the range, says so, and
@@ -34,27 +34,7 @@ PRODUCER = textwrap.dedent("""
 """)
 
 
-# Tracks as fast as it can, the server unreachable; after every 100 calls it appends "<last seq>
-# <time.time()>" to the side file with os.write, so the kernel keeps it when the process is killed.
-FULL_SPEED = textwrap.dedent("""
-    import os, sys, time, sdk
-    spool, side, url = sys.argv[1:4]
-    client = sdk.Client("rcp_w_x", host=url, spool_path=spool)
-    fd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    track, clock, write, seq = client.track, time.time, os.write, 0
-    while True:
-        for _ in range(100):
-            track(user_id="u1", event="E", properties={"seq": seq})
-            seq += 1
-        write(fd, b"%d %.6f\\n" % (seq - 1, clock()))
-""")
 WRITE_INTERVAL = inspect.signature(sdk.Client).parameters["write_interval"].default
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def produce(key: str, url: str, spool, first: int, last: int, linger: str) -> subprocess.Popen:
@@ -109,23 +89,8 @@ def test_a_sigkill_at_full_speed_loses_nothing_tracked_before_the_last_write_int
     # write_interval counts as stalled and callers stop waiting for it (by design: a stuck disk must
     # not hold the app). Beside a second test worker on two cores it was starved that long and
     # 18,225 events that had returned 476 ms before the kill were lost: so it runs alone.
-    spool, side = tmp_path / "spool.sqlite3", tmp_path / "returned"
-    child = subprocess.Popen([sys.executable, "-c", FULL_SPEED, str(spool), str(side),
-                              f"http://127.0.0.1:{free_port()}"], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while (not side.exists() or side.stat().st_size == 0) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(1.5)
-        killed_at = time.time()  # (the kill lands after this: the check below is on the safe side)
-    finally:
-        child.kill()
-        child.wait(timeout=10)
-    returned = [line.split() for line in side.read_text().splitlines()]
-    returned = [(int(seq), float(at)) for seq, at in (r for r in returned if len(r) == 2)]
-    with sqlite3.connect(spool) as conn:
-        spooled = {json.loads(body)["properties"]["seq"] for (body,) in conn.execute("SELECT body FROM events")}
-    conn.close()
+    killed = kill_at_full_speed(tmp_path / "spool.sqlite3", tmp_path / "returned", after=1.5)
+    killed_at, returned, spooled = killed.killed_at, killed.returned, killed.spooled
     # Every call that returned more than write_interval before the kill is on disk.
     due = max(seq for seq, at in returned if at < killed_at - WRITE_INTERVAL)
     lost = sorted(set(range(due + 1)) - spooled)

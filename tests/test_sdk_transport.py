@@ -13,13 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import sdk
+from demo_app.serving import ServedInThread
 from sdk.transport import backoff, parse_retry_after
 
 OK = (200, {}, {"success": True, "rejected": []})
 Reply = tuple[int, dict, dict]
 
 
-class Recorder:
+class Recorder(ServedInThread):
     """A real HTTP server that records each batch and answers what ``respond`` says."""
 
     def __init__(self, respond: Callable[[list[dict], int], Reply] = lambda batch, n: OK) -> None:
@@ -55,11 +56,8 @@ class Recorder:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), Handler), "recorder")
+        self.start()
 
     def delivered(self) -> list[int]:
         """The ``seq`` property of every event in a batch answered 2xx."""
@@ -68,10 +66,6 @@ class Recorder:
             if self.answers[number] < 300:
                 seqs += [event["properties"]["seq"] for event in request["body"]["batch"]]
         return sorted(seqs)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -93,7 +87,7 @@ def recorder():
 
     yield start
     for server in servers:
-        server.close()
+        server.stop()
 
 
 def fast_client(url: str, errors: list | None = None, **options) -> sdk.Client:

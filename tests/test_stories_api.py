@@ -4,14 +4,13 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from story_schema import story_problems
 
 from helpers.server import basic, http, make_tenant
-from helpers.story import NOW, identify, ms, send, track, viewer_token
+from helpers.story import NOW, app_template, identify, ms, send, track, viewer_token
 from widget_server.engine import NotEligible, assemble_story
 from widget_server.engine.template_schema import TemplateSchema
 from widget_server.store.db import database
@@ -176,9 +175,8 @@ def test_not_eligible_says_which_period_counts(app, live_server):
 
 
 def test_an_invalid_template_tells_viewers_only_that_the_story_is_unavailable(music, app, live_server, caplog):
-    folder = Path(app.instance_path) / "templates" / str(music.app_id)
-    folder.mkdir(parents=True)
-    (folder / "broken.toml").write_text('id = "broken"\ntitle = "x"\n[period]\nkind = "decade"\n')
+    path = app_template(app.instance_path, music.app_id, "broken",
+                        'id = "broken"\ntitle = "x"\n[period]\nkind = "decade"\n')
     token = viewer_token(live_server, music.secret_key, "ana")
     viewer = {"Authorization": f"Bearer {token}"}
     with caplog.at_level(logging.ERROR, logger="widget_server.engine.templates"):
@@ -195,7 +193,7 @@ def test_an_invalid_template_tells_viewers_only_that_the_story_is_unavailable(mu
                          "details": {"template": "broken"}}
     # The operator learns where and why: the secret key's answer, and the log (once, not per request).
     assert secret.status == 422 and secret.json()["error"]["code"] == "template_invalid"
-    assert secret.json()["error"]["details"]["file"] == str(folder / "broken.toml")
+    assert secret.json()["error"]["details"]["file"] == str(path)
     assert "period.kind" in [e["path"] for e in secret.json()["error"]["details"]["errors"]]
     logged = [r.getMessage() for r in caplog.records if "broken.toml" in r.getMessage()]
     assert len(logged) == 1 and "period.kind: Must be one of" in logged[0]

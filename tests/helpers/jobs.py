@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from demo_app.serving import stop_child
+from helpers.debian import binary, missing
+
 REPO = Path(__file__).resolve().parents[2]
 RECAP = "import sys; from widget_server.cli import main; sys.argv[0] = 'recap'; main()"
 
@@ -39,20 +42,9 @@ def recap(*args: str, env: dict[str, str], log: Path, **options) -> subprocess.P
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-    """Signal the process (SIGKILL: its whole session, the forked workers too) and wait for it."""
-    if process.poll() is None:
-        try:
-            if sig == signal.SIGKILL:
-                os.killpg(process.pid, signal.SIGKILL)
-            else:
-                process.send_signal(sig)
-        except ProcessLookupError:
-            pass
-    try:
-        return process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        return process.wait(10)
+    """Stop a process ``recap`` started: ``sig``, then SIGKILL after ``timeout`` s, a SIGKILL going
+    to its whole session (the forked workers too); its exit status."""
+    return stop_child(process, timeout, sig, session=True)
 
 
 def wait_until(check, timeout: float, what: str, every: float = 0.05):
@@ -66,8 +58,7 @@ def wait_until(check, timeout: float, what: str, every: float = 0.05):
 
 
 def _redis_binary() -> str | None:
-    debian = "/usr/bin/redis-server"
-    return shutil.which("redis-server") or (debian if os.path.exists(debian) else None)
+    return binary("redis-server", "/usr/bin/redis-server")
 
 
 @contextlib.contextmanager
@@ -96,12 +87,7 @@ def redis_server() -> Iterator[str]:
         wait_until(answers, 20, "redis-server to answer")
         yield f"redis://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_child(process)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -109,8 +95,6 @@ def redis_server() -> Iterator[str]:
 def redis_url():
     """The session's Redis (``redis_server``); skipped where redis-server is missing, failed in CI."""
     if _redis_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed (scripts/test.sh installs it)")
-        pytest.skip("redis-server is not installed (scripts/test.sh installs it)")
+        missing("redis-server")
     with redis_server() as url:
         yield url

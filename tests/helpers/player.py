@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
+from demo_app.serving import ServedInThread
 from helpers.browser import leave, servers_before_pages
 from helpers.server import basic, http
+from helpers.story import app_template
 
 XSS = '<img src=x onerror="window.__pwned=1">'
 
@@ -115,7 +115,7 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001
                     "0000000d49444154789c6360f8cfc0f01f0005000201a5f3a1a40000000049454e44ae426082")
 
 
-class HostSite:
+class HostSite(ServedInThread):
     """A customer's web site: another origin (its own port on 127.0.0.1) that embeds the player."""
 
     def __init__(self) -> None:
@@ -136,20 +136,12 @@ class HostSite:
             def log_message(self, *args) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="host-site", daemon=True)
-        self._thread.start()
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), Handler), "host-site")
+        self.start()
 
     def page(self, path: str, html: str) -> str:
         self.pages[path] = ("text/html; charset=utf-8", html.encode())
         return self.url + path
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -203,9 +195,7 @@ def fill(page, i: int) -> float:
 
 
 def write_template(app, tenant, template_id: str, ms: int) -> None:
-    folder = Path(app.instance_path) / "templates" / str(tenant.app_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{template_id}.toml").write_text(TEMPLATE.format(id=template_id, ms=ms))
+    app_template(app.instance_path, tenant.app_id, template_id, TEMPLATE.format(id=template_id, ms=ms))
 
 
 def ingest_plays(server, tenant, user: str, artists: list[str]) -> None:

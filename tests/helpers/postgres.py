@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from helpers.debian import missing
+
 
 def _pg_bin() -> str | None:
     found = shutil.which("pg_ctl")
@@ -77,9 +79,7 @@ def postgres():
     """A PostgreSQL cluster of its own on 127.0.0.1, shared by the session (every test makes a
     database of its own in it with ``new_database``); yields its URL without a database name."""
     if _pg_bin() is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed (scripts/test.sh installs it)")
-        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs it)")
+        missing("PostgreSQL")
     with cluster() as url:
         yield url
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -14,17 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+from demo_app.serving import free_port, stop_child
+from helpers import debian
+
 REPO = Path(__file__).resolve().parents[2]
 NGINX_CONFIG = REPO / "deploy" / "nginx-recap.conf"
 # What the shipped config names, replaced with a test's own.
 SHIPPED_SOCKET = "server unix:/run/recap/gunicorn.sock"
 SHIPPED_LISTEN = "listen 80;"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def readme_gunicorn_args() -> list[str]:
@@ -39,14 +35,10 @@ def readme_gunicorn_args() -> list[str]:
 def nginx_binary() -> str:
     """Debian's nginx; the test is skipped with the reason where it is missing (it fails in CI:
     scripts/test.sh installs it)."""
-    import pytest
-
-    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is missing; scripts/test.sh installs it")
-        pytest.skip("nginx is not installed (apt-get install nginx; scripts/test.sh does)")
-    return binary
+    found = debian.binary("nginx", "/usr/sbin/nginx")
+    if found is None:
+        debian.missing("nginx")
+    return found
 
 
 def wait_until(check, timeout: float, what: str) -> None:
@@ -141,13 +133,7 @@ class Gunicorn:
         if process is None:
             return
         pids = children(process.pid)
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_child(process)
         for pid in pids:  # a worker left behind by a killed master
             try:
                 os.kill(pid, signal.SIGKILL)

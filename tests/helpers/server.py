@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
 from flask import Flask
-from werkzeug.serving import make_server
 
+from demo_app.serving import WSGIInThread
 from widget_server.auth import create_key
 from widget_server.store.db import database
 from widget_server.store.models import ApiKey, App
@@ -32,25 +31,12 @@ def make_tenant(name: str = "Test App", **fields) -> Tenant:
         return Tenant(app.id, name, create_key(app, ApiKey.WRITE), create_key(app, ApiKey.SECRET))
 
 
-class LiveServer:
+class LiveServer(WSGIInThread):
     """The app served by werkzeug on a free loopback port, in a thread."""
 
     def __init__(self, app: Flask, port: int = 0):
         self.app = app
-        self._server = make_server("127.0.0.1", port, app, threaded=True)
-        self.port = self._server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="live-server", daemon=True)
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(app, port, name="live-server")
 
 
 @dataclass

@@ -3,11 +3,22 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from helpers.server import basic, http
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def app_template(instance: str | Path, app_id: int, template_id: str, text: str) -> Path:
+    """``text`` written as an app's own template, where the registry finds it
+    (``<instance>/templates/<app id>/<template_id>.toml``); its path."""
+    folder = Path(instance) / "templates" / str(app_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{template_id}.toml"
+    path.write_text(text)
+    return path
 
 
 def iso(ms: int) -> str:

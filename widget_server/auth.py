@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from flask import current_app, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from . import throttle
 from .config import signing_keys
 from .errors import Forbidden, Unauthorized, ValidationFailed
 from .store.models import ApiKey, App, ViewerGrant, now_ms
@@ -159,11 +160,7 @@ def sweep_expired_grants() -> int:
     Minting is where grants are made, so it is where they are cleared: a bounded DELETE, run
     seldom, keeps the table to roughly the tokens still alive without a chore of its own.
     """
-    state = current_app.extensions.setdefault("recap.grant_sweep", {"next": 0.0})
-    if time.monotonic() < state["next"]:
-        return 0
-    state["next"] = time.monotonic() + GRANT_SWEEP_SECONDS
-    return delete_expired_grants()
+    return delete_expired_grants() if throttle.due("grant_sweep", GRANT_SWEEP_SECONDS) else 0
 
 
 def delete_expired_grants() -> int:

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
 
+from .. import throttle
 from ..apps.link_schemes import SCHEME, UNSAFE_SCHEMES
 from ..auth import Caller
 from ..errors import Gone, NotFound, ValidationFailed
@@ -135,11 +135,7 @@ def sweep_ended() -> int:
     made, at most every SHARE_SWEEP_SECONDS per process and SHARE_SWEEP_ROWS shares at a time,
     so the table and the image cache hold about the live shares.
     """
-    state = current_app.extensions.setdefault("recap.share_sweep", {"next": 0.0})
-    if time.monotonic() < state["next"]:
-        return 0
-    state["next"] = time.monotonic() + SHARE_SWEEP_SECONDS
-    return delete_ended()
+    return delete_ended() if throttle.due("share_sweep", SHARE_SWEEP_SECONDS) else 0
 
 
 def delete_ended() -> int:

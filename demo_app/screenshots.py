@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+# Debian's Chromium, kept from reaching out (the tests and scripts/ drive it the same way).
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]

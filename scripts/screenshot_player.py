@@ -19,14 +19,13 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from demo_app.screenshots import CHROMIUM, CHROMIUM_ARGS
 from demo_app.serving import WSGIInThread
 from widget_server import create_app
 from widget_server.auth import create_key
 from widget_server.store.db import database
 from widget_server.store.models import ApiKey, App
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 ARTISTS = [("Björk", "art pop", 9), ("Mitski", "indie rock", 7), ("Khruangbin", "psychedelic", 6),
            ("Rosalía", "flamenco pop", 5), ("Bon Iver", "folk", 4), ("Little Simz", "hip hop", 3),
            ("Caroline Polachek", "art pop", 3), ("Fred again..", "electronic", 2)]

@@ -1,9 +1,9 @@
 """Debian's Chromium as the tests drive it, and the order pages and their servers close in."""
 from __future__ import annotations
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+from demo_app.screenshots import CHROMIUM, CHROMIUM_ARGS
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PAGE_SERVERS", "leave", "servers_before_pages"]
 
 # Servers a page may talk to. A test's page is closed before they stop, so its last requests
 # (the beacons a page sends as it goes away) still meet a server; Chromium was seen to hang

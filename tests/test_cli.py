@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -134,3 +135,22 @@ def test_templates_check_finds_every_apps_templates_and_fails_on_a_broken_one(re
     (templates / "empty").mkdir()
     nothing = recap("templates", "check", str(templates / "empty"))
     assert nothing.returncode == 1 and "No template (*.toml) in" in nothing.stderr
+
+
+def test_a_store_locked_past_its_timeout_is_one_line_and_a_retryable_status(recap):
+    assert recap("apps", "list").returncode == 0  # the store exists
+    holder = sqlite3.connect(recap.instance / "recap.sqlite3")
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the store (a long import, a stuck job)
+    try:
+        env = {**os.environ, "RECAP_INSTANCE_PATH": str(recap.instance), "RECAP_SQLITE_BUSY_TIMEOUT_MS": "200"}
+        env.pop("RECAP_DATABASE_URL", None)
+        stopped = subprocess.run([RECAP, "apps", "create", "Blocked"], env=env, capture_output=True, text=True,
+                                 timeout=60)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert stopped.returncode == 75, stopped.stderr  # EX_TEMPFAIL: a script may run it again
+    assert "Traceback" not in stopped.stderr
+    assert stopped.stderr.startswith("Error: The store is busy with other writes; retry shortly. (store_busy;")
+    assert "Blocked" not in recap("apps", "list").stdout  # and nothing was made
+    assert recap("apps", "create", "Blocked").returncode == 0  # once the lock is gone, it works

@@ -8,10 +8,35 @@ import click
 from flask.cli import FlaskGroup, ScriptInfo, run_command
 
 from . import create_app
+from .errors import RetryLater, transient_failure
 from .jobs.worker import start_embedded
 
+EX_TEMPFAIL = 75  # sysexits.h: a temporary failure; the same command may succeed later
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False,
+
+class StoreUnavailable(click.ClickException):
+    """A command stopped by a transient failure (the store locked past its timeout, a full disk):
+    one line saying so, and the exit status a script can retry on, instead of a traceback."""
+
+    exit_code = EX_TEMPFAIL
+
+    def __init__(self, answer: RetryLater) -> None:
+        super().__init__(f"{answer.message} ({answer.code}; nothing was changed by the step that failed, "
+                         f"try again in {answer.retry_after} s or more)")
+
+
+class RecapGroup(FlaskGroup):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            answer = transient_failure(exc)
+            if answer is None:
+                raise
+            raise StoreUnavailable(answer) from exc
+
+
+@click.group(cls=RecapGroup, create_app=lambda: create_app(), add_version_option=False,
              load_dotenv=False, set_debug_flag=False)
 def main() -> None:
     """Recap: Wrapped-style stories for any app.

@@ -197,7 +197,7 @@ def test_the_chores_are_periodic_jobs_and_a_worker_runs_them(app, tenant, tmp_pa
 
     queue = queue_of(app)
     chores = {name for name, wrapper in queue.tasks.items() if issubclass(wrapper.task_class, PeriodicTask)}
-    assert chores == {"refresh_populations", "resume_builds", "sweep_grants", "sweep_shares"}
+    assert chores == {"prune_builds", "refresh_populations", "resume_builds", "sweep_grants", "sweep_shares"}
     with database.connection_context():
         ViewerGrant.create(id="old", app=tenant.app_id, user_id="u1", expires_at=now_ms() - 1000)
         ViewerGrant.create(id="live", app=tenant.app_id, user_id="u2", expires_at=now_ms() + 3_600_000)
@@ -208,6 +208,31 @@ def test_the_chores_are_periodic_jobs_and_a_worker_runs_them(app, tenant, tmp_pa
             wait_until(lambda: ViewerGrant.get_or_none(ViewerGrant.id == "old") is None, 30, "the expired grant to go")
             assert ViewerGrant.get_or_none(ViewerGrant.id == "live") is not None
             assert JobRecord.get_or_none(JobRecord.id == "chore:sweep_grants") is None  # it completed
+    finally:
+        assert stop(worker) == 0, worker_log.read_text()
+
+
+def test_finished_builds_past_their_keep_days_are_pruned_with_their_chunks(app, tmp_path, worker_log):
+    from widget_server.store.models import now_ms
+
+    day = 86_400_000
+    with database.connection_context():
+        builds = {}
+        for name, finished in (("old", now_ms() - 31 * day), ("recent", now_ms() - 29 * day), ("running", None)):
+            build = StoryBuild.create(app_id=1, template_id="year-in-music", period_key="2026", now="2026-12-01",
+                                      chunks=1, users=2, finished_at=finished)
+            BuildChunk.create(build=build, seq=0, users='["u1", "u2"]', state="done" if finished else "queued")
+            builds[name] = build.id
+    queue_of(app).enqueue("prune_builds")  # what the scheduler does every hour
+    worker = recap("worker", "--no-periodic", env=recap_env(Path(app.instance_path)), log=worker_log)
+    try:
+        with database.connection_context():
+            wait_until(lambda: StoryBuild.get_or_none(StoryBuild.id == builds["old"]) is None, 30,
+                       "the old build to go")
+            assert BuildChunk.select().where(BuildChunk.build == builds["old"]).count() == 0
+            kept = {row.id for row in StoryBuild.select()}
+            assert kept == {builds["recent"], builds["running"]}  # 29 days, and unfinished, stay
+            assert BuildChunk.select().count() == 2
     finally:
         assert stop(worker) == 0, worker_log.read_text()
 

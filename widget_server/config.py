@@ -75,6 +75,9 @@ DEFAULTS = {
     # Seconds a worker holds a chunk of a story build: a chunk still not done when its claim runs
     # out (its worker was killed) is enqueued again. Longer than any chunk takes (~0.3 s).
     "BUILD_CHUNK_LEASE": 60,
+    # Days a finished story build's rows (its chunks list every user id it built) are kept for
+    # `recap jobs` and its report; the prune_builds chore deletes older ones, 50 builds a run.
+    "BUILD_KEEP_DAYS": 30,
     # Seconds `recap worker` waits on SIGTERM for running jobs to finish; the ones still running
     # then are interrupted and enqueued again.
     "WORKER_STOP_TIMEOUT": 30,

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
+
 from ..auth import delete_expired_grants
 from ..engine import population
 from ..engine.periods import resolve
 from ..engine.templates import registry
 from ..errors import APIError
 from ..share.shares import delete_ended
-from ..store.models import PopulationStat
+from ..store.models import BuildChunk, PopulationStat, StoryBuild, now_ms
 from .queue import crontab, job
 
 log = logging.getLogger(__name__)
+
+PRUNE_BUILDS_ROWS = 50  # finished builds deleted a run, at most (each with its chunks)
 
 
 @job("refresh_populations", periodic=crontab(minute="*/15"))
@@ -50,3 +54,18 @@ def sweep_shares() -> int:
     """Delete shares ended longer than SHARE_KEEP_ENDED ago, with their images."""
     return delete_ended()
 
+
+
+@job("prune_builds", periodic=crontab(minute="7", hour="*"))
+def prune_builds() -> int:
+    """Delete builds finished more than BUILD_KEEP_DAYS ago, with their chunks (retention: a
+    chunk row names every user it built, so they are not kept forever); how many builds."""
+    cutoff = now_ms() - int(current_app.config["BUILD_KEEP_DAYS"]) * 86_400_000
+    old = [row.id for row in StoryBuild.select(StoryBuild.id)
+           .where(StoryBuild.finished_at.is_null(False) & (StoryBuild.finished_at < cutoff))
+           .limit(PRUNE_BUILDS_ROWS)]
+    if old:
+        BuildChunk.delete().where(BuildChunk.build.in_(old)).execute()
+        StoryBuild.delete().where(StoryBuild.id.in_(old)).execute()
+        log.info("%d finished story builds older than %s days deleted", len(old), current_app.config["BUILD_KEEP_DAYS"])
+    return len(old)

@@ -335,3 +335,21 @@ def test_the_full_card_fits_without_clipping(phone, live_server, site, width, he
     wait_index(phone, 4)
     phone.evaluate("document.fonts.ready.then(() => true)")   # measured in the player's own font
     assert phone.evaluate(CLIPPED) == []
+
+
+def test_the_story_waits_unseen_and_still_for_its_stylesheet(phone, live_server, site):
+    # A customer's page adds the player's stylesheet when the story mounts; on a slow network the
+    # story showed as unstyled text while its first frame's clock ran out unseen.
+    held = []
+    phone.route("**/widget/player.css", lambda route: held.append(route))
+    phone.goto(site.page("/", player_page(live_server)))
+    phone.evaluate("s => { window.player = Recap.story('#mount', {story: s}); }", preview_story())
+    phone.wait_for_selector(".recap-player[data-index='0']", state="attached")
+    phone.wait_for_timeout(600)  # longer than nothing, far shorter than a frame
+    assert phone.evaluate("getComputedStyle(document.querySelector('#mount')).opacity") == "0"
+    assert state(phone) == "paused"
+    assert held, "the page asked for the stylesheet"
+    held[0].continue_()
+    phone.wait_for_selector(".recap-player[data-index='0'][data-state='playing']")
+    assert phone.evaluate("getComputedStyle(document.querySelector('#mount')).opacity") == "1"
+    assert fill(phone, 0) < 0.5

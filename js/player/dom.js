@@ -46,11 +46,14 @@ export function reducedMotion() {
   return !!(window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches);
 }
 
+// The player's stylesheet, added to the page once: the link element, found or made.
 export function ensureStylesheet(host) {
-  if (document.querySelector('link[data-recap-player]')) return;
+  const found = document.querySelector('link[data-recap-player]');
+  if (found) return found;
   const link = el('link');
   link.rel = 'stylesheet';
   link.href = `${host}/widget/player.css`;
   link.setAttribute('data-recap-player', '');
   document.head.appendChild(link);
+  return link;
 }

@@ -24,12 +24,26 @@ export class Player {
     this.preloaded = {};
     this.raf = null;
     this.done = false;
-    if (this.options.css !== false) ensureStylesheet(this.options.host);
+    if (this.options.css !== false) this.awaitStyles(ensureStylesheet(this.options.host));
     this.onVisibility = this.onVisibility.bind(this);
     this.onPageHide = this.onPageHide.bind(this);
     this.onPageShow = this.onPageShow.bind(this);
     this.tick = this.tick.bind(this);
     this.load();
+  }
+
+  // Until its stylesheet has loaded the story stays transparent and its clock still: unstyled, it
+  // would flash as a page of text and its first frame would run out unseen. (Transparent, not
+  // hidden: a hidden player could not take the focus its keys need.)
+  awaitStyles(link) {
+    if (link.sheet) return;
+    const { style } = this.element;
+    const shown = style.opacity;
+    style.opacity = '0';
+    this.pause('styles');
+    const done = () => { style.opacity = shown; this.resume('styles'); };
+    link.addEventListener('load', done, { once: true });
+    link.addEventListener('error', done, { once: true });
   }
 
   close(how, silent) {

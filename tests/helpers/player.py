@@ -174,6 +174,7 @@ def mount_preview(page, live_server, site, story: dict) -> None:
     page.goto(site.page("/", player_page(live_server)))
     page.evaluate("s => { window.player = Recap.story('#mount', {story: s}); }", story)
     page.wait_for_selector(".recap-player[data-index='0']")
+    page.wait_for_function("document.querySelector('link[data-recap-player]').sheet")  # styled, as a viewer sees it
 
 
 def index(page) -> int:

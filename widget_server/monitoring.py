@@ -59,7 +59,7 @@ CARD_SECONDS = _own(Histogram(
     ("kind",), registry=None, buckets=(0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56)))
 
 # Recorded by the job queue's workers (widget_server/jobs/): one per job that ends, by its name and
-# outcome (e.g. done, retried, failed). Visible in a web server's /metrics when the workers share
+# outcome (complete, retried, failed, interrupted). Visible in a web server's /metrics when the workers share
 # its PROMETHEUS_MULTIPROC_DIR (one machine); docs/OPERATIONS.md.
 JOBS = _own(Counter("recap_jobs", "Jobs that ended, by job name and outcome.", ("job", "outcome"),
                     registry=None))

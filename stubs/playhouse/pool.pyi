@@ -1,7 +1,7 @@
 import sqlite3
 from typing import Any
 
-from peewee import SqliteDatabase
+from peewee import PostgresqlDatabase, SqliteDatabase
 
 class PooledDatabase:
     def __init__(
@@ -16,3 +16,5 @@ class PooledDatabase:
 
 class PooledSqliteDatabase(PooledDatabase, SqliteDatabase):
     def connection(self) -> sqlite3.Connection: ...  # pysqlite3's where installed: the same interface
+
+class PooledPostgresqlDatabase(PooledDatabase, PostgresqlDatabase): ...

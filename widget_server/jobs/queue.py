@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 QUEUE_FILE = "queue.sqlite3"
 NAME = "recap"
 EXTENSION = "recap.queue"
-REDIS_TIMEOUT_S = 5.0  # connecting to Redis or waiting on one answer, at most
+# Connecting to Redis or waiting on one answer, at most: within /readyz's default 2 s, and above
+# huey's 1 s blocking read, so an idle worker's wait is not mistaken for a lost Redis.
+REDIS_TIMEOUT_S = 1.8
 
 __all__ = ["Queue", "crontab", "enqueue", "job", "queue_of", "queue_status", "running_task"]
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import weakref
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
-from playhouse.db_url import connect as connect_url
-from playhouse.pool import PooledSqliteDatabase
+from playhouse.db_url import parse as parse_url
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from . import private_files
 from .sqlite_files import SQLITE_PRAGMAS, SQLITE_SIDE_FILES, _sqlite_pragmas, keys_path, wal_checkpointer
@@ -28,6 +28,23 @@ class SqliteStore(PooledSqliteDatabase):
         # error would replace the one that matters.
         if self.connection().in_transaction:
             super().rollback()
+
+
+class PostgresStore(PooledPostgresqlDatabase):
+    """The pooled PostgreSQL database, whose ``jsonb`` values read as their JSON text, as SQLite's do."""
+
+    def _initialize_connection(self, conn: Any) -> None:
+        # psycopg2 would parse every jsonb value into Python objects; the store hands JSON on as
+        # text (the API answers it, the engine reads it in SQL), so the text is kept.
+        import psycopg2.extras  # the postgres extra: only a PostgreSQL store needs it
+
+        psycopg2.extras.register_default_jsonb(conn, loads=str)
+
+
+# Connections a process keeps open to PostgreSQL. A new one cost a request 2.3 ms (and the
+# server a backend process); many processes on many machines should share a pgbouncer
+# (docs/SCALE.md) rather than each keep this many.
+POSTGRES_POOL_SIZE = 16
 
 
 def open_database(url: str, busy_timeout_ms: int | None = None) -> Database:
@@ -56,7 +73,9 @@ def _open(url: str, busy_timeout_ms: int | None) -> Database:
                                max_connections=64, timeout=10, stale_timeout=300)
         database.attach(keys_path(path), "keys")  # on every connection: its tables read as if they were the store's
         return database
-    return connect_url(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(**parse_url(url), max_connections=POSTGRES_POOL_SIZE, stale_timeout=300)
+    raise ValueError(f"RECAP_DATABASE_URL must be a sqlite:/// or postgresql:// URL, not {url.split('://')[0]!r}")
 
 
 def write_transaction() -> AbstractContextManager[object]:

@@ -10,7 +10,6 @@ from .models import CORE_MODELS, QUEUE_MODELS, SchemaVersion
 
 log = logging.getLogger(__name__)
 
-# Each entry brings the schema from version N-1 to N. Append; never edit a released step.
 # --- schema versions -------------------------------------------------------------------------
 # Each entry brings the schema from version N-1 to N. Append; never edit a released step.
 MIGRATIONS: list[Callable[[], None]] = []
@@ -54,10 +53,12 @@ def upgrade() -> list[int]:
                 database.execute_sql("SELECT pg_advisory_unlock(%s)", (UPGRADE_LOCK_ID,))
     if is_sqlite():
         event_keys.open_keys(database.obj.database)
-        # The pool's idle connections (all of them, at start-up) are closed: one made before the
-        # keys file was (re)built would still see the old file, and none may cross a fork
-        # (gunicorn --preload).
-        database.obj.close_idle()
+    # The pool's idle connections (all of them, at start-up) are closed: a SQLite one made before
+    # the keys file was (re)built would still see the old file, and none may cross a fork
+    # (gunicorn --preload).
+    close_idle = getattr(database.obj, "close_idle", None)
+    if close_idle is not None:
+        close_idle()
     return applied
 
 
@@ -96,8 +97,6 @@ def name_what_built_stories_were_built_from() -> None:
     # next build), as nothing says which template content and app settings they were built from.
     if "built_from" not in {column.name for column in database.get_columns("precomputed_story")}:
         database.execute_sql("ALTER TABLE precomputed_story ADD COLUMN built_from VARCHAR(64) NOT NULL DEFAULT ''")
-
-
 
 
 @migration

@@ -1,10 +1,11 @@
 """Storing accepted events: clock-skew correction, identity joins and profiles, in one transaction.
 
-This is the ingest hot path. Rows are built outside any lock (``prepare``), then written with
-one ``executemany`` per request and table inside a group commit shared with the other requests
-of the moment (``group_commit``). Repeats are found before inserting (``dedupe``),
-the events' keys are indexed behind ingest (``event_keys``); profiles are upserted once per
-user per request.
+This is the ingest hot path. Rows are built outside any lock (``prepare``), then written inside
+a group commit shared with the other requests of the moment (``group_commit``). On SQLite, one
+``executemany`` per request and table: repeats are found before inserting (``dedupe``) and the
+events' keys are indexed behind ingest (``event_keys``). On PostgreSQL, a few round trips per
+request, in one lock order (``store.postgres_writes``). Profiles are upserted once per user per
+request.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 import msgspec
 
 from ..http import NESTED_TOO_DEEPLY
-from ..store import dialect, event_keys
+from ..store import dialect, event_keys, postgres_writes
 from ..store.db import database
 from ..store.dialect import Row
 from ..store.sqlite_files import lock_path
@@ -100,13 +101,18 @@ def store_events(app_id: int, app_timezone: str, events: list[EventIn], received
 def _write_group(group: list[Writes]) -> list[int]:
     """Several requests' writes in one transaction (see group_commit)."""
     path = dialect.sqlite_path()
+    if path is None:  # a transaction PostgreSQL rolls back to break a deadlock is run again
+        return postgres_writes.retrying(lambda: _write_transaction(group))
     try:
-        with dialect.writer_transaction() as cursor:
-            return [write(cursor, writes, path) for writes in group]
+        return _write_transaction(group, path)
     except BaseException:
-        if path is not None:
-            dedupe.tail_keys.reset()  # it may hold keys of rows that are now rolled back
+        dedupe.tail_keys.reset()  # it may hold keys of rows that are now rolled back
         raise
+
+
+def _write_transaction(group: list[Writes], path: str | None = None) -> list[int]:
+    with dialect.writer_transaction() as cursor:
+        return [write(cursor, writes, path) for writes in group]
 
 
 def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: int,
@@ -184,13 +190,12 @@ def write(cursor: Any, writes: Writes, sqlite_path: str | None = None) -> int:
     rows, lookup, identities, profiles = writes.rows, writes.lookup, writes.identities, writes.profiles
     if writes.aliases:
         rows, lookup, identities, profiles = _decide_aliases(cursor, writes)
-    insert = dialect.insert_events_sql(EVENT_COLUMNS)
     if sqlite_path is None:
-        cursor.executemany(insert, rows)
-        stored: int = cursor.rowcount
-    else:
-        assert lookup is not None  # store_events looks a SQLite request's keys up before the lock
-        stored = dedupe.tail_keys.insert_new(cursor, sqlite_path, insert, rows, lookup)
+        return postgres_writes.write(cursor, EVENT_COLUMNS, rows, identities, profiles)
+    assert lookup is not None  # store_events looks a SQLite request's keys up before the lock
+    # SQLite has no unique index to conflict with: the keys were looked up first (dedupe).
+    insert = f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+    stored = dedupe.tail_keys.insert_new(cursor, sqlite_path, insert, rows, lookup)
     if identities:
         cursor.executemany(dialect.insert_identity_sql(), identities)
     if profiles:

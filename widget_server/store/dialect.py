@@ -61,16 +61,15 @@ def writer_transaction() -> Iterator[Any]:
         raise
 
 
-def insert_events_sql(columns: tuple[str, ...]) -> str:
-    """SQLite has no unique index to conflict with: ingest checks message ids first (dedupe)."""
-    sql = f"INSERT INTO event ({', '.join(columns)}) VALUES ({_params(len(columns))})"
-    return sql + " ON CONFLICT (app_id, message_id) DO NOTHING" if is_postgres() else sql
+
+
+# The first user an anonymous id is joined to keeps it (a shared device's earlier history).
+IDENTITY_INSERT = "INSERT INTO identity (app_id, actor, user_id, created_at)"
+IDENTITY_CONFLICT = "ON CONFLICT (app_id, actor) DO NOTHING"
 
 
 def insert_identity_sql() -> str:
-    # The first user an anonymous id is joined to keeps it (a shared device's earlier history).
-    return (f"INSERT INTO identity (app_id, actor, user_id, created_at) VALUES ({_params(4)}) "
-            "ON CONFLICT (app_id, actor) DO NOTHING")
+    return f"{IDENTITY_INSERT} VALUES ({_params(4)}) {IDENTITY_CONFLICT}"
 
 
 # Traits merge by top-level key: a trait sent replaces the stored one whole, a null included
@@ -86,21 +85,25 @@ _SQLITE_TRAITS_MERGE = (
     "UNION ALL SELECT key, type, value FROM json_each(excluded.traits))) END")
 
 
-def upsert_profile_sql() -> str:
+def profile_upsert() -> tuple[str, str]:
+    """The profile upsert around its ``VALUES``: the statement's head and its conflict clause."""
     if is_postgres():
         merge = "(profile.traits::jsonb || excluded.traits::jsonb)::text"
         least, greatest = "LEAST", "GREATEST"
     else:
         merge = _SQLITE_TRAITS_MERGE
         least, greatest = "MIN", "MAX"
-    return (
-        "INSERT INTO profile (app_id, user_id, traits, timezone, first_seen, last_seen) "
-        f"VALUES ({_params(6)}) ON CONFLICT (app_id, user_id) DO UPDATE SET "
-        f"traits = {merge}, "
-        "timezone = COALESCE(excluded.timezone, profile.timezone), "
-        f"first_seen = {least}(profile.first_seen, excluded.first_seen), "
-        f"last_seen = {greatest}(profile.last_seen, excluded.last_seen)")
+    return ("INSERT INTO profile (app_id, user_id, traits, timezone, first_seen, last_seen)",
+            "ON CONFLICT (app_id, user_id) DO UPDATE SET "
+            f"traits = {merge}, "
+            "timezone = COALESCE(excluded.timezone, profile.timezone), "
+            f"first_seen = {least}(profile.first_seen, excluded.first_seen), "
+            f"last_seen = {greatest}(profile.last_seen, excluded.last_seen)")
 
+
+def upsert_profile_sql() -> str:
+    head, conflict = profile_upsert()
+    return f"{head} VALUES ({_params(6)}) {conflict}"
 
 
 # --- story engine ----------------------------------------------------------------------------

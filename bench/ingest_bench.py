@@ -1,6 +1,8 @@
-"""Ingest benchmark: sustained HTTP batch ingest under gunicorn next to raw SQLite inserts.
+"""Ingest benchmark: sustained HTTP batch ingest under gunicorn next to raw inserts of the same rows.
 
-Run: ``python bench/ingest_bench.py`` (about 90 seconds). It builds a throw-away instance,
+Run: ``python bench/ingest_bench.py`` (about 90 seconds), or with ``--database postgresql`` on a
+throw-away PostgreSQL cluster it starts itself (Debian's PostgreSQL, fsync on; see "PostgreSQL"
+below). It builds a throw-away instance,
 prefills the event table past 1M rows, starts gunicorn the way docs/INGEST.md recommends, and
 then alternates rounds of
 
@@ -16,12 +18,19 @@ then alternates rounds of
 
 so both are measured at the same table size and under the same background load. Medians across
 rounds are reported because the machine is shared.
+
+PostgreSQL: the store is prefilled by COPY (indexes rebuilt after), the raw side writes each
+batch's rows with the server's own bulk writer (``store.postgres_writes``: COPY into the staging
+table, identities, profiles and the events' insert in one round trip) one transaction per batch,
+and nothing is indexed behind ingest (the table's own indexes are kept up by each insert).
+``--users 40`` draws each batch's 25 users from 40, so that concurrent batches share users.
 """
 from __future__ import annotations
 
 import argparse
 import base64
 import http.client
+import io
 import os
 import random
 import shutil
@@ -32,7 +41,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import msgspec
 
@@ -41,10 +53,14 @@ from widget_server import create_app
 from widget_server.auth import create_key
 from widget_server.ingest import writer
 from widget_server.ingest.schema import EventIn, decode_event, event_errors
-from widget_server.store import event_keys
+from widget_server.store import event_keys, postgres_writes
 from widget_server.store.db import database
 from widget_server.store.models import ApiKey, App
 from widget_server.store.sqlite_files import SQLITE_PRAGMAS, sqlite3
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from helpers.postgres import cluster, new_database  # noqa: E402  (the tests' throw-away cluster)
 
 # README.md's production settings (the workers' metrics counted together).
 GUNICORN_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy",
@@ -69,8 +85,9 @@ class Round:
 class EventFactory:
     """Realistic Segment events (~400 bytes of JSON with properties and context)."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, users: int = USERS) -> None:
         self.rng = random.Random(seed)
+        self.users = users
         self.clock_ms: int | None = None  # None: live traffic, stamped seconds before "now"
 
     def _timestamp(self) -> int:
@@ -87,7 +104,7 @@ class EventFactory:
 
     def batch(self) -> list[dict]:
         rng = self.rng
-        users = [rng.randrange(USERS) for _ in range(USERS_PER_BATCH)]
+        users = rng.sample(range(self.users), USERS_PER_BATCH)
         events = []
         for i in range(BATCH):
             user = users[i % USERS_PER_BATCH]
@@ -145,9 +162,10 @@ def prefill(path: str, app_id: int, target: int, factory: EventFactory) -> float
     # Every user already has a profile and an identity, as in a store that has run for a while.
     con.executemany("INSERT INTO profile (app_id, user_id, traits, timezone, first_seen, last_seen)"
                     " VALUES (?, ?, '{}', NULL, 0, 0) ON CONFLICT DO NOTHING",
-                    [(app_id, f"user-{u}") for u in range(USERS)])
+                    [(app_id, f"user-{u}") for u in range(factory.users)])
     con.executemany("INSERT INTO identity (app_id, actor, user_id, created_at) VALUES (?, ?, ?, 0)"
-                    " ON CONFLICT DO NOTHING", [(app_id, f"a:device-{u:08x}", f"user-{u}") for u in range(USERS)])
+                    " ON CONFLICT DO NOTHING",
+                    [(app_id, f"a:device-{u:08x}", f"user-{u}") for u in range(factory.users)])
     con.execute("COMMIT")
     for _, sql in indexes:
         con.execute(sql)
@@ -214,7 +232,7 @@ def wait_until_indexed(path: str, timeout: float = 60) -> bool:
         con.close()
 
 
-def http_round(port: int, path: str, write_key: str, batches: list[list[dict]],
+def http_round(port: int, settle: Callable[[], None], write_key: str, batches: list[list[dict]],
                senders: int) -> tuple[float, list[float]]:
     """Concurrent senders POST the batches; events/s and per-request latencies (ms)."""
     sent_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -250,14 +268,113 @@ def http_round(port: int, path: str, write_key: str, batches: list[list[dict]],
         t.start()
     for t in threads:
         t.join()
-    # The server indexes keys every 100k events; pass what is left of this round's now, so the
-    # round pays for all of its events' index work, and the next round starts with none.
-    index_pass(path)
-    checkpoint(path)
+    settle()  # the round pays for all of its events' work behind ingest, the next starts with none
     elapsed = time.perf_counter() - started
     if failures:
         raise SystemExit(f"{len(failures)} requests failed, e.g. {failures[0]}")
     return len(bodies) * BATCH / elapsed, latencies
+
+
+class SqliteStore:
+    """The SQLite side: the instance's store file, its keys passed and checkpointed per round."""
+
+    name = "sqlite"
+    raw_label = f"raw sqlite3.executemany, {BATCH} rows/txn"
+
+    def __init__(self, instance: str) -> None:
+        self.path = os.path.join(instance, "recap.sqlite3")
+        self.url = f"sqlite:///{self.path}"
+
+    def prefill(self, app_id: int, target: int, factory: EventFactory) -> float:
+        return prefill(self.path, app_id, target, factory)
+
+    def raw_round(self, app_id: int, batches: list[list[dict]]) -> float:
+        return raw_round(self.path, app_id, batches)
+
+    def settle(self) -> None:
+        # The server indexes keys every 100k events; pass what is left of this round's now.
+        index_pass(self.path)
+        checkpoint(self.path)
+
+    def indexed(self) -> bool:
+        return wait_until_indexed(self.path)
+
+    def count(self) -> int:
+        return count_events(self.path)
+
+
+class PostgresStore:
+    """The PostgreSQL side: a database in a throw-away cluster with fsync on."""
+
+    name = "postgresql"
+    raw_label = f"raw bulk writer (COPY), {BATCH} rows/txn"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def connect(self):
+        import psycopg2
+
+        return psycopg2.connect(self.url)
+
+    def prefill(self, app_id: int, target: int, factory: EventFactory) -> float:
+        """COPY ``target`` events with the event table's indexes dropped, then rebuilt."""
+        started = time.perf_counter()
+        factory.clock_ms = int(time.time() * 1000) - 30 * DAY_MS
+        con = self.connect()
+        cur = con.cursor()
+        cur.execute("SELECT indexname, indexdef FROM pg_indexes "
+                    "WHERE tablename = 'event' AND indexname <> 'event_pkey'")
+        indexes = cur.fetchall()
+        for name, _ in indexes:
+            cur.execute(f'DROP INDEX "{name}"')
+        columns = ", ".join(writer.EVENT_COLUMNS)
+        for _ in range(target // BATCH):
+            text = postgres_writes.copy_text(rows_for(app_id, factory.batch()).rows)
+            cur.copy_expert(f"COPY event ({columns}) FROM STDIN", io.StringIO(text))
+        cur.execute("INSERT INTO profile (app_id, user_id, traits, timezone, first_seen, last_seen) "
+                    "SELECT %s, 'user-' || u, '{}', NULL, 0, 0 FROM generate_series(0, %s) u ON CONFLICT DO NOTHING",
+                    (app_id, factory.users - 1))
+        cur.execute("INSERT INTO identity (app_id, actor, user_id, created_at) SELECT %s, "
+                    "'a:device-' || lpad(to_hex(u), 8, '0'), 'user-' || u, 0 FROM generate_series(0, %s) u "
+                    "ON CONFLICT DO NOTHING", (app_id, factory.users - 1))
+        for _, sql in indexes:
+            cur.execute(sql)
+        con.commit()
+        con.autocommit = True
+        cur.execute("VACUUM ANALYZE")
+        cur.execute("CHECKPOINT")
+        con.close()
+        factory.clock_ms = None
+        return time.perf_counter() - started
+
+    def raw_round(self, app_id: int, batches: list[list[dict]]) -> float:
+        """The server's own bulk writer on each batch's rows, one transaction per batch; rows/s."""
+        prepared = [rows_for(app_id, b) for b in batches]
+        con = self.connect()
+        cur = con.cursor()
+        started = time.perf_counter()
+        for writes in prepared:
+            postgres_writes.write(cur, writer.EVENT_COLUMNS, writes.rows, writes.identities, writes.profiles)
+            con.commit()
+        elapsed = time.perf_counter() - started
+        con.close()
+        return sum(len(w.rows) for w in prepared) / elapsed
+
+    def settle(self) -> None:
+        pass  # nothing is indexed behind ingest: each insert keeps the table's indexes
+
+    def indexed(self) -> bool:
+        return True
+
+    def count(self) -> int:
+        con = self.connect()
+        try:
+            cur = con.cursor()
+            cur.execute("SELECT count(*) FROM event")
+            return cur.fetchone()[0]
+        finally:
+            con.close()
 
 
 def validator_costs(factory: EventFactory, n: int = 4_000) -> tuple[float, float]:
@@ -274,8 +391,8 @@ def validator_costs(factory: EventFactory, n: int = 4_000) -> tuple[float, float
     return fast, slow
 
 
-def start_gunicorn(instance: str, port: int, workers: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "RECAP_INSTANCE_PATH": instance}
+def start_gunicorn(instance: str, database_url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+    env = {**os.environ, "RECAP_INSTANCE_PATH": instance, "RECAP_DATABASE_URL": database_url}
     command = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--workers", str(workers),
                "--worker-class", "gthread",
                "--threads", str(threads), "--preload", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
@@ -302,6 +419,8 @@ def count_events(path: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the store: the instance's SQLite file, or a throw-away PostgreSQL cluster")
     parser.add_argument("--prefill", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--http-events", type=int, default=100_000, help="events per HTTP round")
@@ -309,14 +428,27 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=4, help="concurrent HTTP senders")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="gthread threads per worker (the recommended 1)")
+    parser.add_argument("--users", type=int, default=USERS,
+                        help=f"users each batch's {USERS_PER_BATCH} are drawn from (40: batches share users)")
     parser.add_argument("--keep", action="store_true", help="keep the instance folder")
     args = parser.parse_args()
 
     instance = tempfile.mkdtemp(prefix="recap-bench-")
-    path = os.path.join(instance, "recap.sqlite3")
+    with ExitStack() as stack:
+        if args.database == "postgresql":
+            store: SqliteStore | PostgresStore = PostgresStore(new_database(stack.enter_context(cluster(durable=True)),
+                                                                             "bench"))
+        else:
+            store = SqliteStore(instance)
+        run(args, instance, store)
+    if not args.keep:
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+def run(args, instance: str, store: SqliteStore | PostgresStore) -> None:
     load_before = os.getloadavg()[0]
-    factory = EventFactory(seed=1)
-    flask_app = create_app({"INSTANCE_PATH": instance})
+    factory = EventFactory(seed=1, users=args.users)
+    flask_app = create_app({"INSTANCE_PATH": instance, "DATABASE_URL": store.url})
     with database.connection_context():
         app = App.create(name="Bench")
         write_key = create_key(app, ApiKey.WRITE)
@@ -324,34 +456,33 @@ def main() -> None:
     fast_us, slow_us = validator_costs(factory)
     del flask_app
 
-    prefill_s = prefill(path, app.id, args.prefill, factory)
-    print(f"prefilled {count_events(path):,} events in {prefill_s:.1f} s", file=sys.stderr)
+    prefill_s = store.prefill(app.id, args.prefill, factory)
+    print(f"prefilled {store.count():,} events in {prefill_s:.1f} s", file=sys.stderr)
     port = free_port()
-    server = start_gunicorn(instance, port, args.workers, args.threads)
+    server = start_gunicorn(instance, store.url, port, args.workers, args.threads)
     rounds: list[Round] = []
     try:
-        http_round(port, path, write_key, [factory.batch() for _ in range(4)], args.senders)  # warm-up
+        http_round(port, store.settle, write_key, [factory.batch() for _ in range(4)], args.senders)  # warm-up
         for number in range(args.rounds):
-            size = count_events(path)
-            raw = raw_round(path, app.id, [factory.batch() for _ in range(args.raw_rows // BATCH)])
+            size = store.count()
+            raw = store.raw_round(app.id, [factory.batch() for _ in range(args.raw_rows // BATCH)])
             batches = [factory.batch() for _ in range(args.http_events // BATCH)]
-            rate, latencies = http_round(port, path, write_key, batches, args.senders)
+            rate, latencies = http_round(port, store.settle, write_key, batches, args.senders)
             rounds.append(Round(raw, rate, latencies, size))
             print(f"round {number + 1}: {size:,} events before; raw {raw:,.0f} rows/s; http {rate:,.0f} events/s",
                   file=sys.stderr)
-        indexed = wait_until_indexed(path)
+        indexed = store.indexed()
     finally:
         server.terminate()
         server.wait(timeout=30)
-    final = count_events(path)
-    expected = args.prefill + 4 * BATCH + args.rounds * (args.raw_rows + args.http_events) // BATCH * BATCH
-    report(args, rounds, final, expected, indexed, fast_us, slow_us, load_before, os.getloadavg()[0])
-    if not args.keep:
-        shutil.rmtree(instance, ignore_errors=True)
+    final = store.count()
+    per_round = (args.raw_rows // BATCH + args.http_events // BATCH) * BATCH
+    expected = args.prefill // BATCH * BATCH + 4 * BATCH + args.rounds * per_round
+    report(args, store, rounds, final, expected, indexed, fast_us, slow_us, load_before, os.getloadavg()[0])
 
 
-def report(args, rounds: list[Round], final: int, expected: int, indexed: bool, fast_us: float,
-           slow_us: float, load_before: float, load_after: float) -> None:
+def report(args, store: SqliteStore | PostgresStore, rounds: list[Round], final: int, expected: int, indexed: bool,
+           fast_us: float, slow_us: float, load_before: float, load_after: float) -> None:
     raw = statistics.median(r.raw_rate for r in rounds)
     rate = statistics.median(r.http_rate for r in rounds)
     latencies = sorted(x for r in rounds for x in r.latencies_ms)
@@ -360,7 +491,8 @@ def report(args, rounds: list[Round], final: int, expected: int, indexed: bool, 
         ("store size while measuring", f"{rounds[0].size_before:,} → {final:,} events"),
         ("every accepted event stored", f"{'yes' if final == expected else 'NO'} ({final:,} of {expected:,})"),
         ("all of them indexed by the server's passes", "yes" if indexed else "NO (not within 60 s)"),
-        (f"raw sqlite3.executemany, {BATCH} rows/txn",
+        ("store", f"{store.name}, batches' users drawn from {args.users:,}"),
+        (store.raw_label,
          f"{raw:,.0f} rows/s  (rounds {_spread([r.raw_rate for r in rounds])})"),
         (f"HTTP /v1/batch, {BATCH}/batch, {args.senders} senders",
          f"{rate:,.0f} events/s  (rounds {_spread([r.http_rate for r in rounds])})"),

@@ -48,8 +48,11 @@ class Cluster:
         subprocess.run([*self.as_owner, f"{bindir}/initdb", "-D", self.data, "-A", "trust", "-U", "recap",
                         "--no-sync"], check=True, capture_output=True)
 
-    def start(self) -> Cluster:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    def start(self, durable: bool = False) -> Cluster:
+        """Start it; ``durable`` keeps PostgreSQL's fsync on (benchmarks), which tests turn off."""
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        if not durable:
+            options += " -c fsync=off"
         subprocess.run([*self.as_owner, f"{self.bindir}/pg_ctl", "-D", self.data, "-o", options, "-l",
                         f"{self.root}/log", "-w", "start"], check=True, capture_output=True)
         return self
@@ -64,11 +67,11 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def cluster() -> Iterator[str]:
+def cluster(durable: bool = False) -> Iterator[str]:
     """A started ``Cluster`` for the block (bench/ uses it too); its URL without a database name."""
     started = Cluster()
     try:
-        started.start()
+        started.start(durable)
         yield started.url
     finally:
         started.remove()

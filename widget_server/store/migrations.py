@@ -104,3 +104,12 @@ def keep_jobs_and_builds() -> None:
     # The job queue's records (widget_server/jobs/): failed jobs with their reason, and story
     # builds split into chunks that are each done once.
     database.create_tables(QUEUE_MODELS)
+
+
+@migration
+def index_by_name_only_the_player_events() -> None:
+    # PostgreSQL indexed every event by name, which only story stats read, for the player's own
+    # events; ingest paid for it on every row (event_keys.NAMED_EVENTS). SQLite's key table stays.
+    if is_postgres():
+        database.execute_sql("DROP INDEX IF EXISTS event_app_id_name_timestamp")
+        database.execute_sql(event_keys.POSTGRES_NAME_INDEX)

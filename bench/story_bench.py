@@ -21,13 +21,19 @@ from a device linked by alias, and users live in four time zones. Then, with the
 
 The same on-demand sizes are also timed in a small database (the heavy users plus 1,000 others),
 to show that a user's cost does not depend on how many other events the database holds.
+
+``--database postgresql`` times the small database on SQLite and, copied row for row, on a
+throw-away PostgreSQL cluster it starts itself (fsync on, as the tests' cluster helper makes it),
+side by side; the big database's sections are left out.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import random
 import statistics
+import sys
 import time
 from datetime import UTC, datetime
 from functools import partial
@@ -37,10 +43,13 @@ from widget_server.engine.errors import NotEligible
 from widget_server.engine.population import refresh
 from widget_server.engine.precompute import build
 from widget_server.engine.users import actor_pairs, user_ids
-from widget_server.store import event_keys, migrations
+from widget_server.store import event_keys, migrations, postgres_writes
 from widget_server.store.db import database, open_database
 from widget_server.store.models import App, PopulationStat
 from widget_server.store.sqlite_files import keys_path, sqlite3
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from helpers.postgres import cluster, new_database  # noqa: E402  (the tests' throw-away cluster)
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 BIG = "/tmp/recap_story_bench_5m.sqlite3"
@@ -223,6 +232,54 @@ def population_rows(users: int, regenerate: bool) -> list[tuple[int, float, floa
     return rows
 
 
+COPIED = {"event": COLUMNS, "identity": ("app_id", "actor", "user_id", "created_at"),
+          "profile": ("app_id", "user_id", "traits", "timezone", "first_seen", "last_seen")}
+
+
+def on_postgresql(path: str, reps: dict[int, int]) -> dict[int, list[float]]:
+    """The SQLite file at ``path`` copied into a PostgreSQL database, its on-demand stories timed."""
+    with cluster(durable=True) as server:
+        database.initialize(open_database(new_database(server, "story_bench")))
+        migrations.upgrade()
+        with database.connection_context():
+            App.create(name="Soundwave", deep_link_scheme="soundwave", share_base_url="https://soundwave.app")
+        source = sqlite3.connect(path)
+        con = database.connection()
+        cur = con.cursor()
+        for table, columns in COPIED.items():
+            rows = source.execute(f"SELECT {', '.join(columns)} FROM {table}")
+            while chunk := rows.fetchmany(20_000):
+                cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN",
+                                io.StringIO(postgres_writes.copy_text(chunk)))
+        source.close()
+        con.commit()
+        database.execute_sql("ANALYZE")
+        template = registry.get(1, "year-in-music")
+        refresh(1, template, resolve_period(template.spec["period"], NOW))
+        timings = on_demand(reps)
+        database.close()
+    return timings
+
+
+def compare_databases(reps: dict[int, int]) -> None:
+    """The small database's on-demand stories on SQLite and on PostgreSQL, side by side."""
+    if not os.path.exists(SMALL):
+        generate(SMALL, 1000, 100)
+    open_db(SMALL)
+    template = registry.get(1, "year-in-music")
+    refresh(1, template, resolve_period(template.spec["period"], NOW))
+    on_sqlite = on_demand(reps)
+    database.close()
+    on_postgres = on_postgresql(SMALL, reps)
+    print(f"\non-demand stories, year-in-music, the small database; {os.cpu_count()} shared cores")
+    print(f"{'events/user':>12} | {'SQLite p50':>10} | {'p95':>8} | {'PostgreSQL p50':>14} | {'p95':>8}")
+    print("-" * 64)
+    for size in SIZES:
+        lite, pg = on_sqlite[size], on_postgres[size]
+        print(f"{size:>12,} | {statistics.median(lite):>7.1f} ms | {percentile(lite, 0.95):>5.1f} ms"
+              f" | {statistics.median(pg):>11.1f} ms | {percentile(pg, 0.95):>5.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regenerate", action="store_true", help="rebuild the cached databases")
@@ -230,14 +287,19 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=ORDINARY, help="ordinary users of the big database")
     parser.add_argument("--population-users", type=int, default=20_000,
                         help="users of the population database (and a tenth of them in a second app)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="postgresql: the small database on SQLite and on PostgreSQL, side by side")
     args = parser.parse_args()
+    reps = {100: 40, 1_000: 30, 10_000: 15, 100_000: 3}
+    if args.database == "postgresql":
+        compare_databases(reps)
+        return
     big_path = BIG if args.users == ORDINARY else BIG.replace("_5m", f"_{args.users}")
     for path, ordinary, avg in ((big_path, args.users, 100), (SMALL, 1000, 100)):
         if args.regenerate or not os.path.exists(path):
             started = time.perf_counter()
             generate(path, ordinary, avg)
             print(f"generated {path} in {time.perf_counter() - started:.0f} s")
-    reps = {100: 40, 1_000: 30, 10_000: 15, 100_000: 3}
 
     open_db(SMALL)
     template = registry.get(1, "year-in-music")

@@ -277,3 +277,53 @@ def test_erasing_a_user_is_the_same(answers):
     status, body, story_after = answers["sqlite"]["erasure"]
     assert status == 200 and body["erased"]["events"] > 100 and story_after == 404
 
+
+
+def test_a_store_from_before_jsonb_is_upgraded_and_tells_every_story_the_same(answers, postgres, tmp_path):
+    """A PostgreSQL store of schema 7 (properties and context as text) is converted to jsonb at
+    start; the stories it then tells are the ones SQLite tells, and awkward JSON survives."""
+    url = new_database(postgres, "before_jsonb")
+    instance = str(tmp_path / "instance")
+    app = create_app({"INSTANCE_PATH": instance, "TESTING": True, "DATABASE_URL": url})
+    tenant = make_tenant("Soundwave", deep_link_scheme="soundwave")
+    with database.connection_context():  # back to schema 7, under the running app
+        database.execute_sql("ALTER TABLE event ALTER COLUMN properties TYPE text, ALTER COLUMN context TYPE text")
+        database.execute_sql("DELETE FROM schema_version WHERE name = 'keep_event_json_as_jsonb'")
+    awkward = [{"n": 2 ** 63 - 1, "f": 1.5e300, "s": "5000", "q": "say \"hi\" \\ bye", "u": "ساعة 時間 🎧",
+                "deep": {"a": [1, {"b": None, "c": True}]}}, {"dup": "keep the last", "x": 0.1}]
+    events = demo_events()["music"] + [
+        {"type": "track", "event": "Awkward", "userId": "awkward", "messageId": f"awkward-{i}", "properties": p}
+        for i, p in enumerate(awkward)]
+    server = LiveServer(app).start()
+    try:
+        for i in range(0, len(events), 500):
+            reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": events[i:i + 500]}).encode(),
+                         {"Content-Type": "application/json", **basic(tenant.write_key)})
+            assert reply.status == 200, reply.body
+        with database.connection_context():  # an escaped NUL stored before ingest refused it
+            database.execute_sql("UPDATE event SET context = %s WHERE message_id = 'awkward-1'",
+                                 ('{"note": "a\\u0000b"}',))
+    finally:
+        server.stop()
+        database.close()
+
+    app = create_app({"INSTANCE_PATH": instance, "TESTING": True, "DATABASE_URL": url})  # the upgrade
+    with database.connection_context():
+        types = {c.name: c.data_type for c in database.get_columns("event") if c.name in ("properties", "context")}
+        rows = dict(database.execute_sql("SELECT message_id, properties FROM event WHERE user_id = 'awkward'"))
+        note = database.execute_sql("SELECT context FROM event WHERE message_id = 'awkward-1'").fetchone()[0]
+    assert types == {"properties": "jsonb", "context": "jsonb"}
+    kept = [json.loads(rows[f"awkward-{i}"]) for i in range(2)]
+    assert float(kept[0].pop("f")) == awkward[0]["f"]  # jsonb keeps a number's value, not its spelling
+    assert kept == [{k: v for k, v in awkward[0].items() if k != "f"}, awkward[1]]
+    assert json.loads(note) == {"note": "a\ufffdb"}
+    result = app.test_cli_runner().invoke(args=["population", "refresh", "year-in-music", "--app", tenant.name])
+    assert result.exit_code == 0, result.output
+    server = LiveServer(app).start()
+    try:
+        expected = {user: told for (kind, user), told in answers["sqlite"]["stories"].items() if kind == "music"}
+        told = {user: story(server, "year-in-music", user, basic(tenant.secret_key)) for user in expected}
+    finally:
+        server.stop()
+        database.close()
+    assert told == expected

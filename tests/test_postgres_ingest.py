@@ -86,8 +86,8 @@ def test_text_that_copy_gives_a_meaning_is_stored_as_sent(postgres, tmp_path):
     for i, text in enumerate(AWKWARD):
         name, user, device, actor, properties, context = stored[f"m-{i} {text}"]
         assert (name, user, device, actor) == (text, f"user {text}", f"device {text}", f"u:user {text}")
-        assert json.loads(properties) == {"text": text, text: [text, {"nested": text}]}
-        assert json.loads(context)["page"] == {"title": text}
+        assert properties == {"text": text, text: [text, {"nested": text}]}  # jsonb, which psycopg2 decodes
+        assert context["page"] == {"title": text}
         assert identities[f"a:device {text}"] == f"user {text}"
     assert json.loads(traits) == {"name": AWKWARD[0]}
 
@@ -146,3 +146,37 @@ def test_batches_sharing_users_are_all_stored_once_and_none_fails(postgres, tmp_
         first, last = spans.get(e["userId"], (ts, ts))
         spans[e["userId"]] = (min(first, ts), max(last, ts))
     assert profiles == spans
+
+
+def test_a_nul_character_is_a_clear_422_and_the_rest_of_the_batch_is_stored(postgres, tmp_path):
+    # PostgreSQL keeps no NUL, in text or jsonb: such an event failed its whole batch with a 500.
+    url = new_database(postgres, "nul")
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": url})
+    tenant = make_tenant()
+    good = {"type": "track", "event": "Song Played", "userId": "ada", "messageId": "good"}
+    events = [good,
+              {**good, "messageId": "p", "properties": {"title": "a\u0000b"}},
+              {**good, "messageId": "k", "properties": {"deep": [{"key\u0000": 1}]}},
+              {**good, "messageId": "c", "context": {"page": {"title": "\u0000"}}},
+              {**good, "messageId": "t", "type": "identify", "traits": {"name": "\u0000"}},
+              {**good, "messageId": "u", "userId": "ada\u0000"},
+              {**good, "messageId": "e", "event": "Song\u0000Played"},
+              {**good, "messageId": "m\u0000"}]
+    server = LiveServer(app).start()
+    try:
+        headers = {"Content-Type": "application/json", **basic(tenant.write_key)}
+        reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": events}).encode(), headers)
+        whole = http("POST", server.url + "/v1/batch", json.dumps(
+            {"batch": [{**good, "messageId": "g2"}], "context": {"app": {"name": "x\u0000"}}}).encode(), headers)
+    finally:
+        server.stop()
+        database.close()
+    assert reply.status == 200, reply.body
+    body = reply.json()
+    assert body["stored"] == 1
+    assert [(r["index"], r["field"]) for r in body["rejected"]] == [
+        (1, "properties.title"), (2, "properties.deep[0]"), (3, "context.page.title"), (4, "traits.name"),
+        (5, "userId"), (6, "event"), (7, "messageId")]
+    assert all("NUL" in r["message"] for r in body["rejected"])
+    assert whole.status == 422 and whole.json()["error"]["details"] == {"context.app.name": [
+        "Holds the NUL character (\\u0000), which the store cannot keep."]}

@@ -17,7 +17,17 @@ from ..store.models import ApiKey, App
 from . import writer
 from .load_shedding import refuse_late_requests
 from .rate_limit import RateLimiter
-from .schema import BatchIn, EventIn, SingleIn, decode_event, is_absent, is_object_or_absent, number_errors, time_error
+from .schema import (
+    BatchIn,
+    EventIn,
+    SingleIn,
+    decode_event,
+    is_absent,
+    is_object_or_absent,
+    nul_errors,
+    number_errors,
+    time_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +82,9 @@ def batch() -> Response:
     out_of_range = number_errors("context", envelope.context)
     if out_of_range:
         raise ValidationFailed("A number in the batch's context is out of range.", details=out_of_range)
+    unstorable = nul_errors("context", envelope.context)
+    if unstorable:
+        raise ValidationFailed("The batch's context holds a NUL character.", details=unstorable)
     context = None if is_absent(envelope.context) else envelope.context
 
     max_event = current_app.config["MAX_EVENT_BYTES"]

@@ -157,6 +157,32 @@ def number_errors(field: str, value: Any) -> dict[str, list[str]]:
     return {}
 
 
+# PostgreSQL can keep no NUL character, neither in text nor in jsonb (where "\u0000" is refused).
+HOLDS_NUL = "Holds the NUL character (\\u0000), which the store cannot keep."
+NUL_ESCAPE = b"\\u0000"
+
+
+def nul_errors(field: str, value: Any) -> dict[str, list[str]]:
+    """The first key or string in an object field (raw JSON or decoded) holding a NUL."""
+    if isinstance(value, msgspec.Raw):
+        if NUL_ESCAPE not in bytes(value):  # how JSON writes one (a raw NUL is not valid JSON)
+            return {}
+        value = json.loads(bytes(value))
+    stack = [(field, value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, dict):
+            for key, v in reversed(item.items()):
+                if "\x00" in key:
+                    return {path: [HOLDS_NUL]}
+                stack.append((f"{path}.{key}", v))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+        elif isinstance(item, str) and "\x00" in item:
+            return {path: [HOLDS_NUL]}
+    return {}
+
+
 def semantic_errors(ev: EventIn) -> dict[str, list[str]]:
     """Rules that types alone cannot say. Shared by both validators."""
     errors: dict[str, list[str]] = {}
@@ -165,10 +191,15 @@ def semantic_errors(ev: EventIn) -> dict[str, list[str]]:
         for field, value in (("properties", properties), ("traits", traits), ("context", context)):
             if not is_object_or_absent(value):
                 errors[field] = ["Not a valid mapping type."]
-        if errors or not may_hold_out_of_range(properties, traits, context):  # one look at all three
-            return errors or _id_and_event_errors(ev)
+        if errors:
+            return errors
+        if not may_hold_out_of_range(properties, traits, context) and (
+                NUL_ESCAPE not in b"".join((properties, traits, context))):
+            return _id_and_event_errors(ev)
     for field, value in (("properties", properties), ("traits", traits), ("context", context)):
         errors.update(number_errors(field, value))
+        if field not in errors:
+            errors.update(nul_errors(field, value))
     return errors or _id_and_event_errors(ev)
 
 
@@ -195,6 +226,10 @@ def _id_and_event_errors(ev: EventIn) -> dict[str, list[str]]:
     for field, value in (("event", ev.event), ("name", ev.name), ("messageId", ev.messageId)):
         if value is not None and len(value) > MAX_ID:
             errors[field] = [f"Longer than maximum length {MAX_ID}."]
+    for field in ("userId", "anonymousId", "previousId", "groupId", "event", "name", "messageId", "timestamp"):
+        value = getattr(ev, field)
+        if isinstance(value, str) and "\x00" in value:
+            errors.setdefault(field, [HOLDS_NUL])
     if ev.timestamp is not None:
         message = time_error(ev.timestamp)
         if message:

@@ -22,6 +22,8 @@ _urls: weakref.WeakKeyDictionary[Database, str] = weakref.WeakKeyDictionary()  #
 class SqliteStore(PooledSqliteDatabase):
     """The pooled SQLite database, which tolerates SQLite's own rollbacks."""
 
+    field_types = {**SqliteDatabase.field_types, "EVENT_JSON": "TEXT"}  # models.EventJSON
+
     def rollback(self) -> None:
         # On some errors (a full disk, an interrupt) SQLite rolls the transaction back itself;
         # the ROLLBACK peewee then sends would fail ("no transaction is active") and that
@@ -32,6 +34,8 @@ class SqliteStore(PooledSqliteDatabase):
 
 class PostgresStore(PooledPostgresqlDatabase):
     """The pooled PostgreSQL database, whose ``jsonb`` values read as their JSON text, as SQLite's do."""
+
+    field_types = {**PostgresqlDatabase.field_types, "EVENT_JSON": "JSONB"}  # models.EventJSON
 
     def _initialize_connection(self, conn: Any) -> None:
         # psycopg2 would parse every jsonb value into Python objects; the store hands JSON on as

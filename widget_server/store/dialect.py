@@ -1,7 +1,8 @@
 """The few SQL statements that differ between SQLite and PostgreSQL, in one place.
 
 Everything else goes through peewee. Placeholders come from the bound database (``?`` or
-``%s``); JSON is stored as text and read with each engine's JSON functions.
+``%s``); an event's JSON is text on SQLite and jsonb on PostgreSQL (models.EventJSON), read
+with each engine's JSON functions.
 """
 from __future__ import annotations
 
@@ -117,9 +118,10 @@ _PG_NUMERIC_TEXT = r"'^-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][-+]?[0-9]{1,2})?$'"
 
 
 def json_value_sql(column: str, path: str) -> str:
-    """A JSON property of a text column: typed on SQLite, text on PostgreSQL."""
+    """A JSON property of an event's ``properties`` or ``context`` (models.EventJSON): typed on
+    SQLite, text on PostgreSQL."""
     if is_postgres():
-        return f"(({column})::jsonb #>> {_pointer(path)})"
+        return f"({column} #>> {_pointer(path)})"
     return f"json_extract({column}, '$.{path}')"
 
 
@@ -128,7 +130,7 @@ def json_number_sql(column: str, path: str) -> str:
     holding one (see above), else NULL. Every metric and filter that reads a number reads this."""
     if is_postgres():
         text = json_value_sql(column, path)
-        return (f"CASE jsonb_typeof(({column})::jsonb #> {_pointer(path)}) "
+        return (f"CASE jsonb_typeof({column} #> {_pointer(path)}) "
                 f"WHEN 'number' THEN CAST({text} AS DOUBLE PRECISION) "
                 f"WHEN 'string' THEN CASE WHEN length({text}) <= {NUMERIC_TEXT_MAX} AND {text} ~ {_PG_NUMERIC_TEXT} "
                 f"THEN CAST({text} AS DOUBLE PRECISION) END END")

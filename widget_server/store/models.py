@@ -28,6 +28,13 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class EventJSON(TextField):
+    """An event's JSON object, kept as the client's text: ``jsonb`` on PostgreSQL, parsed once
+    when stored rather than at every read (the store reads it back as text, db.PostgresStore)."""
+
+    field_type = "EVENT_JSON"  # db.SqliteStore and db.PostgresStore map it
+
+
 class JSONField(TextField):
     """JSON stored as text, so SQLite's and PostgreSQL's JSON functions can read it."""
 
@@ -99,8 +106,8 @@ class Event(BaseModel):
     # so day and hour boundaries are right across daylight-saving changes.
     utc_offset = IntegerField(default=0)
     received_at = BigIntegerField()
-    properties = TextField(null=True)  # properties, or traits for identify/group
-    context = TextField(null=True)
+    properties = EventJSON(null=True)  # properties, or traits for identify/group
+    context = EventJSON(null=True)
 
 
 class Identity(BaseModel):

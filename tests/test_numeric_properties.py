@@ -171,3 +171,18 @@ def test_numeric_strings_read_the_same_on_postgresql(postgres, tmp_path):
             database.close() if not database.is_closed() else None
     assert answers["postgresql"] == answers["sqlite"]
     assert answers["sqlite"]["longest"] == 12000
+
+
+def test_a_sum_past_64_bits_is_a_story_not_an_error(app, live_server):
+    # Each number fits 64 bits (ingest refuses those that do not), but their sum need not: SQLite's
+    # SUM of integers raised "integer overflow", and the story answered 500.
+    tenant = make_tenant("Runner", timezone="UTC")
+    app_template(app.instance_path, tenant.app_id, "distances", TEMPLATE)
+    big = 2 ** 63 - 1
+    send(live_server, tenant.write_key, [track("ada", "Run", ms(f"2026-03-0{day}T12:00:00"),
+                                               {"distance_m": big, "route": "hill"}) for day in (1, 2)])
+    reply = http("GET", f"{live_server.url}/v1/stories/distances?user_id=ada", None, basic(tenant.secret_key))
+    assert reply.status == 200, reply.body
+    got = _metrics(app, tenant)
+    assert got["total_km"] == pytest.approx(2 * big * 0.001)
+    assert got["by_route"] == [("hill", pytest.approx(2 * big))]

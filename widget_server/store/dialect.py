@@ -137,7 +137,9 @@ def json_number_sql(column: str, path: str) -> str:
     value = json_value_sql(column, path)
     # SQLite has no regular expressions: the characters a JSON number uses, no three-digit
     # exponent, and json_valid (strict RFC 8259, no JSON5) for the grammar say the same thing.
-    return (f"CASE json_type({column}, '$.{path}') WHEN 'integer' THEN {value} WHEN 'real' THEN {value} "
+    # Read as a double, as PostgreSQL's is: a sum of 64-bit integers past 2^63 would make SQLite's
+    # SUM raise "integer overflow" (each number fits: ingest refuses those that do not).
+    return (f"CASE json_type({column}, '$.{path}') WHEN 'integer' THEN CAST({value} AS REAL) WHEN 'real' THEN {value} "
             f"WHEN 'text' THEN CASE WHEN length({value}) <= {NUMERIC_TEXT_MAX} "
             f"AND {value} NOT GLOB '*[^0-9.eE+-]*' AND {value} NOT GLOB '*[eE]*[0-9][0-9][0-9]*' "
             f"AND json_valid({value}) THEN CAST({value} AS REAL) END END")

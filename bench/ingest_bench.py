@@ -275,7 +275,7 @@ def http_round(port: int, settle: Callable[[], None], write_key: str, batches: l
     return len(bodies) * BATCH / elapsed, latencies
 
 
-class SqliteStore:
+class SqliteSide:
     """The SQLite side: the instance's store file, its keys passed and checkpointed per round."""
 
     name = "sqlite"
@@ -303,7 +303,7 @@ class SqliteStore:
         return count_events(self.path)
 
 
-class PostgresStore:
+class PostgresSide:
     """The PostgreSQL side: a database in a throw-away cluster with fsync on."""
 
     name = "postgresql"
@@ -436,16 +436,16 @@ def main() -> None:
     instance = tempfile.mkdtemp(prefix="recap-bench-")
     with ExitStack() as stack:
         if args.database == "postgresql":
-            store: SqliteStore | PostgresStore = PostgresStore(new_database(stack.enter_context(cluster(durable=True)),
+            store: SqliteSide | PostgresSide = PostgresSide(new_database(stack.enter_context(cluster(durable=True)),
                                                                              "bench"))
         else:
-            store = SqliteStore(instance)
+            store = SqliteSide(instance)
         run(args, instance, store)
     if not args.keep:
         shutil.rmtree(instance, ignore_errors=True)
 
 
-def run(args, instance: str, store: SqliteStore | PostgresStore) -> None:
+def run(args, instance: str, store: SqliteSide | PostgresSide) -> None:
     load_before = os.getloadavg()[0]
     factory = EventFactory(seed=1, users=args.users)
     flask_app = create_app({"INSTANCE_PATH": instance, "DATABASE_URL": store.url})
@@ -481,7 +481,7 @@ def run(args, instance: str, store: SqliteStore | PostgresStore) -> None:
     report(args, store, rounds, final, expected, indexed, fast_us, slow_us, load_before, os.getloadavg()[0])
 
 
-def report(args, store: SqliteStore | PostgresStore, rounds: list[Round], final: int, expected: int, indexed: bool,
+def report(args, store: SqliteSide | PostgresSide, rounds: list[Round], final: int, expected: int, indexed: bool,
            fast_us: float, slow_us: float, load_before: float, load_after: float) -> None:
     raw = statistics.median(r.raw_rate for r in rounds)
     rate = statistics.median(r.http_rate for r in rounds)

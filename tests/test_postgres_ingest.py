@@ -180,3 +180,40 @@ def test_a_nul_character_is_a_clear_422_and_the_rest_of_the_batch_is_stored(post
     assert all("NUL" in r["message"] for r in body["rejected"])
     assert whole.status == 422 and whole.json()["error"]["details"] == {"context.app.name": [
         "Holds the NUL character (\\u0000), which the store cannot keep."]}
+
+
+def test_an_alias_beside_its_users_own_events_is_one_profile_upsert(postgres, tmp_path):
+    # A public key's alias is decided under the write lock and touches its user's profile; with
+    # the user's own events in the same batch that is a second row for one user, which one
+    # multi-row upsert may not hold ("cannot affect row a second time").
+    url = new_database(postgres, "alias_touch")
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": url})
+    tenant = make_tenant()
+    at = "2026-03-0{}T12:00:00Z".format
+    events = [{"type": "identify", "userId": "ada", "traits": {"plan": "plus"}, "timestamp": at(2),
+               "context": {"timezone": "Europe/Berlin"}, "messageId": "i"},
+              {"type": "alias", "previousId": "device-1", "userId": "ada", "timestamp": at(1),
+               "context": {"timezone": "Asia/Tokyo"}, "messageId": "a"},
+              {"type": "track", "event": "Song Played", "userId": "ada", "timestamp": at(3), "messageId": "t"}]
+    server = LiveServer(app).start()
+    try:
+        reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": events}).encode(),
+                     {"Content-Type": "application/json", **basic(tenant.write_key)})
+    finally:
+        server.stop()
+        database.close()
+    assert reply.status == 200, reply.body
+    assert reply.json()["stored"] == 3
+    con = psycopg2.connect(url)
+    try:
+        cur = con.cursor()
+        cur.execute("SELECT traits, timezone, first_seen, last_seen FROM profile WHERE user_id = 'ada'")
+        traits, zone, first, last = cur.fetchone()
+        cur.execute("SELECT actor FROM identity WHERE user_id = 'ada'")
+        joined = {actor for (actor,) in cur.fetchall()}
+    finally:
+        con.close()
+    day = 86_400_000
+    assert (json.loads(traits), zone) == ({"plan": "plus"}, "Asia/Tokyo")
+    assert (first, last - first) == (round(datetime(2026, 3, 1, 12, tzinfo=UTC).timestamp() * 1000), 2 * day)
+    assert "a:device-1" in joined

@@ -24,9 +24,8 @@ from .schema import (
     decode_event,
     is_absent,
     is_object_or_absent,
-    nul_errors,
-    number_errors,
     time_error,
+    value_errors,
 )
 
 log = logging.getLogger(__name__)
@@ -79,12 +78,9 @@ def batch() -> Response:
     if not is_object_or_absent(envelope.context):
         raise ValidationFailed("The batch's context must be an object.",
                                details={"context": ["Not a valid mapping type."]})
-    out_of_range = number_errors("context", envelope.context)
-    if out_of_range:
-        raise ValidationFailed("A number in the batch's context is out of range.", details=out_of_range)
-    unstorable = nul_errors("context", envelope.context)
+    unstorable = value_errors("context", envelope.context)
     if unstorable:
-        raise ValidationFailed("The batch's context holds a NUL character.", details=unstorable)
+        raise ValidationFailed("The batch's context holds a value the store cannot keep.", details=unstorable)
     context = None if is_absent(envelope.context) else envelope.context
 
     max_event = current_app.config["MAX_EVENT_BYTES"]

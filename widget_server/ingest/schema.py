@@ -124,21 +124,28 @@ FLOAT_OVERFLOW = "Outside the range of a 64-bit float."
 INT_OVERFLOW = "An integer outside 64 bits (-2^63 to 2^63-1); send it as a string."
 
 
-def may_hold_out_of_range(*raws: msgspec.Raw) -> bool:
-    """Whether the raw JSON texts hold anything shaped like a number that may not fit."""
-    shape = b"".join(raws).translate(_SHAPE)
-    return _EXPONENT in shape or _LONG_DIGITS in shape
+# PostgreSQL can keep no NUL character, neither in text nor in jsonb (where "\\u0000" is refused).
+HOLDS_NUL = "Holds the NUL character (\\u0000), which the store cannot keep."
+NUL_ESCAPE = b"\\u0000"  # how JSON writes one (a raw NUL is not valid JSON)
 
 
-def number_errors(field: str, value: Any) -> dict[str, list[str]]:
-    """The first number in an object field (raw JSON or decoded) that the stores cannot keep:
-    a float past 1.8e308 (JSON allows ``1e400``; it would read back as Infinity, which is not
-    JSON) or an integer past int64 (SQLite would turn it into an inexact float)."""
+def may_be_unstorable(raw: bytes) -> bool:
+    """Whether raw JSON text holds anything shaped like a number that may not fit, or a NUL."""
+    shape = raw.translate(_SHAPE)
+    return _EXPONENT in shape or _LONG_DIGITS in shape or NUL_ESCAPE in raw
+
+
+def value_errors(field: str, value: Any) -> dict[str, list[str]]:
+    """The first value in an object field (raw JSON or decoded) that the stores cannot keep: a
+    float past 1.8e308 (JSON allows ``1e400``; it would read back as Infinity, which is not
+    JSON), an integer past int64 (SQLite would turn it into an inexact float), or a key or
+    string holding a NUL."""
     if isinstance(value, msgspec.Raw):
-        if not value or not may_hold_out_of_range(value):
+        raw = bytes(value)
+        if not raw or not may_be_unstorable(raw):
             return {}
         try:
-            value = json.loads(bytes(value))  # the stdlib reads 1e400 as inf where msgspec refuses
+            value = json.loads(raw)  # the stdlib reads 1e400 as inf where msgspec refuses
         except RecursionError:
             return {field: [NESTED_TOO_DEEPLY]}
         except ValueError:  # an integer past Python's 4,300-digit conversion limit
@@ -147,39 +154,17 @@ def number_errors(field: str, value: Any) -> dict[str, list[str]]:
     while stack:
         path, item = stack.pop()
         if isinstance(item, dict):
+            if any("\x00" in key for key in item):
+                return {path: [HOLDS_NUL]}
             stack.extend((f"{path}.{key}", v) for key, v in reversed(item.items()))
-        elif isinstance(item, list):
-            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(item))))
-        elif isinstance(item, float) and not math.isfinite(item):
-            return {path: [FLOAT_OVERFLOW]}
-        elif isinstance(item, int) and not isinstance(item, bool) and not INT64[0] <= item <= INT64[1]:
-            return {path: [INT_OVERFLOW]}
-    return {}
-
-
-# PostgreSQL can keep no NUL character, neither in text nor in jsonb (where "\u0000" is refused).
-HOLDS_NUL = "Holds the NUL character (\\u0000), which the store cannot keep."
-NUL_ESCAPE = b"\\u0000"
-
-
-def nul_errors(field: str, value: Any) -> dict[str, list[str]]:
-    """The first key or string in an object field (raw JSON or decoded) holding a NUL."""
-    if isinstance(value, msgspec.Raw):
-        if NUL_ESCAPE not in bytes(value):  # how JSON writes one (a raw NUL is not valid JSON)
-            return {}
-        value = json.loads(bytes(value))
-    stack = [(field, value)]
-    while stack:
-        path, item = stack.pop()
-        if isinstance(item, dict):
-            for key, v in reversed(item.items()):
-                if "\x00" in key:
-                    return {path: [HOLDS_NUL]}
-                stack.append((f"{path}.{key}", v))
         elif isinstance(item, list):
             stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(item))))
         elif isinstance(item, str) and "\x00" in item:
             return {path: [HOLDS_NUL]}
+        elif isinstance(item, float) and not math.isfinite(item):
+            return {path: [FLOAT_OVERFLOW]}
+        elif isinstance(item, int) and not isinstance(item, bool) and not INT64[0] <= item <= INT64[1]:
+            return {path: [INT_OVERFLOW]}
     return {}
 
 
@@ -191,15 +176,10 @@ def semantic_errors(ev: EventIn) -> dict[str, list[str]]:
         for field, value in (("properties", properties), ("traits", traits), ("context", context)):
             if not is_object_or_absent(value):
                 errors[field] = ["Not a valid mapping type."]
-        if errors:
-            return errors
-        if not may_hold_out_of_range(properties, traits, context) and (
-                NUL_ESCAPE not in b"".join((properties, traits, context))):
-            return _id_and_event_errors(ev)
+        if errors or not may_be_unstorable(b"".join((properties, traits, context))):  # one look at all three
+            return errors or _id_and_event_errors(ev)
     for field, value in (("properties", properties), ("traits", traits), ("context", context)):
-        errors.update(number_errors(field, value))
-        if field not in errors:
-            errors.update(nul_errors(field, value))
+        errors.update(value_errors(field, value))
     return errors or _id_and_event_errors(ev)
 
 

@@ -32,6 +32,8 @@ _committer: GroupCommitter[Writes] = GroupCommitter()
 EVENT_COLUMNS = ("app_id", "message_id", "type", "name", "user_id", "anonymous_id", "actor",
                  "timestamp", "utc_offset", "received_at", "properties", "context")
 _APP, _MESSAGE = EVENT_COLUMNS.index("app_id"), EVENT_COLUMNS.index("message_id")
+# SQLite has no unique index to conflict with: the keys are looked up first (dedupe).
+SQLITE_INSERT = f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
 # The years event_schema accepts, in UTC milliseconds: a time corrected by sentAt must stay inside.
 MIN_MS = int(datetime(MIN_YEAR, 1, 1, tzinfo=UTC).timestamp() * 1000)
 MAX_MS = int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC).timestamp() * 1000)
@@ -193,9 +195,7 @@ def write(cursor: Any, writes: Writes, sqlite_path: str | None = None) -> int:
     if sqlite_path is None:
         return postgres_writes.write(cursor, EVENT_COLUMNS, rows, identities, profiles)
     assert lookup is not None  # store_events looks a SQLite request's keys up before the lock
-    # SQLite has no unique index to conflict with: the keys were looked up first (dedupe).
-    insert = f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
-    stored = dedupe.tail_keys.insert_new(cursor, sqlite_path, insert, rows, lookup)
+    stored = dedupe.tail_keys.insert_new(cursor, sqlite_path, SQLITE_INSERT, rows, lookup)
     if identities:
         cursor.executemany(dialect.insert_identity_sql(), identities)
     if profiles:
@@ -219,7 +219,19 @@ def _decide_aliases(cursor: Any, writes: Writes) -> tuple[list[Row], dedupe.Look
         lookup = dedupe.Lookup([lookup.parts[i] for i in kept], [lookup.keys[i] for i in kept],
                                        lookup.stored, lookup.watermark)
     return (rows, lookup, writes.identities + [j for a in accepted for j in a.identities],
-            writes.profiles + [a.profile for a in accepted])
+            _touched(writes.profiles, [a.profile for a in accepted]))
+
+
+def _touched(profiles: list[Row], touches: list[Row]) -> list[Row]:
+    """The request's profile rows with its accepted aliases' touches folded in: one row per user,
+    as a multi-row upsert needs (PostgreSQL's may not touch a row twice). A touch carries no
+    traits; its time zone wins when it has one, as a later upsert of its own would."""
+    rows = {(row[0], row[1]): row for row in profiles}
+    for app_id, user_id, traits, zone, first, last in touches:
+        had = rows.get((app_id, user_id))
+        rows[app_id, user_id] = (app_id, user_id, traits, zone, first, last) if had is None else (
+            app_id, user_id, had[2], had[3] if zone is None else zone, min(first, had[4]), max(last, had[5]))
+    return list(rows.values())
 
 
 def _known_users(cursor: Any, aliases: list[Alias]) -> set[tuple[int, str]]:

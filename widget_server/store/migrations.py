@@ -56,9 +56,7 @@ def upgrade() -> list[int]:
     # The pool's idle connections (all of them, at start-up) are closed: a SQLite one made before
     # the keys file was (re)built would still see the old file, and none may cross a fork
     # (gunicorn --preload).
-    close_idle = getattr(database.obj, "close_idle", None)
-    if close_idle is not None:
-        close_idle()
+    database.obj.close_idle()
     return applied
 
 
@@ -125,9 +123,7 @@ def keep_event_json_as_jsonb() -> None:
         return
     text = [c.name for c in database.get_columns("event") if c.name in ("properties", "context")
             and c.data_type.lower() == "text"]  # a store made since has jsonb from its first step
-    for column in text:
-        database.execute_sql(f"UPDATE event SET {column} = replace({column}, %s, %s) WHERE strpos({column}, %s) > 0",
-                             ("\\u0000", "\\ufffd", "\\u0000"))
-    if text:
+    if text:  # one rewrite of the table
         database.execute_sql("ALTER TABLE event " + ", ".join(
-            f"ALTER COLUMN {column} TYPE jsonb USING {column}::jsonb" for column in text))
+            f"ALTER COLUMN {column} TYPE jsonb USING replace({column}, '\\u0000', '\\ufffd')::jsonb"
+            for column in text))

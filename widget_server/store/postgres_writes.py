@@ -15,7 +15,6 @@ and is retried (``retrying``); past the attempts it is the busy store's 503 with
 from __future__ import annotations
 
 import io
-import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -35,14 +34,14 @@ STAGE = "event_in"  # the session's staging table, emptied at every commit
 def retrying(attempt: Callable[[], T]) -> T:
     """``attempt()`` (one whole transaction), run again when PostgreSQL rolled it back to break a
     deadlock or a serialization conflict, up to ATTEMPTS times."""
-    for tries in range(1, ATTEMPTS + 1):
+    for tries in range(1, ATTEMPTS):
         try:
             return attempt()
         except Exception as exc:
-            if tries == ATTEMPTS or _sqlstate(exc) not in ROLLED_BACK:
+            if _sqlstate(exc) not in ROLLED_BACK:
                 raise
         time.sleep(random.uniform(*RETRY_PAUSE_S) * tries)
-    raise AssertionError("unreachable")
+    return attempt()
 
 
 def _sqlstate(exc: BaseException) -> str | None:
@@ -57,7 +56,8 @@ def _sqlstate(exc: BaseException) -> str | None:
 
 def write(cursor: Any, columns: Sequence[str], events: Sequence[Row], identities: Sequence[Row],
           profiles: Sequence[Row]) -> int:
-    """Write one request's rows in the caller's transaction; return how many events were new."""
+    """Write one request's rows in the caller's transaction; return how many events were new.
+    ``profiles`` holds one row per user (a multi-row upsert may not touch a row twice)."""
     names = ", ".join(columns)
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ON COMMIT DELETE ROWS AS "
                    f"SELECT {names} FROM event WITH NO DATA")
@@ -68,7 +68,7 @@ def write(cursor: Any, columns: Sequence[str], events: Sequence[Row], identities
         statements.append(_values(cursor, dialect.IDENTITY_INSERT, rows, dialect.IDENTITY_CONFLICT))
     if profiles:
         head, conflict = dialect.profile_upsert()
-        statements.append(_values(cursor, head, sorted(_one_per_user(profiles), key=_key), conflict))
+        statements.append(_values(cursor, head, sorted(profiles, key=_key), conflict))
     statements.append(  # the events last, counted: repeats (earlier requests', or in this one) are dropped
         f"WITH stored AS (INSERT INTO event ({names}) SELECT {names} FROM {STAGE} ORDER BY app_id, message_id "
         f"ON CONFLICT (app_id, message_id) DO NOTHING RETURNING 1) SELECT count(*) FROM stored".encode())
@@ -85,21 +85,6 @@ def _values(cursor: Any, head: str, rows: Sequence[Row], tail: str) -> bytes:
     """``head VALUES (…), (…) tail``, the rows bound by the driver."""
     one = "(" + ", ".join(["%s"] * len(rows[0])) + ")"
     return b"%s VALUES %s %s" % (head.encode(), b", ".join(cursor.mogrify(one, row) for row in rows), tail.encode())
-
-
-def _one_per_user(profiles: Sequence[Row]) -> list[Row]:
-    """One profile row per user: a multi-row upsert may not touch a row twice. Rows of the same
-    user (an accepted alias's touch beside the request's own) merge as the upsert would merge them."""
-    merged: dict[tuple[Any, Any], Row] = {}
-    for row in profiles:
-        app_id, user_id, traits, zone, first, last = row
-        had = merged.get((app_id, user_id))
-        if had is not None:
-            both = {**json.loads(had[2]), **json.loads(traits)}
-            row = (app_id, user_id, json.dumps(both, ensure_ascii=False, separators=(",", ":")),
-                   zone if zone is not None else had[3], min(first, had[4]), max(last, had[5]))
-        merged[(app_id, user_id)] = row
-    return list(merged.values())
 
 
 def copy_text(rows: Sequence[Row]) -> str:

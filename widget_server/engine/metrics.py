@@ -31,8 +31,8 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
     previous_of = {m["of"] for m in metrics.values() if m["kind"] == "change"}
     counted_by = _answered_by(metrics, plan, "distinct", "top", skip=previous_of, same_property=True)
     streaks_of = _answered_by(metrics, plan, "streak", "record_day")
-    story_slice.build(template, plan, app_id, actors, period, with_previous=bool(previous_of))
-    try:
+    with story_slice.scope():
+        story_slice.build(template, plan, app_id, actors, period, with_previous=bool(previous_of))
         metrics_sql.scalars({k: v for k, v in metrics.items() if k not in counted_by}, plan, previous_of,
                             uids, results)
         # A current streak ends on the user's own local today, in the zone of their events' days.
@@ -53,8 +53,6 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
             elif kind == "record_day":
                 streaks = {n: metrics[n] for n, day in streaks_of.items() if day == name}
                 metrics_sql.record_day(name, metric, plan, period, today, uids, results, streaks)
-    finally:
-        story_slice.drop()
     for name, metric in template.later_metrics.items():
         if name in metrics and metric["kind"] == "percentile":
             dist = population.lookup(app_id, template, period, metric["of"])

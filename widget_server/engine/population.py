@@ -168,12 +168,9 @@ def refresh(app_id: int, template: StoryTemplate, period: Period,
     for start in range(0, len(users), CHUNK):
         chunk = users[start:start + CHUNK]
         results: metrics_sql.Results = defaultdict(dict)
-        with database.atomic():
+        with story_slice.scope():
             story_slice.build(template, plan, app_id, actor_pairs(app_id, chunk), period, with_previous=False)
-            try:
-                metrics_sql.scalars(only, plan, set(), chunk, results)
-            finally:
-                story_slice.drop()
+            metrics_sql.scalars(only, plan, set(), chunk, results)
         for uid in chunk:
             for name in targets:
                 value = results[uid].get(name)

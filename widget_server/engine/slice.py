@@ -7,7 +7,8 @@ grows with the user's own events, not with the size of the database. The slice i
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,13 +75,12 @@ def plan_for(template: StoryTemplate, wanted: frozenset[str] | None = None) -> P
 
 def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tuple[str, str]],
           period: Period, with_previous: bool) -> None:
-    """(Re)create the slice for ``actors`` — pairs of (actor, uid) — over ``period``.
+    """Create the slice for ``actors`` — pairs of (actor, uid) — over ``period``, inside a ``scope()``.
 
     Rows carry ``uid`` = the user's position among the distinct uids of ``actors``, in order; each
     actor belongs to one user (users.actor_pairs).
     """
     actors = list(actors)
-    drop()
     first = period.previous() if with_previous else period
     local_start, local_end = first.local_start_ms, period.local_end_ms
     by_user_zone = template.spec.get("timezone", "user") == "user"
@@ -96,7 +96,8 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
     if len(uids) <= 1:
         uid_sql = "0"
     else:
-        database.execute_sql(f"CREATE TEMP TABLE {ACTORS} (actor TEXT PRIMARY KEY, uid INTEGER NOT NULL)")
+        database.execute_sql(f"CREATE TEMP TABLE {ACTORS} (actor TEXT PRIMARY KEY, uid INTEGER NOT NULL) "
+                             f"{dialect.scratch_clause()}")
         for rows in dialect.chunks(actors, per_item=2):
             database.execute_sql(f"INSERT INTO {ACTORS} (actor, uid) VALUES {', '.join([f'({p}, {p})'] * len(rows))}",
                                  [x for actor, uid in rows for x in (actor, position[uid])])
@@ -121,11 +122,30 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
     if plan.names is not None:
         where.append(f"e.name IN ({', '.join([p] * len(plan.names))})")
         params_tail.extend(plan.names)
-    sql = (f"CREATE TEMP TABLE {TABLE} AS SELECT {', '.join(select)} FROM event e "
+    sql = (f"CREATE TEMP TABLE {TABLE} {dialect.scratch_clause()} AS SELECT {', '.join(select)} FROM event e "
            f"WHERE {found} AND {' AND '.join(where)}")
     database.execute_sql(sql, params + params_tail)
 
 
-def drop() -> None:
+@contextmanager
+def scope() -> Iterator[None]:
+    """The block a slice is built and read in (``build`` needs one); it is gone when the block ends.
+
+    On PostgreSQL the block is a transaction of its own and the slice's tables go with its commit
+    (``dialect.scratch_transaction``): no DROP statements, no wait for the disk. Anywhere else the
+    tables are dropped when the block ends, however it ends.
+    """
+    with dialect.scratch_transaction() as owned:
+        if owned:
+            yield
+            return
+        _drop()
+        try:
+            yield
+        finally:
+            _drop()
+
+
+def _drop() -> None:
     database.execute_sql(f"DROP TABLE IF EXISTS {TABLE}")
     database.execute_sql(f"DROP TABLE IF EXISTS {ACTORS}")

@@ -63,6 +63,29 @@ def writer_transaction() -> Iterator[Any]:
 
 
 
+@contextmanager
+def scratch_transaction() -> Iterator[bool]:
+    """A block for temporary tables made with ``scratch_clause()``; yields whether they are
+    dropped by its end on their own.
+
+    PostgreSQL, outside a caller's transaction: a transaction of the block's own, whose tables go
+    with its commit (ON COMMIT DROP). It writes nothing that must outlive a crash (temporary
+    tables only), so its commit does not wait for the disk (``synchronous_commit`` off): creating
+    and dropping a table is catalog work that would otherwise cost a WAL flush each. Inside a
+    caller's transaction, or on SQLite: yields False, and the caller drops them.
+    """
+    if not is_postgres() or database.in_transaction():
+        yield False
+        return
+    with database.atomic():
+        database.execute_sql("SET LOCAL synchronous_commit TO OFF")
+        yield True
+
+
+def scratch_clause() -> str:
+    """What follows ``CREATE TEMP TABLE name`` for a table of ``scratch_transaction``."""
+    return "ON COMMIT DROP" if is_postgres() else ""
+
 
 # The first user an anonymous id is joined to keeps it (a shared device's earlier history).
 IDENTITY_INSERT = "INSERT INTO identity (app_id, actor, user_id, created_at)"

@@ -35,8 +35,8 @@ PAGE = """<!doctype html>
   html,body{margin:0;height:100%;background:{{ brand.background }};color:{{ brand.foreground }};
     font:16px/1.4 system-ui,sans-serif}
   header{display:flex;align-items:center;justify-content:space-between;padding:.75rem 1rem}
-  header b{color:{{ brand.primary }};font-size:1.2rem}
-  button{font:inherit;border:0;border-radius:2rem;padding:.5rem 1rem;background:{{ brand.primary }};color:#111}
+  header b{color:{{ brand.accent }};font-size:1.2rem}
+  button{font:inherit;border:0;border-radius:2rem;padding:.5rem 1rem;background:{{ brand.accent }};color:#111}
   #story{position:fixed;inset:0;border:0;width:100%;height:100%;background:#000}
   #story[hidden]{display:none}
 </style>

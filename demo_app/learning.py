@@ -11,7 +11,7 @@ from .people import Person, active_days
 APP_NAME = "Lingo"
 TEMPLATE = "learning-recap"
 DEEP_LINK_SCHEME = "lingo"
-BRAND = {"name": APP_NAME, "primary": "#ffb020", "background": "#1b1f3b", "foreground": "#ffffff"}
+BRAND = {"accent": "#ffb020", "background": "#1b1f3b", "foreground": "#ffffff"}
 
 
 class Progress:

@@ -12,7 +12,7 @@ from .people import Person, active_days
 APP_NAME = "Soundwave"
 TEMPLATE = "year-in-music"
 DEEP_LINK_SCHEME = "soundwave"
-BRAND = {"name": APP_NAME, "primary": "#1ed760", "background": "#121212", "foreground": "#ffffff"}
+BRAND = {"accent": "#1ed760", "background": "#121212", "foreground": "#ffffff"}
 
 
 class Taste:

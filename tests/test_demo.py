@@ -114,6 +114,7 @@ def test_host_page_embeds_the_story_without_the_secret_key(demo, kind):
     assert story.status == 200, story.body
     body = story.json()
     assert body["app"]["name"] == app.name and body["frames"][-1]["kind"] == "card"
+    assert body["theme"]["accent"] == {"music": music, "learning": learning}[kind].BRAND["accent"]  # the app's own
 
 
 def test_learning_showcase_photo_is_served(demo):

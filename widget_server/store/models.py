@@ -64,7 +64,7 @@ class App(BaseModel):
     deep_link_scheme = CharField(null=True, max_length=50)
     share_base_url = CharField(null=True, max_length=300)
     timezone = CharField(default="UTC", max_length=64)
-    # Colours and display name for the player and cards: {"name", "primary", "background", ...}.
+    # Brand colours of stories and cards: {"background", "foreground", "accent"} (apps/settings.py).
     brand = JSONField(default=dict)
     # Origins allowed to frame the embed page (CSP frame-ancestors); empty means any.
     frame_ancestors = CharField(default="", max_length=1000)

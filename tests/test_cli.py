@@ -94,6 +94,70 @@ def test_app_names_are_unique_and_not_empty(recap):
     assert recap("apps", "create", "  ").returncode == 2
 
 
+CERT = ":".join(["5E"] * 32)
+
+
+def test_apps_update_sets_what_the_embed_page_the_story_and_the_app_links_serve(recap):
+    keys = printed(recap.process("apps", "create", "Lingo", "--accent", "#ffb020").stdout)
+    changed = recap.process("apps", "update", "--app", "Lingo", "--background", "#1b1f3b",
+                            "--frame-ancestors", "https://lingo.example, https://*.lingo.example",
+                            "--share-base-url", "https://lingo.example", "--android-package", "com.lingo.app",
+                            "--android-cert", CERT.lower(), "--apple-app-id", "ABCDE12345.com.lingo.app")
+    assert changed.returncode == 0, changed.stderr
+    assert "Lingo: changed share_base_url, frame_ancestors, background, app_links.android, app_links.apple." \
+        in changed.stdout
+    assert "nothing changed" in recap("apps", "update", "--app", "Lingo", "--accent", "#ffb020").stdout
+    shown = printed(recap("apps", "show", "--app", "Lingo").stdout)
+    assert shown["accent"] == "#ffb020" and shown["background"] == "#1b1f3b" and shown["foreground"].startswith("-")
+    assert keys["secret_key"] not in str(shown) and keys["write_key"] not in str(shown)
+    app = create_app({"INSTANCE_PATH": str(recap.instance), "TESTING": True})
+    with app.test_client() as client:
+        token = client.post("/v1/viewer-tokens", json={"user_id": "u1"}, headers=basic(keys["secret_key"])).json
+        embed = client.get(f"/embed/learning-recap?token={token['token']}")
+        policy = embed.headers["Content-Security-Policy"]
+        assert "frame-ancestors https://lingo.example https://*.lingo.example" in policy
+        android = client.get("/.well-known/assetlinks.json", headers={"Host": "lingo.example"}).json
+        assert android[0]["target"] == {"namespace": "android_app", "package_name": "com.lingo.app",
+                                        "sha256_cert_fingerprints": [CERT]}
+        apple = client.get("/.well-known/apple-app-site-association").json
+        assert apple["applinks"]["details"] == [{"appIDs": ["ABCDE12345.com.lingo.app"], "components": [{"/": "/s/*"}]}]
+    database.close()
+    cleared = recap("apps", "update", "--app", "Lingo", "--accent", "", "--frame-ancestors", "", "--share-base-url", "")
+    assert cleared.stdout.strip() == "Lingo: changed share_base_url, frame_ancestors, accent."
+    shown = printed(recap("apps", "show", "--app", "Lingo").stdout)
+    assert shown["accent"].startswith("-") and shown["frame_ancestors"].startswith("*")
+    assert shown["share_base_url"] == "-"
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--accent", "green"], "--accent"),
+    (["--background", "#12345678"], "--background"),  # cards are opaque
+    (["--frame-ancestors", "https://ok.example javascript:alert(1)"], "--frame-ancestors"),
+    (["--frame-ancestors", "https://ok.example; script-src *"], "--frame-ancestors"),
+    (["--android-package", "com.x", "--android-cert", "AB:CD"], "--android-cert"),
+    (["--apple-app-id", "com.example.music"], "--apple-app-id"),
+    (["--timezone", "Mars/Base"], "--timezone"),
+    (["--name", " "], "--name"),
+])
+def test_apps_update_refuses_bad_settings_by_name_and_changes_nothing(recap, args, option):
+    recap("apps", "create", "Kept", "--accent", "#123456")
+    before = recap("apps", "show", "--app", "Kept").stdout
+    result = recap("apps", "update", "--app", "Kept", "--background", "#000000", *args)
+    assert result.returncode == 2 and f"Invalid value for '{option}'" in result.stderr
+    assert recap("apps", "show", "--app", "Kept").stdout == before
+
+
+def test_apps_update_needs_a_known_app_and_a_package_with_its_certificate(recap):
+    recap("apps", "create", "Known")
+    unknown = recap("apps", "update", "--app", "Unknown", "--accent", "#000000")
+    assert unknown.returncode == 1 and "No app named 'Unknown'" in unknown.stderr
+    alone = recap("apps", "update", "--app", "Known", "--android-package", "com.known.app")
+    assert alone.returncode == 2 and "--android-package and --android-cert go together" in alone.stderr
+    recap("apps", "create", "Other")
+    taken = recap("apps", "update", "--app", "Known", "--name", "Other")
+    assert taken.returncode == 1 and "already exists" in taken.stderr
+
+
 def test_signing_keys_rotate_and_old_tokens_still_verify(recap):
     keys = printed(recap("apps", "create", "Signed").stdout)
     app = create_app({"INSTANCE_PATH": str(recap.instance), "TESTING": True})

@@ -1,19 +1,16 @@
 """``GET /embed/<template>``: the full-screen player page for a WebView or an iframe."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import font_manrope
 from flask import Response, abort, render_template, request, send_from_directory
 
+from ..apps.settings import FRAME_SOURCE, frame_sources
 from ..auth import viewer_token_app
 from ..engine.template_schema import TEMPLATE_ID
 from ..store.models import App
 from .blueprint import bp
-
-# One CSP source: an origin (with an optional "*." host wildcard and port), a bare scheme, or 'self'.
-SOURCE = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?|[a-z][a-z0-9+.-]*:)$")
 
 
 def frame_ancestors(setting: str | None) -> str:
@@ -23,10 +20,10 @@ def frame_ancestors(setting: str | None) -> str:
     so anything that is not a plain source is dropped; a setting with nothing valid left frames
     nowhere ('none') rather than everywhere.
     """
-    words = [w for w in re.split(r"[\s,;]+", setting or "") if w]
+    words = frame_sources(setting)
     if not words:
         return "*"
-    return " ".join(w for w in words if SOURCE.match(w)) or "'none'"
+    return " ".join(w for w in words if FRAME_SOURCE.match(w)) or "'none'"
 
 
 def content_security_policy(ancestors: str) -> str:

@@ -288,7 +288,7 @@ def test_a_store_from_before_jsonb_is_upgraded_and_tells_every_story_the_same(an
     tenant = make_tenant("Soundwave", deep_link_scheme="soundwave")
     with database.connection_context():  # back to schema 7, under the running app
         database.execute_sql("ALTER TABLE event ALTER COLUMN properties TYPE text, ALTER COLUMN context TYPE text")
-        database.execute_sql("DELETE FROM schema_version WHERE name = 'keep_event_json_as_jsonb'")
+        database.execute_sql("DELETE FROM schema_version WHERE version > 7")  # the later steps run again
     awkward = [{"n": 2 ** 63 - 1, "f": 1.5e300, "s": "5000", "q": "say \"hi\" \\ bye", "u": "ساعة 時間 🎧",
                 "deep": {"a": [1, {"b": None, "c": True}]}}, {"dup": "keep the last", "x": 0.1}]
     events = demo_events()["music"] + [

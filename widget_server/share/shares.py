@@ -1,6 +1,7 @@
 """Shares in the database: freezing a card, finding a live share by its token, revoking it."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -8,12 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
+from peewee import IntegrityError
 
 from .. import throttle
 from ..apps.link_schemes import SCHEME, UNSAFE_SCHEMES
 from ..auth import Caller
 from ..errors import Gone, NotFound, ValidationFailed
 from ..jobs.queue import enqueue
+from ..store.db import write_transaction
 from ..store.models import App, Share, Upload
 from . import images, limits, qr, tokens
 from .frozen import FrozenShare, SharedApp
@@ -44,18 +47,26 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
     """The caller's share of their card as it is now: (share, whether it was made just now).
 
     Asking again for the same card (same period, content, caption and picture) answers the live
-    share already made, so repeated taps on Share neither add rows nor count against the limits.
+    share already made, so repeated taps on Share neither add rows nor count against the limits;
+    taps that reach two processes at once are made one share by the database (``live_key``).
     """
     base = public_base()  # before any work: without a trustworthy base there is no link to give
     sweep_ended()
     with limits.user_lock(caller):
         limits.check_rate(caller, now_ms())  # cheap, before the story is assembled
         frozen, upload = _frozen_card(caller, template_id, caption, upload)
-        same = _live_share_of(caller, template_id, frozen, upload, base)
+        key = _live_key(caller, template_id, frozen, upload, base)
+        same = _live_share(caller, key)
         if same is not None:
             return same, False
         limits.check_live(caller, template_id, now_ms())
-        share = _store(caller, template_id, frozen, upload, base)
+        try:
+            share = _store(caller, template_id, frozen, upload, base, key)
+        except IntegrityError:  # another process stored this card a moment ago
+            same = _live_share(caller, key)
+            if same is None:
+                raise
+            return same, False
     _prerender(share)
     return share, True
 
@@ -95,35 +106,34 @@ def _frozen_card(caller: Caller, template_id: str, caption: str | None,
     return frozen, upload
 
 
-def _content(frozen: FrozenShare) -> str:
-    """A frozen card as comparable text (its QR code follows from its URL, so it is left out)."""
-    return json.dumps({k: v for k, v in frozen.items() if k != "qr"}, sort_keys=True, default=str)
+def _live_key(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload | None, base: str) -> str:
+    """What two shares of one card have in common: user, template, the frozen card (its QR code
+    follows from its URL, so it is left out), the picture and the base of the link."""
+    content = {k: v for k, v in frozen.items() if k != "qr"}
+    identity = [caller.user_id, template_id, content, upload.id if upload else None, base]
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _live_share_of(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload | None,
-                   base: str) -> Share | None:
-    """The caller's live share of exactly this card, with a link on today's base, if any."""
-    content = _content(frozen)
-    candidates = (Share.select()
-                  .where((Share.app == caller.app_id) & (Share.user_id == caller.user_id)
-                         & (Share.template_id == template_id) & Share.revoked_at.is_null()
-                         & (Share.expires_at > now_ms()))
-                  .order_by(Share.created_at.desc()).limit(current_app.config["SHARE_MAX_LIVE"]))
-    for share in candidates:
-        if (share.upload_id == (upload.id if upload else None) and share.url.startswith(f"{base}/s/")
-                and _content(share.card) == content):
-            return share
-    return None
+def _live_share(caller: Caller, key: str) -> Share | None:
+    found: Share | None = Share.select().where(
+        (Share.app == caller.app_id) & (Share.live_key == key) & Share.revoked_at.is_null()
+        & (Share.expires_at > now_ms())).first()
+    return found
 
 
-def _store(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload | None, base: str) -> Share:
+def _store(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload | None, base: str,
+           key: str) -> Share:
     share_id = tokens.new_share_id()
     url = f"{base}/s/{tokens.dumps(share_id)}"
     frozen = {**frozen, "qr": qr.pack(qr.matrix(url))}
     created = now_ms()
-    share = Share.create(id=share_id, app=caller.app_id, user_id=caller.user_id, template_id=template_id,
-                         card=frozen, upload=upload, url=url,
-                         created_at=created, expires_at=created + current_app.config["SHARE_TTL"] * 1000)
+    with write_transaction():
+        # An ended share of the same card gives its key up (a revoked one already has).
+        Share.update(live_key=None).where((Share.app == caller.app_id) & (Share.live_key == key)
+                                          & (Share.expires_at <= created)).execute()
+        share = Share.create(id=share_id, app=caller.app_id, user_id=caller.user_id, template_id=template_id,
+                             card=frozen, upload=upload, url=url, live_key=key, created_at=created,
+                             expires_at=created + current_app.config["SHARE_TTL"] * 1000)
     log.info("share %s created for template %s", share_id, template_id)
     return share
 
@@ -198,7 +208,8 @@ def revoke(caller: Caller, share_id: str) -> Share:
         raise NotFound("No such share.")
     if share.revoked_at is None:
         share.revoked_at = now_ms()
-        share.save(only=[Share.revoked_at])
+        share.live_key = None
+        share.save(only=[Share.revoked_at, Share.live_key])
         log.info("share %s revoked", share.id)
     return share
 

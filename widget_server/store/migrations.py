@@ -127,3 +127,13 @@ def keep_event_json_as_jsonb() -> None:
         database.execute_sql("ALTER TABLE event " + ", ".join(
             f"ALTER COLUMN {column} TYPE jsonb USING replace({column}, '\\u0000', '\\ufffd')::jsonb"
             for column in text))
+
+
+@migration
+def make_one_share_of_one_card() -> None:
+    # Two taps on Share that reached two processes each made a share of the same card (the
+    # per-process lock could not see the other): a unique key of the live shares makes them one.
+    # Shares made before have no key; a new share of such a card is made once more.
+    if "live_key" not in {column.name for column in database.get_columns("share")}:
+        database.execute_sql("ALTER TABLE share ADD COLUMN live_key VARCHAR(64)")
+    database.execute_sql("CREATE UNIQUE INDEX IF NOT EXISTS share_app_id_live_key ON share (app_id, live_key)")

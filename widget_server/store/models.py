@@ -215,9 +215,12 @@ class Share(BaseModel):
     created_at = BigIntegerField(default=now_ms)
     expires_at = BigIntegerField()
     revoked_at = BigIntegerField(null=True)
+    # What makes two shares one (share/shares.py): unique among live shares, so two taps sent to
+    # two processes get one share; NULL once the share has ended (revoked, or expired and replaced).
+    live_key = CharField(null=True, max_length=64)
 
     class Meta:
-        indexes = ((("app", "user_id"), False), (("app", "template_id"), False))
+        indexes = ((("app", "user_id"), False), (("app", "template_id"), False), (("app", "live_key"), True))
 
 
 CORE_MODELS = [App, ApiKey, Event, Identity, Profile, ViewerGrant, PopulationStat, PrecomputedStory,

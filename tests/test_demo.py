@@ -129,9 +129,9 @@ def test_the_demo_runs_a_worker_that_draws_new_share_images_before_anyone_asks(d
     shares = showcase_shares(demo["instance"], demo["server"].url, demo["apps"])  # made here: no image asked for
     cache = demo["instance"] / "share_cache"
     deadline = time.monotonic() + 30
-    while len(list(cache.rglob("*.png"))) < 3 * len(shares) and time.monotonic() < deadline:
+    while len(list(cache.rglob("*.png"))) < 4 * len(shares) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert len(list(cache.rglob("*.png"))) == 3 * len(shares), (demo["instance"] / "worker.log").read_text()
+    assert len(list(cache.rglob("*.png"))) == 4 * len(shares), (demo["instance"] / "worker.log").read_text()
 
 
 @pytest.mark.parametrize("kind", ["music", "learning"])

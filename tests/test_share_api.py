@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from helpers.server import basic, http, make_tenant
-from helpers.share import NAME, USER, bearer, jpeg_bytes, meta_tags, plays, post_json, send, share, viewer_token
+from helpers.share import NAME, USER, YEAR, bearer, jpeg_bytes, meta_tags, plays, post_json, send, share, viewer_token
 from widget_server.store.db import database
 from widget_server.store.models import Share
 
-SHARE_KEYS = {"id", "url", "deep_link", "images", "expires_at"}
+SHARE_KEYS = {"id", "url", "deep_link", "images", "text", "background", "expires_at"}
 
 
 def test_share_answers_its_links(soundwave, live_server):
@@ -21,7 +21,9 @@ def test_share_answers_its_links(soundwave, live_server):
     assert set(body) == SHARE_KEYS
     token = body["url"].rsplit("/s/", 1)[1]
     assert body["url"] == f"{live_server.url}/s/{token}"
-    assert body["images"] == {kind: f"{body['url']}/{kind}.png" for kind in ("story", "og", "qr")}
+    assert body["images"] == {kind: f"{body['url']}/{kind}.png" for kind in ("story", "og", "qr", "sticker")}
+    assert body["text"] == f"My {YEAR} on Soundwave"  # the user's voice and the app's name
+    assert body["background"] == {"top": "#121212", "bottom": "#14321e"}  # the card's gradient ends
     assert body["deep_link"] == f"soundwave://recap/year-in-music?share={token}"
     assert body["expires_at"].endswith("Z")
 
@@ -139,7 +141,7 @@ def test_revoking_removes_cached_images(app, soundwave, live_server):
     for url in body["images"].values():
         http("GET", url)
     cached = list((Path(app.instance_path) / "share_cache").rglob(f"{body['id']}-*"))
-    assert len(cached) == 3
+    assert len(cached) == len(body["images"]) == 4
     http("DELETE", f"{live_server.url}/v1/shares/{body['id']}", None, basic(soundwave.secret_key))
     assert not any(path.exists() for path in cached)
 
@@ -239,7 +241,7 @@ def test_cli_prerenders_live_shares_with_progress(app, soundwave, live_server, r
     bodies = [share(live_server, soundwave), share(live_server, soundwave, user="ben")]
     result = runner.invoke(args=["shares", "render", "year-in-music"])
     assert result.exit_code == 0, result.output
-    assert "Rendering 2 shares" in result.output and "6 images rendered" in result.output
+    assert "Rendering 2 shares" in result.output and "8 images rendered" in result.output
     for body in bodies:
         reply = http("GET", body["images"]["story"])
         assert reply.status == 200 and "render;" not in reply.headers.get("Server-Timing", "")

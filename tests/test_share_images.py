@@ -15,13 +15,32 @@ from widget_server.share.cards import RENDER_VERSION
 from widget_server.store.db import database
 from widget_server.store.models import Share
 
-SIZES = {"story": (1080, 1920), "og": (1200, 630)}
+SIZES = {"story": (1080, 1920), "og": (1200, 630), "sticker": (1080, 1920)}
 
 
-@pytest.mark.parametrize("kind", ["story", "og"])
+@pytest.mark.parametrize("kind", ["story", "og", "sticker"])
 def test_card_images_have_the_stated_sizes(soundwave, live_server, kind):
     body = share(live_server, soundwave, caption="that song when")
     assert png(http("GET", body["images"][kind])).size == SIZES[kind]
+
+
+def test_the_sticker_is_the_card_with_rounded_corners_on_nothing(soundwave, live_server):
+    """Instagram Stories lays the sticker over a gradient of the share's two background colours:
+    around its rounded corners nothing may show, inside it is the card, opaque."""
+    body = share(live_server, soundwave)
+    sticker = png(http("GET", body["images"]["sticker"])).convert("RGBA")
+    width, height = sticker.size
+    for corner in ((0, 0), (width - 1, 0), (0, height - 1), (width - 1, height - 1), (4, 4)):
+        assert sticker.getpixel(corner)[3] == 0, corner
+    assert all(sticker.getpixel(point)[3] == 255 for point in ((width // 2, 0), (0, height // 2), (540, 960)))
+    story = png(http("GET", body["images"]["story"])).convert("RGB")
+    assert _mean_difference(sticker.convert("RGB").crop((0, 100, width, height - 100)),
+                            story.crop((0, 100, width, height - 100))) < 3  # the same card
+
+
+def _mean_difference(a, b) -> float:
+    pixels = list(zip(a.getdata(), b.getdata(), strict=True))
+    return sum(abs(x - y) for p, q in pixels for x, y in zip(p, q, strict=True)) / (3 * len(pixels))
 
 
 @pytest.mark.parametrize("kind", ["story", "qr"])

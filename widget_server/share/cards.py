@@ -131,15 +131,24 @@ def encode_png(image: Image.Image) -> bytes:
     filtered. The palette comes from a quarter-size sample (its colours are the same), and pixels
     map to it without dithering (dithering alone costs more than the whole render); the
     background's ordered-dither pattern stands in for dithering, so gradients show no bands.
+    An RGBA image (the sticker) keeps its shape: 255 colours, and one transparent index for the
+    pixels its alpha leaves out.
     """
     out = io.BytesIO()
-    if image.mode != "RGB":  # the QR code: 1-bit, already tiny
+    if image.mode not in ("RGB", "RGBA"):  # the QR code: 1-bit, already tiny
         image.save(out, "PNG")
         return out.getvalue()
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
     # A nearest-neighbour sample is enough to find the palette, and 5× cheaper than averaging.
-    sample = image.resize((image.width // 4, image.height // 4), Image.Resampling.NEAREST)
-    palette = sample.quantize(256, method=Image.Quantize.FASTOCTREE)
-    indexed = image.quantize(palette=palette, dither=Image.Dither.NONE)
+    sample = rgb.resize((rgb.width // 4, rgb.height // 4), Image.Resampling.NEAREST)
+    palette = sample.quantize(255 if image.mode == "RGBA" else 256, method=Image.Quantize.FASTOCTREE)
+    indexed = rgb.quantize(palette=palette, dither=Image.Dither.NONE)
+    if image.mode == "RGBA":
+        colours = indexed.getpalette() or []
+        indexed.putpalette((colours + [0] * 768)[:3 * 255] + [0, 0, 0])
+        indexed.paste(255, mask=image.getchannel("A").point(lambda a: 255 if a < 128 else 0))
+        indexed.save(out, "PNG", compress_level=1, transparency=255)
+        return out.getvalue()
     indexed.save(out, "PNG", compress_level=1)
     return out.getvalue()
 

@@ -18,12 +18,12 @@ from .. import monitoring
 from ..errors import Gone
 from ..store import private_files
 from ..store.models import Share
-from . import cards, qr, uploads
+from . import cards, qr, sticker, uploads
 from .frozen import FrozenShare
 
 log = logging.getLogger(__name__)
 
-KINDS = ("story", "og", "qr")
+KINDS = ("story", "og", "qr", "sticker")
 # Cards draw the photo at most ~260 px across: JPEGs are decoded at a reduced scale near this.
 PHOTO_DECODE_SIZE = 512
 CACHE_DIR = "share_cache"
@@ -77,9 +77,10 @@ def render(share: Share, kind: str) -> bytes:
     if kind == "qr":
         return cards.encode_png(qr.png_image(modules_of(share)))
     content = content_of(share)
-    if kind == "story":
-        return cards.encode_png(cards.render_story(content, modules_of(share)))
-    return cards.encode_png(cards.render_og(content))
+    if kind == "og":
+        return cards.encode_png(cards.render_og(content))
+    story = cards.render_story(content, modules_of(share))
+    return cards.encode_png(story if kind == "story" else sticker.render_sticker(story))
 
 
 def modules_of(share: Share) -> qr.Matrix:

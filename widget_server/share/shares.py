@@ -18,7 +18,7 @@ from ..errors import Gone, NotFound, ValidationFailed
 from ..jobs.queue import enqueue
 from ..store.db import write_transaction
 from ..store.models import App, Share, Upload
-from . import images, limits, qr, tokens
+from . import images, limits, qr, sticker, tokens
 from .frozen import FrozenShare, SharedApp
 from .public_url import public_base
 
@@ -214,8 +214,18 @@ def revoke(caller: Caller, share_id: str) -> Share:
     return share
 
 
+def share_text(frozen: FrozenShare) -> str:
+    """What a share says beside its link, in the user's own voice and the app's name: "My 2026
+    on Soundwave" (never another company's product name)."""
+    period = str(frozen.get("period") or "").strip()
+    app = str((frozen.get("app") or {}).get("name") or "").strip()
+    mine = f"My {period}" if period else "My story"
+    return f"{mine} on {app}" if app else mine
+
+
 def links(share: Share) -> dict[str, Any]:
-    """The share's public URL, image URLs and the links that open the app."""
+    """The share's public URL, its images, its text, the links that open the app, and the
+    background colours Instagram Stories puts under the sticker."""
     token = share.url.rsplit("/", 1)[1]
     app = share.card.get("app") or {}
     web = website(app)
@@ -224,5 +234,7 @@ def links(share: Share) -> dict[str, Any]:
     scheme = str(app.get("deep_link_scheme") or "").lower()
     if SCHEME.match(scheme) and scheme not in UNSAFE_SCHEMES:
         deep_link = f"{scheme}://recap/{share.template_id}?share={token}"
+    card = share.card.get("card") or {}
     return {"url": share.url, "deep_link": deep_link, "universal_link": universal,
-            "images": {kind: f"{share.url}/{kind}.png" for kind in ("story", "og", "qr")}}
+            "images": {kind: f"{share.url}/{kind}.png" for kind in images.KINDS},
+            "text": share_text(share.card), "background": sticker.background(card.get("theme"))}

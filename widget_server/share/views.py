@@ -14,7 +14,7 @@ from ..store.models import Share
 from . import access, images, page, shares
 from .blueprint import bp
 
-IMAGE_KINDS = {"story.png": "story", "og.png": "og", "qr.png": "qr"}
+IMAGE_KINDS = {f"{kind}.png": kind for kind in images.KINDS}
 # The player may run on the app's own site and call these routes from there; credentials are
 # Bearer tokens (never cookies), so any origin may. Images too: the player fetches story.png to
 # hand it to the phone's share sheet.
@@ -62,6 +62,7 @@ def create_share() -> tuple[Response, int]:
 def _share_json(share: Share) -> dict[str, Any]:
     links = shares.links(share)
     return {"id": share.id, "url": links["url"], "deep_link": links["deep_link"], "images": links["images"],
+            "text": links["text"], "background": links["background"],
             "expires_at": http.iso_time(share.expires_at, "seconds")}
 
 

@@ -5,6 +5,8 @@ and a listener, ana, whose plays went in through /v1/batch.
 """
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 
 from helpers.player import (
@@ -150,44 +152,105 @@ def test_leaving_the_page_sends_engagement_by_beacon(phone, live_server, music, 
     assert len(rows) == 1 and rows[0][:2] == ("ana", "page_hidden") and 0.25 <= rows[0][2] < 0.5
 
 
-def test_native_webview_share_and_close_go_to_the_host(phone, live_server, music, query):
+def open_card(phone, live_server, music, user: str = "ana") -> None:
+    token = viewer_token(live_server, music, user)
+    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    phone.keyboard.press("End")
+    wait_index(phone, 3)
+
+
+def test_native_webview_shares_to_instagram_stories_and_the_phone_through_the_host(phone, live_server, music, query):
     # The one thing that cannot run here is iOS itself: its message handler is stood in for.
     phone.add_init_script(IOS_HANDLER)
-    token = viewer_token(live_server, music, "ana")
-    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
-    phone.wait_for_selector(".recap-player[data-index='0']")
-    phone.keyboard.press("End")
-    wait_index(phone, 3)
+    open_card(phone, live_server, music)
     phone.click(".recap-frame:last-child .recap-btn")          # the card's default share button
+    sheet = phone.locator(".recap-dialog")
+    sheet.get_by_role("button", name="Instagram Stories").click()
     wait_js(phone, "window.sent.some(m => m.type === 'share')")
     share = next(m for m in phone.evaluate("window.sent") if m["type"] == "share")
-    assert "/s/" in share["url"] and share["image"].endswith("/story.png")
-    assert share["title"] == "Your month in music"
-    assert http("GET", share["image"]).status == 200          # the card file the host will share
+    assert share["channel"] == "instagram_stories" and "/s/" in share["url"]
+    assert share["image"].endswith("/story.png") and share["sticker"].endswith("/sticker.png")
+    assert share["background_top"].startswith("#") and share["background_bottom"].startswith("#")
+    assert share["title"] == "Your month in music" and share["text"].startswith("My ")
+    for image in ("image", "sticker"):
+        assert http("GET", share[image]).status == 200          # the files the host will hand on
+    phone.click(".recap-frame:last-child .recap-btn")
+    sheet.get_by_role("button", name="More…").click()
+    wait_js(phone, "window.sent.filter(m => m.type === 'share').length === 2")
+    again = [m for m in phone.evaluate("window.sent") if m["type"] == "share"][1]
+    assert again["channel"] == "system" and again["url"] == share["url"]
     phone.keyboard.press("Escape")
     wait_js(phone, "window.sent.some(m => m.type === 'close')")
-    rows = wait_rows(query, "SELECT json_extract(properties, '$.channel') FROM event WHERE name = 'story_shared'",
-                     count=1)
-    assert rows == [("host",)]
+    rows = wait_rows(query, "SELECT json_extract(properties, '$.channel') FROM event WHERE name = 'story_shared' "
+                     "ORDER BY id", count=2)
+    assert rows == [("instagram_stories",), ("more",)]
 
 
-def test_browser_share_falls_back_to_copying_the_share_link(phone, live_server, music, query):
-    phone.add_init_script("delete Navigator.prototype.share")
-    token = viewer_token(live_server, music, "ana")
-    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
-    phone.wait_for_selector(".recap-player[data-index='0']")
-    phone.keyboard.press("End")
-    wait_index(phone, 3)
+def test_browser_without_web_share_offers_the_places_people_share_to(phone, live_server, music, query):
+    phone.add_init_script("delete Navigator.prototype.share; window.opened = [];"
+                          "window.open = (url) => { window.opened.push(url); return null; };")
+    open_card(phone, live_server, music)
     phone.click(".recap-frame:last-child .recap-btn")
-    dialog = phone.locator(".recap-dialog")
-    dialog.wait_for(timeout=15_000)
-    assert "/s/" in dialog.locator("input").input_value()
+    sheet = phone.locator(".recap-dialog")
+    sheet.wait_for(timeout=15_000)
     assert state(phone) == "paused"
-    dialog.get_by_role("button", name="Done").click()
+    url = sheet.locator("input").input_value()
+    assert "/s/" in url
+    channels = sheet.locator(".recap-target").evaluate_all("els => els.map(e => e.dataset.channel)")
+    assert channels == ["whatsapp", "x", "facebook", "telegram", "download", "copy_link"]  # no app: no Instagram
+    for name in ("WhatsApp", "X", "Facebook", "Telegram"):
+        sheet.get_by_role("button", name=name, exact=True).click()
+    opened = phone.evaluate("window.opened")
+    quoted, text = urllib.parse.quote(url, safe=""), urllib.parse.quote("My ", safe="")
+    assert opened[0].startswith(f"https://wa.me/?text={text}") and opened[0].endswith(quoted)
+    assert opened[1].startswith(f"https://x.com/intent/post?text={text}") and opened[1].endswith(f"&url={quoted}")
+    assert opened[2] == f"https://www.facebook.com/sharer/sharer.php?u={quoted}"
+    assert opened[3].startswith(f"https://t.me/share/url?url={quoted}&text={text}")
+    download = sheet.get_by_role("link", name="Download image")
+    assert download.get_attribute("download") == "story.png" and download.get_attribute("href").endswith("/story.png")
+    sheet.get_by_role("button", name="Copy link").click()
+    expect_text = sheet.locator("[data-channel='copy_link']")
+    phone.wait_for_function("el => el.textContent !== 'Copy link'", arg=expect_text.element_handle())
+    sheet.get_by_role("button", name="Done").click()
+    assert phone.locator(".recap-overlay").is_hidden()
     phone.evaluate("RecapPlayer.flush()")
-    rows = wait_rows(query, "SELECT json_extract(properties, '$.channel') FROM event WHERE name = 'story_shared'",
-                     count=1)
-    assert rows in ([("clipboard",)], [("link",)])
+    rows = wait_rows(query, "SELECT json_extract(properties, '$.channel') FROM event WHERE name = 'story_shared' "
+                     "ORDER BY id", count=5)
+    assert rows == [("whatsapp",), ("x",), ("facebook",), ("telegram",), ("copy_link",)]
+
+
+WEB_SHARE = """
+window.shares = [];
+// navigator.share called while the tap is still being dispatched: the strictest reading of "in
+// the user's gesture" (iOS Safari's), which a round trip after the tap breaks.
+addEventListener('click', () => { window.inTap = true; }, true);
+addEventListener('click', () => { window.inTap = false; });
+navigator.canShare = () => true;
+navigator.share = (data) => {
+  window.shares.push({inTap: window.inTap === true, url: data.url, text: data.text,
+                      files: (data.files || []).map(f => [f.name, f.type, f.size])});
+  return Promise.resolve();
+};
+"""
+
+
+def test_web_share_gets_the_card_file_inside_the_tap_and_two_taps_are_one_share(phone, live_server, music):
+    phone.add_init_script(WEB_SHARE)
+    posts: list[str] = []
+    phone.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/v1/shares") else None)
+    with phone.expect_response(lambda r: r.url.endswith("/story.png")):  # fetched when the card is drawn
+        open_card(phone, live_server, music)
+    button = phone.locator(".recap-frame:last-child .recap-btn")
+    button.click()
+    button.click()
+    wait_js(phone, "window.shares.length === 2")
+    shares = phone.evaluate("window.shares")
+    assert [s["inTap"] for s in shares] == [True, True]
+    assert shares[0]["files"][0][:2] == ["story.png", "image/png"] and shares[0]["files"][0][2] > 10_000
+    assert shares[0]["url"] == shares[1]["url"] and "/s/" in shares[0]["url"]
+    assert shares[0]["text"].startswith("My ")
+    assert len(posts) == 1                                      # made once, when the card was drawn
 
 
 def test_player_mounted_on_another_site_loads_the_users_story(phone, live_server, music, site, query):

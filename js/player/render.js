@@ -207,6 +207,7 @@ export const rendering = {
   },
 
   renderCard(card, frame) {
+    this.prepareShare();  // ready before the viewer reaches for Share
     const box = el('div', 'recap-card');
     const theme = card.theme || {};
     if (color(theme.background)) box.style.setProperty('--card-bg', color(theme.background));

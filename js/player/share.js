@@ -1,5 +1,8 @@
-// Buttons and sharing: links, deep links, Web Share, the copy-link dialog.
+// Buttons and sharing: links, deep links, and the share itself, prepared as soon as the card
+// frame is drawn so that a tap hands it to Web Share at once, inside the user's gesture (iOS
+// Safari refuses navigator.share once a round trip has passed since the tap).
 import { el, linkUrl } from './dom.js';
+import { shareSheet } from './share_sheet.js';
 
 export const sharing = {
   pressButton(frame, button) {
@@ -16,89 +19,116 @@ export const sharing = {
     if (action === 'deep_link') {
       if (this.options.onDeepLink) this.options.onDeepLink(href);
       else location.href = href;
-    } else if (action === 'url') {
-      if (this.options.onOpenUrl) this.options.onOpenUrl(href);
-      else window.open(href, '_blank', 'noopener');
-    }
+    } else if (action === 'url') this.openUrl(href);
+  },
+
+  openUrl(href) {
+    if (this.options.onOpenUrl) this.options.onOpenUrl(href);
+    else window.open(href, '_blank', 'noopener');
+  },
+
+  // One share per story view: made (or found: the server answers the same share for the same
+  // card) once, with its image already downloaded, however many times Share is tapped.
+  prepareShare() {
+    if (this.prepared) return this.prepared;
+    this.prepared = this.createShare().then((link) => this.withFile(link)).then((link) => {
+      this.preparedLink = link;
+      return link;
+    });
+    return this.prepared;
   },
 
   createShare() {
     const o = this.options;
-    const fallback = { url: o.shareUrl || location.href, image: null };
+    const title = this.story.title || 'My story';
+    const fallback = { url: o.shareUrl || location.href, image: null, title, text: title };
     if (!o.token) return Promise.resolve(fallback);
     return fetch(`${o.host}/v1/shares`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${o.token}` },
       body: JSON.stringify({ template: this.story.template || o.template })
-    }).then((res) => res.ok ? res.json() : null, () => null)
-      .then((body) => body && body.url ? { url: body.url, image: body.images && body.images.story } : fallback);
+    }).then((res) => res.ok ? res.json() : null, () => null).then((body) => {
+      if (!body || !body.url) return fallback;
+      const images = body.images || {};
+      return { url: body.url, image: images.story || null, sticker: images.sticker || null,
+        background: body.background || null, title, text: body.text || title };
+    });
+  },
+
+  withFile(link) {
+    if (!link.image || !navigator.share || !navigator.canShare) return Promise.resolve(link);
+    return fetch(link.image).then((res) => res.ok ? res.blob() : null).then((blob) => {
+      const file = blob && new File([blob], 'story.png', { type: blob.type || 'image/png' });
+      return file && navigator.canShare({ files: [file] }) ? Object.assign({}, link, { file }) : link;
+    }, () => link);
   },
 
   share(frame, button) {
-    const title = this.story.title || 'My story';
     this.pause('overlay');
     const shared = (channel) => {
       this.tracker.track('story_shared', { channel, frame_id: String(frame.id || this.index), button_id: String(button.id || '') });
     };
-    this.createShare().then((link) => {
-      if (this.options.onShare) {
-        this.options.onShare({ url: link.url, image: link.image, title });
+    const done = () => { if (this.overlay.hidden) this.resume('overlay'); };
+    const ready = this.preparedLink;
+    if (ready && navigator.share) { this.webShare(ready, shared).then(done); return; }  // still inside the tap
+    this.prepareShare().then((link) => {
+      if (this.options.onShare && !this.bridge.native) {  // a host page that shares by itself
+        this.options.onShare(this.hostShare(link, 'host'));
         shared('host');
         return;
       }
-      return this.webShare(link, title).then(shared, (err) => {
-        if (err && err.name === 'AbortError') return;  // the viewer dismissed the share sheet
-        return this.copyLink(link.url).then(shared);
-      });
-    }).then(() => { if (this.overlay.hidden) this.resume('overlay'); });
+      if (navigator.share && !this.bridge.native) return this.webShare(link, shared);
+      this.showShareSheet(link, shared);
+    }).then(done);
   },
 
-  webShare(link, title) {
-    if (!navigator.share) return Promise.reject(new Error('no Web Share'));
-    const plain = () => navigator.share({ title, url: link.url }).then(() => 'web_share');
-    if (!link.image || !navigator.canShare) return plain();
-    return fetch(link.image).then((res) => res.blob()).then((blob) => {
-      const file = new File([blob], 'story.png', { type: blob.type || 'image/png' });
-      if (!navigator.canShare({ files: [file] })) return plain();
-      return navigator.share({ title, url: link.url, files: [file] }).then(() => 'web_share_file');
-    }, plain);
-  },
-
-  copyLink(url) {
-    const copied = navigator.clipboard && navigator.clipboard.writeText
-      ? navigator.clipboard.writeText(url).then(() => true, () => false)
-      : Promise.resolve(false);
-    return copied.then((ok) => {
-      this.showOverlay(ok ? 'Link copied' : 'Copy this link', url);
-      return ok ? 'clipboard' : 'link';
+  webShare(link, shared) {
+    const data = { title: link.title, text: link.text, url: link.url };
+    if (link.file) data.files = [link.file];
+    return navigator.share(data).then(() => shared(link.file ? 'web_share_file' : 'web_share'), (err) => {
+      if (err && err.name === 'AbortError') return;  // the viewer dismissed the share sheet
+      this.showShareSheet(link, shared);
     });
   },
 
-  showOverlay(heading, url) {
+  // What the host app gets to share: the card image, the sticker and background colours for
+  // Instagram Stories, the link and its text, and the channel the viewer chose.
+  hostShare(link, channel) {
+    const background = link.background || {};
+    return { channel, url: link.url, image: link.image, sticker: link.sticker || null, title: link.title,
+      text: link.text, background_top: background.top || null, background_bottom: background.bottom || null };
+  },
+
+  copyLink(url) {
+    return navigator.clipboard && navigator.clipboard.writeText
+      ? navigator.clipboard.writeText(url).then(() => true, () => false)
+      : Promise.resolve(false);
+  },
+
+  // A bottom sheet over the paused story; Escape or Done closes it and the story resumes.
+  showOverlay(heading, fill) {
     const dialog = el('div', 'recap-dialog');
     dialog.setAttribute('role', 'dialog');
     dialog.setAttribute('aria-modal', 'true');
     dialog.setAttribute('aria-label', heading);
     dialog.appendChild(el('h2', '', heading));
-    const field = el('input', 'recap-link');
-    field.readOnly = true;
-    field.value = url;
-    field.setAttribute('aria-label', 'Share link');
-    dialog.appendChild(field);
-    const done = el('button', 'recap-btn recap-btn-primary', 'Done');
-    done.type = 'button';
-    dialog.appendChild(done);
     const dismiss = () => {
       this.overlay.hidden = true;
       this.overlay.replaceChildren();
       this.resume('overlay');
       this.root.focus({ preventScroll: true });
     };
+    fill(dialog, dismiss);
+    const done = el('button', 'recap-btn recap-btn-primary', 'Done');
+    done.type = 'button';
+    dialog.appendChild(done);
     done.addEventListener('click', dismiss);
     dialog.addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.stopPropagation(); dismiss(); } });
     this.overlay.replaceChildren(dialog);
     this.overlay.hidden = false;
     this.pause('overlay');
-    done.focus();
+    (dialog.querySelector('.recap-target') || done).focus();
   },
+
+  showShareSheet: shareSheet,
 };

@@ -201,6 +201,40 @@ def test_templates_check_finds_every_apps_templates_and_fails_on_a_broken_one(re
     assert nothing.returncode == 1 and "No template (*.toml) in" in nothing.stderr
 
 
+YELLOW = """id = "yellow"
+title = "t"
+[period]
+kind = "last_days"
+days = 7
+[metrics.points]
+kind = "count"
+event = "Lesson Completed"
+[[frames]]
+id = "points"
+kind = "stat"
+title = "Points earned"
+stat = { value = "{{ points }}", unit = "points" }
+background = { gradient = ["#ffc800", "#ff9600"] }
+[card]
+title = "c"
+background = { color = "#121212" }
+"""
+
+
+def test_templates_check_refuses_text_under_aa_contrast_naming_frame_text_and_ratio(recap, tmp_path):
+    path = tmp_path / "yellow.toml"
+    path.write_text(YELLOW)
+    result = recap.process("templates", "check", str(path))
+    assert result.returncode == 1, result.stdout
+    assert f"{path}: frames points: title #ffffff on #ffcd17 is 1.50:1, under AA's 3:1" in result.stderr
+    assert f"failed {path} (yellow: " in result.stderr
+    path.write_text(YELLOW.replace('gradient = ["#ffc800", "#ff9600"]', 'gradient = ["#816400", "#864d00"]'))
+    passed = recap("templates", "check", str(path))
+    assert passed.returncode == 0 and passed.stdout.startswith(f"ok {path}"), passed.stderr
+    shipped = recap("templates", "check")
+    assert shipped.returncode == 0, shipped.stderr
+
+
 def test_a_store_locked_past_its_timeout_is_one_line_and_a_retryable_status(recap):
     assert recap("apps", "list").returncode == 0  # the store exists
     holder = sqlite3.connect(recap.instance / "recap.sqlite3")

@@ -276,3 +276,58 @@ def test_learning_recap_shows_the_users_photo_or_falls_back(app, live_server):
     assert raj["frames"][0]["kind"] == "text" and raj["frames"][0]["id"] == "intro"
     assert raj["card"]["image"] is None
     assert story_problems(pia) == [] and story_problems(raj) == []
+
+
+def test_a_list_under_its_min_items_uses_its_fallback_or_is_skipped(app, soundwave, live_server):
+    send(live_server, soundwave.write_key, [
+        track("ana", "Song Liked", ms("2026-03-01T10:00:00"), {"artist": "Mitski"}),
+        *[track("bo", "Song Played", ms("2026-03-01T10:00:00"), {"artist": "Björk"}) for _ in range(2)]])
+    frames = """
+[[frames]]
+id = "artists"
+kind = "list"
+title = "Your top artists"
+list = { metric = "top", min_items = 2 }
+  [frames.fallback]
+  kind = "text"
+  title = "All {{ plays }} plays, one artist: {{ top[0].label }}."
+[[frames]]
+id = "liked"
+kind = "list"
+title = "You liked"
+list = { metric = "likes", min_items = 2 }
+"""
+    ana = story_with(app, soundwave, frames)  # two artists: a list; one liked artist: no list
+    assert frame_ids(ana) == ["artists", "card"] and len(ana["frames"][0]["items"]) == 2
+    bo = story_with(app, soundwave, frames, user="bo")
+    assert frame_ids(bo) == ["artists", "card"]
+    assert bo["frames"][0]["kind"] == "text" and bo["frames"][0]["title"] == "All 2 plays, one artist: Björk."
+
+
+def test_a_top_list_in_order_recent_ranks_the_latest_first(app, soundwave, live_server):
+    earned = ["First Steps", "Night Owl", "1,000 Points Club", "Week Warrior"]  # in the order earned
+    send(live_server, soundwave.write_key, [
+        track("cy", "Badge Earned", ms("2026-03-01T10:00:00") + i * 86_400_000, {"badge": badge})
+        for i, badge in enumerate(earned)])
+    header = HEADER + """
+[metrics.held]
+kind = "distinct"
+event = "Badge Earned"
+property = "badge"
+[metrics.newest]
+kind = "top"
+event = "Badge Earned"
+property = "badge"
+order = "recent"
+n = 3
+"""
+    story = story_with(app, soundwave, """
+[[frames]]
+id = "badges"
+kind = "list"
+title = "{{ held }} badges"
+list = { metric = "newest", limit = 3 }
+""", user="cy", header=header)
+    frame = story["frames"][0]
+    assert frame["title"] == "4 badges"  # not alphabetical ("1,000 Points Club" first), not by count (all 1)
+    assert [item["label"] for item in frame["items"]] == ["Week Warrior", "1,000 Points Club", "Night Owl"]

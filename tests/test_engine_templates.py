@@ -83,6 +83,14 @@ def edit(old: str, new: str) -> str:
     (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = { kind = "stat", title = "x" }'),
      "frames[1].fallback.stat", "needs 'stat'"),
     ("id = [", "", "Not valid TOML"),
+    (edit('list = { metric = "top" }', 'list = { metric = "top", min_items = 0 }'), "frames[1].list.min_items",
+     "greater than or equal to 1"),
+    (edit('list = { metric = "top" }', 'list = { metric = "top", limit = 3, min_items = 4 }'),
+     "frames[1].list.min_items", "never show"),
+    (edit('list = { metric = "top" }', 'list = { metric = "top", min_items = 6 }'),  # the default limit is 5
+     "frames[1].list.min_items", "never show"),
+    (edit('property = "artist"', 'property = "artist"\norder = "newest"'), "metrics.top.order", "Must be one of"),
+    (edit('kind = "count"', 'kind = "count"\norder = "recent"'), "metrics.plays.order", "no 'order'"),
     # Each of these validated once and then failed at render: a 500, or a frame skipped for everyone.
     (edit('kind = "last_days"\ndays = 30', 'kind = "year"\ncutoff = "02-30"'), "period.cutoff", "every year"),
     (edit('kind = "last_days"\ndays = 30', 'kind = "year"\ncutoff = "02-29"'), "period.cutoff", "02-29"),

@@ -13,10 +13,12 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import StrictUndefined, TemplateError, Undefined, meta
+from jinja2 import StrictUndefined, TemplateError, Undefined, meta, pass_context
 from jinja2.runtime import new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
+
+from . import dates
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")
@@ -59,6 +61,20 @@ def first_name(name: Any) -> str:
     return str(name or "").strip().split(" ")[0]
 
 
+@pass_context
+def date(context: Any, value: Any, fmt: str = "long") -> str:
+    """'2026-03-01' → '1 March' (formats in engine/dates.py); the year is shown only when it is
+    not the year the story's period ends in."""
+    period = context.get("period")
+    year = None
+    if isinstance(period, dict) and isinstance(period.get("end"), str):
+        year = dates.as_date(period["end"]).year
+    try:
+        return dates.human(value, fmt, year)
+    except dates.NotADate as exc:
+        raise ExpressionFailed(str(exc)) from None
+
+
 MAX_EXPONENT = 256  # ``x ** y``: enough for any story's arithmetic, not for a billion-digit number
 MAX_REPEAT = 10_000  # ``"ab" * n``, ``[x] * n``: at most this many characters or items
 
@@ -91,7 +107,7 @@ def _shown(value: Any) -> Any:
 
 def _env() -> ImmutableSandboxedEnvironment:
     env = _Sandbox(autoescape=True, undefined=StrictUndefined, finalize=_shown)
-    env.filters.update(number=number, percent=percent, hours=hours, plural=plural,
+    env.filters.update(number=number, percent=percent, hours=hours, plural=plural, date=date,
                        first_name=first_name, urlencode=lambda v: quote(str(v), safe=""))
     env.globals.update(MONTHS=MONTHS, WEEKDAYS=WEEKDAYS)
     return env

@@ -12,6 +12,7 @@ from typing import Any, Literal, overload
 
 from .expressions import ExpressionFailed, evaluate, is_number, pick_variant, render, truthy
 from .story_shape import Background, Button, Card, CardList, CardStat, Chart, Frame, Item, Media, Stat, Theme
+from .template_schema import LIST_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,10 @@ class Renderer:
         source = self.context.get(spec["metric"])
         if not isinstance(source, list) or not source:
             raise ExpressionFailed(f"list {spec['metric']} is empty")
+        if len(source) < spec.get("min_items", 1):
+            raise ExpressionFailed(f"list {spec['metric']} has {len(source)} items, under min_items")
         out: list[Item] = []
-        for i, item in enumerate(source[:spec.get("limit", 5)]):
+        for i, item in enumerate(source[:spec.get("limit", LIST_LIMIT)]):
             extra = {"item": item}
             label = self.text(spec.get("label", "{{ item.label }}"), f"{seed}.list.label", extra, required=True)
             value = self.text(spec.get("value"), f"{seed}.list.value", extra)

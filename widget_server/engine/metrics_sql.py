@@ -160,23 +160,27 @@ def top(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: lis
     rows = f"FROM {TABLE} WHERE pp = 0 AND {cond} AND {cols.text(metric['property'])} IS NOT NULL"
     if metric.get("by") == "sum":  # an event without the summed property adds nothing to any label
         rows += f" AND {cols.number(metric['sum_property'])} IS NOT NULL"
+    # Ranked by value, or with order = "recent" by the latest event (badges: the newest first).
+    recent = metric.get("order") == "recent"
+    latest, rank = ("MAX(lts)", "t DESC") if recent else ("NULL", "v DESC")
     if peaks:
         month, months = _months(period)
         by_month = (f"SELECT {by.uid} AS uid, {label} AS label, {month} AS month, {value} AS mv, "
-                    f"COUNT(*) AS mc {rows}{by.group_by(label, month)}")
+                    f"COUNT(*) AS mc, {latest} AS mt {rows}{by.group_by(label, month)}")
         # PostgreSQL sums integers into numeric: cast counts back so they stay ints in Python.
         total = "SUM(mv) OVER w" if metric.get("by") == "sum" else "CAST(SUM(mv) OVER w AS BIGINT)"
         labels = (f"SELECT uid, label, month, mv, {total} AS v, CAST(SUM(mc) OVER w AS BIGINT) AS c, "
+                  f"MAX(mt) OVER w AS t, "
                   f"ROW_NUMBER() OVER ({by.partition('label')} ORDER BY mv DESC, month ASC) AS mr "
                   f"FROM ({by_month}) m WINDOW w AS ({by.partition('label')})")
-        grouped = f"SELECT uid, label, v, c, month, mv FROM ({labels}) l WHERE mr = 1"
+        grouped = f"SELECT uid, label, v, c, t, month, mv FROM ({labels}) l WHERE mr = 1"
     else:
-        grouped = (f"SELECT {by.uid} AS uid, {label} AS label, {value} AS v, COUNT(*) AS c, "
+        grouped = (f"SELECT {by.uid} AS uid, {label} AS label, {value} AS v, COUNT(*) AS c, {latest} AS t, "
                    f"NULL AS month, NULL AS mv {rows}{by.group_by(label)}")
     sql = (f"SELECT uid, label, v, c, total, month, mv, labels FROM ("
            f"SELECT uid, label, v, c, month, mv, SUM(v) OVER ({by.partition()}) AS total, "
            f"COUNT(*) OVER ({by.partition()}) AS labels, "
-           f"ROW_NUMBER() OVER ({by.partition()} ORDER BY v DESC, label ASC) AS rn FROM ({grouped}) g) r "
+           f"ROW_NUMBER() OVER ({by.partition()} ORDER BY {rank}, label ASC) AS rn FROM ({grouped}) g) r "
            f"WHERE rn <= {int(metric.get('n', 5))} ORDER BY {by.keys('rn')}")
     found: dict[str, list[Any]] = defaultdict(list)
     peaked: dict[str, list[Any]] = defaultdict(list)

@@ -122,7 +122,7 @@ METRIC_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "max": (FILTER_KEYS + ("property", "scale"), ("property",)),
     "distinct": (FILTER_KEYS + ("property", "scale"), ("property",)),
     "share": (FILTER_KEYS + ("part", "property"), ("part",)),
-    "top": (FILTER_KEYS + ("property", "n", "by", "sum_property", "scale"), ("property",)),
+    "top": (FILTER_KEYS + ("property", "n", "by", "sum_property", "scale", "order"), ("property",)),
     "first": (FILTER_KEYS + ("property",), ()),
     "last": (FILTER_KEYS + ("property",), ()),
     "streak": (FILTER_KEYS + ("mode",), ()),
@@ -146,6 +146,7 @@ class MetricSchema(FilterFields):
     sum_property = fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path."))
     n = fields.Integer(validate=validate.Range(min=1, max=50))
     mode = fields.String(validate=validate.OneOf(("longest", "current")))
+    order = fields.String(validate=validate.OneOf(("value", "recent")))
     part = fields.Dict(keys=fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path.")),
                        values=fields.Raw(validate=_where_value))
     scale = fields.Float()
@@ -251,12 +252,25 @@ class StatSchema(Strict):
     caption = text()
 
 
+LIST_LIMIT = 5  # items a list frame shows without a ``limit``
+
+
 class ListSchema(Strict):
     metric = fields.String(required=True, validate=validate.Regexp(IDENT, error="Not a metric name."))
     limit = fields.Integer(validate=validate.Range(min=1, max=50))
+    # Fewer items than this and the frame is not a list worth showing: its fallback shows, or
+    # it is skipped (a one-item "top courses").
+    min_items = fields.Integer(validate=validate.Range(min=1, max=50))
     label = text()
     value = text()
     image = fields.String(validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _min_items(self, data: dict[str, Any], **_: object) -> None:
+        limit = data.get("limit", LIST_LIMIT)
+        if data.get("min_items", 1) > limit:
+            raise ValidationError(f"More than the {limit} items the list shows (limit): it would never show.",
+                                  "min_items")
 
 
 class MediaSchema(Strict):

@@ -9,6 +9,8 @@ from typing import Any, NamedTuple, TypeVar
 
 from PIL import Image, ImageDraw
 
+from ..engine.contrast import AA_NORMAL
+from ..engine.contrast import ratio as contrast
 from ..engine.story_shape import Card
 from . import qr
 from .drawing import (
@@ -16,7 +18,6 @@ from .drawing import (
     CardDraw,
     Color,
     circle_photo,
-    contrast,
     ellipsize,
     fit_font,
     font,
@@ -56,7 +57,7 @@ class Palette:
         theme = theme or {}
         bg = parse_color(theme.get("background"), (18, 18, 18))
         fg = parse_color(theme.get("foreground"), (255, 255, 255))
-        if contrast(bg, fg) < 4.5:  # body text: crisp black or white rather than a washed-out tint
+        if contrast(bg, fg) < AA_NORMAL:  # body text: crisp black or white rather than a washed-out tint
             fg = (255, 255, 255) if contrast(bg, (255, 255, 255)) >= contrast(bg, (0, 0, 0)) else (0, 0, 0)
         brand = parse_color(theme.get("accent"), (30, 215, 96))
         # Glows use the brand colour as given (text in the accent colour is adjusted to read).

@@ -9,6 +9,9 @@ from typing import Any, TypeGuard
 import font_manrope
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
+from ..engine.contrast import AA_LARGE
+from ..engine.contrast import ratio as contrast
+
 Color = tuple[int, int, int]
 
 # Manrope (SIL Open Font License) ships as a Python package, so cards look the same on every
@@ -51,21 +54,7 @@ def mix(a: Color, b: Color, t: float) -> Color:
     return red, green, blue
 
 
-def luminance(color: Color) -> float:
-    """Relative luminance (WCAG), 0 for black to 1 for white."""
-    def channel(c: int) -> float:
-        s = c / 255
-        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
-    r, g, b = (channel(c) for c in color)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast(a: Color, b: Color) -> float:
-    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
-
-
-def readable_on(background: Color, preferred: Color, minimum: float = 3.0) -> Color:
+def readable_on(background: Color, preferred: Color, minimum: float = AA_LARGE) -> Color:
     """``preferred``, darkened or lightened only as far as needed to read on ``background``
     (WCAG contrast ``minimum``, 3:1 for large text), so a brand colour keeps its hue."""
     if contrast(background, preferred) >= minimum:

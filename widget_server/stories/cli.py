@@ -20,6 +20,7 @@ from ..engine import (
     TemplateInvalid,
     assemble_many,
     assemble_story,
+    contrast,
     load_file,
     registry,
     resolve_period,
@@ -57,7 +58,13 @@ now_option = click.option("--now", help="Pretend it is this date (ISO), to pick 
 @click.option("--users", default=3, show_default=True, help="How many users to dry-run.")
 def check(path: Path | None, app_name: str | None, users: int) -> None:
     """Validate PATH (a .toml file, or every .toml under a folder, at any depth); without PATH the
-    shipped templates and, with --app, the app's own (<instance>/templates/<app id>/)."""
+    shipped templates and, with --app, the app's own (<instance>/templates/<app id>/).
+
+    Besides the format, every text of every frame is measured against its frame's background as
+    the player draws it (both ends of a gradient, a flat colour under the player's shade, a
+    picture's darkest and lightest shades) and refused under WCAG AA: 4.5:1, or 3:1 for large
+    text (24 px, or 18.66 px bold). Each failure names the frame, the text and its ratio.
+    """
     app = find_app(app_name) if app_name else None
     if path is None:
         files = registry.files(app.id if app else None)
@@ -74,13 +81,21 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
             for error in exc.errors:
                 click.echo(f"{file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
             continue
+        unreadable = contrast.check(template.spec)
+        if unreadable:
+            failed += 1
+            for failure in unreadable:
+                click.echo(f"{file}: {failure}", err=True)
+            click.echo(f"failed {file} ({template.id}: {len(unreadable)} texts under WCAG AA contrast)", err=True)
+            continue
         summary, failures = _dry_run(app, template, users) if app is not None else ("", {})
         failed += bool(failures)
         click.echo(f"{'failed' if failures else 'ok'} {file} ({template.id}: {len(template.metrics)} metrics, "
                    f"{len(template.spec['frames'])} frames){summary}"
                    + "".join(f"\n  user {uid!r}: {reason}" for uid, reason in failures.items()), err=bool(failures))
     if failed:
-        raise click.ClickException(f"{failed} of {len(files)} templates are invalid or failed their dry run.")
+        raise click.ClickException(f"{failed} of {len(files)} templates are invalid, unreadable (contrast) "
+                                   f"or failed their dry run.")
 
 
 def _dry_run(app: App, template: StoryTemplate, users: int) -> tuple[str, dict[str, str]]:

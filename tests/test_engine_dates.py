@@ -1,0 +1,41 @@
+"""The ``date`` filter: days as people read them, the year only when it is not the story's."""
+from __future__ import annotations
+
+import pytest
+
+from widget_server.engine.expressions import ExpressionFailed, render, story_globals
+
+PERIOD = {"label": "2026", "start": "2026-01-01", "end": "2026-11-15"}
+
+
+def shown(text: str, **values) -> str:
+    return render(text, {**story_globals(), "period": PERIOD, **values})
+
+
+@pytest.mark.parametrize(("value", "fmt", "expected"), [
+    ("2026-03-01", None, "1 March"),
+    ("2026-03-01", "long", "1 March"),
+    ("2026-03-01", "short", "1 Mar"),
+    ("2026-03", "month", "March"),
+    ("2026-03-01", "month", "March"),
+    ("2026-08-26T23:59:00", None, "26 August"),  # a first/last event's local time
+    ("2025-12-30", None, "30 December 2025"),  # another year than the story's: said
+    ("2025-12-30", "short", "30 Dec 2025"),
+    ("2025-12", "month", "December 2025"),
+])
+def test_dates_read_as_english_with_a_year_only_when_it_differs(value, fmt, expected):
+    call = "d | date" if fmt is None else f"d | date('{fmt}')"
+    assert shown("{{ " + call + " }}", d=value) == expected
+
+
+def test_a_streak_across_new_year_names_both_years_only_where_needed():
+    streak = {"start": "2025-12-28", "end": "2026-01-04"}
+    assert (shown("From {{ s.start | date }} to {{ s.end | date }}.", s=streak)
+            == "From 28 December 2025 to 4 January.")
+
+
+@pytest.mark.parametrize("text", ["{{ 5 | date }}", "{{ 'soon' | date }}", "{{ '2026-13-01' | date }}",
+                                  "{{ '2026-03-01' | date('iso') }}", "{{ none | date }}"])
+def test_what_is_not_a_date_fails_the_text_like_missing_data(text):
+    with pytest.raises(ExpressionFailed):
+        shown(text)

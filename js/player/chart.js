@@ -73,7 +73,7 @@ export function countUp(node, stat) {
   const text = String(stat.value);
   if (!isFinite(target) || target <= 0 || reducedMotion() || !/^[\d.,\s]+$/.test(text)) return;
   const format = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
-  const span = 1200;
+  const span = 1600;
   let start = null;
   node.textContent = format.format(0);
   // Timed from the first frame drawn, not from the call: a busy page's first frame comes late.

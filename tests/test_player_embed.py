@@ -95,6 +95,28 @@ def test_deep_link_button_posts_to_the_host_page(phone, live_server, music, site
     phone.wait_for_function("window.messages.some(m => m.type === 'close')")
 
 
+def test_closing_a_bare_embed_page_says_so_and_offers_the_story_again(phone, live_server, music):
+    # Opened as a page of its own (no app, no frame around it), closing went back in history or
+    # left the page black.
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
+    phone.wait_for_selector(".recap-player[data-index='0']")
+    phone.keyboard.press("ArrowRight")
+    wait_index(phone, 1)
+    url = phone.url
+    phone.get_by_role("button", name="Close story").click()
+    panel = phone.locator(".recap-closed[role='status']")
+    panel.wait_for()
+    assert panel.locator("h2").text_content() == "Story closed"
+    assert phone.evaluate("document.activeElement.textContent") == "Watch again"
+    assert phone.url == url and phone.locator(".recap-player").is_hidden()
+    phone.keyboard.press("Enter")
+    wait_index(phone, 0)
+    assert state(phone) == "playing" and panel.count() == 0
+    phone.keyboard.press("Escape")                       # and it closes again the same way
+    panel.wait_for()
+
+
 def test_embed_refuses_hosts_outside_frame_ancestors(phone, live_server, music):
     token = viewer_token(live_server, music, "ana")
     other = HostSite()  # same page, but an origin the app did not list

@@ -73,11 +73,15 @@ export function countUp(node, stat) {
   const text = String(stat.value);
   if (!isFinite(target) || target <= 0 || reducedMotion() || !/^[\d.,\s]+$/.test(text)) return;
   const format = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
-  const start = performance.now(), span = 1200;
-  (function step(now) {
-    const t = Math.min(1, (now - start) / span);
+  const span = 1600;
+  let start = null;
+  node.textContent = format.format(0);
+  // Timed from the first frame drawn, not from the call: a busy page's first frame comes late.
+  requestAnimationFrame(function step(now) {
     if (!node.isConnected) return;
+    if (start === null) start = now;
+    const t = Math.min(1, (now - start) / span);
     node.textContent = t < 1 ? format.format(Math.round(target * (1 - Math.pow(1 - t, 3)))) : text;
     if (t < 1) requestAnimationFrame(step);
-  })(start);
+  });
 }

@@ -32,10 +32,14 @@ export const clock = {
   sync() {
     if (!this.root || this.destroyed) return;
     const paused = this.isPaused();
-    const state = this.paused.ended ? 'ended' : paused ? 'paused' : 'playing';
+    const state = this.paused.ended ? 'ended' : this.paused.media ? 'loading' : paused ? 'paused' : 'playing';
     this.root.setAttribute('data-state', state);
+    // A held or pulled story shows only itself, as on Instagram: the chrome fades while it is.
+    this.root.classList.toggle('is-held', !!(this.paused.hold || this.paused.drag));
     this.pauseButton.setAttribute('aria-label', paused ? 'Play story' : 'Pause story');
     this.pauseButton.setAttribute('aria-pressed', String(paused));
+    this.pauseButton.hidden = !!this.paused.ended;
+    this.replayButton.hidden = !this.paused.ended;
     if (this.video) {
       if (paused) this.video.pause();
       else this.video.play().catch(() => {});

@@ -1,5 +1,8 @@
 // Moving between frames: showing one, what its leaving reports, dwell time, preloading the next.
 import { el, mediaUrl, reducedMotion } from './dom.js';
+import { countUp } from './chart.js';
+
+const MEDIA_WAIT_MS = 8000;  // a picture that never comes does not hold the story for ever
 
 export const frames = {
   go(target, advance, direction) {
@@ -15,15 +18,28 @@ export const frames = {
     const frame = this.frames[target];
     if (this.video) { this.video.pause(); this.video = null; }
     const node = this.renderFrame(frame, target);
-    const old = this.stage.firstElementChild;
     node.classList.add(target >= previous ? 'recap-from-right' : 'recap-from-left');
-    this.stage.appendChild(node);
-    if (old) {
+    // Every frame still on the stage leaves, not only the first: taps faster than an exit (320 ms)
+    // once left the frames between on screen for good.
+    for (const old of this.stage.children) {
+      if (old.classList.contains('recap-leaving')) continue;
       old.classList.add('recap-leaving');
       old.setAttribute('aria-hidden', 'true');
       setTimeout(() => { old.remove(); }, reducedMotion() ? 0 : 320);
     }
+    this.stage.appendChild(node);
+    this.current = node;
+    const stat = node.querySelector('.recap-stat-value');
+    if (stat) countUp(stat, frame.stat);  // attached: it counts while the frame is on the stage
     requestAnimationFrame(() => { requestAnimationFrame(() => { node.classList.add('recap-in'); }); });
+    // The clock starts when the frame can be seen: its pictures decoded, its video able to play.
+    const media = this.mediaReady(node);
+    if (media) {
+      this.paused.media = true;
+      media.then(() => { if (this.current === node) this.resume('media'); });
+    } else {
+      delete this.paused.media;
+    }
     this.muteButton.hidden = !this.video;
     this.fills.forEach((fill, i) => { fill.style.transform = `scaleX(${i < target ? 1 : 0})`; });
     this.live.textContent = `Frame ${target + 1} of ${this.frames.length}${frame.title ? `. ${frame.title}` : ''}`;
@@ -35,6 +51,22 @@ export const frames = {
       if (this.options.onComplete) this.options.onComplete();
     }
     this.sync();
+  },
+
+  // Null when everything in the frame can be seen now; else a promise of when it can (or the wait
+  // was given up: a broken picture, or MEDIA_WAIT_MS gone by).
+  mediaReady(node) {
+    const waits = [...node.querySelectorAll('img')].filter((img) => !img.complete)
+      .map((img) => img.decode().catch(() => {}));
+    const video = this.video;
+    if (video && video.readyState < 3) {
+      waits.push(new Promise((done) => {
+        video.addEventListener('canplay', done, { once: true });
+        video.addEventListener('error', done, { once: true });
+      }));
+    }
+    if (!waits.length) return null;
+    return Promise.race([Promise.all(waits), new Promise((done) => { setTimeout(done, MEDIA_WAIT_MS); })]);
   },
 
   leaveFrame(advance, direction) {

@@ -23,6 +23,7 @@ function story(element, options) {
     pause: () => { player.pause('api'); },
     resume: () => { player.resume('api'); },
     close: () => { player.close('api'); },
+    showClosed: () => { player.showClosed(); },
     destroy: () => { player.destroy(); },
     setToken: (token) => { player.setToken(token); },
     retry: () => { player.retry(); },

@@ -1,6 +1,7 @@
 // Input: taps, holds and swipes, keys, the page being hidden or shown again, sound.
 const HOLD_MS = 220;          // a press longer than this pauses instead of navigating
 const SWIPE_PX = 40;
+const CLOSE_PULL = 0.2;       // of the story's height: a pull further down than this closes it
 
 export const input = {
   onPointerDown(e) {
@@ -16,8 +17,23 @@ export const input = {
     this.root.setPointerCapture(e.pointerId);
   },
 
+  // A press that goes down more than sideways pulls the story down with the finger.
   onPointerMove(e) {
-    if (this.press && Math.hypot(e.clientX - this.press.x, e.clientY - this.press.y) > 12) clearTimeout(this.holdTimer);
+    const press = this.press;
+    if (!press) return;
+    const dx = e.clientX - press.x, dy = e.clientY - press.y;
+    if (Math.hypot(dx, dy) > 12) clearTimeout(this.holdTimer);
+    if (!press.pull && dy > 12 && dy > Math.abs(dx)) { press.pull = true; this.pause('drag'); }
+    if (press.pull) this.pull(Math.max(0, dy), true);
+  },
+
+  // The story moved down by dy px, a little smaller and fainter the further it goes (gone once let
+  // go to close it); 0 puts it back.
+  pull(dy, following) {
+    const f = Math.min(1, dy / this.root.offsetHeight);
+    this.root.classList.toggle('is-pulled', following);
+    this.root.style.transform = dy ? `translateY(${dy}px) scale(${1 - f * 0.12})` : '';
+    this.root.style.opacity = dy ? String(following ? 1 - f * 0.6 : 0) : '';
   },
 
   onPointerUp(e) {
@@ -25,10 +41,11 @@ export const input = {
     if (!press) return;
     // A hold that ends in a swipe still swipes; a held tap only resumes.
     const dx = e.clientX - press.x, dy = e.clientY - press.y;
-    if (Math.abs(dx) > SWIPE_PX && Math.abs(dx) > Math.abs(dy)) {
+    if (press.pull) {
+      // Let go far enough down and it goes on out and closes; otherwise it springs back.
+      if (dy > this.root.offsetHeight * CLOSE_PULL) { this.pull(this.root.offsetHeight, false); this.close('swipe'); }
+    } else if (Math.abs(dx) > SWIPE_PX && Math.abs(dx) > Math.abs(dy)) {
       dx < 0 ? this.forward('manual') : this.back();
-    } else if (dy > SWIPE_PX * 2 && Math.abs(dy) > Math.abs(dx)) {
-      this.close('swipe');
     } else if (!press.held && Math.abs(dx) < 12 && Math.abs(dy) < 12) {
       const rect = this.root.getBoundingClientRect();
       e.clientX - rect.left < rect.width / 3 ? this.back() : this.forward('manual');
@@ -40,7 +57,8 @@ export const input = {
     const press = this.press;
     this.press = null;
     clearTimeout(this.holdTimer);
-    if (this.paused.hold) this.resume('hold');
+    if (press && press.pull) this.pull(0, false);
+    if (this.paused.hold || this.paused.drag) { delete this.paused.hold; this.resume('drag'); }
     return press;
   },
 
@@ -79,8 +97,9 @@ export const input = {
 
   // Back from the back/forward cache: the story the viewer left is open again.
   onPageShow(e) {
-    if (!e.persisted || !this.closed) return;
+    if (!e.persisted || !this.closed || this.closedPanel) return;
     this.closed = false;
+    this.pull(0, false);
     this.resume('closed');
   },
 

@@ -1,7 +1,7 @@
 // The player: its state, and the methods of each concern (fetch, rendering, frames, clock,
 // input, sharing) mixed into one class from their own modules.
 import { bridge } from './bridge.js';
-import { ensureStylesheet } from './dom.js';
+import { el, ensureStylesheet } from './dom.js';
 import { fetching } from './fetch.js';
 import { rendering } from './render.js';
 import { frames } from './frames.js';
@@ -57,6 +57,36 @@ export class Player {
     this.tracker.flush();
     if (this.options.onClose) this.options.onClose({ progress });
     else this.destroy();
+  }
+
+  // Where closing has nothing to return to (a bare /embed page: no app, no frame around it), the
+  // page says the story closed and offers it again, instead of going black or back in history.
+  showClosed() {
+    if (this.closedPanel || !this.root) return;
+    const box = el('div', 'recap-message recap-closed');
+    box.setAttribute('role', 'status');
+    box.appendChild(el('h2', '', 'Story closed'));
+    if (this.story.title) box.appendChild(el('p', '', this.story.title));
+    const again = el('button', 'recap-btn recap-btn-primary', 'Watch again');
+    again.type = 'button';
+    again.addEventListener('click', () => { this.reopen(); });
+    box.appendChild(again);
+    this.root.hidden = true;
+    this.pull(0, false);
+    this.element.appendChild(box);
+    this.closedPanel = box;
+    again.focus();
+  }
+
+  reopen() {
+    this.closedPanel.remove();
+    this.closedPanel = null;
+    this.closed = false;
+    this.root.hidden = false;
+    this.index = -1;  // the frame it closed on was counted as left then
+    delete this.paused.closed;
+    this.go(0, 'manual');
+    this.root.focus({ preventScroll: true });
   }
 
   destroy() {

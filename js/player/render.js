@@ -1,6 +1,6 @@
 // Rendering: the player's chrome, each frame, its media and the share card.
 import { el, color, mediaUrl } from './dom.js';
-import { renderChart, countUp } from './chart.js';
+import { renderChart } from './chart.js';
 import { Tracker } from './tracker.js';
 
 // Used when a frame names no background: one vivid gradient per position, Wrapped style.
@@ -36,9 +36,13 @@ export const rendering = {
     this.pauseButton = this.iconButton('recap-pause', 'Pause story', () => {
       this.isPaused('key') ? this.resume('key') : this.pause('key', true);
     });
+    this.replayButton = this.iconButton('recap-replay', 'Replay story', () => { this.go(0, 'manual', 'restart'); });
+    this.replayButton.textContent = 'Replay';
+    this.replayButton.hidden = true;
     this.muteButton = this.iconButton('recap-mute', 'Turn sound on', () => { this.toggleMute(); });
     this.muteButton.hidden = true;
     const close = this.iconButton('recap-close', 'Close story', () => { this.close('button'); });
+    top.appendChild(this.replayButton);
     top.appendChild(this.pauseButton);
     top.appendChild(this.muteButton);
     top.appendChild(close);
@@ -132,7 +136,6 @@ export const rendering = {
       stat.appendChild(value);
       if (frame.stat.unit) stat.appendChild(el('span', 'recap-stat-unit', frame.stat.unit));
       if (frame.stat.caption) stat.appendChild(el('span', 'recap-stat-caption', frame.stat.caption));
-      countUp(value, frame.stat);
     }
     if (Array.isArray(frame.items) && frame.items.length) {
       const list = add(el('ol', 'recap-list'));

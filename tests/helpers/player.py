@@ -170,9 +170,10 @@ def player_page(server, body: str = "") -> str:
             f"<script src='{server.url}/widget/player.js'></script>{body}</body></html>")
 
 
-def mount_preview(page, live_server, site, story: dict) -> None:
+def mount_preview(page, live_server, site, story: dict, options: str = "") -> None:
+    """The story previewed on the host site; ``options`` is more of the options object, as JS."""
     page.goto(site.page("/", player_page(live_server)))
-    page.evaluate("s => { window.player = Recap.story('#mount', {story: s}); }", story)
+    page.evaluate(f"s => {{ window.player = Recap.story('#mount', {{story: s, {options}}}); }}", story)
     page.wait_for_selector(".recap-player[data-index='0']")
     page.wait_for_function("document.querySelector('link[data-recap-player]').sheet")  # styled, as a viewer sees it
 
@@ -277,3 +278,34 @@ RECORD_VIDEO = """async () => {
   clearInterval(paint);
   return URL.createObjectURL(new Blob(chunks, {type: 'video/webm'}));
 }"""
+
+
+class Finger:
+    """One finger on a touch screen, as Chromium's DevTools protocol puts it down, moves and lifts
+    it: Playwright's touchscreen can only tap, and a swipe or a hold needs a finger that stays."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.cdp = page.context.new_cdp_session(page)
+        self.at = (0.0, 0.0)
+
+    def down(self, x: float, y: float) -> None:
+        self.at = (x, y)
+        self.cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+
+    def move(self, x: float, y: float, steps: int = 8) -> None:
+        (x0, y0) = self.at
+        for n in range(1, steps + 1):
+            point = {"x": x0 + (x - x0) * n / steps, "y": y0 + (y - y0) * n / steps}
+            self.cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+            self.page.wait_for_timeout(16)   # a finger's pace: one move a display frame
+        self.at = (x, y)
+
+    def up(self) -> None:
+        self.cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def frames_on_stage(page) -> list[list[str]]:
+    """Every frame element on the stage: its id and whether it is on its way out."""
+    return page.evaluate("[...document.querySelectorAll('.recap-stage > .recap-frame')]"
+                         ".map(f => [f.dataset.frameId, f.classList.contains('recap-leaving') ? 'leaving' : 'shown'])")

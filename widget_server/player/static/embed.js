@@ -24,7 +24,8 @@
     css: false,
     shareUrl: mount.getAttribute('data-share-url') || undefined,
     onClose(detail) {
-      if (!bridge.send('close', detail)) history.length > 1 ? history.back() : player.destroy();
+      // Nothing around the page to close it: it says so, never a black page or a step back.
+      if (!bridge.send('close', detail)) player.showClosed();
     },
     onDeepLink(href) {
       if (!bridge.send('deep_link', { href })) location.href = href;

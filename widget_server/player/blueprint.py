@@ -3,20 +3,25 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from ..http import ANY_ORIGIN
+from ..assets.catalog import WIDGET
+from ..assets.routes import serve
+from ..http import ANY_ORIGIN, without_database
 
-bp = Blueprint("player", __name__, static_folder="static", static_url_path="/widget",
-               template_folder="templates")
-
-
-WIDGET_PREFIX = "/widget/"
+bp = Blueprint("player", __name__, template_folder="templates")
 
 
 @bp.after_request
 def _widget_cors(response: Response) -> Response:
     # player.css and its font are loaded by other sites' pages; fonts need CORS to be used.
-    if request.path.startswith(WIDGET_PREFIX):
+    if request.path.startswith(WIDGET):
         response.headers.update(ANY_ORIGIN)
     return response
 
 
+
+
+@bp.get(WIDGET + "<path:name>")
+@without_database
+def widget_file(name: str) -> Response:
+    """player.js, player.css, embed.js, the fonts: by fingerprinted URL or plain name (assets/)."""
+    return serve(WIDGET + name)

@@ -1,16 +1,19 @@
 """``GET /embed/<template>``: the full-screen player page for a WebView or an iframe."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import font_manrope
-from flask import Response, abort, render_template, request, send_from_directory
+from flask import Response, abort, render_template, request, send_file
 
 from ..apps.settings import FRAME_SOURCE, frame_sources
+from ..assets import csp_hash, fonts, inline_style
+from ..assets.encoded import compressed
 from ..auth import viewer_token_app
 from ..engine.template_schema import TEMPLATE_ID
+from ..http import without_database
 from ..store.models import App
 from .blueprint import bp
+
+# The page's whole stylesheet, inlined: the first frame is drawn without waiting for a request.
+STYLES = ("/widget/player.css", "/widget/embed.css")
 
 
 def frame_ancestors(setting: str | None) -> str:
@@ -26,11 +29,12 @@ def frame_ancestors(setting: str | None) -> str:
     return " ".join(w for w in words if FRAME_SOURCE.match(w)) or "'none'"
 
 
-def content_security_policy(ancestors: str) -> str:
+def content_security_policy(ancestors: str, style: str) -> str:
+    """The page's CSP; ``style`` is the text of its one inline <style>, allowed by its hash."""
     return "; ".join([
         "default-src 'none'",
         "script-src 'self'",
-        "style-src 'self'",
+        f"style-src 'self' {csp_hash(style)}",
         "font-src 'self'",
         # Story media may live on a CDN; the share card may be fetched as a file to share.
         "img-src 'self' https: data: blob:",
@@ -52,18 +56,20 @@ def embed(template_id: str) -> Response:
     if not TEMPLATE_ID.match(template_id):
         abort(404)
     app = _app_for(request.args.get("token", "")[:2000])
-    response = Response(render_template("player/embed.html", template_id=template_id,
+    style = inline_style(*STYLES)
+    response = Response(render_template("player/embed.html", template_id=template_id, style=style,
                                         title=app.name if app else "Your story"))
     response.headers["Content-Security-Policy"] = content_security_policy(
-        frame_ancestors(app.frame_ancestors if app else ""))
+        frame_ancestors(app.frame_ancestors if app else ""), style)
     # The URL holds a viewer token until the page removes it: keep it out of caches and Referer.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return compressed(response)
 
 
 @bp.get("/widget/fonts/manrope.ttf")
-def font() -> Response:
-    folder = Path(font_manrope.__file__).parent / "files"
-    return send_from_directory(folder, "Manrope-VariableFont_wght.ttf", max_age=30 * 86400)
+@without_database
+def whole_font() -> Response:
+    """The whole TTF, still named by copies of player.css cached before the WOFF2 files."""
+    return send_file(fonts.VARIABLE, mimetype="font/ttf", max_age=30 * 86400)

@@ -3,20 +3,18 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, TypeGuard
 
-import font_manrope
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
+from ..assets.fonts import FONT_DIR
 from ..engine.contrast import AA_LARGE
 from ..engine.contrast import ratio as contrast
 
 Color = tuple[int, int, int]
 
-# Manrope (SIL Open Font License) ships as a Python package, so cards look the same on every
-# machine and never depend on the fonts a server happens to have installed.
-FONT_DIR = Path(font_manrope.__file__).parent / "files"
+# Manrope (SIL Open Font License) ships as a Python package (FONT_DIR), so cards look the same on
+# every machine and never depend on the fonts a server happens to have installed.
 WEIGHTS = ("ExtraBold", "Bold", "SemiBold", "Medium", "Regular")
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 ELLIPSIS = "…"

@@ -3,20 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, send_from_directory
-
 from ..store.models import Share
 from . import shares
-from .blueprint import bp
 from .cards import OG_SIZE, Palette
-from .drawing import FONT_DIR, hex_color, mix, readable_on
+from .drawing import hex_color, mix, readable_on
 
-# Inline styles are allowed for the theme's colour variables (checked hex values only);
-# scripts, fonts and images come from this server alone.
+# Inline styles are allowed for the theme's colour variables (checked hex values only) and the
+# page's stylesheet (our own file, inlined); scripts, fonts and images come from this server alone.
 CSP = ("default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
        "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-PAGE_FONTS = {"manrope-800.ttf": "Manrope-ExtraBold.ttf", "manrope-700.ttf": "Manrope-Bold.ttf",
-              "manrope-500.ttf": "Manrope-Medium.ttf"}
 
 
 def description(card: dict[str, Any], caption: str | None) -> str:
@@ -66,13 +61,3 @@ def context(share: Share) -> dict[str, Any]:
                    "glow": hex_color(pal.glow), "bottom": hex_color(mix(pal.background, pal.accent, 0.22)),
                    "on_accent": hex_color(readable_on(pal.accent, (0, 0, 0)))},
     }
-
-
-@bp.get("/s/_font/<name>")
-def page_font(name: str) -> Response:
-    """Manrope for the page, from the same package the cards are drawn with."""
-    if name not in PAGE_FONTS:
-        abort(404)
-    response = send_from_directory(FONT_DIR, PAGE_FONTS[name], mimetype="font/ttf", max_age=365 * 24 * 3600)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    return response

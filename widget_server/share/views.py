@@ -8,6 +8,7 @@ from flask import Response, current_app, jsonify, render_template, request, send
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from .. import http
+from ..assets.encoded import compressed
 from ..engine.template_schema import TEMPLATE_ID, TEMPLATE_ID_RULE
 from ..errors import APIError, ValidationFailed
 from ..store.models import Share
@@ -82,13 +83,13 @@ def share_page(token: str) -> Response:
         response = Response(render_template("share/gone.html", status=exc.status, message=exc.message),
                             status=exc.status)
         response.headers["Content-Security-Policy"] = page.CSP
-        return response
+        return compressed(response)
     response = Response(render_template("share/page.html", **page.context(share)))
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Content-Security-Policy"] = page.CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"  # the link is the secret; don't pass it on
-    return response
+    return compressed(response)
 
 
 @bp.get("/s/<token>/<name>")

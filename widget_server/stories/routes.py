@@ -5,6 +5,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
+from ..assets.encoded import compressed
 from ..auth import Caller, require_viewer_or_secret
 from ..engine import TemplateInvalid, assemble_story, registry
 from ..engine.errors import StoryUnavailable
@@ -28,7 +29,7 @@ def show(template_id: str) -> Response:
     response = jsonify(story_for(caller, template_id, fresh=fresh))
     # A story is personal: never let a shared cache keep it.
     response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return compressed(response)  # the embed page's first frame waits for it
 
 
 def story_for(caller: Caller, template_id: str, *, fresh: bool = False) -> Story:

@@ -1,0 +1,87 @@
+"""Every static file the pages load, by URL path, with its fingerprinted URL and the stylesheet
+texts a page inlines.
+
+The stylesheets are served with the @font-face rules of fonts.py put in front of them, naming
+the font files by fingerprinted URL, so the player and the share page load the same files.
+Read again when a source file changes on disk (a new build of player.js needs no restart).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from . import favicon, fonts
+from .encoded import IMMUTABLE, SHORT, Encoded
+
+PACKAGE = Path(__file__).resolve().parents[1]
+WIDGET = "/widget/"          # the player's files (CORS for other sites: player/blueprint.py)
+SHARE = "/s/_static/"        # the share page's files
+FONTS = WIDGET + "fonts/"
+FAVICON = "/favicon.ico"
+SOURCES = {WIDGET + name: PACKAGE / "player" / "static" / name
+           for name in ("player.js", "player.css", "embed.js", "embed.css", "dashboard.css")}
+SOURCES |= {SHARE + name: PACKAGE / "share" / "static" / name for name in ("share.css", "share.js")}
+# The font family each stylesheet names (the player's is its own, so a host page's Manrope is untouched).
+FAMILIES = {WIDGET + "player.css": "Recap Manrope", SHARE + "share.css": "Manrope"}
+MIMETYPES = {".js": "text/javascript", ".css": "text/css", ".woff2": "font/woff2", ".ico": "image/x-icon"}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    files: dict[str, Encoded]     # by URL path
+    by_fingerprint: dict[str, str]  # fingerprinted URL path -> URL path
+    inline: dict[str, str]        # stylesheet text to put in a page: its fonts by absolute URL
+
+    def url(self, path: str) -> str:
+        return _fingerprinted(path, self.files[path])
+
+
+def _fingerprinted(path: str, asset: Encoded) -> str:
+    folder, _, name = path.rpartition("/")
+    return f"{folder}/{asset.fingerprint(name)}"
+
+
+def _mimetype(path: str) -> str:
+    return MIMETYPES[Path(path).suffix]
+
+
+def _stylesheet(path: str, source: str, font_url: Callable[[fonts.FontFile], str]) -> str:
+    family = FAMILIES.get(path)
+    return fonts.font_faces(family, font_url) + source if family else source
+
+
+@lru_cache(maxsize=2)
+def _build(mtimes: tuple[int, ...]) -> Catalog:
+    files = {FONTS + f.name: Encoded(f.woff2, "font/woff2") for f in fonts.font_files()}
+    font_urls = {f.name: _fingerprinted(FONTS + f.name, files[FONTS + f.name]) for f in fonts.font_files()}
+    files[FAVICON] = Encoded(favicon.ico(), "image/x-icon")
+    inline = {}
+    for path, source in SOURCES.items():
+        if path.endswith(".css"):
+            text = source.read_text("utf-8")
+            # Relative in the file (it is loaded from other sites: the URL resolves to this server),
+            # absolute when inlined in one of this server's pages.
+            served = _stylesheet(path, text, lambda f: font_urls[f.name].removeprefix(WIDGET))
+            inline[path] = _stylesheet(path, text, lambda f: font_urls[f.name])
+            files[path] = Encoded(served.encode(), "text/css")
+        else:
+            files[path] = Encoded(source.read_bytes(), _mimetype(path))
+    by_fingerprint = {_fingerprinted(path, asset): path for path, asset in files.items()}
+    return Catalog(files, by_fingerprint, inline)
+
+
+def catalog() -> Catalog:
+    """The files as they are now on disk (the first call builds the fonts, about a second)."""
+    return _build(tuple(source.stat().st_mtime_ns for source in SOURCES.values()))
+
+
+def find(path: str) -> tuple[Encoded, str] | None:
+    """The file at a URL path and how long it may be cached, or None."""
+    files = catalog()
+    if path in files.by_fingerprint:
+        return files.files[files.by_fingerprint[path]], IMMUTABLE
+    if path in files.files:
+        return files.files[path], SHORT
+    return None

@@ -1,0 +1,116 @@
+"""Manrope as WOFF2 files split by script, subset from the packaged variable TTF once per process.
+
+The whole TTF (165 KB) was most of the embed page's weight. Split as Google Fonts splits its
+families (the same unicode-range blocks), a page fetches the Latin file (24 KB) and only the
+other scripts its text uses; one variable file per script covers every weight the player and
+the share page draw (500 to 800), so both pages share the same files in the browser's cache.
+Built from ``font_manrope``'s own file with fontTools, in about a second: nothing is
+downloaded and no build step is needed at install.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import font_manrope
+from fontTools import subset
+from fontTools.ttLib import TTFont
+
+FONT_DIR = Path(font_manrope.__file__).parent / "files"
+VARIABLE = FONT_DIR / "Manrope-VariableFont_wght.ttf"
+WEIGHTS = "200 800"  # the variable font's wght axis
+
+# Google Fonts' blocks, in the order a browser should prefer them (Latin first).
+SCRIPTS = (
+    ("latin", "U+0000-00FF, U+0131, U+0152-0153, U+02BB-02BC, U+02C6, U+02DA, U+02DC, U+0304, U+0308, "
+              "U+0329, U+2000-206F, U+20AC, U+2122, U+2191, U+2193, U+2212, U+2215, U+FEFF, U+FFFD"),
+    ("latin-ext", "U+0100-02BA, U+02BD-02C5, U+02C7-02CC, U+02CE-02D7, U+02DD-02FF, U+0304, U+0308, U+0329, "
+                  "U+1D00-1DBF, U+1E00-1E9F, U+1EF2-1EFF, U+2020, U+20A0-20AB, U+20AD-20C0, U+2113, "
+                  "U+2C60-2C7F, U+A720-A7FF"),
+    ("cyrillic-ext", "U+0460-052F, U+1C80-1C8A, U+20B4, U+2DE0-2DFF, U+A640-A69F, U+FE2E-FE2F"),
+    ("cyrillic", "U+0301, U+0400-045F, U+0490-0491, U+04B0-04B1, U+2116"),
+    ("greek", "U+0370-0377, U+037A-037F, U+0384-038A, U+038C, U+038E-03A1, U+03A3-03FF"),
+    ("vietnamese", "U+0102-0103, U+0110-0111, U+0128-0129, U+0168-0169, U+01A0-01A1, U+01AF-01B0, U+0300-0301, "
+                   "U+0303-0304, U+0308-0309, U+0323, U+0329, U+1EA0-1EF9, U+20AB"),
+)
+
+# The fallback drawn until Manrope arrives, sized to take Manrope's room so text moves as little
+# as possible when it swaps in: Arial (Liberation Sans and Arimo are metric-compatible with it)
+# in two faces, each scaled so SAMPLE is as wide as in the Manrope weight it stands in for.
+# (weights, local names, Arial's mean advance of SAMPLE in ems, the Manrope face to match)
+SAMPLE = "Your year in music You listened for 12,345 minutes Your top artists The Night Owl"
+FALLBACKS = (
+    ("200 599", ("Arial", "ArialMT", "Liberation Sans", "Arimo", "Helvetica"), 0.44740, "Manrope-Medium.ttf"),
+    ("600 800", ("Arial Bold", "Arial-BoldMT", "Liberation Sans Bold", "Arimo Bold", "Helvetica Bold"), 0.48021,
+     "Manrope-ExtraBold.ttf"),
+)
+
+
+@dataclass(frozen=True)
+class FontFile:
+    """One script's WOFF2 file and the code points it is used for."""
+
+    script: str
+    unicode_range: str
+    woff2: bytes
+
+    @property
+    def name(self) -> str:
+        return f"manrope-{self.script}.woff2"
+
+
+def code_points(unicode_range: str) -> set[int]:
+    points: set[int] = set()
+    for part in unicode_range.split(","):
+        first, _, last = part.strip().removeprefix("U+").partition("-")
+        points.update(range(int(first, 16), int(last or first, 16) + 1))
+    return points
+
+
+def _subset(script: str, unicode_range: str) -> FontFile | None:
+    font = TTFont(VARIABLE)
+    wanted = code_points(unicode_range) & set(font.getBestCmap())
+    if not wanted:
+        return None
+    options = subset.Options()
+    options.layout_features = ["*"]  # kerning, tabular figures (the player's stats use tnum)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=wanted)
+    subsetter.subset(font)
+    font.flavor = "woff2"
+    out = io.BytesIO()
+    font.save(out)
+    return FontFile(script, unicode_range, out.getvalue())
+
+
+@cache
+def font_files() -> tuple[FontFile, ...]:
+    """Every script Manrope has, Latin first; the first call builds them (about a second)."""
+    return tuple(f for f in (_subset(script, ranges) for script, ranges in SCRIPTS) if f)
+
+
+@cache
+def fallback_overrides(manrope_face: str, local_advance: float) -> str:
+    """The descriptors that give a local face ``manrope_face``'s width and line box."""
+    font = TTFont(FONT_DIR / manrope_face)
+    cmap, advances, em = font.getBestCmap(), font["hmtx"], font["head"].unitsPerEm
+    scale = sum(advances[cmap[ord(c)]][0] for c in SAMPLE) / len(SAMPLE) / em / local_advance
+    hhea = font["hhea"]
+    return (f"size-adjust: {scale:.2%}; ascent-override: {hhea.ascent / em / scale:.2%}; "
+            f"descent-override: {-hhea.descent / em / scale:.2%}; line-gap-override: {hhea.lineGap / em / scale:.2%};")
+
+
+def font_faces(family: str, url: Callable[[FontFile], str]) -> str:
+    """The @font-face rules of ``family`` (one per script, ``url`` naming each file) and of
+    ``family + " Fallback"``, the size-matched local face to list right after it."""
+    rules = [f'@font-face {{ font-family: "{family}"; font-style: normal; font-weight: {WEIGHTS}; '
+             f'font-display: swap; src: url("{url(f)}") format("woff2"); unicode-range: {f.unicode_range}; }}'
+             for f in font_files()]
+    for weights, names, advance, face in FALLBACKS:
+        local = ", ".join(f'local("{name}")' for name in names)
+        rules.append(f'@font-face {{ font-family: "{family} Fallback"; font-weight: {weights}; src: {local}; '
+                     f'{fallback_overrides(face, advance)} }}')
+    return "\n".join(rules) + "\n"

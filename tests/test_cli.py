@@ -107,8 +107,11 @@ def test_apps_update_sets_what_the_embed_page_the_story_and_the_app_links_serve(
     assert "Lingo: changed share_base_url, frame_ancestors, background, app_links.android, app_links.apple." \
         in changed.stdout
     assert "nothing changed" in recap("apps", "update", "--app", "Lingo", "--accent", "#ffb020").stdout
+    stores = recap("apps", "update", "--app", "Lingo", "--app-store-url", "https://apps.apple.com/app/id42")
+    assert stores.stdout.strip() == "Lingo: changed store_links.ios."
     shown = printed(recap("apps", "show", "--app", "Lingo").stdout)
     assert shown["accent"] == "#ffb020" and shown["background"] == "#1b1f3b" and shown["foreground"].startswith("-")
+    assert shown["store_links.ios"] == "https://apps.apple.com/app/id42" and shown["store_links.android"] == "-"
     assert keys["secret_key"] not in str(shown) and keys["write_key"] not in str(shown)
     app = create_app({"INSTANCE_PATH": str(recap.instance), "TESTING": True})
     with app.test_client() as client:
@@ -136,6 +139,8 @@ def test_apps_update_sets_what_the_embed_page_the_story_and_the_app_links_serve(
     (["--frame-ancestors", "https://ok.example; script-src *"], "--frame-ancestors"),
     (["--android-package", "com.x", "--android-cert", "AB:CD"], "--android-cert"),
     (["--apple-app-id", "com.example.music"], "--apple-app-id"),
+    (["--app-store-url", "https://apps.apple.example/app/id1"], "--app-store-url"),
+    (["--play-store-url", "http://play.google.com/store/apps/details?id=x"], "--play-store-url"),
     (["--timezone", "Mars/Base"], "--timezone"),
     (["--name", " "], "--name"),
 ])

@@ -81,11 +81,12 @@ def test_public_base_url_is_used_for_every_absolute_link(app, soundwave, live_se
     assert tags["og:url"] == body["url"] and tags["og:image"] == body["images"]["og"]
 
 
-def test_page_shows_the_card_qr_and_open_in_app_link(soundwave, live_server):
+def test_page_shows_the_card_and_open_in_app_link(soundwave, live_server):
     body = share(live_server, soundwave, caption="that song when")
     page = http("GET", body["url"]).body.decode()
     token = body["url"].rsplit("/", 1)[1]
-    assert f'src="/s/{token}/story.png"' in page and f'src="/s/{token}/qr.png"' in page
+    assert f'src="/s/{token}/story.png"' in page
+    assert "qr.png" not in page  # the card carries its QR code: one is enough
     assert f'href="{html.escape(body["deep_link"])}"' in page
     assert 'data-fallback="https://soundwave.app"' in page  # web fallback when the app is missing
     assert "that song when" in page

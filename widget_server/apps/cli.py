@@ -90,6 +90,14 @@ def _fingerprint(ctx: click.Context, param: click.Parameter, value: tuple[str, .
     return tuple(one.upper() for one in value)
 
 
+def _store_link(platform: str, example: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value and settings.bad_store_link(platform, value):
+            raise click.BadParameter(f"{value!r} is not a store page such as {example!r}.")
+        return value
+    return check
+
+
 def _matching(pattern: Any, example: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         for one in (value if isinstance(value, tuple) else [value] if value else []):
@@ -121,6 +129,11 @@ def setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Android application id that opens share links (with --android-cert)."),
         click.option("--android-cert", multiple=True, callback=_fingerprint,
                      help="SHA-256 fingerprint of the Android app's signing certificate (repeatable)."),
+        click.option("--app-store-url", callback=_store_link("ios", "https://apps.apple.com/app/id123456789"),
+                     help="The app's App Store page, for share pages' \"Get your own\" ('' removes it)."),
+        click.option("--play-store-url",
+                     callback=_store_link("android", "https://play.google.com/store/apps/details?id=com.example"),
+                     help="The app's Google Play page, for share pages' \"Get your own\" ('' removes it)."),
         click.option("--apple-app-id", multiple=True,
                      callback=_matching(settings.APPLE_APP_ID, "ABCDE12345.com.example.music"),
                      help="Team id and bundle id of an iOS app that opens share links (repeatable)."),
@@ -160,6 +173,16 @@ def _apply(app: App, values: dict[str, Any]) -> list[str]:
         links["apple"] = settings.apple_links(list(values["apple_app_id"]))
         changed.append("app_links.apple")
     app.app_links = links
+    stores = dict(app.store_links) if isinstance(app.store_links, dict) else {}
+    for platform, option in (("ios", "app_store_url"), ("android", "play_store_url")):
+        value = values.get(option)
+        if value is not None:
+            changed += [f"store_links.{platform}"] if stores.get(platform) != (value or None) else []
+            if value:
+                stores[platform] = value
+            else:
+                stores.pop(platform, None)
+    app.store_links = stores
     return changed
 
 
@@ -231,6 +254,9 @@ def show_app_command(app_name: str) -> None:
     links = app.app_links if isinstance(app.app_links, dict) else {}
     for platform in ("android", "apple"):
         click.echo(f"app_links.{platform}: {json.dumps(links[platform]) if links.get(platform) else '-'}")
+    stores = app.store_links if isinstance(app.store_links, dict) else {}
+    for platform in ("ios", "android"):
+        click.echo(f"store_links.{platform}: {stores.get(platform) or '-'}")
 
 
 @apps.command("list")

@@ -4,6 +4,7 @@ mobile apps. The player, the cards and the share page read them as stored."""
 from __future__ import annotations
 
 import re
+import urllib.parse
 from typing import Any
 
 from ..engine.assemble import DEFAULT_THEME
@@ -20,6 +21,8 @@ ANDROID_PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)
 # An iOS app id: the 10-character team id, a dot, the bundle id.
 APPLE_APP_ID = re.compile(r"^[A-Z0-9]{10}\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 SHARE_PATHS = "/s/*"  # the share links a mobile app opens (share/page.py)
+# The stores' own addresses for an app's page: what a share page's "Get your own" links to.
+STORE_HOSTS = {"ios": ("apps.apple.com",), "android": ("play.google.com",)}
 
 
 def frame_sources(setting: str | None) -> list[str]:
@@ -41,6 +44,11 @@ def android_links(package: str, fingerprints: list[str]) -> list[dict[str, Any]]
 def apple_links(app_ids: list[str]) -> dict[str, Any]:
     """The apple-app-site-association document that lets the iOS apps ``app_ids`` open share links."""
     return {"applinks": {"details": [{"appIDs": app_ids, "components": [{"/": SHARE_PATHS}]}]}}
+
+
+def bad_store_link(platform: str, url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme != "https" or parts.hostname not in STORE_HOSTS[platform]
 
 
 def is_brand_colour(value: str) -> bool:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..store.models import Share
+from ..store.models import App, Share
 from . import shares
 from .cards import OG_SIZE, Palette
 from .drawing import hex_color, mix, readable_on
@@ -25,6 +25,18 @@ def description(card: dict[str, Any], caption: str | None) -> str:
         parts.append(f"{listing.get('title') or 'Top'}: {', '.join(map(str, listing['items'][:3]))}")
     text = " · ".join(p for p in parts if p) or str(card.get("subtitle") or "")
     return f"“{caption}” — {text}" if caption else text
+
+
+# The stores' names as their badges say them, in the order a page lists them.
+STORES = (("ios", "App Store"), ("android", "Google Play"))
+
+
+def store_links(app_id: int) -> list[tuple[str, str, str]]:
+    """(platform, store name, URL) of the stores the app is in: the app's current settings, not
+    the frozen ones, so a share made before the app was in a store still invites to it."""
+    app = App.get_or_none(App.id == app_id)
+    links = app.store_links if app is not None and isinstance(app.store_links, dict) else {}
+    return [(platform, name, links[platform]) for platform, name in STORES if isinstance(links.get(platform), str)]
 
 
 def context(share: Share) -> dict[str, Any]:
@@ -52,10 +64,10 @@ def context(share: Share) -> dict[str, Any]:
         "og_image": links["images"]["og"],
         "og_size": OG_SIZE,
         "story_src": f"/s/{token}/story.png",
-        "qr_src": f"/s/{token}/qr.png",
         "deep_link": links["deep_link"],
         "custom_scheme": not links["deep_link"].startswith(("https://", "http://")),
         "fallback_url": fallback,
+        "stores": store_links(share.app_id),
         "colors": {"bg": hex_color(pal.background), "fg": hex_color(pal.foreground),
                    "accent": hex_color(pal.accent), "muted": hex_color(pal.muted),
                    "glow": hex_color(pal.glow), "bottom": hex_color(mix(pal.background, pal.accent, 0.22)),

@@ -137,3 +137,11 @@ def make_one_share_of_one_card() -> None:
     if "live_key" not in {column.name for column in database.get_columns("share")}:
         database.execute_sql("ALTER TABLE share ADD COLUMN live_key VARCHAR(64)")
     database.execute_sql("CREATE UNIQUE INDEX IF NOT EXISTS share_app_id_live_key ON share (app_id, live_key)")
+
+
+@migration
+def name_where_an_app_is_installed_from() -> None:
+    # A share page invites a friend without the app to get their own story: from the App Store or
+    # Google Play (``recap apps update --app-store-url/--play-store-url``).
+    if "store_links" not in {column.name for column in database.get_columns("app")}:
+        database.execute_sql("ALTER TABLE app ADD COLUMN store_links TEXT NOT NULL DEFAULT '{}'")

@@ -70,6 +70,8 @@ class App(BaseModel):
     frame_ancestors = CharField(default="", max_length=1000)
     # Mobile app association files: {"android": [...assetlinks...], "apple": {...}}.
     app_links = JSONField(default=dict)
+    # Where the app is installed from, for share pages' "Get your own": {"ios": url, "android": url}.
+    store_links = JSONField(default=dict)
     created_at = BigIntegerField(default=now_ms)
     keys: ModelSelect[ApiKey]  # (ApiKey.app's backref)
 

@@ -117,3 +117,36 @@ def test_text_wrapped_to_one_line_ends_with_an_ellipsis():
     face = font("SemiBold", 30)
     assert wrap("the year the night bus became my studio and every song was a stop", face, 400, 1) == [
         ellipsize("the year the night bus became my studio and every song was a stop", face, 400)]
+
+
+def _with_last_letter(items: list[str], which: int, letter: str) -> list[str]:
+    changed = list(items)
+    changed[which] = changed[which][:-1] + letter
+    return changed
+
+
+def test_a_link_preview_shows_long_names_whole_when_its_left_side_has_room():
+    # A name's end changed: drawn whole, the picture changes; cut to "The Lighthous…", it would not.
+    items = ["The Lighthouse Keepers", "Caribou and the Long Night", "Sable", "Ivo Brandt", "Grey Cardinal"]
+    card = {**FULL, "stats": FULL["stats"][:1], "list": {"title": "Top artists", "items": items}}
+    for which in (0, 1):
+        one = render_og(CardContent.from_card(card))
+        other = render_og(CardContent.from_card({**card, "list": {"title": "Top artists",
+                                                                  "items": _with_last_letter(items, which, "Z")}}))
+        assert one.tobytes() != other.tobytes(), items[which]
+
+
+def test_a_full_story_card_keeps_all_five_entries_of_its_list():
+    """Title beside a photo, three stats, a subtitle and a caption: the secondary stats and the
+    subtitle give way, the gaps narrow, and the list keeps its five."""
+    items = ["The Lighthouse Keepers", "Caribou and the Long Night", "Sable", "Ivo Brandt", "Grey Cardinal"]
+    card = {**FULL, "title": "Ana’s 2026 in Music", "subtitle": "The Loyalist",
+            "list": {"title": "Top artists", "items": items}}
+    photo = Image.new("RGB", (400, 400), "#c08040")
+
+    def drawn(entries: list[str]) -> bytes:
+        content = CardContent.from_card({**card, "list": {"title": "Top artists", "items": entries}},
+                                        caption="that song on the night bus home, every single friday", photo=photo)
+        return render_story(content, qr.matrix(URL)).tobytes()
+
+    assert drawn(items) != drawn(_with_last_letter(items, 4, "x"))  # the fifth is on the card

@@ -34,7 +34,7 @@ from .drawing import (
 T = TypeVar("T")
 
 # Bump when the drawing changes: cached images are keyed by it, so old renders are not served.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 STORY_SIZE = (1080, 1920)
 OG_SIZE = (1200, 630)
 MAX_STATS, MAX_ITEMS = 3, 5
@@ -220,11 +220,12 @@ def _story_blocks(content: CardContent, pal: Palette, inner: int, margin: int) -
 
 
 def _flow(draw: ImageDraw.ImageDraw, image: Image.Image, blocks: list[Block], top: int, bottom: int) -> None:
-    """Stack blocks from ``top``; spare room widens the gaps a little, overflow drops blocks."""
-    gap = 48
+    """Stack blocks from ``top``; spare room widens the gaps a little, a full card first narrows
+    them, then drops blocks."""
+    gap, tight = 48, 28
 
-    def needed(chosen: list[Block]) -> int:
-        return sum(block.height for block in chosen) + gap * (len(chosen) - 1)
+    def needed(chosen: list[Block], between: int = tight) -> int:
+        return sum(block.height for block in chosen) + between * (len(chosen) - 1)
 
     while blocks and needed(blocks) > bottom - top:
         least = max(blocks, key=lambda block: block.priority)
@@ -235,8 +236,10 @@ def _flow(draw: ImageDraw.ImageDraw, image: Image.Image, blocks: list[Block], to
             del blocks[index]
     if not blocks:
         return
-    if len(blocks) > 1:
-        gap += min((bottom - top - needed(blocks)) // (len(blocks) - 1), 40)
+    if needed(blocks, gap) > bottom - top:
+        gap = tight
+    elif len(blocks) > 1:
+        gap += min((bottom - top - needed(blocks, gap)) // (len(blocks) - 1), 40)
     y = top
     for block in blocks:
         block.paint(draw, image, y)
@@ -305,7 +308,8 @@ def _top_list(title: str, entries: list[str], pal: Palette, inner: int, margin: 
     # A crowded card first shortens the list to the top three (before giving up other stats),
     # and drops those three only after everything else optional.
     smaller = _top_list(title, entries[:-1], pal, inner, margin) if len(entries) > 3 else None
-    return Block(5 if smaller else 3, 62 + step * len(items) - 12, paint, smaller)
+    # Shortened only after the secondary stats have given way (4): the list is the card's story.
+    return Block(3, 62 + step * len(items) - 12, paint, smaller)
 
 
 def _caption(caption: str, pal: Palette, inner: int, margin: int) -> Block:
@@ -374,7 +378,8 @@ def render_og(content: CardContent) -> Image.Image:
     image = gradient_background(OG_SIZE, pal.background, pal.bottom, pal.glow, pal.glow2).copy()
     draw = CardDraw(image)
     has_side = bool(content.items) or content.photo is not None
-    left_width = (660 if has_side else width - 2 * margin)
+    side_width = _og_side_width(draw, content) if has_side else 0
+    left_width = width - 2 * margin - (side_width + OG_GUTTER if has_side else 0)
     _header(draw, content, pal, margin, 56, width, big=False)
 
     y = 128
@@ -405,8 +410,23 @@ def render_og(content: CardContent) -> Image.Image:
         draw.text((margin, height - 52), ellipsize(content.footer, font("Bold", 28), left_width),
                   font=font("Bold", 28), fill=pal.accent, anchor="ls")
     if has_side:
-        _og_side(image, draw, content, pal, x0=margin + left_width + 48, right=width - margin, height=height)
+        _og_side(image, draw, content, pal, x0=margin + left_width + OG_GUTTER, right=width - margin, height=height)
     return image
+
+
+OG_GUTTER, OG_ITEM_SIZE, OG_PANEL_PAD, OG_RANK_WIDTH = 48, 32, 32, 44
+OG_SIDE = (364, 560)  # the list panel's width, from a short list's to the widest the left column allows
+
+
+def _og_side_width(draw: ImageDraw.ImageDraw, content: CardContent) -> int:
+    """The list panel as wide as its longest name needs, within OG_SIDE: names were cut short
+    ("The Lighthous…") while the left column had room to spare."""
+    if not content.items:
+        return OG_SIDE[0]
+    face = font("Bold", OG_ITEM_SIZE)
+    longest = max(draw.textlength(item, font=face) for item in content.items)
+    needed = int(longest) + 2 * OG_PANEL_PAD + OG_RANK_WIDTH + 4
+    return max(OG_SIDE[0], min(OG_SIDE[1], needed))
 
 
 def _og_side(image: Image.Image, draw: ImageDraw.ImageDraw, content: CardContent, pal: Palette,
@@ -417,12 +437,12 @@ def _og_side(image: Image.Image, draw: ImageDraw.ImageDraw, content: CardContent
         photo = circle_photo(content.photo, side, pal.accent, 8)
         image.paste(photo, (x0 + (right - x0 - side) // 2, top), photo)
         return
-    pad = 32
+    pad = OG_PANEL_PAD
     step = 62
     # The panel hugs a short list rather than standing half empty.
     bottom = min(bottom, top + pad + 56 + step * len(content.items) + pad - 16)
     rounded_panel(image, (x0, top, right, bottom), pal.foreground, 0.10, 32)
-    head_face, item_face, rank_face = font("ExtraBold", 24), font("Bold", 32), font("ExtraBold", 32)
+    head_face, item_face, rank_face = font("ExtraBold", 24), font("Bold", OG_ITEM_SIZE), font("ExtraBold", 32)
     y = top + pad
     heading_x = x0 + pad
     if content.photo is not None:
@@ -433,6 +453,7 @@ def _og_side(image: Image.Image, draw: ImageDraw.ImageDraw, content: CardContent
     y += 56
     for i, item in enumerate(content.items):
         draw.text((x0 + pad, y), str(i + 1), font=rank_face, fill=pal.accent if i == 0 else pal.muted)
-        draw.text((x0 + pad + 44, y), ellipsize(item, item_face, right - x0 - 2 * pad - 44), font=item_face,
+        draw.text((x0 + pad + OG_RANK_WIDTH, y), ellipsize(item, item_face, right - x0 - 2 * pad - OG_RANK_WIDTH),
+                  font=item_face,
                   fill=pal.foreground)
         y += step

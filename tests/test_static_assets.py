@@ -161,6 +161,8 @@ def test_every_character_of_the_demo_stories_renders_in_manrope(phone, live_serv
     story = preview_story()
     for frame, chunk in zip(story["frames"], [text[i::3] for i in range(3)], strict=False):
         frame["title"], frame["subtitle"] = "".join(chunk[: len(chunk) // 2]), "".join(chunk[len(chunk) // 2:])
+    fonts = []
+    phone.on("response", lambda r: fonts.append(r) if r.request.resource_type == "font" else None)
     phone.goto(site.page("/", player_page(live_server)))   # another site: fonts over CORS
     phone.evaluate("s => { window.player = Recap.story('#mount', {story: s}); player.pause(); }", story)
     cdp = phone.context.new_cdp_session(phone)
@@ -176,6 +178,7 @@ def test_every_character_of_the_demo_stories_renders_in_manrope(phone, live_serv
             used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
             manrope = [f["postScriptName"].startswith("Manrope") and f["isCustomFont"] for f in used]
             assert manrope and all(manrope), (selector, used)
+    assert fonts and all(r.headers["content-type"] == "font/woff2" for r in fonts)   # the subsets, not the TTF
 
 
 # --- the pages ------------------------------------------------------------------------------------
@@ -222,7 +225,7 @@ def _load(page, url: str, latency: int = 0, kbps: int = 0) -> dict:
 def test_the_embed_page_is_light_complete_and_within_its_csp(phone, live_server, music):
     loaded = _load(phone, live_server.url + embed_path(live_server, music))
     assert loaded["frame"] is not None
-    assert loaded["failed"] == []          # favicon.ico included: it was a 404
+    assert loaded["failed"] == []          # no 4xx or 5xx for anything the page asked for
     assert loaded["violations"] == []      # the inline stylesheet is allowed by its hash, nothing else
     assert phone.evaluate("getComputedStyle(document.querySelector('.recap-player')).position") == "relative"
     assert loaded["bytes"] <= EMBED_BUDGET, f"the embed page moved {loaded['bytes']:,.0f} bytes"
@@ -237,8 +240,11 @@ def test_on_a_slow_network_the_first_frame_is_drawn_in_its_own_font(phone, live_
 
 
 @pytest.mark.browser
-def test_the_share_page_is_complete_and_within_its_csp(phone, live_server, soundwave):
+def test_the_share_page_is_complete_and_within_its_csp_with_the_players_font(phone, live_server, soundwave):
+    fonts = []
+    phone.on("request", lambda r: fonts.append(r.url) if r.resource_type == "font" else None)
     loaded = _load(phone, share(live_server, soundwave)["url"])
     assert loaded["failed"] == [] and loaded["violations"] == []
+    assert [u.split("/")[-1].split(".")[0] for u in fonts] == ["manrope-latin"]   # one file, the player's
     assert loaded["font"] is not None
     assert phone.evaluate("getComputedStyle(document.querySelector('h1')).fontWeight") == "800"

@@ -110,15 +110,16 @@ def measure(browser, url: str, kind: str, latency: int, kbps: int | None) -> dic
     deadline = time.monotonic() + 30
     while True:  # polled from here: the pages' CSP forbids the eval of wait_for_function
         marks = page.evaluate("window.__bench")
-        if kind == "share" or (marks["font"] is not None and marks["frame"] is not None):
+        if kind == "share":
+            marks["frame"] = page.evaluate(
+                "(performance.getEntriesByName('first-contentful-paint')[0] || {startTime: null}).startTime")
+        if marks["frame"] is not None and (kind == "share" or marks["font"] is not None):
             break
         if time.monotonic() > deadline:
             raise TimeoutError(f"{kind}: no first frame in its font within 30 s ({marks})")
         page.wait_for_timeout(50)
     page.wait_for_timeout(300 + 3 * latency)  # what the page fetches after (a font for another script)
-    marks = page.evaluate("window.__bench")
-    if kind == "share":
-        marks["frame"] = page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
+    marks = {**page.evaluate("window.__bench"), **({"frame": marks["frame"]} if kind == "share" else {})}
     cdp.send("DOM.enable")
     cdp.send("CSS.enable")
     root = cdp.send("DOM.getDocument")["root"]["nodeId"]

@@ -9,10 +9,14 @@ Network.emulateNetworkConditions: a latency added to each request and a shared b
 prints the medians:
 
 - bytes: everything the page transferred (headers included) until it was done;
-- first frame: when the first frame was on screen with its text in its final font (embed: the
-  story's first frame shown; share: the first paint), whichever of the two came last;
+- first frame: when the first frame (embed: the story's first frame shown; share: the first
+  paint) was on screen with its text in the font it keeps (read at the end with CDP
+  CSS.getPlatformFontsForNode): if that is Manrope, the later of the frame and the font's arrival;
 - font: when the page's first Manrope face had loaded;
-- reflow: runs in which text was drawn in a fallback face and the font arrived after it.
+- final font: what the first frame's heading was drawn in at the end (runs in Manrope);
+- swapped: runs in which the heading was drawn in another face first and Manrope replaced it;
+- layout shift: how far the swap (or anything else) moved what was on screen (the sum of the
+  page's layout-shift entries, as Cumulative Layout Shift counts them).
 """
 from __future__ import annotations
 
@@ -48,7 +52,9 @@ NETWORKS = (("unthrottled", 0, None), ("150 ms / 1.6 Mbps", 150, 1600), ("400 ms
 # paint happened (share), when a Manrope face the page uses had loaded and its text matched it.
 PROBE = """
 (() => {
-  const marks = window.__bench = {frame: null, font: null};
+  const marks = window.__bench = {frame: null, font: null, shift: 0};
+  new PerformanceObserver(list => { for (const e of list.getEntries()) marks.shift += e.value; })
+    .observe({type: 'layout-shift', buffered: true});
   const manrope = () => [...document.fonts].some(f => /Manrope/.test(f.family) && !/Fallback/.test(f.family)
                                                      && f.status === 'loaded');
   const tick = () => {
@@ -104,17 +110,28 @@ def measure(browser, url: str, kind: str, latency: int, kbps: int | None) -> dic
     deadline = time.monotonic() + 30
     while True:  # polled from here: the pages' CSP forbids the eval of wait_for_function
         marks = page.evaluate("window.__bench")
-        if marks["font"] is not None and (kind == "share" or marks["frame"] is not None):
+        if kind == "share":
+            marks["frame"] = page.evaluate(
+                "(performance.getEntriesByName('first-contentful-paint')[0] || {startTime: null}).startTime")
+        if marks["frame"] is not None and (kind == "share" or marks["font"] is not None):
             break
         if time.monotonic() > deadline:
             raise TimeoutError(f"{kind}: no first frame in its font within 30 s ({marks})")
         page.wait_for_timeout(50)
-    page.wait_for_timeout(300 + 2 * latency)  # what the page fetches after (a font for another script)
-    if kind == "share":
-        marks["frame"] = page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
+    page.wait_for_timeout(300 + 3 * latency)  # what the page fetches after (a font for another script)
+    marks = {**page.evaluate("window.__bench"), **({"frame": marks["frame"]} if kind == "share" else {})}
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    heading = cdp.send("DOM.querySelector", {"nodeId": root, "selector": ".recap-in .recap-title" if kind == "embed"
+                                             else "h1"})["nodeId"]
+    used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": heading})["fonts"]
+    manrope = all(f["postScriptName"].startswith("Manrope") for f in used)
     context.close()
-    return {"bytes": sum(received.values()), "frame": max(marks["frame"], marks["font"]), "font": marks["font"],
-            "reflow": marks["font"] > marks["frame"] + 1}
+    font = marks["font"] if marks["font"] is not None else float("nan")  # (never, on an optional font's slow visit)
+    late = manrope and font > marks["frame"] + 1
+    return {"bytes": sum(received.values()), "frame": max(marks["frame"], font) if manrope else marks["frame"],
+            "font": font, "manrope": manrope, "swapped": late, "shift": marks["shift"]}
 
 
 def main() -> None:
@@ -131,18 +148,22 @@ def main() -> None:
         server = WSGIInThread(app, port, name="bench-server").start()
         try:
             embed_url, share_url = demo_pages(instance, server.url)
-            print(f"| page | network | bytes | first frame ms | font ms | reflow | (median of {args.runs}) |")
-            print("|---|---|---:|---:|---:|---:|---|")
+            print(f"| page | network | bytes | first frame ms | font ms | final font Manrope | swapped |"
+                  f" layout shift | (medians of {args.runs} runs)")
+            print("|---|---|---:|---:|---:|---:|---:|---:|")
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
                     for kind, url in (("embed", embed_url), ("share", share_url)):
+                        measure(browser, url, kind, 0, None)  # warm: the server's first page, story, files
                         for name, latency, kbps in NETWORKS:
                             runs = [measure(browser, url, kind, latency, kbps) for _ in range(args.runs)]
-                            med = {k: statistics.median(r[k] for r in runs) for k in ("bytes", "frame", "font")}
-                            reflows = sum(r["reflow"] for r in runs)
+                            med = {k: statistics.median(r[k] for r in runs)
+                                   for k in ("bytes", "frame", "font", "shift")}
+                            manrope, swapped = (sum(r[k] for r in runs) for k in ("manrope", "swapped"))
                             print(f"| {kind} | {name} | {med['bytes']:,.0f} | {med['frame']:,.0f} | "
-                                  f"{med['font']:,.0f} | {reflows}/{args.runs} | |", flush=True)
+                                  f"{med['font']:,.0f} | {manrope}/{args.runs} | {swapped}/{args.runs} | "
+                                  f"{med['shift']:.4f} |", flush=True)
                 finally:
                     browser.close()
         finally:

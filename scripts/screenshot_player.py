@@ -1,4 +1,4 @@
-"""Screenshots of the story player at phone size (390×844) for the docs.
+"""Screenshots of the story player at phone sizes (390×844, and 360×640 as ``*-360.png``) for the docs.
 
     python scripts/screenshot_player.py [OUTPUT_DIR]     (default: docs/images)
 
@@ -121,24 +121,34 @@ def shoot_dashboard(url: str, secret_key: str, out_dir: Path) -> None:
         browser.close()
 
 
+PHONES = (((390, 844), ""), ((360, 640), "-360"))  # viewport, file name suffix
+
+
 def shoot(url: str, out_dir: Path) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                                      is_mobile=True, has_touch=True)
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_selector(".recap-player[data-index='0']")
-        page.evaluate("document.fonts.ready")
-        for name, frame_id in SHOTS:
-            ids = page.evaluate("RecapPlayer.state().frame_ids")
-            if frame_id not in ids:
-                continue
-            page.evaluate("i => RecapPlayer.go(i)", ids.index(frame_id))
-            page.wait_for_timeout(2200)  # entrance animations and the count-up finish
-            page.screenshot(path=str(out_dir / name))
+        for viewport, suffix in PHONES:
+            context = browser.new_context(viewport=dict(zip(("width", "height"), viewport, strict=True)),
+                                          device_scale_factor=2, is_mobile=True, has_touch=True)
+            page = context.new_page()
+            page.add_init_script("delete Navigator.prototype.share")  # the share sheet, as desktops see it
+            page.goto(url)  # the same token opens the story again
+            page.wait_for_selector(".recap-player[data-index='0']")
+            page.evaluate("document.fonts.ready")
+            for name, frame_id in SHOTS:
+                ids = page.evaluate("RecapPlayer.state().frame_ids")
+                if frame_id not in ids:
+                    continue
+                page.evaluate("i => RecapPlayer.go(i)", ids.index(frame_id))
+                page.wait_for_timeout(2200)  # entrance animations and the count-up finish
+                page.screenshot(path=str(out_dir / name.replace(".png", f"{suffix}.png")))
+            page.click(".recap-frame:last-child .recap-btn")  # Share, on the card
+            page.wait_for_selector(".recap-dialog")
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(out_dir / f"player-share-sheet{suffix}.png"))
+            context.close()
         desktop = browser.new_page(viewport={"width": 1280, "height": 800})
-        desktop.goto(url)  # the same token opens the story again, here at desktop size
+        desktop.goto(url)
         desktop.wait_for_selector(".recap-player[data-index='0']")
         desktop.wait_for_timeout(2200)
         desktop.screenshot(path=str(out_dir / "player-desktop.png"))

@@ -14,8 +14,8 @@ from flask import Response, request
 # to the ETag.
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=300"
-# WOFF2 and images are compressed already.
-COMPRESSIBLE = ("text/", "application/javascript", "image/x-icon", "image/vnd.microsoft.icon")
+# Scripts and stylesheets; WOFF2 and the icon's PNGs are compressed already.
+COMPRESSIBLE = ("text/",)
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def code_points(unicode_range: str) -> set[int]:
 
 
 def _subset(script: str, unicode_range: str) -> FontFile | None:
-    font = TTFont(VARIABLE)
+    font = TTFont(VARIABLE, recalcTimestamp=False)  # the same bytes, so the same URL, in every process
     wanted = code_points(unicode_range) & set(font.getBestCmap())
     if not wanted:
         return None
@@ -103,11 +103,11 @@ def fallback_overrides(manrope_face: str, local_advance: float) -> str:
             f"descent-override: {-hhea.descent / em / scale:.2%}; line-gap-override: {hhea.lineGap / em / scale:.2%};")
 
 
-def font_faces(family: str, url: Callable[[FontFile], str]) -> str:
-    """The @font-face rules of ``family`` (one per script, ``url`` naming each file) and of
+def font_faces(family: str, url: Callable[[str], str]) -> str:
+    """The @font-face rules of ``family`` (one per script, ``url`` naming each file by its name) and of
     ``family + " Fallback"``, the size-matched local face to list right after it."""
     rules = [f'@font-face {{ font-family: "{family}"; font-style: normal; font-weight: {WEIGHTS}; '
-             f'font-display: swap; src: url("{url(f)}") format("woff2"); unicode-range: {f.unicode_range}; }}'
+             f'font-display: swap; src: url("{url(f.name)}") format("woff2"); unicode-range: {f.unicode_range}; }}'
              for f in font_files()]
     for weights, names, advance, face in FALLBACKS:
         local = ", ".join(f'local("{name}")' for name in names)

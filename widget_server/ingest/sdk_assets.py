@@ -1,16 +1,14 @@
 """Serving the browser SDK, ``GET /sdk/recap.js``, from the installed ``sdk`` package."""
 from __future__ import annotations
 
-import gzip
-import hashlib
 import importlib.util
 import logging
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response
 
+from ..assets.encoded import Encoded, answer
 from ..errors import NotFound
 from ..http import ANY_ORIGIN
 
@@ -21,16 +19,6 @@ bp = Blueprint("sdk_assets", __name__)
 # The URL carries no version, so browsers revalidate hourly (a 304 thanks to the ETag) and a
 # new release reaches every site within the hour; a day of stale-while-revalidate hides the check.
 CACHE_CONTROL = "public, max-age=3600, stale-while-revalidate=86400"
-CONTENT_TYPE = "text/javascript; charset=utf-8"
-
-
-@dataclass(frozen=True)
-class Asset:
-    """One file's bytes, gzipped once, with an ETag for each encoding."""
-
-    plain: bytes
-    gzipped: bytes
-    etag: str
 
 
 def sdk_js_path() -> Path:
@@ -42,13 +30,11 @@ def sdk_js_path() -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load(path: Path, mtime_ns: int) -> Asset:
-    data = path.read_bytes()
-    # mtime=0 keeps the gzip bytes, and so their ETag, the same on every server process.
-    return Asset(data, gzip.compress(data, compresslevel=9, mtime=0), hashlib.sha256(data).hexdigest()[:20])
+def _load(path: Path, mtime_ns: int) -> Encoded:
+    return Encoded(path.read_bytes(), "text/javascript")
 
 
-def load_asset(path: Path) -> Asset:
+def load_asset(path: Path) -> Encoded:
     """The file's current contents; re-read only when it changes on disk."""
     try:
         mtime_ns = path.stat().st_mtime_ns
@@ -60,24 +46,11 @@ def load_asset(path: Path) -> Asset:
 
 @bp.route("/sdk/recap.js", methods=["GET", "HEAD"])
 def recap_js() -> Response:
-    asset = load_asset(sdk_js_path())
-    use_gzip = request.accept_encodings.quality("gzip") > 0
-    # Each encoding is a different byte sequence, so each gets its own strong ETag.
-    etag = asset.etag + ("-gz" if use_gzip else "")
-    headers = {
-        "Cache-Control": CACHE_CONTROL,
-        "ETag": f'"{etag}"',
-        "Vary": "Accept-Encoding",
-        "X-Content-Type-Options": "nosniff",
-        # Pages may load it with crossorigin (for Subresource Integrity and error details).
-        **ANY_ORIGIN,
-    }
-    if request.if_none_match.contains(etag):
-        return Response(status=304, headers=headers)
-    body = asset.gzipped if use_gzip else asset.plain
-    if use_gzip:
-        headers["Content-Encoding"] = "gzip"
-    return Response(body, headers=headers, content_type=CONTENT_TYPE)
+    # brotli or gzip as the client takes it, each encoding with its own strong ETag (assets/).
+    response = answer(load_asset(sdk_js_path()), CACHE_CONTROL)
+    # Pages may load it with crossorigin (for Subresource Integrity and error details).
+    response.headers.update(ANY_ORIGIN)
+    return response
 
 
 def init_app(app: Flask) -> None:

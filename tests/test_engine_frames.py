@@ -331,3 +331,15 @@ list = { metric = "newest", limit = 3 }
     frame = story["frames"][0]
     assert frame["title"] == "4 badges"  # not alphabetical ("1,000 Points Club" first), not by count (all 1)
     assert [item["label"] for item in frame["items"]] == ["Week Warrior", "1,000 Points Club", "Night Owl"]
+
+
+def test_a_record_days_label_is_the_day_as_the_date_filter_writes_it(app, soundwave):
+    header = HEADER + '[metrics.best]\nkind = "record_day"\nevent = "Song Played"\n'
+    story = story_with(app, soundwave, """
+[[frames]]
+id = "best"
+kind = "text"
+title = "{{ best.label }}, a {{ best.weekday }}: {{ best.date | date }}"
+""", header=header)
+    # Six plays, one a day from 1 February: the earliest of the equal days is the record.
+    assert story["frames"][0]["title"] == "1 February, a Sunday: 1 February"  # was "February 1"

@@ -121,7 +121,7 @@ def test_a_built_story_of_an_aliased_user_equals_the_on_demand_one(app, live_ser
 
 
 CARD_TITLE = ('title = "{% if user.name %}{{ user.name | first_name }}\'s{% else %}My{% endif %} '
-              '{{ period.label }} Wrapped"')
+              '{{ period.label }} in Music"')
 
 
 def test_a_built_story_is_served_only_for_the_template_content_it_was_built_from(app, live_server, runner):

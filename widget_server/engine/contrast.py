@@ -79,8 +79,8 @@ IMAGE_OPACITY = 0.55
 # render.js's colours for a frame that names no background: which one depends on the frame's place.
 DEFAULT_GRADIENTS = (("#5b2cff", "#ff3d8b"), ("#0f5132", "#1ed760"), ("#ff6b2c", "#ffd23f"),
                      ("#0b1e5b", "#2ec5ff"), ("#7a0bc0", "#fa58b6"), ("#1a1a1a", "#5c5c5c"))
-ITEM_PANEL = (BLACK, 0.22)
-FIRST_ITEM_PANEL = (WHITE, 0.18)  # the top item's box is lighter: the worse of the two for light text
+# The top item's box is lighter than the others' (22% black): the worse of the two for light text.
+FIRST_ITEM_PANEL = (WHITE, 0.18)
 BUTTON_PANEL = (BLACK, 0.18)
 
 # Sizes at 390 px wide (clamp() and vw resolved), from player.css.

@@ -55,3 +55,8 @@ def human(value: Any, fmt: str = "long", year: int | None = None) -> str:
     if chosen in PATTERNS:
         return str(format_date(day, chosen, locale=LOCALE))
     return str(format_skeleton(chosen, day, locale=LOCALE))
+
+
+def weekday(day: date) -> str:
+    """The day's name: 'Tuesday'."""
+    return str(format_date(day, "EEEE", locale=LOCALE))

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..store import dialect
 from ..store.db import database
-from . import filters
+from . import dates, filters
 from .expressions import MONTHS
 from .periods import DAY_MS, Period, day_from_number, day_number
 from .slice import TABLE, Plan
@@ -359,7 +359,7 @@ def record_day(name: str, metric: dict[str, Any], plan: Plan, period: Period, to
         if part == -1:
             date = day_from_number(day)
             found[uid] = {"date": date.isoformat(), "value": _clean(v, metric.get("scale")),
-                          "weekday": date.strftime("%A"), "label": date.strftime("%B %-d")}
+                          "weekday": dates.weekday(date), "label": dates.human(date, "long", period.end.year)}
     for uid in uids:
         results[uid][name] = found.get(uid)
     _streak_results(parts, [row for row in rows if row[1] != -1], uids, results)

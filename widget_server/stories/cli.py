@@ -34,7 +34,8 @@ from ..jobs import builds
 from ..jobs.queue import queue_of, queue_status
 from ..store.models import App
 
-templates = AppGroup("templates", help="Validate and preview story templates.")
+templates = AppGroup("templates", help="Validate story templates (their format and their text's contrast) "
+                                       "and preview stories.")
 stories = AppGroup("stories", help="Precompute users' stories so serving is a lookup.")
 population = AppGroup("population", help="Refresh the distributions behind 'top X%' metrics.")
 
@@ -52,7 +53,8 @@ def _when(value: str | None) -> datetime | None:
 now_option = click.option("--now", help="Pretend it is this date (ISO), to pick the period.")
 
 
-@templates.command("check")
+@templates.command("check", short_help="Validate templates: their format, their text's contrast (WCAG AA), "
+                                         "with --app a dry run.")
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--app", "app_name", help="Check this app's own templates too, and dry-run each against its first users.")
 @click.option("--users", default=3, show_default=True, help="How many users to dry-run.")

@@ -143,7 +143,9 @@ def test_replay_at_the_end_starts_again_from_the_first_frame(phone, live_server,
     replay = phone.get_by_role("button", name="Replay story")
     assert replay.is_hidden()                          # only once the story is over
     phone.wait_for_selector(".recap-player[data-state='ended']", timeout=10_000)
-    replay.click()
+    replay.focus()                                     # a keyboard's press, and the focus stays in the top bar
+    phone.keyboard.press("Enter")
     wait_index(phone, 0)
     assert fill(phone, 4) == 0 and replay.is_hidden()
+    assert phone.evaluate("document.activeElement.getAttribute('aria-label')") in ("Pause story", "Play story")
     wait_index(phone, 1)                               # and plays on

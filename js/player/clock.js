@@ -38,8 +38,12 @@ export const clock = {
     this.root.classList.toggle('is-held', !!(this.paused.hold || this.paused.drag));
     this.pauseButton.setAttribute('aria-label', paused ? 'Play story' : 'Pause story');
     this.pauseButton.setAttribute('aria-pressed', String(paused));
+    // Replay takes the pause button's place once the story is over, and the focus with it.
+    const focused = document.activeElement;
     this.pauseButton.hidden = !!this.paused.ended;
     this.replayButton.hidden = !this.paused.ended;
+    if (focused === this.pauseButton && focused.hidden) this.replayButton.focus();
+    if (focused === this.replayButton && focused.hidden) this.pauseButton.focus();
     if (this.video) {
       if (paused) this.video.pause();
       else this.video.play().catch(() => {});

@@ -185,7 +185,7 @@ def test_reduced_motion_shows_final_numbers_without_animation(phone, live_server
 
 def test_video_frame_plays_muted_inline_and_advances_at_its_end(phone, live_server, site):
     phone.goto(site.page("/", player_page(live_server)))
-    src = phone.evaluate(RECORD_VIDEO)             # a 1.5 s clip made in the page: no codec tools needed
+    src = phone.evaluate(RECORD_VIDEO)             # a 2.5 s clip made in the page: no codec tools needed
     story = preview_story()
     story["frames"][1] = {**story["frames"][1], "id": "clip", "kind": "video", "duration_ms": None,
                           "stat": None, "title": "Your year in motion",
@@ -211,7 +211,7 @@ def test_video_frame_plays_muted_inline_and_advances_at_its_end(phone, live_serv
     phone.keyboard.press(" ")
     phone.wait_for_selector(".recap-player[data-index='2']", timeout=15_000)
     # At its own end, on the page's clock: as the clip ended (the player's handler runs before
-    # ours), not when the 6 s default frame time would have run out, 4.5 s after this clip's end.
+    # ours), not when the 6 s default frame time would have run out, 3.5 s after this clip's end.
     ended_at, advanced_at = phone.evaluate("[window.videoEndedAt, window.advancedAt]")
     assert ended_at is not None and abs(advanced_at - ended_at) < 2_000, (ended_at, advanced_at)
 

@@ -117,6 +117,17 @@ def test_closing_a_bare_embed_page_says_so_and_offers_the_story_again(phone, liv
     panel.wait_for()
 
 
+def test_closing_a_bare_embed_pages_error_says_so_and_watch_again_asks_again(phone, live_server, music):
+    token = viewer_token(live_server, music, "ana")
+    phone.goto(f"{live_server.url}/embed/player-test?token={token[:-4]}AAAA")
+    phone.get_by_role("button", name="Close").click()
+    phone.locator(".recap-closed").wait_for()
+    assert phone.locator("[role='alert']").is_hidden()
+    with phone.expect_response(lambda r: "/v1/stories/player-test" in r.url):
+        phone.get_by_role("button", name="Watch again").click()
+    phone.locator("[role='alert'][data-error='invalid']").wait_for()   # the token is still a bad one
+
+
 def test_embed_refuses_hosts_outside_frame_ancestors(phone, live_server, music):
     token = viewer_token(live_server, music, "ana")
     other = HostSite()  # same page, but an origin the app did not list

@@ -32,14 +32,20 @@ export const clock = {
   sync() {
     if (!this.root || this.destroyed) return;
     const paused = this.isPaused();
-    const state = this.paused.ended ? 'ended' : this.paused.media ? 'loading' : paused ? 'paused' : 'playing';
+    // Waiting for a frame's media is not a pause the pause button shows: the story will go on.
+    const stopped = Object.keys(this.paused).some((reason) => reason !== 'media');
+    const state = this.paused.ended ? 'ended' : stopped ? 'paused' : paused ? 'loading' : 'playing';
     this.root.setAttribute('data-state', state);
     // A held or pulled story shows only itself, as on Instagram: the chrome fades while it is.
     this.root.classList.toggle('is-held', !!(this.paused.hold || this.paused.drag));
-    this.pauseButton.setAttribute('aria-label', paused ? 'Play story' : 'Pause story');
-    this.pauseButton.setAttribute('aria-pressed', String(paused));
+    this.pauseButton.setAttribute('aria-label', stopped ? 'Play story' : 'Pause story');
+    this.pauseButton.setAttribute('aria-pressed', String(stopped));
+    // Replay takes the pause button's place once the story is over, and the focus with it.
+    const focused = document.activeElement;
     this.pauseButton.hidden = !!this.paused.ended;
     this.replayButton.hidden = !this.paused.ended;
+    if (focused === this.pauseButton && focused.hidden) this.replayButton.focus();
+    if (focused === this.replayButton && focused.hidden) this.pauseButton.focus();
     if (this.video) {
       if (paused) this.video.pause();
       else this.video.play().catch(() => {});

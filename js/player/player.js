@@ -62,17 +62,17 @@ export class Player {
   // Where closing has nothing to return to (a bare /embed page: no app, no frame around it), the
   // page says the story closed and offers it again, instead of going black or back in history.
   showClosed() {
-    if (this.closedPanel || !this.root) return;
+    if (this.closedPanel) return;
     const box = el('div', 'recap-message recap-closed');
     box.setAttribute('role', 'status');
     box.appendChild(el('h2', '', 'Story closed'));
-    if (this.story.title) box.appendChild(el('p', '', this.story.title));
+    if (this.story && this.story.title) box.appendChild(el('p', '', this.story.title));
     const again = el('button', 'recap-btn recap-btn-primary', 'Watch again');
     again.type = 'button';
     again.addEventListener('click', () => { this.reopen(); });
     box.appendChild(again);
-    this.root.hidden = true;
-    this.pull(0, false);
+    for (const shown of this.element.children) shown.hidden = true;  // the story, or its error
+    if (this.root) this.pull(0, false);
     this.element.appendChild(box);
     this.closedPanel = box;
     again.focus();
@@ -81,6 +81,8 @@ export class Player {
   reopen() {
     this.closedPanel.remove();
     this.closedPanel = null;
+    // Closed from an error screen: there is no story to go back to, so it is asked for again.
+    if (!this.root || !this.root.isConnected) { this.retry(); return; }
     this.closed = false;
     this.root.hidden = false;
     this.index = -1;  // the frame it closed on was counted as left then

@@ -271,7 +271,7 @@ RECORD_VIDEO = """async () => {
   let hue = 0;
   const paint = setInterval(() => { ctx.fillStyle = `hsl(${hue += 15}, 80%, 50%)`; ctx.fillRect(0, 0, 64, 64); }, 40);
   recorder.start();
-  await new Promise(r => setTimeout(r, 1500));
+  await new Promise(r => setTimeout(r, 2500));
   const stopped = new Promise(r => recorder.onstop = r);
   recorder.stop();
   await stopped;

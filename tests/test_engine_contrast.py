@@ -84,9 +84,14 @@ def test_white_on_yellow_is_refused_naming_the_frame_the_text_and_the_ratio():
 
 
 def test_a_frame_without_background_is_measured_on_every_default_gradient():
-    # Which of the player's gradients it gets depends on its place in the story, so all of them.
-    template = parse(TEMPLATE.format(background='image = ""'))
-    assert any(f.frame == "points" for f in check(template.spec))
+    # Which of the player's gradients it gets depends on its place in the story, so all of them:
+    # each reads with white text (two were green and yellow under white: 1.8 and 1.4:1), and a
+    # grey that reads on the darkest but not on the lightest of them is refused.
+    assert [str(f) for f in check(parse(TEMPLATE.format(background='image = ""')).spec)] == []
+    for first, second in DEFAULT_GRADIENTS:
+        assert min(ratio((255, 255, 255), parse_hex(c)) for c in (first, second)) >= AA_NORMAL
+    grey = TEMPLATE.format(background='image = ""').replace('[card]', '[theme]\nforeground = "#9a9a9a"\n[card]')
+    assert any(f.frame == "points" for f in check(parse(grey).spec))
 
 
 @pytest.mark.parametrize("path", sorted(SHIPPED_DIR.glob("*.toml")), ids=lambda p: p.name)

@@ -62,7 +62,7 @@ def test_every_key_a_kind_reads_is_accepted():
               "where": "{ device = \"ios\" }", "property": '"ms"', "scale": "0.001", "part": "{ device = \"ios\" }",
               "n": "3", "by": None, "sum_property": '"ms"', "mode": '"current"', "of": '"plays"',
               "tiers": '[{ min = 1, label = "a" }]', "expr": '"plays * 2"',
-              "rules": '[{ when = "plays > 1", label = "a" }]', "default": '"b"'}
+              "rules": '[{ when = "plays > 1", label = "a" }]', "default": '"b"', "order": '"recent"'}
     by = {"top": '"sum"', "series": '"month"'}
     for kind, (reads, _) in METRIC_KEYS.items():
         lines = [f'kind = "{kind}"'] + [f"{key} = {by[kind] if key == 'by' else values[key]}" for key in reads

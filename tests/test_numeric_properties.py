@@ -91,7 +91,7 @@ NUMBERS = [5000, 12000, 3.5, -25, 100]
 def expected() -> dict:
     return {"longest": 12000, "longest_km": 12, "shortest": -25, "total_km": 17.0785,
             "mean": sum(NUMBERS) / len(NUMBERS), "long_runs": 2, "exactly_5k": 1, "level": "runner",
-            "best_day": {"date": "2026-03-02", "value": 12000, "weekday": "Monday", "label": "March 2"},
+            "best_day": {"date": "2026-03-02", "value": 12000, "weekday": "Monday", "label": "2 March"},
             "march": sum(NUMBERS), "by_route": [("hill", 12000), ("river", 5000 + 3.5 - 25 + 100)]}
 
 

@@ -4,8 +4,7 @@ import { renderChart } from './chart.js';
 import { Tracker } from './tracker.js';
 
 // Used when a frame names no background: one vivid gradient per position, Wrapped style.
-const PALETTE = [['#5b2cff', '#ff3d8b'], ['#0f5132', '#1ed760'], ['#ff6b2c', '#ffd23f'],
-  ['#0b1e5b', '#2ec5ff'], ['#7a0bc0', '#fa58b6'], ['#1a1a1a', '#5c5c5c']];
+const PALETTE = [['#5b2cff', '#c2185b'], ['#064e3b', '#13703a'], ['#9a3412', '#b93d0b'], ['#0b1e5b', '#0369a1'], ['#7a0bc0', '#be185d'], ['#1a1a1a', '#5c5c5c']];
 
 export const rendering = {
   start(story) {

@@ -77,8 +77,8 @@ SHADE_BOTTOM = (BLACK, 0.38)
 RING = (WHITE, 0.09)
 IMAGE_OPACITY = 0.55
 # render.js's colours for a frame that names no background: which one depends on the frame's place.
-DEFAULT_GRADIENTS = (("#5b2cff", "#ff3d8b"), ("#0f5132", "#1ed760"), ("#ff6b2c", "#ffd23f"),
-                     ("#0b1e5b", "#2ec5ff"), ("#7a0bc0", "#fa58b6"), ("#1a1a1a", "#5c5c5c"))
+DEFAULT_GRADIENTS = (("#5b2cff", "#c2185b"), ("#064e3b", "#13703a"), ("#9a3412", "#b93d0b"),
+                     ("#0b1e5b", "#0369a1"), ("#7a0bc0", "#be185d"), ("#1a1a1a", "#5c5c5c"))
 # The top item's box is lighter than the others' (22% black): the worse of the two for light text.
 FIRST_ITEM_PANEL = (WHITE, 0.18)
 BUTTON_PANEL = (BLACK, 0.18)

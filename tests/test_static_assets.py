@@ -171,6 +171,7 @@ def test_every_character_of_the_demo_stories_renders_in_manrope(phone, live_serv
     for index in range(3):
         phone.evaluate("i => player.go(i)", index)
         phone.wait_for_selector(f".recap-player[data-index='{index}'] .recap-frame.recap-in")
+        phone.wait_for_function("document.querySelectorAll('.recap-frame').length === 1")  # the one left
         phone.evaluate("document.fonts.ready.then(() => true)")
         root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
         for selector in (".recap-in .recap-title", ".recap-in .recap-subtitle"):

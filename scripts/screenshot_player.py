@@ -3,7 +3,8 @@
     python scripts/screenshot_player.py [OUTPUT_DIR]     (default: docs/images)
 
 Builds a throwaway instance with one listener's year of plays, serves it on 127.0.0.1, opens
-``/embed/year-in-music`` in Debian's Chromium and captures a few frames.
+``/embed/year-in-music`` in Debian's Chromium and captures a few frames and the share sheet, and
+saves the listener's share images (``card-story.png``, ``card-og.png``).
 """
 from __future__ import annotations
 
@@ -78,10 +79,23 @@ def main(out_dir: Path) -> None:
             post(base + "/v1/batch", {"batch": listening_year("ana", datetime.now(UTC).year)}, write_key)
             token = post(base + "/v1/viewer-tokens", {"user_id": "ana"}, secret_key)["token"]
             shoot(f"{base}/embed/year-in-music?token={token}", out_dir)
+            save_cards(base, token, out_dir)
             post_engagement(base, secret_key)
             shoot_dashboard(f"{base}/dashboard/stories/year-in-music?days=14", secret_key, out_dir)
         finally:
             server.stop()
+
+
+def save_cards(base: str, token: str, out_dir: Path) -> None:
+    """The listener's share images as the server draws them: ``card-story.png``, ``card-og.png``."""
+    request = urllib.request.Request(base + "/v1/shares", json.dumps({"template": "year-in-music"}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json",
+                                                             "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=60) as reply:
+        images = json.loads(reply.read())["images"]
+    for kind in ("story", "og"):
+        with urllib.request.urlopen(images[kind], timeout=60) as image:
+            (out_dir / f"card-{kind}.png").write_bytes(image.read())
 
 
 def post_engagement(base: str, secret_key: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 
 from flask import Flask
 from markupsafe import Markup
@@ -33,8 +32,10 @@ def asset_url(path: str) -> str:
 
 
 def init_app(app: Flask) -> None:
-    # Built beside the app's start rather than in the first page's request (fonts take a second).
-    threading.Thread(target=catalog.catalog, name="assets-build", daemon=True).start()
+    # The catalog (and its fonts, about a second) is built by the first request that needs it, in
+    # the process that serves it. A thread started here ran in gunicorn's master, which forks its
+    # workers with --preload: a worker forked while that thread was importing fontTools got the
+    # module half-initialised (500s and hung pages on a fresh clone's first run).
     app.register_blueprint(bp)
     app.add_template_global(asset_url)
     app.add_template_global(inline_style)

@@ -1,4 +1,4 @@
-"""Share card benchmark: first render and cached fetch of story.png and og.png, server time.
+"""Share card benchmark: first render and cached fetch of story.png, og.png and sticker.png, server time.
 
 Run: ``python bench/card_bench.py [--shares 40]``. It makes a temporary instance, feeds a music
 app's events through ``/v1/batch``, creates shares through ``POST /v1/shares`` (every fourth with
@@ -112,7 +112,7 @@ def main() -> None:
             shares.append(reply.get_json())
 
         rows = []
-        for kind in ("story", "og"):
+        for kind in ("story", "og", "sticker"):  # the sticker after its story: cut out of its file
             paths = [s["images"][kind].replace("https://recap.example", "") for s in shares]
             cold_ms, cold = _timed(app, paths[0])
             assert cold.status_code == 200, cold.get_data()

@@ -28,10 +28,11 @@ KINDS = ("story", "og", "qr", "sticker")
 PHOTO_DECODE_SIZE = 512
 CACHE_DIR = "share_cache"
 # Striped locks: two requests for the same new image render it once, without one global lock.
-_locks = [threading.Lock() for _ in range(32)]
+# Re-entrant: drawing the sticker asks for the story's file, whose stripe may be its own.
+_locks = [threading.RLock() for _ in range(32)]
 
 
-def _lock(path: Path) -> threading.Lock:
+def _lock(path: Path) -> threading.RLock:
     return _locks[hash(path.name) % len(_locks)]
 
 
@@ -76,11 +77,16 @@ def render(share: Share, kind: str) -> bytes:
     """PNG bytes of one of the share's images."""
     if kind == "qr":
         return cards.encode_png(qr.png_image(modules_of(share)))
+    if kind == "sticker":
+        # The story card cut out: drawn from the story's file (drawn first if need be, and kept),
+        # not by drawing the card a second time.
+        story_file, _ = cached_file(share.id, "story", lambda: share)
+        with Image.open(story_file) as story:
+            return cards.encode_png(sticker.render_sticker(story))
     content = content_of(share)
     if kind == "og":
         return cards.encode_png(cards.render_og(content))
-    story = cards.render_story(content, modules_of(share))
-    return cards.encode_png(story if kind == "story" else sticker.render_sticker(story))
+    return cards.encode_png(cards.render_story(content, modules_of(share)))
 
 
 def modules_of(share: Share) -> qr.Matrix:

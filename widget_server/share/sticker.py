@@ -17,7 +17,7 @@ RADIUS = 64  # of the corners, at the card's 1080×1920
 
 
 def render_sticker(story: Image.Image) -> Image.Image:
-    """The story card (``cards.render_story``) as an RGBA sticker with rounded corners.
+    """The story card (``cards.render_story``, or its PNG) as an RGBA sticker with rounded corners.
 
     Full size: the card's fine grain is what keeps its gradient free of bands in a 256-colour
     PNG, and scaling would smooth it away. Instagram scales the sticker to the screen itself.

@@ -60,6 +60,13 @@ def upgrade() -> list[int]:
     return applied
 
 
+def _add_column(table: str, column: str, definition: str) -> None:
+    """Add ``column`` unless the table has it: a store made since has it from create_core_tables,
+    which makes every table as the models are now."""
+    if column not in {c.name for c in database.get_columns(table)}:
+        database.execute_sql(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+
 @migration
 def create_core_tables() -> None:
     database.create_tables(CORE_MODELS)
@@ -93,8 +100,7 @@ def drop_what_schema_2_left() -> None:
 def name_what_built_stories_were_built_from() -> None:
     # Rows built before name nothing: they are not served again (assembled on demand until the
     # next build), as nothing says which template content and app settings they were built from.
-    if "built_from" not in {column.name for column in database.get_columns("precomputed_story")}:
-        database.execute_sql("ALTER TABLE precomputed_story ADD COLUMN built_from VARCHAR(64) NOT NULL DEFAULT ''")
+    _add_column("precomputed_story", "built_from", "VARCHAR(64) NOT NULL DEFAULT ''")
 
 
 @migration
@@ -134,8 +140,7 @@ def make_one_share_of_one_card() -> None:
     # Two taps on Share that reached two processes each made a share of the same card (the
     # per-process lock could not see the other): a unique key of the live shares makes them one.
     # Shares made before have no key; a new share of such a card is made once more.
-    if "live_key" not in {column.name for column in database.get_columns("share")}:
-        database.execute_sql("ALTER TABLE share ADD COLUMN live_key VARCHAR(64)")
+    _add_column("share", "live_key", "VARCHAR(64)")
     database.execute_sql("CREATE UNIQUE INDEX IF NOT EXISTS share_app_id_live_key ON share (app_id, live_key)")
 
 
@@ -143,5 +148,4 @@ def make_one_share_of_one_card() -> None:
 def name_where_an_app_is_installed_from() -> None:
     # A share page invites a friend without the app to get their own story: from the App Store or
     # Google Play (``recap apps update --app-store-url/--play-store-url``).
-    if "store_links" not in {column.name for column in database.get_columns("app")}:
-        database.execute_sql("ALTER TABLE app ADD COLUMN store_links TEXT NOT NULL DEFAULT '{}'")
+    _add_column("app", "store_links", "TEXT NOT NULL DEFAULT '{}'")

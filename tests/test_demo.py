@@ -15,8 +15,8 @@ from demo_app.catalog import build_catalog
 from demo_app.generate import generate, year_window
 from demo_app.people import make_people
 from demo_app.run import HostSite, showcase_shares, story_url
-from demo_app.server import WidgetServer
 from demo_app.terminal_qr import qr_text
+from helpers.demo import served_demo
 from helpers.server import http
 from widget_server.store.sqlite_files import sqlite3
 
@@ -27,17 +27,13 @@ USERS, SEED = 12, 3
 def demo(tmp_path_factory):
     """A generated demo instance, served by the widget server (gunicorn) and the host page."""
     instance = tmp_path_factory.mktemp("demo")
-    server = WidgetServer(instance).start()
-    try:
-        apps, report = generate(instance, users=USERS, seed=SEED, server=server, show_progress=False)
+    with served_demo(instance, USERS, SEED) as (server, apps, report):
         users = {kind: [app.showcase_user] for kind, app in apps.items()}
         host = HostSite(server.url, apps, users, year_window()[1].year).start()
         try:
             yield {"instance": instance, "server": server, "host": host, "apps": apps, "report": report}
         finally:
             host.stop()
-    finally:
-        server.stop()
 
 
 def rows(demo, sql, *params):

@@ -15,8 +15,7 @@ import re
 import pytest
 from PIL import Image
 
-from demo_app.generate import generate
-from demo_app.server import WidgetServer
+from helpers.demo import served_demo
 from helpers.player import player_page
 from helpers.server import basic, http
 from widget_server.engine.contrast import over, ratio, required
@@ -57,9 +56,7 @@ HIDE_TEXT = ("*{color:transparent!important;-webkit-text-fill-color:transparent!
 def demo_stories(tmp_path_factory):
     """The stories of the first demo users of each app, as the server answers them."""
     instance = tmp_path_factory.mktemp("demo")
-    server = WidgetServer(instance).start()
-    try:
-        apps, _ = generate(instance, users=USERS, seed=SEED, server=server, show_progress=False)
+    with served_demo(instance, USERS, SEED) as (server, apps, _):
         stories = []
         for app in apps.values():
             for n in range(SAMPLE):
@@ -70,8 +67,6 @@ def demo_stories(tmp_path_factory):
                     stories.append((user, reply.json()))
         assert len(stories) >= 4, "too few demo users are eligible for a story"
         yield server, stories
-    finally:
-        server.stop()
 
 
 def _rgba(css: str) -> tuple[tuple[float, float, float], float]:

@@ -54,6 +54,17 @@ AWKWARD = ["tab\there", "line\nbreak", "carriage\rreturn", "back\\slash", "\\N",
            "émoji 🎧 ساعة 時間", "quote \" and ' both"]
 
 
+def post_batches(app, write_key: str, *bodies: dict) -> list:
+    """Each body POSTed to /v1/batch of ``app`` served on loopback, which is then stopped."""
+    server = LiveServer(app).start()
+    try:
+        return [http("POST", server.url + "/v1/batch", json.dumps(body).encode(),
+                     {"Content-Type": "application/json", **basic(write_key)}) for body in bodies]
+    finally:
+        server.stop()
+        database.close()
+
+
 def test_text_that_copy_gives_a_meaning_is_stored_as_sent(postgres, tmp_path):
     url = new_database(postgres, "awkward")
     app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": url})
@@ -63,13 +74,7 @@ def test_text_that_copy_gives_a_meaning_is_stored_as_sent(postgres, tmp_path):
                "context": {"page": {"title": text}}} for i, text in enumerate(AWKWARD)]
     events.append({"type": "identify", "userId": "user tab\there", "traits": {"name": AWKWARD[0]},
                    "messageId": "identify tab"})
-    server = LiveServer(app).start()
-    try:
-        reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": events}).encode(),
-                     {"Content-Type": "application/json", **basic(tenant.write_key)})
-    finally:
-        server.stop()
-        database.close()
+    reply, = post_batches(app, tenant.write_key, {"batch": events})
     assert reply.status == 200, reply.body
     assert reply.json()["stored"] == len(events)
     con = psycopg2.connect(url)
@@ -162,15 +167,8 @@ def test_a_nul_character_is_a_clear_422_and_the_rest_of_the_batch_is_stored(post
               {**good, "messageId": "u", "userId": "ada\u0000"},
               {**good, "messageId": "e", "event": "Song\u0000Played"},
               {**good, "messageId": "m\u0000"}]
-    server = LiveServer(app).start()
-    try:
-        headers = {"Content-Type": "application/json", **basic(tenant.write_key)}
-        reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": events}).encode(), headers)
-        whole = http("POST", server.url + "/v1/batch", json.dumps(
-            {"batch": [{**good, "messageId": "g2"}], "context": {"app": {"name": "x\u0000"}}}).encode(), headers)
-    finally:
-        server.stop()
-        database.close()
+    reply, whole = post_batches(app, tenant.write_key, {"batch": events},
+                                {"batch": [{**good, "messageId": "g2"}], "context": {"app": {"name": "x\u0000"}}})
     assert reply.status == 200, reply.body
     body = reply.json()
     assert body["stored"] == 1
@@ -195,13 +193,7 @@ def test_an_alias_beside_its_users_own_events_is_one_profile_upsert(postgres, tm
               {"type": "alias", "previousId": "device-1", "userId": "ada", "timestamp": at(1),
                "context": {"timezone": "Asia/Tokyo"}, "messageId": "a"},
               {"type": "track", "event": "Song Played", "userId": "ada", "timestamp": at(3), "messageId": "t"}]
-    server = LiveServer(app).start()
-    try:
-        reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": events}).encode(),
-                     {"Content-Type": "application/json", **basic(tenant.write_key)})
-    finally:
-        server.stop()
-        database.close()
+    reply, = post_batches(app, tenant.write_key, {"batch": events})
     assert reply.status == 200, reply.body
     assert reply.json()["stored"] == 3
     con = psycopg2.connect(url)

@@ -170,7 +170,7 @@ def top(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: lis
         # PostgreSQL sums integers into numeric: cast counts back so they stay ints in Python.
         total = "SUM(mv) OVER w" if metric.get("by") == "sum" else "CAST(SUM(mv) OVER w AS BIGINT)"
         labels = (f"SELECT uid, label, month, mv, {total} AS v, CAST(SUM(mc) OVER w AS BIGINT) AS c, "
-                  f"MAX(mt) OVER w AS t, "
+                  f"{'MAX(mt) OVER w' if recent else 'NULL'} AS t, "  # (a window only when ranked by it)
                   f"ROW_NUMBER() OVER ({by.partition('label')} ORDER BY mv DESC, month ASC) AS mr "
                   f"FROM ({by_month}) m WINDOW w AS ({by.partition('label')})")
         grouped = f"SELECT uid, label, v, c, t, month, mv FROM ({labels}) l WHERE mr = 1"

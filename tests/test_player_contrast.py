@@ -47,6 +47,13 @@ TEXTS = """() => {
   return out;
 }"""
 
+SETTLED = """() => document.getAnimations().every((a) => a.playState !== 'running') && (() => {
+  for (let e = document.querySelector('.recap-frame.recap-in'); e; e = e.parentElement) {
+    if (getComputedStyle(e).opacity !== '1') return false;
+  }
+  return true;
+})()"""
+
 # Texts drawn transparent, everything else as it was: what is left is what the text sits on.
 HIDE_TEXT = ("*{color:transparent!important;-webkit-text-fill-color:transparent!important;"
              "text-shadow:none!important} .recap-chart-label{fill:transparent!important}")
@@ -106,7 +113,9 @@ def test_every_text_of_the_demo_stories_reaches_aa_on_the_rendered_pixels(browse
                 page.wait_for_selector(f".recap-frame.recap-in[data-frame-id='{frame['id']}']")
                 page.wait_for_function("document.querySelectorAll('.recap-frame').length === 1 && "
                                        "[...document.images].every((i) => i.complete)")
-                page.wait_for_timeout(50)  # the last 1 ms transitions of reduced motion
+                # The frame's entrance done (1 ms under reduced motion, but a busy machine can
+                # paint it late) and nothing holding the story transparent: measured as seen.
+                page.wait_for_function(SETTLED)
                 texts = page.evaluate(TEXTS)
                 hide = page.add_style_tag(content=HIDE_TEXT)
                 page.wait_for_function("getComputedStyle(document.querySelector('.recap-brand')).color"

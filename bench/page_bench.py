@@ -59,7 +59,11 @@ PROBE = """
                                                      && f.status === 'loaded');
   const tick = () => {
     const now = performance.now();
-    if (marks.frame === null && document.querySelector('.recap-frame.recap-in .recap-title')) marks.frame = now;
+    const title = document.querySelector('.recap-frame.recap-in .recap-title');
+    // On screen: the player holds its story transparent until its font is in.
+    if (marks.frame === null && title && getComputedStyle(title.closest('#recap-story')).opacity !== '0') {
+      marks.frame = now;
+    }
     if (marks.font === null && document.fonts && manrope()) marks.font = now;
     requestAnimationFrame(tick);
   };
@@ -105,7 +109,12 @@ def measure(browser, url: str, kind: str, latency: int, kbps: int | None) -> dic
     cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": latency,
                                                   "downloadThroughput": throughput, "uploadThroughput": throughput})
     received: dict[str, float] = {}
-    cdp.on("Network.loadingFinished", lambda e: received.__setitem__(e["requestId"], e["encodedDataLength"]))
+    sent: dict[str, tuple[str, float]] = {}   # request id -> URL, when it was asked for (s)
+    finished: dict[str, float] = {}
+    cdp.on("Network.requestWillBeSent",
+           lambda e: sent.setdefault(e["requestId"], (e["request"]["url"], e["timestamp"])))
+    cdp.on("Network.loadingFinished", lambda e: (received.__setitem__(e["requestId"], e["encodedDataLength"]),
+                                                 finished.__setitem__(e["requestId"], e["timestamp"])))
     page.goto(url, wait_until="load", timeout=60_000)
     deadline = time.monotonic() + 30
     while True:  # polled from here: the pages' CSP forbids the eval of wait_for_function
@@ -130,13 +139,18 @@ def measure(browser, url: str, kind: str, latency: int, kbps: int | None) -> dic
     context.close()
     font = marks["font"] if marks["font"] is not None else float("nan")  # (never, on an optional font's slow visit)
     late = manrope and font > marks["frame"] + 1
+    start = min((t for _, t in sent.values()), default=0.0)
+    waterfall = sorted((sent[r][0].split("?")[0].rsplit("/", 1)[-1] or "/", (sent[r][1] - start) * 1000,
+                        (finished[r] - start) * 1000, received[r]) for r in finished if r in sent)
     return {"bytes": sum(received.values()), "frame": max(marks["frame"], font) if manrope else marks["frame"],
-            "font": font, "manrope": manrope, "swapped": late, "shift": marks["shift"]}
+            "font": font, "manrope": manrope, "swapped": late, "shift": marks["shift"], "waterfall": waterfall}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--waterfall", action="store_true",
+                        help="also print each request of the slowest network's median run: asked, done, bytes")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -151,6 +165,7 @@ def main() -> None:
             print(f"| page | network | bytes | first frame ms | font ms | final font Manrope | swapped |"
                   f" layout shift | (medians of {args.runs} runs)")
             print("|---|---|---:|---:|---:|---:|---:|---:|")
+            waterfalls: list[tuple[str, str, list]] = []
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
@@ -164,8 +179,15 @@ def main() -> None:
                             print(f"| {kind} | {name} | {med['bytes']:,.0f} | {med['frame']:,.0f} | "
                                   f"{med['font']:,.0f} | {manrope}/{args.runs} | {swapped}/{args.runs} | "
                                   f"{med['shift']:.4f} |", flush=True)
+                            if args.waterfall and (name, latency, kbps) == NETWORKS[-1]:
+                                median_run = sorted(runs, key=lambda r: r["frame"])[len(runs) // 2]
+                                waterfalls.append((kind, name, median_run["waterfall"]))
                 finally:
                     browser.close()
+            for kind, name, waterfall in waterfalls:
+                print(f"\n| {kind} at {name}: request | asked ms | done ms | bytes |\n|---|---:|---:|---:|")
+                for url, asked, done, size in sorted(waterfall, key=lambda w: w[1]):
+                    print(f"| {url[:48]} | {asked:,.0f} | {done:,.0f} | {size:,.0f} |")
         finally:
             time.sleep(0.5)  # the pages' last beacons
             server.stop()

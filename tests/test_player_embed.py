@@ -154,7 +154,18 @@ def test_bad_token_shows_a_message_with_retry(phone, live_server, music, query, 
     assert phone.evaluate("document.activeElement.textContent") == "Try again"
 
 
-def test_network_error_then_retry_loads_the_story(phone, live_server, music):
+def test_the_embed_page_plays_the_story_it_came_with_asking_for_nothing_but_its_font(phone, live_server, music):
+    asked = []
+    phone.on("request", lambda r: asked.append(r.url.split("?")[0]) if not r.url.startswith("data:") else None)
+    phone.goto(f"{live_server.url}/embed/player-test?token={viewer_token(live_server, music, 'ana')}")
+    phone.wait_for_selector(".recap-player[data-index='0'][data-state='playing']")
+    assert phone.text_content(".recap-in .recap-title") == "Your month in music"
+    before_frame = [u.rsplit("/", 1)[-1].split(".")[0] for u in asked if "/v1/batch" not in u and "favicon" not in u]
+    assert before_frame == ["player-test", "manrope-latin"], asked
+
+
+def test_network_error_then_retry_loads_the_story(phone, live_server, site, music):
+    # A host page's player asks for the story itself (the embed page brings it in the page).
     token = viewer_token(live_server, music, "ana")
     failures = []
 
@@ -166,7 +177,9 @@ def test_network_error_then_retry_loads_the_story(phone, live_server, music):
             route.continue_()
 
     phone.route("**/v1/stories/**", flaky)
-    phone.goto(f"{live_server.url}/embed/player-test?token={token}")
+    phone.goto(site.page("/", player_page(live_server)))
+    phone.evaluate("([token, host]) => { Recap.story('#mount', {token, host, template: 'player-test'}); }",
+                   [token, live_server.url])
     phone.locator("[role='alert'][data-error='network']").wait_for()
     phone.get_by_role("button", name="Try again").click()
     phone.wait_for_selector(".recap-player[data-index='0']")

@@ -3,10 +3,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import pytest
 
+from helpers.player import ingest_plays
 from helpers.server import basic, http, make_tenant
+from widget_server.assets import csp_hash
+
+STORY_DATA = re.compile(r'<script type="application/json" id="recap-story-data">(.*?)</script>', re.S)
+INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 
 
 def token_for(server, tenant, user="ana") -> str:
@@ -57,7 +63,9 @@ def test_embed_csp_frame_ancestors_come_from_the_app(app, live_server, setting, 
     assert reply.status == 200
     csp = reply.headers["Content-Security-Policy"]
     assert csp.endswith(expected)
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    scripts = re.search(r"script-src ([^;]+)", csp).group(1).split()
+    assert scripts == [csp_hash(INLINE_SCRIPT.search(reply.body.decode()).group(1))]   # the page's own, no other
+    assert "unsafe-inline" not in csp
     assert reply.headers["Referrer-Policy"] == "no-referrer"
     assert reply.headers["Cache-Control"] == "no-store"
 
@@ -74,7 +82,33 @@ def test_embed_page_escapes_and_holds_no_token(app, live_server, tenant):
     token = token_for(live_server, tenant)
     body = http("GET", f"{live_server.url}/embed/year-in-music?token={token}").body.decode()
     assert token not in body and 'data-template="year-in-music"' in body
-    assert "<script>" not in body            # only external scripts, so the CSP can forbid inline
+    assert len(INLINE_SCRIPT.findall(body)) == 1   # the player, allowed by its hash (above)
+
+
+HOSTILE = "</script><script>window.__pwned=1</script><!--"
+
+
+def test_the_embed_page_holds_the_viewers_story_as_data_that_cannot_end_its_element(live_server, music):
+    # The first frame waits for no request but the font: the story comes in the page.
+    ingest_plays(live_server, music, "ana", [HOSTILE] * 3)
+    token = token_for(live_server, music)
+    body = http("GET", f"{live_server.url}/embed/player-test?token={token}").body.decode()
+    assert HOSTILE not in body and "</script><script>" not in body
+    story = json.loads(STORY_DATA.search(body).group(1))
+    api = http("GET", f"{live_server.url}/v1/stories/player-test", headers={"Authorization": f"Bearer {token}"})
+    assert story == api.json()
+    assert HOSTILE in [item["label"] for frame in story["frames"] for item in frame.get("items") or []]
+
+
+@pytest.mark.parametrize("case", ["expired", "not eligible", "no token"])
+def test_without_a_story_to_show_the_embed_page_leaves_it_to_the_player(live_server, music, query, case):
+    # The player asks for it and shows what the story route answers (tests/test_player_browser.py).
+    token = token_for(live_server, music, "nobody" if case == "not eligible" else "ana")
+    if case == "expired":
+        query("UPDATE viewer_grant SET expires_at = 0")
+    reply = http("GET", f"{live_server.url}/embed/player-test" + ("" if case == "no token" else f"?token={token}"))
+    assert reply.status == 200
+    assert STORY_DATA.search(reply.body.decode()) is None
 
 
 @pytest.mark.parametrize("template", ["Bad_Id", "a" * 70, "%3Cscript%3E", "-x"])

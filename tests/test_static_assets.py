@@ -21,7 +21,7 @@ from demo_app import people
 from helpers.player import player_page, preview_story, viewer_token
 from helpers.server import http
 from helpers.share import USER, share
-from widget_server.assets import catalog
+from widget_server.assets import catalog, csp_hash
 
 STORY_TEMPLATES = Path(__file__).resolve().parents[1] / "story_templates"
 URL = re.compile(r'(?:src|href)="(/[^"]+)"')
@@ -64,7 +64,7 @@ def demo_text() -> str:
 def test_pages_name_their_files_by_content_hash_cached_for_a_year(live_server, soundwave):
     embed = page_urls(live_server, embed_path(live_server, soundwave, "year-in-music", USER))
     shared = page_urls(live_server, share(live_server, soundwave)["url"].split(live_server.url)[-1])
-    assert {u.rsplit("/", 1)[-1].split(".")[0] for u in embed} >= {"player", "embed", "manrope-latin"}
+    assert {u.rsplit("/", 1)[-1].split(".")[0] for u in embed} == {"manrope-latin"}   # the rest is inline
     assert {u.rsplit("/", 1)[-1].split(".")[0] for u in shared} >= {"share", "manrope-latin"}
     fonts = {u for u in embed + shared if "/fonts/" in u}
     assert len(fonts) == 1, "the player and the share page load the same font file (one cache)"
@@ -76,15 +76,27 @@ def test_pages_name_their_files_by_content_hash_cached_for_a_year(live_server, s
         assert digest and digest.group(1) == hashlib.sha256(reply.body).hexdigest()[:16], url
 
 
-def test_a_changed_file_gets_a_new_url_and_the_old_one_is_gone(live_server, music, tmp_path, monkeypatch):
-    before = [u for u in page_urls(live_server, embed_path(live_server, music)) if "/embed." in u]
-    changed = tmp_path / "embed.js"
-    changed.write_bytes(catalog.SOURCES["/widget/embed.js"].read_bytes() + b"\n// a new release\n")
-    monkeypatch.setitem(catalog.SOURCES, "/widget/embed.js", changed)   # a new build deployed
-    after = [u for u in page_urls(live_server, embed_path(live_server, music)) if "/embed." in u]
+def test_a_changed_file_gets_a_new_url_and_the_old_one_is_gone(live_server, soundwave, tmp_path, monkeypatch):
+    page = share(live_server, soundwave)["url"].split(live_server.url)[-1]
+    before = [u for u in page_urls(live_server, page) if "/share." in u and u.endswith(".js")]
+    changed = tmp_path / "share.js"
+    changed.write_bytes(catalog.SOURCES["/s/_static/share.js"].read_bytes() + b"\n// a new release\n")
+    monkeypatch.setitem(catalog.SOURCES, "/s/_static/share.js", changed)   # a new build deployed
+    after = [u for u in page_urls(live_server, page) if "/share." in u and u.endswith(".js")]
     assert before and after and before != after
     assert http("GET", live_server.url + after[0]).body == changed.read_bytes()
     assert http("GET", live_server.url + before[0]).status == 404
+
+
+def test_a_new_build_of_the_player_is_in_the_next_embed_page_and_allowed_by_its_csp(live_server, music, tmp_path,
+                                                                                 monkeypatch):
+    changed = tmp_path / "player.js"
+    changed.write_text(catalog.SOURCES["/widget/player.js"].read_text() + "\n// a new release\n")
+    monkeypatch.setitem(catalog.SOURCES, "/widget/player.js", changed)
+    reply = http("GET", live_server.url + embed_path(live_server, music))
+    assert "// a new release" in reply.body.decode()
+    script = re.search(r"<script>(.*?)</script>", reply.body.decode(), re.S).group(1)
+    assert csp_hash(script) in reply.headers["Content-Security-Policy"]
 
 
 def test_every_server_process_names_the_files_alike():
@@ -200,7 +212,10 @@ def _load(page, url: str, latency: int = 0, kbps: int = 0) -> dict:
       document.addEventListener('securitypolicyviolation', e => __seen.violations.push(e.violatedDirective));
       const tick = () => {
         const now = performance.now();
-        if (__seen.frame === null && document.querySelector('.recap-frame.recap-in')) __seen.frame = now;
+        const frame = document.querySelector('.recap-frame.recap-in');   // and on screen (not held transparent)
+        if (__seen.frame === null && frame && getComputedStyle(frame.closest('.recap-root')).opacity !== '0') {
+          __seen.frame = now;
+        }
         if (__seen.font === null && [...document.fonts].some(f => f.family.includes('Manrope')
             && !f.family.includes('Fallback') && f.status === 'loaded')) __seen.font = now;
         requestAnimationFrame(tick);
@@ -241,11 +256,21 @@ def test_on_a_slow_network_the_first_frame_is_drawn_in_its_own_font(phone, live_
 
 
 @pytest.mark.browser
+def test_without_its_font_the_story_is_still_shown_in_the_fallback(phone, live_server, music):
+    phone.route("**/*.woff2", lambda route: route.abort())
+    loaded = _load(phone, live_server.url + embed_path(live_server, music))
+    assert loaded["frame"] is not None and loaded["font"] is None
+    assert phone.evaluate("getComputedStyle(document.querySelector('.recap-in .recap-title')).fontFamily").startswith(
+        '"Recap Manrope"')
+
+
+@pytest.mark.browser
 def test_the_share_page_is_complete_and_within_its_csp_with_the_players_font(phone, live_server, soundwave):
     fonts = []
     phone.on("request", lambda r: fonts.append(r.url) if r.resource_type == "font" else None)
     loaded = _load(phone, share(live_server, soundwave)["url"])
     assert loaded["failed"] == [] and loaded["violations"] == []
-    assert [u.split("/")[-1].split(".")[0] for u in fonts] == ["manrope-latin"]   # one file, the player's
+    # The player's files: ASCII, and the rest of Latin-1 for the ö of the fixture's Björk.
+    assert [u.split("/")[-1].split(".")[0] for u in fonts] == ["manrope-latin", "manrope-latin-supplement"]
     assert loaded["font"] is not None
     assert phone.evaluate("getComputedStyle(document.querySelector('h1')).fontWeight") == "800"

@@ -1,6 +1,8 @@
 // The clock: pause reasons, the progress bar's tick, how far through the story the viewer is.
 const DEFAULT_DURATION = 6000;
 
+const WAITS = ['media', 'styles', 'fonts'];
+
 export const clock = {
   duration() {
     const frame = this.frames[this.index];
@@ -32,8 +34,9 @@ export const clock = {
   sync() {
     if (!this.root || this.destroyed) return;
     const paused = this.isPaused();
-    // Waiting for a frame's media is not a pause the pause button shows: the story will go on.
-    const stopped = Object.keys(this.paused).some((reason) => reason !== 'media');
+    // Waiting (for a frame's media, the stylesheet, the font) is not a pause the pause button
+    // shows: the story will go on.
+    const stopped = Object.keys(this.paused).some((reason) => !WAITS.includes(reason));
     const state = this.paused.ended ? 'ended' : stopped ? 'paused' : paused ? 'loading' : 'playing';
     this.root.setAttribute('data-state', state);
     // A held or pulled story shows only itself, as on Instagram: the chrome fades while it is.

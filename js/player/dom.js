@@ -57,3 +57,24 @@ export function ensureStylesheet(host) {
   document.head.appendChild(link);
   return link;
 }
+
+// Every string in a value (a frame), for the fonts its text needs.
+function strings(value, out) {
+  if (typeof value === 'string') out.push(value);
+  else if (value && typeof value === 'object') Object.keys(value).forEach((k) => { strings(value[k], out); });
+  return out;
+}
+
+// Resolves once the player's font for ``value``'s text has loaded (the files its unicode-ranges
+// name), or after ``within`` ms: a first frame drawn in a fallback face would change face in
+// front of the viewer when the font lands. A font already cached resolves at once; a page
+// without the player's @font-face rules (not yet styled) resolves at once too.
+export function fontsFor(element, value, within) {
+  const fonts = document.fonts;
+  if (!fonts || !fonts.load) return Promise.resolve();
+  const text = strings(value, []).join(' ');
+  const family = getComputedStyle(element).fontFamily;
+  const loads = ['600', '800'].map((weight) => fonts.load(`${weight} 16px ${family}`, text || ' '));
+  const timer = new Promise((resolve) => { setTimeout(resolve, within); });
+  return Promise.race([Promise.all(loads).catch(() => {}), timer]);
+}

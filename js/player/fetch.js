@@ -1,5 +1,8 @@
 // Loading a story: the fetch, the loading and error screens, retrying with a fresh token.
-import { el } from './dom.js';
+import { el, fontsFor } from './dom.js';
+
+// How long a first frame may wait for its font (docs/PLAYER.md, "The first frame").
+const FONT_WAIT_MS = 1000;
 
 const ERRORS = {
   expired: ['This story link has expired', 'Links to stories last a short while. Try again, or close and reopen your story.'],
@@ -20,8 +23,12 @@ export const fetching = {
     this.element.appendChild(loading);
     const story = this.options.story ? Promise.resolve(this.options.story) : this.fetchStory();
     // destroy() may come first: a story that arrives after it must not bring the player back.
-    story.then((s) => { if (!this.destroyed) this.start(s); },
-      (err) => { if (!this.destroyed) this.showError(err); });
+    // The player is built while the first frame's font is still coming, and shown once it is in.
+    story.then((s) => {
+      if (this.destroyed) return;
+      this.hold('fonts', fontsFor(this.element, [s.app, (s.frames || [])[0]], FONT_WAIT_MS));
+      this.start(s);
+    }, (err) => { if (!this.destroyed) this.showError(err); });
   },
 
   fetchStory() {

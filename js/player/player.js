@@ -18,7 +18,8 @@ export class Player {
     this.options = { host: SCRIPT_ORIGIN, ...options };
     this.options.host = String(this.options.host || '').replace(/\/$/, '');
     this.bridge = bridge();
-    this.paused = {};           // reasons: hold, key, hidden, overlay, api, ended
+    this.paused = {};           // reasons: hold, key, hidden, overlay, api, ended; media, styles, fonts (waits)
+    this.holds = {};            // what keeps the story transparent: styles, fonts
     this.index = -1;
     this.dwelt = 0;             // visible ms on the current frame, until shownAt (null while hidden)
     this.preloaded = {};
@@ -32,18 +33,28 @@ export class Player {
     this.load();
   }
 
-  // Until its stylesheet has loaded the story stays transparent and its clock still: unstyled, it
-  // would flash as a page of text and its first frame would run out unseen. (Transparent, not
-  // hidden: a hidden player could not take the focus its keys need.)
+  // Until ``ready`` settles the story stays transparent and its clock still: unstyled, it would
+  // flash as a page of text; in a fallback face, its first frame would change face in front of
+  // the viewer when the font lands; either way its first frame would run out unseen.
+  // (Transparent, not hidden: a hidden player could not take the focus its keys need.)
+  hold(reason, ready) {
+    if (!Object.keys(this.holds).length) this.shownOpacity = this.element.style.opacity;
+    this.holds[reason] = true;
+    this.element.style.opacity = '0';
+    this.pause(reason);
+    ready.then(() => {
+      delete this.holds[reason];
+      if (!Object.keys(this.holds).length) this.element.style.opacity = this.shownOpacity;
+      this.resume(reason);
+    });
+  }
+
   awaitStyles(link) {
     if (link.sheet) return;
-    const { style } = this.element;
-    const shown = style.opacity;
-    style.opacity = '0';
-    this.pause('styles');
-    const done = () => { style.opacity = shown; this.resume('styles'); };
-    link.addEventListener('load', done, { once: true });
-    link.addEventListener('error', done, { once: true });
+    this.hold('styles', new Promise((resolve) => {
+      link.addEventListener('load', resolve, { once: true });
+      link.addEventListener('error', resolve, { once: true });
+    }));
   }
 
   close(how, silent) {

@@ -1,7 +1,8 @@
 """Static files as pages load them: fingerprinted URLs, compressed once, Manrope as WOFF2 subsets.
 
 Pages name files through the ``asset_url`` template global (a content-hashed URL, cached for a
-year) and inline stylesheets through ``inline_style``. See docs/OPERATIONS.md (caching) and
+year) and inline stylesheets and scripts through ``inline_style`` and
+``inline_script``. See docs/OPERATIONS.md (caching) and
 docs/PLAYER.md (the font).
 """
 from __future__ import annotations
@@ -9,17 +10,29 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from flask import Flask
+from flask import Flask, Response
 from markupsafe import Markup
 
 from . import catalog
 from .routes import bp
 
 
+def _inline(element: str, paths: tuple[str, ...]) -> Markup:
+    # Our own files, not escaped; one that could end its element early is a bug in a build.
+    text = "".join(catalog.catalog().inline[path] for path in paths)
+    if f"</{element}" in text.lower():
+        raise ValueError(f"{', '.join(paths)} cannot be inlined: it holds </{element}")
+    return Markup(text)
+
+
 def inline_style(*paths: str) -> Markup:
-    """The stylesheets at ``paths`` as one text for a <style> element (our own files, not escaped)."""
-    files = catalog.catalog()
-    return Markup("".join(files.inline[path] for path in paths))
+    """The stylesheets at ``paths`` as one text for a <style> element."""
+    return _inline("style", paths)
+
+
+def inline_script(*paths: str) -> Markup:
+    """The scripts at ``paths`` as one text for a <script> element, run in that order."""
+    return _inline("script", paths)
 
 
 def csp_hash(text: str) -> str:
@@ -31,6 +44,14 @@ def asset_url(path: str) -> str:
     return catalog.catalog().url(path)
 
 
+def preload_first_font(response: Response) -> Response:
+    """The Link header that has a page's browser ask for the Latin font as soon as the answer's
+    headers are in, before it has read the page's <head> (about 100 ms sooner on a 400 kbps link)."""
+    response.headers.add("Link", f'<{asset_url(catalog.FIRST_FONT)}>; rel=preload; as=font; type="font/woff2"; '
+                                 "crossorigin")
+    return response
+
+
 def init_app(app: Flask) -> None:
     # The catalog (and its fonts, about a second) is built by the first request that needs it, in
     # the process that serves it. A thread started here ran in gunicorn's master, which forks its
@@ -39,3 +60,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_template_global(asset_url)
     app.add_template_global(inline_style)
+    app.jinja_env.globals["first_font"] = catalog.FIRST_FONT

@@ -1,5 +1,5 @@
 """Every static file the pages load, by URL path, with its fingerprinted URL and the stylesheet
-texts a page inlines.
+and script texts a page inlines.
 
 The stylesheets are served with the @font-face rules of fonts.py put in front of them, naming
 the font files by fingerprinted URL, so the player and the share page load the same files.
@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1]
 WIDGET = "/widget/"          # the player's files (CORS for other sites: player/blueprint.py)
 SHARE = "/s/_static/"        # the share page's files
 FONTS = WIDGET + "fonts/"
+FIRST_FONT = FONTS + "manrope-latin.woff2"  # what every page's first text needs: preloaded
 FAVICON = "/favicon.ico"
 SOURCES = {WIDGET + name: PACKAGE / "player" / "static" / name
            for name in ("player.js", "player.css", "embed.js", "embed.css", "dashboard.css")}
@@ -36,7 +37,7 @@ MIMETYPES = {".js": "text/javascript", ".css": "text/css", ".woff2": "font/woff2
 class Catalog:
     files: dict[str, Encoded]     # by URL path
     by_fingerprint: dict[str, str]  # fingerprinted URL path -> URL path
-    inline: dict[str, str]        # stylesheet text to put in a page: its fonts by absolute URL
+    inline: dict[str, str]        # text to put in a page: stylesheets name their fonts by absolute URL
 
     def url(self, path: str) -> str:
         return _fingerprinted(path, self.files[path])
@@ -74,7 +75,10 @@ def _build(sources: tuple[tuple[str, Path, int], ...]) -> Catalog:
             inline[path] = _stylesheet(path, text, font_urls.__getitem__)
             files[path] = Encoded(served.encode(), "text/css")
         else:
-            files[path] = Encoded(source.read_bytes(), _mimetype(path))
+            body = source.read_bytes()
+            if path.endswith(".js"):
+                inline[path] = body.decode("utf-8")
+            files[path] = Encoded(body, _mimetype(path))
     by_fingerprint = {_fingerprinted(path, asset): path for path, asset in files.items()}
     return Catalog(files, by_fingerprint, inline)
 

@@ -4,16 +4,22 @@ from __future__ import annotations
 from flask import Response, abort, render_template, request, send_file
 
 from ..apps.settings import FRAME_SOURCE, frame_sources
-from ..assets import csp_hash, fonts, inline_style
+from ..assets import csp_hash, fonts, inline_script, inline_style, preload_first_font
 from ..assets.encoded import compressed
-from ..auth import viewer_token_app
+from ..auth import verify_viewer_token, viewer_token_app
+from ..engine.story_shape import Story
 from ..engine.template_schema import TEMPLATE_ID
+from ..errors import APIError
 from ..http import without_database
 from ..store.models import App
+from ..stories.routes import story_for
 from .blueprint import bp
 
-# The page's whole stylesheet, inlined: the first frame is drawn without waiting for a request.
+# What the first frame needs comes with the page: its whole stylesheet, the player and the
+# viewer's story. On a slow link every request after the page costs its latency again, and the
+# story could only be asked for once the script had come (docs/PLAYER.md, "The first frame").
 STYLES = ("/widget/player.css", "/widget/embed.css")
+SCRIPTS = ("/widget/player.js", "/widget/embed.js")
 
 
 def frame_ancestors(setting: str | None) -> str:
@@ -29,11 +35,12 @@ def frame_ancestors(setting: str | None) -> str:
     return " ".join(w for w in words if FRAME_SOURCE.match(w)) or "'none'"
 
 
-def content_security_policy(ancestors: str, style: str) -> str:
-    """The page's CSP; ``style`` is the text of its one inline <style>, allowed by its hash."""
+def content_security_policy(ancestors: str, style: str, script: str) -> str:
+    """The page's CSP; ``style`` and ``script`` are the texts of its one inline <style> and
+    <script>, each allowed by its hash (the story's data block is not a script)."""
     return "; ".join([
         "default-src 'none'",
-        "script-src 'self'",
+        f"script-src {csp_hash(script)}",
         f"style-src 'self' {csp_hash(style)}",
         "font-src 'self'",
         # Story media may live on a CDN; the share card may be fetched as a file to share.
@@ -51,21 +58,34 @@ def _app_for(token: str) -> App | None:
     return App.get_or_none(App.id == app_id) if app_id else None
 
 
+def _story(token: str, template_id: str) -> Story | None:
+    """The viewer's story to put in the page, or None: the player then asks for it itself and
+    shows what the story route answers (an expired link, a story not ready yet)."""
+    if not token:
+        return None
+    try:
+        return story_for(verify_viewer_token(token), template_id)
+    except APIError:
+        return None
+
+
 @bp.get("/embed/<template_id>")
 def embed(template_id: str) -> Response:
     if not TEMPLATE_ID.match(template_id):
         abort(404)
-    app = _app_for(request.args.get("token", "")[:2000])
-    style = inline_style(*STYLES)
-    response = Response(render_template("player/embed.html", template_id=template_id, style=style,
-                                        title=app.name if app else "Your story"))
+    token = request.args.get("token", "")[:2000]
+    app = _app_for(token)
+    style, script = inline_style(*STYLES), inline_script(*SCRIPTS)
+    response = Response(render_template("player/embed.html", template_id=template_id, style=style, script=script,
+                                        story=_story(token, template_id), title=app.name if app else "Your story"))
     response.headers["Content-Security-Policy"] = content_security_policy(
-        frame_ancestors(app.frame_ancestors if app else ""), style)
-    # The URL holds a viewer token until the page removes it: keep it out of caches and Referer.
+        frame_ancestors(app.frame_ancestors if app else ""), style, script)
+    # The URL holds a viewer token until the page removes it, and the page a story: keep both
+    # out of caches and Referer.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    return compressed(response)
+    return compressed(preload_first_font(response))
 
 
 @bp.get("/widget/fonts/manrope.ttf")

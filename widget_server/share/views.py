@@ -8,6 +8,7 @@ from flask import Response, current_app, jsonify, render_template, request, send
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from .. import http
+from ..assets import preload_first_font
 from ..assets.encoded import compressed
 from ..engine.template_schema import TEMPLATE_ID, TEMPLATE_ID_RULE
 from ..errors import APIError, ValidationFailed
@@ -89,7 +90,7 @@ def share_page(token: str) -> Response:
     response.headers["Content-Security-Policy"] = page.CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"  # the link is the secret; don't pass it on
-    return compressed(response)
+    return compressed(preload_first_font(response))
 
 
 @bp.get("/s/<token>/<name>")

@@ -16,9 +16,14 @@
     history.replaceState(null, '', location.pathname + (query ? `?${  query}` : '') + location.hash);
   }
 
+  // The server puts the viewer's story in the page when it can; else the player asks for it.
+  const data = document.getElementById('recap-story-data');
+  const story = data ? JSON.parse(data.textContent) : undefined;
+
   const bridge = window.Recap.bridge();
   const player = window.Recap.story(mount, {
     token,
+    story,
     template: mount.getAttribute('data-template'),
     host: '',
     css: false,

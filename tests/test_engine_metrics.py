@@ -88,6 +88,24 @@ mode = "longest"
 kind = "streak"
 event = "Song Played"
 mode = "current"
+[metrics.weeks_longest]
+kind = "streak"
+event = "Song Played"
+unit = "week"
+[metrics.weeks_current]
+kind = "streak"
+event = "Song Played"
+unit = "week"
+mode = "current"
+[metrics.months_longest]
+kind = "streak"
+event = "Song Played"
+unit = "month"
+[metrics.months_current]
+kind = "streak"
+event = "Song Played"
+unit = "month"
+mode = "current"
 [metrics.rock_streak]
 kind = "streak"
 event = "Song Played"
@@ -234,6 +252,34 @@ def runs(days: set[date]) -> list[tuple[date, date, int]]:
     return out
 
 
+def unit_runs(days: set[date], unit: str) -> tuple[tuple[int, str | None, str | None], int]:
+    """The longest run of consecutive ISO weeks (or months) with a day in ``days`` as (count,
+    first day of its first unit, last day of its last, within the period), the most recent of
+    equal length;
+    and the length of the current run (ending in the period's last unit or the one before)."""
+    def number(day: date) -> int:  # consecutive units differ by one
+        return (day.toordinal() - 1) // 7 if unit == "week" else day.year * 12 + day.month - 1
+
+    def span(n: int) -> tuple[date, date]:
+        if unit == "week":  # ordinal 1 (1 January of year 1) is a Monday
+            return date.fromordinal(n * 7 + 1), date.fromordinal(n * 7 + 7)
+        following = n + 1
+        return date(n // 12, n % 12 + 1, 1), date(following // 12, following % 12 + 1, 1) - timedelta(days=1)
+
+    spans: list[list[int]] = []
+    for n in sorted({number(d) for d in days}):
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    if not spans:
+        return (0, None, None), 0
+    s, e = max(spans, key=lambda r: (r[1] - r[0], r[1]))
+    current = [r for r in spans if r[1] >= number(PERIOD[1]) - 1]
+    return ((e - s + 1, max(span(s)[0], PERIOD[0]).isoformat(), min(span(e)[1], PERIOD[1]).isoformat()),
+            current[-1][1] - current[-1][0] + 1 if current else 0)
+
+
 def expected(events: list[dict], user: str) -> dict:
     plays = rows(events, user, "Song Played")
     played = [e["properties"]["ms_played"] for e in plays]
@@ -271,6 +317,7 @@ def expected(events: list[dict], user: str) -> dict:
         "longest": (longest[2], longest[0].isoformat(), longest[1].isoformat()),
         "current": current[-1][2] if current else 0,
         "rock_streak": max((r[2] for r in rock_runs), default=0),
+        "weeks": unit_runs(days, "week"), "months_streak": unit_runs(days, "month"),
         "hours": hours, "weekdays": weekdays, "months": months,
         "days": [per_day.get(PERIOD[0] + timedelta(days=i), 0) for i in range((PERIOD[1] - PERIOD[0]).days + 1)],
         "record": (record[0].isoformat(), record[1]),
@@ -311,6 +358,11 @@ def test_every_metric_kind_matches_plain_python(world, user):
     assert (got["longest"]["days"], got["longest"]["start"], got["longest"]["end"]) == want["longest"]
     assert got["current"]["days"] == want["current"]
     assert got["rock_streak"]["days"] == want["rock_streak"]
+    for unit, key in (("weeks", "weeks"), ("months", "months_streak")):
+        (n, start, end), current = want[key]
+        longest = got[f"{unit}_longest"]
+        assert (longest[unit], longest["start"], longest["end"]) == (n, start, end), unit
+        assert got[f"{unit}_current"][unit] == current, unit
     assert got["hours"]["values"] == want["hours"]
     assert got["weekdays"]["values"] == want["weekdays"]
     assert got["months"]["values"] == want["months"]
@@ -434,6 +486,30 @@ def test_a_current_streak_runs_to_each_users_local_today(app, live_server):
         alone = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["la"]), now)["la"]
     assert together["la"]["current"] == alone["current"] == {"days": 3, "start": "2026-11-18", "end": "2026-11-20"}
     assert together["utc"]["current"]["days"] == 0
+
+
+def test_weekly_and_monthly_streaks_count_local_iso_weeks_and_calendar_months(app, live_server):
+    """Weeks run Monday to Sunday in the listener's own zone: a play at 23:30 UTC on Sunday 8
+    March is Monday 9 March in Tokyo, so the same plays make Tokyo's two weeks in a row 9–22 March
+    and UTC's 23 February – 8 March. Months: January to March is a run of three, May and June of two."""
+    tenant = make_tenant("Soundwave", timezone="UTC")
+    plays = ["2026-03-01T12:00:00", "2026-03-08T23:30:00", "2026-03-16T12:00:00",  # weeks
+             "2026-01-20T12:00:00", "2026-02-03T12:00:00", "2026-05-10T12:00:00",
+             "2026-06-10T12:00:00", "2026-11-10T12:00:00"]
+    send(live_server, tenant.write_key, [track(user, "Song Played", ms(at), zone=zone) for at in plays
+                                         for user, zone in (("tk", ZONES["tokyo"]), ("utc", "UTC"))])
+    template = parse(TEMPLATE)
+    period = resolve_period(template.spec["period"], NOW)
+    with database.connection_context():
+        got = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["tk", "utc"]), NOW)
+    # Tokyo: the weeks of 23 Feb (1 March is a Sunday), 9 March and 16 March; UTC: 23 Feb and 2 March, then 16 March.
+    assert got["tk"]["weeks_longest"] == {"weeks": 2, "start": "2026-03-09", "end": "2026-03-22"}
+    assert got["utc"]["weeks_longest"] == {"weeks": 2, "start": "2026-02-23", "end": "2026-03-08"}
+    assert got["tk"]["months_longest"] == got["utc"]["months_longest"] == {
+        "months": 3, "start": "2026-01-01", "end": "2026-03-31"}
+    # The period ends on Sunday 15 November: the week of 9 November and November are current.
+    assert got["utc"]["weeks_current"] == {"weeks": 1, "start": "2026-11-09", "end": "2026-11-15"}
+    assert got["utc"]["months_current"] == {"months": 1, "start": "2026-11-01", "end": "2026-11-15"}
 
 
 def test_a_last_days_period_ends_on_the_users_local_today(app, live_server):

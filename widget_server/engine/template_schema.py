@@ -125,7 +125,7 @@ METRIC_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "top": (FILTER_KEYS + ("property", "n", "by", "sum_property", "scale", "order"), ("property",)),
     "first": (FILTER_KEYS + ("property",), ()),
     "last": (FILTER_KEYS + ("property",), ()),
-    "streak": (FILTER_KEYS + ("mode",), ()),
+    "streak": (FILTER_KEYS + ("mode", "unit"), ()),
     "series": (FILTER_KEYS + ("by", "property", "scale"), ("by",)),
     "record_day": (FILTER_KEYS + ("property", "scale"), ()),
     "peak_month": (("of",), ("of",)),
@@ -136,6 +136,7 @@ METRIC_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "label": (("rules", "default"), ("rules",)),
 }
 # The values of ``by`` for each kind that reads it.
+STREAK_UNITS = ("day", "week", "month")  # what a streak counts in a row
 BY_VALUES = {"top": ("count", "sum"), "series": ("hour", "weekday", "month", "day")}
 
 
@@ -146,6 +147,7 @@ class MetricSchema(FilterFields):
     sum_property = fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path."))
     n = fields.Integer(validate=validate.Range(min=1, max=50))
     mode = fields.String(validate=validate.OneOf(("longest", "current")))
+    unit = fields.String(validate=validate.OneOf(STREAK_UNITS))
     order = fields.String(validate=validate.OneOf(("value", "recent")))
     part = fields.Dict(keys=fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path.")),
                        values=fields.Raw(validate=_where_value))

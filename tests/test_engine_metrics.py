@@ -146,6 +146,15 @@ tiers = [{ min = 0, label = "low" }, { min = 60, label = "mid" }, { min = 120, l
 [metrics.minutes]
 kind = "derived"
 expr = "listen_ms / 60000"
+[metrics.saved]
+kind = "derived"
+expr = "listen_ms - 100000 * (plays - long_rock)"
+[metrics.saved_rank]
+kind = "percentile"
+of = "saved"
+[metrics.saved_change]
+kind = "change"
+of = "saved"
 [metrics.owl]
 kind = "label"
 rules = [{ when = "hours.peak_index >= 20 or hours.peak_index < 4", label = "night" },
@@ -328,14 +337,26 @@ def expected(events: list[dict], user: str) -> dict:
     }
 
 
-def population_top_percent(events: list[dict], user: str) -> int:
-    totals = Counter()
+def saved(plays: list[dict]) -> int:
+    """The derived ``saved``: listen_ms - 100000 * (plays - long_rock)."""
+    long_rock = sum(e["properties"]["ms_played"] >= 200_000 and e["properties"]["genre"] in ("rock", "pop")
+                    for e in plays)
+    return sum(e["properties"]["ms_played"] for e in plays) - 100_000 * (len(plays) - long_rock)
+
+
+def population_top_percent(events: list[dict], user: str, value=lambda plays: sum(
+        e["properties"]["ms_played"] for e in plays)) -> int | None:
+    """The user's top percent by ``value`` of their plays, among the users whose value is above 0."""
+    plays = defaultdict(list)
     for e in events:
         if e["type"] == "track" and e["event"] == "Song Played" and PERIOD[0] <= local(e).date() <= PERIOD[1]:
-            totals[e["userId"]] += e["properties"]["ms_played"]
-    mine = totals[user]
-    higher = sum(1 for v in totals.values() if v > mine)
-    return math.ceil(100 * (higher + 1) / len(totals))
+            plays[e["userId"]].append(e)
+    totals = {uid: value(mine) for uid, mine in plays.items()}
+    ranked_users = [v for v in totals.values() if v > 0]
+    if totals[user] <= 0:
+        return None
+    higher = sum(1 for v in ranked_users if v > totals[user])
+    return math.ceil(100 * (higher + 1) / len(ranked_users))
 
 
 @pytest.mark.parametrize("user", ["tokyo", "la", "utc", "anon"])
@@ -371,6 +392,12 @@ def test_every_metric_kind_matches_plain_python(world, user):
     assert (got["record"]["date"], got["record"]["value"]) == want["record"]
     assert [(p["label"], p["month"], p["value"]) for p in got["peak"]] == want["peak"]
     assert got["rank"]["top_percent"] == population_top_percent(events, user)
+    # A derived metric of arithmetic over scalars is ranked and compared like a scalar.
+    plays, before = rows(events, user, "Song Played"), rows(events, user, "Song Played", PREVIOUS)
+    assert got["saved"] == saved(plays)
+    assert (got["saved_rank"] or {}).get("top_percent") == population_top_percent(events, user, saved)
+    assert got["saved_change"]["previous"] == saved(before)
+    assert got["saved_change"]["delta"] == saved(plays) - saved(before)
     assert got["plays_change"]["previous"] == want["previous_plays"]
     assert got["plays_change"]["delta"] == want["plays"] - want["previous_plays"]
     assert got["level"] == ("high" if want["plays"] >= 120 else "mid" if want["plays"] >= 60 else "low")

@@ -53,6 +53,27 @@ def hours(ms: Any) -> str:
     return number(float(ms) / 3_600_000)
 
 
+DURATION_STYLES = ("clock", "units")
+
+
+def duration(value: Any, style: str = "clock", unit: str = "s") -> str:
+    """A duration, in seconds (``unit='ms'``: milliseconds), to the nearest second: ``clock``
+    362 → '6:02', 3900 → '1:05:00' (a pace, a lap); ``units`` 3900 → '1 h 05 min',
+    362 → '6 min 02 s', 45 → '45 s' (a total)."""
+    if style not in DURATION_STYLES or unit not in ("s", "ms"):
+        raise ExpressionFailed(f"duration takes style {' or '.join(DURATION_STYLES)} and unit s or ms")
+    if not is_number(value) or not math.isfinite(value) or value < 0:
+        raise ExpressionFailed("duration needs a number of seconds, 0 or more")
+    total = math.floor((value / 1000 if unit == "ms" else value) + 0.5)  # (round() would make 2.5 s 2 s)
+    h, m, sec = total // 3600, total % 3600 // 60, total % 60
+    if style == "clock":
+        return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+    if h:
+        minutes = (total + 30) // 60  # to the nearest minute
+        return f"{minutes // 60:,} h {minutes % 60:02d} min"
+    return f"{m} min {sec:02d} s" if m else f"{sec} s"
+
+
 def plural(count: Any, singular: str, many: str | None = None) -> str:
     return singular if count == 1 else (many or singular + "s")
 
@@ -107,7 +128,7 @@ def _shown(value: Any) -> Any:
 
 def _env() -> ImmutableSandboxedEnvironment:
     env = _Sandbox(autoescape=True, undefined=StrictUndefined, finalize=_shown)
-    env.filters.update(number=number, percent=percent, hours=hours, plural=plural, date=date,
+    env.filters.update(number=number, percent=percent, hours=hours, plural=plural, date=date, duration=duration,
                        first_name=first_name, urlencode=lambda v: quote(str(v), safe=""))
     env.globals.update(MONTHS=MONTHS, WEEKDAYS=WEEKDAYS)
     return env

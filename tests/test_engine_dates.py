@@ -1,9 +1,14 @@
-"""The ``date`` filter: days as people read them, the year only when it is not the story's."""
+"""The ``date`` filter: days as people read them, the year only when it is not the story's; and
+every other name of a day, month or hour, from the same locale."""
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 
+from widget_server.engine import dates
 from widget_server.engine.expressions import ExpressionFailed, render, story_globals
+from widget_server.engine.periods import month_period, resolve
 
 PERIOD = {"label": "2026", "start": "2026-01-01", "end": "2026-11-15"}
 
@@ -39,3 +44,16 @@ def test_a_streak_across_new_year_names_both_years_only_where_needed():
 def test_what_is_not_a_date_fails_the_text_like_missing_data(text):
     with pytest.raises(ExpressionFailed):
         shown(text)
+
+
+def test_a_periods_label_and_days_are_written_by_the_same_locale():
+    assert month_period(2026, 3).label == "March 2026"
+    assert month_period(2026, 3).span == "1 March – 31 March 2026"
+    across = resolve({"kind": "last_days", "days": 7}, datetime(2026, 1, 3, 12, tzinfo=UTC))
+    assert across.span == "28 December 2025 – 3 January 2026"
+
+
+def test_names_of_months_weekdays_and_hours_come_from_the_locale():
+    assert story_globals()["MONTHS"][3] == "April" and story_globals()["WEEKDAYS"][0] == "Monday"
+    assert dates.month_names("abbreviated")[7] == "Aug" and dates.weekday_names("abbreviated")[4] == "Fri"
+    assert dates.hour_name(7) == "07:00"

@@ -388,6 +388,15 @@ def test_every_metric_kind_matches_plain_python(world, user):
     assert got["weekdays"]["values"] == want["weekdays"]
     assert got["months"]["values"] == want["months"]
     assert got["months"]["labels"][0] == "Jan" and len(got["months"]["labels"]) == 11
+    # Short labels for a chart, names for a sentence, from the story locale (engine/dates.py).
+    assert got["weekdays"]["labels"] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert got["weekdays"]["names"][4] == "Friday" and got["months"]["names"][7] == "August"
+    assert got["months"]["labels"][8] == "Sept"  # CLDR's en_GB abbreviation
+    assert got["hours"]["labels"][22] == "22" and got["hours"]["names"][22] == "22:00"
+    assert got["days"]["labels"][0] == "2026-01-01" and got["days"]["names"][0] == "1 January"
+    for series in ("hours", "weekdays", "months", "days"):
+        peak = got[series]["peak_index"]
+        assert got[series]["peak_name"] == got[series]["names"][peak], series
     assert got["days"]["values"] == want["days"]
     assert (got["record"]["date"], got["record"]["value"]) == want["record"]
     assert [(p["label"], p["month"], p["value"]) for p in got["peak"]] == want["peak"]

@@ -20,9 +20,8 @@ from markupsafe import Markup
 
 from . import dates
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = dates.month_names()  # ("January", …) for texts: MONTHS[3] is "April"
+WEEKDAYS = dates.weekday_names()  # ("Monday", …)
 
 
 class ExpressionFailed(Exception):

@@ -18,13 +18,10 @@ from typing import Any
 from ..store import dialect
 from ..store.db import database
 from . import dates, filters
-from .expressions import MONTHS
 from .periods import DAY_MS, Period, day_from_number, day_number
 from .slice import TABLE, Plan
 
 Results = dict[str, dict[str, Any]]  # uid -> metric name -> value
-WEEKDAY_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-MONTH_SHORT = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -195,7 +192,7 @@ def top(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: lis
                       "share": (v / total) if total else None})
         if peaks:
             key = months[month]
-            peaked[uid].append({"label": lab, "month": key, "month_name": MONTHS[int(key[5:]) - 1],
+            peaked[uid].append({"label": lab, "month": key, "month_name": dates.month_names()[int(key[5:]) - 1],
                                 "value": _clean(mv, scale)})
     for uid in uids:
         results[uid][name] = found.get(uid, [])
@@ -327,7 +324,7 @@ def series(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: 
     users = ByUser.of(uids)
     sql = (f"SELECT {users.uid}, {bucket} AS b, {value} FROM {TABLE} WHERE pp = 0 AND {cond}"
            f"{users.group_by(bucket)}")
-    keys, labels = _buckets(by, period)
+    keys, labels, names = _buckets(by, period)
     index = {k: i for i, k in enumerate(keys)}
     found: dict[str, list[Any]] = {}
     for uid, b, v in _rows(sql, params, uids):
@@ -337,22 +334,29 @@ def series(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: 
     for uid in uids:
         values = found.get(uid, [0] * len(keys))
         peak = max(range(len(values)), key=lambda i: (values[i], -i)) if values else None
-        results[uid][name] = {"labels": labels, "values": values, "peak_index": peak,
-                              "peak_label": labels[peak] if peak is not None and values[peak] else None,
+        peaked = peak if peak is not None and values[peak] else None  # (no peak in a series of zeros)
+        results[uid][name] = {"labels": labels, "names": names, "values": values, "peak_index": peak,
+                              "peak_label": labels[peaked] if peaked is not None else None,
+                              "peak_name": names[peaked] if peaked is not None else None,
                               "peak_value": values[peak] if peak is not None else 0, "total": _clean(sum(values))}
 
 
-def _buckets(by: str, period: Period) -> tuple[list[Any], list[str]]:
+def _buckets(by: str, period: Period) -> tuple[list[Any], list[str], list[str]]:
+    """A series' bucket keys, their short labels for a chart ("Fri", "Aug", "22", "2026-03-01")
+    and their names for a sentence ("Friday", "August", "22:00", "1 March"), all from engine/dates.py."""
     if by == "hour":
-        return list(range(24)), [f"{h:02d}" for h in range(24)]
+        return list(range(24)), [f"{h:02d}" for h in range(24)], [dates.hour_name(h) for h in range(24)]
     if by == "weekday":
-        return list(range(7)), list(WEEKDAY_SHORT)
+        return list(range(7)), list(dates.weekday_names("abbreviated")), list(dates.weekday_names())
+    year = period.end.year
     first_day = period.local_start_ms // DAY_MS
     days = list(range(first_day, first_day + period.days))
     if by == "day":
-        return days, [day_from_number(d).isoformat() for d in days]
+        isos = [day_from_number(d).isoformat() for d in days]
+        return days, isos, [dates.human(iso, "long", year) for iso in isos]
     _, months = _months(period)
-    return list(range(len(months))), [MONTH_SHORT[int(m[5:]) - 1] for m in months]
+    return (list(range(len(months))), [dates.month_names("abbreviated")[int(m[5:]) - 1] for m in months],
+            [dates.human(m, "month", year) for m in months])
 
 
 def _months(period: Period) -> tuple[str, list[str]]:

@@ -88,6 +88,14 @@ def edit(old: str, new: str) -> str:
      "theme.background", "colour"),
     (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = { kind = "stat", title = "x" }'),
      "frames[1].fallback.stat", "needs 'stat'"),
+    (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = [{ kind = "text", title = "x" }, '
+                                        '{ kind = "stat", title = "y" }]'), "frames[1].fallback[1].stat", "needs 'stat'"),
+    (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = [{ kind = "text", title = "x", '
+                                        'when = "plyas > 1" }]'), "frames[1].fallback[0].when", "'plyas' is not"),
+    (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = { kind = "text", title = "x", '
+                                        'when = "plays >" }'), "frames[1].fallback.when", "syntax"),
+    (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = []'), "frames[1].fallback",
+     "a list of 1–5"),
     ("id = [", "", "Not valid TOML"),
     (edit('list = { metric = "top" }', 'list = { metric = "top", min_items = 0 }'), "frames[1].list.min_items",
      "greater than or equal to 1"),

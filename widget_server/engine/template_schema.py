@@ -309,20 +309,37 @@ def _needs_content(data: dict[str, Any]) -> None:
 
 
 class FallbackSchema(FrameBody):
-    """What a frame shows instead when its data is missing: a whole frame body of its own."""
+    """What a frame shows instead when its data is missing: a whole frame body of its own, shown
+    when its ``when`` holds (or always)."""
 
     kind = fields.String(required=True, validate=validate.OneOf(FRAME_KINDS[:-1]))
+    when = fields.String(validate=validate.Length(min=1, max=2000))
 
     @validates_schema
     def _content(self, data: dict[str, Any], **_: object) -> None:
         _needs_content(data)
 
 
+MAX_FALLBACKS = 5
+
+
+class Fallbacks(fields.Field[dict[str, Any] | list[dict[str, Any]]]):
+    """``fallback``: one table, or a list of them tried in order (the first whose ``when`` holds
+    and whose data is there). Errors keep the author's shape: ``fallback.title``, ``fallback[1].title``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dict):
+            return FallbackSchema().load(value)
+        if isinstance(value, list) and 1 <= len(value) <= MAX_FALLBACKS and all(isinstance(v, dict) for v in value):
+            return FallbackSchema(many=True).load(value)
+        raise ValidationError(f"A fallback table, or a list of 1–{MAX_FALLBACKS} of them.")
+
+
 class FrameSchema(FrameBody):
     id = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error="Use a-z, 0-9 and '-'."))
     kind = fields.String(required=True, validate=validate.OneOf(FRAME_KINDS[:-1]))
     when = fields.String(validate=validate.Length(min=1, max=2000))
-    fallback = fields.Nested(FallbackSchema)
+    fallback = Fallbacks()
 
     @validates_schema
     def _content(self, data: dict[str, Any], **_: object) -> None:

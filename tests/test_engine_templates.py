@@ -89,7 +89,8 @@ def edit(old: str, new: str) -> str:
     (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = { kind = "stat", title = "x" }'),
      "frames[1].fallback.stat", "needs 'stat'"),
     (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = [{ kind = "text", title = "x" }, '
-                                        '{ kind = "stat", title = "y" }]'), "frames[1].fallback[1].stat", "needs 'stat'"),
+                                        '{ kind = "stat", title = "y" }]'),
+     "frames[1].fallback[1].stat", "needs 'stat'"),
     (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = [{ kind = "text", title = "x", '
                                         'when = "plyas > 1" }]'), "frames[1].fallback[0].when", "'plyas' is not"),
     (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = { kind = "text", title = "x", '

@@ -1,10 +1,25 @@
-"""The filters template text formats numbers with: ``duration`` (a pace "6:02", a total
-"1 h 05 min"), rendered the way a story's text is."""
+"""What template text may call: the ``duration`` filter (a pace "6:02", a total "1 h 05 min"),
+rendered the way a story's text is; and the sandbox's filters, tests and globals, exactly as
+docs/STORIES.md lists them, with the built-ins left out refused by the check."""
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 
-from widget_server.engine.expressions import ExpressionFailed, render, story_globals
+from widget_server.engine import TemplateInvalid, parse
+from widget_server.engine.expressions import (
+    ENV,
+    LEFT_OUT_FILTERS,
+    LEFT_OUT_GLOBALS,
+    RECAP_FILTERS,
+    ExpressionFailed,
+    render,
+    story_globals,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def shown(text: str, **values) -> str:
@@ -43,3 +58,53 @@ def test_a_pace_reads_per_km():
 def test_what_is_not_a_duration_fails_the_text_like_missing_data(text):
     with pytest.raises(ExpressionFailed):
         shown(text)
+
+
+def _documented() -> dict[str, set[str]]:
+    """The sandbox's names as docs/STORIES.md lists them: '- <what>: `a`, `b`, …'."""
+    lines = (ROOT / "docs" / "STORIES.md").read_text().splitlines()
+    found = {}
+    for line in lines:
+        match = re.fullmatch(r"- (Recap's filters|Jinja's filters|Tests \(`x is even`\)|Globals"
+                             r"|Left out of Jinja's): (.*)", line)
+        if match:
+            found[match.group(1).split(" (")[0]] = set(re.findall(r"`([^`]+)`", match.group(2)))
+    return found
+
+
+def test_the_docs_list_exactly_what_the_sandbox_offers():
+    documented = _documented()
+    assert documented["Recap's filters"] == set(RECAP_FILTERS)
+    assert documented["Jinja's filters"] == set(ENV.filters) - set(RECAP_FILTERS)
+    assert documented["Tests"] == set(ENV.tests)
+    assert documented["Globals"] == set(ENV.globals)
+    assert documented["Left out of Jinja's"] == set(LEFT_OUT_FILTERS) | set(LEFT_OUT_GLOBALS)
+    assert not (set(LEFT_OUT_FILTERS) & set(ENV.filters)) and not (set(LEFT_OUT_GLOBALS) & set(ENV.globals))
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("{{ plays | random }}", "random"), ("{{ 'x' | center(10**9) }}", "center"),
+    ("{{ '%09999999d' | format(1) }}", "format"), ("{{ 'x' | indent(10**9, true) }}", "indent"),
+    ("{{ lipsum(10**6) }}", "lipsum")])
+def test_a_built_in_left_out_is_refused_by_the_check_with_its_path(text, name):
+    template = TEMPLATE.replace("TITLE", text.replace('"', '\\"'))
+    with pytest.raises(TemplateInvalid) as caught:
+        parse(template)
+    assert any(e["path"] == "frames[0].title" and name in e["reason"] for e in caught.value.errors), caught.value.errors
+
+
+TEMPLATE = """
+id = "sandbox"
+title = "Sandbox"
+[period]
+kind = "year"
+[metrics.plays]
+kind = "count"
+event = "Song Played"
+[[frames]]
+id = "a"
+kind = "text"
+title = "TITLE"
+[card]
+title = "c"
+"""

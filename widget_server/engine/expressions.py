@@ -125,10 +125,25 @@ def _shown(value: Any) -> Any:
     return value
 
 
+# Recap's own filters (``urlencode`` replaces Jinja's, which leaves '/' and '&' in place).
+RECAP_FILTERS: dict[str, Any] = {
+    "number": number, "percent": percent, "hours": hours, "plural": plural, "date": date, "duration": duration,
+    "first_name": first_name, "urlencode": lambda v: quote(str(v), safe="")}
+# Jinja built-ins a story has no use for and that would do harm: ``random`` gives another text
+# on every load (a story reads the same for its user each time, and its built copy the same as
+# one assembled on demand); the others make a string as long as a number the text names
+# (``'x' | center(10**9)``, ``'%09999999d' | format(1)``, ``lipsum(10**6)``), past MAX_REPEAT.
+LEFT_OUT_FILTERS = ("center", "format", "indent", "random")
+LEFT_OUT_GLOBALS = ("lipsum",)
+
+
 def _env() -> ImmutableSandboxedEnvironment:
     env = _Sandbox(autoescape=True, undefined=StrictUndefined, finalize=_shown)
-    env.filters.update(number=number, percent=percent, hours=hours, plural=plural, date=date, duration=duration,
-                       first_name=first_name, urlencode=lambda v: quote(str(v), safe=""))
+    for name in LEFT_OUT_FILTERS:
+        del env.filters[name]
+    for name in LEFT_OUT_GLOBALS:
+        del env.globals[name]
+    env.filters.update(RECAP_FILTERS)
     env.globals.update(MONTHS=MONTHS, WEEKDAYS=WEEKDAYS)
     return env
 

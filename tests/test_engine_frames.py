@@ -231,6 +231,16 @@ fallback = {{ kind = "text", title = "Plenty" }}
     json.loads(json.dumps(story, allow_nan=False))
 
 
+def test_the_card_keeps_the_first_four_stats_that_render(app, soundwave):
+    """What the share image and the player's card both show: a stat whose when fails makes room."""
+    stats = ([f'{{ label = "s{i}", value = "{i}" }}' for i in range(2)]
+             + ['{ label = "no", value = "x", when = "plays > 99" }']
+             + [f'{{ label = "s{i}", value = "{i}" }}' for i in range(2, 5)])
+    header = HEADER.replace('title = "Card for {{ user.id }}"', f'title = "Card"\nstats = [{", ".join(stats)}]')
+    story = story_with(app, soundwave, '[[frames]]\nid = "a"\nkind = "text"\ntitle = "a"\n', header=header)
+    assert [s["label"] for s in story["card"]["stats"]] == ["s0", "s1", "s2", "s3"]
+
+
 def test_card_fields_that_cannot_be_rendered_are_left_out(app, soundwave):
     header = HEADER.replace('[card]\n', '[card]\nsubtitle = "Loved: {{ likes[0].label }}"\n'
                                          'footer = "{{ likes[0].label }}"\n'

@@ -10,6 +10,7 @@ import logging
 import math
 from typing import Any, Literal, overload
 
+from .card_layout import MAX_CARD_STATS
 from .expressions import ExpressionFailed, evaluate, is_number, pick_variant, render, truthy
 from .story_shape import Background, Button, Card, CardList, CardStat, Chart, Frame, Item, Media, Stat, Theme
 from .template_schema import LIST_LIMIT
@@ -199,6 +200,8 @@ class Renderer:
     def card(self, spec: dict[str, Any], theme: Theme, footer: str) -> Card:
         stats: list[CardStat] = []
         for i, stat in enumerate(spec.get("stats", [])):
+            if len(stats) == MAX_CARD_STATS:  # what the card can show (engine/card_layout.py)
+                break
             if "when" in stat and not truthy(stat["when"], self.context):
                 continue
             try:

@@ -110,6 +110,11 @@ mode = "current"
 kind = "streak"
 event = "Song Played"
 where = { genre = "rock" }
+[metrics.rock_weeks]
+kind = "streak"
+event = "Song Played"
+where = { genre = "rock" }
+unit = "week"
 [metrics.hours]
 kind = "series"
 event = "Song Played"
@@ -327,6 +332,7 @@ def expected(events: list[dict], user: str) -> dict:
         "current": current[-1][2] if current else 0,
         "rock_streak": max((r[2] for r in rock_runs), default=0),
         "weeks": unit_runs(days, "week"), "months_streak": unit_runs(days, "month"),
+        "rock_weeks": unit_runs({local(e).date() for e in plays if e["properties"]["genre"] == "rock"}, "week")[0],
         "hours": hours, "weekdays": weekdays, "months": months,
         "days": [per_day.get(PERIOD[0] + timedelta(days=i), 0) for i in range((PERIOD[1] - PERIOD[0]).days + 1)],
         "record": (record[0].isoformat(), record[1]),
@@ -384,6 +390,8 @@ def test_every_metric_kind_matches_plain_python(world, user):
         longest = got[f"{unit}_longest"]
         assert (longest[unit], longest["start"], longest["end"]) == (n, start, end), unit
         assert got[f"{unit}_current"][unit] == current, unit
+    # (those share the record day's query; this one, with a filter of its own, is a query of its own)
+    assert (got["rock_weeks"]["weeks"], got["rock_weeks"]["start"], got["rock_weeks"]["end"]) == want["rock_weeks"]
     assert got["hours"]["values"] == want["hours"]
     assert got["weekdays"]["values"] == want["weekdays"]
     assert got["months"]["values"] == want["months"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,12 +56,28 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
             elif kind == "record_day":
                 streaks = {n: metrics[n] for n, day in streaks_of.items() if day == name}
                 metrics_sql.record_day(name, metric, plan, period, today, uids, results, streaks)
-    distributions = {name: population.lookup(app_id, template, period, metric["of"])
-                     for name, metric in template.later_metrics.items()
-                     if name in metrics and metric["kind"] == "percentile"}
+    later = Later(
+        distributions={name: population.lookup(app_id, template, period, metric["of"])
+                       for name, metric in template.later_metrics.items()
+                       if name in metrics and metric["kind"] == "percentile"},
+        previous={m["of"]: arithmetic.formula(template.metrics, m["of"]) for m in metrics.values()
+                  if m["kind"] == "change"},
+        arithmetic=frozenset(name for name, m in metrics.items() if m["kind"] == "derived"
+                             and arithmetic.scalar_inputs(template.metrics, name) is not None))
     for uid in uids:
-        _derive(template, results[uid], (contexts or {}).get(uid, {}), metrics, distributions)
+        _derive(template, results[uid], (contexts or {}).get(uid, {}), metrics, later)
     return results
+
+
+@dataclass(frozen=True)
+class Later:
+    """What the kinds built from other metrics read besides a user's values, found once per call:
+    the percentiles' distributions, the formulas of what changes are of (their value in the
+    period before), and the derived metrics that are arithmetic over scalars."""
+
+    distributions: dict[str, dict[str, Any] | None]
+    previous: dict[str, arithmetic.Formula]
+    arithmetic: frozenset[str]
 
 
 def _answered_by(metrics: dict[str, dict[str, Any]], plan: story_slice.Plan, kind: str, host_kind: str, *,
@@ -81,7 +98,7 @@ def _answered_by(metrics: dict[str, dict[str, Any]], plan: story_slice.Plan, kin
 
 
 def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, Any],
-            wanted: dict[str, dict[str, Any]], distributions: dict[str, dict[str, Any] | None]) -> None:
+            wanted: dict[str, dict[str, Any]], later: Later) -> None:
     """percentile, change, tier, derived and label, in the order the template declares them (a
     percentile or change of a derived metric comes after it)."""
     previous = {key.removesuffix("@previous"): values.pop(key)
@@ -91,11 +108,13 @@ def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, An
             continue
         kind = metric["kind"]
         if kind == "percentile":
-            values[name] = population.rank(distributions[name], values.get(metric["of"]))
+            values[name] = population.rank(later.distributions[name], values.get(metric["of"]))
         elif kind == "change":
-            values[name] = change(values.get(metric["of"]), arithmetic.value(template.metrics, metric["of"], previous))
+            values[name] = change(values.get(metric["of"]), later.previous[metric["of"]].value(previous))
         elif kind == "tier":
             values[name] = tier(values.get(metric["of"]), metric["tiers"])
+        elif kind == "derived" and name in later.arithmetic:  # as the population and the period before
+            values[name] = arithmetic.evaluate(metric["expr"], values)
         elif kind == "derived":
             try:
                 values[name] = expressions.evaluate(metric["expr"], {**extra, **values})

@@ -162,8 +162,8 @@ def refresh(app_id: int, template: StoryTemplate, period: Period,
     if not targets:
         return {}
     # A derived target is computed from the scalars it reads (engine/arithmetic.py).
-    inputs = {name: arithmetic.scalar_inputs(template.metrics, name) or frozenset() for name in targets}
-    scalars = frozenset().union(*inputs.values())
+    scalars = frozenset().union(*(arithmetic.scalar_inputs(template.metrics, name) or () for name in targets))
+    formulas = [arithmetic.formula(template.metrics, name) for name in targets]
     plan = story_slice.plan_for(template, scalars)
     only = {name: template.metrics[name] for name in scalars}
     values: dict[str, list[Any]] = defaultdict(list)
@@ -175,10 +175,10 @@ def refresh(app_id: int, template: StoryTemplate, period: Period,
             story_slice.build(template, plan, app_id, actor_pairs(app_id, chunk), period, with_previous=False)
             metrics_sql.scalars(only, plan, set(), chunk, results)
         for uid in chunk:
-            for name in targets:
-                value = arithmetic.value(template.metrics, name, results[uid])
+            for target in formulas:
+                value = target.value(results[uid])
                 if value is not None and value > 0:
-                    values[name].append(value)
+                    values[target.name].append(value)
         if progress:
             progress(len(chunk))
     counts = {}

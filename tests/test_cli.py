@@ -240,6 +240,18 @@ def test_templates_check_refuses_text_under_aa_contrast_naming_frame_text_and_ra
     assert shipped.returncode == 0, shipped.stderr
 
 
+def test_templates_check_refuses_a_card_with_more_stats_than_it_shows(recap, tmp_path):
+    path = tmp_path / "crowded.toml"
+    stats = ", ".join(f'{{ label = "Stat {i}", value = "{i}" }}' for i in range(5))
+    dark = YELLOW.replace('gradient = ["#ffc800", "#ff9600"]', 'color = "#121212"').replace("yellow", "crowded")
+    path.write_text(dark.replace('title = "c"', f'title = "c"\nstats = [{stats}]'))
+    result = recap.process("templates", "check", str(path))
+    assert result.returncode == 1, result.stdout
+    assert f"{path}: card.stats: 5 stats, but the card shows at most 4" in result.stderr
+    path.write_text(path.read_text().replace(', { label = "Stat 4", value = "4" }', ""))
+    assert recap("templates", "check", str(path)).returncode == 0
+
+
 def test_a_store_locked_past_its_timeout_is_one_line_and_a_retryable_status(recap):
     assert recap("apps", "list").returncode == 0  # the store exists
     holder = sqlite3.connect(recap.instance / "recap.sqlite3")

@@ -83,6 +83,13 @@ def test_white_on_yellow_is_refused_naming_the_frame_the_text_and_the_ratio():
     assert check(parse(TEMPLATE.format(background='color = "#121212"')).spec) == []
 
 
+def test_each_of_a_frames_fallbacks_is_measured_and_named():
+    fallbacks = ('\n  [[frames.fallback]]\n  kind = "text"\n  title = "Dark"\n  background = { color = "#121212" }'
+                 '\n  [[frames.fallback]]\n  kind = "text"\n  title = "Yellow"\n  background = { color = "#ffc800" }\n')
+    template = parse(TEMPLATE.format(background='color = "#121212"').replace("\n[card]", fallbacks + "[card]"))
+    assert {f.frame for f in check(template.spec)} == {"points (fallback 2)"}
+
+
 def test_a_frame_without_background_is_measured_on_every_default_gradient():
     # Which of the player's gradients it gets depends on its place in the story, so all of them:
     # each reads with white text (two were green and yellow under white: 1.8 and 1.4:1), and a

@@ -121,6 +121,44 @@ list = { metric = "likes" }
     assert story["frames"][0]["title"].startswith("No likes yet")
 
 
+def test_the_first_fallback_whose_when_holds_and_whose_data_is_there_is_shown(app, soundwave):
+    """Ana played 6 songs and liked none: not a heavy listener (the first fallback's when), the
+    second's data is missing (a like she never gave), the third reads her plays."""
+    story = story_with(app, soundwave, """
+[[frames]]
+id = "liked"
+kind = "list"
+title = "You liked"
+list = { metric = "likes" }
+  [[frames.fallback]]
+  kind = "text"
+  when = "plays >= 100"
+  title = "{{ plays }} plays and not one like?"
+  [[frames.fallback]]
+  kind = "text"
+  title = "Your one like: {{ likes[0].label }}"
+  [[frames.fallback]]
+  kind = "stat"
+  when = "plays > 0"
+  title = "No likes yet"
+  stat = { value = "{{ plays }}", unit = "plays" }
+  [[frames.fallback]]
+  kind = "text"
+  title = "Nothing to see"
+[[frames]]
+id = "quiet"
+kind = "list"
+list = { metric = "likes" }
+  [frames.fallback]
+  kind = "text"
+  when = "plays == 0"
+  title = "Press play!"
+""")
+    assert frame_ids(story) == ["liked", "card"]
+    frame = story["frames"][0]
+    assert (frame["kind"], frame["title"], frame["stat"]["value"]) == ("stat", "No likes yet", "6")
+
+
 def test_a_missing_value_skips_the_text_instead_of_printing_none(app, soundwave):
     story = story_with(app, soundwave, """
 [[frames]]
@@ -191,6 +229,16 @@ fallback = {{ kind = "text", title = "Plenty" }}
     frame = next(f for f in story["frames"] if f["id"] == "odd")
     assert frame["kind"] == "text" and frame["title"] == "Plenty"
     json.loads(json.dumps(story, allow_nan=False))
+
+
+def test_the_card_keeps_the_first_four_stats_that_render(app, soundwave):
+    """What the share image and the player's card both show: a stat whose when fails makes room."""
+    stats = ([f'{{ label = "s{i}", value = "{i}" }}' for i in range(2)]
+             + ['{ label = "no", value = "x", when = "plays > 99" }']
+             + [f'{{ label = "s{i}", value = "{i}" }}' for i in range(2, 5)])
+    header = HEADER.replace('title = "Card for {{ user.id }}"', f'title = "Card"\nstats = [{", ".join(stats)}]')
+    story = story_with(app, soundwave, '[[frames]]\nid = "a"\nkind = "text"\ntitle = "a"\n', header=header)
+    assert [s["label"] for s in story["card"]["stats"]] == ["s0", "s1", "s2", "s3"]
 
 
 def test_card_fields_that_cannot_be_rendered_are_left_out(app, soundwave):

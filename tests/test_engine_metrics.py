@@ -88,10 +88,33 @@ mode = "longest"
 kind = "streak"
 event = "Song Played"
 mode = "current"
+[metrics.weeks_longest]
+kind = "streak"
+event = "Song Played"
+unit = "week"
+[metrics.weeks_current]
+kind = "streak"
+event = "Song Played"
+unit = "week"
+mode = "current"
+[metrics.months_longest]
+kind = "streak"
+event = "Song Played"
+unit = "month"
+[metrics.months_current]
+kind = "streak"
+event = "Song Played"
+unit = "month"
+mode = "current"
 [metrics.rock_streak]
 kind = "streak"
 event = "Song Played"
 where = { genre = "rock" }
+[metrics.rock_weeks]
+kind = "streak"
+event = "Song Played"
+where = { genre = "rock" }
+unit = "week"
 [metrics.hours]
 kind = "series"
 event = "Song Played"
@@ -128,6 +151,15 @@ tiers = [{ min = 0, label = "low" }, { min = 60, label = "mid" }, { min = 120, l
 [metrics.minutes]
 kind = "derived"
 expr = "listen_ms / 60000"
+[metrics.saved]
+kind = "derived"
+expr = "listen_ms - 100000 * (plays - long_rock)"
+[metrics.saved_rank]
+kind = "percentile"
+of = "saved"
+[metrics.saved_change]
+kind = "change"
+of = "saved"
 [metrics.owl]
 kind = "label"
 rules = [{ when = "hours.peak_index >= 20 or hours.peak_index < 4", label = "night" },
@@ -234,6 +266,34 @@ def runs(days: set[date]) -> list[tuple[date, date, int]]:
     return out
 
 
+def unit_runs(days: set[date], unit: str) -> tuple[tuple[int, str | None, str | None], int]:
+    """The longest run of consecutive ISO weeks (or months) with a day in ``days`` as (count,
+    first day of its first unit, last day of its last, within the period), the most recent of
+    equal length;
+    and the length of the current run (ending in the period's last unit or the one before)."""
+    def number(day: date) -> int:  # consecutive units differ by one
+        return (day.toordinal() - 1) // 7 if unit == "week" else day.year * 12 + day.month - 1
+
+    def span(n: int) -> tuple[date, date]:
+        if unit == "week":  # ordinal 1 (1 January of year 1) is a Monday
+            return date.fromordinal(n * 7 + 1), date.fromordinal(n * 7 + 7)
+        following = n + 1
+        return date(n // 12, n % 12 + 1, 1), date(following // 12, following % 12 + 1, 1) - timedelta(days=1)
+
+    spans: list[list[int]] = []
+    for n in sorted({number(d) for d in days}):
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    if not spans:
+        return (0, None, None), 0
+    s, e = max(spans, key=lambda r: (r[1] - r[0], r[1]))
+    current = [r for r in spans if r[1] >= number(PERIOD[1]) - 1]
+    return ((e - s + 1, max(span(s)[0], PERIOD[0]).isoformat(), min(span(e)[1], PERIOD[1]).isoformat()),
+            current[-1][1] - current[-1][0] + 1 if current else 0)
+
+
 def expected(events: list[dict], user: str) -> dict:
     plays = rows(events, user, "Song Played")
     played = [e["properties"]["ms_played"] for e in plays]
@@ -271,6 +331,8 @@ def expected(events: list[dict], user: str) -> dict:
         "longest": (longest[2], longest[0].isoformat(), longest[1].isoformat()),
         "current": current[-1][2] if current else 0,
         "rock_streak": max((r[2] for r in rock_runs), default=0),
+        "weeks": unit_runs(days, "week"), "months_streak": unit_runs(days, "month"),
+        "rock_weeks": unit_runs({local(e).date() for e in plays if e["properties"]["genre"] == "rock"}, "week")[0],
         "hours": hours, "weekdays": weekdays, "months": months,
         "days": [per_day.get(PERIOD[0] + timedelta(days=i), 0) for i in range((PERIOD[1] - PERIOD[0]).days + 1)],
         "record": (record[0].isoformat(), record[1]),
@@ -281,14 +343,26 @@ def expected(events: list[dict], user: str) -> dict:
     }
 
 
-def population_top_percent(events: list[dict], user: str) -> int:
-    totals = Counter()
+def saved(plays: list[dict]) -> int:
+    """The derived ``saved``: listen_ms - 100000 * (plays - long_rock)."""
+    long_rock = sum(e["properties"]["ms_played"] >= 200_000 and e["properties"]["genre"] in ("rock", "pop")
+                    for e in plays)
+    return sum(e["properties"]["ms_played"] for e in plays) - 100_000 * (len(plays) - long_rock)
+
+
+def population_top_percent(events: list[dict], user: str, value=lambda plays: sum(
+        e["properties"]["ms_played"] for e in plays)) -> int | None:
+    """The user's top percent by ``value`` of their plays, among the users whose value is above 0."""
+    plays = defaultdict(list)
     for e in events:
         if e["type"] == "track" and e["event"] == "Song Played" and PERIOD[0] <= local(e).date() <= PERIOD[1]:
-            totals[e["userId"]] += e["properties"]["ms_played"]
-    mine = totals[user]
-    higher = sum(1 for v in totals.values() if v > mine)
-    return math.ceil(100 * (higher + 1) / len(totals))
+            plays[e["userId"]].append(e)
+    totals = {uid: value(mine) for uid, mine in plays.items()}
+    ranked_users = [v for v in totals.values() if v > 0]
+    if totals[user] <= 0:
+        return None
+    higher = sum(1 for v in ranked_users if v > totals[user])
+    return math.ceil(100 * (higher + 1) / len(ranked_users))
 
 
 @pytest.mark.parametrize("user", ["tokyo", "la", "utc", "anon"])
@@ -311,14 +385,36 @@ def test_every_metric_kind_matches_plain_python(world, user):
     assert (got["longest"]["days"], got["longest"]["start"], got["longest"]["end"]) == want["longest"]
     assert got["current"]["days"] == want["current"]
     assert got["rock_streak"]["days"] == want["rock_streak"]
+    for unit, key in (("weeks", "weeks"), ("months", "months_streak")):
+        (n, start, end), current = want[key]
+        longest = got[f"{unit}_longest"]
+        assert (longest[unit], longest["start"], longest["end"]) == (n, start, end), unit
+        assert got[f"{unit}_current"][unit] == current, unit
+    # (those share the record day's query; this one, with a filter of its own, is a query of its own)
+    assert (got["rock_weeks"]["weeks"], got["rock_weeks"]["start"], got["rock_weeks"]["end"]) == want["rock_weeks"]
     assert got["hours"]["values"] == want["hours"]
     assert got["weekdays"]["values"] == want["weekdays"]
     assert got["months"]["values"] == want["months"]
     assert got["months"]["labels"][0] == "Jan" and len(got["months"]["labels"]) == 11
+    # Short labels for a chart, names for a sentence, from the story locale (engine/dates.py).
+    assert got["weekdays"]["labels"] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert got["weekdays"]["names"][4] == "Friday" and got["months"]["names"][7] == "August"
+    assert got["months"]["labels"][8] == "Sept"  # CLDR's en_GB abbreviation
+    assert got["hours"]["labels"][22] == "22" and got["hours"]["names"][22] == "22:00"
+    assert got["days"]["labels"][0] == "2026-01-01" and got["days"]["names"][0] == "1 January"
+    for series in ("hours", "weekdays", "months", "days"):
+        peak = got[series]["peak_index"]
+        assert got[series]["peak_name"] == got[series]["names"][peak], series
     assert got["days"]["values"] == want["days"]
     assert (got["record"]["date"], got["record"]["value"]) == want["record"]
     assert [(p["label"], p["month"], p["value"]) for p in got["peak"]] == want["peak"]
     assert got["rank"]["top_percent"] == population_top_percent(events, user)
+    # A derived metric of arithmetic over scalars is ranked and compared like a scalar.
+    plays, before = rows(events, user, "Song Played"), rows(events, user, "Song Played", PREVIOUS)
+    assert got["saved"] == saved(plays)
+    assert (got["saved_rank"] or {}).get("top_percent") == population_top_percent(events, user, saved)
+    assert got["saved_change"]["previous"] == saved(before)
+    assert got["saved_change"]["delta"] == saved(plays) - saved(before)
     assert got["plays_change"]["previous"] == want["previous_plays"]
     assert got["plays_change"]["delta"] == want["plays"] - want["previous_plays"]
     assert got["level"] == ("high" if want["plays"] >= 120 else "mid" if want["plays"] >= 60 else "low")
@@ -434,6 +530,30 @@ def test_a_current_streak_runs_to_each_users_local_today(app, live_server):
         alone = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["la"]), now)["la"]
     assert together["la"]["current"] == alone["current"] == {"days": 3, "start": "2026-11-18", "end": "2026-11-20"}
     assert together["utc"]["current"]["days"] == 0
+
+
+def test_weekly_and_monthly_streaks_count_local_iso_weeks_and_calendar_months(app, live_server):
+    """Weeks run Monday to Sunday in the listener's own zone: a play at 23:30 UTC on Sunday 8
+    March is Monday 9 March in Tokyo, so the same plays make Tokyo's two weeks in a row 9–22 March
+    and UTC's 23 February – 8 March. Months: January to March is a run of three, May and June of two."""
+    tenant = make_tenant("Soundwave", timezone="UTC")
+    plays = ["2026-03-01T12:00:00", "2026-03-08T23:30:00", "2026-03-16T12:00:00",  # weeks
+             "2026-01-20T12:00:00", "2026-02-03T12:00:00", "2026-05-10T12:00:00",
+             "2026-06-10T12:00:00", "2026-11-10T12:00:00"]
+    send(live_server, tenant.write_key, [track(user, "Song Played", ms(at), zone=zone) for at in plays
+                                         for user, zone in (("tk", ZONES["tokyo"]), ("utc", "UTC"))])
+    template = parse(TEMPLATE)
+    period = resolve_period(template.spec["period"], NOW)
+    with database.connection_context():
+        got = compute(template, tenant.app_id, period, actor_pairs(tenant.app_id, ["tk", "utc"]), NOW)
+    # Tokyo: the weeks of 23 Feb (1 March is a Sunday), 9 March and 16 March; UTC: 23 Feb and 2 March, then 16 March.
+    assert got["tk"]["weeks_longest"] == {"weeks": 2, "start": "2026-03-09", "end": "2026-03-22"}
+    assert got["utc"]["weeks_longest"] == {"weeks": 2, "start": "2026-02-23", "end": "2026-03-08"}
+    assert got["tk"]["months_longest"] == got["utc"]["months_longest"] == {
+        "months": 3, "start": "2026-01-01", "end": "2026-03-31"}
+    # The period ends on Sunday 15 November: the week of 9 November and November are current.
+    assert got["utc"]["weeks_current"] == {"weeks": 1, "start": "2026-11-09", "end": "2026-11-15"}
+    assert got["utc"]["months_current"] == {"months": 1, "start": "2026-11-01", "end": "2026-11-15"}
 
 
 def test_a_last_days_period_ends_on_the_users_local_today(app, live_server):

@@ -76,12 +76,27 @@ def edit(old: str, new: str) -> str:
     (edit('title = "My month"', 'subtitle = "x"'), "card.title", "Missing data"),
     (VALID + '[metrics.rank]\nkind = "percentile"\nof = "top"\n', "metrics.rank.of", "count, sum"),
     (VALID + '[metrics.range]\nkind = "count"\nevent = "Skip"\n', "metrics.range", "reserved"),
+    (VALID + '[metrics.named]\nkind = "derived"\nexpr = "plays ~ \' plays\'"\n[metrics.rank]\nkind = "percentile"\n'
+             'of = "named"\n', "metrics.rank.of", "'named' reads more than that, and a percentile computes it"),
+    (VALID + '[metrics.spread]\nkind = "derived"\nexpr = "plays / (top | length)"\n[metrics.more]\nkind = "change"\n'
+             'of = "spread"\n', "metrics.more.of", "for the period before from scalar metrics alone"),
+    (VALID + '[metrics.rank]\nkind = "percentile"\nof = "top"\n', "metrics.rank.of", "'top' is a top metric"),
+
     (VALID + '[metrics.later]\nkind = "tier"\nof = "plays"\ntiers = [{ min = "a", label = "x" }]\n',
      "metrics.later.tiers[0].min", "number"),
     (edit('[[frames]]\nid = "plays"', '[theme]\nbackground = "red"\n[[frames]]\nid = "plays"'),
      "theme.background", "colour"),
     (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = { kind = "stat", title = "x" }'),
      "frames[1].fallback.stat", "needs 'stat'"),
+    (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = [{ kind = "text", title = "x" }, '
+                                        '{ kind = "stat", title = "y" }]'),
+     "frames[1].fallback[1].stat", "needs 'stat'"),
+    (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = [{ kind = "text", title = "x", '
+                                        'when = "plyas > 1" }]'), "frames[1].fallback[0].when", "'plyas' is not"),
+    (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = { kind = "text", title = "x", '
+                                        'when = "plays >" }'), "frames[1].fallback.when", "syntax"),
+    (edit('list = { metric = "top" }', 'list = { metric = "top" }\nfallback = []'), "frames[1].fallback",
+     "a list of 1–5"),
     ("id = [", "", "Not valid TOML"),
     (edit('list = { metric = "top" }', 'list = { metric = "top", min_items = 0 }'), "frames[1].list.min_items",
      "greater than or equal to 1"),
@@ -122,6 +137,34 @@ def test_invalid_templates_name_file_key_path_and_reason(source, path, reason):
     assert error.details["file"] == "story_templates/broken.toml"
     assert str(error).startswith("story_templates/broken.toml: ")
     assert error.status == 422 and error.code == "template_invalid"
+
+
+def test_a_derived_metric_of_arithmetic_over_scalars_can_be_ranked_and_compared():
+    """"Total saved" = deposits - withdrawals, ranked among the app's users and against last year."""
+    source = VALID + """
+[metrics.withdrawn]
+kind = "sum"
+event = "Withdrawal"
+property = "amount"
+[metrics.deposited]
+kind = "sum"
+event = "Deposit"
+property = "amount"
+[metrics.saved]
+kind = "derived"
+expr = "deposited - withdrawn"
+[metrics.saved_per_play]
+kind = "derived"
+expr = "(saved * 100) // -(-plays)"
+[metrics.rank]
+kind = "percentile"
+of = "saved_per_play"
+[metrics.more]
+kind = "change"
+of = "saved"
+"""
+    template = parse(source)
+    assert set(template.later_metrics) >= {"rank", "more"}
 
 
 def test_tier_bounds_are_loaded_as_numbers():

@@ -35,7 +35,8 @@ def _errors(probe: str) -> list[dict]:
 
 @pytest.mark.parametrize("probe, path, words", [
     ('kind = "streak"\nby = "month"', "metrics.probe.by", ["streak metric has no 'by'", "'mode'"]),
-    ('kind = "streak"\nby = "week"', "metrics.probe.by", ["streak metric has no 'by'"]),
+    ('kind = "streak"\nby = "week"', "metrics.probe.by", ["streak metric has no 'by'", "'unit'"]),
+    ('kind = "streak"\nunit = "year"', "metrics.probe.unit", ["Must be one of: day, week, month"]),
     ('kind = "streak"\nproperty = "ms"', "metrics.probe.property", ["streak metric has no 'property'"]),
     ('kind = "series"\nby = "week"', "metrics.probe.by", ["'hour', 'weekday', 'month' or 'day'", "'week'"]),
     ('kind = "top"\nproperty = "artist"\nby = "hour"', "metrics.probe.by", ["'count' or 'sum'", "'hour'"]),
@@ -62,7 +63,8 @@ def test_every_key_a_kind_reads_is_accepted():
               "where": "{ device = \"ios\" }", "property": '"ms"', "scale": "0.001", "part": "{ device = \"ios\" }",
               "n": "3", "by": None, "sum_property": '"ms"', "mode": '"current"', "of": '"plays"',
               "tiers": '[{ min = 1, label = "a" }]', "expr": '"plays * 2"',
-              "rules": '[{ when = "plays > 1", label = "a" }]', "default": '"b"', "order": '"recent"'}
+              "rules": '[{ when = "plays > 1", label = "a" }]', "default": '"b"', "order": '"recent"',
+              "unit": '"week"'}
     by = {"top": '"sum"', "series": '"month"'}
     for kind, (reads, _) in METRIC_KEYS.items():
         lines = [f'kind = "{kind}"'] + [f"{key} = {by[kind] if key == 'by' else values[key]}" for key in reads

@@ -117,6 +117,76 @@ title = "Probe"
 """
 
 
+# The metric kinds and names added for the domain templates, one frame each (a frame whose value
+# is missing is skipped, so one missing value does not hide the others).
+KINDS_PROBE = """
+id = "kinds-probe"
+title = "Probe"
+[period]
+kind = "year"
+cutoff = "11-15"
+[metrics.plays]
+kind = "count"
+event = "Song Played"
+[metrics.listen_ms]
+kind = "sum"
+event = "Song Played"
+property = "ms_played"
+[metrics.weeks]
+kind = "streak"
+event = "Song Played"
+unit = "week"
+[metrics.weeks_now]
+kind = "streak"
+event = "Song Played"
+unit = "week"
+mode = "current"
+[metrics.months]
+kind = "streak"
+event = "Song Played"
+unit = "month"
+[metrics.by_weekday]
+kind = "series"
+event = "Song Played"
+by = "weekday"
+[metrics.by_month]
+kind = "series"
+event = "Song Played"
+by = "month"
+[metrics.per_play]
+kind = "derived"
+expr = "listen_ms / plays - 1000"
+[metrics.per_play_rank]
+kind = "percentile"
+of = "per_play"
+[metrics.per_play_change]
+kind = "change"
+of = "per_play"
+[[frames]]
+id = "weeks"
+kind = "text"
+title = "{{ weeks.weeks }} weeks {{ weeks.start | date }} to {{ weeks.end | date }}, now {{ weeks_now.weeks }}"
+[[frames]]
+id = "months"
+kind = "text"
+title = "{{ months.months }} months from {{ months.start | date('month') }}"
+[[frames]]
+id = "names"
+kind = "text"
+title = "{{ by_weekday.peak_name }}s, {{ by_month.peak_name }}, {{ (listen_ms / plays) | duration(unit='ms') }}"
+[[frames]]
+id = "rank"
+kind = "text"
+title = "top {{ per_play_rank.top_percent }}% of {{ per_play_rank.population }} at {{ per_play | round(3) }}"
+[[frames]]
+id = "change"
+kind = "text"
+title = "{{ per_play_change.delta | round(3) }} {{ per_play_change.direction }}"
+[card]
+title = "Probe"
+"""
+
+
 def story(server, template: str, user: str, headers: dict) -> tuple[int, Any]:
     reply = http("GET", f"{server.url}/v1/stories/{template}?user_id={user}", None, headers)
     body = reply.json()
@@ -149,6 +219,10 @@ def run_backend(backend: str, instance: str, database_url: str | None, events) -
         secret = basic(tenants["music"].secret_key)
         seen["contains"] = {user: story(server, "contains-probe", user, secret)[1]["frames"][0]["title"]
                             for user in users["music"]}
+        app_template(instance, tenants["music"].app_id, "kinds-probe", KINDS_PROBE)
+        result = app.test_cli_runner().invoke(args=["population", "refresh", "kinds-probe", "--app", "Soundwave"])
+        assert result.exit_code == 0, result.output
+        seen["kinds"] = {user: story(server, "kinds-probe", user, secret)[1]["frames"] for user in users["music"]}
         for kind, template in templates.items():
             secret = basic(tenants[kind].secret_key)
             # Ahead of the stories, as before a launch: a story does not wait for it.
@@ -264,6 +338,15 @@ def test_servers_on_several_machines_upgrade_one_database_once(postgres, tmp_pat
         assert [row[0] for row in cursor.fetchall()] == list(range(1, len(MIGRATIONS) + 1))
     finally:
         con.close()
+
+
+def test_weekly_streaks_derived_ranks_and_series_names_are_the_same(answers):
+    sqlite, postgresql = (answers[b]["kinds"] for b in BACKENDS)
+    assert postgresql == sqlite
+    shown = {frame["id"] for frames in sqlite.values() for frame in frames}
+    assert shown >= {"weeks", "months", "names", "rank", "change"}, sqlite
+    assert any(not frame["title"].startswith("1 weeks") for frames in sqlite.values() for frame in frames
+               if frame["id"] == "weeks")
 
 
 def test_contains_ignores_case_on_both(answers):

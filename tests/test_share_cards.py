@@ -150,3 +150,17 @@ def test_a_full_story_card_keeps_all_five_entries_of_its_list():
         return render_story(content, qr.matrix(URL)).tobytes()
 
     assert drawn(items) != drawn(_with_last_letter(items, 4, "x"))  # the fifth is on the card
+
+
+def test_the_story_card_draws_four_stats_one_big_and_a_row_of_three():
+    """The learning card's fourth stat (its badges) used to be left off the image silently."""
+    stats = [*FULL["stats"], {"label": "Badges", "value": "7"}]
+
+    def drawn(fourth: str, fifth: str) -> bytes:
+        more = [*stats[:3], {"label": "Badges", "value": fourth}, {"label": "Extra", "value": fifth}]
+        content = CardContent.from_card({**FULL, "stats": more}, app_name="Lingo", period="2026")
+        return render_story(content, qr.matrix(URL)).tobytes()
+
+    assert len(CardContent.from_card({**FULL, "stats": stats * 2}).stats) == 4
+    assert drawn("7", "1") != drawn("8", "1")  # the fourth is on the card
+    assert drawn("7", "1") == drawn("7", "2")  # a fifth is not (the check refuses it)

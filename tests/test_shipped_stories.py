@@ -85,3 +85,22 @@ def test_learning_recap_reads_like_a_person_wrote_it(app, live_server):
     assert (streak["value"], streak["unit"], streak["caption"]) == ("6", "days in a row", "From 1 May to 6 May.")
     for text in texts(story):
         assert not ISO_DAY.search(text) and "Wrapped" not in text, text
+
+
+def test_a_weekly_learner_gets_weeks_in_a_row_where_no_day_streak_shows(app, live_server):
+    """A lesson every Monday and Thursday for five weeks: no two days in a row, but five weeks in
+    a row (4 May was a Monday; the run's last week ends on Sunday 7 June)."""
+    tenant = make_tenant("Lingo")
+    start = ms("2026-05-04T18:00:00")
+    lessons = [track("kai", "Lesson Completed", start + (week * 7 + day) * DAY,
+                     {"lesson_id": f"l{week}{day}", "lesson": f"Lesson {week}", "course": "Spanish", "points": 20,
+                      "duration_s": 600, "score": 80}) for week in range(5) for day in (0, 3)]
+    send(live_server, tenant.write_key, [identify("kai", {"name": "Kai"}, start), *lessons])
+    with database.connection_context():
+        story = assemble_story(tenant.app_id, "learning-recap", "kai", now=NOW, fresh=True)
+    assert story_problems(story) == []
+    ids = [f["id"] for f in story["frames"]]
+    assert "weeks" in ids and "streak" not in ids
+    weeks = frame(story, "weeks")["stat"]
+    assert (weeks["value"], weeks["unit"], weeks["caption"]) == (
+        "5", "weeks in a row", "At least one lesson every week from 4 May to 7 June.")

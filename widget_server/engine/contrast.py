@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .frames import CONTENT_KEYS
+from .frames import fallbacks
 
 Color = tuple[float, float, float]
 WHITE: Color = (255.0, 255.0, 255.0)
@@ -191,10 +191,9 @@ def check(spec: dict[str, Any]) -> list[Failure]:
     failures: list[Failure] = []
     may_open = True  # the first frames up to one shown to everyone may open the story
     for frame in spec["frames"]:
-        bodies = [(frame["id"], frame)]
-        if "fallback" in frame:
-            shared = {k: v for k, v in frame.items() if k not in CONTENT_KEYS and k != "fallback"}
-            bodies.append((f"{frame['id']} (fallback)", {**shared, **frame["fallback"]}))
+        listed = fallbacks(frame)
+        bodies = [(frame["id"], frame)] + [(f"{frame['id']} (fallback{'' if len(listed) == 1 else f' {i + 1}'})", body)
+                                           for i, body in enumerate(listed)]
         for name, body in bodies:
             shades = backdrops(body.get("background"))
             failures += _measure(name, [ROLES[r] for r in roles_of(body, may_open)], theme, shades)

@@ -6,9 +6,10 @@ Formats are CLDR skeletons, not fixed patterns: each locale orders and spells th
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from functools import cache
+from typing import Any, Literal
 
-from babel.dates import format_date, format_skeleton
+from babel.dates import format_date, format_skeleton, get_day_names, get_month_names
 
 # English, with the day before the month, as the engine's other dates ("1 January – 15 November").
 LOCALE = "en_GB"
@@ -60,3 +61,25 @@ def human(value: Any, fmt: str = "long", year: int | None = None) -> str:
 def weekday(day: date) -> str:
     """The day's name: 'Tuesday'."""
     return str(format_date(day, "EEEE", locale=LOCALE))
+
+
+Width = Literal["wide", "abbreviated"]
+
+
+@cache
+def month_names(width: Width = "wide") -> tuple[str, ...]:
+    """January … December ("wide") or Jan … Dec ("abbreviated", for charts), as a month is named alone."""
+    names = get_month_names(width, context="stand-alone", locale=LOCALE)
+    return tuple(str(names[m]) for m in range(1, 13))
+
+
+@cache
+def weekday_names(width: Width = "wide") -> tuple[str, ...]:
+    """Monday … Sunday ("wide") or Mon … Sun ("abbreviated"), Monday first as ISO weeks are."""
+    names = get_day_names(width, context="stand-alone", locale=LOCALE)
+    return tuple(str(names[d]) for d in range(7))
+
+
+def hour_name(hour: int) -> str:
+    """An hour of the day as the locale writes a time: '22:00'."""
+    return str(format_skeleton("Hm", datetime(2001, 1, 1, hour), locale=LOCALE))

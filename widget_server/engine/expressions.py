@@ -20,9 +20,8 @@ from markupsafe import Markup
 
 from . import dates
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = dates.month_names()  # ("January", …) for texts: MONTHS[3] is "April"
+WEEKDAYS = dates.weekday_names()  # ("Monday", …)
 
 
 class ExpressionFailed(Exception):
@@ -51,6 +50,27 @@ def percent(value: Any, digits: int = 0) -> str:
 
 def hours(ms: Any) -> str:
     return number(float(ms) / 3_600_000)
+
+
+DURATION_STYLES = ("clock", "units")
+
+
+def duration(value: Any, style: str = "clock", unit: str = "s") -> str:
+    """A duration, in seconds (``unit='ms'``: milliseconds), to the nearest second: ``clock``
+    362 → '6:02', 3900 → '1:05:00' (a pace, a lap); ``units`` 3900 → '1 h 05 min',
+    362 → '6 min 02 s', 45 → '45 s' (a total)."""
+    if style not in DURATION_STYLES or unit not in ("s", "ms"):
+        raise ExpressionFailed(f"duration takes style {' or '.join(DURATION_STYLES)} and unit s or ms")
+    if not is_number(value) or not math.isfinite(value) or value < 0:
+        raise ExpressionFailed("duration needs a number of seconds, 0 or more")
+    total = math.floor((value / 1000 if unit == "ms" else value) + 0.5)  # (round() would make 2.5 s 2 s)
+    h, m, sec = total // 3600, total % 3600 // 60, total % 60
+    if style == "clock":
+        return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+    if h:
+        minutes = (total + 30) // 60  # to the nearest minute
+        return f"{minutes // 60:,} h {minutes % 60:02d} min"
+    return f"{m} min {sec:02d} s" if m else f"{sec} s"
 
 
 def plural(count: Any, singular: str, many: str | None = None) -> str:
@@ -105,10 +125,25 @@ def _shown(value: Any) -> Any:
     return value
 
 
+# Recap's own filters (``urlencode`` replaces Jinja's, which leaves '/' and '&' in place).
+RECAP_FILTERS: dict[str, Any] = {
+    "number": number, "percent": percent, "hours": hours, "plural": plural, "date": date, "duration": duration,
+    "first_name": first_name, "urlencode": lambda v: quote(str(v), safe="")}
+# Jinja built-ins a story has no use for and that would do harm: ``random`` gives another text
+# on every load (a story reads the same for its user each time, and its built copy the same as
+# one assembled on demand); the others make a string as long as a number the text names
+# (``'x' | center(10**9)``, ``'%09999999d' | format(1)``, ``lipsum(10**6)``), past MAX_REPEAT.
+LEFT_OUT_FILTERS = ("center", "format", "indent", "random")
+LEFT_OUT_GLOBALS = ("lipsum",)
+
+
 def _env() -> ImmutableSandboxedEnvironment:
     env = _Sandbox(autoescape=True, undefined=StrictUndefined, finalize=_shown)
-    env.filters.update(number=number, percent=percent, hours=hours, plural=plural, date=date,
-                       first_name=first_name, urlencode=lambda v: quote(str(v), safe=""))
+    for name in LEFT_OUT_FILTERS:
+        del env.filters[name]
+    for name in LEFT_OUT_GLOBALS:
+        del env.globals[name]
+    env.filters.update(RECAP_FILTERS)
     env.globals.update(MONTHS=MONTHS, WEEKDAYS=WEEKDAYS)
     return env
 

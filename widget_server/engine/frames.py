@@ -10,6 +10,7 @@ import logging
 import math
 from typing import Any, Literal, overload
 
+from .card_layout import MAX_CARD_STATS
 from .expressions import ExpressionFailed, evaluate, is_number, pick_variant, render, truthy
 from .story_shape import Background, Button, Card, CardList, CardStat, Chart, Frame, Item, Media, Stat, Theme
 from .template_schema import LIST_LIMIT
@@ -19,6 +20,14 @@ log = logging.getLogger(__name__)
 DEFAULT_DURATION_MS = 6000
 CARD_DURATION_MS = 8000
 CONTENT_KEYS = ("title", "subtitle", "body", "stat", "list", "media", "chart")
+
+
+def fallbacks(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """A frame's fallbacks in order, each a whole frame body: the frame's own id, background,
+    buttons and duration, with the fallback's content and its own ``when`` over them."""
+    listed = spec.get("fallback", [])
+    shared = {k: v for k, v in spec.items() if k not in CONTENT_KEYS and k not in ("fallback", "when")}
+    return [{**shared, **fallback} for fallback in (listed if isinstance(listed, list) else [listed])]
 
 
 class Renderer:
@@ -69,15 +78,18 @@ class Renderer:
             return self._frame(spec, spec["id"])
         except ExpressionFailed as exc:
             failure = exc
-            if "fallback" in spec:
-                merged = {k: v for k, v in spec.items() if k not in CONTENT_KEYS and k != "fallback"}
-                merged.update(spec["fallback"])
-                try:
-                    return self._frame(merged, spec["id"] + "|fallback")
-                except ExpressionFailed as again:
-                    failure = again
-            log.debug("frame %s skipped: %s", spec["id"], failure)
-            return None
+        # The first fallback whose ``when`` holds and whose data is there (a single fallback table
+        # keeps the seed it always had, so its wording variant stays the user's).
+        bodies = fallbacks(spec)
+        for i, body in enumerate(bodies):
+            if "when" in body and not truthy(body["when"], self.context):
+                continue
+            try:
+                return self._frame(body, spec["id"] + ("|fallback" if len(bodies) == 1 else f"|fallback{i}"))
+            except ExpressionFailed as again:
+                failure = again
+        log.debug("frame %s skipped: %s", spec["id"], failure)
+        return None
 
     def _frame(self, spec: dict[str, Any], seed: str) -> Frame:
         kind = spec["kind"]
@@ -188,6 +200,8 @@ class Renderer:
     def card(self, spec: dict[str, Any], theme: Theme, footer: str) -> Card:
         stats: list[CardStat] = []
         for i, stat in enumerate(spec.get("stats", [])):
+            if len(stats) == MAX_CARD_STATS:  # what the card can show (engine/card_layout.py)
+                break
             if "when" in stat and not truthy(stat["when"], self.context):
                 continue
             try:

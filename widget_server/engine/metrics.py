@@ -1,13 +1,14 @@
 """Computing a template's metrics for one or many users: SQL kinds over the slice, then the kinds
-built from other metrics (change, percentile, tiers, derived values and labels)."""
+built from other metrics (percentile, change, tiers, derived values and labels)."""
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from . import expressions, metrics_sql, population, users
+from . import arithmetic, expressions, metrics_sql, population, users
 from . import slice as story_slice
 from .periods import DAY_MS, Period
 from .templates import StoryTemplate
@@ -28,7 +29,9 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
     results: metrics_sql.Results = defaultdict(dict)
     plan = story_slice.plan_for(template, names)
     metrics = {k: v for k, v in template.metrics.items() if names is None or k in names}
-    previous_of = {m["of"] for m in metrics.values() if m["kind"] == "change"}
+    # A change of a derived metric reads its scalar inputs in the period before.
+    previous_of = {n for m in metrics.values() if m["kind"] == "change"
+                   for n in arithmetic.scalar_inputs(template.metrics, m["of"]) or ()}
     counted_by = _answered_by(metrics, plan, "distinct", "top", skip=previous_of, same_property=True)
     streaks_of = _answered_by(metrics, plan, "streak", "record_day")
     with story_slice.scope():
@@ -53,14 +56,28 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
             elif kind == "record_day":
                 streaks = {n: metrics[n] for n, day in streaks_of.items() if day == name}
                 metrics_sql.record_day(name, metric, plan, period, today, uids, results, streaks)
-    for name, metric in template.later_metrics.items():
-        if name in metrics and metric["kind"] == "percentile":
-            dist = population.lookup(app_id, template, period, metric["of"])
-            for uid in uids:
-                results[uid][name] = population.rank(dist, results[uid].get(metric["of"]))
+    later = Later(
+        distributions={name: population.lookup(app_id, template, period, metric["of"])
+                       for name, metric in template.later_metrics.items()
+                       if name in metrics and metric["kind"] == "percentile"},
+        previous={m["of"]: arithmetic.formula(template.metrics, m["of"]) for m in metrics.values()
+                  if m["kind"] == "change"},
+        arithmetic=frozenset(name for name, m in metrics.items() if m["kind"] == "derived"
+                             and arithmetic.scalar_inputs(template.metrics, name) is not None))
     for uid in uids:
-        _derive(template, results[uid], (contexts or {}).get(uid, {}), metrics)
+        _derive(template, results[uid], (contexts or {}).get(uid, {}), metrics, later)
     return results
+
+
+@dataclass(frozen=True)
+class Later:
+    """What the kinds built from other metrics read besides a user's values, found once per call:
+    the percentiles' distributions, the formulas of what changes are of (their value in the
+    period before), and the derived metrics that are arithmetic over scalars."""
+
+    distributions: dict[str, dict[str, Any] | None]
+    previous: dict[str, arithmetic.Formula]
+    arithmetic: frozenset[str]
 
 
 def _answered_by(metrics: dict[str, dict[str, Any]], plan: story_slice.Plan, kind: str, host_kind: str, *,
@@ -81,16 +98,23 @@ def _answered_by(metrics: dict[str, dict[str, Any]], plan: story_slice.Plan, kin
 
 
 def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, Any],
-            wanted: dict[str, dict[str, Any]]) -> None:
-    """change, tier, derived and label, in the order the template declares them."""
+            wanted: dict[str, dict[str, Any]], later: Later) -> None:
+    """percentile, change, tier, derived and label, in the order the template declares them (a
+    percentile or change of a derived metric comes after it)."""
+    previous = {key.removesuffix("@previous"): values.pop(key)
+                for key in [k for k in values if k.endswith("@previous")]}
     for name, metric in template.later_metrics.items():
         if name not in wanted:
             continue
         kind = metric["kind"]
-        if kind == "change":
-            values[name] = change(values.get(metric["of"]), values.pop(f"{metric['of']}@previous", None))
+        if kind == "percentile":
+            values[name] = population.rank(later.distributions[name], values.get(metric["of"]))
+        elif kind == "change":
+            values[name] = change(values.get(metric["of"]), later.previous[metric["of"]].value(previous))
         elif kind == "tier":
             values[name] = tier(values.get(metric["of"]), metric["tiers"])
+        elif kind == "derived" and name in later.arithmetic:  # as the population and the period before
+            values[name] = arithmetic.evaluate(metric["expr"], values)
         elif kind == "derived":
             try:
                 values[name] = expressions.evaluate(metric["expr"], {**extra, **values})

@@ -7,22 +7,21 @@ Python only reshapes the small results.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from ..store import dialect
 from ..store.db import database
 from . import dates, filters
-from .expressions import MONTHS
 from .periods import DAY_MS, Period, day_from_number, day_number
 from .slice import TABLE, Plan
 
 Results = dict[str, dict[str, Any]]  # uid -> metric name -> value
-WEEKDAY_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-MONTH_SHORT = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -193,7 +192,7 @@ def top(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: lis
                       "share": (v / total) if total else None})
         if peaks:
             key = months[month]
-            peaked[uid].append({"label": lab, "month": key, "month_name": MONTHS[int(key[5:]) - 1],
+            peaked[uid].append({"label": lab, "month": key, "month_name": dates.month_names()[int(key[5:]) - 1],
                                 "value": _clean(mv, scale)})
     for uid in uids:
         results[uid][name] = found.get(uid, [])
@@ -232,7 +231,8 @@ def _local_iso(local_ms: int) -> str:
 
 def streak(name: str, metric: dict[str, Any], plan: Plan, period: Period, today: list[int], uids: list[str],
            results: Results) -> None:
-    """Daily streaks as gaps-and-islands: day − row_number() is constant along a run of days.
+    """Streaks as gaps-and-islands: unit − row_number() is constant along a run of days (weeks,
+    months).
 
     ``today`` is each user's local day number, in the order of ``uids``."""
     cond, params = filters.to_sql(plan.metric_filters[name], plan.columns)
@@ -240,27 +240,56 @@ def streak(name: str, metric: dict[str, Any], plan: Plan, period: Period, today:
     ctes, final = _streak_sql(0, metric, period, today, by)
     sql = (f"WITH d AS (SELECT DISTINCT {by.uid} AS uid, day FROM {TABLE} WHERE pp = 0 AND {cond}), "
            f"{', '.join(ctes)} {final}")
-    _streak_results({0: name}, _rows(sql, params, uids), uids, results)
+    _streak_results({0: (name, metric)}, _rows(sql, params, uids), period, uids, results)
+
+
+@dataclass(frozen=True)
+class StreakUnit:
+    """What a streak counts in a row: days, ISO weeks (Monday first) or calendar months, each
+    numbered so that consecutive ones differ by one."""
+
+    name: str
+    sql: str  # the unit's number of a row of ``d`` (which has a local ``day``)
+    of_day: Callable[[int], int]  # a day number's unit number
+    days: Callable[[int], tuple[int, int]]  # a unit number's first and last day numbers
+
+
+def _streak_unit(metric: dict[str, Any], period: Period) -> StreakUnit:
+    unit = metric.get("unit", "day")
+    if unit == "week":
+        # Day 0 (1 January 1970) was a Thursday: day + 3 is a multiple of 7 on Mondays.
+        return StreakUnit("weeks", "(day + 3) / 7", lambda day: (day + 3) // 7,
+                          lambda week: (week * 7 - 3, week * 7 + 3))
+    if unit == "month":
+        month_sql, months = _months(period)
+        firsts = [day_number(date.fromisoformat(m + "-01")) for m in months]
+        bounds = firsts + [day_number((date.fromisoformat(months[-1] + "-01") + timedelta(days=32)).replace(day=1))]
+        return StreakUnit("months", month_sql, lambda day: max(0, bisect.bisect_right(firsts, day) - 1),
+                          lambda i: (bounds[i], bounds[i + 1] - 1))
+    return StreakUnit("days", "day", lambda day: day, lambda day: (day, day))
 
 
 def _streak_sql(part: int, metric: dict[str, Any], period: Period, today: list[int],
                 by: ByUser) -> tuple[list[str], str]:
-    """The CTEs and the SELECT (uid, part, start, end, days) of a streak over the days in ``d``."""
+    """The CTEs and the SELECT (uid, part, start, end, count) of a streak over the days in ``d``,
+    in the metric's unit."""
+    unit = _streak_unit(metric, period)
     current = metric.get("mode", "longest") == "current"
     keep = ""
     if current:
-        # A streak is still current if its last day is the reference day or the day before it
-        # (today is not over yet).
+        # A streak is still current if its last day (week, month) is the reference one or the one
+        # before it (today, this week, this month are not over yet).
         last = period.local_end_ms // DAY_MS - 1
-        references = [min(last, int(day)) for day in today]
+        references = [unit.of_day(min(last, int(day))) for day in today]
         if len(set(references)) > 1:  # users whose zones are on different local days
-            reference = f"CASE uid {' '.join(f'WHEN {i} THEN {day}' for i, day in enumerate(references))} END"
+            reference = f"CASE uid {' '.join(f'WHEN {i} THEN {ref}' for i, ref in enumerate(references))} END"
         else:
-            reference = str(references[0] if references else last)
+            reference = str(references[0] if references else unit.of_day(last))
         keep = f"WHERE e >= {reference} - 1"
     order = "e DESC" if current else "n DESC, e DESC"
     g, r, k = f"g{part}", f"r{part}", f"k{part}"
-    ctes = [f"{g} AS (SELECT uid, day, day - ROW_NUMBER() OVER ({by.partition()} ORDER BY day) AS grp FROM d)",
+    units = "d" if unit.name == "days" else f"(SELECT DISTINCT uid, {unit.sql} AS day FROM d) u{part}"
+    ctes = [f"{g} AS (SELECT uid, day, day - ROW_NUMBER() OVER ({by.partition()} ORDER BY day) AS grp FROM {units})",
             f"{r} AS (SELECT {by.uid} AS uid, MIN(day) AS s, MAX(day) AS e, COUNT(*) AS n "
             f"FROM {g}{by.group_by('grp')})",
             f"{k} AS (SELECT uid, s, e, n, ROW_NUMBER() OVER ({by.partition()} ORDER BY {order}) AS rn "
@@ -268,13 +297,21 @@ def _streak_sql(part: int, metric: dict[str, Any], period: Period, today: list[i
     return ctes, f"SELECT uid, {part} AS part, s, e, n FROM {k} WHERE rn = 1"
 
 
-def _streak_results(names: dict[int, str], rows: list[tuple[Any, ...]], uids: list[str], results: Results) -> None:
-    """Streak rows (uid, part, start, end, days) into ``results`` under the name of each part."""
-    found = {(uid, part): {"days": n, "start": day_from_number(s).isoformat(), "end": day_from_number(e).isoformat()}
-             for uid, part, s, e, n in rows}
+def _streak_results(parts: dict[int, tuple[str, dict[str, Any]]], rows: list[tuple[Any, ...]], period: Period,
+                    uids: list[str], results: Results) -> None:
+    """Streak rows (uid, part, start, end, count) into ``results`` under the name of each part:
+    ``{days, start, end}`` (or ``weeks``, ``months``), start and end being the first day of the
+    run's first unit and the last of its last, within the period."""
+    units = {part: _streak_unit(metric, period) for part, (_, metric) in parts.items()}
+    first, last = period.local_start_ms // DAY_MS, period.local_end_ms // DAY_MS - 1
+    found = {}
+    for uid, part, s, e, n in rows:
+        unit = units[part]
+        found[uid, part] = {unit.name: n, "start": day_from_number(max(first, unit.days(s)[0])).isoformat(),
+                            "end": day_from_number(min(last, unit.days(e)[1])).isoformat()}
     for uid in uids:
-        for part, name in names.items():
-            results[uid][name] = found.get((uid, part), {"days": 0, "start": None, "end": None})
+        for part, (name, _) in parts.items():
+            results[uid][name] = found.get((uid, part), {units[part].name: 0, "start": None, "end": None})
 
 
 def series(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: list[str], results: Results) -> None:
@@ -287,7 +324,7 @@ def series(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: 
     users = ByUser.of(uids)
     sql = (f"SELECT {users.uid}, {bucket} AS b, {value} FROM {TABLE} WHERE pp = 0 AND {cond}"
            f"{users.group_by(bucket)}")
-    keys, labels = _buckets(by, period)
+    keys, labels, names = _buckets(by, period)
     index = {k: i for i, k in enumerate(keys)}
     found: dict[str, list[Any]] = {}
     for uid, b, v in _rows(sql, params, uids):
@@ -297,22 +334,29 @@ def series(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: 
     for uid in uids:
         values = found.get(uid, [0] * len(keys))
         peak = max(range(len(values)), key=lambda i: (values[i], -i)) if values else None
-        results[uid][name] = {"labels": labels, "values": values, "peak_index": peak,
-                              "peak_label": labels[peak] if peak is not None and values[peak] else None,
+        peaked = peak if peak is not None and values[peak] else None  # (no peak in a series of zeros)
+        results[uid][name] = {"labels": labels, "names": names, "values": values, "peak_index": peak,
+                              "peak_label": labels[peaked] if peaked is not None else None,
+                              "peak_name": names[peaked] if peaked is not None else None,
                               "peak_value": values[peak] if peak is not None else 0, "total": _clean(sum(values))}
 
 
-def _buckets(by: str, period: Period) -> tuple[list[Any], list[str]]:
+def _buckets(by: str, period: Period) -> tuple[list[Any], list[str], list[str]]:
+    """A series' bucket keys, their short labels for a chart ("Fri", "Aug", "22", "2026-03-01")
+    and their names for a sentence ("Friday", "August", "22:00", "1 March"), all from engine/dates.py."""
     if by == "hour":
-        return list(range(24)), [f"{h:02d}" for h in range(24)]
+        return list(range(24)), [f"{h:02d}" for h in range(24)], [dates.hour_name(h) for h in range(24)]
     if by == "weekday":
-        return list(range(7)), list(WEEKDAY_SHORT)
+        return list(range(7)), list(dates.weekday_names("abbreviated")), list(dates.weekday_names())
+    year = period.end.year
     first_day = period.local_start_ms // DAY_MS
     days = list(range(first_day, first_day + period.days))
     if by == "day":
-        return days, [day_from_number(d).isoformat() for d in days]
+        isos = [day_from_number(d).isoformat() for d in days]
+        return days, isos, [dates.human(iso, "long", year) for iso in isos]
     _, months = _months(period)
-    return list(range(len(months))), [MONTH_SHORT[int(m[5:]) - 1] for m in months]
+    return (list(range(len(months))), [dates.month_names("abbreviated")[int(m[5:]) - 1] for m in months],
+            [dates.human(m, "month", year) for m in months])
 
 
 def _months(period: Period) -> tuple[str, list[str]]:
@@ -348,9 +392,9 @@ def record_day(name: str, metric: dict[str, Any], plan: Plan, period: Period, to
             f"WHERE pp = 0 AND {cond}{by.group_by('day')})"]
     selects = [f"SELECT uid, -1 AS part, day, v, NULL AS n FROM (SELECT uid, day, v, ROW_NUMBER() OVER "
                f"({by.partition()} ORDER BY v DESC, day ASC) AS rn FROM d WHERE v IS NOT NULL) r WHERE rn = 1"]
-    parts = dict(enumerate(streaks))
-    for part, streak_name in parts.items():
-        streak_ctes, final = _streak_sql(part, streaks[streak_name], period, today, by)
+    parts = dict(enumerate(streaks.items()))
+    for part, (_, streak_metric) in parts.items():
+        streak_ctes, final = _streak_sql(part, streak_metric, period, today, by)
         ctes += streak_ctes
         selects.append(final)
     rows = _rows(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}", params, uids)
@@ -362,4 +406,4 @@ def record_day(name: str, metric: dict[str, Any], plan: Plan, period: Period, to
                           "weekday": dates.weekday(date), "label": dates.human(date, "long", period.end.year)}
     for uid in uids:
         results[uid][name] = found.get(uid)
-    _streak_results(parts, [row for row in rows if row[1] != -1], uids, results)
+    _streak_results(parts, [row for row in rows if row[1] != -1], period, uids, results)

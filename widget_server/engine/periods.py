@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from .expressions import MONTHS
+from . import dates
 from .story_shape import StoryPeriod
 
 DAY_MS = 86_400_000
@@ -61,11 +61,10 @@ class Period:
     @property
     def span(self) -> str:
         """The days covered, as people read them: '1 January – 15 November 2026'."""
-        end = f"{self.end.day} {MONTHS[self.end.month - 1]} {self.end.year}"
+        end = dates.human(self.end, "long")
         if self.start == self.end:
             return end
-        start = f"{self.start.day} {MONTHS[self.start.month - 1]}"
-        return f"{start}{'' if self.start.year == self.end.year else f' {self.start.year}'} – {end}"
+        return f"{dates.human(self.start, 'long', self.end.year)} – {end}"
 
 
 def day_number(day: date) -> int:
@@ -86,7 +85,7 @@ def _safe_replace(day: date, year: int) -> date:
 def month_period(year: int, month: int) -> Period:
     last = calendar.monthrange(year, month)[1]
     start = date(year, month, 1)
-    return Period(f"{year}-{month:02d}", start.strftime("%B %Y"), start, date(year, month, last), "month")
+    return Period(f"{year}-{month:02d}", dates.human(start, "month"), start, date(year, month, last), "month")
 
 
 def resolve(spec: dict[str, Any], now: datetime | None = None, utc_offset: int = 0) -> Period:

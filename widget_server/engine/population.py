@@ -23,7 +23,7 @@ from typing import Any
 from ..store import db
 from ..store.db import database
 from ..store.models import PopulationStat, now_ms
-from . import metrics_sql
+from . import arithmetic, metrics_sql
 from . import slice as story_slice
 from .periods import Period
 from .templates import StoryTemplate
@@ -161,8 +161,11 @@ def refresh(app_id: int, template: StoryTemplate, period: Period,
     targets = _targets(template)
     if not targets:
         return {}
-    plan = story_slice.plan_for(template, frozenset(targets))
-    only = {name: template.metrics[name] for name in targets}
+    # A derived target is computed from the scalars it reads (engine/arithmetic.py).
+    scalars = frozenset().union(*(arithmetic.scalar_inputs(template.metrics, name) or () for name in targets))
+    formulas = [arithmetic.formula(template.metrics, name) for name in targets]
+    plan = story_slice.plan_for(template, scalars)
+    only = {name: template.metrics[name] for name in scalars}
     values: dict[str, list[Any]] = defaultdict(list)
     users = user_ids(app_id)
     for start in range(0, len(users), CHUNK):
@@ -172,10 +175,10 @@ def refresh(app_id: int, template: StoryTemplate, period: Period,
             story_slice.build(template, plan, app_id, actor_pairs(app_id, chunk), period, with_previous=False)
             metrics_sql.scalars(only, plan, set(), chunk, results)
         for uid in chunk:
-            for name in targets:
-                value = results[uid].get(name)
+            for target in formulas:
+                value = target.value(results[uid])
                 if value is not None and value > 0:
-                    values[name].append(value)
+                    values[target.name].append(value)
         if progress:
             progress(len(chunk))
     counts = {}

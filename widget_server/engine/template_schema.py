@@ -125,7 +125,7 @@ METRIC_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "top": (FILTER_KEYS + ("property", "n", "by", "sum_property", "scale", "order"), ("property",)),
     "first": (FILTER_KEYS + ("property",), ()),
     "last": (FILTER_KEYS + ("property",), ()),
-    "streak": (FILTER_KEYS + ("mode",), ()),
+    "streak": (FILTER_KEYS + ("mode", "unit"), ()),
     "series": (FILTER_KEYS + ("by", "property", "scale"), ("by",)),
     "record_day": (FILTER_KEYS + ("property", "scale"), ()),
     "peak_month": (("of",), ("of",)),
@@ -136,6 +136,7 @@ METRIC_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "label": (("rules", "default"), ("rules",)),
 }
 # The values of ``by`` for each kind that reads it.
+STREAK_UNITS = ("day", "week", "month")  # what a streak counts in a row
 BY_VALUES = {"top": ("count", "sum"), "series": ("hour", "weekday", "month", "day")}
 
 
@@ -146,6 +147,7 @@ class MetricSchema(FilterFields):
     sum_property = fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path."))
     n = fields.Integer(validate=validate.Range(min=1, max=50))
     mode = fields.String(validate=validate.OneOf(("longest", "current")))
+    unit = fields.String(validate=validate.OneOf(STREAK_UNITS))
     order = fields.String(validate=validate.OneOf(("value", "recent")))
     part = fields.Dict(keys=fields.String(validate=validate.Regexp(PROPERTY_PATH, error="Not a property path.")),
                        values=fields.Raw(validate=_where_value))
@@ -307,20 +309,37 @@ def _needs_content(data: dict[str, Any]) -> None:
 
 
 class FallbackSchema(FrameBody):
-    """What a frame shows instead when its data is missing: a whole frame body of its own."""
+    """What a frame shows instead when its data is missing: a whole frame body of its own, shown
+    when its ``when`` holds (or always)."""
 
     kind = fields.String(required=True, validate=validate.OneOf(FRAME_KINDS[:-1]))
+    when = fields.String(validate=validate.Length(min=1, max=2000))
 
     @validates_schema
     def _content(self, data: dict[str, Any], **_: object) -> None:
         _needs_content(data)
 
 
+MAX_FALLBACKS = 5
+
+
+class Fallbacks(fields.Field[dict[str, Any] | list[dict[str, Any]]]):
+    """``fallback``: one table, or a list of them tried in order (the first whose ``when`` holds
+    and whose data is there). Errors keep the author's shape: ``fallback.title``, ``fallback[1].title``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dict):
+            return FallbackSchema().load(value)
+        if isinstance(value, list) and 1 <= len(value) <= MAX_FALLBACKS and all(isinstance(v, dict) for v in value):
+            return FallbackSchema(many=True).load(value)
+        raise ValidationError(f"A fallback table, or a list of 1–{MAX_FALLBACKS} of them.")
+
+
 class FrameSchema(FrameBody):
     id = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error="Use a-z, 0-9 and '-'."))
     kind = fields.String(required=True, validate=validate.OneOf(FRAME_KINDS[:-1]))
     when = fields.String(validate=validate.Length(min=1, max=2000))
-    fallback = fields.Nested(FallbackSchema)
+    fallback = Fallbacks()
 
     @validates_schema
     def _content(self, data: dict[str, Any], **_: object) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 from marshmallow import ValidationError
 
-from . import expressions
+from . import arithmetic, expressions
 from .errors import NotFound, TemplateInvalid, error_entry
-from .template_schema import LATER_KINDS, NUMBER_KINDS, NUMBER_KINDS_TEXT, SCALAR_KINDS, TEMPLATE_ID, TemplateSchema
+from .template_schema import LATER_KINDS, NUMBER_KINDS, NUMBER_KINDS_TEXT, TEMPLATE_ID, TemplateSchema
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +125,8 @@ def _check_semantics(spec: dict[str, Any]) -> list[dict[str, str]]:
                 errors.append(error_entry(f"{base}.of", f"No metric named {of!r}."))
             elif names.index(of) >= names.index(name):
                 errors.append(error_entry(f"{base}.of", f"{of!r} must be defined before {name!r}."))
-            elif metric["kind"] in ("percentile", "change") and metrics[of]["kind"] not in SCALAR_KINDS:
-                errors.append(error_entry(f"{base}.of", f"A {metric['kind']} needs a count, sum, avg, min, "
-                                                        "max, distinct or share metric."))
+            elif metric["kind"] in ("percentile", "change") and arithmetic.scalar_inputs(metrics, of) is None:
+                errors.append(error_entry(f"{base}.of", _not_rankable(metric["kind"], of, metrics[of]["kind"])))
             elif metric["kind"] == "peak_month" and metrics[of]["kind"] != "top":
                 errors.append(error_entry(f"{base}.of", "peak_month needs a top metric."))
             elif metric["kind"] == "tier" and metrics[of]["kind"] not in NUMBER_KINDS:
@@ -157,6 +156,16 @@ def _check_semantics(spec: dict[str, Any]) -> list[dict[str, str]]:
         errors.append(error_entry("card.list.metric", f"No metric named {card_list['metric']!r}."))
     _check_expressions(spec, "", errors, set(metrics) | IN_SCOPE)
     return errors
+
+
+def _not_rankable(kind: str, of: str, of_kind: str) -> str:
+    reason = (f"A {kind} needs a count, sum, avg, min, max, distinct or share metric, or a derived metric "
+              f"that is {arithmetic.RULE}")
+    if of_kind == "derived":  # a percentile ranks every user of the app, a change reads the period before
+        return (f"{reason}: {of!r} reads more than that, and a {kind} computes it "
+                f"{'for every user of the app' if kind == 'percentile' else 'for the period before'} "
+                "from scalar metrics alone.")
+    return f"{reason}; {of!r} is a {of_kind} metric."
 
 
 def _check_expressions(node: Any, path: str, errors: list[dict[str, str]], known: set[str]) -> None:

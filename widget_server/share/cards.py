@@ -9,6 +9,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from PIL import Image, ImageDraw
 
+from ..engine.card_layout import MAX_CARD_STATS
 from ..engine.contrast import AA_NORMAL
 from ..engine.contrast import ratio as contrast
 from ..engine.story_shape import Card
@@ -34,10 +35,10 @@ from .drawing import (
 T = TypeVar("T")
 
 # Bump when the drawing changes: cached images are keyed by it, so old renders are not served.
-RENDER_VERSION = 3
+RENDER_VERSION = 4  # 4: a fourth stat in the row
 STORY_SIZE = (1080, 1920)
 OG_SIZE = (1200, 630)
-MAX_STATS, MAX_ITEMS = 3, 5
+MAX_STATS, MAX_ITEMS = MAX_CARD_STATS, 5
 
 
 @dataclass

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..engine.card_layout import MAX_CARD_STATS
 from ..store.models import App, Share
 from . import shares
 from .cards import OG_SIZE, Palette
@@ -55,7 +56,7 @@ def context(share: Share) -> dict[str, Any]:
         "description": summary,
         "app_name": app.get("name") or "Recap",
         "period": frozen.get("period") or "",
-        "stats": [s for s in card.get("stats") or [] if isinstance(s, dict)][:3],
+        "stats": [s for s in card.get("stats") or [] if isinstance(s, dict)][:MAX_CARD_STATS],
         "list_title": (listing or {}).get("title") or "",
         "items": [str(i) for i in (listing or {}).get("items") or []][:5],
         "caption": frozen.get("caption"),

@@ -20,6 +20,7 @@ from ..engine import (
     TemplateInvalid,
     assemble_many,
     assemble_story,
+    card_layout,
     contrast,
     load_file,
     registry,
@@ -82,6 +83,12 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
             failed += 1
             for error in exc.errors:
                 click.echo(f"{file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
+            continue
+        crowded = card_layout.check(template.spec)
+        if crowded:
+            failed += 1
+            for error in crowded:
+                click.echo(f"{file}: {error['path']}: {error['reason']}", err=True)
             continue
         unreadable = contrast.check(template.spec)
         if unreadable:

@@ -3,6 +3,7 @@ rolls back; stories, shares and builds follow the published version in every pro
 from __future__ import annotations
 
 import json
+import threading
 import tomllib
 from pathlib import Path
 from urllib.parse import quote
@@ -10,9 +11,11 @@ from urllib.parse import quote
 import pytest
 
 from demo_app.server import WidgetServer
-from helpers.server import basic, http
-from helpers.share import USER, bearer, post_json
-from helpers.story import NOW, app_template, viewer_token
+from helpers.postgres import new_database
+from helpers.server import LiveServer, basic, http, make_tenant
+from helpers.share import USER, bearer, plays, post_json
+from helpers.story import NOW, app_template, send, viewer_token
+from widget_server import create_app
 from widget_server.engine.templates import MAX_TEMPLATE_BYTES, SHIPPED_DIR
 from widget_server.store.db import database
 from widget_server.store.models import ApiKey, PrecomputedStory, Share
@@ -242,3 +245,46 @@ def test_two_server_processes_see_the_same_published_version(soundwave, app, liv
 def test_a_template_id_not_of_the_ids_form_is_unknown(soundwave, live_server, template_id):
     reply = put(live_server, soundwave.secret_key, quote(template_id, safe=""), REMASTERED)
     assert reply.status == 404, reply.body
+
+
+SAVES_AT_ONCE = 6
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_put_publish_rollback_and_saves_at_once_on_either_store(backend, request, tmp_path):
+    """The same answers on SQLite and PostgreSQL; saves sent at once each get a number of their own."""
+    config = {"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True}
+    if backend == "postgresql":
+        config["DATABASE_URL"] = new_database(request.getfixturevalue("postgres"), "templates_api")
+    server = LiveServer(create_app(config)).start()
+    try:
+        tenant = make_tenant("Soundwave")
+        send(server, tenant.write_key, plays(USER, 40))
+        viewer = bearer(viewer_token(server, tenant.secret_key, USER))
+        assert put(server, tenant.secret_key, "year-in-music", REMASTERED).json()["version"] == 2
+        assert card_title(server, basic(tenant.secret_key), secret_user() + "&version=2")[:2] == (
+            2, "Your year, remastered")
+        assert card_title(server, viewer)[:2] == (1, "My 2026 in Music")
+        assert version_call(server, tenant.secret_key, "year-in-music", "publish", {"version": 2}).status == 200
+        assert card_title(server, viewer)[:2] == (2, "Your year, remastered")
+        assert put(server, tenant.secret_key, "year-in-music", BROKEN).status == 422
+        assert card_title(server, viewer)[:2] == (2, "Your year, remastered")
+        assert version_call(server, tenant.secret_key, "year-in-music", "rollback", {"version": 1}).status == 200
+        assert card_title(server, viewer)[:2] == (1, "My 2026 in Music")
+
+        start, replies = threading.Barrier(SAVES_AT_ONCE), []
+
+        def save() -> None:
+            start.wait()
+            replies.append(put(server, tenant.secret_key, "year-in-music", REMASTERED))
+
+        threads = [threading.Thread(target=save) for _ in range(SAVES_AT_ONCE)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(r.status for r in replies) == [201] * SAVES_AT_ONCE, [r.body for r in replies]
+        assert sorted(r.json()["version"] for r in replies) == list(range(3, 3 + SAVES_AT_ONCE))
+    finally:
+        server.stop()
+        database.close()

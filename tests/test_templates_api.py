@@ -89,8 +89,9 @@ def test_put_preview_publish_and_the_story_changes(soundwave, live_server):
     assert first["source"] == SHIPPED and first["format"] == "toml"
     trail = get(live_server, soundwave.secret_key, "/v1/templates/year-in-music/audit").json()["audit"]
     key = key_id(soundwave.secret_key)
-    assert [(e["action"], e["version"], e["key_id"]) for e in trail] == [
-        ("import", 1, None), ("put", 2, key), ("publish", 2, key)]
+    assert [(e["action"], e["version"], e["key_id"], e["key_prefix"]) for e in trail] == [
+        ("import", 1, None, None), ("put", 2, key, soundwave.secret_key[:12]),
+        ("publish", 2, key, soundwave.secret_key[:12])]
 
 
 def test_an_invalid_put_is_refused_with_paths_as_check_says_and_the_published_version_serves(

@@ -29,7 +29,7 @@ from peewee import IntegrityError
 
 from ..errors import NotFound, ValidationFailed
 from ..store.db import database, url, write_transaction
-from ..store.models import StoredTemplate, TemplateAudit, TemplateVersion, now_ms
+from ..store.models import ApiKey, StoredTemplate, TemplateAudit, TemplateVersion, now_ms
 from . import contrast
 from .errors import TemplateInvalid, error_entry
 from .template_files import DefaultTemplate, template_files
@@ -179,13 +179,18 @@ def listing(app_id: int) -> list[dict[str, Any]]:
 
 
 def audit(app_id: int, template_id: str | None = None) -> list[dict[str, Any]]:
-    """Who (which key; None: the command line or an import) did what (put, publish, rollback,
-    import) to which version when, oldest first."""
+    """Who (which key, by id and prefix; None: the command line or an import) did what (put,
+    publish, rollback, import) to which version when, oldest first."""
     query = TemplateAudit.select().where(TemplateAudit.app_id == app_id)
     if template_id is not None:
         query = query.where(TemplateAudit.template_id == template_id)
-    return [{"template": r.template_id, "action": r.action, "version": r.version, "key_id": r.key_id, "at": r.at}
-            for r in query.order_by(TemplateAudit.id)]
+    rows = list(query.order_by(TemplateAudit.id))
+    # The key's first characters, as `recap apps list` shows them: which key, without the key.
+    keys = {r.key_id for r in rows if r.key_id is not None}
+    prefixes: dict[int, str] = {k.id: k.prefix for k in ApiKey.select(ApiKey.id, ApiKey.prefix)
+                                .where(ApiKey.id.in_(keys))} if keys else {}
+    return [{"template": r.template_id, "action": r.action, "version": r.version, "key_id": r.key_id,
+             "key_prefix": prefixes.get(r.key_id) if r.key_id is not None else None, "at": r.at} for r in rows]
 
 
 def _audit(app_id: int, template_id: str, action: str, number: int, key_id: int | None) -> None:

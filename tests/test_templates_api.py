@@ -6,12 +6,14 @@ import json
 import threading
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
 
-from demo_app.server import WidgetServer
+from demo_app.serving import free_port
 from helpers.postgres import new_database
+from helpers.production import Gunicorn
 from helpers.server import LiveServer, basic, http, make_tenant
 from helpers.share import USER, bearer, plays, post_json
 from helpers.story import NOW, app_template, send, viewer_token
@@ -225,9 +227,12 @@ def test_push_and_pull_for_templates_kept_in_git(soundwave, live_server, runner,
 
 
 def test_two_server_processes_see_the_same_published_version(soundwave, app, live_server):
-    """One process here (the live server), one under gunicorn, over the same SQLite file."""
+    """One process here (the live server), and gunicorn's (README's command line) over the same
+    SQLite file."""
     database.close()
-    other = WidgetServer(Path(app.instance_path), workers=1, threads=2).start()
+    port = free_port()
+    server = Gunicorn(Path(app.instance_path), port).start()
+    other = SimpleNamespace(url=f"http://127.0.0.1:{port}")
     try:
         viewer = bearer(viewer_token(live_server, soundwave.secret_key, USER))
         assert card_title(other, viewer)[:2] == card_title(live_server, viewer)[:2] == (0, "Ana's 2026 in Music")
@@ -239,7 +244,7 @@ def test_two_server_processes_see_the_same_published_version(soundwave, app, liv
         version_call(live_server, soundwave.secret_key, "year-in-music", "publish", {"version": 2})
         assert card_title(other, viewer)[:2] == (2, "Your year, remastered")
     finally:
-        other.stop()
+        server.stop()
 
 
 @pytest.mark.parametrize("template_id", ["..etc", "a" * 65, "UPPER"])

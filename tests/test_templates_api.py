@@ -167,6 +167,31 @@ def test_rollback_publishes_an_earlier_version(soundwave, live_server):
     assert unknown.status == 404
 
 
+def test_a_new_templates_drafts_serve_no_one_until_one_is_published(soundwave, live_server):
+    viewer = bearer(viewer_token(live_server, soundwave.secret_key, USER))
+    fresh = SHIPPED.replace('id = "year-in-music"', 'id = "fresh-one"')
+    saved = put(live_server, soundwave.secret_key, "fresh-one", fresh)
+    assert saved.status == 201 and saved.json() == {"id": "fresh-one", "version": 1, "status": "draft"}
+    unpublished = http("GET", f"{live_server.url}/v1/stories/fresh-one", None, viewer)
+    assert unpublished.status == 404 and unpublished.json()["error"]["code"] == "not_found"
+    shown = get(live_server, soundwave.secret_key, "/v1/templates/fresh-one").json()
+    assert (shown["status"], shown["source"], shown["published"], shown["latest"]) == ("unpublished", None, None, 1)
+    assert card_title(live_server, basic(soundwave.secret_key), secret_user() + "&version=1",
+                      template_id="fresh-one")[0] == 1
+    missing = http("GET", f"{live_server.url}/v1/stories/fresh-one{secret_user()}&version=7", None,
+                   basic(soundwave.secret_key))
+    assert missing.status == 404 and missing.json()["error"]["details"] == {"template": "fresh-one", "version": 7}
+    for bad in ("x", "0", "-1", "99999999999"):
+        reply = http("GET", f"{live_server.url}/v1/stories/fresh-one{secret_user()}&version={bad}", None,
+                     basic(soundwave.secret_key))
+        assert reply.status == 422 and reply.json()["error"]["details"] == {"version": ["Not a version number."]}
+    version_call(live_server, soundwave.secret_key, "fresh-one", "publish", {"version": 1})
+    assert card_title(live_server, viewer, template_id="fresh-one")[:2] == (1, "Ana's 2026 in Music")
+    default = get(live_server, soundwave.secret_key, "/v1/templates/learning-recap").json()
+    assert (default["status"], default["version"], default["versions"]) == ("default", 0, [])
+    assert default["source"] == (SHIPPED_DIR / "learning_recap.toml").read_text()
+
+
 def test_a_built_story_of_version_1_is_not_served_once_version_2_is_published(soundwave, live_server, runner,
                                                                                 query):
     mine = SHIPPED.replace('id = "year-in-music"', 'id = "my-year"')

@@ -281,6 +281,22 @@ def test_a_template_id_not_of_the_ids_form_is_unknown(soundwave, live_server, te
 SAVES_AT_ONCE = 6
 
 
+def saves_at_once(server, key: str, template_id: str, text: str) -> list:
+    """``SAVES_AT_ONCE`` puts of ``text``, sent together, each on a connection of its own."""
+    start, replies = threading.Barrier(SAVES_AT_ONCE), []
+
+    def save() -> None:
+        start.wait()
+        replies.append(put(server, key, template_id, text))
+
+    threads = [threading.Thread(target=save) for _ in range(SAVES_AT_ONCE)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return replies
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_put_publish_rollback_and_saves_at_once_on_either_store(backend, request, tmp_path):
     """The same answers on SQLite and PostgreSQL; saves sent at once each get a number of their own."""
@@ -303,19 +319,12 @@ def test_put_publish_rollback_and_saves_at_once_on_either_store(backend, request
         assert version_call(server, tenant.secret_key, "year-in-music", "rollback", {"version": 1}).status == 200
         assert card_title(server, viewer)[:2] == (1, "My 2026 in Music")
 
-        start, replies = threading.Barrier(SAVES_AT_ONCE), []
-
-        def save() -> None:
-            start.wait()
-            replies.append(put(server, tenant.secret_key, "year-in-music", REMASTERED))
-
-        threads = [threading.Thread(target=save) for _ in range(SAVES_AT_ONCE)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert sorted(r.status for r in replies) == [201] * SAVES_AT_ONCE, [r.body for r in replies]
-        assert sorted(r.json()["version"] for r in replies) == list(range(3, 3 + SAVES_AT_ONCE))
+        # At once, to a template saved before and to one never saved (whose first row they race to make).
+        for template_id, text, first in (("year-in-music", REMASTERED, 3),
+                                         ("at-once", SHIPPED.replace('id = "year-in-music"', 'id = "at-once"'), 1)):
+            replies = saves_at_once(server, tenant.secret_key, template_id, text)
+            assert sorted(r.status for r in replies) == [201] * SAVES_AT_ONCE, [r.body for r in replies]
+            assert sorted(r.json()["version"] for r in replies) == list(range(first, first + SAVES_AT_ONCE))
     finally:
         server.stop()
         database.close()

@@ -135,6 +135,41 @@ def test_an_invalid_put_is_refused_with_paths_as_check_says_and_the_published_ve
     assert denied.status == 401
 
 
+UNREADABLE = """id = "yellow"
+title = "t"
+[period]
+kind = "last_days"
+days = 7
+[metrics.plays]
+kind = "count"
+event = "Song Played"
+[[frames]]
+id = "plays"
+kind = "stat"
+title = "Songs played"
+stat = { value = "{{ plays }}" }
+background = { gradient = ["#ffc800", "#ff9600"] }
+[card]
+title = "c"
+"""
+
+
+def test_text_under_aa_contrast_is_refused_as_check_refuses_it(soundwave, live_server, runner, tmp_path):
+    refused = put(live_server, soundwave.secret_key, "yellow", UNREADABLE)
+    assert refused.status == 422, refused.body
+    errors = refused.json()["error"]["details"]["errors"]
+    assert errors[0]["path"] == "frames[0]" and errors[0]["reason"].startswith("frames plays: ")
+    file = tmp_path / "yellow.toml"
+    file.write_text(UNREADABLE)
+    checked = runner.invoke(args=["templates", "check", str(file)])
+    pushed = runner.invoke(args=["templates", "push", str(file), "--app", "Soundwave"])
+    said = [f"{file}: {e['path']}: {e['reason']}" for e in errors]
+    for result in (checked, pushed):
+        assert result.exit_code == 1 and [line for line in result.output.splitlines()
+                                          if line.startswith(f"{file}: ")] == said, result.output
+    assert get(live_server, soundwave.secret_key, "/v1/templates/yellow").status == 404  # nothing saved
+
+
 def test_a_json_put_of_the_same_shape_is_a_version_too(soundwave, live_server):
     as_json = json.dumps(tomllib.loads(REMASTERED))
     saved = put(live_server, soundwave.secret_key, "year-in-music", as_json, "?publish=1",

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import error_entry
 from .frames import CONTENT_KEYS
 
 Color = tuple[float, float, float]
@@ -204,6 +205,20 @@ def check(spec: dict[str, Any]) -> list[Failure]:
                          backdrops(card.get("background")))
     failures += _measure("card", list(CARD_ROLES), theme, [parse_hex(theme["background"])])
     return failures
+
+
+def errors(spec: dict[str, Any]) -> list[dict[str, str]]:
+    """``check``'s failures as a template's refusals: the frame's key path (``frames[2]``,
+    ``frames[2].fallback``, ``card``) and the failure, as the command line, the API and the
+    studio all show them."""
+    index = {frame["id"]: i for i, frame in enumerate(spec["frames"])}
+    out = []
+    for failure in check(spec):
+        frame_id = failure.frame.removesuffix(" (fallback)")
+        path = (f"frames[{index[frame_id]}]" + (".fallback" if frame_id != failure.frame else "")
+                if frame_id in index else "card")
+        out.append(error_entry(path, failure))
+    return out
 
 
 def _measure(frame: str, roles: list[Role], theme: dict[str, str], shades: list[Color]) -> list[Failure]:

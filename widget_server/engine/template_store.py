@@ -53,20 +53,10 @@ def check(template_id: str, source: str, fmt: str = "toml", file: str = REQUEST_
     errors = []
     if template.id != template_id:
         errors.append(error_entry("id", f"The id {template.id!r} must be the template's, {template_id!r}."))
-    for failure in contrast.check(template.spec):
-        errors.append(error_entry(_frame_path(template, failure.frame), str(failure)))
+    errors += contrast.errors(template.spec)
     if errors:
         raise TemplateInvalid(file, errors)
     return template
-
-
-def _frame_path(template: StoryTemplate, frame: str) -> str:
-    """``frames[2]`` (or ``frames[2].fallback``, ``card``) for a contrast failure's frame name."""
-    frame_id, fallback = frame.removesuffix(" (fallback)"), frame.endswith(" (fallback)")
-    for i, spec in enumerate(template.spec["frames"]):
-        if spec["id"] == frame_id:
-            return f"frames[{i}]" + (".fallback" if fallback else "")
-    return "card"
 
 
 _head_sql: dict[str, str] = {}  # the lookup's statement by database URL (SQLite's and PostgreSQL's differ)

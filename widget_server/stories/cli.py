@@ -86,11 +86,10 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
             for error in exc.errors:
                 click.echo(f"{file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
             continue
-        unreadable = contrast.check(template.spec)
+        unreadable = contrast.errors(template.spec)
         if unreadable:
             failed += 1
-            for failure in unreadable:
-                click.echo(f"{file}: {failure}", err=True)
+            _echo_invalid(TemplateInvalid(str(file), unreadable))
             click.echo(f"failed {file} ({template.id}: {len(unreadable)} texts under WCAG AA contrast)", err=True)
             continue
         summary, failures = _dry_run(app, template, users) if app is not None else ("", {})

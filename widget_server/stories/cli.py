@@ -83,8 +83,7 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
             template = load_file(file)
         except TemplateInvalid as exc:
             failed += 1
-            for error in exc.errors:
-                click.echo(f"{file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
+            _echo_invalid(exc)
             continue
         unreadable = contrast.errors(template.spec)
         if unreadable:

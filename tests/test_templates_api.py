@@ -119,7 +119,10 @@ def test_an_invalid_put_is_refused_with_paths_as_check_says_and_the_published_ve
 
     for text, content_type, path in [
             (REMASTERED.replace('id = "year-in-music"', 'id = "other"'), "application/toml", "id"),
-            ("id = [", "application/toml", ""), ("[1, 2]", "application/json", "")]:
+            ("id = [", "application/toml", ""), ("[1, 2]", "application/json", ""),
+            ("a = " + "[" * 100_000, "application/toml", ""), ('{"a": ' + "[" * 100_000, "application/json", ""),
+            ('{"id": "year-in-music", "metrics": {"x": ' + "[" * 900 + "]" * 900 + "}}", "application/json",
+             "metrics.x")]:
         reply = put(live_server, soundwave.secret_key, "year-in-music", text, content_type=content_type)
         assert reply.status == 422 and path in [e["path"] for e in reply.json()["error"]["details"]["errors"]], (
             reply.body)

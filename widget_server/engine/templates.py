@@ -84,6 +84,13 @@ FORMATS = ("toml", "json")  # what a template's source may be written in: TOML, 
 def parse(source: str, file: str = "<template>", fmt: str = "toml") -> StoryTemplate:
     """Validate template text (``fmt``: "toml" or "json"); raise TemplateInvalid with every
     problem found."""
+    try:
+        return _parse(source, file, fmt)
+    except RecursionError:  # the decoders and the checks walk the nesting (a body of 256 KiB of '[')
+        raise TemplateInvalid(file, [error_entry("", "Arrays and tables are nested too deeply.")]) from None
+
+
+def _parse(source: str, file: str, fmt: str) -> StoryTemplate:
     if len(source.encode()) > MAX_TEMPLATE_BYTES:
         raise TemplateInvalid(file, [error_entry("", f"Larger than {MAX_TEMPLATE_BYTES} bytes.")])
     raw = _decode(source, file, fmt)
@@ -108,7 +115,7 @@ def _decode(source: str, file: str, fmt: str) -> dict[str, Any]:
     if fmt == "json":
         try:
             raw = json.loads(source)
-        except (ValueError, RecursionError) as exc:
+        except ValueError as exc:
             raise TemplateInvalid(file, [error_entry("", f"Not valid JSON: {exc}")]) from None
         if not isinstance(raw, dict):
             raise TemplateInvalid(file, [error_entry("", "Not a JSON object.")])

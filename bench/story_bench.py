@@ -12,6 +12,9 @@ from a device linked by alias, and users live in four time zones. Then, with the
 * population: the percentile distribution over all 50,000 users (``recap population refresh``);
 * on demand: ``assemble_story(..., fresh=True)`` p50/p95 per size, and ms per 1,000 events;
 * precomputed: ``assemble_story`` after ``build`` (one key lookup) p50/p95;
+* the template lookup each story request makes (``registry.get``): the app's template row read
+  (a publish in any process is seen by the next request), for a shipped default and for a
+  version published in the database;
 * build: ``precompute.build`` (what ``recap stories build`` runs) over 5,000 ordinary users, in
   one process and then with ``--workers 2`` over 5,000 others;
 * population, as a server meets it: a database of ``--population-users`` users (about 5 events
@@ -38,14 +41,15 @@ import time
 from datetime import UTC, datetime
 from functools import partial
 
-from widget_server.engine import assemble_story, population, registry, resolve_period
+from widget_server.engine import assemble_story, population, registry, resolve_period, template_store
 from widget_server.engine.errors import NotEligible
 from widget_server.engine.population import refresh
 from widget_server.engine.precompute import build
+from widget_server.engine.templates import SHIPPED_DIR
 from widget_server.engine.users import actor_pairs, user_ids
 from widget_server.store import event_keys, migrations, postgres_writes
 from widget_server.store.db import database, open_database
-from widget_server.store.models import App, PopulationStat
+from widget_server.store.models import App, PopulationStat, StoredTemplate, TemplateAudit, TemplateVersion
 from widget_server.store.sqlite_files import keys_path, sqlite3
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
@@ -280,6 +284,23 @@ def compare_databases(reps: dict[int, int]) -> None:
               f" | {statistics.median(pg):>11.1f} ms | {percentile(pg, 0.95):>5.1f} ms")
 
 
+LOOKUPS = 2000
+
+
+def template_lookups() -> dict[str, list[float]]:
+    """What finding the template costs each story request: an app that never saved it (its row
+    read, none found, the shipped file's stat) and one whose published version is in the database
+    (its row read, the parsed version from the process's cache). The saved rows are removed after."""
+    out = {"shipped default": timed(partial(registry.get, 1, "year-in-music"), LOOKUPS)}
+    template_store.save_draft(1, "year-in-music", (SHIPPED_DIR / "year_in_music.toml").read_text(), publish=True)
+    try:
+        out["published version"] = timed(partial(registry.get, 1, "year-in-music"), LOOKUPS)
+    finally:
+        for model in (StoredTemplate, TemplateVersion, TemplateAudit):
+            model.delete().where(model.app_id == 1).execute()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regenerate", action="store_true", help="rebuild the cached databases")
@@ -334,6 +355,7 @@ def main() -> None:
     parallel = build(app, template, period, now=NOW, users=others, refresh_population=False, workers=2,
                      database_url=f"sqlite:///{big_path}")
     parallel_s = time.perf_counter() - started
+    lookups = template_lookups()
     database.close()
     population_table = population_rows(args.population_users, args.regenerate)
 
@@ -348,6 +370,9 @@ def main() -> None:
               f"{statistics.median(CPU[size]):>5.1f} ms | "
               f"{p50 / size * 1000:>9.2f} ms | {statistics.median(small[size]):>9.1f} ms | "
               f"{statistics.median(stored[size]):>12.2f} ms | {percentile(stored[size], 0.95):>4.2f} ms")
+    print(f"\nthe template a story request finds (registry.get, {LOOKUPS:,} calls): "
+          + "; ".join(f"{name}: p50 {statistics.median(ms) * 1000:.0f} µs, p95 {percentile(ms, 0.95) * 1000:.0f} µs"
+                      for name, ms in lookups.items()))
     print(f"\npopulation refresh over {users:,} users: {population_s:.1f} s ({users / population_s:,.0f} users/s)")
     print(f"build: {counts.users:,} users ({counts.built:,} eligible, {counts.failed} failed) in {build_s:.1f} s = "
           f"{counts.users / build_s:,.0f} users/s")

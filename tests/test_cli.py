@@ -231,7 +231,7 @@ def test_templates_check_refuses_text_under_aa_contrast_naming_frame_text_and_ra
     path.write_text(YELLOW)
     result = recap.process("templates", "check", str(path))
     assert result.returncode == 1, result.stdout
-    assert f"{path}: frames points: title #ffffff on #ffcd17 is 1.50:1, under AA's 3:1" in result.stderr
+    assert f"{path}: frames[0]: frames points: title #ffffff on #ffcd17 is 1.50:1, under AA's 3:1" in result.stderr
     assert f"failed {path} (yellow: " in result.stderr
     path.write_text(YELLOW.replace('gradient = ["#ffc800", "#ff9600"]', 'gradient = ["#816400", "#864d00"]'))
     passed = recap("templates", "check", str(path))

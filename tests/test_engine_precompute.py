@@ -6,7 +6,7 @@ from pathlib import Path
 
 from helpers.server import basic, http, make_tenant
 from helpers.story import NOW, app_template, iso, ms, send, track, viewer_token
-from widget_server.engine import assemble_story, registry, resolve_period
+from widget_server.engine import assemble_story, registry, resolve_period, template_store
 from widget_server.engine.precompute import BuildReport, build
 from widget_server.engine.templates import SHIPPED_DIR
 from widget_server.store.db import database
@@ -124,18 +124,17 @@ CARD_TITLE = ('title = "{% if user.name %}{{ user.name | first_name }}\'s{% else
               '{{ period.label }} in Music"')
 
 
-def test_a_built_story_is_served_only_for_the_template_content_it_was_built_from(app, live_server, runner):
+def test_a_built_story_is_served_only_for_the_template_version_it_was_built_from(app, live_server, runner):
     tenant = listeners(live_server, 4)
     shipped = (SHIPPED_DIR / "year_in_music.toml").read_text()
     assert CARD_TITLE in shipped
-    path = app_template(app.instance_path, tenant.app_id, "year_in_music", shipped)
     result = runner.invoke(args=["stories", "build", "--inline", "year-in-music", "--app", "Soundwave", *NOW_ARG])
     assert result.exit_code == 0 and "built 2 stories" in result.output, result.output
     with database.connection_context():
         assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "precomputed"
-
-    path.write_text(shipped.replace(CARD_TITLE, 'title = "Your year, remastered"'))
-    with database.connection_context():
+        # Saved and published as the app's version 2 (version 1 is the shipped text, copied in).
+        template_store.save_draft(tenant.app_id, "year-in-music",
+                                  shipped.replace(CARD_TITLE, 'title = "Your year, remastered"'), publish=True)
         edited = assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)
     assert edited["source"] == "on_demand" and edited["card"]["title"] == "Your year, remastered"
     token = viewer_token(live_server, tenant.secret_key, "user2")
@@ -146,15 +145,14 @@ def test_a_built_story_is_served_only_for_the_template_content_it_was_built_from
     assert shared.status == 201, shared.body
     assert "Your year, remastered" in http("GET", shared.json()["url"]).body.decode()
 
-    # Rebuilt from the new content, built stories are served again; going back to the old
-    # content does not bring back stories built from something else.
+    # Rebuilt from the new version, built stories are served again; going back to the old
+    # content (version 1) does not bring back stories built from something else.
     assert runner.invoke(args=["stories", "build", "--inline", "year-in-music", "--app", "Soundwave",
                                *NOW_ARG]).exit_code == 0
     with database.connection_context():
         rebuilt = assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)
-    assert rebuilt["source"] == "precomputed" and rebuilt["card"]["title"] == "Your year, remastered"
-    path.write_text(shipped)
-    with database.connection_context():
+        assert rebuilt["source"] == "precomputed" and rebuilt["card"]["title"] == "Your year, remastered"
+        template_store.rollback(tenant.app_id, "year-in-music", 1)
         assert assemble_story(tenant.app_id, "year-in-music", "user3", now=NOW)["source"] == "on_demand"
 
 

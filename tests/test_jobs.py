@@ -14,8 +14,9 @@ import pytest
 
 from helpers.jobs import RECAP, REPO, recap, recap_env, stop, wait_until
 from helpers.server import make_tenant
-from helpers.story import NOW, app_template, ms, send, track
+from helpers.story import NOW, ms, send, track
 from widget_server import create_app
+from widget_server.engine import template_store
 from widget_server.engine.templates import SHIPPED_DIR
 from widget_server.jobs import job_counts
 from widget_server.jobs.queue import queue_of, queue_status
@@ -59,15 +60,17 @@ def test_a_failing_job_is_retried_then_listed_with_its_reason_and_retry_runs_it(
                                                                                tmp_path, worker_log):
     instance = Path(app.instance_path)
     listeners(live_server, tenant, 30)
-    template = app_template(instance, tenant.app_id, "mixtape", shipped_as("mixtape"))
+    with database.connection_context():
+        template_store.save_draft(tenant.app_id, "mixtape", shipped_as("mixtape"), publish=True)
     queue = queue_of(app)
     worker = follower = None
     try:
-        # The build is enqueued, then its template breaks before any worker runs it.
+        # The build is enqueued, then its template breaks before any worker runs it: its stored
+        # version is one the engine no longer takes (as after an upgrade that refuses it).
         follower = recap("stories", "build", "mixtape", "--app", tenant.name, *NOW_ARG, "--chunk-size", "100",
                          env=recap_env(instance, **FAST_RETRIES), log=tmp_path / "build.log")
         wait_until(lambda: queue.depth() == 1, 60, "the build's chunk on the queue")
-        template.write_text("this is = not a template")
+        query("UPDATE template_version SET source = 'this is = not a template' WHERE template_id = 'mixtape'")
         worker = recap("worker", env=recap_env(instance, **FAST_RETRIES), log=worker_log)
         assert follower.wait(60) == 1, (tmp_path / "build.log").read_text()
         output = (tmp_path / "build.log").read_text()
@@ -84,8 +87,9 @@ def test_a_failing_job_is_retried_then_listed_with_its_reason_and_retry_runs_it(
         assert "reason: TemplateInvalid" in listing.stdout
         assert built(query, tenant.app_id) == {}
 
-        # Fixed, and retried by hand: the same job runs again and builds the chunk.
-        template.write_text(shipped_as("mixtape"))
+        # Fixed (a new version published), and retried by hand: the same job runs again and builds the chunk.
+        with database.connection_context():
+            template_store.save_draft(tenant.app_id, "mixtape", shipped_as("mixtape"), publish=True)
         retried = recap_cli(instance, "jobs", "retry", record.id)
         assert retried.returncode == 0, retried.stderr
         assert f"again as {record.id}" in retried.stdout

@@ -39,6 +39,7 @@ class Caller:
     kind: str  # "write", "secret" or "viewer"
     user_id: str | None = None
     grant_id: str | None = None
+    key_id: int | None = None  # the ApiKey a key's caller presented (what audit rows name)
 
 
 def hash_key(key: str) -> str:
@@ -75,10 +76,10 @@ class _KeyCache:
         hit = self._entries.get(digest)
         if hit and hit[0] > time.monotonic():
             return hit[1]
-        row = (ApiKey.select(ApiKey.app, ApiKey.kind)
+        row = (ApiKey.select(ApiKey.id, ApiKey.app, ApiKey.kind)
                .where((ApiKey.key_hash == digest) & ApiKey.revoked_at.is_null())
                .first())
-        caller = Caller(app_id=row.app_id, kind=row.kind) if row else None
+        caller = Caller(app_id=row.app_id, kind=row.kind, key_id=row.id) if row else None
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()

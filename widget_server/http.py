@@ -44,12 +44,13 @@ def _malformed(message: str, detail: str | None = None) -> MalformedBody:
     return MalformedBody(message, details={"_body": [detail or message]})
 
 
-def read_body(limit: int) -> bytes:
-    """The request body, un-gzipped, refused with 413 as soon as it passes ``limit`` bytes."""
-    if request.mimetype not in JSON_TYPES:
+def read_body(limit: int, types: tuple[str, ...] = JSON_TYPES) -> bytes:
+    """The request body (of one of the media ``types``), un-gzipped, refused with 413 as soon as
+    it passes ``limit`` bytes."""
+    if request.mimetype not in types:
         raise UnsupportedMediaType(
-            f"Content-Type {request.mimetype or '(none)'} is not supported; send application/json.",
-            details={"Content-Type": [f"Must be one of: {', '.join(JSON_TYPES)}."]})
+            f"Content-Type {request.mimetype or '(none)'} is not supported; send {types[0]}.",
+            details={"Content-Type": [f"Must be one of: {', '.join(types)}."]})
     length = request.content_length
     if length is not None and length > limit:
         raise PayloadTooLarge(f"The body is {length} bytes; the limit is {limit}.",

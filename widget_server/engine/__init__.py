@@ -6,11 +6,13 @@ story JSON.
 """
 from __future__ import annotations
 
+from . import template_store
 from .assemble import assemble_many, assemble_story
 from .errors import NotEligible, TemplateInvalid
 from .periods import Period
 from .periods import resolve as resolve_period
-from .templates import StoryTemplate, load_file, parse, registry
+from .registry import registry
+from .templates import StoryTemplate, load_file, parse
 
 __all__ = ["assemble_story", "assemble_many", "NotEligible", "TemplateInvalid", "Period",
-           "resolve_period", "StoryTemplate", "load_file", "parse", "registry"]
+           "resolve_period", "StoryTemplate", "load_file", "parse", "registry", "template_store"]

@@ -12,14 +12,15 @@ from urllib.parse import urlparse
 from .. import monitoring
 from ..errors import NotFound
 from ..store.models import App, PrecomputedStory, Profile
-from . import metrics
+from . import metrics, template_store
 from .errors import NotEligible
 from .expressions import ExpressionFailed, is_number, render, story_globals, truthy
 from .frames import Renderer
 from .periods import Period, resolve
+from .registry import registry
 from .story_shape import Story, Theme
 from .template_schema import COLOR
-from .templates import StoryTemplate, registry
+from .templates import StoryTemplate
 from .users import actor_pairs, utc_offsets
 
 log = logging.getLogger(__name__)
@@ -28,12 +29,16 @@ DEFAULT_THEME: dict[str, str] = {"background": "#121212", "foreground": "#ffffff
 
 
 def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime | None = None,
-                   fresh: bool = False) -> Story:
-    """The story JSON for ``user_id`` (see docs/STORIES.md).
+                   fresh: bool = False, version: int | None = None) -> Story:
+    """The story JSON for ``user_id`` (see docs/STORIES.md), from the published template, or
+    from its saved ``version`` (a preview: always assembled, never a built story).
 
-    Raises NotFound for an unknown app or template and NotEligible when a rule is not met.
+    Raises NotFound for an unknown app, template or version and NotEligible when a rule is not met.
     """
-    template = registry.get(app_id, template_id)
+    if version is None:
+        template = registry.get(app_id, template_id)
+    else:
+        template, fresh = template_store.version(app_id, template_id, version), True
     app = App.get_or_none(App.id == app_id)
     if app is None:
         raise NotFound("No such app.", details={"app_id": app_id})
@@ -53,11 +58,12 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
 
 
 def precomputed(app: App, template: StoryTemplate, period_key: str, user_id: str) -> Story | None:
-    """The user's built story, if one was built for this period from what the template and the
-    app's settings are now."""
+    """The user's built story, if one was built for this period from the template's version that
+    serves now (its number and content) and the app's settings as they are now."""
     row = (PrecomputedStory.select(PrecomputedStory.story)
            .where((PrecomputedStory.app_id == app.id) & (PrecomputedStory.template_id == template.id)
                   & (PrecomputedStory.period_key == period_key) & (PrecomputedStory.user_id == user_id)
+                  & (PrecomputedStory.template_version == template.number)
                   & (PrecomputedStory.built_from == built_from(template, app)))
            .tuples().first())
     return cast(Story, json.loads(row[0])) if row else None  # stored by the build, of this shape
@@ -157,6 +163,7 @@ def _story(template: StoryTemplate, app: App, period: Period, context: dict[str,
         title = renderer.text(template.spec["title"], "title", required=True)
     except ExpressionFailed:
         title = render("{{ period.label }}", context)
-    return {"template": template.id, "title": title, "period": period.as_json(), "generated_at": generated,
-            "source": source, "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme},
-            "theme": theme, "frames": frames, "card": card}
+    return {"template": template.id, "version": template.number, "title": title, "period": period.as_json(),
+            "generated_at": generated, "source": source,
+            "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme}, "theme": theme, "frames": frames,
+            "card": card}

@@ -10,13 +10,16 @@ measures the pixels Chromium draws).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import error_entry
 from .frames import fallbacks
 
 Color = tuple[float, float, float]
+FALLBACK_NAME = re.compile(r"(.+) \(fallback(?: (\d+))?\)")  # check's name of a fallback: "id (fallback 2)"
 WHITE: Color = (255.0, 255.0, 255.0)
 BLACK: Color = (0.0, 0.0, 0.0)
 
@@ -203,6 +206,22 @@ def check(spec: dict[str, Any]) -> list[Failure]:
                          backdrops(card.get("background")))
     failures += _measure("card", list(CARD_ROLES), theme, [parse_hex(theme["background"])])
     return failures
+
+
+def errors(spec: dict[str, Any]) -> list[dict[str, str]]:
+    """``check``'s failures as a template's refusals: the frame's key path (``frames[2]``,
+    ``frames[2].fallback``, ``card``) and the failure, as the command line, the API and the
+    studio all show them."""
+    index = {frame["id"]: i for i, frame in enumerate(spec["frames"])}
+    out = []
+    for failure in check(spec):
+        named = FALLBACK_NAME.fullmatch(failure.frame)
+        frame_id = named.group(1) if named else failure.frame
+        path = f"frames[{index[frame_id]}]" if frame_id in index else "card"
+        if named:
+            path += ".fallback" + (f"[{int(named.group(2)) - 1}]" if named.group(2) else "")
+        out.append(error_entry(path, failure))
+    return out
 
 
 def _measure(frame: str, roles: list[Role], theme: dict[str, str], shades: list[Color]) -> list[Failure]:

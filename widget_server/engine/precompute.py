@@ -25,7 +25,8 @@ from .assemble import assemble_many, built_from
 from .errors import NotEligible
 from .periods import Period, resolve
 from .population import refresh
-from .templates import StoryTemplate, registry
+from .registry import registry
+from .templates import StoryTemplate
 from .users import user_ids
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,8 @@ def build_chunk(app: App, template: StoryTemplate, period: Period, chunk: list[s
     stories, failures = each_apart(chunk, written)
     source = built_from(template, app)
     rows = [{"app_id": app.id, "template_id": template.id, "period_key": period.key, "user_id": uid,
-             "story": story, "generated_at": now_ms(), "built_from": source}
+             "story": story, "generated_at": now_ms(), "built_from": source,
+             "template_version": template.number}
             for uid, story in stories.items() if not isinstance(story, NotEligible)]
     report = BuildReport(users=len(chunk), built=len(rows), not_eligible=len(stories) - len(rows),
                          failed=len(failures), failures=list(failures.items())[:NAMED_FAILURES])

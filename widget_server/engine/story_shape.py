@@ -112,6 +112,7 @@ class AppInfo(TypedDict):
 
 class Story(TypedDict):
     template: str
+    version: int  # the app's template version it was made from; 0: a default never saved
     title: str
     period: StoryPeriod
     generated_at: str

@@ -3,9 +3,8 @@ the file, the key path (``frames[2].stat.value``) and the reason."""
 from __future__ import annotations
 
 import hashlib
-import logging
+import json
 import os
-import threading
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +16,6 @@ from marshmallow import ValidationError
 from . import arithmetic, expressions
 from .errors import NotFound, TemplateInvalid, error_entry
 from .template_schema import LATER_KINDS, NUMBER_KINDS, NUMBER_KINDS_TEXT, TEMPLATE_ID, TemplateSchema
-
-log = logging.getLogger(__name__)
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "story_templates"
 # Names a text or expression may read besides the metrics (assemble.py, frames.py give them).
@@ -41,6 +38,9 @@ class StoryTemplate:
     # The content this template was parsed from, as a hash: a story built from other content
     # (the file was edited since) is never served for this one.
     version: str = ""
+    # The app's version of it in the database (template_store); 0 for a default: a shipped
+    # template, or an app's file not imported yet.
+    number: int = 0
     sql_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     later_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Metrics the frames, card and rules actually read (with what those depend on): a story
@@ -78,14 +78,22 @@ def _flatten(messages: Any, path: str, out: list[dict[str, str]]) -> None:
         out.append(error_entry(path, messages))
 
 
-def parse(source: str, file: str = "<template>") -> StoryTemplate:
-    """Validate template text; raise TemplateInvalid with every problem found."""
+FORMATS = ("toml", "json")  # what a template's source may be written in: TOML, or JSON of the same shape
+
+
+def parse(source: str, file: str = "<template>", fmt: str = "toml") -> StoryTemplate:
+    """Validate template text (``fmt``: "toml" or "json"); raise TemplateInvalid with every
+    problem found."""
+    try:
+        return _parse(source, file, fmt)
+    except RecursionError:  # the decoders and the checks walk the nesting (a body of 256 KiB of '[')
+        raise TemplateInvalid(file, [error_entry("", "Arrays and tables are nested too deeply.")]) from None
+
+
+def _parse(source: str, file: str, fmt: str) -> StoryTemplate:
     if len(source.encode()) > MAX_TEMPLATE_BYTES:
         raise TemplateInvalid(file, [error_entry("", f"Larger than {MAX_TEMPLATE_BYTES} bytes.")])
-    try:
-        raw = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as exc:
-        raise TemplateInvalid(file, [error_entry("", f"Not valid TOML: {exc}")]) from None
+    raw = _decode(source, file, fmt)
     try:
         spec = TemplateSchema().load(raw)
     except ValidationError as exc:
@@ -101,6 +109,21 @@ def parse(source: str, file: str = "<template>") -> StoryTemplate:
         target = template.later_metrics if metric["kind"] in LATER_KINDS else template.sql_metrics
         target[name] = metric
     return template
+
+
+def _decode(source: str, file: str, fmt: str) -> dict[str, Any]:
+    if fmt == "json":
+        try:
+            raw = json.loads(source)
+        except ValueError as exc:
+            raise TemplateInvalid(file, [error_entry("", f"Not valid JSON: {exc}")]) from None
+        if not isinstance(raw, dict):
+            raise TemplateInvalid(file, [error_entry("", "Not a JSON object.")])
+        return raw
+    try:
+        return tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise TemplateInvalid(file, [error_entry("", f"Not valid TOML: {exc}")]) from None
 
 
 def content_version(source: str) -> str:
@@ -257,6 +280,11 @@ def unknown_template(template_id: object) -> NotFound:
 
 
 def load_file(path: str | os.PathLike[str]) -> StoryTemplate:
+    return read_file(path)[0]
+
+
+def read_file(path: str | os.PathLike[str]) -> tuple[StoryTemplate, str]:
+    """A template file, parsed, and its text (TemplateInvalid naming the file)."""
     path = Path(path)
     try:
         source = path.read_text(encoding="utf-8")
@@ -266,75 +294,4 @@ def load_file(path: str | os.PathLike[str]) -> StoryTemplate:
     if path.stem not in (template.id, template.id.replace("-", "_")):
         raise TemplateInvalid(str(path), [error_entry("id", f"The id {template.id!r} must match the file "
                                                             f"name {path.stem!r}.")])
-    return template
-
-
-class Registry:
-    """Templates by id: the shipped ones, overridden per app by ``<app templates root>/<app_id>/``.
-
-    Files are re-read when they change (modification time, size or inode: an editor that saves
-    by renaming makes a new inode, and two saves in one clock tick differ in size most often),
-    so editing a template needs no restart. A file found invalid is remembered as such until it
-    changes, and logged once, not on every request.
-    """
-
-    def __init__(self) -> None:
-        self.app_root: Path | None = None
-        self._cache: dict[Path, tuple[tuple[int, int, int], StoryTemplate | TemplateInvalid]] = {}
-        self._lock = threading.Lock()
-
-    def path_for(self, app_id: int | None, template_id: str) -> Path | None:
-        """The file of a known template, or None; an id not of the id's form never reaches the disk."""
-        if not is_template_id(template_id):
-            return None
-        own = self.app_folder(app_id)
-        for folder in ([own] if own else []) + [SHIPPED_DIR]:
-            # File names may use '_' where the id uses '-' (year_in_music.toml is year-in-music).
-            for stem in (template_id, template_id.replace("-", "_")):
-                candidate = folder / f"{stem}.toml"
-                if candidate.is_file():
-                    return candidate
-        return None
-
-    def get(self, app_id: int | None, template_id: str) -> StoryTemplate:
-        """The template, or TemplateInvalid (its file and reasons: for the log, the CLI and the
-        secret key's callers, never for viewers) or NotFound."""
-        path = self.path_for(app_id, template_id)
-        if path is None:
-            raise unknown_template(template_id)
-        try:
-            stat = path.stat()
-        except OSError:  # removed since path_for looked
-            raise unknown_template(template_id) from None
-        key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        hit = self._cache.get(path)
-        if hit is None or hit[0] != key:
-            try:
-                loaded: StoryTemplate | TemplateInvalid = load_file(path)
-            except TemplateInvalid as exc:
-                loaded = exc
-                log.error("story template %s is invalid: %s", path,
-                          "; ".join(f"{e['path'] or '<root>'}: {e['reason']}" for e in exc.errors))
-            with self._lock:
-                self._cache[path] = hit = (key, loaded)
-        if isinstance(hit[1], TemplateInvalid):
-            # A new exception each time: one raised again would carry every earlier traceback.
-            raise TemplateInvalid(hit[1].file, hit[1].errors)
-        return hit[1]
-
-    def app_folder(self, app_id: int | None) -> Path | None:
-        """Where an app's own templates live (they override the shipped ones of the same id)."""
-        if self.app_root is None or app_id is None:
-            return None
-        return self.app_root / str(int(app_id))
-
-    def files(self, app_id: int | None = None) -> list[Path]:
-        """The template files the registry serves from: the shipped ones, then the app's own."""
-        own = self.app_folder(app_id)
-        return sorted(SHIPPED_DIR.glob("*.toml")) + (sorted(own.glob("*.toml")) if own else [])
-
-    def ids(self, app_id: int | None = None) -> list[str]:
-        return sorted({p.stem.replace("_", "-") for p in self.files(app_id)})
-
-
-registry = Registry()
+    return template, source

@@ -26,7 +26,8 @@ from peewee import fn
 from ..engine import precompute
 from ..engine.periods import Period, resolve
 from ..engine.precompute import NAMED_FAILURES, BuildReport
-from ..engine.templates import StoryTemplate, registry
+from ..engine.registry import registry
+from ..engine.templates import StoryTemplate
 from ..store.db import write_transaction
 from ..store.models import App, BuildChunk, JobRecord, StoryBuild, now_ms
 from .queue import Queue, crontab, job, running_task

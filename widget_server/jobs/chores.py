@@ -14,7 +14,7 @@ from flask import current_app
 from ..auth import delete_expired_grants
 from ..engine import population
 from ..engine.periods import resolve
-from ..engine.templates import registry
+from ..engine.registry import registry
 from ..errors import APIError
 from ..share.shares import delete_ended
 from ..store.models import BuildChunk, PopulationStat, StoryBuild, now_ms

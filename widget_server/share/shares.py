@@ -54,14 +54,14 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
     sweep_ended()
     with limits.user_lock(caller):
         limits.check_rate(caller, now_ms())  # cheap, before the story is assembled
-        frozen, upload = _frozen_card(caller, template_id, caption, upload)
+        frozen, upload, version = _frozen_card(caller, template_id, caption, upload)
         key = _live_key(caller, template_id, frozen, upload, base)
         same = _live_share(caller, key)
         if same is not None:
             return same, False
         limits.check_live(caller, template_id, now_ms())
         try:
-            share = _store(caller, template_id, frozen, upload, base, key)
+            share = _store(caller, template_id, frozen, upload, base, key, version)
         except IntegrityError:  # another process stored this card a moment ago
             same = _live_share(caller, key)
             if same is None:
@@ -82,8 +82,9 @@ def _prerender(share: Share) -> None:
 
 
 def _frozen_card(caller: Caller, template_id: str, caption: str | None,
-                 upload: Upload | None) -> tuple[FrozenShare, Upload | None]:
-    """What a share of the caller's story shows, assembled now, and the picture on it."""
+                 upload: Upload | None) -> tuple[FrozenShare, Upload | None, int]:
+    """What a share of the caller's story shows, assembled now, the picture on it and the
+    template version it came from."""
     from ..stories.routes import story_for
 
     try:
@@ -103,7 +104,7 @@ def _frozen_card(caller: Caller, template_id: str, caption: str | None,
                 "share_base_url": app.share_base_url},
         "caption": caption or None,
     }
-    return frozen, upload
+    return frozen, upload, story["version"]
 
 
 def _live_key(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload | None, base: str) -> str:
@@ -122,7 +123,7 @@ def _live_share(caller: Caller, key: str) -> Share | None:
 
 
 def _store(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload | None, base: str,
-           key: str) -> Share:
+           key: str, version: int) -> Share:
     share_id = tokens.new_share_id()
     url = f"{base}/s/{tokens.dumps(share_id)}"
     frozen = {**frozen, "qr": qr.pack(qr.matrix(url))}
@@ -133,6 +134,7 @@ def _store(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload
                                           & (Share.expires_at <= created)).execute()
         share = Share.create(id=share_id, app=caller.app_id, user_id=caller.user_id, template_id=template_id,
                              card=frozen, upload=upload, url=url, live_key=key, created_at=created,
+                             template_version=version,
                              expires_at=created + current_app.config["SHARE_TTL"] * 1000)
     log.info("share %s created for template %s", share_id, template_id)
     return share

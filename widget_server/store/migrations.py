@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from . import event_keys
 from .db import database, is_postgres, is_sqlite, write_transaction
-from .models import CORE_MODELS, QUEUE_MODELS, SchemaVersion
+from .models import CORE_MODELS, QUEUE_MODELS, TEMPLATE_MODELS, SchemaVersion
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +149,14 @@ def name_where_an_app_is_installed_from() -> None:
     # A share page invites a friend without the app to get their own story: from the App Store or
     # Google Play (``recap apps update --app-store-url/--play-store-url``).
     _add_column("app", "store_links", "TEXT NOT NULL DEFAULT '{}'")
+
+
+@migration
+def keep_templates_in_the_database() -> None:
+    # Templates per app, versioned, one published (engine/template_store.py). Files an app kept in
+    # <instance>/templates/<app id>/ are imported as version 1 the first time they are read.
+    # Built stories and shares name the version they came from; those made before name 0, the
+    # default's, which is what served them.
+    database.create_tables(TEMPLATE_MODELS)
+    _add_column("precomputed_story", "template_version", "INTEGER NOT NULL DEFAULT 0")
+    _add_column("share", "template_version", "INTEGER NOT NULL DEFAULT 0")

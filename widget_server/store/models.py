@@ -79,6 +79,7 @@ class App(BaseModel):
 class ApiKey(BaseModel):
     WRITE, SECRET = "write", "secret"
 
+    id = AutoField()  # (the primary key peewee would add, named so the type checker sees it)
     app = ForeignKeyField(App, backref="keys", on_delete="CASCADE")
     kind = CharField(max_length=10)
     # Only a SHA-256 of the key is kept; keys are 190+ bits of randomness, so a fast hash is safe.
@@ -178,6 +179,9 @@ class PrecomputedStory(BaseModel):
     # What it was built from (assemble.built_from: the template's content and the app's
     # settings the story shows): served only while both are still the same.
     built_from = CharField(max_length=64, default="")
+    # The app's template version it was built from (StoredTemplate); 0: a default (a shipped
+    # template the app never edited). Served only while that version is the published one.
+    template_version = IntegerField(default=0)
 
     class Meta:
         indexes = ((("app_id", "template_id", "period_key", "user_id"), True),)
@@ -220,13 +224,62 @@ class Share(BaseModel):
     # What makes two shares one (share/shares.py): unique among live shares, so two taps sent to
     # two processes get one share; NULL once the share has ended (revoked, or expired and replaced).
     live_key = CharField(null=True, max_length=64)
+    # The template version the card was made from (0: a default the app never edited).
+    template_version = IntegerField(default=0)
 
     class Meta:
         indexes = ((("app", "user_id"), False), (("app", "template_id"), False), (("app", "live_key"), True))
 
 
+class StoredTemplate(BaseModel):
+    """One template of one app in the database (engine/template_store.py): which of its
+    versions is published (serves stories, shares and builds) and the latest number given.
+    Reading ``published`` is what each story request costs to see another process's publish."""
+
+    app_id = IntegerField()
+    template_id = CharField(max_length=64)
+    published = IntegerField(null=True)  # None: only drafts so far (the default keeps serving)
+    latest = IntegerField(default=0)
+    updated_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        indexes = ((("app_id", "template_id"), True),)
+
+
+class TemplateVersion(BaseModel):
+    """One saved version of an app's template, never changed once written: its source as sent."""
+
+    id = BigAutoField()
+    app_id = IntegerField()
+    template_id = CharField(max_length=64)
+    version = IntegerField()
+    format = CharField(max_length=8)  # "toml" or "json", as it was sent
+    source = TextField()
+    created_at = BigIntegerField(default=now_ms)
+    key_id = IntegerField(null=True)  # the secret key that saved it; None: the command line or an import
+
+    class Meta:
+        indexes = ((("app_id", "template_id", "version"), True),)
+
+
+class TemplateAudit(BaseModel):
+    """Who did what to an app's template when: put, publish, rollback, import."""
+
+    id = BigAutoField()
+    app_id = IntegerField()
+    template_id = CharField(max_length=64)
+    action = CharField(max_length=16)
+    version = IntegerField()
+    key_id = IntegerField(null=True)  # ApiKey.id; None: the command line or an import
+    at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        indexes = ((("app_id", "template_id", "at"), False),)
+
+
 CORE_MODELS = [App, ApiKey, Event, Identity, Profile, ViewerGrant, PopulationStat, PrecomputedStory,
                Upload, Share]
+TEMPLATE_MODELS = [StoredTemplate, TemplateVersion, TemplateAudit]
 
 
 class JobRecord(BaseModel):

@@ -23,12 +23,15 @@ from ..engine import (
     card_layout,
     contrast,
     load_file,
+    parse,
     registry,
     resolve_period,
+    template_store,
 )
 from ..engine.periods import Period
 from ..engine.population import refresh
 from ..engine.precompute import CHUNK, BuildReport, build, clear, each_apart
+from ..engine.template_files import template_files
 from ..engine.users import user_ids
 from ..errors import APIError
 from ..jobs import builds
@@ -81,20 +84,17 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
             template = load_file(file)
         except TemplateInvalid as exc:
             failed += 1
-            for error in exc.errors:
-                click.echo(f"{file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
+            _echo_invalid(exc)
             continue
         crowded = card_layout.check(template.spec)
         if crowded:
             failed += 1
-            for error in crowded:
-                click.echo(f"{file}: {error['path']}: {error['reason']}", err=True)
+            _echo_invalid(TemplateInvalid(str(file), crowded))
             continue
-        unreadable = contrast.check(template.spec)
+        unreadable = contrast.errors(template.spec)
         if unreadable:
             failed += 1
-            for failure in unreadable:
-                click.echo(f"{file}: {failure}", err=True)
+            _echo_invalid(TemplateInvalid(str(file), unreadable))
             click.echo(f"failed {file} ({template.id}: {len(unreadable)} texts under WCAG AA contrast)", err=True)
             continue
         summary, failures = _dry_run(app, template, users) if app is not None else ("", {})
@@ -105,6 +105,108 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
     if failed:
         raise click.ClickException(f"{failed} of {len(files)} templates are invalid, unreadable (contrast) "
                                    f"or failed their dry run.")
+
+
+def _echo_invalid(exc: TemplateInvalid) -> None:
+    """Each refusal as ``check`` prints it: file, key path, reason."""
+    for error in exc.errors:
+        click.echo(f"{exc.file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
+
+
+@templates.command("push")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@app_option
+@click.option("--publish", is_flag=True, help="Publish the new version at once.")
+def push(file: Path, app_name: str, publish: bool) -> None:
+    """Save FILE (TOML, or JSON if it ends in .json) as a new version of the app's template
+    named by its id: a draft, unless --publish. Invalid: nothing is saved, and each key path
+    and reason is printed as `recap templates check` prints it."""
+    app = find_app(app_name)
+    fmt = "json" if file.suffix.lower() == ".json" else "toml"
+    try:
+        text = file.read_text(encoding="utf-8")
+        template_id = parse(text, str(file), fmt).id
+        number = template_store.save_draft(app.id, template_id, text, fmt, publish=publish, file=str(file))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"Cannot read {file}: {exc}") from None
+    except TemplateInvalid as exc:
+        _echo_invalid(exc)
+        raise click.ClickException(f"{file} is invalid; nothing was saved.") from None
+    click.echo(f"{template_id} version {number} saved ({'published' if publish else 'draft'})")
+
+
+@templates.command("pull")
+@click.argument("template_id")
+@app_option
+@click.option("--version", "number", type=click.IntRange(1), help="This version (default: the published one).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to stdout.")
+def pull(template_id: str, app_name: str, number: int | None, output: Path | None) -> None:
+    """Print (or write) the source of the app's template: the published version, a saved
+    --version, or the default for a template the app never saved."""
+    app = find_app(app_name)
+    try:
+        found = template_store.head(app.id, template_id)
+        if number is None and (found is None or found.published is None):
+            text = template_files.default(app.id, template_id).source
+        else:
+            text = template_store.source(app.id, template_id, number)["source"]
+    except TemplateInvalid as exc:
+        _echo_invalid(exc)
+        raise click.ClickException(f"The template {template_id!r} is invalid.") from None
+    except APIError as exc:
+        raise click.ClickException(exc.message) from None
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+@templates.command("publish")
+@click.argument("template_id")
+@click.argument("number", metavar="VERSION", type=click.IntRange(1))
+@app_option
+def publish_command(template_id: str, number: int, app_name: str) -> None:
+    """Publish VERSION of the app's template: stories, shares and builds use it from now on."""
+    try:
+        template_store.publish(find_app(app_name).id, template_id, number)
+    except APIError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{template_id} version {number} published")
+
+
+@templates.command("rollback")
+@click.argument("template_id")
+@click.argument("number", metavar="VERSION", type=click.IntRange(1))
+@app_option
+def rollback_command(template_id: str, number: int, app_name: str) -> None:
+    """Publish VERSION, earlier than the published one."""
+    try:
+        template_store.rollback(find_app(app_name).id, template_id, number)
+    except APIError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{template_id} rolled back to version {number}")
+
+
+@templates.command("history")
+@click.argument("template_id")
+@app_option
+def history(template_id: str, app_name: str) -> None:
+    """The app's versions of the template and who (which key) did what when."""
+    app = find_app(app_name)
+    for entry in template_store.versions(app.id, template_id):
+        click.echo(f"version {entry['version']} {entry['status']} {entry['format']} "
+                   f"{_ms_text(entry['created_at'])} {_by(entry['key_id'])}")
+    for entry in template_store.audit(app.id, template_id):
+        click.echo(f"{_ms_text(entry['at'])} {entry['action']} version {entry['version']} {_by(entry['key_id'])}")
+
+
+def _ms_text(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _by(key_id: int | None) -> str:
+    return f"by key {key_id}" if key_id is not None else "by the command line"
 
 
 def _dry_run(app: App, template: StoryTemplate, users: int) -> tuple[str, dict[str, str]]:
@@ -140,8 +242,7 @@ def _template(app: App, template_id: str) -> StoryTemplate:
     try:
         return registry.get(app.id, template_id)
     except TemplateInvalid as exc:
-        for error in exc.errors:
-            click.echo(f"{exc.file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
+        _echo_invalid(exc)
         raise click.ClickException(f"The template {template_id!r} is invalid.") from None
     except APIError as exc:
         raise click.ClickException(exc.message) from None

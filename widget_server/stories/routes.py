@@ -1,4 +1,5 @@
-"""``GET /v1/stories/<template>``: a user's story as JSON, for a viewer token or the secret key."""
+"""``GET /v1/stories/<template>``: a user's story as JSON, for a viewer token or the secret key
+(which may preview a saved version, ``?version=n``); the template routes' blueprint with it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,9 @@ from ..engine import TemplateInvalid, assemble_story, registry
 from ..engine.errors import StoryUnavailable
 from ..engine.story_shape import Story
 from ..engine.templates import is_template_id, unknown_template
-from ..errors import ValidationFailed
+from ..errors import Forbidden, ValidationFailed
 from ..store.models import MAX_ID
+from . import templates_api
 
 bp = Blueprint("stories", __name__)
 
@@ -26,23 +28,38 @@ def show(template_id: str) -> Response:
         raise ValidationFailed(f"user_id must be 1–{MAX_ID} characters.", details={"user_id": ["Invalid length."]})
     caller = require_viewer_or_secret(user_id=user_id, token=request.args.get("token"))
     fresh = request.args.get("fresh", "").lower() in ("1", "true", "yes")
-    response = jsonify(story_for(caller, template_id, fresh=fresh))
+    response = jsonify(story_for(caller, template_id, fresh=fresh, version=_version(caller)))
     # A story is personal: never let a shared cache keep it.
     response.headers["Cache-Control"] = "private, no-store"
     return compressed(response)  # the embed page's first frame waits for it
 
 
-def story_for(caller: Caller, template_id: str, *, fresh: bool = False) -> Story:
+def _version(caller: Caller) -> int | None:
+    """``?version=n``: a preview of that saved version (a draft, say), for the secret key only."""
+    given = request.args.get("version")
+    if given is None:
+        return None
+    if caller.kind != "secret":
+        raise Forbidden("Only the secret key may preview a template version.",
+                        details={"version": ["Needs the secret key."]})
+    if not given.isdigit() or not 0 < int(given) < 2**31:
+        raise ValidationFailed("version must be a version number.", details={"version": ["Not a version number."]})
+    return int(given)
+
+
+def story_for(caller: Caller, template_id: str, *, fresh: bool = False, version: int | None = None) -> Story:
     """The caller's story, as the HTTP routes (stories, shares) hand it out.
 
     Only the secret key may skip the built story (``fresh``): a viewer token's ``fresh`` is
     ignored, as its user could otherwise make the server assemble a story as often as they ask,
-    however many events they sent themselves. A viewer is never told why a template is invalid
+    however many events they sent themselves. A ``version`` (the secret key's preview) is
+    always assembled. A viewer is never told why a template is invalid
     (its file path and reasons): the registry logs them, and the secret key is answered them.
     """
     assert caller.user_id is not None  # a story's caller names its user (require_viewer_or_secret)
     try:
-        return assemble_story(caller.app_id, template_id, caller.user_id, fresh=fresh and caller.kind == "secret")
+        return assemble_story(caller.app_id, template_id, caller.user_id, fresh=fresh and caller.kind == "secret",
+                              version=version)
     except TemplateInvalid:
         if caller.kind == "secret":
             raise
@@ -52,3 +69,4 @@ def story_for(caller: Caller, template_id: str, *, fresh: bool = False) -> Story
 def init_app(app: Flask) -> None:
     registry.app_root = Path(app.instance_path) / "templates"
     app.register_blueprint(bp)
+    app.register_blueprint(templates_api.bp)

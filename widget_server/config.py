@@ -39,6 +39,8 @@ DEFAULTS = {
     # How long a write waits for another writer of the SQLite file before ingest answers 429.
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     "VIEWER_TOKEN_TTL": 3600,
+    "STUDIO_SESSION_SECONDS": 30 * 60,  # a studio login lasts this long without a sign-in again
+    "STUDIO_LOGINS_PER_MINUTE": 10,    # sign-in attempts one address may make
     "DEFAULT_TIMEZONE": "UTC",
     # Sharing (docs/SHARING.md) and uploads.
     "SHARE_TTL": 180 * 24 * 3600,  # seconds a share link lives

@@ -18,12 +18,14 @@ from .encoded import IMMUTABLE, SHORT, Encoded
 PACKAGE = Path(__file__).resolve().parents[1]
 WIDGET = "/widget/"          # the player's files (CORS for other sites: player/blueprint.py)
 SHARE = "/s/_static/"        # the share page's files
+STUDIO = "/studio/_static/"  # the studio's files
 FONTS = WIDGET + "fonts/"
 FIRST_FONT = FONTS + "manrope-latin.woff2"  # what every page's first text needs: preloaded
 FAVICON = "/favicon.ico"
 SOURCES = {WIDGET + name: PACKAGE / "player" / "static" / name
            for name in ("player.js", "player.css", "embed.js", "embed.css", "dashboard.css")}
 SOURCES |= {SHARE + name: PACKAGE / "share" / "static" / name for name in ("share.css", "share.js")}
+SOURCES |= {STUDIO + name: PACKAGE / "studio" / "static" / name for name in ("studio.css", "studio.js")}
 # The font family each stylesheet names (the player's is its own, so a host page's Manrope is
 # untouched). The player draws no story text before its story has come, and the font, preloaded
 # beside player.js, comes first. The share page's text is drawn from the HTML alone, before the

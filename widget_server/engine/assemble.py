@@ -57,6 +57,29 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     return outcome
 
 
+def preview(app_id: int, template: StoryTemplate, user_ids: list[str], *,
+            now: datetime | None = None) -> dict[str, tuple[Story | NotEligible, list[dict[str, str]]]]:
+    """Stories of an unsaved or unpublished template (the studio), each with its notes: which
+    frames were skipped for that user, or shown as their fallback, and why. Each user's period is
+    their own, as assemble_story's; nothing is read from or written to the built stories."""
+    app = App.get_or_none(App.id == app_id)
+    if app is None:
+        raise NotFound("No such app.", details={"app_id": app_id})
+    now = now or datetime.now(UTC)
+    offsets = utc_offsets(template, app_id, user_ids, now)
+    by_period: dict[str, tuple[Period, list[str]]] = {}
+    for uid in user_ids:
+        period = resolve(template.spec["period"], now, offsets[uid])
+        by_period.setdefault(period.key, (period, []))[1].append(uid)
+    notes: dict[str, list[dict[str, str]]] = {}
+    out: dict[str, tuple[Story | NotEligible, list[dict[str, str]]]] = {}
+    for period, uids in by_period.values():
+        for uid, outcome in assemble_many(app, template, period, uids, now=now, offsets=offsets,
+                                          notes=notes).items():
+            out[uid] = (outcome, notes.get(uid, []))
+    return out
+
+
 def precomputed(app: App, template: StoryTemplate, period_key: str, user_id: str) -> Story | None:
     """The user's built story, if one was built for this period from the template's version that
     serves now (its number and content) and the app's settings as they are now."""
@@ -81,9 +104,11 @@ def built_from(template: StoryTemplate, app: App) -> str:
 
 def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: list[str], *,
                   now: datetime | None = None, source: Literal["on_demand", "precomputed"] = "on_demand",
-                  offsets: dict[str, int] | None = None) -> dict[str, Story | NotEligible]:
+                  offsets: dict[str, int] | None = None,
+                  notes: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Story | NotEligible]:
     """Stories for several users at once: one slice, one query per metric kind for all of them
-    (``offsets``: the users' ``utc_offsets`` when the caller has them already)."""
+    (``offsets``: the users' ``utc_offsets`` when the caller has them already; ``notes``: a list
+    per user, filled with why each frame not shown as written was skipped or replaced)."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     profiles = {p.user_id: p for p in Profile.select().where(
@@ -106,7 +131,8 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
         except NotEligible as exc:
             out[uid] = exc
             continue
-        out[uid] = _story(template, app, period, context, theme, footer, generated, source, uid)
+        out[uid] = _story(template, app, period, context, theme, footer, generated, source, uid,
+                          notes.setdefault(uid, []) if notes is not None else None)
     monitoring.STORY_SECONDS.labels(source).observe(time.perf_counter() - started)
     return out
 
@@ -149,8 +175,9 @@ def _footer(app: App) -> str:
 
 
 def _story(template: StoryTemplate, app: App, period: Period, context: dict[str, Any], theme: Theme,
-           footer: str, generated: str, source: Literal["on_demand", "precomputed"], uid: str) -> Story:
-    renderer = Renderer(context, f"{template.id}|{uid}", app.deep_link_scheme)
+           footer: str, generated: str, source: Literal["on_demand", "precomputed"], uid: str,
+           notes: list[dict[str, str]] | None = None) -> Story:
+    renderer = Renderer(context, f"{template.id}|{uid}", app.deep_link_scheme, notes)
     frames = [f for f in (renderer.frame(spec) for spec in template.spec["frames"]) if f is not None]
     try:
         card = renderer.card(template.spec["card"], theme, footer)

@@ -33,10 +33,12 @@ def fallbacks(spec: dict[str, Any]) -> list[dict[str, Any]]:
 class Renderer:
     """Renders text for one user, choosing the same wording variant on every load."""
 
-    def __init__(self, context: dict[str, Any], seed: str, deep_link_scheme: str | None):
+    def __init__(self, context: dict[str, Any], seed: str, deep_link_scheme: str | None,
+                 notes: list[dict[str, str]] | None = None):
         self.context = context
         self.seed = seed
         self.scheme = deep_link_scheme
+        self.notes = notes  # what happened to each frame not shown as written (the studio's preview)
 
     @overload
     def text(self, value: str | list[str] | None, where: str, extra: dict[str, Any] | None = None, *,
@@ -72,7 +74,12 @@ class Renderer:
     # --- frames ---
 
     def frame(self, spec: dict[str, Any]) -> Frame | None:
+        """The frame for this user, its fallback, or None (skipped); why, in ``notes`` when kept."""
+        if spec.get("enabled") is False:
+            self._note(spec, "turned off (enabled = false)")
+            return None
         if "when" in spec and not truthy(spec["when"], self.context):
+            self._note(spec, f"its condition is false for this user: {spec['when']}")
             return None
         try:
             return self._frame(spec, spec["id"])
@@ -85,11 +92,19 @@ class Renderer:
             if "when" in body and not truthy(body["when"], self.context):
                 continue
             try:
-                return self._frame(body, spec["id"] + ("|fallback" if len(bodies) == 1 else f"|fallback{i}"))
+                shown = self._frame(body, spec["id"] + ("|fallback" if len(bodies) == 1 else f"|fallback{i}"))
             except ExpressionFailed as again:
                 failure = again
+                continue
+            self._note(spec, f"shown as its fallback{'' if len(bodies) == 1 else f' {i + 1}'}: {failure}")
+            return shown
         log.debug("frame %s skipped: %s", spec["id"], failure)
+        self._note(spec, f"skipped, its data is missing: {failure}")
         return None
+
+    def _note(self, spec: dict[str, Any], reason: str) -> None:
+        if self.notes is not None:
+            self.notes.append({"frame": spec["id"], "reason": reason})
 
     def _frame(self, spec: dict[str, Any], seed: str) -> Frame:
         kind = spec["kind"]

@@ -339,6 +339,7 @@ class FrameSchema(FrameBody):
     id = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error="Use a-z, 0-9 and '-'."))
     kind = fields.String(required=True, validate=validate.OneOf(FRAME_KINDS[:-1]))
     when = fields.String(validate=validate.Length(min=1, max=2000))
+    enabled = fields.Boolean(truthy={True}, falsy={False})  # false: kept in the template, shown to no one
     fallback = Fallbacks()
 
     @validates_schema

@@ -3,6 +3,7 @@ rolls back; stories, shares and builds follow the published version in every pro
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import tomllib
 from pathlib import Path
@@ -366,3 +367,23 @@ def test_put_publish_rollback_and_saves_at_once_on_either_store(backend, request
     finally:
         server.stop()
         database.close()
+
+
+def test_a_stored_version_the_engine_now_refuses_is_unavailable_to_viewers_and_logged_once(
+        soundwave, live_server, query, caplog):
+    """As after an upgrade whose engine refuses what an earlier one saved: a new version fixes it."""
+    put(live_server, soundwave.secret_key, "year-in-music", REMASTERED, "?publish=1")
+    query("UPDATE template_version SET source = ? WHERE version = 2", BROKEN)
+    viewer = bearer(viewer_token(live_server, soundwave.secret_key, USER))
+    with caplog.at_level(logging.ERROR, logger="widget_server.engine.templates"):
+        replies = [http("GET", f"{live_server.url}/v1/stories/year-in-music", None, viewer) for _ in range(2)]
+        secret = http("GET", f"{live_server.url}/v1/stories/year-in-music{secret_user()}", None,
+                      basic(soundwave.secret_key))
+    assert [r.status for r in replies] == [503, 503]
+    assert replies[0].json()["error"]["details"] == {"template": "year-in-music"}
+    assert secret.status == 422 and secret.json()["error"]["details"]["file"] == (
+        f"app {soundwave.app_id} template year-in-music version 2")
+    logged = [r.getMessage() for r in caplog.records if "version 2 is invalid" in r.getMessage()]
+    assert len(logged) == 1 and "card.title" in logged[0]
+    put(live_server, soundwave.secret_key, "year-in-music", REMASTERED, "?publish=1")
+    assert card_title(live_server, viewer)[:2] == (3, "Your year, remastered")

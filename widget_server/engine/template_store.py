@@ -21,6 +21,7 @@ default in as version 1, published, so the draft is version 2 and rollback can g
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from typing import Any, NamedTuple
@@ -34,6 +35,8 @@ from . import card_layout, contrast
 from .errors import TemplateInvalid, error_entry
 from .template_files import DefaultTemplate, template_files
 from .templates import FORMATS, StoryTemplate, parse
+
+log = logging.getLogger("widget_server.engine.templates")  # beside the invalid files' lines
 
 CACHED_VERSIONS = 256  # parsed versions a process keeps (a parse costs milliseconds; a lookup, one row)
 REQUEST_BODY = "<request body>"
@@ -84,29 +87,36 @@ def published(app_id: int, template_id: str) -> StoryTemplate | None:
     return version(app_id, template_id, found.published)
 
 
-_cache: OrderedDict[tuple[str, int, str, int], StoryTemplate] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, str, int], StoryTemplate | TemplateInvalid] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
 def version(app_id: int, template_id: str, number: int) -> StoryTemplate:
-    """Version ``number`` parsed, or NotFound. Versions never change: a process keeps the last
-    CACHED_VERSIONS it parsed."""
+    """Version ``number`` parsed, or NotFound, or TemplateInvalid. Versions never change: a
+    process keeps the last CACHED_VERSIONS it parsed, and one it refuses is logged once."""
     key = (url(), app_id, template_id, number)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
-            return hit
-    row = _version_row(app_id, template_id, number)
-    # Saved only once valid; parsed again as the engine reads it now (a later engine may refuse
-    # what an earlier one took: TemplateInvalid names the version).
-    template = parse(row.source, _label(app_id, template_id, number), row.format)
-    template.number = number
-    with _cache_lock:
-        _cache[key] = template
-        while len(_cache) > CACHED_VERSIONS:
-            _cache.popitem(last=False)
-    return template
+    if hit is None:
+        row = _version_row(app_id, template_id, number)
+        # Saved only once valid; parsed again as the engine reads it now (a later engine may
+        # refuse what an earlier one took: TemplateInvalid names the version).
+        try:
+            hit = parse(row.source, _label(app_id, template_id, number), row.format)
+            hit.number = number
+        except TemplateInvalid as exc:
+            hit = exc
+            log.error("story template %s is invalid: %s", exc.file,
+                      "; ".join(f"{e['path'] or '<root>'}: {e['reason']}" for e in exc.errors))
+        with _cache_lock:
+            _cache[key] = hit
+            while len(_cache) > CACHED_VERSIONS:
+                _cache.popitem(last=False)
+    if isinstance(hit, TemplateInvalid):
+        raise TemplateInvalid(hit.file, hit.errors)  # a new one: one raised again keeps every traceback
+    return hit
 
 
 def _label(app_id: int, template_id: str, number: int) -> str:

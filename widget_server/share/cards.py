@@ -16,6 +16,7 @@ from . import qr
 from .drawing import (
     ELLIPSIS,
     CardDraw,
+    card_text,
     Color,
     circle_photo,
     ellipsize,
@@ -25,7 +26,6 @@ from .drawing import (
     line_height,
     mix,
     parse_color,
-    printable,
     readable_on,
     rounded_panel,
     wrap,
@@ -104,12 +104,7 @@ class CardContent:
                   caption: str | None = None, photo: Image.Image | None = None) -> CardContent:
         """Read a story's card (``story_shape.Card``) defensively: shares frozen by older
         versions, and templates written by people, may leave fields out."""
-        def text(value: Any) -> str:
-            if not isinstance(value, (str, int, float)):
-                return ""
-            # One line of words: a newline in an event property would cut the card's text.
-            return printable(" ".join(str(value).split())).replace("'", "’")  # typographic apostrophes
-
+        text = card_text
         def of(value: Any, kind: type[T]) -> T:
             return value if isinstance(value, kind) else kind()
 

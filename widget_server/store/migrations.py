@@ -149,3 +149,10 @@ def name_where_an_app_is_installed_from() -> None:
     # A share page invites a friend without the app to get their own story: from the App Store or
     # Google Play (``recap apps update --app-store-url/--play-store-url``).
     _add_column("app", "store_links", "TEXT NOT NULL DEFAULT '{}'")
+
+
+@migration
+def keep_a_shares_video_status() -> None:
+    # A share's MP4 is drawn on the queue (video/): whether it is pending, ready, failed or off is
+    # answered to its owner (GET /v1/shares/<id>) and decides what story.mp4 answers.
+    _add_column("share", "video_status", "VARCHAR(16)")

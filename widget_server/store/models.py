@@ -220,6 +220,8 @@ class Share(BaseModel):
     # What makes two shares one (share/shares.py): unique among live shares, so two taps sent to
     # two processes get one share; NULL once the share has ended (revoked, or expired and replaced).
     live_key = CharField(null=True, max_length=64)
+    # The share's video (video/): pending, ready, failed or off; NULL for shares made before videos.
+    video_status = CharField(null=True, max_length=16)
 
     class Meta:
         indexes = ((("app", "user_id"), False), (("app", "template_id"), False), (("app", "live_key"), True))

@@ -1,0 +1,77 @@
+"""Scenes to an MP4 with PyAV (FFmpeg's libraries, in its wheels): H.264 1080×1920, yuv420p,
+30 fps, the index at the front (+faststart) so a phone starts playing before the file is in.
+
+A settled scene's picture is converted to YUV once and handed to the encoder again for each
+frame it stays on screen; only frames where something moves are drawn and converted.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+from PIL import Image
+
+from .draw import SIZE, SceneArt
+from .scenes import FPS, TRANSITION_FRAMES, Scene
+
+# x264's "faster" preset at constant quality 23, held under 2.2 Mbit/s: a 20 s story fits in about
+# 6 MB in the worst case, and text edges and the QR code stay crisp (docs/SHARING.md, the bench).
+X264_OPTIONS = {"preset": "faster", "crf": "23", "maxrate": "2200k", "bufsize": "4400k", "profile": "high",
+                "g": str(FPS * 3)}
+
+
+@dataclass
+class Timing:
+    """Where a render's time went, in seconds of wall time (CPU time is the caller's to take)."""
+
+    drawing: float = 0.0
+    encoding: float = 0.0
+    drawn: int = 0  # video frames drawn and converted
+    frames: int = 0  # video frames in all
+
+
+def encode(path: Path, scenes: list[Scene], art_of: Callable[[int, Scene], SceneArt],
+           timing: Timing | None = None) -> None:
+    """Write the video of ``scenes`` to ``path`` (``art_of(index, scene)`` draws a scene)."""
+    timing = timing or Timing()
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        stream = out.add_stream("libx264", rate=FPS, options=X264_OPTIONS)
+        stream.width, stream.height = SIZE
+        stream.pix_fmt = "yuv420p"
+
+        def send(frame: av.VideoFrame | None) -> None:
+            started = time.perf_counter()
+            out.mux(stream.encode(frame))
+            timing.encoding += time.perf_counter() - started
+
+        previous: Image.Image | None = None
+        for index, scene in enumerate(scenes):
+            started = time.perf_counter()
+            art = art_of(index, scene)
+            timing.drawing += time.perf_counter() - started
+            settled = math.ceil(art.settles * FPS)
+            blend = TRANSITION_FRAMES if previous is not None else 0
+            held: av.VideoFrame | None = None
+            picture = art.base
+            for i in range(scene.count):
+                frame = held
+                if frame is None:
+                    started = time.perf_counter()
+                    picture = art.at(i / FPS)
+                    if i < blend:
+                        assert previous is not None
+                        picture = Image.blend(previous, picture, (i + 1) / (blend + 1))
+                    frame = av.VideoFrame.from_image(picture).reformat(format="yuv420p")
+                    if i >= settled and i >= blend:
+                        held = frame
+                    timing.drawing += time.perf_counter() - started
+                    timing.drawn += 1
+                frame.pts = scene.start + i
+                send(frame)
+                timing.frames += 1
+            previous = picture
+        send(None)  # flush

@@ -1,0 +1,55 @@
+"""GET /s/<token>/story.mp4: 202 while the video is drawn, then the file, ranges and all."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request, send_file
+
+from .. import http
+from ..errors import NotFound
+from ..jobs.queue import enqueue
+from ..share import shares
+from ..store.models import Share
+from . import files
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("video", __name__)
+
+RETRY_AFTER_S = 5  # a video takes seconds to draw; a player asking again sooner only adds requests
+# As the share images: an hour in caches, then revalidated (a revoked video should not linger).
+MAX_AGE = 3600
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    response.headers.update(http.PLAYER_API_CORS)  # the player fetches it to hand to the share sheet
+    return response
+
+
+@bp.get("/s/<token>/story.mp4")
+def story_video(token: str) -> Response | tuple[Response, int]:
+    share = shares.live(token)  # 404 forged or unknown, 410 revoked or expired
+    status = share.video_status or "pending"
+    if status == "off":
+        raise NotFound("This story has no video.", details={"video": "off"})
+    path = files.video_path(share.id)
+    if not path.exists():
+        if status == "failed":
+            raise NotFound("This story's video could not be made.", details={"video": "failed"})
+        if status == "ready":  # drawn on another machine, or for an older render version: again here
+            Share.update(video_status="pending").where(Share.id == share.id).execute()
+            enqueue("render_video", share.id)
+        response = jsonify(video={"url": f"{share.url}/story.mp4", "status": "pending"})
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        response.headers["Cache-Control"] = "no-store"
+        return response, 202
+    # send_file answers Range requests with 206 and the bytes asked for, If-None-Match with 304.
+    response = send_file(path, mimetype="video/mp4", conditional=True, etag=files.tag(share.id), max_age=MAX_AGE,
+                         download_name="story.mp4")
+    response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.method == "GET" and response.status_code == 200:
+        response.headers["Content-Disposition"] = 'inline; filename="story.mp4"'
+    return response

@@ -99,3 +99,27 @@ def test_a_share_is_read_by_its_owner_or_the_secret_key_only(soundwave, shared, 
     ben = bearer(viewer_token(live_server, soundwave.secret_key, "ben"))
     assert http("GET", f"{live_server.url}/v1/shares/{body['id']}", headers=ben).status == 404
     assert http("GET", f"{live_server.url}/v1/shares/{body['id']}").status == 401
+
+
+def test_the_campaign_draws_every_eligible_users_video_once_and_their_tap_finds_it(app, soundwave, live_server,
+                                                                                  consumer):
+    runner = app.test_cli_runner()
+    app.config["PUBLIC_BASE_URL"] = live_server.url  # the address users' taps make their links with
+    first = runner.invoke(args=["videos", "render", "--app", "Soundwave", "--template", "year-in-music"])
+    assert first.exit_code == 0, first.output
+    assert "2 videos to draw, 0 already drawn, 1 users not eligible" in first.output  # Ana and Ben; not Cy
+    assert "2 videos drawn" in first.output
+    with database.connection_context():
+        made = {row.user_id: row for row in Share.select()}
+    assert set(made) == {USER, "ben"} and {row.video_status for row in made.values()} == {"ready"}
+
+    token = viewer_token(live_server, soundwave.secret_key, USER)
+    tapped = http("POST", live_server.url + "/v1/shares", b'{"template": "year-in-music"}',
+                  {"Content-Type": "application/json", **bearer(token)})
+    assert tapped.status == 200, tapped.body  # the campaign's share, not a new one
+    assert tapped.json()["id"] == made[USER].id and tapped.json()["video"]["status"] == "ready"
+    assert http("GET", tapped.json()["video"]["url"], timeout=30).status == 200
+
+    again = runner.invoke(args=["videos", "render", "--app", "Soundwave", "--template", "year-in-music"])
+    assert again.exit_code == 0, again.output
+    assert "0 videos to draw, 2 already drawn" in again.output

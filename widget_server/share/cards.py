@@ -16,8 +16,8 @@ from . import qr
 from .drawing import (
     ELLIPSIS,
     CardDraw,
-    card_text,
     Color,
+    card_text,
     circle_photo,
     ellipsize,
     fit_font,

@@ -204,7 +204,8 @@ def gradient_background(size: tuple[int, int], top: Color, bottom: Color, glow: 
     Drawn at an eighth of the size, blurred there, then scaled up: smooth gradients lose
     nothing when upscaled. The grain is there for the PNG encoder: cards are stored as
     256-colour palette images (see ``cards.encode_png``), and the noise dithers the gradient so it
-    shows no bands after quantization (``grain=False`` leaves it out). Callers must ``copy()`` the result before drawing on it.
+    shows no bands after quantization (``grain=False`` leaves it out, for video). Callers must
+    ``copy()`` the result before drawing on it.
     """
     width, height = size
     small = (max(width // 8, 2), max(height // 8, 2))

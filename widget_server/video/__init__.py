@@ -6,6 +6,7 @@
     files.py     the video's file beside the share's images
     render.py    a share's video: plan, draw, encode, write
     routes.py    GET /s/<token>/story.mp4
+    cli.py       recap videos render: the campaign, every eligible user's video ahead of launch
 
 The job is ``render_video`` (jobs/videos.py). See docs/SHARING.md, "Video".
 """
@@ -15,6 +16,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from .cli import videos
     from .routes import bp
 
     app.register_blueprint(bp)
+    app.cli.add_command(videos)

@@ -33,7 +33,7 @@ from ..share.drawing import (
     text_mask,
     wrap,
 )
-from .scenes import FPS, Scene
+from .scenes import Scene
 
 SIZE = cards.STORY_SIZE
 CSS_PX = SIZE[0] / 390  # the player's layout is for a 390 px wide phone
@@ -196,8 +196,8 @@ def scene_art(scene: Scene, index: int, story: Story) -> SceneArt:
     art = SceneArt(base)
     kind = frame.get("kind")
     title_size = 124 if kind == "text" else 96
-    column.text(card_text(frame.get("title")), font("ExtraBold", title_size), look.foreground, 5 if kind == "text" else 3,
-                1.04)
+    column.text(card_text(frame.get("title")), font("ExtraBold", title_size), look.foreground,
+                5 if kind == "text" else 3, 1.04)
     if kind == "stat" and isinstance(frame.get("stat"), dict):
         _stat(column, art, frame["stat"], look)  # type: ignore[arg-type]
     column.text(card_text(frame.get("subtitle")), font("SemiBold", 50), look.foreground, 3, 1.3)
@@ -306,10 +306,9 @@ def _chart(column: Column, art: SceneArt, chart: dict[str, Any], look: Look) -> 
         stroke = max(6, min(26, round(560 / count)))
         for i in range(0, count, max(count // 4, 1)):
             if i < len(labels) and count >= 4:
-                angle = _angle(i, count)
-                ImageDraw.Draw(column.base).text(
-                    (cx + math.cos(angle) * (inner - 40), cy + math.sin(angle) * (inner - 40)), labels[i], font=label_face,
-                    fill=look.muted, anchor="mm")
+                angle, reach = _angle(i, count), inner - 40
+                ImageDraw.Draw(column.base).text((cx + math.cos(angle) * reach, cy + math.sin(angle) * reach),
+                                                 labels[i], font=label_face, fill=look.muted, anchor="mm")
 
         def draw_spokes(image: Image.Image, t: float) -> None:
             draw = ImageDraw.Draw(image)
@@ -361,8 +360,8 @@ def _angle(i: int, count: int) -> float:
 def _picture(column: Column, frame: Frame, story: Story) -> None:
     """The user's uploaded picture, when the frame shows one of the app's uploads (never
     another address: the server fetches nothing a template names)."""
-    media = frame.get("media") or {}
-    photo = story.photos(str(media.get("src") or "")) if isinstance(media, dict) else None
+    media: dict[str, Any] = dict(frame.get("media") or {})
+    photo = story.photos(str(media.get("src") or ""))
     if photo is None:
         return
     width = SIZE[0] - 2 * MARGIN

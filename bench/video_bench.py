@@ -65,9 +65,23 @@ def frozen_share() -> dict:
             "frames": frames, "qr": qr.pack(qr.matrix(url)), "url": url}
 
 
+def save_stills(video: Path, folder: Path, frames: int) -> None:
+    """The middle frame (the list arriving, half way through) and the last (the card and its QR
+    code), at half size, as PNGs."""
+    import av
+
+    wanted = {frames // 2: "video-middle.png", frames - 1: "video-end.png"}
+    with av.open(str(video)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index in wanted:
+                frame.to_image().resize((540, 960)).save(folder / wanted[index], optimize=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--stills", type=Path, help="Also save a still from the middle and the end of the video "
+                                                    "here (video-middle.png, video-end.png: docs/SHARING.md).")
     args = parser.parse_args()
     frozen = frozen_share()
     plan = scenes.plan(frozen)
@@ -83,6 +97,8 @@ def main() -> None:
                 wall, cpu = time.perf_counter(), time.process_time()
                 render.render(share, out, timing)
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                if args.stills and run == 0:
+                    save_stills(out, args.stills, scenes.total_frames(plan))
                 rows.append({"wall": wall, "cpu": cpu, "draw": timing.drawing, "draw_cpu": timing.drawing_cpu,
                              "encode": timing.encoding, "encode_cpu": cpu - timing.drawing_cpu,
                              "drawn": timing.drawn, "frames": timing.frames, "size": out.stat().st_size})

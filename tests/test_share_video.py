@@ -7,8 +7,9 @@ import pytest
 import zxingcpp
 
 from helpers.server import basic, http
-from helpers.share import USER, bearer, share, viewer_token
-from helpers.video import decode, read_text, share_status, wait_for_video
+from helpers.share import USER, bearer, jpeg_bytes, post_json, share, viewer_token
+from helpers.story import app_template
+from helpers.video import decode, read_text, share_status, shipped_with, wait_for_video, wav_bytes
 from widget_server.share import images
 from widget_server.store.db import database
 from widget_server.store.models import Share
@@ -123,3 +124,56 @@ def test_the_campaign_draws_every_eligible_users_video_once_and_their_tap_finds_
     again = runner.invoke(args=["videos", "render", "--app", "Soundwave", "--template", "year-in-music"])
     assert again.exit_code == 0, again.output
     assert "0 videos to draw, 2 already drawn" in again.output
+
+
+def upload_soundtrack(server, tenant, data: bytes, content_type: str = "audio/wav"):
+    return http("POST", server.url + "/v1/soundtracks", data, {"Content-Type": content_type,
+                                                                **basic(tenant.secret_key)})
+
+
+def test_a_templates_soundtrack_is_the_videos_aac_audio(app, soundwave, live_server, consumer):
+    uploaded = upload_soundtrack(live_server, soundwave, wav_bytes(40.0))
+    assert uploaded.status == 201, uploaded.body
+    assert 30_000 <= uploaded.json()["duration_ms"] < 30_200  # the first 30 s are kept (to the decoded frame)
+    app_template(app.instance_path, soundwave.app_id, "year-in-music",
+                 shipped_with(f'[video]\nsoundtrack = "{uploaded.json()["id"]}"'))
+    body, headers = share(live_server, soundwave), bearer(viewer_token(live_server, soundwave.secret_key, USER))
+    assert wait_for_video(live_server, body["id"], headers)["video"]["status"] == "ready"
+    info, frames = decode(http("GET", body["video"]["url"], timeout=30).body)
+    assert info["audio"] == ["aac"] and info["codec"] == "h264"
+    assert abs(info["duration"] - len(frames) / 30) < 0.2
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"ID3" + b"\x00" * 200, "not an audio file"),
+    (wav_bytes(3.0)[:44], "damaged"),  # the header of 3 s of audio, and none of it
+    (b"this is not audio at all, just some words in a file" * 20, "not an audio file"),
+    (jpeg_bytes(), "not an audio file"),
+])
+def test_a_broken_soundtrack_upload_is_a_clear_415_naming_the_file(soundwave, live_server, data, reason):
+    reply = upload_soundtrack(live_server, soundwave, data)
+    assert reply.status == 415, reply.body
+    error = reply.json()["error"]
+    assert reason in error["message"] and "file" in error["details"]
+
+
+def test_soundtracks_are_the_apps_and_never_served_or_put_on_cards(soundwave, live_server):
+    token = viewer_token(live_server, soundwave.secret_key, USER)
+    refused = http("POST", live_server.url + "/v1/soundtracks", wav_bytes(1.0),
+                   {"Content-Type": "audio/wav", **bearer(token)})
+    assert refused.status == 403, refused.body
+    uploaded = upload_soundtrack(live_server, soundwave, wav_bytes(1.0)).json()
+    assert http("GET", f"{live_server.url}/u/{uploaded['id']}.m4a").status == 404
+    card = post_json(live_server, "/v1/shares", {"template": "year-in-music", "upload_id": uploaded["id"]},
+                     bearer(token))
+    assert card.status == 422 and "upload_id" in card.json()["error"]["details"]
+
+
+def test_a_template_with_video_off_makes_shares_without_one(app, soundwave, live_server):
+    app_template(app.instance_path, soundwave.app_id, "year-in-music", shipped_with("[video]\nenabled = false"))
+    body = share(live_server, soundwave)
+    assert body["video"]["status"] == "off"
+    reply = http("GET", body["video"]["url"])
+    assert reply.status == 404 and reply.json()["error"]["details"] == {"video": "off"}
+    from widget_server.jobs.queue import queue_of
+    assert queue_of(app).depth() == 1  # the images' job only

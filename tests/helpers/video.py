@@ -4,7 +4,6 @@ tesseract (``scripts/test.sh`` installs it)."""
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 import tempfile
 from pathlib import Path
@@ -68,5 +67,24 @@ def read_text(image: Image.Image) -> str:
     return " ".join(done.stdout.split())
 
 
-def json_body(reply) -> dict:
-    return json.loads(reply.body)
+def wav_bytes(seconds: float = 3.0, rate: int = 22_050) -> bytes:
+    """A WAV of a 440 Hz tone, mono 16-bit."""
+    import math
+    import struct
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(b"".join(struct.pack("<h", round(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+                                 for i in range(int(seconds * rate))))
+    return out.getvalue()
+
+
+def shipped_with(extra: str) -> str:
+    """The shipped year-in-music template with ``extra`` TOML appended (a table of its own)."""
+    from widget_server.engine.templates import SHIPPED_DIR
+
+    return (SHIPPED_DIR / "year_in_music.toml").read_text() + "\n" + extra + "\n"

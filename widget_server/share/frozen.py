@@ -17,6 +17,11 @@ class SharedApp(TypedDict):
     share_base_url: str | None
 
 
+class VideoSettings(TypedDict):
+    enabled: bool
+    soundtrack: str | None  # an Upload id (format "aac")
+
+
 class FrozenShare(TypedDict):
     """What a share shows, frozen when it is made (``Share.card``): its page and images are drawn
     from this, never from the user's events again."""
@@ -28,6 +33,7 @@ class FrozenShare(TypedDict):
     caption: str | None
     qr: NotRequired[list[str]]  # the link's QR modules (qr.pack), added as the share is stored
     frames: NotRequired[list[Frame]]  # the frames its video shows (kept_frames); older shares have none
+    video: NotRequired[VideoSettings]  # the template's, when the share was made (older shares: on, silent)
 
 
 def kept_frames(frames: list[Frame]) -> list[Frame]:

@@ -14,12 +14,13 @@ from peewee import IntegrityError
 from .. import throttle
 from ..apps.link_schemes import SCHEME, UNSAFE_SCHEMES
 from ..auth import Caller
+from ..engine.templates import registry
 from ..errors import Gone, NotFound, ValidationFailed
 from ..jobs.queue import enqueue
 from ..store.db import write_transaction
 from ..store.models import App, Share, Upload
-from . import images, limits, qr, sticker, tokens
-from .frozen import FrozenShare, SharedApp, kept_frames
+from . import images, limits, qr, sticker, tokens, uploads
+from .frozen import FrozenShare, SharedApp, VideoSettings, kept_frames
 from .public_url import public_base
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,14 @@ def _frozen_card(caller: Caller, template_id: str, caption: str | None,
                 "share_base_url": app.share_base_url},
         "caption": caption or None,
         "frames": kept_frames(story["frames"]),
+        "video": _video_settings(caller.app_id, template_id),
     }
     return frozen, upload
+
+
+def _video_settings(app_id: int, template_id: str) -> VideoSettings:
+    video = registry.get(app_id, template_id).spec.get("video") or {}
+    return {"enabled": bool(video.get("enabled", True)), "soundtrack": video.get("soundtrack")}
 
 
 def _live_key(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload | None, base: str) -> str:
@@ -135,7 +142,7 @@ def _store(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload
                                           & (Share.expires_at <= created)).execute()
         share = Share.create(id=share_id, app=caller.app_id, user_id=caller.user_id, template_id=template_id,
                              card=frozen, upload=upload, url=url, live_key=key, created_at=created,
-                             video_status="pending",
+                             video_status="pending" if frozen["video"]["enabled"] else "off",
                              expires_at=created + current_app.config["SHARE_TTL"] * 1000)
     log.info("share %s created for template %s", share_id, template_id)
     return share
@@ -171,13 +178,14 @@ def upload_named_by(url: Any, app_id: int) -> Upload | None:
     match = UPLOAD_PATH.search(url.split("?", 1)[0])
     if not match:
         return None
-    return Upload.get_or_none((Upload.id == match.group(1)) & (Upload.app == app_id))
+    return Upload.get_or_none((Upload.id == match.group(1)) & (Upload.app == app_id)
+                              & Upload.format.in_(uploads.PICTURE_FORMATS))
 
 
 def owned_upload(caller: Caller, upload_id: str) -> Upload:
     """The upload, if the caller may put it on a card: theirs, or their app's server's."""
     upload = Upload.get_or_none(Upload.id == upload_id)
-    if (upload is None or upload.app_id != caller.app_id
+    if (upload is None or upload.app_id != caller.app_id or upload.format not in uploads.PICTURE_FORMATS
             or (upload.user_id is not None and upload.user_id != caller.user_id)):
         raise ValidationFailed("The upload can't be used on this card.",
                                details={"upload_id": ["No upload with this id belongs to you."]})

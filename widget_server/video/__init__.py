@@ -6,6 +6,7 @@
     files.py     the video's file beside the share's images
     render.py    a share's video: plan, draw, encode, write
     routes.py    GET /s/<token>/story.mp4
+    soundtracks.py  POST /v1/soundtracks: an app's audio, checked and re-encoded as AAC
     cli.py       recap videos render: the campaign, every eligible user's video ahead of launch
 
 The job is ``render_video`` (jobs/videos.py). See docs/SHARING.md, "Video".
@@ -16,6 +17,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from . import soundtracks  # noqa: F401  (adds its route to bp)
     from .cli import videos
     from .routes import bp
 

@@ -37,13 +37,17 @@ class Timing:
 
 
 def encode(path: Path, scenes: list[Scene], art_of: Callable[[int, Scene], SceneArt],
-           timing: Timing | None = None) -> None:
-    """Write the video of ``scenes`` to ``path`` (``art_of(index, scene)`` draws a scene)."""
+           timing: Timing | None = None, soundtrack: Path | None = None) -> None:
+    """Write the video of ``scenes`` to ``path`` (``art_of(index, scene)`` draws a scene), with
+    the AAC of ``soundtrack`` (video/soundtracks.py made it) as its audio, cut at the video's end."""
     timing = timing or Timing()
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         stream = out.add_stream("libx264", rate=FPS, options=X264_OPTIONS)
         stream.width, stream.height = SIZE
         stream.pix_fmt = "yuv420p"
+        if soundtrack is not None:
+            seconds = (scenes[-1].start + scenes[-1].count) / FPS if scenes else 0.0
+            _copy_audio(out, soundtrack, seconds)
 
         def send(frame: av.VideoFrame | None) -> None:
             started = time.perf_counter()
@@ -79,3 +83,18 @@ def encode(path: Path, scenes: list[Scene], art_of: Callable[[int, Scene], Scene
                 timing.frames += 1
             previous = picture
         send(None)  # flush
+
+
+def _copy_audio(out: av.container.OutputContainer, soundtrack: Path, seconds: float) -> None:
+    """The soundtrack's AAC packets, up to ``seconds``, into ``out`` (no decoding: it is AAC
+    already). They go in first; the muxer interleaves them with the video's as those come."""
+    with av.open(str(soundtrack)) as source:
+        audio = source.streams.audio[0]
+        copy = out.add_stream_from_template(audio)
+        for packet in source.demux(audio):
+            if packet.pts is None:  # the demuxer's last, empty packet
+                continue
+            if packet.time_base is not None and float(packet.pts * packet.time_base) >= seconds:
+                break
+            packet.stream = copy
+            out.mux(packet)

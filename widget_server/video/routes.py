@@ -23,7 +23,8 @@ MAX_AGE = 3600
 
 @bp.after_request
 def _cors(response: Response) -> Response:
-    response.headers.update(http.PLAYER_API_CORS)  # the player fetches it to hand to the share sheet
+    if request.path.endswith("/story.mp4"):  # the player fetches it to hand to the share sheet
+        response.headers.update(http.PLAYER_API_CORS)
     return response
 
 

@@ -69,9 +69,17 @@ def test_the_video_is_the_shares_story_in_h264_ending_on_its_qr_code(app, shared
     assert [code.text for code in found] == [body["url"]]
 
 
-def test_a_range_request_gets_206_with_exactly_those_bytes(app, shared, live_server, consumer):
+def test_the_share_page_shows_the_video_once_ready_and_a_range_request_gets_206_with_those_bytes(
+        app, shared, live_server, consumer):
     body, headers = shared
+    path = "/s/" + body["url"].rsplit("/", 1)[1]
+    before = http("GET", body["url"], timeout=60).body.decode()  # (the first page builds its fonts)
+    assert "<video" not in before and f'<img src="{path}/story.png"' in before
     wait_for_video(live_server, body["id"], headers)
+    page = http("GET", body["url"], timeout=30)
+    assert f'<video src="{path}/story.mp4" poster="{path}/story.png"' in page.body.decode()
+    assert "media-src 'self'" in page.headers["Content-Security-Policy"]
+
     whole = http("GET", body["video"]["url"], timeout=30).body
     part = http("GET", body["video"]["url"], headers={"Range": "bytes=1000-1999"})
     assert part.status == 206

@@ -102,6 +102,20 @@ def test_a_revoked_shares_video_is_410_and_its_file_is_gone(app, shared, live_se
     assert http("GET", f"{live_server.url}/v1/shares/{body['id']}", headers=headers).status == 410
 
 
+def test_an_expired_shares_video_is_410_and_its_file_is_gone(app, shared, live_server, consumer):
+    body, headers = shared
+    wait_for_video(live_server, body["id"], headers)
+    with app.app_context():
+        path = files.video_path(body["id"])
+    assert path.exists()
+    with database.connection_context():
+        expires_at = Share.get_by_id(body["id"]).expires_at
+    app.config["SHARE_CLOCK"] = lambda: expires_at  # the moment it expires; no sleeping
+    reply = http("GET", body["video"]["url"])
+    assert reply.status == 410 and reply.json()["error"]["details"]["reason"] == "expired"
+    assert not path.exists()
+
+
 def test_a_share_is_read_by_its_owner_or_the_secret_key_only(soundwave, shared, live_server):
     body, headers = shared
     assert share_status(live_server, body["id"], basic(soundwave.secret_key))["id"] == body["id"]

@@ -6,9 +6,9 @@ import logging
 from flask import Blueprint, Response, jsonify, request, send_file
 
 from .. import http
-from ..errors import NotFound
+from ..errors import Gone, NotFound
 from ..jobs.queue import enqueue
-from ..share import shares
+from ..share import shares, tokens
 from ..store.models import Share
 from . import files
 
@@ -30,7 +30,14 @@ def _cors(response: Response) -> Response:
 
 @bp.get("/s/<token>/story.mp4")
 def story_video(token: str) -> Response | tuple[Response, int]:
-    share = shares.live(token)  # 404 forged or unknown, 410 revoked or expired
+    try:
+        share = shares.live(token)  # 404 forged or unknown, 410 revoked or expired
+    except Gone:
+        # An expired share's files would wait for the sweep (SHARE_KEEP_ENDED): its video goes now.
+        share_id = tokens.loads(token)
+        if share_id:
+            files.video_path(share_id).unlink(missing_ok=True)
+        raise
     status = share.video_status or "pending"
     if status == "off":
         raise NotFound("This story has no video.", details={"video": "off"})

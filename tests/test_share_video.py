@@ -32,6 +32,7 @@ def test_a_new_share_answers_pending_and_its_video_202_with_retry_after_until_a_
     body, headers = shared
     assert body["video"] == {"url": body["url"] + "/story.mp4", "status": "pending",
                              "poster": body["images"]["story"]}
+    assert USER not in body["video"]["url"]  # a token names the share, never its user
     reply = http("GET", body["video"]["url"])
     assert reply.status == 202, reply.body
     assert int(reply.headers["Retry-After"]) > 0

@@ -19,7 +19,7 @@ from ..apps.cli import app_option, find_app
 from ..auth import Caller
 from ..engine.errors import NotEligible
 from ..engine.users import user_ids
-from ..errors import ValidationFailed
+from ..errors import TooManyRequests, ValidationFailed
 from ..jobs.queue import queue_of, queue_status
 from ..share import shares
 from ..store.models import Share
@@ -45,7 +45,7 @@ def render_command(app_name: str, template_id: str) -> None:
     app = find_app(app_name)
     everyone = user_ids(app.id)
     wanted: list[str] = []
-    skipped = ready = 0
+    skipped = ready = limited = 0
     with click.progressbar(everyone, label=f"sharing {template_id} for {len(everyone)} users") as bar:
         for user_id in bar:
             try:
@@ -55,6 +55,9 @@ def render_command(app_name: str, template_id: str) -> None:
                 continue
             except ValidationFailed as exc:  # no such template
                 raise click.ClickException(f"{exc.message} {exc.details}") from None
+            except TooManyRequests:  # the user shared a lot just now: their own tap will make it
+                limited += 1
+                continue
             if share.video_status == "off":
                 continue
             if files.video_path(share.id).exists():
@@ -64,7 +67,8 @@ def render_command(app_name: str, template_id: str) -> None:
                 Share.update(video_status="pending").where(Share.id == share.id).execute()
                 queue.enqueue("render_video", share.id)
             wanted.append(share.id)
-    click.echo(f"{len(wanted)} videos to draw, {ready} already drawn, {skipped} users not eligible")
+    click.echo(f"{len(wanted)} videos to draw, {ready} already drawn, {skipped} users not eligible"
+               + (f", {limited} at their share limits" if limited else ""))
     _follow(wanted)
 
 

@@ -58,6 +58,4 @@ def story_video(token: str) -> Response | tuple[Response, int]:
     response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
     response.headers["Accept-Ranges"] = "bytes"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if request.method == "GET" and response.status_code == 200:
-        response.headers["Content-Disposition"] = 'inline; filename="story.mp4"'
     return response

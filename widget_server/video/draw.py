@@ -40,6 +40,7 @@ CSS_PX = SIZE[0] / 390  # the player's layout is for a 390 px wide phone
 MARGIN = 88
 TOP = 250
 GAP = 40
+STAT_ROOM = 28  # more room above a stat's big number
 # When nothing frames a scene's background: the player's vivid pairs by position (render.js).
 PALETTE = (("#5b2cff", "#c2185b"), ("#064e3b", "#13703a"), ("#9a3412", "#b93d0b"), ("#0b1e5b", "#0369a1"),
            ("#7a0bc0", "#be185d"), ("#1a1a1a", "#5c5c5c"))
@@ -218,8 +219,8 @@ def _stat(column: Column, art: SceneArt, stat: dict[str, Any], look: Look) -> No
     face = fit_font(value, "ExtraBold", 250, inner, 110)
     value = ellipsize(value, face, inner)
     top = -int(face.getbbox("0", anchor="ls")[1])
-    y, delay = column.y, column.delay()
-    column.y += top + round(face.size * 0.22) + GAP
+    y, delay = column.y + STAT_ROOM, column.delay()  # the number's ink would touch the title's descenders
+    column.y = y + top + round(face.size * 0.22) + GAP
     target = _number(stat.get("raw"))
     counts = target is not None and target > 0 and bool(NUMBER.match(value))
     separator = next((c for c in value if not c.isdigit()), ",")

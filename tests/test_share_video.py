@@ -9,10 +9,10 @@ import zxingcpp
 from helpers.server import basic, http
 from helpers.share import USER, bearer, jpeg_bytes, post_json, share, viewer_token
 from helpers.story import app_template
-from helpers.video import decode, read_text, share_status, shipped_with, wait_for_video, wav_bytes
+from helpers.video import consuming, decode, read_text, share_status, shipped_with, wait_for_video, wav_bytes
 from widget_server.share import images
 from widget_server.store.db import database
-from widget_server.store.models import Share
+from widget_server.store.models import JobRecord, Share
 from widget_server.video import files, scenes
 
 
@@ -115,6 +115,20 @@ def test_an_expired_shares_video_is_410_and_its_file_is_gone(app, shared, live_s
     reply = http("GET", body["video"]["url"])
     assert reply.status == 410 and reply.json()["error"]["details"]["reason"] == "expired"
     assert not path.exists()
+
+
+def test_a_video_that_fails_after_its_retries_is_failed_and_its_url_says_so(app, soundwave, live_server):
+    app.config.update(JOB_RETRIES=0)  # (read when the queue opens, with the first share below)
+    body, headers = share(live_server, soundwave), bearer(viewer_token(live_server, soundwave.secret_key, USER))
+    with database.connection_context():  # a frozen story the renderer cannot read: the job raises
+        row = Share.get_by_id(body["id"])
+        Share.update(card={**row.card, "frames": 5}).where(Share.id == row.id).execute()
+    with consuming(app):
+        assert wait_for_video(live_server, body["id"], headers, timeout=60)["video"]["status"] == "failed"
+    reply = http("GET", body["video"]["url"])
+    assert reply.status == 404 and reply.json()["error"]["details"] == {"video": "failed"}
+    with database.connection_context():
+        assert JobRecord.get(JobRecord.name == "render_video").status == "failed"  # `recap jobs` says why
 
 
 def test_a_share_is_read_by_its_owner_or_the_secret_key_only(soundwave, shared, live_server):

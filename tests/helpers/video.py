@@ -3,9 +3,11 @@ consumer on the instance's SQLite queue), MP4s decoded with PyAV, text read back
 tesseract (``scripts/test.sh`` installs it)."""
 from __future__ import annotations
 
+import contextlib
 import io
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -19,14 +21,22 @@ from widget_server.jobs.queue import queue_of
 from widget_server.jobs.worker import EmbeddedConsumer
 
 
-@pytest.fixture
-def consumer(app):
+@contextlib.contextmanager
+def consuming(app) -> Iterator[EmbeddedConsumer]:
     """A consumer of the app's queue running beside the test (one worker thread, no chores)."""
     running = EmbeddedConsumer(queue_of(app).huey, workers=1, worker_type="thread", periodic=False,
                                initial_delay=0.05, max_delay=0.2)
     running.start()
-    yield running
-    running.stop(graceful=True)
+    try:
+        yield running
+    finally:
+        running.stop(graceful=True)
+
+
+@pytest.fixture
+def consumer(app):
+    with consuming(app) as running:
+        yield running
 
 
 def share_status(server, share_id: str, headers: dict) -> dict:

@@ -10,6 +10,7 @@ from helpers.server import basic, http
 from helpers.share import USER, bearer, jpeg_bytes, post_json, share, viewer_token
 from helpers.story import app_template
 from helpers.video import consuming, decode, read_text, share_status, shipped_with, wait_for_video, wav_bytes
+from widget_server.jobs.queue import queue_of
 from widget_server.share import images
 from widget_server.store.db import database
 from widget_server.store.models import JobRecord, Share
@@ -131,6 +132,20 @@ def test_a_video_that_fails_after_its_retries_is_failed_and_its_url_says_so(app,
         assert JobRecord.get(JobRecord.name == "render_video").status == "failed"  # `recap jobs` says why
 
 
+def test_a_share_from_before_videos_gets_its_video_queued_by_the_first_request_for_it(app, shared, live_server):
+    body, _ = shared
+    queue = queue_of(app)
+    with database.connection_context():
+        Share.update(video_status=None).where(Share.id == body["id"]).execute()
+    waiting = queue.depth()
+    reply = http("GET", body["video"]["url"])
+    assert reply.status == 202 and reply.json()["video"]["status"] == "pending"
+    assert queue.depth() == waiting + 1
+    with database.connection_context():
+        assert Share.get_by_id(body["id"]).video_status == "pending"
+    assert http("GET", body["video"]["url"]).status == 202 and queue.depth() == waiting + 1  # queued once
+
+
 def test_a_share_is_read_by_its_owner_or_the_secret_key_only(soundwave, shared, live_server):
     body, headers = shared
     assert share_status(live_server, body["id"], basic(soundwave.secret_key))["id"] == body["id"]
@@ -212,5 +227,4 @@ def test_a_template_with_video_off_makes_shares_without_one(app, soundwave, live
     assert body["video"]["status"] == "off"
     reply = http("GET", body["video"]["url"])
     assert reply.status == 404 and reply.json()["error"]["details"] == {"video": "off"}
-    from widget_server.jobs.queue import queue_of
     assert queue_of(app).depth() == 1  # the images' job only

@@ -81,6 +81,8 @@ def _prerender(share: Share) -> None:
             enqueue(job_name, share.id)
         except Exception:
             log.warning("share %s: %s could not be queued; done on first view", share.id, job_name, exc_info=True)
+            if job_name == "render_video":  # no status: the first request for the video queues it
+                Share.update(video_status=None).where(Share.id == share.id).execute()
 
 
 def _frozen_card(caller: Caller, template_id: str, caption: str | None,

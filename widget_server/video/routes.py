@@ -45,7 +45,9 @@ def story_video(token: str) -> Response | tuple[Response, int]:
     if not path.exists():
         if status == "failed":
             raise NotFound("This story's video could not be made.", details={"video": "failed"})
-        if status == "ready":  # drawn on another machine, or for an older render version: again here
+        # Never queued (made before videos, or when the queue could not take the job), or drawn on
+        # another machine or for an older render version: drawn (again) here.
+        if share.video_status in (None, "ready"):
             Share.update(video_status="pending").where(Share.id == share.id).execute()
             enqueue("render_video", share.id)
         response = jsonify(video={"url": f"{share.url}/story.mp4", "status": "pending"})

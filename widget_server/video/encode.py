@@ -54,6 +54,7 @@ def encode(path: Path, scenes: list[Scene], art_of: Callable[[int, Scene], Scene
             out.mux(stream.encode(frame))
             timing.encoding += time.perf_counter() - started
 
+        to_yuv = _converter(*SIZE)
         previous: Image.Image | None = None
         for index, scene in enumerate(scenes):
             started, cpu = time.perf_counter(), time.thread_time()
@@ -72,7 +73,7 @@ def encode(path: Path, scenes: list[Scene], art_of: Callable[[int, Scene], Scene
                     if i < blend:
                         assert previous is not None
                         picture = Image.blend(previous, picture, (i + 1) / (blend + 1))
-                    frame = av.VideoFrame.from_image(picture).reformat(format="yuv420p")  # type: ignore[no-untyped-call]
+                    frame = to_yuv(picture)
                     if i >= settled and i >= blend:
                         held = frame
                     timing.drawing += time.perf_counter() - started
@@ -83,6 +84,22 @@ def encode(path: Path, scenes: list[Scene], art_of: Callable[[int, Scene], Scene
                 timing.frames += 1
             previous = picture
         send(None)  # flush
+
+
+def _converter(width: int, height: int) -> Callable[[Image.Image], av.VideoFrame]:
+    """Pictures to YUV 4:2:0 frames through one RGB frame whose plane is filled with the
+    picture's bytes: PyAV's from_image copies row by row (20 ms of CPU a 1080×1920 frame,
+    against 4 for this). The plane's rows are padded (1088 px for 1080), so the picture is
+    pasted into a canvas as wide as a row first."""
+    rgb = av.VideoFrame(width, height, "rgb24")
+    stride = rgb.planes[0].line_size // 3
+    canvas = Image.new("RGB", (stride, height))
+
+    def convert(picture: Image.Image) -> av.VideoFrame:
+        canvas.paste(picture)
+        rgb.planes[0].update(canvas.tobytes())
+        return rgb.reformat(format="yuv420p")
+    return convert
 
 
 def _copy_audio(out: av.container.OutputContainer, soundtrack: Path, seconds: float) -> None:

@@ -13,6 +13,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] \
   || missing+=(nginx)  # the production front the fault tests start and attack (tests/faults/)
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] \
   || missing+=(redis-server)  # the job queue shared by workers (tests/test_jobs_scale.py)
+command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)  # reads a share video's text back (tests/test_share_video.py)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)  # eslint and the JS build check (tests/test_js_tooling.py)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${missing[*]}"

@@ -14,7 +14,7 @@ from widget_server.engine import population
 from widget_server.store.db import database
 
 # Fixtures defined beside the helpers they belong to, offered to every test.
-pytest_plugins = ("helpers.jobs", "helpers.player", "helpers.postgres", "helpers.share")
+pytest_plugins = ("helpers.jobs", "helpers.player", "helpers.postgres", "helpers.share", "helpers.video")
 
 
 # The files of a SQLite store brought up to date: the store and its keys file (store.sqlite_files).

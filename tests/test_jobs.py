@@ -157,17 +157,18 @@ def test_queue_status_reports_a_lost_redis(tmp_path):
     json.dumps(status)
 
 
-def test_recap_run_draws_a_new_shares_images_on_its_own_queue_thread_unless_told_not_to(app, live_server, soundwave,
-                                                                                        tmp_path):
+def test_recap_run_draws_a_new_shares_images_and_video_on_its_own_queue_thread_unless_told_not_to(
+        app, live_server, soundwave, tmp_path):
     from demo_app.serving import free_port
     from helpers.share import share
     from widget_server.share import images
+    from widget_server.video.files import video_path
 
-    made = share(live_server, soundwave)  # this test's server has no consumer: the job waits
+    made = share(live_server, soundwave)  # this test's server has no consumer: the jobs (images, video) wait
     with app.app_context():
-        files = [images.cache_path(made["id"], kind) for kind in images.KINDS]
+        files = [images.cache_path(made["id"], kind) for kind in images.KINDS] + [video_path(made["id"])]
     queue = queue_of(app)
-    assert queue.depth() == 1 and not any(path.exists() for path in files)
+    assert queue.depth() == 2 and not any(path.exists() for path in files)
     instance = Path(app.instance_path)
     for no_worker in (True, False):
         server = recap("run", "--port", str(free_port()), *(["--no-worker"] if no_worker else []),
@@ -175,9 +176,9 @@ def test_recap_run_draws_a_new_shares_images_on_its_own_queue_thread_unless_told
         try:
             if no_worker:
                 wait_until(lambda: "Running on" in (tmp_path / "run.log").read_text(), 30, "recap run to serve")
-                assert queue.depth() == 1 and not any(path.exists() for path in files)
+                assert queue.depth() == 2 and not any(path.exists() for path in files)
             else:
-                wait_until(lambda: all(path.exists() for path in files), 30, "the share's images")
+                wait_until(lambda: all(path.exists() for path in files), 180, "the share's images and video")
                 wait_until(lambda: queue.depth() == 0, 10, "the queue to empty (it also runs the chores)")
         finally:
             assert stop(server, signal.SIGINT) in (0, 1, -signal.SIGINT), (tmp_path / "run.log").read_text()

@@ -244,7 +244,8 @@ def test_browser_without_web_share_offers_the_places_people_share_to(phone, live
     url = sheet.locator("input").input_value()
     assert "/s/" in url
     channels = sheet.locator(".recap-target").evaluate_all("els => els.map(e => e.dataset.channel)")
-    assert channels == ["whatsapp", "x", "facebook", "telegram", "download", "copy_link"]  # no app: no Instagram
+    # No app: no Instagram. The video is being drawn (no worker runs here): its button says so when tapped.
+    assert channels == ["whatsapp", "x", "facebook", "telegram", "download", "download_video", "copy_link"]
     for name in ("WhatsApp", "X", "Facebook", "Telegram"):
         sheet.get_by_role("button", name=name, exact=True).click()
     opened = phone.evaluate("window.opened")
@@ -255,6 +256,8 @@ def test_browser_without_web_share_offers_the_places_people_share_to(phone, live
     assert opened[3].startswith(f"https://t.me/share/url?url={quoted}&text={text}")
     download = sheet.get_by_role("link", name="Download image")
     assert download.get_attribute("download") == "story.png" and download.get_attribute("href").endswith("/story.png")
+    sheet.get_by_role("button", name="Download video").click()
+    sheet.get_by_role("button", name="Video on its way… try again soon").wait_for()
     sheet.get_by_role("button", name="Copy link").click()
     expect_text = sheet.locator("[data-channel='copy_link']")
     phone.wait_for_function("el => el.textContent !== 'Copy link'", arg=expect_text.element_handle())

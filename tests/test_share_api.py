@@ -13,7 +13,7 @@ from helpers.share import NAME, USER, YEAR, bearer, jpeg_bytes, meta_tags, plays
 from widget_server.store.db import database
 from widget_server.store.models import Share
 
-SHARE_KEYS = {"id", "url", "deep_link", "images", "text", "background", "expires_at"}
+SHARE_KEYS = {"id", "url", "deep_link", "images", "text", "background", "video", "expires_at"}
 
 
 def test_share_answers_its_links(soundwave, live_server):

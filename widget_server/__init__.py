@@ -13,14 +13,15 @@ from typing import Any
 
 from flask import Flask
 
-from . import apps, assets, config, error_answers, http, ingest, jobs, ops, player, share, store, stories, studio, users
+from . import (apps, assets, config, error_answers, http, ingest, jobs, ops, player, share, store, stories, studio,
+               users, video)
 from .store import private_files
 from .store.sqlite_files import FileLock
 
 START_LOCK_FILE = "start.lock"
 
 # Each feature package exposes ``init_app(app)`` (blueprints, CLI commands, hooks).
-FEATURES = (assets, ingest, users, apps, stories, player, share, studio, jobs)
+FEATURES = (assets, ingest, users, apps, stories, player, share, studio, video, jobs)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

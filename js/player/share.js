@@ -50,17 +50,24 @@ export const sharing = {
     }).then((res) => res.ok ? res.json() : null, () => null).then((body) => {
       if (!body || !body.url) return fallback;
       const images = body.images || {};
+      const video = body.video || {};
       return { url: body.url, image: images.story || null, sticker: images.sticker || null,
-        background: body.background || null, title, text: body.text || title };
+        background: body.background || null, title, text: body.text || title,
+        video: video.url || null, videoStatus: video.status || 'off' };
     });
   },
 
+  // The file Web Share hands on: the story's video once it is drawn (Instagram Stories and the
+  // chat apps take an MP4), else the card's image.
   withFile(link) {
     if (!link.image || !navigator.share || !navigator.canShare) return Promise.resolve(link);
-    return fetch(link.image).then((res) => res.ok ? res.blob() : null).then((blob) => {
-      const file = blob && new File([blob], 'story.png', { type: blob.type || 'image/png' });
-      return file && navigator.canShare({ files: [file] }) ? Object.assign({}, link, { file }) : link;
-    }, () => link);
+    const asFile = (src, name, type) => fetch(src).then((res) => res.status === 200 ? res.blob() : null).then((blob) => {
+      const file = blob && new File([blob], name, { type });
+      return file && navigator.canShare({ files: [file] }) ? file : null;
+    }, () => null);
+    const video = link.video && link.videoStatus === 'ready' ? asFile(link.video, 'story.mp4', 'video/mp4') : Promise.resolve(null);
+    return video.then((file) => file || asFile(link.image, 'story.png', 'image/png'))
+      .then((file) => file ? Object.assign({}, link, { file }) : link);
   },
 
   share(frame, button) {
@@ -92,11 +99,29 @@ export const sharing = {
   },
 
   // What the host app gets to share: the card image, the sticker and background colours for
-  // Instagram Stories, the link and its text, and the channel the viewer chose.
+  // Instagram Stories, the story's MP4 once drawn (null before), the link and its text, and the
+  // channel the viewer chose.
   hostShare(link, channel) {
     const background = link.background || {};
     return { channel, url: link.url, image: link.image, sticker: link.sticker || null, title: link.title,
-      text: link.text, background_top: background.top || null, background_bottom: background.bottom || null };
+      text: link.text, background_top: background.top || null, background_bottom: background.bottom || null,
+      video: link.videoStatus === 'ready' ? link.video : null };
+  },
+
+  // The story's MP4 saved as a file: fetched (it answers 202 while it is being drawn), then
+  // handed to a download link; whether it was.
+  downloadVideo(src) {
+    return fetch(src).then((res) => res.status === 200 ? res.blob() : null).then((blob) => {
+      if (!blob) return false;
+      const save = el('a');
+      save.href = URL.createObjectURL(blob);
+      save.download = 'story.mp4';
+      document.body.appendChild(save);
+      save.click();
+      save.remove();
+      setTimeout(() => URL.revokeObjectURL(save.href), 60_000);
+      return true;
+    }, () => false);
   },
 
   copyLink(url) {

@@ -1,6 +1,6 @@
 // The share sheet, where there is no Web Share (desktop browsers, and app WebViews, whose host
-// adds Instagram Stories and the phone's own sheet): the places people share to, the image to
-// download, and the link to copy.
+// adds Instagram Stories and the phone's own sheet): the places people share to, the image and
+// the video to download, and the link to copy.
 import { el } from './dom.js';
 
 // Each target's page for sharing a link; the text says whose story it is ("My 2026 on …").
@@ -40,6 +40,15 @@ export function shareSheet(link, shared) {
       save.setAttribute('data-channel', 'download');
       save.addEventListener('click', () => shared('download'));
       grid.appendChild(save);
+    }
+    if (link.video && (link.videoStatus === 'ready' || link.videoStatus === 'pending')) {
+      // Counted as shared once it downloaded: while it is being drawn the button says so instead.
+      const video = target('download_video', 'Download video');
+      video.addEventListener('click', () => this.downloadVideo(link.video).then((ok) => {
+        if (ok) shared('download_video');
+        else video.textContent = 'Video on its way… try again soon';
+      }));
+      grid.appendChild(video);
     }
     const copy = add('copy_link', 'Copy link', () => this.copyLink(link.url).then((ok) => {
       copy.textContent = ok ? 'Link copied' : 'Copy the link below';

@@ -212,6 +212,14 @@ class ThemeSchema(Strict):
     accent = fields.String(validate=validate.Regexp(COLOR, error="Not a #rrggbb colour."))
 
 
+class VideoSchema(Strict):
+    """A share's video (widget_server/video/): drawn unless ``enabled = false``, with the app's
+    uploaded ``soundtrack`` (POST /v1/soundtracks) when one is named."""
+
+    enabled = fields.Boolean(load_default=True)
+    soundtrack = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{22}$", error="Not a soundtrack's id."))
+
+
 class EligibilitySchema(Strict):
     metric = fields.String(validate=validate.Regexp(IDENT, error="Not a metric name."))
     min = fields.Float()
@@ -378,6 +386,7 @@ class TemplateSchema(Strict):
     period = fields.Nested(PeriodSchema, required=True)
     timezone = fields.String(load_default="user", validate=validate.OneOf(("user", "utc")))
     theme = fields.Nested(ThemeSchema, load_default=dict)
+    video = fields.Nested(VideoSchema, load_default=dict)
     virtual_events = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=200)),
                                  values=fields.Nested(VirtualEventSchema), load_default=dict)
     eligibility = fields.List(fields.Nested(EligibilitySchema), load_default=list)

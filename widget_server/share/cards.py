@@ -18,6 +18,7 @@ from .drawing import (
     ELLIPSIS,
     CardDraw,
     Color,
+    card_text,
     circle_photo,
     ellipsize,
     fit_font,
@@ -26,7 +27,6 @@ from .drawing import (
     line_height,
     mix,
     parse_color,
-    printable,
     readable_on,
     rounded_panel,
     wrap,
@@ -105,12 +105,7 @@ class CardContent:
                   caption: str | None = None, photo: Image.Image | None = None) -> CardContent:
         """Read a story's card (``story_shape.Card``) defensively: shares frozen by older
         versions, and templates written by people, may leave fields out."""
-        def text(value: Any) -> str:
-            if not isinstance(value, (str, int, float)):
-                return ""
-            # One line of words: a newline in an event property would cut the card's text.
-            return printable(" ".join(str(value).split())).replace("'", "’")  # typographic apostrophes
-
+        text = card_text
         def of(value: Any, kind: type[T]) -> T:
             return value if isinstance(value, kind) else kind()
 

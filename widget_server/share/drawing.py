@@ -87,6 +87,14 @@ def _mask_bytes(char: str) -> bytes:
     return mask.tobytes()
 
 
+def card_text(value: Any) -> str:
+    """A value from a story as one line of drawable words ("" for anything but a string or a
+    number): a newline in an event property would cut the line, a missing glyph show a box."""
+    if not isinstance(value, (str, int, float)):
+        return ""
+    return printable(" ".join(str(value).split())).replace("'", "’")  # typographic apostrophes
+
+
 def printable(text: str) -> str:
     """``text`` as the font can draw it, never with boxes.
 
@@ -105,7 +113,7 @@ def printable(text: str) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _text_mask(text: str, face: ImageFont.FreeTypeFont, anchor: str) -> tuple[Image.Image, int, int]:
+def text_mask(text: str, face: ImageFont.FreeTypeFont, anchor: str) -> tuple[Image.Image, int, int]:
     """Coverage mask of ``text`` and its offset from the anchor point."""
     left, top, right, bottom = (int(edge) for edge in face.getbbox(text, anchor=anchor))  # (whole pixels)
     mask = Image.new("L", (max(right - left, 1), max(bottom - top, 1)), 0)
@@ -130,7 +138,7 @@ class CardDraw(ImageDraw.ImageDraw):
         if (args or kwargs or not isinstance(text, str) or not isinstance(font, ImageFont.FreeTypeFont)
                 or not isinstance(fill, tuple)):
             return super().text(xy, text, fill, font, anchor, *args, **kwargs)
-        mask, left, top = _text_mask(text, font, anchor or "la")
+        mask, left, top = text_mask(text, font, anchor or "la")
         self.target.paste(fill, (round(xy[0]) + left, round(xy[1]) + top), mask)
         return None
 
@@ -190,13 +198,14 @@ def line_height(face: ImageFont.FreeTypeFont, leading: float = 1.12) -> int:
 
 @lru_cache(maxsize=32)
 def gradient_background(size: tuple[int, int], top: Color, bottom: Color, glow: Color,
-                        glow2: Color) -> Image.Image:
+                        glow2: Color, grain: bool = True) -> Image.Image:
     """A diagonal gradient with two soft colour glows and a fine grain, cached per theme.
 
     Drawn at an eighth of the size, blurred there, then scaled up: smooth gradients lose
     nothing when upscaled. The grain is there for the PNG encoder: cards are stored as
     256-colour palette images (see ``cards.encode_png``), and the noise dithers the gradient so it
-    shows no bands after quantization. Callers must ``copy()`` the result before drawing on it.
+    shows no bands after quantization (``grain=False`` leaves it out, for video). Callers must
+    ``copy()`` the result before drawing on it.
     """
     width, height = size
     small = (max(width // 8, 2), max(height // 8, 2))
@@ -213,6 +222,8 @@ def gradient_background(size: tuple[int, int], top: Color, bottom: Color, glow: 
         mask = mask.filter(ImageFilter.GaussianBlur(max(sw, sh) / 8))
         base = Image.composite(Image.new("RGB", small, colour), base, mask)
     full = base.resize(size, Image.Resampling.BICUBIC)
+    if not grain:  # a video frame: H.264 keeps a smooth gradient smooth, and noise costs it bits
+        return full
     return ImageChops.add(full, _dither_pattern(size), scale=1.0, offset=-DITHER_AMPLITUDE)
 
 

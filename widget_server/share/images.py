@@ -108,8 +108,11 @@ def content_of(share: Share) -> cards.CardContent:
 
 
 def forget(share_id: str) -> None:
-    """Delete a share's cached images (on revocation: unshared pictures should not linger)."""
+    """Delete a share's cached files (on revocation: unshared pictures should not linger): its
+    images, its video (video/files.py keeps it beside them) and any of older render versions."""
     for kind in KINDS:
         path = cache_path(share_id, kind)
         with _lock(path):  # a render in progress finishes first, then its file goes
             path.unlink(missing_ok=True)
+    for path in cache_path(share_id, KINDS[0]).parent.glob(f"{share_id}-*"):
+        path.unlink(missing_ok=True)

@@ -10,8 +10,9 @@ from .cards import OG_SIZE, Palette
 from .drawing import hex_color, mix, readable_on
 
 # Inline styles are allowed for the theme's colour variables (checked hex values only) and the
-# page's stylesheet (our own file, inlined); scripts, fonts and images come from this server alone.
-CSP = ("default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+# page's stylesheet (our own file, inlined); scripts, fonts, images and the video come from this
+# server alone.
+CSP = ("default-src 'none'; img-src 'self'; media-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
        "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
@@ -65,6 +66,8 @@ def context(share: Share) -> dict[str, Any]:
         "og_image": links["images"]["og"],
         "og_size": OG_SIZE,
         "story_src": f"/s/{token}/story.png",
+        # The story's video once it is drawn (the page is cached for minutes: one made before shows the card).
+        "video_src": f"/s/{token}/story.mp4" if share.video_status == "ready" else None,
         "deep_link": links["deep_link"],
         "custom_scheme": not links["deep_link"].startswith(("https://", "http://")),
         "fallback_url": fallback,

@@ -14,12 +14,13 @@ from peewee import IntegrityError
 from .. import throttle
 from ..apps.link_schemes import SCHEME, UNSAFE_SCHEMES
 from ..auth import Caller
+from ..engine.templates import registry
 from ..errors import Gone, NotFound, ValidationFailed
 from ..jobs.queue import enqueue
 from ..store.db import write_transaction
 from ..store.models import App, Share, Upload
-from . import images, limits, qr, sticker, tokens
-from .frozen import FrozenShare, SharedApp
+from . import images, limits, qr, sticker, tokens, uploads
+from .frozen import FrozenShare, SharedApp, VideoSettings, kept_frames
 from .public_url import public_base
 
 log = logging.getLogger(__name__)
@@ -72,13 +73,16 @@ def create(caller: Caller, template_id: str, caption: str | None, upload: Upload
 
 
 def _prerender(share: Share) -> None:
-    """Have a worker draw the new share's images (jobs/renders.py). A queue that cannot take the
-    job costs nothing but speed: the first request for an image draws it."""
-    try:
-        enqueue("render_share", share.id)
-    except Exception:
-        log.warning("share %s: its images could not be queued for drawing; drawn on first view", share.id,
-                    exc_info=True)
+    """Have a worker draw the new share's images (jobs/renders.py) and its video (jobs/videos.py).
+    A queue that cannot take the job costs nothing but speed: the first request for an image draws
+    it, and the first request for the video enqueues it again."""
+    for job_name in ("render_share", "render_video") if share.video_status == "pending" else ("render_share",):
+        try:
+            enqueue(job_name, share.id)
+        except Exception:
+            log.warning("share %s: %s could not be queued; done on first view", share.id, job_name, exc_info=True)
+            if job_name == "render_video":  # no status: the first request for the video queues it
+                Share.update(video_status=None).where(Share.id == share.id).execute()
 
 
 def _frozen_card(caller: Caller, template_id: str, caption: str | None,
@@ -103,8 +107,15 @@ def _frozen_card(caller: Caller, template_id: str, caption: str | None,
         "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme,
                 "share_base_url": app.share_base_url},
         "caption": caption or None,
+        "frames": kept_frames(story["frames"]),
+        "video": _video_settings(caller.app_id, template_id),
     }
     return frozen, upload, story["version"]
+
+
+def _video_settings(app_id: int, template_id: str) -> VideoSettings:
+    video = registry.get(app_id, template_id).spec.get("video") or {}
+    return {"enabled": bool(video.get("enabled", True)), "soundtrack": video.get("soundtrack")}
 
 
 def _live_key(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload | None, base: str) -> str:
@@ -135,6 +146,7 @@ def _store(caller: Caller, template_id: str, frozen: FrozenShare, upload: Upload
         share = Share.create(id=share_id, app=caller.app_id, user_id=caller.user_id, template_id=template_id,
                              card=frozen, upload=upload, url=url, live_key=key, created_at=created,
                              template_version=version,
+                             video_status="pending" if frozen["video"]["enabled"] else "off",
                              expires_at=created + current_app.config["SHARE_TTL"] * 1000)
     log.info("share %s created for template %s", share_id, template_id)
     return share
@@ -170,13 +182,14 @@ def upload_named_by(url: Any, app_id: int) -> Upload | None:
     match = UPLOAD_PATH.search(url.split("?", 1)[0])
     if not match:
         return None
-    return Upload.get_or_none((Upload.id == match.group(1)) & (Upload.app == app_id))
+    return Upload.get_or_none((Upload.id == match.group(1)) & (Upload.app == app_id)
+                              & Upload.format.in_(uploads.PICTURE_FORMATS))
 
 
 def owned_upload(caller: Caller, upload_id: str) -> Upload:
     """The upload, if the caller may put it on a card: theirs, or their app's server's."""
     upload = Upload.get_or_none(Upload.id == upload_id)
-    if (upload is None or upload.app_id != caller.app_id
+    if (upload is None or upload.app_id != caller.app_id or upload.format not in uploads.PICTURE_FORMATS
             or (upload.user_id is not None and upload.user_id != caller.user_id)):
         raise ValidationFailed("The upload can't be used on this card.",
                                details={"upload_id": ["No upload with this id belongs to you."]})
@@ -201,13 +214,20 @@ def live(token: str, *, status_only: bool = False) -> Share:
     return share
 
 
-def revoke(caller: Caller, share_id: str) -> Share:
-    """Revoke a share: its owner (viewer token) or the app's server (secret key) may."""
+def owned(caller: Caller, share_id: str) -> Share:
+    """The share, if the caller may see and revoke it: its owner (viewer token) or its app's
+    server (secret key)."""
     share = Share.get_or_none(Share.id == share_id)
     # Someone else's share answers like a missing one: ids are not confirmed to strangers.
     if share is None or share.app_id != caller.app_id or (
             caller.kind == "viewer" and share.user_id != caller.user_id):
         raise NotFound("No such share.")
+    return share
+
+
+def revoke(caller: Caller, share_id: str) -> Share:
+    """Revoke a share: its owner (viewer token) or the app's server (secret key) may."""
+    share = owned(caller, share_id)
     if share.revoked_at is None:
         share.revoked_at = now_ms()
         share.live_key = None
@@ -239,4 +259,6 @@ def links(share: Share) -> dict[str, Any]:
     card = share.card.get("card") or {}
     return {"url": share.url, "deep_link": deep_link, "universal_link": universal,
             "images": {kind: f"{share.url}/{kind}.png" for kind in images.KINDS},
-            "text": share_text(share.card), "background": sticker.background(card.get("theme"))}
+            "text": share_text(share.card), "background": sticker.background(card.get("theme")),
+            "video": {"url": f"{share.url}/story.mp4", "status": share.video_status or "pending",
+                      "poster": f"{share.url}/story.png"}}

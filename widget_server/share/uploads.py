@@ -45,7 +45,7 @@ def upload_dir() -> Path:
 def create_upload() -> tuple[Response, int]:
     caller = access.viewer_or_secret("upload")
     base = public_base()  # refused before anything is stored, so nothing accepted goes unanswered
-    data = _read_body(current_app.config["UPLOAD_MAX_BYTES"])
+    data = read_body(current_app.config["UPLOAD_MAX_BYTES"])
     image, fmt = decode(data, current_app.config["UPLOAD_MAX_PIXELS"], current_app.config["UPLOAD_MAX_SIDE"])
     encoded, ext = reencode(image)
     upload_id = secrets.token_urlsafe(16)
@@ -63,9 +63,9 @@ def create_upload() -> tuple[Response, int]:
                    width=image.width, height=image.height), 201
 
 
-def _read_body(limit: int) -> bytes:
+def read_body(limit: int, what: str = "image") -> bytes:
     """The file's bytes from a multipart form (field ``file``) or the raw body, at most ``limit``."""
-    too_big = PayloadTooLarge(f"The image is larger than {limit // (1024 * 1024)} MB.",
+    too_big = PayloadTooLarge(f"The {what} is larger than {limit // (1024 * 1024)} MB.",
                               details={"file": [f"Larger than {limit} bytes."], "limit_bytes": limit})
     is_form = request.mimetype == "multipart/form-data"
     allowed = limit + (MULTIPART_OVERHEAD if is_form else 0)
@@ -78,7 +78,7 @@ def _read_body(limit: int) -> bytes:
         except RequestEntityTooLarge:
             raise too_big from None
         if stored is None:
-            raise ValidationFailed("Send the picture as the form field 'file' (or as the raw body).",
+            raise ValidationFailed(f"Send the {what} as the form field 'file' (or as the raw body).",
                                    details={"file": ["Missing data for required field."]})
         data = stored.stream.read(limit + 1)
     else:
@@ -144,9 +144,14 @@ def reencode(image: Image.Image) -> tuple[bytes, str]:
     return out.getvalue(), "jpg"
 
 
+PICTURE_FORMATS = ("jpeg", "png")
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "aac": "m4a"}  # an app's soundtrack (video/soundtracks.py) is AAC
+
+
 def stored_name(upload: Upload) -> str:
-    """The upload's file name in ``upload_dir()``, and the last part of its ``/u/`` URL."""
-    return f"{upload.id}.{'jpg' if upload.format == 'jpeg' else 'png'}"
+    """The upload's file name in ``upload_dir()``, and the last part of a picture's ``/u/`` URL
+    (soundtracks are not served: only the video they are in)."""
+    return f"{upload.id}.{EXTENSIONS.get(upload.format, 'png')}"
 
 
 def open_stored(upload: Upload, size_hint: int) -> Image.Image | None:

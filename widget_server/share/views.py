@@ -11,7 +11,7 @@ from .. import http
 from ..assets import preload_first_font
 from ..assets.encoded import compressed
 from ..engine.template_schema import TEMPLATE_ID, TEMPLATE_ID_RULE
-from ..errors import APIError, ValidationFailed
+from ..errors import APIError, Gone, ValidationFailed
 from ..store.models import Share
 from . import access, images, page, shares
 from .blueprint import bp
@@ -64,8 +64,17 @@ def create_share() -> tuple[Response, int]:
 def _share_json(share: Share) -> dict[str, Any]:
     links = shares.links(share)
     return {"id": share.id, "url": links["url"], "deep_link": links["deep_link"], "images": links["images"],
-            "text": links["text"], "background": links["background"],
+            "text": links["text"], "background": links["background"], "video": links["video"],
             "expires_at": http.iso_time(share.expires_at, "seconds")}
+
+
+@bp.get("/v1/shares/<share_id>")
+def get_share(share_id: str) -> Response:
+    """The share as ``POST /v1/shares`` answered it, with its video's status now."""
+    share = shares.owned(access.viewer_or_secret("read shares"), share_id)
+    if share.revoked_at is not None or share.expires_at <= shares.now_ms():
+        raise Gone("This share has ended.", details={"reason": "revoked" if share.revoked_at else "expired"})
+    return jsonify(_share_json(share))
 
 
 @bp.delete("/v1/shares/<share_id>")

@@ -160,3 +160,10 @@ def keep_templates_in_the_database() -> None:
     database.create_tables(TEMPLATE_MODELS)
     _add_column("precomputed_story", "template_version", "INTEGER NOT NULL DEFAULT 0")
     _add_column("share", "template_version", "INTEGER NOT NULL DEFAULT 0")
+
+
+@migration
+def keep_a_shares_video_status() -> None:
+    # A share's MP4 is drawn on the queue (video/): whether it is pending, ready, failed or off is
+    # answered to its owner (GET /v1/shares/<id>) and decides what story.mp4 answers.
+    _add_column("share", "video_status", "VARCHAR(16)")

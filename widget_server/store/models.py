@@ -226,6 +226,8 @@ class Share(BaseModel):
     live_key = CharField(null=True, max_length=64)
     # The template version the card was made from (0: a default the app never edited).
     template_version = IntegerField(default=0)
+    # The share's video (video/): pending, ready, failed or off; NULL for shares made before videos.
+    video_status = CharField(null=True, max_length=16)
 
     class Meta:
         indexes = ((("app", "user_id"), False), (("app", "template_id"), False), (("app", "live_key"), True))

@@ -13,8 +13,23 @@ from typing import Any
 
 from flask import Flask
 
-from . import (apps, assets, config, error_answers, http, ingest, jobs, ops, player, share, store, stories, studio,
-               users, video)
+from . import (
+    apps,
+    assets,
+    config,
+    error_answers,
+    http,
+    ingest,
+    jobs,
+    ops,
+    player,
+    share,
+    store,
+    stories,
+    studio,
+    users,
+    video,
+)
 from .store import private_files
 from .store.sqlite_files import FileLock
 

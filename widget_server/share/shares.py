@@ -14,7 +14,7 @@ from peewee import IntegrityError
 from .. import throttle
 from ..apps.link_schemes import SCHEME, UNSAFE_SCHEMES
 from ..auth import Caller
-from ..engine.templates import registry
+from ..engine.registry import registry
 from ..errors import Gone, NotFound, ValidationFailed
 from ..jobs.queue import enqueue
 from ..store.db import write_transaction

@@ -13,6 +13,7 @@ from http.client import HTTPConnection
 
 import pytest
 
+from helpers.browser import leave, servers_before_pages
 from helpers.player import TEMPLATE, ingest_plays
 from helpers.server import basic, http, make_tenant
 from helpers.story import app_template
@@ -215,3 +216,68 @@ def test_the_studio_page_names_no_key(live_server, signed_in, studio_app):
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["Cache-Control"] == "no-store"
 
+
+
+# --- the page, in Chromium ------------------------------------------------------------------------
+
+@pytest.fixture
+def desk(browser, request):
+    """A desktop page (the studio is laid out for one), closed before the servers stop."""
+    servers_before_pages(request)
+    context = browser.new_context(viewport={"width": 1440, "height": 960})
+    page = context.new_page()
+    yield page
+    leave(page)
+    context.close()
+
+
+def open_studio(page, server, tenant) -> list[str]:
+    """Sign in through the form, as a person does; every URL the page asked for."""
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto(server.url + "/studio")
+    page.fill("#key", tenant.secret_key)
+    page.click("button[type=submit]")
+    page.click(f".template[data-id='{TEMPLATE_ID}']")
+    page.wait_for_selector(".frame-card[data-frame='intro']")
+    page.wait_for_selector("#sample option[value='idle']", state="attached")   # the samples are in
+    page.fill("#user-id", "ana")
+    page.press("#user-id", "Tab")
+    page.wait_for_selector("#player .recap-player[data-index='0']")
+    return asked
+
+
+@pytest.mark.browser
+def test_sign_in_then_a_title_changed_in_the_form_plays_in_the_preview(desk, live_server, studio_app):
+    asked = open_studio(desk, live_server, studio_app)
+    assert desk.url == live_server.url + "/studio"
+    assert all(studio_app.secret_key not in url for url in asked)
+    assert studio_app.secret_key not in desk.content()
+    title = desk.locator(".frame-card[data-frame='intro'] .field input").first
+    title.fill("A month worth replaying")
+    started = time.monotonic()
+    desk.locator("#player .recap-in .recap-title", has_text="A month worth replaying").wait_for(timeout=10_000)
+    print(f"form change to preview: {time.monotonic() - started:.2f} s")
+    assert "Unsaved changes" in desk.text_content("#status")
+
+
+@pytest.mark.browser
+def test_a_toml_error_is_marked_on_its_line_and_publish_is_refused(desk, live_server, studio_app):
+    open_studio(desk, live_server, studio_app)
+    desk.click("#tab-toml")
+    source = desk.input_value("#source")
+    broken = source.replace("duration_ms = 6000", 'duration_ms = "soon"', 1)
+    line = broken.splitlines().index('duration_ms = "soon"') + 1
+    desk.fill("#source", broken)
+    desk.wait_for_selector("#problems:not([hidden])")
+    assert desk.text_content("#problem-list .line") == f"line {line}"
+    assert desk.text_content("#gutter .marked") == f"{line}\n"
+    assert desk.is_disabled("#publish") and desk.is_disabled("#save")
+
+
+@pytest.mark.browser
+def test_the_sample_who_is_not_eligible_sees_the_templates_message(desk, live_server, studio_app):
+    open_studio(desk, live_server, studio_app)
+    desk.select_option("#sample", "idle")
+    desk.wait_for_selector("#not-eligible:not([hidden])")
+    assert "Play a song first." in desk.text_content("#not-eligible")

@@ -66,6 +66,7 @@
     document.querySelectorAll('.template').forEach((b) => { b.setAttribute('aria-current', String(b.dataset.id === id)); });
     $('template-title').textContent = id;
     return api('GET', `/templates/${encodeURIComponent(id)}`).then((json) => {
+      if (state.id !== id) return;   // another story was chosen meanwhile
       state.version = json.version;
       state.published = json.published;
       showVersions(json.versions || []);

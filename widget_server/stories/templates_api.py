@@ -25,14 +25,15 @@ class VersionRequest(Schema):
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
 
 
-def _known_id(template_id: str) -> None:
+def known_id(template_id: str) -> None:
+    """A template id of the id's form, else the unknown template's 404 (before any key or query)."""
     if not is_template_id(template_id):
         raise unknown_template(template_id)
 
 
 @bp.put("/v1/templates/<template_id>")
 def put(template_id: str) -> tuple[Response, int]:
-    _known_id(template_id)
+    known_id(template_id)
     caller = require_secret_key()
     body = http.read_body(MAX_TEMPLATE_BYTES, tuple(BODY_FORMATS))
     publish = request.args.get("publish", "").lower() in ("1", "true", "yes")
@@ -50,7 +51,7 @@ def index() -> Response:
 @bp.get("/v1/templates/<template_id>")
 def show(template_id: str) -> Response:
     """The source that serves (the published version, else the default) and every version."""
-    _known_id(template_id)
+    known_id(template_id)
     caller = require_secret_key()
     found = template_store.head(caller.app_id, template_id)
     shown: dict[str, Any]
@@ -71,14 +72,14 @@ def show(template_id: str) -> Response:
 
 @bp.get("/v1/templates/<template_id>/versions/<int:number>")
 def show_version(template_id: str, number: int) -> Response:
-    _known_id(template_id)
+    known_id(template_id)
     caller = require_secret_key()
     return jsonify(template_store.source(caller.app_id, template_id, number))
 
 
 @bp.post("/v1/templates/<template_id>/publish")
 def publish(template_id: str) -> Response:
-    _known_id(template_id)
+    known_id(template_id)
     caller = require_secret_key()
     number = http.load(VersionRequest(), '{"version": 2}', "publish request")["version"]
     return jsonify({"id": template_id, "published": template_store.publish(caller.app_id, template_id, number,
@@ -87,7 +88,7 @@ def publish(template_id: str) -> Response:
 
 @bp.post("/v1/templates/<template_id>/rollback")
 def rollback(template_id: str) -> Response:
-    _known_id(template_id)
+    known_id(template_id)
     caller = require_secret_key()
     number = http.load(VersionRequest(), '{"version": 1}', "rollback request")["version"]
     return jsonify({"id": template_id, "published": template_store.rollback(caller.app_id, template_id, number,
@@ -96,6 +97,6 @@ def rollback(template_id: str) -> Response:
 
 @bp.get("/v1/templates/<template_id>/audit")
 def audit(template_id: str) -> Response:
-    _known_id(template_id)
+    known_id(template_id)
     caller = require_secret_key()
     return jsonify({"audit": template_store.audit(caller.app_id, template_id)})

@@ -21,11 +21,12 @@ from ..assets.routes import serve
 from ..engine import template_store
 from ..engine.errors import NotEligible, TemplateInvalid
 from ..engine.template_files import template_files
-from ..engine.templates import MAX_TEMPLATE_BYTES, is_template_id, unknown_template
+from ..engine.templates import MAX_TEMPLATE_BYTES
 from ..errors import APIError, NotFound
 from ..http import without_database
-from ..player.stats import story_stats
+from ..player.stats import story_totals
 from ..store.models import MAX_ID, App
+from ..stories.templates_api import VersionRequest, known_id
 from . import form_edits, samples, session
 from .source_lines import line_of
 
@@ -52,10 +53,6 @@ class SaveRequest(SourceRequest):
     publish = fields.Boolean(load_default=False)
 
 
-class VersionRequest(Schema):
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-
-
 def _page(template: str, status: int = 200, **context: Any) -> Response:
     response = Response(render_template(template, **context), status=status)
     response.headers["Content-Security-Policy"] = CSP
@@ -63,11 +60,6 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return compressed(response)
-
-
-def _known(template_id: str) -> None:
-    if not is_template_id(template_id):
-        raise unknown_template(template_id)
 
 
 @bp.get(STUDIO + "<path:name>")
@@ -109,7 +101,7 @@ def templates() -> Response:
     now = int(time.time() * 1000)
     out = []
     for entry in template_store.listing(app_id):
-        stats = story_stats(app_id, entry["id"], STATS_DAYS, now)
+        stats = story_totals(app_id, entry["id"], STATS_DAYS, now)
         out.append({**entry, "stats": {"days": STATS_DAYS, "viewers": stats["viewers"],
                                        "completion_rate": stats["completion_rate"], "shares": stats["shares"]}})
     return jsonify({"templates": out})
@@ -119,7 +111,7 @@ def templates() -> Response:
 def template(template_id: str) -> Response:
     """What the editor opens: the latest version (a draft carries on where it was left), the
     published number and every version."""
-    _known(template_id)
+    known_id(template_id)
     app_id = session.require(changes=False).app_id
     found = template_store.head(app_id, template_id)
     if found is not None and found.latest:
@@ -146,7 +138,7 @@ def _checked(template_id: str, body: dict[str, Any]) -> tuple[Any, list[dict[str
 @bp.post("/studio/api/templates/<template_id>/check")
 def check(template_id: str) -> Response:
     """The draft's refusals with their lines (nothing saved), and its spec for the form view."""
-    _known(template_id)
+    known_id(template_id)
     session.require()
     body = http.load(SourceRequest(), '{"source": "id = ..."}', "check request")
     parsed, errors = _checked(template_id, body)
@@ -156,7 +148,7 @@ def check(template_id: str) -> Response:
 @bp.post("/studio/api/templates/<template_id>/preview")
 def preview(template_id: str) -> Response:
     """The draft's story for one user, with which frames were skipped or replaced and why."""
-    _known(template_id)
+    known_id(template_id)
     app_id = session.require().app_id
     body = http.load(PreviewRequest(), '{"source": "…", "user_id": "…"}', "preview request")
     parsed, errors = _checked(template_id, body)
@@ -171,7 +163,7 @@ def preview(template_id: str) -> Response:
 
 @bp.post("/studio/api/templates/<template_id>/samples")
 def sample_users(template_id: str) -> Response:
-    _known(template_id)
+    known_id(template_id)
     app_id = session.require().app_id
     body = http.load(SourceRequest(), '{"source": "…"}', "samples request")
     parsed, errors = _checked(template_id, body)
@@ -183,7 +175,7 @@ def sample_users(template_id: str) -> Response:
 @bp.post("/studio/api/templates/<template_id>/edits")
 def edit(template_id: str) -> Response:
     """The form view's changes made in the TOML (comments and layout kept); not saved."""
-    _known(template_id)
+    known_id(template_id)
     session.require()
     body = http.load(form_edits.EditsRequest(), '{"source": "…", "edits": [{"op": "set", ...}]}', "edit request")
     return jsonify({"source": form_edits.apply(body["source"], body["edits"])})
@@ -191,7 +183,7 @@ def edit(template_id: str) -> Response:
 
 @bp.post("/studio/api/templates/<template_id>/versions")
 def save(template_id: str) -> tuple[Response, int]:
-    _known(template_id)
+    known_id(template_id)
     signed_in = session.require()
     body = http.load(SaveRequest(), '{"source": "…", "publish": false}', "save request")
     try:
@@ -204,7 +196,7 @@ def save(template_id: str) -> tuple[Response, int]:
 
 @bp.post("/studio/api/templates/<template_id>/publish")
 def publish(template_id: str) -> Response:
-    _known(template_id)
+    known_id(template_id)
     signed_in = session.require()
     number = http.load(VersionRequest(), '{"version": 2}', "publish request")["version"]
     return jsonify({"id": template_id, "published": template_store.publish(signed_in.app_id, template_id, number,
@@ -213,7 +205,7 @@ def publish(template_id: str) -> Response:
 
 @bp.post("/studio/api/templates/<template_id>/rollback")
 def rollback(template_id: str) -> Response:
-    _known(template_id)
+    known_id(template_id)
     signed_in = session.require()
     number = http.load(VersionRequest(), '{"version": 1}', "rollback request")["version"]
     return jsonify({"id": template_id, "published": template_store.rollback(signed_in.app_id, template_id, number,
@@ -222,7 +214,7 @@ def rollback(template_id: str) -> Response:
 
 @bp.get("/studio/api/templates/<template_id>/versions/<int:number>")
 def version_source(template_id: str, number: int) -> Response:
-    _known(template_id)
+    known_id(template_id)
     app_id = session.require(changes=False).app_id
     try:
         return jsonify(template_store.source(app_id, template_id, number))

@@ -9,10 +9,11 @@ import signal
 
 from test_jobs import listeners
 
-from helpers.jobs import recap, recap_env, stop, wait_until
+from helpers.jobs import recap, recap_env, stop
 from helpers.postgres import new_database
 from helpers.server import LiveServer, make_tenant
 from helpers.story import NOW
+from helpers.waiting import wait_until
 from widget_server import create_app
 from widget_server.store.db import database
 from widget_server.store.models import BuildChunk, JobRecord

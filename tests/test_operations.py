@@ -17,9 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from demo_app.serving import free_port
 from helpers.ingest_load import make_instance
 from helpers.postgres import Cluster, new_database
-from helpers.production import Gunicorn, wait_until
+from helpers.production import Gunicorn
 from helpers.server import LiveServer, basic, http, make_tenant
 from helpers.share import png, share
+from helpers.waiting import wait_until
 from widget_server import create_app, ops
 from widget_server.store.db import database
 
@@ -105,7 +106,7 @@ def test_readyz_follows_postgresql_down_frozen_and_back(tmp_path):
         assert get(server, "/healthz").status == 200
 
         cluster.start()
-        wait_until(lambda: get(server, "/readyz").status == 200, 30, "/readyz did not recover")
+        wait_until(lambda: get(server, "/readyz").status == 200, 30, "/readyz to recover")
 
         # Frozen: connections are accepted by the kernel but never answered. The check gives up
         # after its timeout instead of holding the probe (the client here waits 15 s at most).
@@ -117,7 +118,7 @@ def test_readyz_follows_postgresql_down_frozen_and_back(tmp_path):
             assert reply.json()["error"]["details"]["failing"] == ["database"]
         finally:
             os.kill(postmaster, signal.SIGCONT)
-        wait_until(lambda: get(server, "/readyz").status == 200, 30, "/readyz did not recover")
+        wait_until(lambda: get(server, "/readyz").status == 200, 30, "/readyz to recover")
     finally:
         if server is not None:
             server.stop()
@@ -134,13 +135,13 @@ def test_readyz_is_503_while_the_event_index_lags_past_its_bound(tmp_path):
     try:
         assert post_batch(server.url, tenant.write_key, events(10)).status == 200
         # The indexer passes a short tail once its oldest event is 5 s old: until then it lags.
-        wait_until(lambda: get(server, "/readyz").status == 503, 10, "/readyz did not see the lag")
+        wait_until(lambda: get(server, "/readyz").status == 503, 10, "/readyz to see the lag")
         reply = get(server, "/readyz")
         details = reply.json()["error"]["details"]
         assert details["failing"] == ["index_lag"]
         assert details["checks"]["index_lag"]["events"] == 10
         assert details["checks"]["index_lag"]["bound_seconds"] == 1
-        wait_until(lambda: get(server, "/readyz").status == 200, 30, "the tail was never passed")
+        wait_until(lambda: get(server, "/readyz").status == 200, 30, "the tail to be passed")
         assert samples(get(server, "/metrics").body.decode())[("recap_index_lag_events", ())] == 0
     finally:
         server.stop()
@@ -232,7 +233,7 @@ def test_metrics_count_what_was_sent_across_two_workers(gunicorn):
     mixed = events(3, "m") + [{"type": "track", "userId": "u"},  # no event name: invalid
                               {"type": "track", "event": "x" * 40_000, "userId": "u"}]  # too large
     assert post_batch(server.url, tenant.write_key, mixed, gzipped=True).json()["accepted"] == 3
-    wait_until(lambda: all(counted_by(pid) for pid in workers), 10, "a worker counted nothing")
+    wait_until(lambda: all(counted_by(pid) for pid in workers), 10, "every worker to count")
 
     found = scrape(server)
     ingest = {outcome: found[("recap_ingest_events_total", (("outcome", outcome),))]
@@ -246,7 +247,7 @@ def test_metrics_count_what_was_sent_across_two_workers(gunicorn):
 
     # A worker that dies keeps what it counted in the totals; its replacement counts on.
     os.kill(workers[0], signal.SIGKILL)
-    wait_until(lambda: len(set(server.workers()) - set(workers)) == 1, 30, "gunicorn did not replace the worker")
+    wait_until(lambda: len(set(server.workers()) - set(workers)) == 1, 30, "gunicorn to replace the worker")
     assert post_batch(server.url, tenant.write_key, events(5, "after")).status == 200
     assert scrape(server)[("recap_ingest_events_total", (("outcome", "stored"),))] == 12 * 40 + 3 + 5
 
@@ -278,7 +279,7 @@ def test_a_json_log_line_carries_the_request_id_of_an_error_answer(gunicorn):
     def logged() -> list[dict]:
         return [json.loads(line) for line in server.stderr.read_text().splitlines() if line.startswith("{")]
 
-    wait_until(lambda: any(line.get("request_id") == request_id for line in logged()), 10, "no log line")
+    wait_until(lambda: any(line.get("request_id") == request_id for line in logged()), 10, "the log line")
     line = next(line for line in logged() if line.get("request_id") == request_id)
     assert line["logger"] == "widget_server.requests"
     assert line["level"] == "INFO"

@@ -16,7 +16,8 @@ import threading
 import time
 
 from helpers.ingest_load import Sender, batch, make_instance, stored_counts
-from helpers.production import Production, wait_until
+from helpers.production import Production
+from helpers.waiting import wait_until
 
 SENDERS, PER_BATCH = 4, 50
 PAUSE = 2.0  # s of ingest between faults
@@ -55,7 +56,7 @@ def test_sigkill_of_workers_and_master_loses_and_doubles_nothing(tmp_path):
         """Wait out PAUSE, and until acknowledgements have grown since the last fault."""
         before = acknowledged_now()
         time.sleep(PAUSE)
-        wait_until(lambda: acknowledged_now() > before, 30, "ingest did not resume")
+        wait_until(lambda: acknowledged_now() > before, 30, "ingest to resume")
 
     faults = []
     with server:

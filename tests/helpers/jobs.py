@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 
 from demo_app.serving import stop_child
 from helpers.debian import binary, missing
+from helpers.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 RECAP = "import sys; from widget_server.cli import main; sys.argv[0] = 'recap'; main()"
@@ -46,15 +46,6 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
     to its whole session (the forked workers too); its exit status."""
     return stop_child(process, timeout, sig, session=True)
 
-
-def wait_until(check, timeout: float, what: str, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _redis_binary() -> str | None:

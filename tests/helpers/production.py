@@ -10,11 +10,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from demo_app.serving import free_port, stop_child
 from helpers import debian
+from helpers.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 NGINX_CONFIG = REPO / "deploy" / "nginx-recap.conf"
@@ -40,14 +40,6 @@ def nginx_binary() -> str:
         debian.missing("nginx")
     return found
 
-
-def wait_until(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} within {timeout:.0f} s")
 
 
 def children(pid: int) -> list[int]:
@@ -105,7 +97,7 @@ class Gunicorn:
             self.process = subprocess.Popen(command, env=env, cwd=REPO, stdin=subprocess.DEVNULL,
                                             stdout=subprocess.DEVNULL, stderr=stderr)
         workers = int(self.args[self.args.index("-w") + 1]) if "-w" in self.args else 1
-        wait_until(lambda: self._up(workers), 60, f"gunicorn did not serve (see {self.log})")
+        wait_until(lambda: self._up(workers), 60, f"gunicorn to serve (see {self.log})")
         return self
 
     def _up(self, workers: int) -> bool:
@@ -126,7 +118,7 @@ class Gunicorn:
             except ProcessLookupError:
                 pass
         self.process.wait()
-        wait_until(lambda: not any(Path(f"/proc/{p}").exists() for p in pids[1:]), 10, "workers did not die")
+        wait_until(lambda: not any(Path(f"/proc/{p}").exists() for p in pids[1:]), 10, "its workers to die")
 
     def stop(self) -> None:
         process, self.process = self.process, None
@@ -195,8 +187,8 @@ class Nginx:
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_until(lambda: self.process.poll() is not None or _connects(("127.0.0.1", self.port)), 15,
-                       "nginx did not listen")
-        except TimeoutError:
+                       "nginx to listen")
+        except AssertionError:
             self.stop()
             raise
         if self.process.poll() is not None:

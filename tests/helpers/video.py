@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from helpers.debian import binary, missing
-from helpers.jobs import wait_until
 from helpers.server import http
+from helpers.waiting import wait_until
 from widget_server.jobs.queue import queue_of
 from widget_server.jobs.worker import EmbeddedConsumer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -93,8 +94,14 @@ def wav_bytes(seconds: float = 3.0, rate: int = 22_050) -> bytes:
     return out.getvalue()
 
 
-def shipped_with(extra: str) -> str:
-    """The shipped year-in-music template with ``extra`` TOML appended (a table of its own)."""
+def shipped_with(extra: str = "", frames: tuple[str, ...] | None = None) -> str:
+    """The shipped year-in-music template with ``extra`` TOML appended (a table of its own) and,
+    when ``frames`` names some, every other frame turned off (``enabled = false``): a short video
+    for the tests about a video's life rather than its pictures (11 s to draw, not 29)."""
     from widget_server.engine.templates import SHIPPED_DIR
 
-    return (SHIPPED_DIR / "year_in_music.toml").read_text() + "\n" + extra + "\n"
+    text = (SHIPPED_DIR / "year_in_music.toml").read_text()
+    if frames is not None:
+        text = re.sub(r'^\[\[frames\]\]\nid = "([^"]+)"\n',
+                      lambda m: m.group(0) + ("" if m.group(1) in frames else "enabled = false\n"), text, flags=re.M)
+    return text + "\n" + extra + "\n"

@@ -46,7 +46,7 @@ def frozen_share() -> dict:
                items=[{"rank": i + 1, "label": a, "value": f"{2340 - i * 310:,} min", "image": None}
                       for i, a in enumerate(artists)],
                background={"color": "#6c185d", "gradient": None, "image": None}),
-        _frame("clock", "chart", "Your listening clock", subtitle="You pressed play most in the hour from 22:00.",
+        _frame("clock", "chart", "Your listening clock", subtitle="You listened most in the hour from 22:00.",
                chart={"type": "radial", "labels": [str(h) for h in range(24)],
                       "values": [abs(12 - h) * 3 + (h % 5) for h in range(24)], "highlight": 22,
                       "caption": "Minutes by hour of the day"},

@@ -24,6 +24,8 @@ from demo_app.screenshots import CHROMIUM, CHROMIUM_ARGS
 from demo_app.serving import WSGIInThread
 from widget_server import create_app
 from widget_server.auth import create_key
+from widget_server.engine.experiments import assign
+from widget_server.engine.templates import SHIPPED_DIR, load_file
 from widget_server.store.db import database
 from widget_server.store.models import ApiKey, App
 
@@ -99,15 +101,20 @@ def save_cards(base: str, token: str, out_dir: Path) -> None:
 
 
 def post_engagement(base: str, secret_key: str) -> None:
-    """Two weeks of viewers, each leaving somewhere along the story, as the player reports them."""
+    """Two weeks of viewers, each leaving somewhere along the story, as the player reports them, in
+    the variant of the story's intro experiment each one sees (the second keeps viewers longer)."""
     rng = random.Random(11)
     frames = ["intro", "minutes", "top-artists", "top-songs", "listening-clock", "personality", "card"]
+    experiment = load_file(SHIPPED_DIR / "year_in_music.toml").spec["experiment"]
     now = datetime.now(UTC)
-    for n in range(120):
-        token = post(base + "/v1/viewer-tokens", {"user_id": f"listener-{n}"}, secret_key)["token"]
+    for n in range(240):
+        user = f"listener-{n}"
+        token = post(base + "/v1/viewer-tokens", {"user_id": user}, secret_key)["token"]
         at = (now - timedelta(days=min(13, int(rng.expovariate(0.25))), minutes=rng.randint(0, 600))).isoformat()
-        reached = min(len(frames), 1 + int(rng.expovariate(0.22)))
-        props = {"template": "year-in-music"}
+        variant = assign(experiment, "year-in-music", user)
+        leaving = 0.22 if variant is experiment["variants"][0] else 0.12
+        reached = min(len(frames), 1 + int(rng.expovariate(leaving)))
+        props = {"template": "year-in-music", "experiment": experiment["id"], "variant": variant["id"]}
         events = [("story_viewed", props)]
         events += [("frame_viewed", {**props, "frame_id": f, "index": i, "dwell_ms": rng.randint(2000, 6000),
                                      "advance": "auto"}) for i, f in enumerate(frames[:reached])]

@@ -21,7 +21,8 @@ def _story(**changes):
              "source": "on_demand", "app": {"name": "Tunes", "deep_link_scheme": None}, "theme": theme,
              "frames": [_frame()],
              "card": {"title": "2026", "subtitle": None, "stats": [{"label": "Minutes", "value": "1,200"}],
-                      "list": None, "image": None, "theme": theme, "footer": "tunes.example"}}
+                      "list": None, "image": None, "theme": theme, "footer": "tunes.example"},
+             "experiment": None}
     story.update(changes)
     return story
 

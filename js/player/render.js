@@ -10,7 +10,9 @@ export const rendering = {
   start(story) {
     this.story = story;
     this.frames = (story.frames || []).filter((f) => f && typeof f === 'object');
-    this.tracker = new Tracker({ ...this.options, template: story.template || this.options.template });
+    this.tracker = new Tracker({
+      ...this.options, template: story.template || this.options.template, experiment: story.experiment
+    });
     const theme = story.theme || {};
     const root = el('div', 'recap-player');
     root.tabIndex = 0;

@@ -22,6 +22,11 @@ export class Tracker {
   constructor(options) {
     this.token = options.token;
     this.template = options.template;
+    // The story's experiment arm, recorded on every engagement event so the dashboard can
+    // compare the variants (docs/STORIES.md "Experiments").
+    const arm = options.experiment;
+    this.arm = arm && typeof arm.id === 'string' && typeof arm.variant === 'string'
+      ? { experiment: arm.id, variant: arm.variant } : {};
     this.enabled = !!options.token && options.analytics !== false;
     this.listener = options.onAnalytics;
     // A viewer token is short-lived and names one viewer: what a beacon could not carry waits in
@@ -36,7 +41,7 @@ export class Tracker {
   track(event, properties) {
     const message = {
       type: 'track', event, messageId: uuid(), timestamp: new Date().toISOString(),
-      properties: { template: this.template, ...properties },
+      properties: { template: this.template, ...this.arm, ...properties },
       context: { library: { name: 'recap-player', version: VERSION }, timezone: timezone() }
     };
     if (this.listener) this.listener(message);

@@ -12,13 +12,13 @@ from urllib.parse import urlparse
 from .. import monitoring
 from ..errors import NotFound
 from ..store.models import App, PrecomputedStory, Profile
-from . import metrics, template_store
+from . import experiments, metrics, template_store
 from .errors import NotEligible
 from .expressions import ExpressionFailed, is_number, render, story_globals, truthy
 from .frames import Renderer
 from .periods import Period, resolve
 from .registry import registry
-from .story_shape import Story, Theme
+from .story_shape import ExperimentArm, Story, Theme
 from .template_schema import COLOR
 from .templates import StoryTemplate
 from .users import actor_pairs, utc_offsets
@@ -178,14 +178,20 @@ def _story(template: StoryTemplate, app: App, period: Period, context: dict[str,
            footer: str, generated: str, source: Literal["on_demand", "precomputed"], uid: str,
            notes: list[dict[str, str]] | None = None) -> Story:
     renderer = Renderer(context, f"{template.id}|{uid}", app.deep_link_scheme, notes)
-    frames = [f for f in (renderer.frame(spec) for spec in template.spec["frames"]) if f is not None]
+    experiment = template.spec.get("experiment")
+    variant = experiments.assign(experiment, template.id, uid) if experiment else None
+    frame_specs, card_spec = template.spec["frames"], template.spec["card"]
+    arm: ExperimentArm | None = None
+    if experiment and variant:
+        frame_specs, card_spec = experiments.apply(template.spec, variant)
+        arm = {"id": experiment["id"], "variant": variant["id"]}
+    frames = [f for f in (renderer.frame(spec) for spec in frame_specs) if f is not None]
     try:
-        card = renderer.card(template.spec["card"], theme, footer)
+        card = renderer.card(card_spec, theme, footer)
     except ExpressionFailed:
         # The card title must exist: fall back to the template's own name rather than a blank.
-        card = renderer.card({**template.spec["card"], "title": template.id.replace("-", " ").title()},
-                             theme, footer)
-    frames.append(renderer.card_frame(template.spec["card"], card))
+        card = renderer.card({**card_spec, "title": template.id.replace("-", " ").title()}, theme, footer)
+    frames.append(renderer.card_frame(card_spec, card))
     try:
         title = renderer.text(template.spec["title"], "title", required=True)
     except ExpressionFailed:
@@ -193,4 +199,4 @@ def _story(template: StoryTemplate, app: App, period: Period, context: dict[str,
     return {"template": template.id, "version": template.number, "title": title, "period": period.as_json(),
             "generated_at": generated, "source": source,
             "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme}, "theme": theme, "frames": frames,
-            "card": card}
+            "card": card, "experiment": arm}

@@ -110,6 +110,11 @@ class AppInfo(TypedDict):
     deep_link_scheme: str | None
 
 
+class ExperimentArm(TypedDict):
+    id: str  # the template's experiment
+    variant: str  # the variant this user sees, the same on every load (engine/experiments.py)
+
+
 class Story(TypedDict):
     template: str
     version: int  # the app's template version it was made from; 0: a default never saved
@@ -121,3 +126,4 @@ class Story(TypedDict):
     theme: Theme
     frames: list[Frame]
     card: Card
+    experiment: ExperimentArm | None

@@ -379,6 +379,45 @@ class CardSchema(Strict):
     buttons = fields.List(fields.Nested(ButtonSchema), validate=validate.Length(max=4))
 
 
+class WordingSchema(Strict):
+    """The texts an experiment's variant writes differently in one frame (or the card)."""
+
+    title = text()
+    subtitle = text()
+    body = text()
+
+
+MAX_VARIANTS = 5
+
+
+class VariantSchema(Strict):
+    id = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error="Use a-z, 0-9 and '-'."))
+    percent = fields.Integer(required=True, validate=validate.Range(min=1, max=99))
+    frames = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
+                         values=fields.Nested(WordingSchema), load_default=dict)
+    card = fields.Nested(WordingSchema)
+    order = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=40))
+    hide = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=40))
+
+
+class ExperimentSchema(Strict):
+    """``[experiment]``: variants of texts, frame order or a frame's presence, each shown to a
+    stable share of users (engine/experiments.py)."""
+
+    id = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error="Use a-z, 0-9 and '-'."))
+    variants = fields.List(fields.Nested(VariantSchema), required=True,
+                           validate=validate.Length(min=2, max=MAX_VARIANTS))
+
+    @validates_schema
+    def _split(self, data: dict[str, Any], **_: object) -> None:
+        total = sum(v["percent"] for v in data["variants"])
+        if total != 100:
+            raise ValidationError(f"The variants' percents add up to {total}, not 100.", "variants")
+        ids = [v["id"] for v in data["variants"]]
+        if len(set(ids)) != len(ids):
+            raise ValidationError("Two variants have the same id.", "variants")
+
+
 class TemplateSchema(Strict):
     id = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error=TEMPLATE_ID_RULE))
     title = text(required=True)
@@ -394,3 +433,4 @@ class TemplateSchema(Strict):
                           values=fields.Nested(MetricSchema), required=True)
     frames = fields.List(fields.Nested(FrameSchema), required=True, validate=validate.Length(min=1, max=40))
     card = fields.Nested(CardSchema, required=True)
+    experiment = fields.Nested(ExperimentSchema)

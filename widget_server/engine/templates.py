@@ -13,7 +13,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 from marshmallow import ValidationError
 
-from . import arithmetic, expressions
+from . import arithmetic, experiments, expressions
 from .errors import NotFound, TemplateInvalid, error_entry
 from .template_schema import LATER_KINDS, NUMBER_KINDS, NUMBER_KINDS_TEXT, TEMPLATE_ID, TemplateSchema
 
@@ -177,6 +177,7 @@ def _check_semantics(spec: dict[str, Any]) -> list[dict[str, str]]:
     card_list = spec["card"].get("list")
     if card_list and card_list["metric"] not in metrics:
         errors.append(error_entry("card.list.metric", f"No metric named {card_list['metric']!r}."))
+    errors.extend(experiments.check(spec))
     _check_expressions(spec, "", errors, set(metrics) | IN_SCOPE)
     return errors
 

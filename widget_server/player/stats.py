@@ -8,10 +8,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from ..engine.errors import TemplateInvalid
 from ..engine.periods import DAY_MS
+from ..engine.registry import registry
+from ..errors import NotFound
 from ..store import event_keys
 from ..store.db import database
 from ..store.dialect import json_number_sql, json_value_sql
+from .experiment_stats import compare
 
 # What the player can send for a frame: a position in the story, a stay of at most a day (a page
 # left open longer tells nothing), a progress between 0 and 1. Other values, which anyone with
@@ -62,6 +66,7 @@ def story_stats(app_id: int, template_id: str, days: int, now_ms: int) -> dict[s
         "shares_by_channel": _shares_by_channel(app_id, template_id, since_ms),
         "frames": _frames(app_id, template_id, since_ms, viewers),
         "daily": _daily(app_id, template_id, since_ms, first_day, days),
+        "experiment": _experiment(app_id, template_id, since_ms),
     }
 
 
@@ -130,6 +135,28 @@ def _daily(app_id: int, template_id: str, since_ms: int, first_day: int, days: i
         v, c, s = found.get(day, (0, 0, 0))
         series.append({"date": _iso_day(day), "viewers": v, "completions": c, "shares": s or 0})
     return series
+
+
+def _experiment(app_id: int, template_id: str, since_ms: int) -> dict[str, Any] | None:
+    """The template's experiment as it is declared now, each variant's viewers, completers and
+    sharers counted from the events that name it (other experiments and variant names, which
+    anyone with the write key could send, are not counted)."""
+    try:
+        declared = registry.get(app_id, template_id).spec.get("experiment")
+    except (NotFound, TemplateInvalid):
+        return None
+    if not declared:
+        return None
+    where, params = _scope(app_id, template_id, since_ms, ("story_viewed", "story_completed", "story_shared"))
+    sql = (
+        f"SELECT {_prop('variant')}, "
+        "COUNT(DISTINCT CASE WHEN name = 'story_viewed' THEN user_id END), "
+        "COUNT(DISTINCT CASE WHEN name = 'story_completed' THEN user_id END), "
+        "COUNT(DISTINCT CASE WHEN name = 'story_shared' THEN user_id END) "
+        f"FROM event WHERE {where} AND {_prop('experiment')} = {database.param} GROUP BY 1")
+    found = {variant: (viewers, completers, sharers)
+             for variant, viewers, completers, sharers in _rows(sql, [*params, declared["id"]])}
+    return compare(declared["id"], {v["id"]: found.get(v["id"], (0, 0, 0)) for v in declared["variants"]})
 
 
 def _iso_day(day: int) -> str:

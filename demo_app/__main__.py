@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import churn
 from .generate import Report, generate, year_window
 from .instance import DemoApp
 from .run import HostSite, showcase_shares, story_url
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         apps, report = generate(instance, users=args.users, seed=args.seed, server=server)
         describe(report, instance)
+        for line in churn.check(instance, apps, args.users, args.seed, *year_window()):
+            say(line)
         if args.no_serve:
             return 0
         return serve(instance, server, apps, args)

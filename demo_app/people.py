@@ -52,6 +52,9 @@ class Person:
     anonymous_until: date | None
     links_by_alias: bool
     intensity: float  # scales how much they use the app
+    # The day they stop using the app, having faded out over the FADE_DAYS before it (None: they
+    # stay). Planted so churn prediction can be checked against the truth (docs/PREDICT.md).
+    leaves_on: date | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -60,6 +63,10 @@ class Person:
     def hours(self) -> tuple[list[int], list[float]]:
         pairs = ARCHETYPES[self.archetype][1]
         return [h for h, _ in pairs], [float(w) for _, w in pairs]
+
+
+CHURN_SHARE = 0.3  # of the users other than the showcase, who leave at some point
+FADE_DAYS = 28  # a leaver uses the app less and less over this many days, then stops
 
 
 def make_people(prefix: str, count: int, seed: int, start: date, end: date) -> list[Person]:
@@ -92,6 +99,11 @@ def make_people(prefix: str, count: int, seed: int, start: date, end: date) -> l
             links_by_alias=rng.random() < 0.4,
             intensity=1.6 if i == 0 else rng.lognormvariate(0, 0.45),
         ))
+        # Drawn last, so everything above is what it was before churn was planted. A leave day
+        # after ``end`` is one still to come: the user is fading out as the data ends.
+        if i != 0 and rng.random() < CHURN_SHARE:
+            earliest = joined + timedelta(days=FADE_DAYS + 30)
+            people[-1].leaves_on = earliest + timedelta(days=rng.randint(0, max(0, (end - earliest).days + 30)))
     return people
 
 
@@ -111,6 +123,10 @@ def active_days(person: Person, seed: int, end: date, gap_chance: float = 0.004)
         engaged = rng.random() < (0.93 if engaged else 0.25)
         base = weekend_p if day.weekday() >= 5 else weekday_p
         chance = min(0.98, base * (1.0 if engaged else 0.15) * min(1.3, 0.7 + 0.3 * person.intensity))
+        if person.leaves_on is not None:
+            if day >= person.leaves_on:
+                break
+            chance *= min(1.0, (person.leaves_on - day).days / FADE_DAYS)
         if rng.random() < chance:
             days.append(day)
         day += timedelta(days=1)

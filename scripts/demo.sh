@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-install_recap server
+install_recap server,predict
 
 echo "==> running the demo (instance/demo)"
 exec .venv/bin/python -m demo_app "$@"

@@ -1,7 +1,7 @@
 # Steps the setup scripts share; each script sources this file from the repository's root.
 
 # The repository's .venv (created when missing) with recap installed editable with extra $1
-# (`server` for the demo, `test` for the tests).
+# (`server,predict` for the demo, `test` for the tests).
 install_recap() {
   if [ ! -x .venv/bin/python ]; then
     echo "==> creating .venv"

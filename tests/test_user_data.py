@@ -50,7 +50,7 @@ def test_erasing_a_user_leaves_nothing_of_theirs(live_server, history, query):
     reply = erase(live_server, basic(tenant.secret_key), {"user_id": USER})
     assert reply.status == 200, reply.body
     assert reply.json()["erased"] == {"events": ana_events, "profiles": 1, "identities": 1, "stories": 1,
-                                      "shares": 1, "uploads": 1, "viewer_grants": 2}
+                                      "shares": 1, "uploads": 1, "viewer_grants": 2, "churn_scores": 0}
 
     # Events: tombstones only, none with an id, a name, a property or a context of hers.
     assert query("SELECT COUNT(*) FROM event WHERE actor = 'erased'") == [(ana_events,)]

@@ -9,7 +9,9 @@ from peewee import (
     AutoField,
     BigAutoField,
     BigIntegerField,
+    BlobField,
     CharField,
+    FloatField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -351,3 +353,32 @@ class BuildChunk(BaseModel):
 QUEUE_MODELS = [JobRecord, StoryBuild, BuildChunk]
 
 
+class ChurnModel(BaseModel):
+    """One app's churn model as trained on a date: the fitted model (a pickle of scikit-learn's
+    estimator, written and read by this server only) and its report (widget_server/predict/)."""
+
+    id = AutoField()  # (the primary key peewee would add, named so the type checker sees it)
+    app_id = IntegerField()
+    trained_at = BigIntegerField(default=now_ms)
+    horizon_days = IntegerField()
+    report = JSONField(default=dict)
+    model = BlobField()
+
+    class Meta:
+        indexes = ((("app_id", "trained_at"), False),)
+
+
+class ChurnScore(BaseModel):
+    """A user's latest likelihood of leaving within the model's horizon, 0–1."""
+
+    app_id = IntegerField()
+    user_id = CharField(max_length=MAX_ID)
+    score = FloatField()
+    model_id = IntegerField()
+    scored_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        indexes = ((("app_id", "user_id"), True), (("app_id", "score"), False))
+
+
+PREDICT_MODELS = [ChurnModel, ChurnScore]

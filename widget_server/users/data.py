@@ -39,7 +39,7 @@ from ..share.shares import upload_named_by
 from ..share.uploads import stored_name, upload_dir
 from ..store import dialect, event_keys
 from ..store.db import database, write_transaction
-from ..store.models import MAX_ID, App, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
+from ..store.models import MAX_ID, App, ChurnScore, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
 
 bp = Blueprint("user_data", __name__)
 users = AppGroup("users", help="Export or erase what Recap keeps about a user.")
@@ -54,12 +54,14 @@ class UserRequest(Schema):
 def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
     """The user's data as JSON text, in pieces."""
     profile = Profile.get_or_none((Profile.app_id == app.id) & (Profile.user_id == user_id))
+    churn = ChurnScore.get_or_none((ChurnScore.app_id == app.id) & (ChurnScore.user_id == user_id))
     shares = list(Share.select().where((Share.app == app.id) & (Share.user_id == user_id)).order_by(Share.created_at))
     head = {
         "app": {"id": app.id, "name": app.name}, "user_id": user_id, "exported_at": _iso(time.time() * 1000),
         "profile": None if profile is None else {"traits": profile.traits, "timezone": profile.timezone,
                                                  "first_seen": _iso(profile.first_seen),
                                                  "last_seen": _iso(profile.last_seen)},
+        "churn": None if churn is None else {"score": round(churn.score, 4), "scored_at": _iso(churn.scored_at)},
         "identities": [{"actor": i.actor, "joined_at": _iso(i.created_at)} for i in
                        Identity.select().where((Identity.app_id == app.id) & (Identity.user_id == user_id))
                        .order_by(Identity.id)],
@@ -123,6 +125,8 @@ def erase_user(app_id: int, user_id: str) -> dict[str, int]:
             "uploads": Upload.delete().where(Upload.id.in_([u.id for u in uploads])).execute() if uploads else 0,
             "viewer_grants": ViewerGrant.delete().where((ViewerGrant.app == app_id)
                                                         & (ViewerGrant.user_id == user_id)).execute(),
+            "churn_scores": ChurnScore.delete().where((ChurnScore.app_id == app_id)
+                                                      & (ChurnScore.user_id == user_id)).execute(),
         }
     for share in shares:  # files only once the rows are gone for good
         images.forget(share.id)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +20,9 @@ class ServerError(RuntimeError):
     """The widget server could not be started."""
 
 
+# A demo stopped with Ctrl-C should stop at once: a share video being drawn then goes back on the
+# queue (for the next run's worker) after this many seconds, not after a production worker's 30.
+WORKER_STOP_S = 2
 WORKER = "import sys; from widget_server.cli import main; sys.argv[0] = 'recap'; main()"
 
 
@@ -62,7 +66,8 @@ class WidgetServer:
                 # The job queue's consumer beside it (share images drawn ahead, the chores), on
                 # the instance's SQLite queue: gunicorn's workers serve, this one runs jobs.
                 with open(self.instance / "worker.log", "ab") as worker_log:
-                    self._worker = subprocess.Popen([sys.executable, "-c", WORKER, "worker"], env=env,
+                    self._worker = subprocess.Popen([sys.executable, "-c", WORKER, "worker"],
+                                                    env={**env, "RECAP_WORKER_STOP_TIMEOUT": str(WORKER_STOP_S)},
                                                     stdin=subprocess.DEVNULL, stdout=worker_log,
                                                     stderr=subprocess.STDOUT)
                 return self
@@ -80,11 +85,14 @@ class WidgetServer:
             return False
 
     def stop(self) -> None:
-        worker, self._worker = self._worker, None
-        process, self._process = self._process, None
-        for child in (worker, process):
-            if child is not None:
-                stop_child(child)  # SIGTERM: the worker finishes its job or puts it back
+        """Both stopped together (SIGTERM to each, then wait): the worker puts back what it was
+        doing after ``WORKER_STOP_S``, while gunicorn lets its requests finish."""
+        children = [c for c in (self._worker, self._process) if c is not None and c.poll() is None]
+        self._worker = self._process = None
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            stop_child(child, sig=0)  # (already signalled: wait, then SIGKILL past the timeout)
 
     def __enter__(self) -> WidgetServer:
         return self.start()

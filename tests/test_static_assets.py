@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import re
 import subprocess
 import sys
@@ -99,14 +100,35 @@ def test_a_new_build_of_the_player_is_in_the_next_embed_page_and_allowed_by_its_
     assert csp_hash(script) in reply.headers["Content-Security-Policy"]
 
 
-def test_every_server_process_names_the_files_alike():
-    # gunicorn's workers each build the files: a page from one names fonts another must serve.
+def test_every_server_process_names_the_files_alike(tmp_path):
+    # Machines (or users) with caches of their own each build the files: a page from one server
+    # names fonts another must serve.
     script = "from widget_server.assets import catalog; print(sorted(catalog.catalog().by_fingerprint))"
     runs = []
-    for _ in range(2):
-        runs.append(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
+    for n in range(2):
+        env = {**os.environ, "RECAP_FONT_CACHE": str(tmp_path / f"cache-{n}")}
+        runs.append(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                                   env=env).stdout)
         time.sleep(1.1)   # a font's timestamp has whole seconds
     assert runs[0] == runs[1] and "manrope-latin." in runs[0]
+
+
+def test_the_fonts_are_built_once_then_read_by_every_process_and_a_damaged_one_is_built_again(tmp_path):
+    """The first process builds the fonts into the cache; the next reads them without loading
+    fontTools' subsetter (seconds before a worker's first page, once per process before)."""
+    script = ("import sys; from widget_server.assets import fonts; files = fonts.font_files(); "
+              "print('built' if 'fontTools.subset' in sys.modules else 'read', "
+              "sorted((f.name, len(f.woff2)) for f in files))")
+    env = {**os.environ, "RECAP_FONT_CACHE": str(tmp_path / "fonts")}
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           env=env).stdout.split(" ", 1) for _ in range(2)]
+    assert [runs[0][0], runs[1][0]] == ["built", "read"] and runs[0][1] == runs[1][1]
+    cached = [p for p in (tmp_path / "fonts").iterdir() if re.fullmatch(r"manrope-latin-[0-9a-f]{20}\.woff2", p.name)]
+    assert len(cached) == 1 and cached[0].read_bytes().startswith(b"wOF2")
+    cached[0].write_bytes(b"")  # damaged (a disk that filled, a hand that slipped)
+    again = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           env=env).stdout.split(" ", 1)
+    assert again == ["built", runs[0][1]] and cached[0].read_bytes().startswith(b"wOF2")
 
 
 @pytest.mark.parametrize("path", ["/widget/player.js", "/widget/player.css", "/widget/embed.js",

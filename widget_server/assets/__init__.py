@@ -53,10 +53,11 @@ def preload_first_font(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    # The catalog (and its fonts, about a second) is built by the first request that needs it, in
-    # the process that serves it. A thread started here ran in gunicorn's master, which forks its
-    # workers with --preload: a worker forked while that thread was importing fontTools got the
-    # module half-initialised (500s and hung pages on a fresh clone's first run).
+    # The catalog (its fonts read from the cache, or built once per machine) is made by the first
+    # request that needs it, in the process that serves it. A thread started here ran in
+    # gunicorn's master, which forks its workers with --preload: a worker forked while that
+    # thread was importing fontTools got the module half-initialised (500s and hung pages on a
+    # fresh clone's first run).
     app.register_blueprint(bp)
     app.add_template_global(asset_url)
     app.add_template_global(inline_style)

@@ -86,7 +86,7 @@ def _build(sources: tuple[tuple[str, Path, int], ...]) -> Catalog:
 
 
 def catalog() -> Catalog:
-    """The files as they are now on disk (the first call builds the fonts, about a second)."""
+    """The files as they are now on disk (the first call reads the fonts, or builds them: fonts.py)."""
     return _build(tuple((path, source, source.stat().st_mtime_ns) for path, source in SOURCES.items()))
 
 

@@ -1,4 +1,4 @@
-"""Manrope as WOFF2 files split by script, subset from the packaged variable TTF once per process.
+"""Manrope as WOFF2 files split by script, subset from the packaged variable TTF once per machine.
 
 The whole TTF (165 KB) was most of the embed page's weight. Split as Google Fonts splits its
 families (the same unicode-range blocks, with their Latin block cut in two: ASCII and the
@@ -7,13 +7,18 @@ only the other blocks its text uses; one variable file per block covers every we
 and the share page draw (400 to 800), so both pages share the same files in the browser's cache.
 Only the layout features a browser applies by itself are kept, and the tabular figures the
 player's numbers ask for (the rest, fractions and alternates, cost a third of the file).
-Built from ``font_manrope``'s own file with fontTools, in about a second: nothing is
-downloaded and no build step is needed at install.
+Built from ``font_manrope``'s own file with fontTools (nothing is downloaded and no build step is
+needed at install), once per machine: the files are kept in a cache folder (``CACHE_DIR``) named
+by a hash of everything they are made from, so each later process (every gunicorn worker, every
+restart, every CLI) reads them instead of spending seconds building them before its first page.
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,12 +26,17 @@ from functools import cache
 from pathlib import Path
 
 import font_manrope
-from fontTools import subset
+import fontTools
 from fontTools.ttLib import TTFont
-from fontTools.varLib import instancer
+
+log = logging.getLogger(__name__)
 
 FONT_DIR = Path(font_manrope.__file__).parent / "files"
 VARIABLE = FONT_DIR / "Manrope-VariableFont_wght.ttf"
+# Where built files are kept for every process of this machine's user (RECAP_FONT_CACHE, else the
+# user's cache folder). A folder that cannot be written only means each process builds its own.
+CACHE_DIR = Path(os.environ.get("RECAP_FONT_CACHE")
+                 or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "recap" / "fonts")
 WEIGHTS = (400, 800)  # the wght axis kept: what the player and the share page draw (400: text left at normal)
 # What browsers apply without being asked (kerning, ligatures, marks, contextual forms), and the
 # tabular figures of the player's stats (font-variant-numeric: tabular-nums).
@@ -101,7 +111,28 @@ class FontFile:
 
 
 def _subset(script: str, unicode_range: str) -> FontFile | None:
-    font = TTFont(VARIABLE, recalcTimestamp=False)  # the same bytes, so the same URL, in every process
+    """The script's file: from the cache when it was built before from the same inputs."""
+    source = VARIABLE.read_bytes()
+    recipe = "|".join([hashlib.sha256(source).hexdigest(), fontTools.version, unicode_range,
+                       ",".join(LAYOUT_FEATURES), repr(WEIGHTS)])
+    cached = CACHE_DIR / f"manrope-{script}-{hashlib.sha256(recipe.encode()).hexdigest()[:20]}.woff2"
+    try:
+        kept = cached.read_bytes()
+        if kept.startswith(b"wOF2"):  # (anything else, say a file someone truncated, is built again)
+            return FontFile(script, unicode_range, kept)
+    except OSError:
+        pass
+    woff2 = _build_subset(source, unicode_range)
+    if woff2 is not None:
+        _keep(cached, woff2)
+    return FontFile(script, unicode_range, woff2) if woff2 is not None else None
+
+
+def _build_subset(source: bytes, unicode_range: str) -> bytes | None:
+    from fontTools import subset  # (only a build needs these: a cached file is read without them)
+    from fontTools.varLib import instancer
+
+    font = TTFont(io.BytesIO(source), recalcTimestamp=False)  # the same bytes, so the same URL, in every process
     wanted = code_points(unicode_range) & set(font.getBestCmap())
     if not wanted:
         return None
@@ -114,7 +145,19 @@ def _subset(script: str, unicode_range: str) -> FontFile | None:
     font.flavor = "woff2"
     out = io.BytesIO()
     font.save(out)
-    return FontFile(script, unicode_range, out.getvalue())
+    return out.getvalue()
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole (a temporary file renamed), or not at all."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".building-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("font cache %s not written: %s", path.parent, exc)
 
 
 _built: tuple[FontFile, ...] | None = None
@@ -122,9 +165,10 @@ _building = threading.Lock()
 
 
 def font_files() -> tuple[FontFile, ...]:
-    """Every script Manrope has, Latin first; the first call builds them (about a second).
+    """Every script Manrope has, Latin first; the first call reads them from the cache, or
+    builds them (seconds) when no process of this machine has yet.
 
-    Built once per process: callers that come meanwhile (the start-up thread, a worker's first
+    Made once per process: callers that come meanwhile (the start-up thread, a worker's first
     requests) wait for that build instead of each making its own, which on a busy machine made
     a fresh server's first pages wait 18 s instead of 2.
     """

@@ -80,6 +80,9 @@ DEFAULTS = {
     # Days a finished story build's rows (its chunks list every user id it built) are kept for
     # `recap jobs` and its report; the prune_builds chore deletes older ones, 50 builds a run.
     "BUILD_KEEP_DAYS": 30,
+    # Triggers (docs/TRIGGERS.md): webhooks may go to http://127.0.0.1 or localhost only when set
+    # (RECAP_WEBHOOK_ALLOW_LOCAL=1); private and link-local addresses are refused whatever it says.
+    "WEBHOOK_ALLOW_LOCAL": False,
     # Seconds `recap worker` waits on SIGTERM for running jobs to finish; the ones still running
     # then are interrupted and enqueued again.
     "WORKER_STOP_TIMEOUT": 30,

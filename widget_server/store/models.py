@@ -279,9 +279,48 @@ class TemplateAudit(BaseModel):
         indexes = ((("app_id", "template_id", "at"), False),)
 
 
+class StoredTrigger(BaseModel):
+    """One trigger of one app (triggers/store.py): its latest version is the one that acts."""
+
+    app_id = IntegerField()
+    trigger_id = CharField(max_length=64)
+    latest = IntegerField(default=0)
+    updated_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        indexes = ((("app_id", "trigger_id"), True),)
+
+
+class TriggerVersion(BaseModel):
+    """One saved version of an app's trigger, never changed once written: its source as sent."""
+
+    id = BigAutoField()
+    app_id = IntegerField()
+    trigger_id = CharField(max_length=64)
+    version = IntegerField()
+    format = CharField(max_length=8)  # "toml" or "json", as it was sent
+    source = TextField()
+    created_at = BigIntegerField(default=now_ms)
+    key_id = IntegerField(null=True)  # the secret key that saved it; None: the command line
+
+    class Meta:
+        indexes = ((("app_id", "trigger_id", "version"), True),)
+
+
+class WebhookSecret(BaseModel):
+    """What an app's webhook secret is derived from (auth.py): a random nonce and which signing
+    key derives it, by fingerprint. The secret itself is never stored."""
+
+    app_id = IntegerField(primary_key=True)
+    nonce = CharField(max_length=64)
+    key_fingerprint = CharField(max_length=32)
+    created_at = BigIntegerField(default=now_ms)
+
+
 CORE_MODELS = [App, ApiKey, Event, Identity, Profile, ViewerGrant, PopulationStat, PrecomputedStory,
                Upload, Share]
 TEMPLATE_MODELS = [StoredTemplate, TemplateVersion, TemplateAudit]
+TRIGGER_MODELS = [StoredTrigger, TriggerVersion, WebhookSecret]
 
 
 class JobRecord(BaseModel):

@@ -1,0 +1,53 @@
+"""``/v1/triggers``: an app's triggers, with the secret key only (DESIGN.md "Triggers"). Put a
+version (JSON, or TOML of the same shape), list them, read one with its versions."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from .. import http
+from ..auth import NoWebhookSecret, require_secret_key, webhook_secret
+from ..errors import APIError
+from . import store
+from .definition import MAX_TRIGGER_BYTES, is_trigger_id
+
+bp = Blueprint("triggers", __name__)
+
+BODY_FORMATS = {"application/json": "json", "application/toml": "toml", "text/toml": "toml"}
+
+
+class NoSecret(APIError):
+    status, code, message = 409, "no_webhook_secret", "The app has no webhook secret to sign deliveries with."
+
+
+def known_id(trigger_id: str) -> None:
+    """A trigger id of the id's form, else the unknown trigger's 404 (before any key or query)."""
+    if not is_trigger_id(trigger_id):
+        raise store.unknown_trigger(trigger_id)
+
+
+@bp.put("/v1/triggers/<trigger_id>")
+def put(trigger_id: str) -> tuple[Response, int]:
+    known_id(trigger_id)
+    caller = require_secret_key()
+    body = http.read_body(MAX_TRIGGER_BYTES, tuple(BODY_FORMATS))
+    try:  # a trigger nobody can verify would be sent unsigned or not at all: refused now, not at delivery
+        webhook_secret(caller.app_id)
+    except NoWebhookSecret as exc:
+        raise NoSecret(str(exc)) from None
+    number = store.save(caller.app_id, trigger_id, body.decode(), BODY_FORMATS[request.mimetype],
+                        key_id=caller.key_id)
+    return jsonify({"id": trigger_id, "version": number}), 201
+
+
+@bp.get("/v1/triggers")
+def index() -> Response:
+    caller = require_secret_key()
+    return jsonify({"triggers": store.listing(caller.app_id)})
+
+
+@bp.get("/v1/triggers/<trigger_id>")
+def show(trigger_id: str) -> Response:
+    """The latest version's source, and every version."""
+    known_id(trigger_id)
+    caller = require_secret_key()
+    return jsonify({**store.source(caller.app_id, trigger_id), "versions": store.versions(caller.app_id, trigger_id)})

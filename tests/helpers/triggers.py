@@ -2,13 +2,20 @@
 webhook receiver on 127.0.0.1 that records every delivery and answers as told."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import threading
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from flask import Flask
 
 from helpers.server import Tenant, basic, http, make_tenant
+from widget_server.jobs.queue import queue_of
+from widget_server.store.db import database
+from widget_server.store.models import JobRecord
 
 
 def cli(app: Flask, *args: str) -> Any:
@@ -50,3 +57,68 @@ def put_trigger(server, key: str, trigger_id: str, body: dict | str,
                 content_type: str = "application/json") -> Any:
     data = (json.dumps(body) if isinstance(body, dict) else body).encode()
     return http("PUT", f"{server.url}/v1/triggers/{trigger_id}", data, {"Content-Type": content_type, **basic(key)})
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1: every POST recorded; each answered with the next status
+    of ``answers`` (then 200), so a test can refuse the first attempts."""
+
+    def __init__(self, answers: list[int] | None = None):
+        self.received: list[Received] = []
+        self.answers = list(answers or [])
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    status = receiver.answers.pop(0) if receiver.answers else 200
+                    receiver.received.append(Received(dict(self.headers), body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="webhook-receiver", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/recap"
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def payloads(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r.json() for r in self.received]
+
+
+def verifies(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """What a receiver does with ``Recap-Signature`` (DESIGN.md), written here independently."""
+    parts = dict(part.split("=", 1) for part in headers["Recap-Signature"].split(","))
+    expected = hmac.new(secret.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, parts["v1"])
+
+
+def queue_idle(app: Flask) -> bool:
+    """Nothing waiting on the app's queue and no job running (scheduled retries aside)."""
+    with app.app_context(), database.connection_context():
+        return queue_of(app).depth() == 0 and not JobRecord.select().where(JobRecord.status == "running").exists()

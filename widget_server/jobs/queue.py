@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask, current_app
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey, Task, TaskWrapper
+from huey.utils import normalize_time
 
 from ..store import private_files
 from ..store.db import database
@@ -117,12 +118,15 @@ class Queue:
                                      retry_delay=float(config["JOB_RETRY_DELAY"]), retry_backoff=2)(run)
         self.tasks[definition.name] = wrapper
 
-    def enqueue(self, name: str, *args: Any, task_id: str | None = None) -> str:
-        """Put the job ``name(*args)`` on the queue; its task id (``task_id`` to reuse one)."""
+    def enqueue(self, name: str, *args: Any, task_id: str | None = None, delay: float | None = None) -> str:
+        """Put the job ``name(*args)`` on the queue, to run ``delay`` seconds from now if given; its
+        task id (``task_id`` to reuse one)."""
         json.dumps(args)  # a job's arguments are JSON values: a record must be able to re-enqueue them
         task = self.tasks[name].s(*args)
         if task_id:
             task.id = task_id
+        if delay is not None and delay > 0:
+            task.eta = normalize_time(delay=delay, utc=True)
         self.huey.enqueue(task)
         return str(task.id)
 
@@ -154,9 +158,9 @@ def queue_of(app: Flask) -> Queue:
     return queue
 
 
-def enqueue(name: str, *args: Any) -> str:
-    """Enqueue the job ``name(*args)`` on the current app's queue; its task id."""
-    return queue_of(current_app._get_current_object()).enqueue(name, *args)  # type: ignore[attr-defined]
+def enqueue(name: str, *args: Any, delay: float | None = None) -> str:
+    """Enqueue the job ``name(*args)`` on the current app's queue (``delay`` seconds from now); its task id."""
+    return queue_of(current_app._get_current_object()).enqueue(name, *args, delay=delay)  # type: ignore[attr-defined]
 
 
 def queue_status(app: Flask | None = None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from . import event_keys
 from .db import database, is_postgres, is_sqlite, write_transaction
-from .models import CORE_MODELS, QUEUE_MODELS, TEMPLATE_MODELS, TRIGGER_MODELS, SchemaVersion
+from .models import CORE_MODELS, DELIVERY_MODELS, QUEUE_MODELS, TEMPLATE_MODELS, TRIGGER_MODELS, SchemaVersion
 
 log = logging.getLogger(__name__)
 
@@ -174,3 +174,10 @@ def keep_triggers_and_webhook_secrets() -> None:
     # Triggers per app, versioned (triggers/store.py), and what each app's webhook secret is
     # derived from (auth.py): apps made before have none until `recap keys rotate APP --kind webhook`.
     database.create_tables(TRIGGER_MODELS)
+
+
+@migration
+def keep_trigger_runs_and_deliveries() -> None:
+    # What triggers did (triggers/fan_out.py, deliveries.py): each cause's run, one delivery per
+    # (trigger, user, cause), unique, and every attempt to post it.
+    database.create_tables(DELIVERY_MODELS)

@@ -3,6 +3,12 @@
     definition.py    a trigger's text validated (TriggerSchema, TriggerInvalid naming each key path)
     webhook_urls.py  where a trigger may send: https to public addresses, checked again at delivery
     store.py         an app's triggers in the database, versioned; the latest acts
+    events.py        ingest's events that start triggers, put on the queue (never evaluated in the request)
+    fan_out.py       an event's fan-out over the app's users, in chunk jobs, once per cause
+    audience.py      a chunk's metrics (the engine's SQL), audience and messages; opted-out users left out
+    respect.py       daily caps and quiet hours in the user's own time
+    deliveries.py    one delivery per (trigger, user, cause); posting, retrying with backoff, every attempt
+    webhooks.py      the payload, its signature and the POST to the checked address
     routes.py        /v1/triggers (secret key)
     cli.py           recap triggers
 """
@@ -10,9 +16,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import cli, routes
+from ..ingest.routes import on_stored
+from . import cli, events, routes
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(routes.bp)
     cli.init_app(app)
+    on_stored(app, events.notice)

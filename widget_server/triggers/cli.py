@@ -12,7 +12,7 @@ from ..apps.cli import app_option, find_app
 from ..auth import NoWebhookSecret, webhook_secret
 from ..errors import APIError
 from ..stories.cli import echo_invalid
-from . import store
+from . import deliveries, store
 from .definition import TriggerInvalid, is_trigger_id
 
 triggers = AppGroup("triggers", help="Save and read the triggers that notify users through the app's webhook.")
@@ -68,6 +68,19 @@ def show(trigger_id: str, app_name: str, number: int | None) -> None:
     except APIError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(text, nl=not text.endswith("\n"))
+
+
+@triggers.command("deliveries")
+@click.argument("trigger_id")
+@app_option
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500), help="How many, newest first.")
+def list_deliveries(trigger_id: str, app_name: str, limit: int) -> None:
+    """The trigger's latest deliveries: id, user, status, attempts (each one's answer), when made."""
+    app = find_app(app_name)
+    for entry in deliveries.listing(app.id, trigger_id, limit):
+        answers = " ".join(str(a["status_code"] or "no answer") for a in entry["attempts"]) or "-"
+        click.echo(f"{entry['id']}\t{entry['user_id']}\t{entry['status']}\t{len(entry['attempts'])}: {answers}"
+                   f"\t{entry['created_at']}" + (f"\t{entry['last_error']}" if entry["last_error"] else ""))
 
 
 def init_app(app: Flask) -> None:

@@ -95,6 +95,7 @@ class TriggerSchema(Strict):
     message = fields.Nested(MessageSchema, required=True)
     webhook = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     limits = fields.Nested(LimitsSchema, load_default=lambda: {"per_user_per_day": 1})
+    story = fields.String(validate=validate.Regexp(TEMPLATE_ID, error=TEMPLATE_ID_RULE))  # the story linked
 
 
 @dataclass
@@ -113,6 +114,12 @@ class Trigger:
         """The names of the events that start it (none for a story's trigger)."""
         on = self.spec["on"]
         return on.get("events") or ([on["event"]] if "event" in on else [])
+
+    @property
+    def story(self) -> str | None:
+        """The template whose story the notification links: ``story``, else the story that starts it."""
+        story: str | None = self.spec.get("story") or self.spec["on"].get("story")
+        return story
 
     def metrics_template(self) -> StoryTemplate:
         """Its metrics and period as the engine computes a template's (engine/metrics.py)."""

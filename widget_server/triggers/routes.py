@@ -6,8 +6,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from .. import http
 from ..auth import NoWebhookSecret, require_secret_key, webhook_secret
-from ..errors import APIError
-from . import store
+from ..errors import APIError, ValidationFailed
+from . import deliveries, store
 from .definition import MAX_TRIGGER_BYTES, is_trigger_id
 
 bp = Blueprint("triggers", __name__)
@@ -51,3 +51,15 @@ def show(trigger_id: str) -> Response:
     known_id(trigger_id)
     caller = require_secret_key()
     return jsonify({**store.source(caller.app_id, trigger_id), "versions": store.versions(caller.app_id, trigger_id)})
+
+
+@bp.get("/v1/triggers/<trigger_id>/deliveries")
+def deliveries_of(trigger_id: str) -> Response:
+    """The trigger's latest deliveries (``?limit=``, at most 500), newest first, with every attempt."""
+    known_id(trigger_id)
+    caller = require_secret_key()
+    store.current(caller.app_id, trigger_id)  # 404 for a trigger never saved
+    limit = request.args.get("limit", "100")
+    if not limit.isdigit() or not 1 <= int(limit) <= 500:
+        raise ValidationFailed("limit is 1 to 500.", details={"limit": ["Must be between 1 and 500."]})
+    return jsonify({"deliveries": deliveries.listing(caller.app_id, trigger_id, int(limit))})

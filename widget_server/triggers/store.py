@@ -8,6 +8,7 @@ again (``recap triggers push``). A process caches parsed versions, which never c
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..store.models import StoredTrigger, TriggerVersion, now_ms
 from .definition import Trigger, parse
 
 CACHED_VERSIONS = 256
+NAMES_SECONDS = 5.0  # how long another process may act on an app's triggers as they were
 REQUEST_BODY = "<request body>"
 
 
@@ -48,6 +50,8 @@ def save(app_id: int, trigger_id: str, text: str, fmt: str = "toml", *, key_id: 
                 number: int = StoredTrigger.get(where).latest
                 TriggerVersion.create(app_id=app_id, trigger_id=trigger_id, version=number, format=fmt,
                                       source=text, key_id=key_id)
+            with _cache_lock:
+                _starting.pop((url(), app_id), None)  # this process acts on the new version at once
             return number
         except IntegrityError:  # another process made the trigger's row meanwhile
             if attempt:
@@ -95,6 +99,25 @@ def active(app_id: int) -> list[Trigger]:
     rows = StoredTrigger.select(StoredTrigger.trigger_id, StoredTrigger.latest).where(StoredTrigger.app_id == app_id)
     found = [version(app_id, row.trigger_id, row.latest) for row in rows]
     return [trigger for trigger in found if trigger.spec["enabled"]]
+
+
+_starting: dict[tuple[str, int], tuple[float, dict[str, list[tuple[str, int]]]]] = {}
+
+
+def starting(app_id: int) -> dict[str, list[tuple[str, int]]]:
+    """Event name → the (trigger id, version) pairs it starts, for the app's enabled event
+    triggers: what ingest looks up for every event, read from the database every NAMES_SECONDS."""
+    key = (url(), app_id)
+    hit = _starting.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    found: dict[str, list[tuple[str, int]]] = {}
+    for trigger in active(app_id):
+        for name in trigger.events if trigger.cause == "event" else []:
+            found.setdefault(name, []).append((trigger.id, trigger.number))
+    with _cache_lock:
+        _starting[key] = (time.monotonic() + NAMES_SECONDS, found)
+    return found
 
 
 def _version_row(app_id: int, trigger_id: str, number: int) -> TriggerVersion:

@@ -1,0 +1,23 @@
+"""Triggers' work on the queue: an event's fan-out, split in chunks of users, and each delivery
+posted to the app's webhook (triggers/fan_out.py, triggers/deliveries.py)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..triggers import deliveries, fan_out
+from .queue import job
+
+
+@job("trigger_event")
+def trigger_event(app_id: int, trigger_id: str, version: int, cause: dict[str, Any]) -> int:
+    return fan_out.start(app_id, trigger_id, version, cause)
+
+
+@job("trigger_chunk")
+def trigger_chunk(run_id: int, seq: int, users: list[str]) -> int:
+    return fan_out.run_chunk(run_id, seq, users)
+
+
+@job("trigger_delivery")
+def trigger_delivery(delivery_id: str) -> str:
+    return deliveries.deliver(delivery_id)

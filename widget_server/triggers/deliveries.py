@@ -1,0 +1,190 @@
+"""Deliveries: one row per (trigger, user, cause), made once, then posted to the app's webhook
+until it answers 2xx, with exponential backoff for up to TRIGGER_RETRY_HOURS, every attempt kept.
+
+The row's id is the idempotency key the payload carries: a hash of (app, trigger, user, cause),
+and that triple is unique in the database, so a retried job, a re-run fan-out or the same event
+ingested twice makes no second row, and a receiver that sees an id twice (a POST whose answer was
+lost) knows it is the same notification.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app
+
+from ..auth import VIEWER_TOKEN_MAX_TTL, NoWebhookSecret, create_viewer_token, webhook_secret
+from ..engine.periods import DAY_MS
+from ..http import iso_time
+from ..jobs.queue import enqueue
+from ..store.db import write_transaction
+from ..store.models import Delivery, DeliveryAttempt, Profile
+from . import respect, store, webhook_urls, webhooks
+from .audience import Chosen, opted_out
+from .definition import Trigger
+
+log = logging.getLogger(__name__)
+
+SENDING = ("pending", "retrying")
+COUNTED = ("pending", "retrying", "delivered", "failed")  # what a daily cap counts (not capped, dropped)
+
+
+def clock() -> int:
+    """Now in ms: the app's TRIGGER_CLOCK, which tests swap instead of sleeping."""
+    now: Callable[[], int] = current_app.config["TRIGGER_CLOCK"]
+    return now()
+
+
+def delivery_id(app_id: int, trigger_id: str, user_id: str, cause_key: str) -> str:
+    return hashlib.sha256(f"{app_id}\0{trigger_id}\0{user_id}\0{cause_key}".encode()).hexdigest()[:32]
+
+
+def public_cause(cause: dict[str, Any]) -> dict[str, Any]:
+    """What the payload says of the cause: what it was, never its properties (personal data)."""
+    return {k: v for k, v in cause.items() if k in ("kind", "event", "message_id", "metric", "reaches", "story")}
+
+
+def create(app_id: int, trigger: Trigger, cause: dict[str, Any], chosen: list[Chosen]) -> int:
+    """The deliveries of ``chosen`` users for this cause, those not made before; each due now, or
+    when the user's quiet hours end, or capped. Enqueued once committed; how many are to be sent."""
+    if not chosen:
+        return 0
+    now = clock()
+    ids = {c.user_id: delivery_id(app_id, trigger.id, c.user_id, cause["key"]) for c in chosen}
+    limits = trigger.spec["limits"]
+    overall = int(current_app.config["TRIGGERS_PER_USER_PER_DAY"])
+    due: list[tuple[str, int]] = []
+    with write_transaction():
+        made = {row.id for row in Delivery.select(Delivery.id).where(Delivery.id.in_(list(ids.values())))}
+        recent = [(r.user_id, r.trigger_id, r.created_at) for r in
+                  Delivery.select(Delivery.user_id, Delivery.trigger_id, Delivery.created_at)
+                  .where((Delivery.app_id == app_id) & Delivery.user_id.in_(list(ids))
+                         & (Delivery.created_at >= now - 2 * DAY_MS) & Delivery.status.in_(COUNTED))]
+        caps = respect.Caps(recent, {c.user_id: c.utc_offset for c in chosen}, now)
+        rows = []
+        for one in chosen:
+            if ids[one.user_id] in made:
+                continue
+            allowed = caps.allows(one.user_id, trigger.id, limits["per_user_per_day"], overall)
+            at = respect.quiet_until(now, one.utc_offset, limits.get("quiet_hours")) or now
+            rows.append({"id": ids[one.user_id], "app_id": app_id, "trigger_id": trigger.id,
+                         "version": trigger.number, "user_id": one.user_id, "cause_key": cause["key"],
+                         "cause": public_cause(cause), "message": {"title": one.title, "body": one.body},
+                         "status": "pending" if allowed else "capped", "created_at": now, "due_at": at})
+            if allowed:
+                caps.add(one.user_id, trigger.id)
+                due.append((ids[one.user_id], at))
+        if rows:
+            Delivery.insert_many(rows).on_conflict_ignore().execute()
+    for one_id, at in due:
+        enqueue("trigger_delivery", one_id, delay=(at - now) / 1000 if at > now else None)
+    return len(due)
+
+
+def deliver(one_id: str) -> str:
+    """Post the delivery if it is due and still wanted; its status after. A refusal schedules the
+    next attempt (TRIGGER_RETRY_DELAY seconds, doubling, at most TRIGGER_RETRY_MAX_DELAY) until
+    TRIGGER_RETRY_HOURS after it was made; then it is failed. Never raises for a receiver's fault."""
+    row: Delivery | None = Delivery.get_or_none(Delivery.id == one_id)
+    if row is None or row.status not in SENDING:
+        return row.status if row is not None else "gone"
+    now = clock()
+    if row.due_at > now:  # woken early (quiet hours): wait again
+        enqueue("trigger_delivery", one_id, delay=(row.due_at - now) / 1000)
+        return "deferred"
+    profile = Profile.get_or_none((Profile.app_id == row.app_id) & (Profile.user_id == row.user_id))
+    if profile is None or opted_out(profile):  # erased, or opted out, since it was made
+        _settle(row, "dropped", None)
+        return "dropped"
+    # A claim: of two copies of this job, one posts (the other finds the attempt taken).
+    claimed = (Delivery.update(attempts=Delivery.attempts + 1)
+               .where((Delivery.id == one_id) & (Delivery.attempts == row.attempts) & Delivery.status.in_(SENDING))
+               .execute())
+    if not claimed:
+        return "taken"
+    number = row.attempts + 1
+    started = time.monotonic()
+    code, error = _post(row)
+    took = int((time.monotonic() - started) * 1000)
+    DeliveryAttempt.create(delivery=one_id, number=number, at=clock(), status_code=code, error=error,
+                           duration_ms=took)
+    if code is not None and 200 <= code < 300:
+        _settle(row, "delivered", None, delivered_at=clock())
+        return "delivered"
+    reason = error or f"The webhook answered {code}."
+    config = current_app.config
+    wait = min(float(config["TRIGGER_RETRY_DELAY"]) * 2 ** (number - 1), float(config["TRIGGER_RETRY_MAX_DELAY"]))
+    if clock() + wait * 1000 > row.created_at + float(config["TRIGGER_RETRY_HOURS"]) * 3_600_000:
+        _settle(row, "failed", reason)
+        log.warning("trigger %s: delivery %s failed for good after %d attempts: %s", row.trigger_id, one_id,
+                    number, reason)
+        return "failed"
+    _settle(row, "retrying", reason)
+    enqueue("trigger_delivery", one_id, delay=wait)
+    return "retrying"
+
+
+def _settle(row: Delivery, status: str, error: str | None, **more: Any) -> None:
+    Delivery.update(status=status, last_error=error, **more).where(Delivery.id == row.id).execute()
+
+
+def _post(row: Delivery) -> tuple[int | None, str | None]:
+    """(the status code, None) when the webhook answered; (None, why) when it could not be asked."""
+    config = current_app.config
+    try:
+        trigger = store.version(row.app_id, row.trigger_id, row.version)
+        secret = webhook_secret(row.app_id)
+        target = webhook_urls.resolve(trigger.spec["webhook"], allow_local=store.allow_local())
+        body = webhooks.encode(payload(row, trigger))
+    except (NoWebhookSecret, webhook_urls.Refused, NoStoryLink) as exc:
+        return None, str(exc)
+    try:
+        code = webhooks.post(target, body, {"Recap-Signature": webhooks.signature(secret, body)},
+                             float(config["TRIGGER_WEBHOOK_TIMEOUT"]))
+    except (OSError, ValueError) as exc:  # refused, reset, timed out, TLS; http.client's own errors
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+    return code, None
+
+
+class NoStoryLink(Exception):
+    """The trigger links a story, but the server does not know its public address."""
+
+
+def payload(row: Delivery, trigger: Trigger) -> dict[str, Any]:
+    """DESIGN.md's payload: the id, trigger, user id, message, story link and cause, nothing else."""
+    return {"id": row.id, "trigger": row.trigger_id, "user_id": row.user_id, "message": row.message,
+            "story_url": story_url(row, trigger), "cause": row.cause, "created_at": iso_time(row.created_at)}
+
+
+def story_url(row: Delivery, trigger: Trigger) -> str | None:
+    """The story the trigger names, for this user: a fresh viewer token (its own grant, 24 h) and
+    the delivery's id, which the player reports as notification_opened."""
+    template = trigger.story
+    if template is None:
+        return None
+    base = current_app.config["PUBLIC_BASE_URL"]
+    if not base:
+        raise NoStoryLink("Set RECAP_PUBLIC_BASE_URL: the story link needs the server's public address.")
+    token, _ = create_viewer_token(row.app_id, row.user_id, ttl=VIEWER_TOKEN_MAX_TTL)
+    return f"{base}/embed/{template}?token={token}&delivery={row.id}"
+
+
+def listing(app_id: int, trigger_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The trigger's deliveries, newest first, each with every attempt."""
+    query = (Delivery.select().where((Delivery.app_id == app_id) & (Delivery.trigger_id == trigger_id))
+             .order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit))
+    rows = list(query)
+    attempts: dict[str, list[dict[str, Any]]] = {}
+    if rows:
+        for a in (DeliveryAttempt.select().where(DeliveryAttempt.delivery.in_([r.id for r in rows]))
+                  .order_by(DeliveryAttempt.number)):
+            attempts.setdefault(a.delivery, []).append(
+                {"number": a.number, "at": iso_time(a.at), "status_code": a.status_code, "error": a.error,
+                 "duration_ms": a.duration_ms})
+    return [{"id": r.id, "user_id": r.user_id, "version": r.version, "status": r.status, "cause": r.cause,
+             "message": r.message, "created_at": iso_time(r.created_at), "due_at": iso_time(r.due_at),
+             "delivered_at": iso_time(r.delivered_at) if r.delivered_at else None, "last_error": r.last_error,
+             "attempts": attempts.get(r.id, [])} for r in rows]

@@ -1,0 +1,61 @@
+"""An event's fan-out: the app's users split in chunks (each a job, so several workers share
+them), each chunk's audience chosen (audience.py) and its deliveries made (deliveries.py).
+
+One run per (trigger, cause): the same event ingested twice, or its job run twice, splits once.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from peewee import IntegrityError
+
+from ..engine.users import user_ids
+from ..jobs.queue import enqueue
+from ..store.db import write_transaction
+from ..store.models import App, TriggerRun
+from . import audience, deliveries, events, store
+
+log = logging.getLogger(__name__)
+
+
+def start(app_id: int, trigger_id: str, version: int, cause: dict[str, Any]) -> int:
+    """Split the app's users into chunk jobs for this cause, once; how many chunks were enqueued."""
+    trigger = store.version(app_id, trigger_id, version)
+    if not events.matches(trigger.spec["on"], cause):
+        return 0
+    try:
+        with write_transaction():
+            if TriggerRun.select().where((TriggerRun.app_id == app_id) & (TriggerRun.trigger_id == trigger_id)
+                                         & (TriggerRun.cause_key == cause["key"])).exists():
+                return 0
+            run = TriggerRun.create(app_id=app_id, trigger_id=trigger_id, version=version,
+                                    cause_key=cause["key"], cause=cause)
+    except IntegrityError:  # another worker's copy made it meanwhile
+        return 0
+    users = user_ids(app_id)
+    chunks = [users[i:i + audience.CHUNK] for i in range(0, len(users), audience.CHUNK)]
+    TriggerRun.update(chunks=len(chunks), users=len(users)).where(TriggerRun.id == run.id).execute()
+    for seq, chunk in enumerate(chunks):
+        enqueue("trigger_chunk", run.id, seq, chunk)
+    log.info("trigger %s: %s fans out over %d users in %d chunks", trigger_id, cause.get("event"), len(users),
+             len(chunks))
+    return len(chunks)
+
+
+def run_chunk(run_id: int, seq: int, users: list[str]) -> int:
+    """One chunk's audience and its deliveries; how many are to be sent."""
+    run: TriggerRun | None = TriggerRun.get_or_none(TriggerRun.id == run_id)
+    if run is None:
+        return 0
+    trigger = store.version(run.app_id, run.trigger_id, run.version)
+    now = datetime.fromtimestamp(deliveries.clock() / 1000, UTC)
+    chosen = audience.choose(trigger, run.app_id, users, run.cause, now, App.get_by_id(run.app_id).name)
+    made = deliveries.create(run.app_id, trigger, run.cause, chosen)
+    with write_transaction():
+        (TriggerRun.update(done_chunks=TriggerRun.done_chunks + 1, matched=TriggerRun.matched + len(chosen))
+         .where(TriggerRun.id == run_id).execute())
+        (TriggerRun.update(finished_at=deliveries.clock())
+         .where((TriggerRun.id == run_id) & (TriggerRun.done_chunks >= TriggerRun.chunks)).execute())
+    return made

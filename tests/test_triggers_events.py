@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,43 +12,29 @@ import pytest
 from helpers.server import basic, http
 from helpers.story import identify, send, track
 from helpers.triggers import (
-    Receiver,
+    CLOCK,
+    DAY,
     cli,
+    delivering,
     put_trigger,
-    queue_idle,
+    release,
     release_trigger,
+    settle,
     verifies,
     webhook_tenant,
 )
-from helpers.video import consuming
 from helpers.waiting import wait_until
 from widget_server.jobs.queue import queue_of
 from widget_server.store.db import database
 from widget_server.store.models import Delivery, DeliveryAttempt, TriggerRun
 
-DAY = 86_400_000
-# The triggers' clock: 02:00 UTC today, so every user's plays of the last weeks are in the period.
-CLOCK = int(datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0).timestamp() * 1000)
 ARTISTS = [f"Artist {i}" for i in range(14)]
 
 
 @pytest.fixture
 def setup(app, live_server):
-    app.config.update(WEBHOOK_ALLOW_LOCAL=True, PUBLIC_BASE_URL=live_server.url, TRIGGER_RETRY_DELAY=0.2,
-                      TRIGGER_CLOCK=lambda: CLOCK)
-    tenant = webhook_tenant(app)
-    with Receiver() as receiver, consuming(app):
-        yield tenant, receiver
-
-
-def settle(app) -> None:
-    """The queue idle for a moment: every job enqueued so far has run."""
-    streak = [0]
-
-    def idle() -> bool:
-        streak[0] = streak[0] + 1 if queue_idle(app) else 0
-        return streak[0] >= 4
-    wait_until(idle, 60, "the job queue to go idle", every=0.1)
+    with delivering(app, live_server) as both:
+        yield both
 
 
 def listeners(users: int) -> tuple[list[dict], dict[str, Counter]]:
@@ -81,12 +66,6 @@ def listeners(users: int) -> tuple[list[dict], dict[str, Counter]]:
 def fans_of(counted: dict[str, Counter], artist: str, opted_out: set[str] = frozenset()) -> set[str]:
     return {user for user, plays in counted.items()
             if artist in [a for a, _ in plays.most_common(10)] and user not in opted_out}
-
-
-def release(artist: str, kind: str = "album", message_id: str = "release-1") -> dict:
-    event = track(None, "Release Published", CLOCK - 60_000, {"artist": artist, "kind": kind})
-    event.update(userId="catalogue", messageId=message_id)
-    return event
 
 
 def test_a_release_reaches_exactly_the_fans_signed_and_never_twice(app, live_server, setup):

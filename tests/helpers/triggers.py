@@ -6,16 +6,27 @@ import hashlib
 import hmac
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from flask import Flask
 
 from helpers.server import Tenant, basic, http, make_tenant
+from helpers.story import track
+from helpers.video import consuming
+from helpers.waiting import wait_until
 from widget_server.jobs.queue import queue_of
 from widget_server.store.db import database
 from widget_server.store.models import JobRecord
+
+DAY = 86_400_000
+# The triggers' clock in tests (TRIGGER_CLOCK): 02:00 UTC today, so plays of the last weeks are in
+# a 90-day period, and 03:00 in Berlin, inside ["22:00", "09:00"].
+CLOCK = int(datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0).timestamp() * 1000)
 
 
 def cli(app: Flask, *args: str) -> Any:
@@ -122,3 +133,33 @@ def queue_idle(app: Flask) -> bool:
     """Nothing waiting on the app's queue and no job running (scheduled retries aside)."""
     with app.app_context(), database.connection_context():
         return queue_of(app).depth() == 0 and not JobRecord.select().where(JobRecord.status == "running").exists()
+
+
+def settle(app: Flask) -> None:
+    """The queue idle for a moment: every job enqueued so far has run (scheduled ones aside)."""
+    streak = [0]
+
+    def idle() -> bool:
+        streak[0] = streak[0] + 1 if queue_idle(app) else 0
+        return streak[0] >= 4
+    wait_until(idle, 60, "the job queue to go idle", every=0.1)
+
+
+def release(artist: str, kind: str = "album", message_id: str = "release-1") -> dict[str, Any]:
+    """The catalogue's server-side event (sent with the secret key), a minute before CLOCK."""
+    event = track(None, "Release Published", CLOCK - 60_000, {"artist": artist, "kind": kind})
+    event.update(userId="catalogue", messageId=message_id)
+    return event
+
+
+@contextmanager
+def delivering(app: Flask, live_server: Any,
+               answers: list[int] | None = None) -> Iterator[tuple[WebhookTenant, Receiver]]:
+    """An app with a webhook secret, a receiver on 127.0.0.1 (local webhooks allowed), the
+    server's public address set for story links, fast retries, the clock at CLOCK, and a consumer
+    of the queue beside the test."""
+    app.config.update(WEBHOOK_ALLOW_LOCAL=True, PUBLIC_BASE_URL=live_server.url, TRIGGER_RETRY_DELAY=0.2,
+                      TRIGGER_CLOCK=lambda: CLOCK)
+    tenant = webhook_tenant(app)
+    with Receiver(answers) as receiver, consuming(app):
+        yield tenant, receiver

@@ -85,6 +85,8 @@ def test_only_the_secret_key_puts_or_reads_triggers(live_server, app):
     ({"webhook": "https://169.254.169.254/latest"}, "webhook", "link-local"),
     ({"webhook": "https://user:pw@hooks.example.app/x"}, "webhook", "no user name"),
     ({"id": "other"}, "id", "must be the trigger's"),
+    ({"story": "no-such-story"}, "story", "no story template 'no-such-story'"),
+    ({"on": {"story": "no-such-story"}}, "on.story", "no story template"),
     ({"colour": "red"}, "colour", "Unknown field"),
 ])
 def test_an_invalid_trigger_is_refused_naming_its_path(live_server, app, changes, path, reason):

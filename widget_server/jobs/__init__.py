@@ -10,7 +10,7 @@ kept, with its reason, for ``recap jobs``. docs/JOBS.md tells the whole of it.
     chores.py    the periodic chores: population refresh, expired grants and ended shares swept
     renders.py   a new share's images drawn before anyone asks for them
     videos.py    a share's video drawn and encoded
-    triggers.py  an event's fan-out in chunks of users, and each webhook delivery
+    triggers.py  an event's fan-out in chunks of users, a user's milestone, each webhook delivery
     worker.py    ``recap worker`` and the consumer thread of ``recap run``
     cli.py       ``recap jobs``
 """

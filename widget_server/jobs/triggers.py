@@ -1,5 +1,5 @@
-"""Triggers' work on the queue: an event's fan-out, split in chunks of users, and each delivery
-posted to the app's webhook (triggers/fan_out.py, triggers/deliveries.py)."""
+"""Triggers' work on the queue: an event's fan-out, split in chunks of users, a user's milestone,
+and each delivery posted to the app's webhook (triggers/fan_out.py, triggers/deliveries.py)."""
 from __future__ import annotations
 
 from typing import Any
@@ -21,3 +21,8 @@ def trigger_chunk(run_id: int, seq: int, users: list[str]) -> int:
 @job("trigger_delivery")
 def trigger_delivery(delivery_id: str) -> str:
     return deliveries.deliver(delivery_id)
+
+
+@job("trigger_milestone")
+def trigger_milestone(app_id: int, trigger_id: str, version: int, user_id: str) -> int:
+    return fan_out.milestone(app_id, trigger_id, version, user_id)

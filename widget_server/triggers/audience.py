@@ -54,7 +54,7 @@ def choose(trigger: Trigger, app_id: int, user_ids: list[str], cause: dict[str, 
     message = trigger.spec["message"]
     for uid in wanted:
         context = {**values[uid], **base, "user": users[uid]}
-        if audience is not None and not expressions.truthy(audience, context):
+        if not reached(trigger, context) or (audience is not None and not expressions.truthy(audience, context)):
             continue
         try:
             title = expressions.render(expressions.pick_variant(message["title"], uid + trigger.id), context)
@@ -69,3 +69,12 @@ def opted_out(profile: Profile | None) -> bool:
     traits = profile.traits if profile is not None and isinstance(profile.traits, dict) else {}
     value = traits.get(OPT_OUT_TRAIT)
     return value is True or (isinstance(value, str) and value.lower() in ("1", "true", "yes")) or value == 1
+
+
+def reached(trigger: Trigger, values: dict[str, Any]) -> bool:
+    """Whether a milestone's metric is at or past its number for the user (always, for other causes)."""
+    on = trigger.spec["on"]
+    if "metric" not in on:
+        return True
+    value = values.get(on["metric"])
+    return expressions.is_number(value) and value >= on["reaches"]

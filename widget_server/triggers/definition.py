@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ..engine import expressions, templates
+from ..engine import expressions, filters, templates
 from ..engine.errors import TemplateInvalid, error_entry
 from ..engine.template_schema import (
     IDENT,
@@ -114,6 +114,17 @@ class Trigger:
         """The names of the events that start it (none for a story's trigger)."""
         on = self.spec["on"]
         return on.get("events") or ([on["event"]] if "event" in on else [])
+
+    def milestone_events(self) -> list[str] | None:
+        """The names of the user's own events that may move a milestone's metric (none for other
+        causes); None when any event may (a metric built from others, or one without a name)."""
+        if self.cause != "metric":
+            return []
+        metric = self.spec["metrics"][self.spec["on"]["metric"]]
+        if metric["kind"] in LATER_KINDS:
+            return None
+        names = filters.event_names(filters.resolve(metric, {}))
+        return None if names is None else sorted(names)
 
     @property
     def story(self) -> str | None:

@@ -21,14 +21,21 @@ from . import store
 
 
 def notice(app_id: int, events: list[EventIn]) -> None:
-    """Put a ``trigger_event`` job on the queue for each event that starts one of the app's triggers."""
+    """Put on the queue a ``trigger_event`` job for each event that starts an event trigger, and
+    a ``trigger_milestone`` job for each user (once per request) whose event may move a milestone."""
     starting = store.starting(app_id)
     if not starting:
         return
+    milestones: set[tuple[str, int, str]] = set()
     for event in events:
         name = event.event if event.type == "track" else event.name
-        for trigger_id, version in starting.get(name or "", ()):
-            enqueue("trigger_event", app_id, trigger_id, version, cause_of(event))
+        for trigger_id, version, cause in (starting.get(name, []) if name else []) + starting.get(store.ANY_EVENT, []):
+            if cause == "event" and name:
+                enqueue("trigger_event", app_id, trigger_id, version, cause_of(event))
+            elif cause == "metric" and event.userId:  # a milestone is an identified user's own
+                milestones.add((trigger_id, version, str(event.userId)))
+    for trigger_id, version, user_id in sorted(milestones):
+        enqueue("trigger_milestone", app_id, trigger_id, version, user_id)
 
 
 def cause_of(event: EventIn) -> dict[str, Any]:

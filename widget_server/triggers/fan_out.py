@@ -1,16 +1,20 @@
 """An event's fan-out: the app's users split in chunks (each a job, so several workers share
 them), each chunk's audience chosen (audience.py) and its deliveries made (deliveries.py).
-
 One run per (trigger, cause): the same event ingested twice, or its job run twice, splits once.
+
+A milestone is the same for one user: their own event arrived, their metric is computed for them
+alone, and the delivery is made when it is reached.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from peewee import IntegrityError
 
+from ..engine.periods import resolve
 from ..engine.users import user_ids
 from ..jobs.queue import enqueue
 from ..store.db import write_transaction
@@ -59,3 +63,18 @@ def run_chunk(run_id: int, seq: int, users: list[str]) -> int:
         (TriggerRun.update(finished_at=deliveries.clock())
          .where((TriggerRun.id == run_id) & (TriggerRun.done_chunks >= TriggerRun.chunks)).execute())
     return made
+
+
+def milestone(app_id: int, trigger_id: str, version: int, user_id: str) -> int:
+    """A user's own event arrived: their milestone's metric computed for them alone, and the
+    delivery made if it is reached, once per user (the cause is the milestone itself, and the
+    period for a year's or a month's: the next year's is a milestone of its own)."""
+    trigger = store.version(app_id, trigger_id, version)
+    now = datetime.fromtimestamp(deliveries.clock() / 1000, UTC)
+    on = trigger.spec["on"]
+    period = trigger.spec["period"]
+    within = resolve(period, now).key if period["kind"] in ("year", "month") else ""
+    cause = {"key": hashlib.sha256(f"metric\0{on['metric']}\0{on['reaches']}\0{within}".encode()).hexdigest(),
+             "kind": "metric", "metric": on["metric"], "reaches": on["reaches"]}
+    chosen = audience.choose(trigger, app_id, [user_id], cause, now, App.get_by_id(app_id).name)
+    return deliveries.create(app_id, trigger, cause, chosen)

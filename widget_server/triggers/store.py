@@ -15,10 +15,12 @@ from typing import Any
 from flask import current_app
 from peewee import IntegrityError
 
+from ..engine import template_store
+from ..engine.errors import error_entry
 from ..errors import NotFound
 from ..store.db import url, write_transaction
 from ..store.models import StoredTrigger, TriggerVersion, now_ms
-from .definition import Trigger, parse
+from .definition import Trigger, TriggerInvalid, parse
 
 CACHED_VERSIONS = 256
 NAMES_SECONDS = 5.0  # how long another process may act on an app's triggers as they were
@@ -38,7 +40,10 @@ def save(app_id: int, trigger_id: str, text: str, fmt: str = "toml", *, key_id: 
          file: str = REQUEST_BODY) -> int:
     """Save ``text`` as the trigger's next version, which acts from now on; its number.
     Invalid → TriggerInvalid and nothing saved. Two saves at once get two numbers."""
-    check(trigger_id, text, fmt, file)
+    trigger = check(trigger_id, text, fmt, file)
+    if trigger.story is not None and trigger.story not in {t["id"] for t in template_store.listing(app_id)}:
+        path = "story" if "story" in trigger.spec else "on.story"
+        raise TriggerInvalid(file, [error_entry(path, f"The app has no story template {trigger.story!r}.")])
     where = (StoredTrigger.app_id == app_id) & (StoredTrigger.trigger_id == trigger_id)
     for attempt in range(2):
         try:
@@ -101,20 +106,24 @@ def active(app_id: int) -> list[Trigger]:
     return [trigger for trigger in found if trigger.spec["enabled"]]
 
 
-_starting: dict[tuple[str, int], tuple[float, dict[str, list[tuple[str, int]]]]] = {}
+ANY_EVENT = ""  # the key of triggers any event of a user may start (a milestone of a derived metric)
+Starts = dict[str, list[tuple[str, int, str]]]
+_starting: dict[tuple[str, int], tuple[float, Starts]] = {}
 
 
-def starting(app_id: int) -> dict[str, list[tuple[str, int]]]:
-    """Event name → the (trigger id, version) pairs it starts, for the app's enabled event
-    triggers: what ingest looks up for every event, read from the database every NAMES_SECONDS."""
+def starting(app_id: int) -> Starts:
+    """Event name → the (trigger id, version, cause) it may start, for the app's enabled event
+    and milestone triggers (a milestone: the names its metric counts, or ANY_EVENT): what ingest
+    looks up for every event, read from the database every NAMES_SECONDS."""
     key = (url(), app_id)
     hit = _starting.get(key)
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
-    found: dict[str, list[tuple[str, int]]] = {}
+    found: Starts = {}
     for trigger in active(app_id):
-        for name in trigger.events if trigger.cause == "event" else []:
-            found.setdefault(name, []).append((trigger.id, trigger.number))
+        names = trigger.events if trigger.cause == "event" else trigger.milestone_events()
+        for name in [ANY_EVENT] if names is None else names:
+            found.setdefault(name, []).append((trigger.id, trigger.number, trigger.cause))
     with _cache_lock:
         _starting[key] = (time.monotonic() + NAMES_SECONDS, found)
     return found

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from helpers.server import basic, http
+from helpers.share import post_json
 from helpers.story import identify, send, track
 from helpers.triggers import (
     CLOCK,
@@ -186,3 +187,33 @@ def test_ingest_answers_before_the_fan_out_runs(app, live_server):
     send(live_server, tenant.secret_key, [release("Nova")])
     with app.app_context(), database.connection_context():
         assert queue_of(app).depth() == 1 and not TriggerRun.select().exists()
+
+
+def test_a_dry_run_counts_the_fans_and_shows_five_messages_sending_nothing(app, live_server, setup):
+    tenant, receiver = setup
+    events, counted = listeners(24)
+    events.append(identify("user-0", {"recap_opt_out": True}, CLOCK - 50 * DAY))
+    send(live_server, tenant.write_key, events)
+    assert put_trigger(live_server, tenant.secret_key, "new-release", release_trigger(receiver.url)).status == 201
+    expected = fans_of(counted, "Nova", opted_out={"user-0"})
+
+    def dry_run(body: dict | None) -> dict:
+        reply = post_json(live_server, "/v1/triggers/new-release/dry-run", body, basic(tenant.secret_key))
+        assert reply.status == 200, reply.body
+        return reply.json()
+    found = dry_run({"event": {"properties": {"artist": "Nova", "kind": "album"}}})
+    assert (found["would_notify"], found["users"], found["matches"]) == (len(expected), 24, True)
+    assert len(found["sample"]) == 5 and {s["user_id"] for s in found["sample"]} <= expected
+    assert {s["message"]["title"] for s in found["sample"]} == {"New from Nova"}
+    assert dry_run({"event": {"properties": {"artist": "Nova", "kind": "single"}}})["matches"] is False
+    assert dry_run({"event": {"properties": {"artist": "Nobody", "kind": "album"}}})["would_notify"] == 0
+    bad = post_json(live_server, "/v1/triggers/new-release/dry-run", {"event": {"type": "nope"}},
+                    basic(tenant.secret_key))
+    assert bad.status == 422 and "type" in bad.json()["error"]["details"]["event"]
+    printed = cli(app, "triggers", "dry-run", "new-release", "--app", str(tenant.app_id),
+                  "--properties", '{"artist": "Nova", "kind": "album"}').output
+    assert printed.startswith(f"would notify {len(expected)} of 24 users\n") and printed.count("New from Nova") == 5
+    settle(app)
+    assert receiver.received == []
+    with app.app_context(), database.connection_context():
+        assert not Delivery.select().exists() and not TriggerRun.select().exists()

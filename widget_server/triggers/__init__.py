@@ -9,6 +9,7 @@
     respect.py       daily caps and quiet hours in the user's own time
     deliveries.py    one delivery per (trigger, user, cause); posting, retrying with backoff, every attempt
     webhooks.py      the payload, its signature and the POST to the checked address
+    dry_run.py       how many users a trigger would notify now, and five messages
     routes.py        /v1/triggers (secret key)
     cli.py           recap triggers
 """

@@ -14,6 +14,7 @@ from ..errors import APIError
 from ..stories.cli import echo_invalid
 from . import deliveries, store
 from .definition import TriggerInvalid, is_trigger_id
+from .dry_run import dry_run
 
 triggers = AppGroup("triggers", help="Save and read the triggers that notify users through the app's webhook.")
 
@@ -81,6 +82,31 @@ def list_deliveries(trigger_id: str, app_name: str, limit: int) -> None:
         answers = " ".join(str(a["status_code"] or "no answer") for a in entry["attempts"]) or "-"
         click.echo(f"{entry['id']}\t{entry['user_id']}\t{entry['status']}\t{len(entry['attempts'])}: {answers}"
                    f"\t{entry['created_at']}" + (f"\t{entry['last_error']}" if entry["last_error"] else ""))
+
+
+@triggers.command("dry-run")
+@click.argument("trigger_id")
+@app_option
+@click.option("--properties", default="{}", help="The imagined event's properties, as JSON (an event trigger's).")
+def dry_run_command(trigger_id: str, app_name: str, properties: str) -> None:
+    """How many users the trigger would notify now, and five of the messages; nothing is sent."""
+    app = find_app(app_name)
+    try:
+        imagined = json.loads(properties)
+    except ValueError as exc:
+        raise click.BadParameter(f"Not JSON: {exc}", param_hint="--properties") from None
+    if not isinstance(imagined, dict):
+        raise click.BadParameter("A JSON object, e.g. '{\"artist\": \"Nova\"}'.", param_hint="--properties")
+    try:
+        found = dry_run(app.id, store.current(app.id, trigger_id), {"properties": imagined})
+    except APIError as exc:
+        raise click.ClickException(exc.message) from None
+    if not found["matches"]:
+        click.echo("The event does not match the trigger's `on`: nobody would be notified.")
+        return
+    click.echo(f"would notify {found['would_notify']} of {found['users']} users")
+    for one in found["sample"]:
+        click.echo(f"{one['user_id']}\t{one['message']['title']}\t{one['message']['body']}")
 
 
 def init_app(app: Flask) -> None:

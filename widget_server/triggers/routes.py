@@ -3,12 +3,15 @@ version (JSON, or TOML of the same shape), list them, read one with its versions
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
+from marshmallow import Schema, fields, validate
 
 from .. import http
 from ..auth import NoWebhookSecret, require_secret_key, webhook_secret
+from ..engine.template_schema import EVENT_TYPES
 from ..errors import APIError, ValidationFailed
 from . import deliveries, store
 from .definition import MAX_TRIGGER_BYTES, is_trigger_id
+from .dry_run import dry_run
 
 bp = Blueprint("triggers", __name__)
 
@@ -63,3 +66,27 @@ def deliveries_of(trigger_id: str) -> Response:
     if not limit.isdigit() or not 1 <= int(limit) <= 500:
         raise ValidationFailed("limit is 1 to 500.", details={"limit": ["Must be between 1 and 500."]})
     return jsonify({"deliveries": deliveries.listing(caller.app_id, trigger_id, int(limit))})
+
+
+class ImaginedEvent(Schema):
+    """The event a dry run imagines (an event trigger's): its name (default: the trigger's
+    first), type (default track) and properties."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    type = fields.String(validate=validate.OneOf(EVENT_TYPES))
+    properties = fields.Dict(keys=fields.String())
+
+
+class DryRunRequest(Schema):
+    event = fields.Nested(ImaginedEvent, load_default=dict)
+
+
+@bp.post("/v1/triggers/<trigger_id>/dry-run")
+def dry_run_of(trigger_id: str) -> Response:
+    """How many users the trigger would notify now, and five messages; nothing is sent."""
+    known_id(trigger_id)
+    caller = require_secret_key()
+    trigger = store.current(caller.app_id, trigger_id)
+    body = http.load(DryRunRequest(), '{"event": {"properties": {"artist": "Nova"}}}', "dry run") \
+        if request.content_length else {"event": {}}
+    return jsonify(dry_run(caller.app_id, trigger, body["event"]))

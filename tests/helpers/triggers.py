@@ -40,10 +40,10 @@ class WebhookTenant(Tenant):
     webhook_secret: str = ""
 
 
-def webhook_tenant(app: Flask, name: str = "Music") -> WebhookTenant:
-    """An app as `recap apps create` leaves it, with the webhook secret `recap keys rotate
-    --kind webhook` prints."""
-    tenant = make_tenant(name)
+def webhook_tenant(app: Flask, name: str = "Music", tenant: Tenant | None = None) -> WebhookTenant:
+    """An app as `recap apps create` leaves it (or ``tenant``, made already), with the webhook
+    secret `recap keys rotate --kind webhook` prints."""
+    tenant = tenant or make_tenant(name)
     result = cli(app, "keys", "rotate", str(tenant.app_id), "--kind", "webhook")
     assert result.exit_code == 0, result.output
     secret = result.output.strip().removeprefix("webhook secret: ")
@@ -148,18 +148,17 @@ def settle(app: Flask) -> None:
 def release(artist: str, kind: str = "album", message_id: str = "release-1") -> dict[str, Any]:
     """The catalogue's server-side event (sent with the secret key), a minute before CLOCK."""
     event = track(None, "Release Published", CLOCK - 60_000, {"artist": artist, "kind": kind})
-    event.update(userId="catalogue", messageId=message_id)
+    event.update(anonymousId="catalogue", messageId=message_id)  # a server of the app, not a user
     return event
 
 
 @contextmanager
 def delivering(app: Flask, live_server: Any,
-               answers: list[int] | None = None) -> Iterator[tuple[WebhookTenant, Receiver]]:
-    """An app with a webhook secret, a receiver on 127.0.0.1 (local webhooks allowed), the
+               tenant: Tenant | None = None) -> Iterator[tuple[WebhookTenant, Receiver]]:
+    """An app with a webhook secret (``tenant``, or a new one), a receiver on 127.0.0.1 (local webhooks allowed), the
     server's public address set for story links, fast retries, the clock at CLOCK, and a consumer
     of the queue beside the test."""
     app.config.update(WEBHOOK_ALLOW_LOCAL=True, PUBLIC_BASE_URL=live_server.url, TRIGGER_RETRY_DELAY=0.2,
                       TRIGGER_CLOCK=lambda: CLOCK)
-    tenant = webhook_tenant(app)
-    with Receiver(answers) as receiver, consuming(app):
-        yield tenant, receiver
+    with Receiver() as receiver, consuming(app):
+        yield webhook_tenant(app, tenant=tenant), receiver

@@ -179,5 +179,9 @@ def keep_triggers_and_webhook_secrets() -> None:
 @migration
 def keep_trigger_runs_and_deliveries() -> None:
     # What triggers did (triggers/fan_out.py, deliveries.py): each cause's run, one delivery per
-    # (trigger, user, cause), unique, and every attempt to post it.
+    # (trigger, user, cause), unique, and every attempt to post it. The player's
+    # notification_opened is found by name (event_keys.NAMED_EVENTS), for triggers' funnels.
     database.create_tables(DELIVERY_MODELS)
+    if is_postgres():
+        database.execute_sql("DROP INDEX IF EXISTS event_player_by_name")
+        database.execute_sql(event_keys.POSTGRES_NAME_INDEX)

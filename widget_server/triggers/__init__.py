@@ -10,6 +10,7 @@
     deliveries.py    one delivery per (trigger, user, cause); posting, retrying with backoff, every attempt
     webhooks.py      the payload, its signature and the POST to the checked address
     dry_run.py       how many users a trigger would notify now, and five messages
+    funnel.py        sent → delivered → opened → story completed → shared, per trigger
     routes.py        /v1/triggers (secret key)
     cli.py           recap triggers
 """

@@ -12,6 +12,7 @@ from ..errors import APIError, ValidationFailed
 from . import deliveries, store
 from .definition import MAX_TRIGGER_BYTES, is_trigger_id
 from .dry_run import dry_run
+from .funnel import funnel
 
 bp = Blueprint("triggers", __name__)
 
@@ -90,3 +91,15 @@ def dry_run_of(trigger_id: str) -> Response:
     body = http.load(DryRunRequest(), '{"event": {"properties": {"artist": "Nova"}}}', "dry run") \
         if request.content_length else {"event": {}}
     return jsonify(dry_run(caller.app_id, trigger, body["event"]))
+
+
+@bp.get("/v1/triggers/<trigger_id>/funnel")
+def funnel_of(trigger_id: str) -> Response:
+    """Sent → delivered → opened → story completed → shared, for the last ``?days=`` (30, at most 366)."""
+    known_id(trigger_id)
+    caller = require_secret_key()
+    store.current(caller.app_id, trigger_id)
+    days = request.args.get("days", "30")
+    if not days.isdigit() or not 1 <= int(days) <= 366:
+        raise ValidationFailed("days is 1 to 366.", details={"days": ["Must be between 1 and 366."]})
+    return jsonify(funnel(caller.app_id, trigger_id, int(days), deliveries.clock()))

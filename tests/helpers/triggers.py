@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ def put_trigger(server, key: str, trigger_id: str, body: dict | str,
 class Received:
     headers: dict[str, str]
     body: bytes
+    at: float  # time.perf_counter() when it arrived
 
     def json(self) -> dict[str, Any]:
         return json.loads(self.body)
@@ -94,7 +96,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     status = receiver.answers.pop(0) if receiver.answers else 200
-                    receiver.received.append(Received(dict(self.headers), body))
+                    receiver.received.append(Received(dict(self.headers), body, time.perf_counter()))
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..triggers import deliveries, fan_out
-from .queue import job
+from .queue import crontab, job
 
 
 @job("trigger_event")
@@ -26,3 +26,9 @@ def trigger_delivery(delivery_id: str) -> str:
 @job("trigger_milestone")
 def trigger_milestone(app_id: int, trigger_id: str, version: int, user_id: str) -> int:
     return fan_out.milestone(app_id, trigger_id, version, user_id)
+
+
+@job("trigger_stories", periodic=crontab(minute="*/15"))
+def trigger_stories() -> int:
+    """Story triggers whose story has a new period available start their fan-out (once per period)."""
+    return fan_out.stories_available()

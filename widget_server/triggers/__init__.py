@@ -7,6 +7,7 @@
     fan_out.py       an event's fan-out over the app's users, in chunk jobs, once per cause
     audience.py      a chunk's metrics (the engine's SQL), audience and messages; opted-out users left out
     respect.py       daily caps and quiet hours in the user's own time
+    stories.py       stories becoming available, to the users eligible for them
     deliveries.py    one delivery per (trigger, user, cause); posting, retrying with backoff, every attempt
     webhooks.py      the payload, its signature and the POST to the checked address
     dry_run.py       how many users a trigger would notify now, and five messages

@@ -34,6 +34,7 @@ TRIGGER_ID_RULE = TEMPLATE_ID_RULE.replace("template", "trigger")
 IN_SCOPE = templates.IN_SCOPE | {"event"}
 # Kinds a trigger's metrics may not use: a percentile ranks against a template's population.
 REFUSED_KINDS = ("percentile",)
+STORY_PERIODS = ("year", "month")  # what a story trigger's story may cover: periods that become available
 CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 

@@ -2,8 +2,9 @@
 them), each chunk's audience chosen (audience.py) and its deliveries made (deliveries.py).
 One run per (trigger, cause): the same event ingested twice, or its job run twice, splits once.
 
-A milestone is the same for one user: their own event arrived, their metric is computed for them
-alone, and the delivery is made when it is reached.
+A story trigger's cause is a story's period becoming available (stories.py): the same fan-out,
+of the users the story is available to. A milestone is the same for one user: their own event
+arrived, their metric is computed for them alone, and the delivery is made when it is reached.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ..engine.users import user_ids
 from ..jobs.queue import enqueue
 from ..store.db import write_transaction
 from ..store.models import App, TriggerRun
-from . import audience, deliveries, events, store
+from . import audience, deliveries, events, store, stories
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,10 @@ def start(app_id: int, trigger_id: str, version: int, cause: dict[str, Any]) -> 
     trigger = store.version(app_id, trigger_id, version)
     if not events.matches(trigger.spec["on"], cause):
         return 0
+    return _split(app_id, trigger_id, version, cause)
+
+
+def _split(app_id: int, trigger_id: str, version: int, cause: dict[str, Any]) -> int:
     try:
         with write_transaction():
             if TriggerRun.select().where((TriggerRun.app_id == app_id) & (TriggerRun.trigger_id == trigger_id)
@@ -43,8 +48,8 @@ def start(app_id: int, trigger_id: str, version: int, cause: dict[str, Any]) -> 
     TriggerRun.update(chunks=len(chunks), users=len(users)).where(TriggerRun.id == run.id).execute()
     for seq, chunk in enumerate(chunks):
         enqueue("trigger_chunk", run.id, seq, chunk)
-    log.info("trigger %s: %s fans out over %d users in %d chunks", trigger_id, cause.get("event"), len(users),
-             len(chunks))
+    log.info("trigger %s: %s fans out over %d users in %d chunks", trigger_id, cause.get("event") or cause["kind"],
+             len(users), len(chunks))
     return len(chunks)
 
 
@@ -55,7 +60,10 @@ def run_chunk(run_id: int, seq: int, users: list[str]) -> int:
         return 0
     trigger = store.version(run.app_id, run.trigger_id, run.version)
     now = datetime.fromtimestamp(deliveries.clock() / 1000, UTC)
-    chosen = audience.choose(trigger, run.app_id, users, run.cause, now, App.get_by_id(run.app_id).name)
+    app = App.get_by_id(run.app_id)
+    if run.cause["kind"] == "story":  # only those the story is available to
+        users = stories.eligible(app, run.cause["story"], run.cause["period"], users, now)
+    chosen = audience.choose(trigger, run.app_id, users, run.cause, now, app.name)
     made = deliveries.create(run.app_id, trigger, run.cause, chosen)
     with write_transaction():
         (TriggerRun.update(done_chunks=TriggerRun.done_chunks + 1, matched=TriggerRun.matched + len(chosen))
@@ -78,3 +86,20 @@ def milestone(app_id: int, trigger_id: str, version: int, user_id: str) -> int:
              "kind": "metric", "metric": on["metric"], "reaches": on["reaches"]}
     chosen = audience.choose(trigger, app_id, [user_id], cause, now, App.get_by_id(app_id).name)
     return deliveries.create(app_id, trigger, cause, chosen)
+
+
+def stories_available() -> int:
+    """Each enabled story trigger whose story has a period available now that it has not told of
+    yet starts a fan-out over the app's users; how many started (the chore's work)."""
+    now = datetime.fromtimestamp(deliveries.clock() / 1000, UTC)
+    started = 0
+    for app_id, trigger_id, version in stories.triggers():
+        trigger = store.version(app_id, trigger_id, version)
+        template_id = trigger.spec["on"]["story"]
+        period = stories.available(app_id, template_id, now)
+        if period is None:
+            continue
+        key = hashlib.sha256(f"story\0{template_id}\0{period}".encode()).hexdigest()
+        cause = {"key": key, "kind": "story", "story": template_id, "period": period}
+        started += _split(app_id, trigger_id, version, cause) > 0
+    return started

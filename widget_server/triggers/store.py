@@ -17,10 +17,11 @@ from peewee import IntegrityError
 
 from ..engine import template_store
 from ..engine.errors import error_entry
+from ..engine.registry import registry
 from ..errors import NotFound
 from ..store.db import url, write_transaction
 from ..store.models import StoredTrigger, TriggerVersion, now_ms
-from .definition import Trigger, TriggerInvalid, parse
+from .definition import STORY_PERIODS, Trigger, TriggerInvalid, parse
 
 CACHED_VERSIONS = 256
 NAMES_SECONDS = 5.0  # how long another process may act on an app's triggers as they were
@@ -44,6 +45,10 @@ def save(app_id: int, trigger_id: str, text: str, fmt: str = "toml", *, key_id: 
     if trigger.story is not None and trigger.story not in {t["id"] for t in template_store.listing(app_id)}:
         path = "story" if "story" in trigger.spec else "on.story"
         raise TriggerInvalid(file, [error_entry(path, f"The app has no story template {trigger.story!r}.")])
+    covered = registry.get(app_id, trigger.story).spec["period"] if trigger.cause == "story" and trigger.story else {}
+    if covered and covered["kind"] not in STORY_PERIODS:
+        raise TriggerInvalid(file, [error_entry("on.story", "The story's period must be a year or a month: a rolling "
+                                                            "period is always available, so it never becomes so.")])
     where = (StoredTrigger.app_id == app_id) & (StoredTrigger.trigger_id == trigger_id)
     for attempt in range(2):
         try:

@@ -15,6 +15,7 @@ from helpers.story import identify, send, track
 from helpers.triggers import (
     CLOCK,
     DAY,
+    Receiver,
     cli,
     delivering,
     put_trigger,
@@ -24,10 +25,12 @@ from helpers.triggers import (
     verifies,
     webhook_tenant,
 )
+from helpers.video import consuming
 from helpers.waiting import wait_until
 from widget_server.jobs.queue import queue_of
 from widget_server.store.db import database
 from widget_server.store.models import Delivery, DeliveryAttempt, TriggerRun
+from widget_server.triggers import deliveries, fan_out
 
 ARTISTS = [f"Artist {i}" for i in range(14)]
 
@@ -217,3 +220,33 @@ def test_a_dry_run_counts_the_fans_and_shows_five_messages_sending_nothing(app, 
     assert receiver.received == []
     with app.app_context(), database.connection_context():
         assert not Delivery.select().exists() and not TriggerRun.select().exists()
+
+
+def test_a_delivery_whose_job_was_lost_is_resumed_and_sent_once(app, live_server):
+    app.config.update(WEBHOOK_ALLOW_LOCAL=True)
+    clock = [CLOCK]
+    app.config["TRIGGER_CLOCK"] = lambda: clock[0]
+    tenant = webhook_tenant(app)
+    events, _ = listeners(2)
+    with Receiver() as receiver:
+        send(live_server, tenant.write_key, events)
+        assert put_trigger(live_server, tenant.secret_key, "new-release",
+                           release_trigger(receiver.url, audience="user.id == 'user-1'")).status == 201
+        send(live_server, tenant.secret_key, [release("Nova")])
+        queue = queue_of(app)
+        with app.app_context(), database.connection_context():
+            # The fan-out's jobs run here, one by one; the delivery's own job is then lost.
+            fan_out.start(*queue.huey.dequeue().args)
+            fan_out.run_chunk(*queue.huey.dequeue().args)
+            lost = queue.huey.dequeue()
+            assert lost.args == (Delivery.get().id,) and queue.depth() == 0
+            assert deliveries.resume_stalled() == 0  # not overdue yet
+            clock[0] += app.config["TRIGGER_STALL_SECONDS"] * 1000 + 1
+            assert deliveries.resume_stalled() == 1
+            queue.enqueue("trigger_delivery", *lost.args, task_id=lost.id)  # and the lost one was not lost after all
+        with consuming(app):
+            wait_until(lambda: receiver.received, 60, "the resumed delivery")
+            settle(app)
+        assert len(receiver.received) == 1
+        with app.app_context(), database.connection_context():
+            assert (Delivery.get().status, Delivery.get().attempts) == ("delivered", 1)

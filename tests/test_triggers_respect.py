@@ -87,7 +87,7 @@ def test_quiet_hours_in_the_users_zone_defer_to_their_end(app, live_server, setu
         assert len(scheduled) == 1  # on the queue for then
         # At 09:00 in Berlin the scheduled job runs (run here at once, the clock moved there).
         clock[0] = waiting.due_at
-        queue_of(app).enqueue("trigger_delivery", waiting.id)
+        queue_of(app).enqueue("trigger_delivery", waiting.id, task_id=f"{waiting.id}.0")
     wait_until(lambda: len(receiver.received) == 2, 60, "the deferred webhook")
     assert receiver.payloads()[1]["user_id"] == "berlin"
 
@@ -131,6 +131,6 @@ def test_a_user_who_opts_out_before_a_deferred_delivery_goes_is_dropped(app, liv
     with app.app_context(), database.connection_context():
         row = Delivery.get()
         clock[0] = row.due_at
-        queue_of(app).enqueue("trigger_delivery", row.id)
+        queue_of(app).enqueue("trigger_delivery", row.id, task_id=f"{row.id}.0")
     settle(app)
     assert statuses(app) == {"ana": ["dropped"]} and receiver.received == []

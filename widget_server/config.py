@@ -91,6 +91,8 @@ DEFAULTS = {
     "TRIGGER_RETRY_MAX_DELAY": 3600,
     "TRIGGER_RETRY_HOURS": 24,
     "TRIGGER_WEBHOOK_TIMEOUT": 10,  # seconds a receiver has to answer
+    # A delivery whose next attempt is this overdue lost its job (a killed worker): enqueued again.
+    "TRIGGER_STALL_SECONDS": 600,
     "TRIGGER_CLOCK": now_ms,  # triggers' clock (days, quiet hours, retries), ms; tests swap it
     # Seconds `recap worker` waits on SIGTERM for running jobs to finish; the ones still running
     # then are interrupted and enqueued again.

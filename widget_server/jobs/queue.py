@@ -158,9 +158,11 @@ def queue_of(app: Flask) -> Queue:
     return queue
 
 
-def enqueue(name: str, *args: Any, delay: float | None = None) -> str:
-    """Enqueue the job ``name(*args)`` on the current app's queue (``delay`` seconds from now); its task id."""
-    return queue_of(current_app._get_current_object()).enqueue(name, *args, delay=delay)  # type: ignore[attr-defined]
+def enqueue(name: str, *args: Any, delay: float | None = None, task_id: str | None = None) -> str:
+    """Enqueue the job ``name(*args)`` on the current app's queue (``delay`` seconds from now,
+    as ``task_id`` if given); its task id."""
+    queue = queue_of(current_app._get_current_object())  # type: ignore[attr-defined]
+    return queue.enqueue(name, *args, delay=delay, task_id=task_id)
 
 
 def queue_status(app: Flask | None = None) -> dict[str, Any]:

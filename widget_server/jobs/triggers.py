@@ -32,3 +32,9 @@ def trigger_milestone(app_id: int, trigger_id: str, version: int, user_id: str) 
 def trigger_stories() -> int:
     """Story triggers whose story has a new period available start their fan-out (once per period)."""
     return fan_out.stories_available()
+
+
+@job("resume_deliveries", periodic=crontab(minute="*/5"))
+def resume_deliveries() -> int:
+    """Deliveries whose job was lost (a killed worker) enqueued again."""
+    return deliveries.resume_stalled()

@@ -19,7 +19,7 @@ from flask import current_app
 from ..auth import VIEWER_TOKEN_MAX_TTL, NoWebhookSecret, create_viewer_token, webhook_secret
 from ..engine.periods import DAY_MS
 from ..http import iso_time
-from ..jobs.queue import enqueue
+from ..jobs.queue import enqueue, running_task
 from ..store.db import write_transaction
 from ..store.models import Delivery, DeliveryAttempt, Profile
 from . import respect, store, webhook_urls, webhooks
@@ -29,6 +29,7 @@ from .definition import Trigger
 log = logging.getLogger(__name__)
 
 SENDING = ("pending", "retrying")
+RESUME_ROWS = 500  # overdue deliveries enqueued again a run, at most
 COUNTED = ("pending", "retrying", "delivered", "failed")  # what a daily cap counts (not capped, dropped)
 
 
@@ -80,8 +81,14 @@ def create(app_id: int, trigger: Trigger, cause: dict[str, Any], chosen: list[Ch
         if rows:
             Delivery.insert_many(rows).on_conflict_ignore().execute()
     for one_id, at in due:
-        enqueue("trigger_delivery", one_id, delay=(at - now) / 1000 if at > now else None)
+        _enqueue(one_id, 0, (at - now) / 1000 if at > now else None)
     return len(due)
+
+
+def _enqueue(one_id: str, attempts: int, delay: float | None) -> None:
+    """The delivery's job for its next attempt, named by it (``<id>.<attempts made>``): a copy of
+    the job for an attempt already made (a resumed one, below) finds its name stale and stops."""
+    enqueue("trigger_delivery", one_id, delay=delay, task_id=f"{one_id}.{attempts}")
 
 
 def deliver(one_id: str) -> str:
@@ -91,9 +98,12 @@ def deliver(one_id: str) -> str:
     row: Delivery | None = Delivery.get_or_none(Delivery.id == one_id)
     if row is None or row.status not in SENDING:
         return row.status if row is not None else "gone"
+    task = running_task()
+    if task is not None and task.id != f"{one_id}.{row.attempts}":
+        return "stale"  # a copy for an attempt made meanwhile
     now = clock()
-    if row.due_at > now:  # woken early (quiet hours): wait again
-        enqueue("trigger_delivery", one_id, delay=(row.due_at - now) / 1000)
+    if row.status == "pending" and row.due_at > now:  # woken before its quiet hours end: wait again
+        _enqueue(one_id, row.attempts, (row.due_at - now) / 1000)
         return "deferred"
     profile = Profile.get_or_none((Profile.app_id == row.app_id) & (Profile.user_id == row.user_id))
     if profile is None or opted_out(profile):  # erased, or opted out, since it was made
@@ -122,9 +132,23 @@ def deliver(one_id: str) -> str:
         log.warning("trigger %s: delivery %s failed for good after %d attempts: %s", row.trigger_id, one_id,
                     number, reason)
         return "failed"
-    _settle(row, "retrying", reason)
-    enqueue("trigger_delivery", one_id, delay=wait)
+    _settle(row, "retrying", reason, due_at=clock() + int(wait * 1000))
+    _enqueue(one_id, number, wait)
     return "retrying"
+
+
+def resume_stalled(limit: int = RESUME_ROWS) -> int:
+    """Deliveries still to be sent whose next attempt is TRIGGER_STALL_SECONDS overdue (their job
+    was lost with a killed worker) are enqueued again; how many. A copy of a job still waiting
+    does no harm: the one that runs first makes the attempt, the other finds its name stale."""
+    overdue = clock() - int(current_app.config["TRIGGER_STALL_SECONDS"]) * 1000
+    rows = list(Delivery.select(Delivery.id, Delivery.attempts)
+                .where(Delivery.status.in_(SENDING) & (Delivery.due_at < overdue)).limit(limit))
+    for row in rows:
+        _enqueue(row.id, row.attempts, None)
+    if rows:
+        log.warning("%d trigger deliveries were overdue and are enqueued again", len(rows))
+    return len(rows)
 
 
 def _settle(row: Delivery, status: str, error: str | None, **more: Any) -> None:

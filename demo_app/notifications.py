@@ -103,13 +103,13 @@ def announce_release(instance: Path, widget_url: str, app: DemoApp, year: int, w
         _call(widget_url, app, "PUT", "/v1/triggers/new-release", trigger)
         weighed = []
         for artist, _ in ARTISTS[:CANDIDATES]:
-            found = _call(widget_url, app, "POST", "/v1/triggers/new-release/dry-run",
-                          {"event": {"properties": {"artist": artist, "kind": "album"}}})
-            weighed.append((found["would_notify"], artist, found["users"]))
-        fans, artist, listeners = max(weighed)
+            album = {"artist": artist, "album": f"{artist}: {year} Sessions", "kind": "album"}
+            found = _call(widget_url, app, "POST", "/v1/triggers/new-release/dry-run", {"event": {"properties": album}})
+            weighed.append((found["would_notify"], artist, found["users"], album))
+        fans, artist, listeners, album = max(weighed, key=lambda one: one[0])
         release = {"type": "track", "event": "Release Published", "anonymousId": "soundwave-catalogue",
                    "messageId": f"release-{artist}-{year}",  # sent again on a later run: told once
-                   "properties": {"artist": artist, "album": f"{artist}: {year} Sessions", "kind": "album"}}
+                   "properties": album}
         _call(widget_url, app, "POST", "/v1/track", release)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and len(inbox.verified) < fans:

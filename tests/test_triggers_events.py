@@ -31,6 +31,7 @@ from widget_server.jobs.queue import queue_of
 from widget_server.store.db import database
 from widget_server.store.models import Delivery, DeliveryAttempt, TriggerRun
 from widget_server.triggers import deliveries, fan_out
+from widget_server.triggers.events import handoff
 
 ARTISTS = [f"Artist {i}" for i in range(14)]
 
@@ -180,7 +181,7 @@ def test_a_webhook_on_a_refused_address_is_never_posted_and_says_why(app, live_s
 
 
 def test_ingest_answers_before_the_fan_out_runs(app, live_server):
-    """The release's own request only enqueues: with no consumer, nothing is evaluated or sent."""
+    """The release's own request only hands its job on: with no consumer, nothing is evaluated or sent."""
     app.config.update(WEBHOOK_ALLOW_LOCAL=True)
     tenant = webhook_tenant(app, "Quiet")
     events, _ = listeners(3)
@@ -188,6 +189,7 @@ def test_ingest_answers_before_the_fan_out_runs(app, live_server):
     assert put_trigger(live_server, tenant.secret_key, "new-release",
                        release_trigger("http://127.0.0.1:9/hook")).status == 201
     send(live_server, tenant.secret_key, [release("Nova")])
+    assert handoff.flush()  # the request handed the job to a thread of the server's process
     with app.app_context(), database.connection_context():
         assert queue_of(app).depth() == 1 and not TriggerRun.select().exists()
 
@@ -233,17 +235,18 @@ def test_a_delivery_whose_job_was_lost_is_resumed_and_sent_once(app, live_server
         assert put_trigger(live_server, tenant.secret_key, "new-release",
                            release_trigger(receiver.url, audience="user.id == 'user-1'")).status == 201
         send(live_server, tenant.secret_key, [release("Nova")])
+        assert handoff.flush()
         queue = queue_of(app)
         with app.app_context(), database.connection_context():
             # The fan-out's jobs run here, one by one; the delivery's own job is then lost.
             fan_out.start(*queue.huey.dequeue().args)
             fan_out.run_chunk(*queue.huey.dequeue().args)
             lost = queue.huey.dequeue()
-            assert lost.args == (Delivery.get().id,) and queue.depth() == 0
+            assert lost.args == ([Delivery.get().id],) and queue.depth() == 0  # a chunk's new deliveries
             assert deliveries.resume_stalled() == 0  # not overdue yet
             clock[0] += app.config["TRIGGER_STALL_SECONDS"] * 1000 + 1
             assert deliveries.resume_stalled() == 1
-            queue.enqueue("trigger_delivery", *lost.args, task_id=lost.id)  # and the lost one was not lost after all
+            queue.enqueue("trigger_deliveries", *lost.args, task_id=lost.id)  # and the lost one was not lost after all
         with consuming(app):
             wait_until(lambda: receiver.received, 60, "the resumed delivery")
             settle(app)

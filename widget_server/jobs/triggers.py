@@ -18,6 +18,11 @@ def trigger_chunk(run_id: int, seq: int, users: list[str]) -> int:
     return fan_out.run_chunk(run_id, seq, users)
 
 
+@job("trigger_deliveries")
+def trigger_deliveries(delivery_ids: list[str]) -> dict[str, int]:
+    return deliveries.deliver_many(delivery_ids)
+
+
 @job("trigger_delivery")
 def trigger_delivery(delivery_id: str) -> str:
     return deliveries.deliver(delivery_id)

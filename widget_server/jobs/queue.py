@@ -42,18 +42,21 @@ class Definition:
     name: str
     func: Callable[..., Any]
     periodic: crontab | None
+    priority: int | None = None  # taken before waiting jobs of a lower one (huey's priority)
 
 
 DEFINITIONS: dict[str, Definition] = {}
 _running: contextvars.ContextVar[Task | None] = contextvars.ContextVar("recap_running_task", default=None)
 
 
-def job(name: str, *, periodic: crontab | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare ``func`` as the job ``name`` (run on a schedule when ``periodic`` is a crontab)."""
+def job(name: str, *, periodic: crontab | None = None,
+        priority: int | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare ``func`` as the job ``name`` (run on a schedule when ``periodic`` is a crontab;
+    before waiting jobs of a lower ``priority``)."""
     def declare(func: Callable[..., Any]) -> Callable[..., Any]:
         if name in DEFINITIONS and DEFINITIONS[name].func is not func:
             raise ValueError(f"two jobs are named {name!r}")
-        DEFINITIONS[name] = Definition(name, func, periodic)
+        DEFINITIONS[name] = Definition(name, func, periodic, priority)
         return func
     return declare
 
@@ -115,7 +118,8 @@ class Queue:
             wrapper = self.huey.periodic_task(definition.periodic, name=definition.name, context=True)(run)
         else:
             wrapper = self.huey.task(name=definition.name, context=True, retries=int(config["JOB_RETRIES"]),
-                                     retry_delay=float(config["JOB_RETRY_DELAY"]), retry_backoff=2)(run)
+                                     retry_delay=float(config["JOB_RETRY_DELAY"]), retry_backoff=2,
+                                     priority=definition.priority)(run)
         self.tasks[definition.name] = wrapper
 
     def enqueue(self, name: str, *args: Any, task_id: str | None = None, delay: float | None = None) -> str:

@@ -18,12 +18,16 @@ def trigger_chunk(run_id: int, seq: int, users: list[str]) -> int:
     return fan_out.run_chunk(run_id, seq, users)
 
 
-@job("trigger_deliveries")
+# Notifications go out as their chunk is chosen, not after every chunk of a large fan-out.
+DELIVERING = 10
+
+
+@job("trigger_deliveries", priority=DELIVERING)
 def trigger_deliveries(delivery_ids: list[str]) -> dict[str, int]:
     return deliveries.deliver_many(delivery_ids)
 
 
-@job("trigger_delivery")
+@job("trigger_delivery", priority=DELIVERING)
 def trigger_delivery(delivery_id: str) -> str:
     return deliveries.deliver(delivery_id)
 

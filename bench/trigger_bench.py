@@ -172,7 +172,7 @@ def main() -> None:
                   f"{args.fans:,} fans of Nova; recap worker --workers {args.workers}")
             print("\n| ingest, one-event batches | p50 ms | p99 ms |\n|---|---|---|")
             print(f"| an ordinary event | {statistics.median(plain):.1f} | {percentile(plain, 0.99):.1f} |")
-            print(f"| a release (its request enqueues the trigger's job) | {statistics.median(starting):.1f} | "
+            print(f"| a release (its request hands the trigger's job on) | {statistics.median(starting):.1f} | "
                   f"{percentile(starting, 0.99):.1f} |")
             spread = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else 0.0
             print(f"\nfan-out: {len(notified):,} users notified ({made:,} deliveries; fans generated: {args.fans:,}); "

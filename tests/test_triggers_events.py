@@ -4,20 +4,21 @@ receiver on 127.0.0.1, signed; retries until a 2xx; never twice for one cause.""
 from __future__ import annotations
 
 import time
-from collections import Counter
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from helpers.server import basic, http
 from helpers.share import post_json
-from helpers.story import identify, send, track
+from helpers.story import identify, send
 from helpers.triggers import (
     CLOCK,
     DAY,
     Receiver,
     cli,
     delivering,
+    fans_of,
+    listeners,
     put_trigger,
     release,
     release_trigger,
@@ -33,44 +34,11 @@ from widget_server.store.models import Delivery, DeliveryAttempt, TriggerRun
 from widget_server.triggers import deliveries, fan_out
 from widget_server.triggers.events import handoff
 
-ARTISTS = [f"Artist {i}" for i in range(14)]
-
 
 @pytest.fixture
 def setup(app, live_server):
     with delivering(app, live_server) as both:
         yield both
-
-
-def listeners(users: int) -> tuple[list[dict], dict[str, Counter]]:
-    """Plays for ``users`` users: each plays some of ARTISTS a distinct number of times, so a top 10
-    has no ties; some play "Nova" a lot, some a little, some long ago, some never. The plays per
-    user and artist within the last 90 days are returned too, to compute the fans independently."""
-    events, counted = [], {}
-    for u in range(users):
-        user = f"user-{u}"
-        plays: Counter = Counter()
-        chosen = ARTISTS[u % 3: u % 3 + 11]
-        for rank, artist in enumerate(chosen):
-            plays[artist] = 30 - rank * 2
-        nova = [25, 9, 21, 40][u % 4]  # 25 and 21: in the top 10; 9: 12th, out; 40 long ago (below): out
-        if nova:
-            plays["Nova"] = nova
-        counted[user] = Counter()
-        for artist, n in plays.items():
-            old = artist == "Nova" and u % 4 == 3
-            for i in range(n):
-                at = CLOCK - (200 if old else 1 + i % 60) * DAY - i * 1000
-                events.append(track(user, "Song Played", at, {"artist": artist}))
-                if not old:
-                    counted[user][artist] += 1
-        events.append(identify(user, {"name": f"Listener {u}"}, CLOCK - 100 * DAY))
-    return events, counted
-
-
-def fans_of(counted: dict[str, Counter], artist: str, opted_out: set[str] = frozenset()) -> set[str]:
-    return {user for user, plays in counted.items()
-            if artist in [a for a, _ in plays.most_common(10)] and user not in opted_out}
 
 
 def test_a_release_reaches_exactly_the_fans_signed_and_never_twice(app, live_server, setup):

@@ -7,6 +7,7 @@ import hmac
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 from flask import Flask
 
 from helpers.server import Tenant, basic, http, make_tenant
-from helpers.story import track
+from helpers.story import identify, track
 from helpers.video import consuming
 from helpers.waiting import wait_until
 from widget_server.jobs.queue import queue_of
@@ -164,3 +165,37 @@ def delivering(app: Flask, live_server: Any,
                       TRIGGER_CLOCK=lambda: CLOCK)
     with Receiver() as receiver, consuming(app):
         yield webhook_tenant(app, tenant=tenant), receiver
+
+
+ARTISTS = [f"Artist {i}" for i in range(14)]
+
+
+def listeners(users: int) -> tuple[list[dict], dict[str, Counter]]:
+    """Plays for ``users`` users: each plays some of ARTISTS a distinct number of times, so a top 10
+    has no ties; some play "Nova" a lot, some a little, some long ago, some never. The plays per
+    user and artist within the last 90 days are returned too, to compute the fans independently."""
+    events, counted = [], {}
+    for u in range(users):
+        user = f"user-{u}"
+        plays: Counter = Counter()
+        chosen = ARTISTS[u % 3: u % 3 + 11]
+        for rank, artist in enumerate(chosen):
+            plays[artist] = 30 - rank * 2
+        nova = [25, 9, 21, 40][u % 4]  # 25 and 21: in the top 10; 9: 12th, out; 40 long ago (below): out
+        if nova:
+            plays["Nova"] = nova
+        counted[user] = Counter()
+        for artist, n in plays.items():
+            old = artist == "Nova" and u % 4 == 3
+            for i in range(n):
+                at = CLOCK - (200 if old else 1 + i % 60) * DAY - i * 1000
+                events.append(track(user, "Song Played", at, {"artist": artist}))
+                if not old:
+                    counted[user][artist] += 1
+        events.append(identify(user, {"name": f"Listener {u}"}, CLOCK - 100 * DAY))
+    return events, counted
+
+
+def fans_of(counted: dict[str, Counter], artist: str, opted_out: set[str] = frozenset()) -> set[str]:
+    return {user for user, plays in counted.items()
+            if artist in [a for a, _ in plays.most_common(10)] and user not in opted_out}

@@ -11,6 +11,7 @@ from pathlib import Path
 from . import churn
 from .generate import Report, generate, year_window
 from .instance import DemoApp
+from .notifications import announce_release
 from .run import HostSite, showcase_shares, story_url
 from .server import ServerError, WidgetServer
 from .terminal_qr import print_qr
@@ -105,6 +106,9 @@ def serve(instance: Path, server: WidgetServer, apps: dict[str, DemoApp], args: 
             say(f"  {story_url(host.url, app)}")
         for kind, app in apps.items():
             say(f"{app.name} share page:  {shares[kind].url}")
+        told = announce_release(instance, server.url, apps["music"], year_window()[1].year)
+        say(f"{apps['music'].name} released an album by {told.artist}: {told.fans} of {told.listeners} listeners "
+            f"are fans; {told.notified} notified through the app's signed webhook.")
         say()
         say(f"Scan to open the {apps['music'].name} share page:")
         print_qr(shares["music"].url, sys.stdout)

@@ -50,6 +50,7 @@ class WidgetServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RECAP_")}
         env["RECAP_INSTANCE_PATH"] = str(self.instance)
         env["RECAP_PUBLIC_BASE_URL"] = self.url  # share links point here, whatever Host a caller sends
+        env["RECAP_WEBHOOK_ALLOW_LOCAL"] = "1"  # Soundwave's webhook is the demo's own, on 127.0.0.1
         command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
                    "--workers", str(self.workers), "--worker-class", "gthread", "--threads", str(self.threads),
                    "--preload", "--timeout", "60", "--graceful-timeout", "5",

@@ -13,6 +13,7 @@ import pytest
 from demo_app import learning, music
 from demo_app.catalog import build_catalog
 from demo_app.generate import generate, year_window
+from demo_app.notifications import announce_release
 from demo_app.people import make_people
 from demo_app.run import HostSite, showcase_shares, story_url
 from demo_app.terminal_qr import qr_text
@@ -262,3 +263,13 @@ def test_the_command_prints_working_urls_and_stops_cleanly(tmp_path):
         assert process.wait(timeout=30) == 0, (tmp_path / "stderr.txt").read_text()
         errors.close()
     assert port_is_free(port) and port_is_free(port + 1)
+
+
+def test_a_release_is_told_to_the_artists_fans_once_through_the_signed_webhook(demo):
+    music_app = demo["apps"]["music"]
+    told = announce_release(demo["instance"], demo["server"].url, music_app, year_window()[1].year)
+    assert 1 <= told.fans <= told.listeners == USERS
+    assert told.notified == told.fans  # every fan's notification arrived, its signature verified
+    again = announce_release(demo["instance"], demo["server"].url, music_app, year_window()[1].year)
+    assert (again.artist, again.notified) == (told.artist, told.fans)  # the same release: nobody twice
+    assert rows(demo, "SELECT COUNT(*) FROM delivery WHERE app_id = ?", music_app.app_id) == [(told.fans,)]

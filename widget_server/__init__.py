@@ -28,6 +28,7 @@ from . import (
     store,
     stories,
     studio,
+    triggers,
     users,
     video,
 )
@@ -37,7 +38,7 @@ from .store.sqlite_files import FileLock
 START_LOCK_FILE = "start.lock"
 
 # Each feature package exposes ``init_app(app)`` (blueprints, CLI commands, hooks).
-FEATURES = (assets, ingest, users, apps, stories, player, share, studio, video, predict, jobs)
+FEATURES = (assets, ingest, users, apps, stories, player, share, studio, video, triggers, predict, jobs)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -2,7 +2,8 @@
 
 * write keys (public, in apps and web pages) may only ingest;
 * secret keys (server side) may mint viewer tokens and read any user's story;
-* viewer tokens (short-lived, signed) let one user see only their own story.
+* viewer tokens (short-lived, signed) let one user see only their own story;
+* the webhook secret signs what triggers send to the app's server (derived, never stored).
 
 Keys are shown once and stored as SHA-256 hashes. Credentials arrive as HTTP Basic (key as the
 user name, the Segment way) or ``Authorization: Bearer``.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -23,11 +25,13 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from . import throttle
 from .config import signing_keys
 from .errors import Forbidden, Unauthorized, ValidationFailed
-from .store.models import ApiKey, App, ViewerGrant, now_ms
+from .store.models import ApiKey, App, ViewerGrant, WebhookSecret, now_ms
 
 KEY_PREFIX = {ApiKey.WRITE: "rcp_w_", ApiKey.SECRET: "rcp_s_"}
 VIEWER_SALT = "recap.viewer-token"
 VIEWER_TOKEN_MAX_TTL = 24 * 3600  # the longest ttl POST /v1/viewer-tokens grants
+WEBHOOK_SECRET_PREFIX = "whsec_"
+WEBHOOK_SALT = b"recap.webhook-secret"
 KEY_CACHE_SECONDS = 30.0
 GRANT_SWEEP_SECONDS = 60.0  # how often one process clears expired viewer grants, at most
 GRANT_SWEEP_ROWS = 1000  # and how many it deletes at a time
@@ -228,3 +232,49 @@ def require_viewer_or_secret(user_id: str | None = None, token: str | None = Non
     if user_id and user_id != viewer.user_id:
         raise Forbidden("A viewer token shows only its own user's story.")
     return viewer
+
+
+# --- webhook secrets -------------------------------------------------------------------------
+# A webhook secret signs deliveries (HMAC-SHA256), so the server must be able to recover it: a
+# hash, as keys are kept, would not do. It is derived instead, HMAC(signing key, nonce): the
+# database holds the random nonce and which signing key derives it (by fingerprint), the key lives
+# in the instance's secret_keys file. Neither alone gives the secret: a copy of the database does
+# not, and no second master key needs managing. `recap keys rotate-signing` keeps older keys, so
+# the secret holds; removing the key that derives it ends it (`recap keys rotate APP --kind
+# webhook` makes a new one from the newest key). docs/TRIGGERS.md.
+
+def _fingerprint(key: str) -> str:
+    return hashlib.sha256(b"recap.signing-key-id." + key.encode()).hexdigest()[:32]
+
+
+def _derive(key: str, nonce: str) -> str:
+    digest = hmac.new(key.encode(), WEBHOOK_SALT + b"." + nonce.encode(), hashlib.sha256).digest()
+    return WEBHOOK_SECRET_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def rotate_webhook_secret(app_id: int) -> str:
+    """A new webhook secret for the app, from the newest signing key; the old one stops signing."""
+    key = signing_keys(current_app)[-1]
+    nonce = secrets.token_urlsafe(24)
+    (WebhookSecret.insert(app_id=app_id, nonce=nonce, key_fingerprint=_fingerprint(key), created_at=now_ms())
+     .on_conflict(conflict_target=[WebhookSecret.app_id],
+                  update={WebhookSecret.nonce: nonce, WebhookSecret.key_fingerprint: _fingerprint(key),
+                          WebhookSecret.created_at: now_ms()})
+     .execute())
+    return _derive(key, nonce)
+
+
+class NoWebhookSecret(Exception):
+    """The app has no webhook secret, or the signing key that derived it is gone."""
+
+
+def webhook_secret(app_id: int) -> str:
+    """The app's webhook secret, derived again; NoWebhookSecret when it cannot be."""
+    row = WebhookSecret.get_or_none(WebhookSecret.app_id == app_id)
+    if row is None:
+        raise NoWebhookSecret("The app has no webhook secret: run `recap keys rotate APP --kind webhook`.")
+    for key in signing_keys(current_app):
+        if hmac.compare_digest(_fingerprint(key), row.key_fingerprint):
+            return _derive(key, row.nonce)
+    raise NoWebhookSecret("The signing key that derived the app's webhook secret was removed: run "
+                          "`recap keys rotate APP --kind webhook`.")

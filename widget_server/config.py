@@ -80,6 +80,20 @@ DEFAULTS = {
     # Days a finished story build's rows (its chunks list every user id it built) are kept for
     # `recap jobs` and its report; the prune_builds chore deletes older ones, 50 builds a run.
     "BUILD_KEEP_DAYS": 30,
+    # Triggers (docs/TRIGGERS.md): webhooks may go to http://127.0.0.1 or localhost only when set
+    # (RECAP_WEBHOOK_ALLOW_LOCAL=1); private and link-local addresses are refused whatever it says.
+    "WEBHOOK_ALLOW_LOCAL": False,
+    # Notifications one user may get in a day from all of an app's triggers (each trigger has its
+    # own limit too); a refused delivery is tried again TRIGGER_RETRY_DELAY seconds later, the wait
+    # doubling up to TRIGGER_RETRY_MAX_DELAY, until TRIGGER_RETRY_HOURS after it was made.
+    "TRIGGERS_PER_USER_PER_DAY": 3,
+    "TRIGGER_RETRY_DELAY": 30,
+    "TRIGGER_RETRY_MAX_DELAY": 3600,
+    "TRIGGER_RETRY_HOURS": 24,
+    "TRIGGER_WEBHOOK_TIMEOUT": 10,  # seconds a receiver has to answer
+    # A delivery whose next attempt is this overdue lost its job (a killed worker): enqueued again.
+    "TRIGGER_STALL_SECONDS": 600,
+    "TRIGGER_CLOCK": now_ms,  # triggers' clock (days, quiet hours, retries), ms; tests swap it
     # Seconds `recap worker` waits on SIGTERM for running jobs to finish; the ones still running
     # then are interrupted and enqueued again.
     "WORKER_STOP_TIMEOUT": 30,

@@ -72,6 +72,10 @@ export const rendering = {
     window.addEventListener('pageshow', this.onPageShow);
 
     if (!this.frames.length) { this.showError({ kind: 'server' }); return; }
+    if (this.tracker.delivery && !this.opened) {
+      this.opened = true;
+      this.tracker.track('notification_opened', {});
+    }
     this.tracker.track('story_viewed', { frames: this.frames.length });
     if (this.options.autofocus !== false) root.focus({ preventScroll: true });
     if (document.hidden) this.paused.hidden = true;

@@ -7,6 +7,7 @@ import { VERSION } from './version.js';
 
 const FLUSH_MS = 2000;
 const MAX_QUEUE = 200;
+const DELIVERY = /^[0-9a-f]{32}$/;  // a trigger's delivery id (the story link of a notification)
 
 function warn(message) {
   try { if (window.console) window.console.warn(`recap player: ${message}`); } catch { /* nothing */ }
@@ -27,6 +28,8 @@ export class Tracker {
     const arm = options.experiment;
     this.arm = arm && typeof arm.id === 'string' && typeof arm.variant === 'string'
       ? { experiment: arm.id, variant: arm.variant } : {};
+    // Opened from a notification: every event names its delivery, so a trigger's funnel follows it.
+    this.delivery = DELIVERY.test(String(options.delivery || '')) ? String(options.delivery) : null;
     this.enabled = !!options.token && options.analytics !== false;
     this.listener = options.onAnalytics;
     // A viewer token is short-lived and names one viewer: what a beacon could not carry waits in
@@ -41,7 +44,9 @@ export class Tracker {
   track(event, properties) {
     const message = {
       type: 'track', event, messageId: uuid(), timestamp: new Date().toISOString(),
-      properties: { template: this.template, ...this.arm, ...properties },
+      properties: {
+        template: this.template, ...this.arm, ...(this.delivery ? { delivery: this.delivery } : {}), ...properties
+      },
       context: { library: { name: 'recap-player', version: VERSION }, timezone: timezone() }
     };
     if (this.listener) this.listener(message);

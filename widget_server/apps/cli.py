@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from peewee import IntegrityError
 
 from .. import config
-from ..auth import create_key, rotate_key
+from ..auth import create_key, rotate_key, rotate_webhook_secret
 from ..store import db, migrations
 from ..store.models import ApiKey, App
 from . import settings
@@ -24,6 +24,7 @@ keys = click.Group("keys", help="Rotate write keys, secret keys and the signing 
 database_group = click.Group("db", help="Create or upgrade the database schema.")
 
 
+WEBHOOK = "webhook"  # `recap keys rotate --kind webhook`: the secret deliveries are signed with
 app_option = click.option("--app", "app_name", required=True, help="App name or id.")
 
 
@@ -190,10 +191,11 @@ def _apply(app: App, values: dict[str, Any]) -> list[str]:
 @click.argument("name", callback=_app_name)
 @setting_options
 def create_app_command(name: str, **values: Any) -> None:
-    """Create app NAME and print its write key and secret key.
+    """Create app NAME and print its write key, secret key and webhook secret.
 
-    The keys are shown this once and stored only as hashes: keep them. The write key goes in
-    your app or web page; the secret key stays on your server. Every setting can be changed
+    They are shown this once: keep them. The write key goes in your app or web page; the secret
+    key stays on your server, and so does the webhook secret, which checks the signature of what
+    triggers send you (docs/TRIGGERS.md). Every setting can be changed
     later with `recap apps update`.
     """
     app = App(name=name, timezone="UTC")
@@ -202,12 +204,14 @@ def create_app_command(name: str, **values: Any) -> None:
         with db.write_transaction():
             app.save()
             write, secret = create_key(app, ApiKey.WRITE), create_key(app, ApiKey.SECRET)
+            webhook = rotate_webhook_secret(app.id)
     except IntegrityError:
         raise click.ClickException(f"An app named {name!r} already exists.") from None
     click.echo(f"app: {app.name}")
     click.echo(f"app_id: {app.id}")
     click.echo(f"write_key: {write}")
     click.echo(f"secret_key: {secret}")
+    click.echo(f"webhook secret: {webhook}")
 
 
 @apps.command("update")
@@ -269,17 +273,25 @@ def list_apps() -> None:
 
 @keys.command("rotate")
 @click.argument("app_name")
-@click.option("--kind", type=click.Choice([ApiKey.WRITE, ApiKey.SECRET]), default=ApiKey.WRITE,
-              show_default=True, help="Which key to replace.")
+@click.option("--kind", type=click.Choice([ApiKey.WRITE, ApiKey.SECRET, WEBHOOK]), default=ApiKey.WRITE,
+              show_default=True, help="Which key to replace (webhook: the secret that signs triggers' webhooks).")
 @click.option("--keep-old", is_flag=True,
               help="Leave the old keys working too; the next rotate without it revokes them.")
 def rotate(app_name: str, kind: str, keep_old: bool) -> None:
     """Issue a new KIND key for APP_NAME and revoke the old ones.
 
     Servers already running may accept a revoked key for up to 30 seconds more (each process
-    keeps recent key lookups that long).
+    keeps recent key lookups that long). A new webhook secret signs every delivery from the
+    next one on.
     """
     app = find_app(app_name)
+    if kind == WEBHOOK:
+        if keep_old:
+            raise click.UsageError("An app has one webhook secret: --keep-old does not apply.")
+        with db.write_transaction():
+            secret = rotate_webhook_secret(app.id)
+        click.echo(f"webhook secret: {secret}")
+        return
     with db.write_transaction():
         key = rotate_key(app, kind, keep_old=keep_old)
     click.echo(f"{kind}_key: {key}")

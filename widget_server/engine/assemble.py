@@ -116,7 +116,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
     base = {**story_globals(), "period": period.as_json(), "template": {"id": template.id},
             "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme,
                     "share_base_url": app.share_base_url}}
-    users = {uid: _user_context(uid, profiles.get(uid)) for uid in user_ids}
+    users = {uid: user_context(uid, profiles.get(uid)) for uid in user_ids}
     values = metrics.compute(template, app.id, period, actor_pairs(app.id, user_ids), now,
                              contexts={uid: {**base, "user": users[uid]} for uid in user_ids},
                              names=template.used, offsets=offsets)
@@ -137,7 +137,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
     return out
 
 
-def _user_context(user_id: str, profile: Profile | None) -> dict[str, Any]:
+def user_context(user_id: str, profile: Profile | None) -> dict[str, Any]:
     traits = profile.traits if profile and isinstance(profile.traits, dict) else {}
     return {"id": user_id, "traits": traits, "name": traits.get("name") or traits.get("first_name") or "",
             "timezone": profile.timezone if profile else None}

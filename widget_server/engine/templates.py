@@ -55,23 +55,24 @@ class StoryTemplate:
 
 
 
-def _flatten(messages: Any, path: str, out: list[dict[str, str]]) -> None:
+def flatten_errors(messages: Any, path: str, out: list[dict[str, str]]) -> None:
+    """marshmallow's nested messages as entries of a key path and a reason (triggers use it too)."""
     if isinstance(messages, dict):
         for key, sub in messages.items():
             if isinstance(key, int):
-                _flatten(sub, f"{path}[{key}]", out)
+                flatten_errors(sub, f"{path}[{key}]", out)
             elif key == "_schema":
-                _flatten(sub, path, out)
+                flatten_errors(sub, path, out)
             elif key == "value" and path.count(".") == 1 and path.split(".")[0] in ("metrics", "virtual_events"):
-                _flatten(sub, path, out)  # marshmallow's Dict nests values under "value"
+                flatten_errors(sub, path, out)  # marshmallow's Dict nests values under "value"
             elif key == "key" and path.count(".") == 1 and path.split(".")[0] in ("metrics", "virtual_events"):
-                _flatten(sub, path, out)
+                flatten_errors(sub, path, out)
             else:
-                _flatten(sub, f"{path}.{key}" if path else str(key), out)
+                flatten_errors(sub, f"{path}.{key}" if path else str(key), out)
     elif isinstance(messages, list):
         for message in messages:
             if isinstance(message, (dict, list)):
-                _flatten(message, path, out)
+                flatten_errors(message, path, out)
             else:
                 out.append(error_entry(path, message))
     else:
@@ -93,12 +94,12 @@ def parse(source: str, file: str = "<template>", fmt: str = "toml") -> StoryTemp
 def _parse(source: str, file: str, fmt: str) -> StoryTemplate:
     if len(source.encode()) > MAX_TEMPLATE_BYTES:
         raise TemplateInvalid(file, [error_entry("", f"Larger than {MAX_TEMPLATE_BYTES} bytes.")])
-    raw = _decode(source, file, fmt)
+    raw = decode_source(source, file, fmt)
     try:
         spec = TemplateSchema().load(raw)
     except ValidationError as exc:
         errors: list[dict[str, str]] = []
-        _flatten(exc.messages, "", errors)
+        flatten_errors(exc.messages, "", errors)
         raise TemplateInvalid(file, errors) from None
     errors = _check_semantics(spec)
     if errors:
@@ -111,7 +112,8 @@ def _parse(source: str, file: str, fmt: str) -> StoryTemplate:
     return template
 
 
-def _decode(source: str, file: str, fmt: str) -> dict[str, Any]:
+def decode_source(source: str, file: str, fmt: str) -> dict[str, Any]:
+    """The table a TOML or JSON text holds, or TemplateInvalid naming the file (triggers use it too)."""
     if fmt == "json":
         try:
             raw = json.loads(source)
@@ -133,8 +135,34 @@ def content_version(source: str) -> str:
 
 def _check_semantics(spec: dict[str, Any]) -> list[dict[str, str]]:
     """What the schema cannot see: names that refer to each other and expressions that compile."""
-    errors: list[dict[str, str]] = []
+    errors = metric_errors(spec["metrics"])
     metrics = spec["metrics"]
+    for i, rule in enumerate(spec["eligibility"]):
+        if "metric" in rule and rule["metric"] not in metrics:
+            errors.append(error_entry(f"eligibility[{i}].metric", f"No metric named {rule['metric']!r}."))
+        elif "metric" in rule and metrics[rule["metric"]]["kind"] not in NUMBER_KINDS:
+            errors.append(error_entry(f"eligibility[{i}].metric", f"'min' compares a number: {NUMBER_KINDS_TEXT}; "
+                                                                  "or write the rule as 'when'."))
+    seen: set[str] = set()
+    for i, frame in enumerate(spec["frames"]):
+        if frame["id"] in seen or frame["id"] == "card":
+            errors.append(error_entry(f"frames[{i}].id", f"Frame id {frame['id']!r} is used twice."))
+        seen.add(frame["id"])
+        for part in ("list", "chart"):
+            ref = frame.get(part, {}).get("metric")
+            if ref is not None and ref not in metrics:
+                errors.append(error_entry(f"frames[{i}].{part}.metric", f"No metric named {ref!r}."))
+    card_list = spec["card"].get("list")
+    if card_list and card_list["metric"] not in metrics:
+        errors.append(error_entry("card.list.metric", f"No metric named {card_list['metric']!r}."))
+    errors.extend(experiments.check(spec))
+    check_expressions(spec, "", errors, set(metrics) | IN_SCOPE)
+    return errors
+
+
+def metric_errors(metrics: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """What the schema cannot see in the metrics: names, and the metrics each one reads."""
+    errors: list[dict[str, str]] = []
     names = list(metrics)
     for name, metric in metrics.items():
         base = f"metrics.{name}"
@@ -159,26 +187,6 @@ def _check_semantics(spec: dict[str, Any]) -> list[dict[str, str]]:
                      and metrics[ref]["kind"] in LATER_KINDS]
             for ref in sorted(later):
                 errors.append(error_entry(base, f"{ref!r} must be defined before {name!r}, which reads it."))
-    for i, rule in enumerate(spec["eligibility"]):
-        if "metric" in rule and rule["metric"] not in metrics:
-            errors.append(error_entry(f"eligibility[{i}].metric", f"No metric named {rule['metric']!r}."))
-        elif "metric" in rule and metrics[rule["metric"]]["kind"] not in NUMBER_KINDS:
-            errors.append(error_entry(f"eligibility[{i}].metric", f"'min' compares a number: {NUMBER_KINDS_TEXT}; "
-                                                                  "or write the rule as 'when'."))
-    seen: set[str] = set()
-    for i, frame in enumerate(spec["frames"]):
-        if frame["id"] in seen or frame["id"] == "card":
-            errors.append(error_entry(f"frames[{i}].id", f"Frame id {frame['id']!r} is used twice."))
-        seen.add(frame["id"])
-        for part in ("list", "chart"):
-            ref = frame.get(part, {}).get("metric")
-            if ref is not None and ref not in metrics:
-                errors.append(error_entry(f"frames[{i}].{part}.metric", f"No metric named {ref!r}."))
-    card_list = spec["card"].get("list")
-    if card_list and card_list["metric"] not in metrics:
-        errors.append(error_entry("card.list.metric", f"No metric named {card_list['metric']!r}."))
-    errors.extend(experiments.check(spec))
-    _check_expressions(spec, "", errors, set(metrics) | IN_SCOPE)
     return errors
 
 
@@ -192,7 +200,7 @@ def _not_rankable(kind: str, of: str, of_kind: str) -> str:
     return f"{reason}; {of!r} is a {of_kind} metric."
 
 
-def _check_expressions(node: Any, path: str, errors: list[dict[str, str]], known: set[str]) -> None:
+def check_expressions(node: Any, path: str, errors: list[dict[str, str]], known: set[str]) -> None:
     """Every text and expression compiles and reads only names in scope (``known``): a typo such
     as ``{{ plyas }}`` would otherwise skip its frame for every user, silently."""
     if isinstance(node, dict):
@@ -201,20 +209,20 @@ def _check_expressions(node: Any, path: str, errors: list[dict[str, str]], known
             if key in ("where", "part", "properties"):
                 continue
             if key in EXPRESSION_KEYS and isinstance(value, str):
-                _compile(expressions.compile_condition, value, "{{ " + value + " }}", sub, errors, known)
+                compile_errors(expressions.compile_condition, value, "{{ " + value + " }}", sub, errors, known)
             elif key in TEXT_KEYS and isinstance(value, (str, list)):
                 for j, variant in enumerate(value if isinstance(value, list) else [value]):
                     if isinstance(variant, str):
-                        _compile(expressions.compile_text, variant, variant,
+                        compile_errors(expressions.compile_text, variant, variant,
                                  f"{sub}[{j}]" if isinstance(value, list) else sub, errors, known)
             else:
-                _check_expressions(value, sub, errors, known)
+                check_expressions(value, sub, errors, known)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            _check_expressions(value, f"{path}[{i}]", errors, known)
+            check_expressions(value, f"{path}[{i}]", errors, known)
 
 
-def _compile(compiler: Any, source: str, as_text: str, path: str, errors: list[dict[str, str]],
+def compile_errors(compiler: Any, source: str, as_text: str, path: str, errors: list[dict[str, str]],
              known: set[str]) -> None:
     try:
         compiler(source)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -190,8 +191,8 @@ def _store(caller: Caller, events: list[EventIn], received_at: int, sent_at: str
             raise ValidationFailed(f"sentAt: {message}", details={"sentAt": [message]})
         sent_ms = writer.to_ms(sent_at)
     try:
-        return writer.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms,
-                                   may_merge_users=caller.kind == ApiKey.SECRET)
+        stored = writer.store_events(app_id, _app_timezone(app_id), events, received_at, sent_ms,
+                                     may_merge_users=caller.kind == ApiKey.SECRET)
     except writer.Unstorable as exc:
         raise ValidationFailed(exc.message, details=exc.details) from None
     except Exception as exc:
@@ -201,6 +202,26 @@ def _store(caller: Caller, events: list[EventIn], received_at: int, sent_at: str
             raise
         log.warning("ingest: store busy, answering 429 (%s)", exc)
         raise TooManyRequests("The store is busy; retry shortly.", retry_after=1) from None
+    _tell_listeners(app_id, events)
+    return stored
+
+
+STORED_LISTENERS = "recap.ingest.listeners"
+Listener = Callable[[int, list[EventIn]], None]
+
+
+def on_stored(app: Flask, listener: Listener) -> None:
+    """Call ``listener(app_id, events)`` after each request's events are committed (triggers).
+    It runs in the request, so it must be quick: anything slow goes on the job queue."""
+    app.extensions.setdefault(STORED_LISTENERS, []).append(listener)
+
+
+def _tell_listeners(app_id: int, events: list[EventIn]) -> None:
+    for listener in current_app.extensions.get(STORED_LISTENERS, ()):
+        try:
+            listener(app_id, events)
+        except Exception:  # what was stored stays stored and acknowledged: a listener's failure is logged
+            log.exception("ingest: a listener of stored events failed")
 
 
 for _kind in SINGLE_ROUTES:

@@ -10,6 +10,7 @@ kept, with its reason, for ``recap jobs``. docs/JOBS.md tells the whole of it.
     chores.py    the periodic chores: population refresh, expired grants and ended shares swept
     renders.py   a new share's images drawn before anyone asks for them
     videos.py    a share's video drawn and encoded
+    triggers.py  an event's fan-out in chunks of users, a user's milestone, each webhook delivery
     worker.py    ``recap worker`` and the consumer thread of ``recap run``
     cli.py       ``recap jobs``
 """
@@ -34,7 +35,7 @@ __all__ = ["enqueue", "init_app", "job_counts", "queue_status"]
 def init_app(app: Flask) -> None:
     # The modules that declare jobs, imported here rather than above: they import the features
     # whose work they run, and those features enqueue through .queue.
-    from . import builds, chores, predictions, renders, videos  # noqa: F401
+    from . import builds, chores, predictions, renders, triggers, videos  # noqa: F401
 
     app.cli.add_command(jobs)
     app.cli.add_command(worker_command)

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask, current_app
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey, Task, TaskWrapper
+from huey.utils import normalize_time
 
 from ..store import private_files
 from ..store.db import database
@@ -41,18 +42,21 @@ class Definition:
     name: str
     func: Callable[..., Any]
     periodic: crontab | None
+    priority: int | None = None  # taken before waiting jobs of a lower one (huey's priority)
 
 
 DEFINITIONS: dict[str, Definition] = {}
 _running: contextvars.ContextVar[Task | None] = contextvars.ContextVar("recap_running_task", default=None)
 
 
-def job(name: str, *, periodic: crontab | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare ``func`` as the job ``name`` (run on a schedule when ``periodic`` is a crontab)."""
+def job(name: str, *, periodic: crontab | None = None,
+        priority: int | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare ``func`` as the job ``name`` (run on a schedule when ``periodic`` is a crontab;
+    before waiting jobs of a lower ``priority``)."""
     def declare(func: Callable[..., Any]) -> Callable[..., Any]:
         if name in DEFINITIONS and DEFINITIONS[name].func is not func:
             raise ValueError(f"two jobs are named {name!r}")
-        DEFINITIONS[name] = Definition(name, func, periodic)
+        DEFINITIONS[name] = Definition(name, func, periodic, priority)
         return func
     return declare
 
@@ -114,15 +118,19 @@ class Queue:
             wrapper = self.huey.periodic_task(definition.periodic, name=definition.name, context=True)(run)
         else:
             wrapper = self.huey.task(name=definition.name, context=True, retries=int(config["JOB_RETRIES"]),
-                                     retry_delay=float(config["JOB_RETRY_DELAY"]), retry_backoff=2)(run)
+                                     retry_delay=float(config["JOB_RETRY_DELAY"]), retry_backoff=2,
+                                     priority=definition.priority)(run)
         self.tasks[definition.name] = wrapper
 
-    def enqueue(self, name: str, *args: Any, task_id: str | None = None) -> str:
-        """Put the job ``name(*args)`` on the queue; its task id (``task_id`` to reuse one)."""
+    def enqueue(self, name: str, *args: Any, task_id: str | None = None, delay: float | None = None) -> str:
+        """Put the job ``name(*args)`` on the queue, to run ``delay`` seconds from now if given; its
+        task id (``task_id`` to reuse one)."""
         json.dumps(args)  # a job's arguments are JSON values: a record must be able to re-enqueue them
         task = self.tasks[name].s(*args)
         if task_id:
             task.id = task_id
+        if delay is not None and delay > 0:
+            task.eta = normalize_time(delay=delay, utc=True)
         self.huey.enqueue(task)
         return str(task.id)
 
@@ -154,9 +162,11 @@ def queue_of(app: Flask) -> Queue:
     return queue
 
 
-def enqueue(name: str, *args: Any) -> str:
-    """Enqueue the job ``name(*args)`` on the current app's queue; its task id."""
-    return queue_of(current_app._get_current_object()).enqueue(name, *args)  # type: ignore[attr-defined]
+def enqueue(name: str, *args: Any, delay: float | None = None, task_id: str | None = None) -> str:
+    """Enqueue the job ``name(*args)`` on the current app's queue (``delay`` seconds from now,
+    as ``task_id`` if given); its task id."""
+    queue = queue_of(current_app._get_current_object())  # type: ignore[attr-defined]
+    return queue.enqueue(name, *args, delay=delay, task_id=task_id)
 
 
 def queue_status(app: Flask | None = None) -> dict[str, Any]:

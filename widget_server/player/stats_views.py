@@ -10,6 +10,7 @@ from ..auth import require_secret_key
 from ..engine.template_schema import TEMPLATE_ID, TEMPLATE_ID_RULE
 from ..errors import NotFound, Unauthorized, ValidationFailed
 from ..store.models import now_ms
+from ..triggers.funnel import for_story
 from .blueprint import bp
 from .stats import story_stats
 
@@ -43,7 +44,8 @@ def dashboard(template_id: str) -> Response:
         exc.headers["WWW-Authenticate"] = 'Basic realm="Recap dashboard", charset="UTF-8"'
         raise
     peak = max([d["viewers"] for d in data["daily"]] + [1])
-    response = Response(render_template("player/dashboard.html", s=data, peak=peak))
+    notified = for_story(require_secret_key().app_id, template_id, data["window"]["days"], now_ms())
+    response = Response(render_template("player/dashboard.html", s=data, peak=peak, triggers=notified))
     response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'self'; "
                                                    "frame-ancestors 'none'; base-uri 'none'")
     response.headers["Cache-Control"] = "no-store"

@@ -6,7 +6,15 @@ from collections.abc import Callable
 
 from . import event_keys
 from .db import database, is_postgres, is_sqlite, write_transaction
-from .models import CORE_MODELS, PREDICT_MODELS, QUEUE_MODELS, TEMPLATE_MODELS, SchemaVersion
+from .models import (
+    CORE_MODELS,
+    DELIVERY_MODELS,
+    PREDICT_MODELS,
+    QUEUE_MODELS,
+    TEMPLATE_MODELS,
+    TRIGGER_MODELS,
+    SchemaVersion,
+)
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +175,24 @@ def keep_a_shares_video_status() -> None:
     # A share's MP4 is drawn on the queue (video/): whether it is pending, ready, failed or off is
     # answered to its owner (GET /v1/shares/<id>) and decides what story.mp4 answers.
     _add_column("share", "video_status", "VARCHAR(16)")
+
+
+@migration
+def keep_triggers_and_webhook_secrets() -> None:
+    # Triggers per app, versioned (triggers/store.py), and what each app's webhook secret is
+    # derived from (auth.py): apps made before have none until `recap keys rotate APP --kind webhook`.
+    database.create_tables(TRIGGER_MODELS)
+
+
+@migration
+def keep_trigger_runs_and_deliveries() -> None:
+    # What triggers did (triggers/fan_out.py, deliveries.py): each cause's run, one delivery per
+    # (trigger, user, cause), unique, and every attempt to post it. The player's
+    # notification_opened is found by name (event_keys.NAMED_EVENTS), for triggers' funnels.
+    database.create_tables(DELIVERY_MODELS)
+    if is_postgres():
+        database.execute_sql("DROP INDEX IF EXISTS event_player_by_name")
+        database.execute_sql(event_keys.POSTGRES_NAME_INDEX)
 
 
 @migration

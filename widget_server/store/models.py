@@ -281,9 +281,112 @@ class TemplateAudit(BaseModel):
         indexes = ((("app_id", "template_id", "at"), False),)
 
 
+class StoredTrigger(BaseModel):
+    """One trigger of one app (triggers/store.py): its latest version is the one that acts."""
+
+    app_id = IntegerField()
+    trigger_id = CharField(max_length=64)
+    latest = IntegerField(default=0)
+    updated_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        indexes = ((("app_id", "trigger_id"), True),)
+
+
+class TriggerVersion(BaseModel):
+    """One saved version of an app's trigger, never changed once written: its source as sent."""
+
+    id = BigAutoField()
+    app_id = IntegerField()
+    trigger_id = CharField(max_length=64)
+    version = IntegerField()
+    format = CharField(max_length=8)  # "toml" or "json", as it was sent
+    source = TextField()
+    created_at = BigIntegerField(default=now_ms)
+    key_id = IntegerField(null=True)  # the secret key that saved it; None: the command line
+
+    class Meta:
+        indexes = ((("app_id", "trigger_id", "version"), True),)
+
+
+class WebhookSecret(BaseModel):
+    """What an app's webhook secret is derived from (auth.py): a random nonce and which signing
+    key derives it, by fingerprint. The secret itself is never stored."""
+
+    app_id = IntegerField(primary_key=True)
+    nonce = CharField(max_length=64)
+    key_fingerprint = CharField(max_length=32)
+    created_at = BigIntegerField(default=now_ms)
+
+
+
+class TriggerRun(BaseModel):
+    """One cause of one trigger being acted on (triggers/fan_out.py): an event's fan-out over the
+    app's users in chunks, or a user's milestone. Unique per cause, so the same release ingested
+    twice, or its job run twice, fans out once."""
+
+    id = BigAutoField()
+    app_id = IntegerField()
+    trigger_id = CharField(max_length=64)
+    version = IntegerField()
+    cause_key = CharField(max_length=64)
+    cause = JSONField()  # what the payload names: {"kind": "event", "event": name, "message_id"} …
+    chunks = IntegerField(default=0)
+    done_chunks = IntegerField(default=0)
+    users = IntegerField(default=0)  # candidates looked at
+    matched = IntegerField(default=0)  # in the audience, deliveries made (before caps)
+    created_at = BigIntegerField(default=now_ms)
+    finished_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("app_id", "trigger_id", "cause_key"), True),)
+
+
+class Delivery(BaseModel):
+    """One notification of one user for one cause of one trigger: ``id`` is the idempotency key
+    the payload carries, made from (app, trigger, user, cause), and that triple is unique here, so
+    no retry or re-run notifies anyone twice (triggers/deliveries.py)."""
+
+    id = CharField(primary_key=True, max_length=32)
+    app_id = IntegerField()
+    trigger_id = CharField(max_length=64)
+    version = IntegerField()
+    user_id = CharField(max_length=200)
+    cause_key = CharField(max_length=64)
+    cause = JSONField()
+    message = JSONField()  # {"title", "body"}, rendered when the delivery was made
+    # pending (due, or deferred to ``due_at``) | retrying | delivered | failed (24 h of refusals)
+    # | capped (over a daily limit: never sent) | dropped (opted out or erased before it went)
+    status = CharField(max_length=16)
+    attempts = IntegerField(default=0)
+    created_at = BigIntegerField(default=now_ms)
+    due_at = BigIntegerField()
+    delivered_at = BigIntegerField(null=True)
+    last_error = TextField(null=True)
+
+    class Meta:
+        indexes = ((("app_id", "trigger_id", "user_id", "cause_key"), True),
+                   (("app_id", "trigger_id", "created_at"), False),
+                   (("app_id", "user_id", "created_at"), False))
+
+
+class DeliveryAttempt(BaseModel):
+    """Every POST of a delivery to the webhook, kept: when, how long, what came back."""
+
+    id = BigAutoField()
+    delivery = CharField(max_length=32, index=True)
+    number = IntegerField()
+    at = BigIntegerField(default=now_ms)
+    status_code = IntegerField(null=True)  # None: no answer (refused address, timeout, connection)
+    error = TextField(null=True)
+    duration_ms = IntegerField(default=0)
+
+
 CORE_MODELS = [App, ApiKey, Event, Identity, Profile, ViewerGrant, PopulationStat, PrecomputedStory,
                Upload, Share]
 TEMPLATE_MODELS = [StoredTemplate, TemplateVersion, TemplateAudit]
+TRIGGER_MODELS = [StoredTrigger, TriggerVersion, WebhookSecret]
+DELIVERY_MODELS = [TriggerRun, Delivery, DeliveryAttempt]
 
 
 class JobRecord(BaseModel):

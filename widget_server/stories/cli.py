@@ -84,17 +84,17 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
             template = load_file(file)
         except TemplateInvalid as exc:
             failed += 1
-            _echo_invalid(exc)
+            echo_invalid(exc)
             continue
         crowded = card_layout.check(template.spec)
         if crowded:
             failed += 1
-            _echo_invalid(TemplateInvalid(str(file), crowded))
+            echo_invalid(TemplateInvalid(str(file), crowded))
             continue
         unreadable = contrast.errors(template.spec)
         if unreadable:
             failed += 1
-            _echo_invalid(TemplateInvalid(str(file), unreadable))
+            echo_invalid(TemplateInvalid(str(file), unreadable))
             click.echo(f"failed {file} ({template.id}: {len(unreadable)} texts under WCAG AA contrast)", err=True)
             continue
         summary, failures = _dry_run(app, template, users) if app is not None else ("", {})
@@ -107,7 +107,7 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
                                    f"or failed their dry run.")
 
 
-def _echo_invalid(exc: TemplateInvalid) -> None:
+def echo_invalid(exc: TemplateInvalid) -> None:
     """Each refusal as ``check`` prints it: file, key path, reason."""
     for error in exc.errors:
         click.echo(f"{exc.file}: {error['path'] or '<root>'}: {error['reason']}", err=True)
@@ -130,7 +130,7 @@ def push(file: Path, app_name: str, publish: bool) -> None:
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"Cannot read {file}: {exc}") from None
     except TemplateInvalid as exc:
-        _echo_invalid(exc)
+        echo_invalid(exc)
         raise click.ClickException(f"{file} is invalid; nothing was saved.") from None
     click.echo(f"{template_id} version {number} saved ({'published' if publish else 'draft'})")
 
@@ -151,7 +151,7 @@ def pull(template_id: str, app_name: str, number: int | None, output: Path | Non
         else:
             text = template_store.source(app.id, template_id, number)["source"]
     except TemplateInvalid as exc:
-        _echo_invalid(exc)
+        echo_invalid(exc)
         raise click.ClickException(f"The template {template_id!r} is invalid.") from None
     except APIError as exc:
         raise click.ClickException(exc.message) from None
@@ -242,7 +242,7 @@ def _template(app: App, template_id: str) -> StoryTemplate:
     try:
         return registry.get(app.id, template_id)
     except TemplateInvalid as exc:
-        _echo_invalid(exc)
+        echo_invalid(exc)
         raise click.ClickException(f"The template {template_id!r} is invalid.") from None
     except APIError as exc:
         raise click.ClickException(exc.message) from None

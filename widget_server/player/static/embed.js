@@ -9,9 +9,12 @@
   const mount = document.getElementById('recap-story');
   const params = new URLSearchParams(location.search);
   const token = params.get('token') || '';
-  if(params.has('token')) {
-    // The token names no one, but it should not linger in history, screenshots or copied links.
+  const delivery = params.get('delivery') || '';  // opened from a trigger's notification
+  if(params.has('token') || params.has('delivery')) {
+    // The token names no one, but it should not linger in history, screenshots or copied links;
+    // nor the delivery, or a reload would open the notification again.
     params.delete('token');
+    params.delete('delivery');
     const query = params.toString();
     history.replaceState(null, '', location.pathname + (query ? `?${  query}` : '') + location.hash);
   }
@@ -23,6 +26,7 @@
   const bridge = window.Recap.bridge();
   const player = window.Recap.story(mount, {
     token,
+    delivery,
     story,
     template: mount.getAttribute('data-template'),
     host: '',

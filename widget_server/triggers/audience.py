@@ -1,0 +1,80 @@
+"""Who a trigger tells, and what: its metrics computed for a chunk of users in SQL, as a story
+build computes a template's (engine/metrics.py over one slice for all of them), its ``audience``
+evaluated for each with the triggering event as ``event``, and its message rendered."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..engine import expressions, metrics
+from ..engine.assemble import user_context
+from ..engine.periods import resolve
+from ..engine.users import actor_pairs, utc_offsets
+from ..store.models import Profile
+from .definition import Trigger
+
+OPT_OUT_TRAIT = "recap_opt_out"  # a user whose traits hold it truthy is never notified
+CHUNK = 250  # users per slice, as a story build takes them (engine/precompute.py)
+
+
+@dataclass(frozen=True)
+class Chosen:
+    user_id: str
+    title: str
+    body: str
+    utc_offset: int  # minutes east of UTC in the user's zone now: their day and quiet hours
+
+
+def event_scope(cause: dict[str, Any]) -> dict[str, Any]:
+    """The triggering event as expressions read it: ``event.name``, ``.properties``, ``.timestamp``."""
+    return {"name": cause.get("event"), "type": cause.get("type"), "properties": cause.get("properties") or {},
+            "timestamp": cause.get("timestamp")}
+
+
+def choose(trigger: Trigger, app_id: int, user_ids: list[str], cause: dict[str, Any], now: datetime,
+           app_name: str) -> list[Chosen]:
+    """Those of ``user_ids`` in the trigger's audience, not opted out, with their messages."""
+    profiles = {p.user_id: p for p in Profile.select().where(
+        (Profile.app_id == app_id) & Profile.user_id.in_(user_ids))}
+    # Erased users have no profile; opted-out users are left out before anything is computed.
+    wanted = [uid for uid in user_ids if uid in profiles and not opted_out(profiles[uid])]
+    if not wanted:
+        return []
+    template = trigger.metrics_template()
+    offsets = utc_offsets(template, app_id, wanted, now)
+    period = resolve(trigger.spec["period"], now)
+    base = {**expressions.story_globals(), "event": event_scope(cause), "period": period.as_json(),
+            "app": {"name": app_name}, "template": {"id": trigger.id}}
+    users = {uid: user_context(uid, profiles[uid]) for uid in wanted}
+    values = metrics.compute(template, app_id, period, actor_pairs(app_id, wanted), now,
+                             contexts={uid: {**base, "user": users[uid]} for uid in wanted}, offsets=offsets)
+    chosen = []
+    audience = trigger.spec.get("audience")
+    message = trigger.spec["message"]
+    for uid in wanted:
+        context = {**values[uid], **base, "user": users[uid]}
+        if not reached(trigger, context) or (audience is not None and not expressions.truthy(audience, context)):
+            continue
+        try:
+            title = expressions.render(expressions.pick_variant(message["title"], uid + trigger.id), context)
+            body = expressions.render(expressions.pick_variant(message.get("body", ""), uid + trigger.id), context)
+        except expressions.ExpressionFailed:
+            continue  # a message that cannot be written for this user (missing data) is not sent
+        chosen.append(Chosen(uid, title, body, offsets[uid]))
+    return chosen
+
+
+def opted_out(profile: Profile | None) -> bool:
+    traits = profile.traits if profile is not None and isinstance(profile.traits, dict) else {}
+    value = traits.get(OPT_OUT_TRAIT)
+    return value is True or (isinstance(value, str) and value.lower() in ("1", "true", "yes")) or value == 1
+
+
+def reached(trigger: Trigger, values: dict[str, Any]) -> bool:
+    """Whether a milestone's metric is at or past its number for the user (always, for other causes)."""
+    on = trigger.spec["on"]
+    if "metric" not in on:
+        return True
+    value = values.get(on["metric"])
+    return expressions.is_number(value) and value >= on["reaches"]

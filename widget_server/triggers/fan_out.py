@@ -1,0 +1,105 @@
+"""An event's fan-out: the app's users split in chunks (each a job, so several workers share
+them), each chunk's audience chosen (audience.py) and its deliveries made (deliveries.py).
+One run per (trigger, cause): the same event ingested twice, or its job run twice, splits once.
+
+A story trigger's cause is a story's period becoming available (stories.py): the same fan-out,
+of the users the story is available to. A milestone is the same for one user: their own event
+arrived, their metric is computed for them alone, and the delivery is made when it is reached.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from peewee import IntegrityError
+
+from ..engine.periods import resolve
+from ..engine.users import user_ids
+from ..jobs.queue import enqueue
+from ..store.db import write_transaction
+from ..store.models import App, TriggerRun
+from . import audience, deliveries, events, store, stories
+
+log = logging.getLogger(__name__)
+
+
+def start(app_id: int, trigger_id: str, version: int, cause: dict[str, Any]) -> int:
+    """Split the app's users into chunk jobs for this cause, once; how many chunks were enqueued."""
+    trigger = store.version(app_id, trigger_id, version)
+    if not events.matches(trigger.spec["on"], cause):
+        return 0
+    return _split(app_id, trigger_id, version, cause)
+
+
+def _split(app_id: int, trigger_id: str, version: int, cause: dict[str, Any]) -> int:
+    try:
+        with write_transaction():
+            if TriggerRun.select().where((TriggerRun.app_id == app_id) & (TriggerRun.trigger_id == trigger_id)
+                                         & (TriggerRun.cause_key == cause["key"])).exists():
+                return 0
+            run = TriggerRun.create(app_id=app_id, trigger_id=trigger_id, version=version,
+                                    cause_key=cause["key"], cause=cause)
+    except IntegrityError:  # another worker's copy made it meanwhile
+        return 0
+    users = user_ids(app_id)
+    chunks = [users[i:i + audience.CHUNK] for i in range(0, len(users), audience.CHUNK)]
+    TriggerRun.update(chunks=len(chunks), users=len(users)).where(TriggerRun.id == run.id).execute()
+    for seq, chunk in enumerate(chunks):
+        enqueue("trigger_chunk", run.id, seq, chunk)
+    log.info("trigger %s: %s fans out over %d users in %d chunks", trigger_id, cause.get("event") or cause["kind"],
+             len(users), len(chunks))
+    return len(chunks)
+
+
+def run_chunk(run_id: int, seq: int, users: list[str]) -> int:
+    """One chunk's audience and its deliveries; how many are to be sent."""
+    run: TriggerRun | None = TriggerRun.get_or_none(TriggerRun.id == run_id)
+    if run is None:
+        return 0
+    trigger = store.version(run.app_id, run.trigger_id, run.version)
+    now = datetime.fromtimestamp(deliveries.clock() / 1000, UTC)
+    app = App.get_by_id(run.app_id)
+    if run.cause["kind"] == "story":  # only those the story is available to
+        users = stories.eligible(app, run.cause["story"], run.cause["period"], users, now)
+    chosen = audience.choose(trigger, run.app_id, users, run.cause, now, app.name)
+    made = deliveries.create(run.app_id, trigger, run.cause, chosen)
+    with write_transaction():
+        (TriggerRun.update(done_chunks=TriggerRun.done_chunks + 1, matched=TriggerRun.matched + len(chosen))
+         .where(TriggerRun.id == run_id).execute())
+        (TriggerRun.update(finished_at=deliveries.clock())
+         .where((TriggerRun.id == run_id) & (TriggerRun.done_chunks >= TriggerRun.chunks)).execute())
+    return made
+
+
+def milestone(app_id: int, trigger_id: str, version: int, user_id: str) -> int:
+    """A user's own event arrived: their milestone's metric computed for them alone, and the
+    delivery made if it is reached, once per user (the cause is the milestone itself, and the
+    period for a year's or a month's: the next year's is a milestone of its own)."""
+    trigger = store.version(app_id, trigger_id, version)
+    now = datetime.fromtimestamp(deliveries.clock() / 1000, UTC)
+    on = trigger.spec["on"]
+    period = trigger.spec["period"]
+    within = resolve(period, now).key if period["kind"] in ("year", "month") else ""
+    cause = {"key": hashlib.sha256(f"metric\0{on['metric']}\0{on['reaches']}\0{within}".encode()).hexdigest(),
+             "kind": "metric", "metric": on["metric"], "reaches": on["reaches"]}
+    chosen = audience.choose(trigger, app_id, [user_id], cause, now, App.get_by_id(app_id).name)
+    return deliveries.create(app_id, trigger, cause, chosen)
+
+
+def stories_available() -> int:
+    """Each enabled story trigger whose story has a period available now that it has not told of
+    yet starts a fan-out over the app's users; how many started (the chore's work)."""
+    now = datetime.fromtimestamp(deliveries.clock() / 1000, UTC)
+    started = 0
+    for app_id, trigger_id, version in stories.triggers():
+        trigger = store.version(app_id, trigger_id, version)
+        template_id = trigger.spec["on"]["story"]
+        period = stories.available(app_id, template_id, now)
+        if period is None:
+            continue
+        key = hashlib.sha256(f"story\0{template_id}\0{period}".encode()).hexdigest()
+        cause = {"key": key, "kind": "story", "story": template_id, "period": period}
+        started += _split(app_id, trigger_id, version, cause) > 0
+    return started

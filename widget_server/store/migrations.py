@@ -167,3 +167,12 @@ def keep_a_shares_video_status() -> None:
     # A share's MP4 is drawn on the queue (video/): whether it is pending, ready, failed or off is
     # answered to its owner (GET /v1/shares/<id>) and decides what story.mp4 answers.
     _add_column("share", "video_status", "VARCHAR(16)")
+
+
+@migration
+def keep_the_locale_of_users_and_apps() -> None:
+    # Stories speak the user's language (engine/locales.py): their last context.locale is kept on
+    # the profile at ingest, as their time zone is, so a story reads it with the profile; an app's
+    # default is a setting. Apps made before read as they always did, in British English.
+    _add_column("profile", "locale", "VARCHAR(35)")
+    _add_column("app", "locale", "VARCHAR(35) NOT NULL DEFAULT 'en-GB'")

@@ -15,6 +15,7 @@ from ..http import without_database
 from ..store.models import App
 from ..stories.routes import story_for
 from .blueprint import bp
+from .strings import page_table
 
 # What the first frame needs comes with the page: its whole stylesheet, the player and the
 # viewer's story. On a slow link every request after the page costs its latency again, and the
@@ -83,7 +84,7 @@ def embed(template_id: str) -> Response:
     shown = story["locale"] if story else locale or (app.locale if app else locales.DEFAULT)
     response = Response(render_template("player/embed.html", template_id=template_id, style=style, script=script,
                                         story=story, title=app.name if app else "Your story", locale=locale,
-                                        lang=shown, direction=locales.direction(shown)))
+                                        lang=shown, direction=locales.direction(shown), strings=page_table(shown)))
     response.headers["Content-Security-Policy"] = content_security_policy(
         frame_ancestors(app.frame_ancestors if app else ""), style, script)
     # The URL holds a viewer token until the page removes it, and the page a story: keep both

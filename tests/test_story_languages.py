@@ -137,3 +137,13 @@ def test_the_same_compiled_text_gives_each_locale_its_own_words():
 def test_what_cannot_be_formatted_fails_the_text_like_missing_data(text):
     with pytest.raises(ExpressionFailed):
         render(text, story_globals())
+
+
+@pytest.mark.parametrize("tag", ["en", "en-IN", "hi", "de", "fr", "es", "pt-BR", "tr", "ja", "ar", "ar-EG", "pl", "sv",
+                                 "de-CH", "fa", "he", "th", "ko", "zh-Hant"])
+def test_whole_numbers_read_as_babel_writes_them(tag):
+    loc = Locale.parse(tag, sep="-")
+    values = [0, 7, 999, 1000, 12345, 999_999.5, 1_234_567, 2.5, 3.5, 10**12 + 0.4]
+    with locales.use(tag):
+        shown = [render("{{ v | number }}", {**story_globals(), "v": v}) for v in values]
+    assert shown == [format_decimal(round(v), locale=loc, numbering_system="default") for v in values]

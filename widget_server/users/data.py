@@ -59,7 +59,7 @@ def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
     head = {
         "app": {"id": app.id, "name": app.name}, "user_id": user_id, "exported_at": _iso(time.time() * 1000),
         "profile": None if profile is None else {"traits": profile.traits, "timezone": profile.timezone,
-                                                 "first_seen": _iso(profile.first_seen),
+                                                 "locale": profile.locale, "first_seen": _iso(profile.first_seen),
                                                  "last_seen": _iso(profile.last_seen)},
         "churn": None if churn is None else {"score": round(churn.score, 4), "scored_at": _iso(churn.scored_at)},
         "identities": [{"actor": i.actor, "joined_at": _iso(i.created_at)} for i in

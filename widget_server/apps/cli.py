@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from peewee import IntegrityError
 
 from .. import config
@@ -20,9 +21,11 @@ from ..store.models import ApiKey, App
 from . import settings
 from .link_schemes import SCHEME, UNSAFE_SCHEMES
 
-apps = click.Group("apps", help="Create, change and list the apps that send events.")
-keys = click.Group("keys", help="Rotate write keys, secret keys and the signing keys.")
-database_group = click.Group("db", help="Create or upgrade the database schema.")
+# AppGroups: each command runs inside the app's context however it is called (`recap`, or a
+# test's runner on the Flask app), which creating a webhook secret needs (the signing keys).
+apps = AppGroup("apps", help="Create, change and list the apps that send events.")
+keys = AppGroup("keys", help="Rotate write keys, secret keys and the signing keys.")
+database_group = AppGroup("db", help="Create or upgrade the database schema.")
 
 
 WEBHOOK = "webhook"  # `recap keys rotate --kind webhook`: the secret deliveries are signed with

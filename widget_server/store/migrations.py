@@ -7,6 +7,7 @@ from collections.abc import Callable
 from . import event_keys
 from .db import database, is_postgres, is_sqlite, write_transaction
 from .models import (
+    AUDIENCE_MODELS,
     CORE_MODELS,
     DELIVERY_MODELS,
     PREDICT_MODELS,
@@ -200,3 +201,10 @@ def keep_churn_models_and_scores() -> None:
     # Churn prediction (predict/): each app's models with their reports, and each active user's
     # latest score.
     database.create_tables(PREDICT_MODELS)
+
+
+@migration
+def keep_audiences_and_their_members() -> None:
+    # Audiences per app, versioned (audiences/store.py); each one's members as of its last
+    # refresh, and one count per refresh (audiences/refresh.py).
+    database.create_tables(AUDIENCE_MODELS)

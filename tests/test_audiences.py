@@ -15,6 +15,9 @@ import story_templates
 from helpers.server import basic, http, make_tenant
 from helpers.story import identify, send, track
 from helpers.triggers import cli
+from helpers.video import consuming
+from helpers.waiting import wait_until
+from widget_server.jobs.queue import enqueue
 from widget_server.store.db import database
 from widget_server.store.models import ChurnModel, ChurnScore
 
@@ -222,3 +225,24 @@ def test_likely_to_churn_is_built_in_from_the_scores_and_cannot_be_put(music, ap
     assert walk(live_server, music.secret_key, "likely_to_churn", 10) == sorted(churners)
     shown = get(live_server, music.secret_key, "/v1/audiences/likely_to_churn").json()
     assert shown["builtin"] and shown["threshold"] == 0.5 and shown["counts"][-1]["members"] == len(churners)
+
+
+def test_the_hourly_job_refreshes_every_apps_audiences_on_the_queue(music, app, live_server):
+    assert put(live_server, music.secret_key, "lapsed", LAPSED).status == 201
+    with consuming(app), app.app_context():
+        enqueue("refresh_audiences")  # what the scheduler does at :23 every hour
+        wait_until(lambda: get(live_server, music.secret_key, "/v1/audiences/lapsed").json()["counts"], 60,
+                   "the app's refresh")
+    assert walk(live_server, music.secret_key, "lapsed", 500) == sorted(music.lapsed)
+
+
+def test_members_stored_before_a_new_version_are_not_used_for_eligibility(music, app, live_server):
+    assert put(live_server, music.secret_key, "lapsed", LAPSED).status == 201
+    assert cli(app, "audiences", "refresh", "--app", "Soundwave").exit_code == 0
+    nobody = LAPSED.replace("plays >= 100", "plays >= 100000")
+    assert put(live_server, music.secret_key, "lapsed", nobody).json()["version"] == 2
+    saved = http("PUT", f"{live_server.url}/v1/templates/year-in-music?publish=true", story_template().encode(),
+                 {"Content-Type": "application/toml", **basic(music.secret_key)})
+    assert saved.status in (200, 201), saved.body
+    member = sorted(music.lapsed)[0]
+    assert get(live_server, music.secret_key, f"/v1/stories/year-in-music?user_id={member}").status == 404

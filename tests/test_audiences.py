@@ -168,3 +168,26 @@ def test_members_stored_before_a_new_version_are_not_used_for_eligibility(music,
     assert saved.status in (200, 201), saved.body
     member = sorted(music.lapsed)[0]
     assert get(live_server, music.secret_key, f"/v1/stories/year-in-music?user_id={member}").status == 404
+
+
+def test_the_command_line_pushes_lists_and_shows_audiences(music, app, tmp_path):
+    file = tmp_path / "lapsed.toml"
+    file.write_text(LAPSED)
+    pushed = cli(app, "audiences", "push", str(file), "--app", "Soundwave")
+    assert (pushed.exit_code, pushed.output) == (0, "lapsed version 1 saved\n")
+    assert cli(app, "audiences", "list", "--app", "Soundwave").output == "lapsed\tv1\tnever refreshed\n"
+    assert cli(app, "audiences", "show", "lapsed", "--app", "Soundwave").output == LAPSED
+    assert cli(app, "audiences", "refresh", "--app", "Soundwave").exit_code == 0
+    listed = cli(app, "audiences", "list", "--app", "Soundwave").output
+    assert listed.startswith(f"lapsed\tv1\t{len(music.lapsed)} members at ")
+
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"when": "plyas > 1"}))
+    refused = cli(app, "audiences", "push", str(broken), "--app", "Soundwave")
+    assert refused.exit_code == 1 and "when: 'plyas' is not a metric" in refused.output
+    assert "nothing was saved" in refused.output
+    assert "No audience named 'broken'" in cli(app, "audiences", "show", "broken", "--app", "Soundwave").output
+    assert cli(app, "audiences", "refresh", "--app", "Soundwave", "--id", "broken").exit_code == 1
+    churn = tmp_path / "likely_to_churn.toml"
+    churn.write_text(LAPSED)
+    assert "is built in" in cli(app, "audiences", "push", str(churn), "--app", "Soundwave").output

@@ -29,28 +29,27 @@ def last_count(app_id: int, audience_id: str) -> AudienceCount | None:
     return row
 
 
-def fresh(app_id: int, audience_id: str, count: AudienceCount | None) -> bool:
+def fresh(count: AudienceCount | None, version: int) -> bool:
     """Whether the stored members answer for the audience as it is now: refreshed within STALE_MS,
     from its latest version."""
-    if count is None or count.computed_at < now_ms() - STALE_MS:
-        return False
-    return audience_id in builtin.BUILTIN or count.version == store.latest(app_id, audience_id)
+    return count is not None and count.computed_at >= now_ms() - STALE_MS and count.version == version
 
 
 def members(app_id: int, audience_id: str, user_ids: list[str]) -> set[str]:
     """Those of ``user_ids`` in the audience: stored when fresh, else computed for them now."""
     if audience_id in builtin.BUILTIN:
         return builtin.churners(app_id, user_ids) if builtin.available(app_id) else set()
-    if store.latest(app_id, audience_id) is None:
+    number = store.latest(app_id, audience_id)
+    if number is None:
         return set()  # an audience the app does not have: nobody is in it
-    if fresh(app_id, audience_id, last_count(app_id, audience_id)):
+    if fresh(last_count(app_id, audience_id), number):
         rows = AudienceMember.select(AudienceMember.user_id).where(
             (AudienceMember.app_id == app_id) & (AudienceMember.audience_id == audience_id)
             & AudienceMember.user_id.in_(user_ids))
         return {row.user_id for row in rows}
-    found: set[str] = set()
-    audience = store.current(app_id, audience_id)
+    audience = store.version(app_id, audience_id, number)
     now = datetime.now(UTC)
+    found: set[str] = set()
     for i in range(0, len(user_ids), refresh.CHUNK):
         found |= refresh.compute(app_id, audience, user_ids[i:i + refresh.CHUNK], now)
     return found

@@ -23,7 +23,6 @@ def known_id(audience_id: str) -> None:
 
 
 def _existing(app_id: int, audience_id: str) -> None:
-    known_id(audience_id)
     if not store.exists(app_id, audience_id):
         raise store.unknown_audience(audience_id)
 

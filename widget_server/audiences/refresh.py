@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from peewee import IntegrityError
+
 from ..engine import expressions, metrics
 from ..engine.assemble import user_context
 from ..engine.periods import resolve
@@ -69,13 +71,21 @@ def refresh(app_id: int, audience_id: str, now: datetime | None = None) -> int:
     found, users, number = everyone(app_id, audience_id, now)
     at = now_ms()
     rows = [{"app_id": app_id, "audience_id": audience_id, "user_id": uid, "computed_at": at} for uid in sorted(found)]
-    with write_transaction():  # readers see the last refresh's members or this one's, never a mix
-        AudienceMember.delete().where((AudienceMember.app_id == app_id)
-                                      & (AudienceMember.audience_id == audience_id)).execute()
-        for i in range(0, len(rows), INSERT_ROWS):
-            AudienceMember.insert_many(rows[i:i + INSERT_ROWS]).execute()
-        AudienceCount.create(app_id=app_id, audience_id=audience_id, version=number, members=len(found),
-                             users=users, computed_at=at)
+    for attempt in range(2):
+        try:
+            with write_transaction():  # readers see the last refresh's members or this one's, never a mix
+                AudienceMember.delete().where((AudienceMember.app_id == app_id)
+                                              & (AudienceMember.audience_id == audience_id)).execute()
+                for i in range(0, len(rows), INSERT_ROWS):
+                    AudienceMember.insert_many(rows[i:i + INSERT_ROWS]).execute()
+                AudienceCount.create(app_id=app_id, audience_id=audience_id, version=number, members=len(found),
+                                     users=users, computed_at=at)
+            break
+        except IntegrityError:
+            # PostgreSQL: another refresh of the audience committed its rows after this one's
+            # delete had looked; deleting again now sees them.
+            if attempt:
+                raise
     log.info("audience %s of app %s: %d members of %d users", audience_id, app_id, len(found), users)
     return len(found)
 

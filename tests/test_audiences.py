@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from helpers.audiences import LAPSED, USERS, get, listening_history, put, story_template, walk
+from helpers.audiences import LAPSED, USERS, day_at_noon, get, listening_history, put, story_template, walk
 from helpers.server import basic, http, make_tenant
-from helpers.story import send
+from helpers.story import send, track
 from helpers.triggers import cli
 from helpers.video import consuming
 from helpers.waiting import wait_until
@@ -191,3 +191,32 @@ def test_the_command_line_pushes_lists_and_shows_audiences(music, app, tmp_path)
     churn = tmp_path / "likely_to_churn.toml"
     churn.write_text(LAPSED)
     assert "is built in" in cli(app, "audiences", "push", str(churn), "--app", "Soundwave").output
+
+
+def publish(server, key: str, template: str) -> None:
+    saved = http("PUT", f"{server.url}/v1/templates/year-in-music?publish=true", template.encode(),
+                 {"Content-Type": "application/toml", **basic(key)})
+    assert saved.status in (200, 201), saved.body
+
+
+def test_eligibility_reads_the_stored_members_until_they_are_stale(music, app, live_server, query):
+    assert put(live_server, music.secret_key, "lapsed", LAPSED).status == 201
+    assert cli(app, "audiences", "refresh", "--app", "Soundwave").exit_code == 0
+    publish(live_server, music.secret_key, story_template())
+    back = sorted(music.lapsed)[0]
+    send(live_server, music.write_key, [track(back, "Song Played", day_at_noon(1), {"artist": "Nova"})])
+    story = f"/v1/stories/year-in-music?user_id={back}"
+    assert get(live_server, music.secret_key, story).status == 200  # the last refresh's answer, an hour fresh
+    query("UPDATE audience_count SET computed_at = computed_at - ?", 3 * 3600 * 1000)
+    assert get(live_server, music.secret_key, story).status == 404  # stale: computed for them now, back listening
+
+
+def test_likely_to_churn_admits_exactly_the_scored_churners_to_a_story(music, app, live_server):
+    with app.app_context(), database.connection_context():
+        model = ChurnModel.create(app_id=music.app_id, horizon_days=28, report={}, model=b"")
+        for u in range(USERS):
+            ChurnScore.create(app_id=music.app_id, user_id=f"user-{u:03d}", score=(u % 4) / 4, model_id=model.id)
+    publish(live_server, music.secret_key, story_template("likely_to_churn"))
+    for u in range(8):
+        reply = get(live_server, music.secret_key, f"/v1/stories/year-in-music?user_id=user-{u:03d}")
+        assert reply.status == (200 if u % 4 >= 2 else 404), (u, reply.body)

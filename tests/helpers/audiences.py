@@ -79,10 +79,10 @@ def walk(server, key: str, audience_id: str, limit: int) -> list[str]:
         query = f"?limit={limit}&cursor={body['next']}"
 
 
-def story_template() -> str:
-    """The shipped music story, its eligibility one rule: the lapsed audience."""
+def story_template(audience: str = "lapsed") -> str:
+    """The shipped music story, its eligibility one rule: the ``audience``."""
     source = (Path(story_templates.__file__).parent / "year_in_music.toml").read_text()
     rules = re.compile(r"\[\[eligibility\]\]\n(?:[a-z]+ = .*\n)+\n")
     assert len(rules.findall(source)) == 2
     kept = rules.sub("", source)
-    return kept + '\n[[eligibility]]\naudience = "lapsed"\nmessage = "Only for listeners we miss."\n'
+    return kept + f'\n[[eligibility]]\naudience = "{audience}"\nmessage = "Only for listeners we miss."\n'

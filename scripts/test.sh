@@ -15,6 +15,10 @@ command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] \
   || missing+=(redis-server)  # the job queue shared by workers (tests/test_jobs_scale.py)
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)  # reads a share video's text back (tests/test_share_video.py)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)  # eslint and the JS build check (tests/test_js_tooling.py)
+# cards and videos in every script: Manrope, then Noto glyph by glyph (widget_server/share/glyphs.py)
+[ -f /usr/share/fonts/truetype/noto/NotoSansArabic-Bold.ttf ] || missing+=(fonts-noto-core)
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc ] || missing+=(fonts-noto-cjk)
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

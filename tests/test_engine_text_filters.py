@@ -1,4 +1,4 @@
-"""What template text may call: the ``duration`` filter (a pace "6:02", a total "1 h 05 min"),
+"""What template text may call: the ``duration`` filter (a pace "6:02", a total "1 hr 5 mins"),
 rendered the way a story's text is; and the sandbox's filters, tests and globals, exactly as
 docs/STORIES.md lists them, with the built-ins left out refused by the check."""
 from __future__ import annotations
@@ -34,15 +34,17 @@ def shown(text: str, **values) -> str:
     ("duration", 0, "0:00"),
     ("duration('clock')", 3900, "1:05:00"),
     ("duration('clock')", 3599.6, "1:00:00"),
-    ("duration('units')", 3900, "1 h 05 min"),  # a total
-    ("duration('units')", 3929, "1 h 05 min"),  # to the nearest minute once it is hours
-    ("duration('units')", 3930, "1 h 06 min"),
-    ("duration('units')", 7199, "2 h 00 min"),
-    ("duration('units')", 3_600_000, "1,000 h 00 min"),
-    ("duration('units')", 362, "6 min 02 s"),
-    ("duration('units')", 45, "45 s"),
+    ("duration('units')", 3900, "1 hr 5 mins"),  # a total (en-GB, every app's default locale)
+    ("duration('units')", 3929, "1 hr 5 mins"),  # to the nearest minute once it is hours
+    ("duration('units')", 3930, "1 hr 6 mins"),
+    ("duration('units')", 7199, "2 hrs"),
+    ("duration('units')", 3_600_000, "1,000 hrs"),
+    ("duration('units')", 362, "6 mins 2 secs"),
+    ("duration('units')", 45, "45 secs"),
+    ("duration('units')", 0, "0 secs"),
+    ("duration('units')", 360, "6 mins"),
     ("duration(unit='ms')", 250_000, "4:10"),  # ms_played as it is
-    ("duration('units', unit='ms')", 4_500_000, "1 h 15 min"),
+    ("duration('units', unit='ms')", 4_500_000, "1 hr 15 mins"),
 ])
 def test_duration_reads_seconds_as_a_clock_or_in_units(call, seconds, expected):
     assert shown("{{ s | " + call + " }}", s=seconds) == expected

@@ -25,6 +25,7 @@ def token_for(server, tenant, user="ana") -> str:
     ("/widget/player.js", "text/javascript"),
     ("/widget/player.css", "text/css"),
     ("/widget/embed.js", "text/javascript"),
+    ("/widget/strings/ar.json", "application/json"),
     ("/widget/fonts/manrope.ttf", "font/ttf"),
 ])
 def test_widget_files_are_served_to_any_site(live_server, path, content_type):
@@ -34,10 +35,13 @@ def test_widget_files_are_served_to_any_site(live_server, path, content_type):
     assert reply.headers["Access-Control-Allow-Origin"] == "*"   # fonts need CORS on other sites
 
 
-PLAYER_GZIP_BUDGET = 13_176  # gzip -9 of the hand-written player.js the built one replaced
+# gzip -9 of the hand-written player.js the built one replaced (13,176), and the cost of speaking
+# eight languages right to left as well as left to right (choosing, fetching and mirroring: the
+# other seven languages' words are files of their own, docs/PLAYER.md "Languages"), 13,467.
+PLAYER_GZIP_BUDGET = 13_500
 
 
-def test_player_script_is_no_bigger_gzipped_than_before_the_build(live_server):
+def test_player_script_stays_within_its_gzipped_budget(live_server):
     source = http("GET", live_server.url + "/widget/player.js").body
     size = len(gzip.compress(source, compresslevel=9))
     assert size <= PLAYER_GZIP_BUDGET, f"player.js is {size} bytes gzipped; the budget is {PLAYER_GZIP_BUDGET}"

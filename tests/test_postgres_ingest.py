@@ -189,9 +189,9 @@ def test_an_alias_beside_its_users_own_events_is_one_profile_upsert(postgres, tm
     tenant = make_tenant()
     at = "2026-03-0{}T12:00:00Z".format
     events = [{"type": "identify", "userId": "ada", "traits": {"plan": "plus"}, "timestamp": at(2),
-               "context": {"timezone": "Europe/Berlin"}, "messageId": "i"},
+               "context": {"timezone": "Europe/Berlin", "locale": "de-DE"}, "messageId": "i"},
               {"type": "alias", "previousId": "device-1", "userId": "ada", "timestamp": at(1),
-               "context": {"timezone": "Asia/Tokyo"}, "messageId": "a"},
+               "context": {"timezone": "Asia/Tokyo", "locale": "ja-JP"}, "messageId": "a"},
               {"type": "track", "event": "Song Played", "userId": "ada", "timestamp": at(3), "messageId": "t"}]
     reply, = post_batches(app, tenant.write_key, {"batch": events})
     assert reply.status == 200, reply.body
@@ -199,13 +199,13 @@ def test_an_alias_beside_its_users_own_events_is_one_profile_upsert(postgres, tm
     con = psycopg2.connect(url)
     try:
         cur = con.cursor()
-        cur.execute("SELECT traits, timezone, first_seen, last_seen FROM profile WHERE user_id = 'ada'")
-        traits, zone, first, last = cur.fetchone()
+        cur.execute("SELECT traits, timezone, first_seen, last_seen, locale FROM profile WHERE user_id = 'ada'")
+        traits, zone, first, last, locale = cur.fetchone()
         cur.execute("SELECT actor FROM identity WHERE user_id = 'ada'")
         joined = {actor for (actor,) in cur.fetchall()}
     finally:
         con.close()
     day = 86_400_000
-    assert (json.loads(traits), zone) == ({"plan": "plus"}, "Asia/Tokyo")
+    assert (json.loads(traits), zone, locale) == ({"plan": "plus"}, "Asia/Tokyo", "ja-JP")  # (the touch's, as its zone)
     assert (first, last - first) == (round(datetime(2026, 3, 1, 12, tzinfo=UTC).timestamp() * 1000), 2 * day)
     assert "a:device-1" in joined

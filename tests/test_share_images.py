@@ -95,7 +95,7 @@ def test_unknown_image_name_is_refused(soundwave, live_server):
 def test_cards_use_the_bundled_manrope_font():
     import font_manrope
 
-    face = drawing.font("ExtraBold", 40)
+    face = drawing.font("ExtraBold", 40).manrope  # (first of the chain: docs/SHARING.md)
     assert Path(face.path).parent == Path(font_manrope.__file__).parent / "files"
     assert face.getname() == ("Manrope", "ExtraBold")
 

@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import brotli
@@ -23,6 +22,8 @@ from helpers.player import player_page, preview_story, viewer_token
 from helpers.server import http
 from helpers.share import USER, share
 from widget_server.assets import catalog, csp_hash
+from widget_server.engine.templates import load_file
+from widget_server.engine.translations import Translations, translated
 
 STORY_TEMPLATES = Path(__file__).resolve().parents[1] / "story_templates"
 URL = re.compile(r'(?:src|href)="(/[^"]+)"')
@@ -52,12 +53,26 @@ def strings(value) -> list[str]:
 
 def demo_text() -> str:
     """Every piece of text the demo apps and the shipped templates put in a story: the demo's
-    artists, songs, genres, playlists, courses, badges and people, and the templates' own words."""
+    artists, songs, genres, playlists, courses, badges and people, and the templates' own words
+    in their default locale (their translations into scripts Manrope lacks, Japanese and Arabic,
+    are drawn in the browser's fonts: docs/SHARING.md)."""
     words = [s for module in (demo_catalog, people) for name, value in vars(module).items()
              if name.lstrip("_").isupper() for s in strings(value)]
     for path in STORY_TEMPLATES.glob("*.toml"):
-        words += strings(tomllib.loads(path.read_text()))
+        spec = load_file(path).spec
+        words += strings(in_default_locale(spec, spec["default_locale"]))
     return " ".join(words + [TYPOGRAPHY])
+
+
+def in_default_locale(node, default: str):
+    """A template's spec with each table of translations replaced by its default locale's text."""
+    if isinstance(node, Translations):
+        return translated(node, default, default)
+    if isinstance(node, dict):
+        return {key: in_default_locale(value, default) for key, value in node.items()}
+    if isinstance(node, list):
+        return [in_default_locale(value, default) for value in node]
+    return node
 
 
 # --- fingerprinted URLs ---------------------------------------------------------------------------

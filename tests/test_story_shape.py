@@ -18,6 +18,7 @@ def _story(**changes):
     theme = {"background": "#101010", "foreground": "#ffffff", "accent": "#1db954"}
     story = {"template": "music-wrapped", "version": 3, "title": "Wrapped", "generated_at": "2026-12-02T00:00:00Z",
              "period": {"label": "2026", "start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"},
+             "locale": "en-GB", "direction": "ltr",
              "source": "on_demand", "app": {"name": "Tunes", "deep_link_scheme": None}, "theme": theme,
              "frames": [_frame()],
              "card": {"title": "2026", "subtitle": None, "stats": [{"label": "Minutes", "value": "1,200"}],

@@ -221,3 +221,14 @@ def test_a_delivery_whose_job_was_lost_is_resumed_and_sent_once(app, live_server
         assert len(receiver.received) == 1
         with app.app_context(), database.connection_context():
             assert (Delivery.get().status, Delivery.get().attempts) == ("delivered", 1)
+
+
+def test_a_release_in_an_app_without_users_finishes_its_run_at_once(app, live_server, setup):
+    tenant, receiver = setup
+    assert put_trigger(live_server, tenant.secret_key, "new-release", release_trigger(receiver.url)).status == 201
+    send(live_server, tenant.secret_key, [release("Nova")])
+    with app.app_context(), database.connection_context():
+        wait_until(lambda: TriggerRun.select().where(TriggerRun.finished_at.is_null(False)).exists(), 60,
+                   "the run to finish")
+        assert (TriggerRun.get().chunks, TriggerRun.get().users) == (0, 0)
+    assert receiver.received == []

@@ -41,7 +41,7 @@ export const clock = {
     this.root.setAttribute('data-state', state);
     // A held or pulled story shows only itself, as on Instagram: the chrome fades while it is.
     this.root.classList.toggle('is-held', !!(this.paused.hold || this.paused.drag));
-    this.pauseButton.setAttribute('aria-label', stopped ? 'Play story' : 'Pause story');
+    this.pauseButton.setAttribute('aria-label', stopped ? this.t.play : this.t.pause);
     this.pauseButton.setAttribute('aria-pressed', String(stopped));
     // Replay takes the pause button's place once the story is over, and the focus with it.
     const focused = document.activeElement;

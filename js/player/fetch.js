@@ -4,13 +4,8 @@ import { el, fontsFor } from './dom.js';
 // How long a first frame may wait for its font (docs/PLAYER.md, "The first frame").
 const FONT_WAIT_MS = 1000;
 
-const ERRORS = {
-  expired: ['This story link has expired', 'Links to stories last a short while. Try again, or close and reopen your story.'],
-  invalid: ['This story link doesn’t work', 'Close and reopen your story from the app to get a fresh link.'],
-  not_eligible: ['Your story isn’t ready yet', 'Keep going and check back soon.'],
-  network: ['Can’t reach Recap', 'Check your connection and try again.'],
-  server: ['Something went wrong', 'We couldn’t load your story. Please try again.']
-};
+// What went wrong, by kind: each a heading and a line in the player's strings (strings.js).
+const ERRORS = ['expired', 'invalid', 'not_eligible', 'network', 'server'];
 
 export const fetching = {
   load() {
@@ -18,22 +13,27 @@ export const fetching = {
     this.element.classList.add('recap-root');
     const loading = el('div', 'recap-message recap-loading');
     loading.setAttribute('role', 'status');
+    loading.dir = this.direction;
     loading.appendChild(el('div', 'recap-spinner'));
-    loading.appendChild(el('p', '', 'Loading your story…'));
+    const text = loading.appendChild(el('p', ''));
     this.element.appendChild(loading);
+    const words = this.setLocale(this.locale, this.story && this.story.direction);
+    words.then(() => { text.textContent = this.t.loading; });
     const story = this.options.story ? Promise.resolve(this.options.story) : this.fetchStory();
     // destroy() may come first: a story that arrives after it must not bring the player back.
-    // The player is built while the first frame's font is still coming, and shown once it is in.
-    story.then((s) => {
+    // The player is built while the first frame's font is still coming, and shown once it is in,
+    // in the story's own language (its words fetched meanwhile when the page has not got them).
+    story.then((s) => this.setLocale(s.locale || this.locale, s.direction).then(() => {
       if (this.destroyed) return;
       this.hold('fonts', fontsFor(this.element, [s.app, (s.frames || [])[0]], FONT_WAIT_MS));
       this.start(s);
-    }, (err) => { if (!this.destroyed) this.showError(err); });
+    }), (err) => words.then(() => { if (!this.destroyed) this.showError(err); }));
   },
 
   fetchStory() {
     const o = this.options;
-    const url = `${o.host}/v1/stories/${encodeURIComponent(o.template || '')}`;
+    const query = o.locale ? `?locale=${encodeURIComponent(o.locale)}` : '';
+    const url = `${o.host}/v1/stories/${encodeURIComponent(o.template || '')}${query}`;
     return fetch(url, { headers: { Accept: 'application/json', Authorization: `Bearer ${o.token || ''}` } })
       .catch(() => { throw { kind: 'network' }; })
       .then((res) => {
@@ -49,23 +49,24 @@ export const fetching = {
   },
 
   showError(err) {
-    const kind = (err && ERRORS[err.kind]) ? err.kind : 'server';
+    const kind = (err && ERRORS.indexOf(err.kind) >= 0) ? err.kind : 'server';
     if ((kind === 'expired' || kind === 'invalid') && this.options.onTokenExpired) this.options.onTokenExpired();
     const box = el('div', 'recap-message recap-error');
     box.setAttribute('role', 'alert');
+    box.dir = this.direction;
     box.setAttribute('data-error', kind);
-    box.appendChild(el('h2', '', ERRORS[kind][0]));
+    box.appendChild(el('h2', '', this.t[kind][0]));
     // The template says what a viewer needs to do to be eligible; trying again will not change it.
     const ineligible = kind === 'not_eligible';
-    box.appendChild(el('p', '', ineligible && typeof err.message === 'string' && err.message ? err.message : ERRORS[kind][1]));
+    box.appendChild(el('p', '', ineligible && typeof err.message === 'string' && err.message ? err.message : this.t[kind][1]));
     if (!ineligible) {
-      const retry = el('button', 'recap-btn recap-btn-primary', 'Try again');
+      const retry = el('button', 'recap-btn recap-btn-primary', this.t.try_again);
       retry.type = 'button';
       retry.addEventListener('click', () => { this.retry(); });
       box.appendChild(retry);
     }
     if (this.options.onClose) {
-      const close = el('button', 'recap-btn', 'Close');
+      const close = el('button', 'recap-btn', this.t.close);
       close.type = 'button';
       close.addEventListener('click', () => { this.options.onClose({ progress: 0 }); });
       box.appendChild(close);

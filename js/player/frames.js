@@ -1,6 +1,7 @@
 // Moving between frames: showing one, what its leaving reports, dwell time, preloading the next.
 import { el, mediaUrl, reducedMotion } from './dom.js';
 import { countUp } from './chart.js';
+import { fill } from './strings.js';
 
 const MEDIA_WAIT_MS = 8000;  // a picture that never comes does not hold the story for ever
 
@@ -42,7 +43,7 @@ export const frames = {
     }
     this.muteButton.hidden = !this.video;
     this.fills.forEach((fill, i) => { fill.style.transform = `scaleX(${i < target ? 1 : 0})`; });
-    this.live.textContent = `Frame ${target + 1} of ${this.frames.length}${frame.title ? `. ${frame.title}` : ''}`;
+    this.live.textContent = `${fill(this.t.frame_of, { n: target + 1, total: this.frames.length })}${frame.title ? `. ${frame.title}` : ''}`;
     this.root.setAttribute('data-index', String(target));
     this.preload(target + 1);
     if (target === this.frames.length - 1 && !this.done) {

@@ -45,10 +45,13 @@ export const input = {
       // Let go far enough down and it goes on out and closes; otherwise it springs back.
       if (dy > this.root.offsetHeight * CLOSE_PULL) { this.pull(this.root.offsetHeight, false); this.close('swipe'); }
     } else if (Math.abs(dx) > SWIPE_PX && Math.abs(dx) > Math.abs(dy)) {
-      dx < 0 ? this.forward('manual') : this.back();
+      // Forward is a swipe towards where the text starts: left in English, right in Arabic.
+      (this.direction === 'rtl' ? dx > 0 : dx < 0) ? this.forward('manual') : this.back();
     } else if (!press.held && Math.abs(dx) < 12 && Math.abs(dy) < 12) {
+      // The third where a line of text starts goes back (the left in English, the right in Arabic).
       const rect = this.root.getBoundingClientRect();
-      e.clientX - rect.left < rect.width / 3 ? this.back() : this.forward('manual');
+      const fromStart = this.direction === 'rtl' ? rect.right - e.clientX : e.clientX - rect.left;
+      fromStart < rect.width / 3 ? this.back() : this.forward('manual');
     }
   },
 
@@ -69,8 +72,9 @@ export const input = {
     const onControl = e.target !== this.root && e.target.closest('button') && !e.target.closest('.recap-nav');
     let handled = true;
     switch (e.key) {
-      case 'ArrowRight': this.forward('manual'); break;
-      case 'ArrowLeft': this.back(); break;
+      // The arrows point the way the story reads: in a right-to-left story ← goes forward.
+      case 'ArrowRight': this.direction === 'rtl' ? this.back() : this.forward('manual'); break;
+      case 'ArrowLeft': this.direction === 'rtl' ? this.forward('manual') : this.back(); break;
       case 'Home': this.go(0, 'manual'); break;
       case 'End': this.go(this.frames.length - 1, 'manual'); break;
       case 'Escape': this.close('key'); break;
@@ -106,7 +110,7 @@ export const input = {
   toggleMute() {
     this.soundOn = !this.soundOn;
     if (this.video) this.video.muted = !this.soundOn;
-    this.muteButton.setAttribute('aria-label', this.soundOn ? 'Turn sound off' : 'Turn sound on');
+    this.muteButton.setAttribute('aria-label', this.soundOn ? this.t.sound_off : this.t.sound_on);
     this.muteButton.classList.toggle('is-on', !!this.soundOn);
     const pill = this.stage.querySelector('.recap-unmute');
     if (pill) {

@@ -8,6 +8,7 @@ import { frames } from './frames.js';
 import { clock } from './clock.js';
 import { input } from './input.js';
 import { sharing } from './share.js';
+import { languageFor, loadTable, tableOf } from './strings.js';
 
 const SCRIPT_ORIGIN = document.currentScript && document.currentScript.src
   ? new URL(document.currentScript.src).origin : '';
@@ -17,6 +18,8 @@ export class Player {
     this.element = element;
     this.options = { host: SCRIPT_ORIGIN, ...options };
     this.options.host = String(this.options.host || '').replace(/\/$/, '');
+    // Its words until the story says its own locale: the one asked for, the page's, the browser's.
+    this.setLocale(this.options.locale || document.documentElement.lang || navigator.language);
     this.bridge = bridge();
     this.paused = {};           // reasons: hold, key, hidden, overlay, api, ended; media, styles, fonts (waits)
     this.holds = {};            // what keeps the story transparent: styles, fonts
@@ -57,6 +60,22 @@ export class Player {
     }));
   }
 
+  // The player's words and writing direction for a locale: the story's direction, else its
+  // words' (Arabic's table says rtl). A promise of when the words are in (at once for English and
+  // for the embed page's).
+  setLocale(tag, direction) {
+    this.locale = String(tag || 'en');
+    const language = languageFor(this.locale);
+    const use = (table) => {
+      this.t = table;
+      this.direction = direction === 'rtl' || direction === 'ltr' ? direction : table.direction || 'ltr';
+    };
+    use(tableOf(language) || tableOf('en'));
+    return loadTable(language, this.options.host, this.options.strings).then((table) => {
+      if (languageFor(this.locale) === language) use(table);
+    });
+  }
+
   close(how, silent) {
     if (this.closed || !this.frames) return;
     this.closed = true;
@@ -76,9 +95,10 @@ export class Player {
     if (this.closedPanel) return;
     const box = el('div', 'recap-message recap-closed');
     box.setAttribute('role', 'status');
-    box.appendChild(el('h2', '', 'Story closed'));
+    box.dir = this.direction;
+    box.appendChild(el('h2', '', this.t.closed));
     if (this.story && this.story.title) box.appendChild(el('p', '', this.story.title));
-    const again = el('button', 'recap-btn recap-btn-primary', 'Watch again');
+    const again = el('button', 'recap-btn recap-btn-primary', this.t.watch_again);
     again.type = 'button';
     again.addEventListener('click', () => { this.reopen(); });
     box.appendChild(again);

@@ -2,6 +2,7 @@
 import { el, color, mediaUrl } from './dom.js';
 import { renderChart } from './chart.js';
 import { Tracker } from './tracker.js';
+import { fill } from './strings.js';
 
 // Used when a frame names no background: one vivid gradient per position, Wrapped style.
 const PALETTE = [['#5b2cff', '#c2185b'], ['#064e3b', '#13703a'], ['#9a3412', '#b93d0b'], ['#0b1e5b', '#0369a1'], ['#7a0bc0', '#be185d'], ['#1a1a1a', '#5c5c5c']];
@@ -17,8 +18,10 @@ export const rendering = {
     const root = el('div', 'recap-player');
     root.tabIndex = 0;
     root.setAttribute('role', 'region');
-    root.setAttribute('aria-roledescription', 'story');
-    root.setAttribute('aria-label', story.title || 'Story');
+    root.dir = this.direction;
+    root.lang = this.locale;
+    root.setAttribute('aria-roledescription', this.t.role);
+    root.setAttribute('aria-label', story.title || this.t.story);
     [['--recap-bg', theme.background], ['--recap-fg', theme.foreground], ['--recap-accent', theme.accent]]
       .forEach((p) => { if (color(p[1])) root.style.setProperty(p[0], color(p[1])); });
 
@@ -34,23 +37,23 @@ export const rendering = {
 
     const top = el('div', 'recap-top');
     top.appendChild(el('span', 'recap-brand', (story.app && story.app.name) || story.title || ''));
-    this.pauseButton = this.iconButton('recap-pause', 'Pause story', () => {
+    this.pauseButton = this.iconButton('recap-pause', this.t.pause, () => {
       this.isPaused('key') ? this.resume('key') : this.pause('key', true);
     });
-    this.replayButton = this.iconButton('recap-replay', 'Replay story', () => { this.go(0, 'manual', 'restart'); });
-    this.replayButton.textContent = 'Replay';
+    this.replayButton = this.iconButton('recap-replay', this.t.replay_story, () => { this.go(0, 'manual', 'restart'); });
+    this.replayButton.textContent = this.t.replay;
     this.replayButton.hidden = true;
-    this.muteButton = this.iconButton('recap-mute', 'Turn sound on', () => { this.toggleMute(); });
+    this.muteButton = this.iconButton('recap-mute', this.t.sound_on, () => { this.toggleMute(); });
     this.muteButton.hidden = true;
-    const close = this.iconButton('recap-close', 'Close story', () => { this.close('button'); });
+    const close = this.iconButton('recap-close', this.t.close_story, () => { this.close('button'); });
     top.appendChild(this.replayButton);
     top.appendChild(this.pauseButton);
     top.appendChild(this.muteButton);
     top.appendChild(close);
 
     this.stage = el('div', 'recap-stage');
-    const prev = this.iconButton('recap-nav recap-prev', 'Previous frame', (e) => { if (!e.detail) this.back(); });
-    const next = this.iconButton('recap-nav recap-next', 'Next frame', (e) => { if (!e.detail) this.forward('manual'); });
+    const prev = this.iconButton('recap-nav recap-prev', this.t.previous, (e) => { if (!e.detail) this.back(); });
+    const next = this.iconButton('recap-nav recap-next', this.t.next, (e) => { if (!e.detail) this.forward('manual'); });
     this.live = el('div', 'recap-live');
     this.live.setAttribute('aria-live', 'polite');
     this.overlay = el('div', 'recap-overlay');
@@ -120,7 +123,7 @@ export const rendering = {
   renderFrame(frame, index) {
     const kind = String(frame.kind || 'text');
     const node = el('section', `recap-frame recap-kind-${kind.replace(/[^a-z]/g, '')}`);
-    node.setAttribute('aria-label', `${index + 1} of ${this.frames.length}${frame.title ? `: ${frame.title}` : ''}`);
+    node.setAttribute('aria-label', `${fill(this.t.n_of, { n: index + 1, total: this.frames.length })}${frame.title ? `: ${frame.title}` : ''}`);
     node.setAttribute('data-frame-id', String(frame.id || index));
     node.appendChild(this.frameBackground(frame, index));
     const content = el('div', 'recap-content');
@@ -170,7 +173,7 @@ export const rendering = {
     if (Array.isArray(frame.buttons) && frame.buttons.length) {
       const actions = add(el('div', 'recap-actions'));
       frame.buttons.forEach((b, i) => {
-        const button = el('button', `recap-btn${i === 0 ? ' recap-btn-primary' : ''}`, b.label || 'Open');
+        const button = el('button', `recap-btn${i === 0 ? ' recap-btn-primary' : ''}`, b.label || this.t.open);
         button.type = 'button';
         button.setAttribute('data-button-id', String(b.id || i));
         button.addEventListener('click', () => { this.pressButton(frame, b); });
@@ -200,7 +203,7 @@ export const rendering = {
       video.addEventListener('error', () => { if (this.video === video) this.video = null; });
       this.video = video;
       box.appendChild(video);
-      const unmute = el('button', 'recap-unmute', 'Tap for sound');
+      const unmute = el('button', 'recap-unmute', this.t.tap_for_sound);
       unmute.type = 'button';
       unmute.hidden = !!this.soundOn;
       unmute.addEventListener('click', () => { this.toggleMute(); });

@@ -40,7 +40,7 @@ export const sharing = {
 
   createShare() {
     const o = this.options;
-    const title = this.story.title || 'My story';
+    const title = this.story.title || this.t.my_story;
     const fallback = { url: o.shareUrl || location.href, image: null, title, text: title };
     if (!o.token) return Promise.resolve(fallback);
     return fetch(`${o.host}/v1/shares`, {
@@ -144,7 +144,7 @@ export const sharing = {
       this.root.focus({ preventScroll: true });
     };
     fill(dialog, dismiss);
-    const done = el('button', 'recap-btn recap-btn-primary', 'Done');
+    const done = el('button', 'recap-btn recap-btn-primary', this.t.done);
     done.type = 'button';
     dialog.appendChild(done);
     done.addEventListener('click', dismiss);

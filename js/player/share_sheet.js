@@ -19,7 +19,8 @@ function target(channel, label) {
 }
 
 export function shareSheet(link, shared) {
-  this.showOverlay('Share your story', (dialog, dismiss) => {
+  const t = this.t;
+  this.showOverlay(t.share_story, (dialog, dismiss) => {
     const grid = el('div', 'recap-targets');
     const add = (channel, label, act) => {
       const button = target(channel, label);
@@ -30,11 +31,11 @@ export function shareSheet(link, shared) {
     if (this.bridge.native && link.image) {
       // Only the app can hand Instagram the layers of a story (sticker over a background).
       add('instagram_stories', 'Instagram Stories', () => { this.bridge.send('share', this.hostShare(link, 'instagram_stories')); dismiss(); });
-      add('more', 'More…', () => { this.bridge.send('share', this.hostShare(link, 'system')); dismiss(); });
+      add('more', t.more, () => { this.bridge.send('share', this.hostShare(link, 'system')); dismiss(); });
     }
     TARGETS.forEach(([channel, label, href]) => add(channel, label, () => this.openUrl(href(link.url, link.text))));
     if (link.image && !this.bridge.native) {
-      const save = el('a', 'recap-target', 'Download image');
+      const save = el('a', 'recap-target', t.download_image);
       save.href = link.image;
       save.download = 'story.png';
       save.setAttribute('data-channel', 'download');
@@ -43,22 +44,22 @@ export function shareSheet(link, shared) {
     }
     if (link.video && (link.videoStatus === 'ready' || link.videoStatus === 'pending')) {
       // Counted as shared once it downloaded: while it is being drawn the button says so instead.
-      const video = target('download_video', 'Download video');
+      const video = target('download_video', t.download_video);
       video.addEventListener('click', () => this.downloadVideo(link.video).then((ok) => {
         if (ok) shared('download_video');
-        else video.textContent = 'Video on its way… try again soon';
+        else video.textContent = t.video_pending;
       }));
       grid.appendChild(video);
     }
-    const copy = add('copy_link', 'Copy link', () => this.copyLink(link.url).then((ok) => {
-      copy.textContent = ok ? 'Link copied' : 'Copy the link below';
+    const copy = add('copy_link', t.copy_link, () => this.copyLink(link.url).then((ok) => {
+      copy.textContent = ok ? t.link_copied : t.copy_below;
       field.select();
     }));
     dialog.appendChild(grid);
     const field = el('input', 'recap-link');
     field.readOnly = true;
     field.value = link.url;
-    field.setAttribute('aria-label', 'Share link');
+    field.setAttribute('aria-label', t.share_link);
     dialog.appendChild(field);
   });
 }

@@ -44,9 +44,9 @@ def send(server, write_key: str, events: list[dict[str, Any]]) -> None:
 
 
 def track(user: str | None, name: str, at_ms: int, props: dict | None = None, *, zone: str = "UTC",
-          anon: str | None = None) -> dict[str, Any]:
+          anon: str | None = None, locale: str | None = None) -> dict[str, Any]:
     event = {"type": "track", "event": name, "timestamp": iso(at_ms), "properties": props or {},
-             "context": {"timezone": zone}}
+             "context": {"timezone": zone, **({"locale": locale} if locale else {})}}
     if user is not None:
         event["userId"] = user
     if anon is not None:

@@ -10,18 +10,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from peewee import IntegrityError
 
 from .. import config
 from ..auth import create_key, rotate_key, rotate_webhook_secret
+from ..engine import locales
 from ..store import db, migrations
 from ..store.models import ApiKey, App
 from . import settings
 from .link_schemes import SCHEME, UNSAFE_SCHEMES
 
-apps = click.Group("apps", help="Create, change and list the apps that send events.")
-keys = click.Group("keys", help="Rotate write keys, secret keys and the signing keys.")
-database_group = click.Group("db", help="Create or upgrade the database schema.")
+# AppGroups: each command runs inside the app's context however it is called (`recap`, or a
+# test's runner on the Flask app), which creating a webhook secret needs (the signing keys).
+apps = AppGroup("apps", help="Create, change and list the apps that send events.")
+keys = AppGroup("keys", help="Rotate write keys, secret keys and the signing keys.")
+database_group = AppGroup("db", help="Create or upgrade the database schema.")
 
 
 WEBHOOK = "webhook"  # `recap keys rotate --kind webhook`: the secret deliveries are signed with
@@ -44,6 +48,15 @@ def _time_zone(ctx: click.Context, param: click.Parameter, value: str | None) ->
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"{value!r} is not an IANA time zone such as 'Europe/Berlin'.") from None
     return value
+
+
+def _locale(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    known = locales.parse(value)
+    if known is None:
+        raise click.BadParameter(f"{value!r} is not a locale such as 'en', 'pt-BR' or 'ar'.")
+    return known
 
 
 # In the setting options below, an empty value ('') clears a setting that may be unset.
@@ -119,6 +132,9 @@ def setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--timezone", callback=_time_zone,
                      help="Time zone for users whose events carry none (IANA name; UTC when the app is created "
                           "without one)."),
+        click.option("--locale", callback=_locale,
+                     help="Locale of stories for users who sent none, e.g. 'es' or 'pt-BR' "
+                          f"({locales.DEFAULT} when the app is created without one)."),
         *[click.option(f"--{key}", callback=_colour,
                        help=f"Brand {key} colour of stories and cards, e.g. '#1ed760' "
                             "('' goes back to the template's).")
@@ -147,7 +163,7 @@ def setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def _apply(app: App, values: dict[str, Any]) -> list[str]:
     """Set the given settings on ``app`` (not saved); the names of those that changed."""
     changed = []
-    for field in ("deep_link_scheme", "share_base_url", "timezone", "frame_ancestors"):
+    for field in ("deep_link_scheme", "share_base_url", "timezone", "locale", "frame_ancestors"):
         value = values.get(field)
         if value is not None:
             stored = value or (None if field in ("deep_link_scheme", "share_base_url") else "")
@@ -249,6 +265,7 @@ def show_app_command(app_name: str) -> None:
     click.echo(f"app: {app.name}")
     click.echo(f"app_id: {app.id}")
     click.echo(f"timezone: {app.timezone}")
+    click.echo(f"locale: {app.locale}")
     click.echo(f"deep_link_scheme: {app.deep_link_scheme or '-'}")
     click.echo(f"share_base_url: {app.share_base_url or '-'}")
     brand = app.brand if isinstance(app.brand, dict) else {}

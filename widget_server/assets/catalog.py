@@ -24,6 +24,10 @@ FIRST_FONT = FONTS + "manrope-latin.woff2"  # what every page's first text needs
 FAVICON = "/favicon.ico"
 SOURCES = {WIDGET + name: PACKAGE / "player" / "static" / name
            for name in ("player.js", "player.css", "embed.js", "embed.css", "dashboard.css")}
+# The player's words in each language but English (which is in player.js): fetched by a page that
+# mounts the player for a story in another language, put in the embed page by the server.
+SOURCES |= {WIDGET + f"strings/{path.name}": path
+            for path in sorted((PACKAGE / "player" / "static" / "strings").glob("*.json"))}
 SOURCES |= {SHARE + name: PACKAGE / "share" / "static" / name for name in ("share.css", "share.js")}
 SOURCES |= {STUDIO + name: PACKAGE / "studio" / "static" / name for name in ("studio.css", "studio.js")}
 # The font family each stylesheet names (the player's is its own, so a host page's Manrope is
@@ -32,7 +36,8 @@ SOURCES |= {STUDIO + name: PACKAGE / "studio" / "static" / name for name in ("st
 # font can come on a slow network; its size-matched fallback takes Manrope's room, so the swap
 # moves nothing (layout shift 0.0000 at 150 and 400 ms, docs/SHARING.md).
 FAMILIES = {WIDGET + "player.css": "Recap Manrope", SHARE + "share.css": "Manrope"}
-MIMETYPES = {".js": "text/javascript", ".css": "text/css", ".woff2": "font/woff2", ".ico": "image/x-icon"}
+MIMETYPES = {".json": "application/json", ".js": "text/javascript", ".css": "text/css", ".woff2": "font/woff2",
+             ".ico": "image/x-icon"}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ story JSON.
 """
 from __future__ import annotations
 
-from . import template_store
+from . import locales, template_store
 from .assemble import assemble_many, assemble_story
 from .errors import NotEligible, TemplateInvalid
 from .periods import Period
@@ -15,4 +15,5 @@ from .registry import registry
 from .templates import StoryTemplate, load_file, parse
 
 __all__ = ["assemble_story", "assemble_many", "NotEligible", "TemplateInvalid", "Period",
-           "resolve_period", "StoryTemplate", "load_file", "parse", "registry", "template_store"]
+           "resolve_period", "StoryTemplate", "load_file", "parse", "registry", "template_store",
+           "locales"]

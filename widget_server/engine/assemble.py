@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 from .. import monitoring
 from ..errors import NotFound
 from ..store.models import App, PrecomputedStory, Profile
-from . import experiments, memberships, metrics, template_store
+from . import experiments, locales, memberships, metrics, template_store
 from .errors import NotEligible
 from .expressions import ExpressionFailed, is_number, render, story_globals, truthy
 from .frames import Renderer
@@ -21,6 +21,7 @@ from .registry import registry
 from .story_shape import ExperimentArm, Story, Theme
 from .template_schema import COLOR
 from .templates import StoryTemplate
+from .translations import DEFAULT_LOCALE
 from .users import actor_pairs, utc_offsets
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,10 @@ DEFAULT_THEME: dict[str, str] = {"background": "#121212", "foreground": "#ffffff
 
 
 def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime | None = None,
-                   fresh: bool = False, version: int | None = None) -> Story:
+                   fresh: bool = False, version: int | None = None, locale: str | None = None) -> Story:
     """The story JSON for ``user_id`` (see docs/STORIES.md), from the published template, or
-    from its saved ``version`` (a preview: always assembled, never a built story).
+    from its saved ``version`` (a preview: always assembled, never a built story); in ``locale``
+    (a canonical tag, ``locales.checked``) when given, else in the user's own.
 
     Raises NotFound for an unknown app, template or version and NotEligible when a rule is not met.
     """
@@ -49,9 +51,10 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     period = resolve(template.spec["period"], now, offsets[user_id])
     if not fresh:
         stored = precomputed(app, template, period.key, user_id)
-        if stored is not None:
+        # A built story is in the locale its user had then: served while that is still theirs.
+        if stored is not None and stored.get("locale") == user_locale(app, user_id, locale):
             return stored
-    outcome = assemble_many(app, template, period, [user_id], now=now, offsets=offsets)[user_id]
+    outcome = assemble_many(app, template, period, [user_id], now=now, offsets=offsets, locale=locale)[user_id]
     if isinstance(outcome, NotEligible):
         raise outcome
     return outcome
@@ -80,6 +83,15 @@ def preview(app_id: int, template: StoryTemplate, user_ids: list[str], *,
     return out
 
 
+def user_locale(app: App, user_id: str, override: str | None = None) -> str:
+    """The locale ``user_id``'s story is in (engine/locales.py): one read of their profile by its key."""
+    if override is not None:
+        return override
+    row = (Profile.select(Profile.locale, Profile.traits)
+           .where((Profile.app_id == app.id) & (Profile.user_id == user_id)).tuples().first())
+    return locales.of_user(None, row[0] if row else None, row[1] if row else None, app.locale)
+
+
 def precomputed(app: App, template: StoryTemplate, period_key: str, user_id: str) -> Story | None:
     """The user's built story, if one was built for this period from the template's version that
     serves now (its number and content) and the app's settings as they are now."""
@@ -105,38 +117,50 @@ def built_from(template: StoryTemplate, app: App) -> str:
 def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: list[str], *,
                   now: datetime | None = None, source: Literal["on_demand", "precomputed"] = "on_demand",
                   offsets: dict[str, int] | None = None,
-                  notes: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Story | NotEligible]:
+                  notes: dict[str, list[dict[str, str]]] | None = None,
+                  locale: str | None = None) -> dict[str, Story | NotEligible]:
     """Stories for several users at once: one slice, one query per metric kind for all of them
     (``offsets``: the users' ``utc_offsets`` when the caller has them already; ``notes``: a list
-    per user, filled with why each frame not shown as written was skipped or replaced)."""
+    per user, filled with why each frame not shown as written was skipped or replaced;
+    ``locale``: every story in it, instead of each user's own).
+
+    Metrics name months and weekdays, so users are taken a locale at a time: one slice per locale
+    among them (an app's users speak a few)."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     profiles = {p.user_id: p for p in Profile.select().where(
         (Profile.app_id == app.id) & Profile.user_id.in_(user_ids))}
-    base = {**story_globals(), "period": period.as_json(), "template": {"id": template.id},
-            "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme,
-                    "share_base_url": app.share_base_url}}
     users = {uid: user_context(uid, profiles.get(uid)) for uid in user_ids}
-    values = metrics.compute(template, app.id, period, actor_pairs(app.id, user_ids), now,
-                             contexts={uid: {**base, "user": users[uid]} for uid in user_ids},
-                             names=template.used, offsets=offsets)
+    by_locale: dict[str, list[str]] = {}
+    for uid in user_ids:
+        profile = profiles.get(uid)
+        tag = locales.of_user(locale, profile.locale if profile else None, users[uid]["traits"], app.locale)
+        by_locale.setdefault(tag, []).append(uid)
     theme = _theme(template, app)
     footer = _footer(app)
     generated = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     out: dict[str, Story | NotEligible] = {}
     audiences = {rule["audience"]: memberships.members(app.id, rule["audience"], user_ids)
                  for rule in template.spec["eligibility"] if "audience" in rule}
-    for uid in user_ids:
-        context = {**values[uid], **base, "user": users[uid]}
-        try:
-            _check_eligibility(template, period, context, {a for a, found in audiences.items() if uid in found})
-        except NotEligible as exc:
-            out[uid] = exc
-            continue
-        out[uid] = _story(template, app, period, context, theme, footer, generated, source, uid,
-                          notes.setdefault(uid, []) if notes is not None else None)
+    for tag, uids in by_locale.items():
+        with locales.use(tag):
+            base = {**story_globals(), "period": period.as_json(), "template": {"id": template.id},
+                    "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme,
+                            "share_base_url": app.share_base_url}}
+            values = metrics.compute(template, app.id, period, actor_pairs(app.id, uids), now,
+                                     contexts={uid: {**base, "user": users[uid]} for uid in uids},
+                                     names=template.used, offsets=offsets)
+            for uid in uids:
+                context = {**values[uid], **base, "user": users[uid]}
+                try:
+                    _check_eligibility(template, period, context, {a for a, found in audiences.items() if uid in found})
+                except NotEligible as exc:
+                    out[uid] = exc
+                    continue
+                out[uid] = _story(template, app, period, context, theme, footer, generated, source, uid,
+                                  notes.setdefault(uid, []) if notes is not None else None)
     monitoring.STORY_SECONDS.labels(source).observe(time.perf_counter() - started)
-    return out
+    return {uid: out[uid] for uid in user_ids}
 
 
 def user_context(user_id: str, profile: Profile | None) -> dict[str, Any]:
@@ -182,7 +206,8 @@ def _footer(app: App) -> str:
 def _story(template: StoryTemplate, app: App, period: Period, context: dict[str, Any], theme: Theme,
            footer: str, generated: str, source: Literal["on_demand", "precomputed"], uid: str,
            notes: list[dict[str, str]] | None = None) -> Story:
-    renderer = Renderer(context, f"{template.id}|{uid}", app.deep_link_scheme, notes)
+    renderer = Renderer(context, f"{template.id}|{uid}", app.deep_link_scheme, notes,
+                        template.spec.get("default_locale", DEFAULT_LOCALE))
     experiment = template.spec.get("experiment")
     variant = experiments.assign(experiment, template.id, uid) if experiment else None
     frame_specs, card_spec = template.spec["frames"], template.spec["card"]
@@ -201,7 +226,8 @@ def _story(template: StoryTemplate, app: App, period: Period, context: dict[str,
         title = renderer.text(template.spec["title"], "title", required=True)
     except ExpressionFailed:
         title = render("{{ period.label }}", context)
+    tag = locales.current()
     return {"template": template.id, "version": template.number, "title": title, "period": period.as_json(),
-            "generated_at": generated, "source": source,
+            "locale": tag, "direction": locales.direction(tag), "generated_at": generated, "source": source,
             "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme}, "theme": theme, "frames": frames,
             "card": card, "experiment": arm}

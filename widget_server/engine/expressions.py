@@ -7,8 +7,10 @@ undefined or failing raises ExpressionFailed, and the frame using it is skipped 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -18,10 +20,7 @@ from jinja2.runtime import new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from . import dates
-
-MONTHS = dates.month_names()  # ("January", …) for texts: MONTHS[3] is "April"
-WEEKDAYS = dates.weekday_names()  # ("Monday", …)
+from . import dates, locales, numbers
 
 
 class ExpressionFailed(Exception):
@@ -33,23 +32,55 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def number(value: Any, digits: int = 0) -> str:
-    """12345.6 → '12,346'; digits > 0 keeps that many decimals."""
+def _finite(value: Any) -> float:
+    """A number to format: a number, or a text of one (an event property sent as "12.5")."""
     if value is None or isinstance(value, bool):
         raise ExpressionFailed("not a number")
-    value = float(value)
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ExpressionFailed("not a number") from None
+    if not math.isfinite(number):
         raise ExpressionFailed("not a finite number")
-    return f"{value:,.{digits}f}" if digits else f"{round(value):,}"
+    return number
+
+
+def _digits(digits: Any) -> int:
+    if not isinstance(digits, int) or isinstance(digits, bool) or not 0 <= digits <= MAX_DIGITS:
+        raise ExpressionFailed(f"digits must be 0 to {MAX_DIGITS}")
+    return digits
+
+
+MAX_DIGITS = 6
+
+
+def number(value: Any, digits: int = 0) -> str:
+    """12345.6 → '12,346' in English, '12.346' in German; digits > 0 keeps that many decimals."""
+    return numbers.decimal(_finite(value), _digits(digits))
 
 
 def percent(value: Any, digits: int = 0) -> str:
-    """0.423 → '42%'."""
-    return number(float(value) * 100, digits) + "%"
+    """0.423 → '42%' in English, '42 %' in German, '%42' in Turkish."""
+    return numbers.percent(_finite(value), _digits(digits))
+
+
+def compact(value: Any, digits: int = 0) -> str:
+    """12345 → '12K' in English, '1万' in Japanese."""
+    return numbers.compact(_finite(value), _digits(digits))
+
+
+def currency(value: Any, code: Any = "") -> str:
+    """``currency('EUR')``: 12.5 → '€12.50' in English, '12,50 €' in German."""
+    if not isinstance(code, str) or not code:
+        raise ExpressionFailed("currency needs an ISO 4217 code, e.g. currency('EUR')")
+    try:
+        return numbers.money(_finite(value), code)
+    except numbers.NotANumber as exc:
+        raise ExpressionFailed(str(exc)) from None
 
 
 def hours(ms: Any) -> str:
-    return number(float(ms) / 3_600_000)
+    return number(_finite(ms) / 3_600_000)
 
 
 DURATION_STYLES = ("clock", "units")
@@ -57,8 +88,9 @@ DURATION_STYLES = ("clock", "units")
 
 def duration(value: Any, style: str = "clock", unit: str = "s") -> str:
     """A duration, in seconds (``unit='ms'``: milliseconds), to the nearest second: ``clock``
-    362 → '6:02', 3900 → '1:05:00' (a pace, a lap); ``units`` 3900 → '1 h 05 min',
-    362 → '6 min 02 s', 45 → '45 s' (a total)."""
+    362 → '6:02', 3900 → '1:05:00' (a pace, a lap); ``units``, in the story's locale, 3900 →
+    '1 hr 5 mins', 362 → '6 mins 2 secs', 45 → '45 secs' (a total: at most two units, hours to the
+    nearest minute)."""
     if style not in DURATION_STYLES or unit not in ("s", "ms"):
         raise ExpressionFailed(f"duration takes style {' or '.join(DURATION_STYLES)} and unit s or ms")
     if not is_number(value) or not math.isfinite(value) or value < 0:
@@ -69,12 +101,33 @@ def duration(value: Any, style: str = "clock", unit: str = "s") -> str:
         return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
     if h:
         minutes = (total + 30) // 60  # to the nearest minute
-        return f"{minutes // 60:,} h {minutes % 60:02d} min"
-    return f"{m} min {sec:02d} s" if m else f"{sec} s"
+        return numbers.units(minutes // 60, minutes % 60, 0)
+    return numbers.units(0, m, sec)
 
 
-def plural(count: Any, singular: str, many: str | None = None) -> str:
-    return singular if count == 1 else (many or singular + "s")
+PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
+
+
+def plural(count: Any, singular: str | None = None, others: str | None = None, /, **forms: str) -> str:
+    """The word for ``count`` by CLDR's plural rules in the story's locale. English-style:
+    ``plural('play')`` → 'play' / 'plays', ``plural('child', 'children')``. Any language:
+    ``plural(one='plik', few='pliki', many='plików', other='pliku')``, one word per category the
+    language has (Polish and Arabic have more than two); ``other`` is used for a category not given."""
+    if not is_number(count):
+        raise ExpressionFailed("plural needs a number")
+    unknown = set(forms) - set(PLURAL_CATEGORIES)
+    if unknown:
+        raise ExpressionFailed(f"plural has no category {sorted(unknown)[0]!r}; "
+                               f"CLDR's are {', '.join(PLURAL_CATEGORIES)}")
+    category = numbers.plural_category(count)
+    if forms:
+        chosen = forms.get(category, forms.get("other", others or singular))
+        if chosen is None:
+            raise ExpressionFailed(f"plural has no word for the category {category!r} nor 'other'")
+        return chosen
+    if singular is None:
+        raise ExpressionFailed("plural needs a word")
+    return singular if category == "one" else (others or singular + "s")
 
 
 def first_name(name: Any) -> str:
@@ -85,14 +138,28 @@ def first_name(name: Any) -> str:
 def date(context: Any, value: Any, fmt: str = "long") -> str:
     """'2026-03-01' → '1 March' (formats in engine/dates.py); the year is shown only when it is
     not the year the story's period ends in."""
-    period = context.get("period")
-    year = None
-    if isinstance(period, dict) and isinstance(period.get("end"), str):
-        year = dates.as_date(period["end"]).year
     try:
-        return dates.human(value, fmt, year)
+        return dates.human(value, fmt, _story_year(context))
     except dates.NotADate as exc:
         raise ExpressionFailed(str(exc)) from None
+
+
+@pass_context
+def date_range(context: Any, start: Any, end: Any, fmt: str = "short") -> str:
+    """``streak.start | date_range(streak.end)`` → '1–5 Mar' (en), '1.–5. März' (de): CLDR's
+    interval of the two days (formats 'short' and 'month'), the year as ``date`` shows it."""
+    try:
+        return dates.interval(start, end, fmt, _story_year(context))
+    except dates.NotADate as exc:
+        raise ExpressionFailed(str(exc)) from None
+
+
+def _story_year(context: Any) -> int | None:
+    """The year the story's period ends in: dates in it are shown without their year."""
+    period = context.get("period")
+    if isinstance(period, dict) and isinstance(period.get("end"), str):
+        return dates.as_date(period["end"]).year
+    return None
 
 
 MAX_EXPONENT = 256  # ``x ** y``: enough for any story's arithmetic, not for a billion-digit number
@@ -125,10 +192,22 @@ def _shown(value: Any) -> Any:
     return value
 
 
+def _per_story(func: Callable[..., str]) -> Callable[..., str]:
+    """A filter whose answer depends on the story's locale, as a filter Jinja never runs at compile
+    time: it would fold ``{{ 5 | plural(…) }}`` once, in whichever locale the text was first
+    compiled for (a filter taking the context is never folded)."""
+    @pass_context
+    @functools.wraps(func)
+    def run(context: Any, *args: Any, **kwargs: Any) -> str:
+        return func(*args, **kwargs)
+    return run
+
+
 # Recap's own filters (``urlencode`` replaces Jinja's, which leaves '/' and '&' in place).
 RECAP_FILTERS: dict[str, Any] = {
-    "number": number, "percent": percent, "hours": hours, "plural": plural, "date": date, "duration": duration,
-    "first_name": first_name, "urlencode": lambda v: quote(str(v), safe="")}
+    **{f.__name__: _per_story(f) for f in (number, percent, compact, currency, hours, plural, duration)},
+    "date": date, "date_range": date_range, "first_name": first_name,
+    "urlencode": lambda v: quote(str(v), safe="")}
 # Jinja built-ins a story has no use for and that would do harm: ``random`` gives another text
 # on every load (a story reads the same for its user each time, and its built copy the same as
 # one assembled on demand); the others make a string as long as a number the text names
@@ -144,7 +223,8 @@ def _env() -> ImmutableSandboxedEnvironment:
     for name in LEFT_OUT_GLOBALS:
         del env.globals[name]
     env.filters.update(RECAP_FILTERS)
-    env.globals.update(MONTHS=MONTHS, WEEKDAYS=WEEKDAYS)
+    # Names in every story's scope; story_globals gives them in the story's locale.
+    env.globals.update(MONTHS=dates.month_names(), WEEKDAYS=dates.weekday_names(), locale=locales.DEFAULT)
     return env
 
 
@@ -190,8 +270,11 @@ def render(source: str, context: dict[str, Any]) -> str:
 
 
 def story_globals() -> dict[str, Any]:
-    """Names every template may use besides the metrics."""
-    return dict(ENV.globals)  # Jinja's own (the sandbox's bounded range, dict, …) and ours
+    """Names every template may use besides the metrics, in the locale of the story being made:
+    ``MONTHS[3]`` is "April" in English, "avril" in French; ``locale`` is its tag ('pt-BR')."""
+    # Jinja's own (the sandbox's bounded range, dict, …) and ours
+    return {**ENV.globals, "MONTHS": dates.month_names(), "WEEKDAYS": dates.weekday_names(),
+            "locale": locales.current()}
 
 
 def evaluate(source: str, context: dict[str, Any]) -> Any:

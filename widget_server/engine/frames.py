@@ -12,11 +12,14 @@ from typing import Any, Literal, overload
 
 from .card_layout import MAX_CARD_STATS
 from .expressions import ExpressionFailed, evaluate, is_number, pick_variant, render, truthy
+from .locales import current
 from .story_shape import Background, Button, Card, CardList, CardStat, Chart, Frame, Item, Media, Stat, Theme
 from .template_schema import LIST_LIMIT
+from .translations import DEFAULT_LOCALE, translated
 
 log = logging.getLogger(__name__)
 
+TextSpec = str | list[str] | dict[str, Any]  # a text field as the template has it (translations.py)
 DEFAULT_DURATION_MS = 6000
 CARD_DURATION_MS = 8000
 CONTENT_KEYS = ("title", "subtitle", "body", "stat", "list", "media", "chart")
@@ -34,27 +37,29 @@ class Renderer:
     """Renders text for one user, choosing the same wording variant on every load."""
 
     def __init__(self, context: dict[str, Any], seed: str, deep_link_scheme: str | None,
-                 notes: list[dict[str, str]] | None = None):
+                 notes: list[dict[str, str]] | None = None, default_locale: str = DEFAULT_LOCALE):
         self.context = context
         self.seed = seed
         self.scheme = deep_link_scheme
         self.notes = notes  # what happened to each frame not shown as written (the studio's preview)
+        self.locale = current()  # the story's (engine/locales.py); texts are looked up in it
+        self.default_locale = default_locale
 
     @overload
-    def text(self, value: str | list[str] | None, where: str, extra: dict[str, Any] | None = None, *,
+    def text(self, value: TextSpec | None, where: str, extra: dict[str, Any] | None = None, *,
              required: Literal[True]) -> str: ...
 
     @overload
-    def text(self, value: str | list[str] | None, where: str, extra: dict[str, Any] | None = None,
+    def text(self, value: TextSpec | None, where: str, extra: dict[str, Any] | None = None,
              required: bool = False) -> str | None: ...
 
-    def text(self, value: str | list[str] | None, where: str, extra: dict[str, Any] | None = None,
+    def text(self, value: TextSpec | None, where: str, extra: dict[str, Any] | None = None,
              required: bool = False) -> str | None:
         if value is None:
             if required:
                 raise ExpressionFailed(f"{where} is missing")
             return None
-        source = pick_variant(value, f"{self.seed}|{where}")
+        source = pick_variant(translated(value, self.locale, self.default_locale), f"{self.seed}|{where}")
         out = render(source, {**self.context, **extra} if extra else self.context)
         if not out:
             if required:
@@ -244,7 +249,7 @@ class Renderer:
                 "stats": stats, "list": card_list, "image": image, "theme": theme,
                 "footer": self._optional(spec.get("footer"), "card.footer") or footer}
 
-    def _optional(self, value: str | list[str] | None, where: str) -> str | None:
+    def _optional(self, value: TextSpec | None, where: str) -> str | None:
         """A field the card can do without: left out when it cannot be rendered for this user."""
         try:
             return self.text(value, where)

@@ -346,8 +346,10 @@ def _buckets(by: str, period: Period) -> tuple[list[Any], list[str], list[str]]:
     and their names for a sentence ("Friday", "August", "22:00", "1 March"), all from engine/dates.py."""
     if by == "hour":
         return list(range(24)), [f"{h:02d}" for h in range(24)], [dates.hour_name(h) for h in range(24)]
-    if by == "weekday":
-        return list(range(7)), list(dates.weekday_names("abbreviated")), list(dates.weekday_names())
+    if by == "weekday":  # from the day weeks start on where the story's language is spoken
+        order = [(dates.first_weekday() + i) % 7 for i in range(7)]
+        short, wide = dates.weekday_names("abbreviated"), dates.weekday_names()
+        return order, [short[d] for d in order], [wide[d] for d in order]
     year = period.end.year
     first_day = period.local_start_ms // DAY_MS
     days = list(range(first_day, first_day + period.days))

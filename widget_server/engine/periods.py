@@ -56,7 +56,9 @@ class Period:
                       "last_days", self.spec)
 
     def as_json(self) -> StoryPeriod:
-        return {"label": self.label, "start": self.start.isoformat(), "end": self.end.isoformat()}
+        # A month is named in the story's locale ("März"), as it is shown, not as it was resolved.
+        label = dates.human(self.start, "month") if self.kind == "month" else self.label
+        return {"label": label, "start": self.start.isoformat(), "end": self.end.isoformat()}
 
     @property
     def span(self) -> str:

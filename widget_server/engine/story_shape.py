@@ -120,6 +120,8 @@ class Story(TypedDict):
     version: int  # the app's template version it was made from; 0: a default never saved
     title: str
     period: StoryPeriod
+    locale: str  # BCP 47, as engine/locales.py decided it ('pt-BR')
+    direction: Literal["ltr", "rtl"]  # how its texts run, for the player and the card
     generated_at: str
     source: Literal["on_demand", "precomputed"]
     app: AppInfo

@@ -8,8 +8,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from . import locales
 from .expressions import is_number
 from .story_shape import FRAME_KINDS
+from .translations import DEFAULT_LOCALE, Text, Translations, Variants
 
 IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 # The one rule for a template id, read by the schema and by every route that takes one (stories,
@@ -33,19 +35,61 @@ SCALAR_KINDS = ("count", "sum", "avg", "min", "max", "distinct", "share")
 NUMBER_KINDS = SCALAR_KINDS + ("derived",)  # what a tier or an eligibility 'min' can compare
 NUMBER_KINDS_TEXT = "use a count, sum, avg, min, max, distinct, share or derived metric"
 
-def _text_or_variants(value: object) -> None:
+MAX_TRANSLATIONS = 100  # locales in one text's table
+
+
+def _text_or_variants(value: object) -> Text | Variants:
     if isinstance(value, str):
         if len(value) > 2000:
             raise ValidationError("Longer than 2000 characters.")
-        return
+        return Text(value)
     if (isinstance(value, list) and 0 < len(value) <= 20
             and all(isinstance(v, str) and len(v) <= 2000 for v in value)):
-        return
-    raise ValidationError("Must be a string or a list of 1–20 string variants.")
+        return Variants(value)
+    raise ValidationError("Must be a string, a list of 1–20 string variants, or a table of them by locale.")
 
 
-def text(required: bool = False) -> fields.Raw:
-    return fields.Raw(required=required, validate=_text_or_variants)
+class TextField(fields.Field[Any]):
+    """A text: a string, its wording variants, or a table of either by locale
+    (``{ en = "Your year", de = "Dein Jahr" }``, engine/translations.py), its keys made canonical."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, dict):
+            return _text_or_variants(value)
+        if not 0 < len(value) <= MAX_TRANSLATIONS:
+            raise ValidationError(f"A table of translations holds 1–{MAX_TRANSLATIONS} locales.")
+        table, errors = Translations(), {}
+        for key, text in value.items():
+            tag = locales.parse(key)
+            try:
+                if tag is None:
+                    raise ValidationError("Not a known locale (a BCP 47 tag such as 'de' or 'pt-BR').")
+                if tag in table:
+                    raise ValidationError(f"{tag!r} is given twice.")
+                table[tag] = _text_or_variants(text)
+            except ValidationError as exc:
+                errors[str(key)] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return table
+
+
+def text(required: bool = False) -> fields.Field[Any]:
+    return TextField(required=required)
+
+
+def locale_tag(value: Any) -> str:
+    tag = locales.parse(value)
+    if tag is None:
+        raise ValidationError("Not a known locale (a BCP 47 tag such as 'de' or 'pt-BR').")
+    return tag
+
+
+class LocaleField(fields.String):
+    """A locale tag, made canonical ('pt_br' → 'pt-BR')."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        return locale_tag(super()._deserialize(value, attr, data, **kwargs))
 
 
 class Strict(Schema):
@@ -426,6 +470,9 @@ class TemplateSchema(Strict):
     id = fields.String(required=True, validate=validate.Regexp(TEMPLATE_ID, error=TEMPLATE_ID_RULE))
     title = text(required=True)
     description = fields.String()
+    # The language of the plain texts, and the locales the template is translated into.
+    default_locale = LocaleField(load_default=DEFAULT_LOCALE)
+    locales = fields.List(LocaleField(), load_default=list, validate=validate.Length(max=MAX_TRANSLATIONS))
     period = fields.Nested(PeriodSchema, required=True)
     timezone = fields.String(load_default="user", validate=validate.OneOf(("user", "utc")))
     theme = fields.Nested(ThemeSchema, load_default=dict)

@@ -13,9 +13,10 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 from marshmallow import ValidationError
 
-from . import arithmetic, experiments, expressions
+from . import arithmetic, experiments, expressions, locales, translations
 from .errors import NotFound, TemplateInvalid, error_entry
 from .template_schema import LATER_KINDS, NUMBER_KINDS, NUMBER_KINDS_TEXT, TEMPLATE_ID, TemplateSchema
+from .translations import Translations
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "story_templates"
 # Names a text or expression may read besides the metrics (assemble.py, frames.py give them).
@@ -157,6 +158,11 @@ def _check_semantics(spec: dict[str, Any]) -> list[dict[str, str]]:
         errors.append(error_entry("card.list.metric", f"No metric named {card_list['metric']!r}."))
     errors.extend(experiments.check(spec))
     check_expressions(spec, "", errors, set(metrics) | IN_SCOPE)
+    default = spec["default_locale"]
+    for path, value in translations.texts({k: v for k, v in spec.items() if k != "metrics"}):
+        if isinstance(value, Translations) and not any(tag in value for tag in locales.chain(default)):
+            errors.append(error_entry(path, f"A table of translations needs the text in the template's "
+                                            f"default_locale, {default!r} (the last step of every fallback)."))
     return errors
 
 
@@ -210,11 +216,14 @@ def check_expressions(node: Any, path: str, errors: list[dict[str, str]], known:
                 continue
             if key in EXPRESSION_KEYS and isinstance(value, str):
                 compile_errors(expressions.compile_condition, value, "{{ " + value + " }}", sub, errors, known)
-            elif key in TEXT_KEYS and isinstance(value, (str, list)):
-                for j, variant in enumerate(value if isinstance(value, list) else [value]):
-                    if isinstance(variant, str):
-                        compile_errors(expressions.compile_text, variant, variant,
-                                 f"{sub}[{j}]" if isinstance(value, list) else sub, errors, known)
+            elif key in TEXT_KEYS and isinstance(value, (str, list, Translations)):
+                entries = value.items() if isinstance(value, Translations) else [("", value)]
+                for tag, text in entries:
+                    at = f"{sub}.{tag}" if tag else sub
+                    for j, variant in enumerate(text if isinstance(text, list) else [text]):
+                        if isinstance(variant, str):
+                            compile_errors(expressions.compile_text, variant, variant,
+                                           f"{at}[{j}]" if isinstance(text, list) else at, errors, known)
             else:
                 check_expressions(value, sub, errors, known)
     elif isinstance(node, list):

@@ -53,11 +53,13 @@ class BatchIn(msgspec.Struct, forbid_unknown_fields=False):
     context: msgspec.Raw = ABSENT
 
 
-class _Zone(msgspec.Struct):
+class _Place(msgspec.Struct):
     timezone: Any = None
+    locale: Any = None
 
 
-_decode_zone = msgspec.json.Decoder(_Zone | None).decode  # a null context is no context
+_decode_place = msgspec.json.Decoder(_Place | None).decode  # a null context is no context
+MAX_LOCALE = 35  # a longer context.locale is not a locale (engine/locales.py reads the kept one)
 
 
 def json_text(raw: msgspec.Raw) -> str | None:
@@ -76,13 +78,17 @@ def is_object_or_absent(raw: msgspec.Raw) -> bool:
     return not raw or memoryview(raw)[0] in b"{n"
 
 
-def context_timezone(context: msgspec.Raw) -> str | None:
-    """``context.timezone`` when it is a string, read without decoding the rest of the context."""
+def context_place(context: msgspec.Raw) -> tuple[str | None, str | None]:
+    """``context.timezone`` and ``context.locale`` when each is a string (a locale no longer than
+    a locale's tag), read without decoding the rest of the context."""
     if not context:
-        return None
-    zone = _decode_zone(context)
-    zone = zone and zone.timezone
-    return zone if isinstance(zone, str) else None
+        return None, None
+    place = _decode_place(context)
+    if place is None:
+        return None, None
+    zone, locale = place.timezone, place.locale
+    return (zone if isinstance(zone, str) else None,
+            locale if isinstance(locale, str) and 0 < len(locale) <= MAX_LOCALE else None)
 
 
 def json_object(raw: msgspec.Raw) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from ..store.sqlite_files import lock_path
 from ..store.zones import utc_offset
 from . import dedupe
 from .group_commit import GroupCommitter
-from .schema import MAX_YEAR, MIN_YEAR, EventIn, context_timezone, json_object, json_text, parse_time
+from .schema import MAX_YEAR, MIN_YEAR, EventIn, context_place, json_object, json_text, parse_time
 
 _encode = msgspec.json.encode
 _committer: GroupCommitter[Writes] = GroupCommitter()
@@ -123,7 +123,7 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
     aliases are kept apart, to be decided under the write lock (``_decide_aliases``)."""
     rows: list[Row] = []
     identities: dict[str, str] = {}
-    profiles: dict[str, list[Any]] = {}  # user_id -> [first, last, traits, timezone]
+    profiles: dict[str, list[Any]] = {}  # user_id -> [first, last, traits, timezone, locale]
     aliases: list[Alias] = []
     for position, ev in enumerate(events):
         ts = to_ms(ev.timestamp) if ev.timestamp else received_at
@@ -134,7 +134,7 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
                 message = (f"So far from the events' timestamps that their corrected times fall outside "
                            f"the years {MIN_YEAR} to {MAX_YEAR}.")
                 raise Unstorable(f"sentAt: {message}", {"sentAt": [message]})
-        event_zone = context_timezone(ev.context)
+        event_zone, event_locale = context_place(ev.context)
         zone = event_zone or app_timezone
         user_id = None if ev.userId is None else str(ev.userId)
         anonymous_id = None if ev.anonymousId is None else str(ev.anonymousId)
@@ -151,7 +151,7 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
             if previous != user_id:
                 joins.append((app_id, f"u:{previous}", user_id, received_at))
             aliases.append(Alias(position, len(rows) - 1, app_id, previous, user_id, joins,
-                                 (app_id, user_id, "{}", event_zone, ts, ts)))
+                                 (app_id, user_id, "{}", event_zone, ts, ts, event_locale)))
             continue
         if user_id is not None:
             if anonymous_id is not None:
@@ -163,7 +163,7 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
                     identities.setdefault(f"u:{previous}", user_id)
             profile = profiles.get(user_id)
             if profile is None:
-                profile = profiles[user_id] = [ts, ts, {}, None]
+                profile = profiles[user_id] = [ts, ts, {}, None, None]
             else:
                 profile[0] = min(profile[0], ts)
                 profile[1] = max(profile[1], ts)
@@ -174,12 +174,14 @@ def prepare(app_id: int, app_timezone: str, events: list[EventIn], received_at: 
                     raise Unstorable(NESTED_TOO_DEEPLY, {"traits": [NESTED_TOO_DEEPLY]}) from None
             if event_zone is not None:
                 profile[3] = event_zone
+            if event_locale is not None:
+                profile[4] = event_locale
 
     return Writes(
         rows,
         [(app_id, actor, user, received_at) for actor, user in identities.items()],
-        [(app_id, user, _encode(traits).decode(), tz, first, last)
-         for user, (first, last, traits, tz) in profiles.items()],
+        [(app_id, user, _encode(traits).decode(), tz, first, last, locale)
+         for user, (first, last, traits, tz, locale) in profiles.items()],
         aliases=aliases)
 
 
@@ -225,12 +227,13 @@ def _decide_aliases(cursor: Any, writes: Writes) -> tuple[list[Row], dedupe.Look
 def _touched(profiles: list[Row], touches: list[Row]) -> list[Row]:
     """The request's profile rows with its accepted aliases' touches folded in: one row per user,
     as a multi-row upsert needs (PostgreSQL's may not touch a row twice). A touch carries no
-    traits; its time zone wins when it has one, as a later upsert of its own would."""
+    traits; its time zone and locale win when it has them, as a later upsert of its own would."""
     rows = {(row[0], row[1]): row for row in profiles}
-    for app_id, user_id, traits, zone, first, last in touches:
+    for app_id, user_id, traits, zone, first, last, locale in touches:
         had = rows.get((app_id, user_id))
-        rows[app_id, user_id] = (app_id, user_id, traits, zone, first, last) if had is None else (
-            app_id, user_id, had[2], had[3] if zone is None else zone, min(first, had[4]), max(last, had[5]))
+        rows[app_id, user_id] = (app_id, user_id, traits, zone, first, last, locale) if had is None else (
+            app_id, user_id, had[2], had[3] if zone is None else zone, min(first, had[4]), max(last, had[5]),
+            had[6] if locale is None else locale)
     return list(rows.values())
 
 

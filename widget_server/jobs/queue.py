@@ -45,6 +45,13 @@ class Definition:
     priority: int | None = None  # taken before waiting jobs of a lower one (huey's priority)
 
 
+# The priorities, in one place: jobs of a higher one are taken before waiting jobs of a lower.
+# A share's images: the first viewer is often a chat app's link preview with a short timeout, and
+# they take a fraction of a second, so they never wait behind seconds of video or a build.
+SOMEONE_WAITS = 20
+# Notifications leave as their chunk is chosen, not after every chunk of a large fan-out.
+DELIVERING = 10
+
 DEFINITIONS: dict[str, Definition] = {}
 _running: contextvars.ContextVar[Task | None] = contextvars.ContextVar("recap_running_task", default=None)
 

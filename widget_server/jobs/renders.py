@@ -5,10 +5,10 @@ from __future__ import annotations
 from ..errors import Gone
 from ..share import images
 from ..store.models import Share
-from .queue import job
+from .queue import SOMEONE_WAITS, job
 
 
-@job("render_share")
+@job("render_share", priority=SOMEONE_WAITS)
 def render_share(share_id: str) -> int:
     """Render the share's images not yet cached; how many were drawn (none once it is gone)."""
     share = Share.get_or_none(Share.id == share_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..triggers import deliveries, fan_out
-from .queue import crontab, job
+from .queue import DELIVERING, crontab, job
 
 
 @job("trigger_event")
@@ -16,10 +16,6 @@ def trigger_event(app_id: int, trigger_id: str, version: int, cause: dict[str, A
 @job("trigger_chunk")
 def trigger_chunk(run_id: int, seq: int, users: list[str]) -> int:
     return fan_out.run_chunk(run_id, seq, users)
-
-
-# Notifications go out as their chunk is chosen, not after every chunk of a large fan-out.
-DELIVERING = 10
 
 
 @job("trigger_deliveries", priority=DELIVERING)

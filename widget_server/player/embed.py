@@ -7,6 +7,7 @@ from ..apps.settings import FRAME_SOURCE, frame_sources
 from ..assets import csp_hash, fonts, inline_script, inline_style, preload_first_font
 from ..assets.encoded import compressed
 from ..auth import verify_viewer_token, viewer_token_app
+from ..engine import locales
 from ..engine.story_shape import Story
 from ..engine.template_schema import TEMPLATE_ID
 from ..errors import APIError
@@ -14,6 +15,7 @@ from ..http import without_database
 from ..store.models import App
 from ..stories.routes import story_for
 from .blueprint import bp
+from .strings import page_table
 
 # What the first frame needs comes with the page: its whole stylesheet, the player and the
 # viewer's story. On a slow link every request after the page costs its latency again, and the
@@ -58,13 +60,13 @@ def _app_for(token: str) -> App | None:
     return App.get_or_none(App.id == app_id) if app_id else None
 
 
-def _story(token: str, template_id: str) -> Story | None:
+def _story(token: str, template_id: str, locale: str | None) -> Story | None:
     """The viewer's story to put in the page, or None: the player then asks for it itself and
     shows what the story route answers (an expired link, a story not ready yet)."""
     if not token:
         return None
     try:
-        return story_for(verify_viewer_token(token), template_id)
+        return story_for(verify_viewer_token(token), template_id, locale=locale)
     except APIError:
         return None
 
@@ -74,10 +76,15 @@ def embed(template_id: str) -> Response:
     if not TEMPLATE_ID.match(template_id):
         abort(404)
     token = request.args.get("token", "")[:2000]
+    locale = locales.checked(request.args.get("locale"))
     app = _app_for(token)
     style, script = inline_style(*STYLES), inline_script(*SCRIPTS)
+    story = _story(token, template_id, locale)
+    # The page is in the story's language; without a story, in the one asked for or the app's.
+    shown = story["locale"] if story else locale or (app.locale if app else locales.DEFAULT)
     response = Response(render_template("player/embed.html", template_id=template_id, style=style, script=script,
-                                        story=_story(token, template_id), title=app.name if app else "Your story"))
+                                        story=story, title=app.name if app else "Your story", locale=locale,
+                                        lang=shown, direction=locales.direction(shown), strings=page_table(shown)))
     response.headers["Content-Security-Policy"] = content_security_policy(
         frame_ancestors(app.frame_ancestors if app else ""), style, script)
     # The URL holds a viewer token until the page removes it, and the page a story: keep both

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from ..engine.card_layout import MAX_CARD_STATS
 from ..engine.contrast import AA_NORMAL
@@ -175,7 +175,7 @@ class Block(NamedTuple):
 
     priority: int
     height: int
-    paint: Callable[[ImageDraw.ImageDraw, Image.Image, int], None]
+    paint: Callable[[CardDraw, Image.Image, int], None]
     smaller: Block | None = None
 
 
@@ -189,7 +189,7 @@ def _story_blocks(content: CardContent, pal: Palette, inner: int, margin: int) -
     if title_lines or photo:
         step = line_height(title_face, 1.04)
 
-        def draw_title(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
+        def draw_title(d: CardDraw, img: Image.Image, y: int) -> None:
             for i, line in enumerate(title_lines):
                 d.text((margin - 4, y + i * step), line, font=title_face, fill=pal.foreground)
             if photo is not None:
@@ -200,7 +200,7 @@ def _story_blocks(content: CardContent, pal: Palette, inner: int, margin: int) -
         sub_lines = wrap(content.subtitle, sub_face, inner, 2)
         sub_step = line_height(sub_face, 1.3)
 
-        def draw_subtitle(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
+        def draw_subtitle(d: CardDraw, img: Image.Image, y: int) -> None:
             for i, line in enumerate(sub_lines):
                 d.text((margin, y + i * sub_step), line, font=sub_face, fill=pal.muted)
         blocks.append(Block(6, sub_step * len(sub_lines) - 8, draw_subtitle))
@@ -215,7 +215,7 @@ def _story_blocks(content: CardContent, pal: Palette, inner: int, margin: int) -
     return blocks
 
 
-def _flow(draw: ImageDraw.ImageDraw, image: Image.Image, blocks: list[Block], top: int, bottom: int) -> None:
+def _flow(draw: CardDraw, image: Image.Image, blocks: list[Block], top: int, bottom: int) -> None:
     """Stack blocks from ``top``; spare room widens the gaps a little, a full card first narrows
     them, then drops blocks."""
     gap, tight = 48, 28
@@ -262,7 +262,7 @@ def _hero_stat(stat: tuple[str, str], pal: Palette, inner: int, margin: int) -> 
     cap = -top
     label_top = cap + below
 
-    def paint(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
+    def paint(d: CardDraw, img: Image.Image, y: int) -> None:
         d.text((margin - 6, y + cap), value, font=value_face, fill=pal.accent, anchor="ls")
         d.text((margin, y + label_top), label_text, font=label_face, fill=pal.foreground, anchor="la")
     return Block(1, label_top + int(label_face.size) + 4, paint)  # (the size given: whole pixels)
@@ -278,7 +278,7 @@ def _stat_row(stats: list[tuple[str, str]], pal: Palette, inner: int, margin: in
     labels = [wrap(label.upper(), label_face, column, 2) for label, _ in stats]
     label_lines = max(len(lines) for lines in labels)
 
-    def paint(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
+    def paint(d: CardDraw, img: Image.Image, y: int) -> None:
         for i, (_, value) in enumerate(stats):
             x = margin + i * (column + 40)
             d.text((x - 3, y + cap), ellipsize(value, value_face, column), font=value_face, fill=pal.foreground,
@@ -295,7 +295,7 @@ def _top_list(title: str, entries: list[str], pal: Palette, inner: int, margin: 
     heading = ellipsize((title or "Top").upper(), head_face, inner)
     items = [ellipsize(item, item_face, inner - rank_width) for item in entries]
 
-    def paint(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
+    def paint(d: CardDraw, img: Image.Image, y: int) -> None:
         d.text((margin, y), heading, font=head_face, fill=pal.accent)
         for i, item in enumerate(items):
             row = y + 62 + i * step
@@ -315,7 +315,7 @@ def _caption(caption: str, pal: Palette, inner: int, margin: int) -> Block:
     step = line_height(face, 1.3)
     box_height = 2 * pad + step * len(lines) - 14
 
-    def paint(d: ImageDraw.ImageDraw, img: Image.Image, y: int) -> None:
+    def paint(d: CardDraw, img: Image.Image, y: int) -> None:
         rounded_panel(img, (margin, y, margin + inner, y + box_height), pal.foreground, 0.12, 36)
         d.rectangle((margin, y + 28, margin + 8, y + box_height - 28), fill=pal.accent)
         for i, line in enumerate(lines):
@@ -323,7 +323,7 @@ def _caption(caption: str, pal: Palette, inner: int, margin: int) -> Block:
     return Block(2, box_height, paint)
 
 
-def _header(draw: ImageDraw.ImageDraw, content: CardContent, pal: Palette, margin: int, y: int,
+def _header(draw: CardDraw, content: CardContent, pal: Palette, margin: int, y: int,
             width: int, big: bool) -> None:
     """App name with an accent dot on the left; the period as a pill on the right."""
     name_face = font("ExtraBold", 38 if big else 28)
@@ -345,7 +345,7 @@ def _header(draw: ImageDraw.ImageDraw, content: CardContent, pal: Palette, margi
         draw.text(((x0 + x1) / 2, top + pill_h / 2), label, font=pill_face, fill=pal.foreground, anchor="mm")
 
 
-def _story_footer(image: Image.Image, draw: ImageDraw.ImageDraw, content: CardContent, pal: Palette,
+def _story_footer(image: Image.Image, draw: CardDraw, content: CardContent, pal: Palette,
                   modules: qr.Matrix, margin: int, top: int, side: int) -> None:
     """The QR code on a white tile (scanners want dark on light) and where the story lives."""
     code = qr.image(modules, side - 24)
@@ -414,18 +414,18 @@ OG_GUTTER, OG_ITEM_SIZE, OG_PANEL_PAD, OG_RANK_WIDTH = 48, 32, 32, 44
 OG_SIDE = (364, 560)  # the list panel's width, from a short list's to the widest the left column allows
 
 
-def _og_side_width(draw: ImageDraw.ImageDraw, content: CardContent) -> int:
+def _og_side_width(draw: CardDraw, content: CardContent) -> int:
     """The list panel as wide as its longest name needs, within OG_SIDE: names were cut short
     ("The Lighthous…") while the left column had room to spare."""
     if not content.items:
         return OG_SIDE[0]
     face = font("Bold", OG_ITEM_SIZE)
-    longest = max(draw.textlength(item, font=face) for item in content.items)
+    longest = max(face.getlength(item) for item in content.items)
     needed = int(longest) + 2 * OG_PANEL_PAD + OG_RANK_WIDTH + 4
     return max(OG_SIDE[0], min(OG_SIDE[1], needed))
 
 
-def _og_side(image: Image.Image, draw: ImageDraw.ImageDraw, content: CardContent, pal: Palette,
+def _og_side(image: Image.Image, draw: CardDraw, content: CardContent, pal: Palette,
              x0: int, right: int, height: int) -> None:
     top, bottom = 128, height - 64
     if content.photo is not None and not content.items:

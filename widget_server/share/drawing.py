@@ -2,30 +2,60 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeGuard
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from ..assets.fonts import FONT_DIR
 from ..engine.contrast import AA_LARGE
 from ..engine.contrast import ratio as contrast
+from . import glyphs
 
 Color = tuple[int, int, int]
 
 # Manrope (SIL Open Font License) ships as a Python package (FONT_DIR), so cards look the same on
-# every machine and never depend on the fonts a server happens to have installed.
+# every machine; the scripts it lacks come from Debian's Noto packages, glyph by glyph (glyphs.py).
 WEIGHTS = ("ExtraBold", "Bold", "SemiBold", "Medium", "Regular")
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 ELLIPSIS = "…"
 
 
+@dataclass(frozen=True)
+class Face:
+    """Manrope's ``weight`` at ``size`` pixels with the Noto chain behind it: measured and drawn
+    (by CardDraw) as one font, each glyph from the first font that has it."""
+
+    weight: str
+    size: int
+
+    @property
+    def manrope(self) -> ImageFont.FreeTypeFont:
+        return glyphs.face(glyphs.chain(self.weight)[0], self.size)
+
+    def getlength(self, text: str) -> float:
+        if _manrope_alone(text):
+            return float(self.manrope.getlength(text))
+        return glyphs.length(text, self.weight, self.size)
+
+    def getbbox(self, text: str, anchor: str = "la") -> tuple[int, int, int, int]:
+        if _manrope_alone(text):
+            left, top, right, bottom = self.manrope.getbbox(text, anchor=anchor)
+            return int(left), int(top), int(right), int(bottom)
+        return glyphs.bbox(text, self.weight, self.size, anchor)
+
+
 @lru_cache(maxsize=128)
-def font(weight: str, size: int) -> ImageFont.FreeTypeFont:
-    """The Manrope face of ``weight`` at ``size`` pixels (loaded once per process)."""
+def font(weight: str, size: int) -> Face:
+    """The face of ``weight`` at ``size`` pixels (its fonts loaded once per process)."""
     if weight not in WEIGHTS:
         raise ValueError(f"unknown font weight {weight!r}")
-    return ImageFont.truetype(str(FONT_DIR / f"Manrope-{weight}.ttf"), size, layout_engine=ImageFont.Layout.BASIC)
+    return Face(weight, size)
+
+
+def _manrope_alone(text: str) -> bool:
+    return all(has_glyph(char) for char in text)
 
 
 def is_hex_color(value: object) -> TypeGuard[str]:
@@ -79,8 +109,14 @@ def has_glyph(char: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
+def drawable(char: str) -> bool:
+    """Whether any font of the chain draws ``char`` (Manrope, else a Noto family)."""
+    return char.isspace() or has_glyph(char) or glyphs.font_for(char, "Bold") is not None
+
+
+@lru_cache(maxsize=4096)
 def _mask_bytes(char: str) -> bytes:
-    face = font("Bold", 32)
+    face = font("Bold", 32).manrope
     left, top, right, bottom = (int(edge) for edge in face.getbbox(char))  # (FreeType's are whole pixels)
     mask = Image.new("L", (max(right - left, 1), max(bottom - top, 1)), 0)
     ImageDraw.Draw(mask).text((-left, -top), char, font=face, fill=255)
@@ -96,16 +132,17 @@ def card_text(value: Any) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` as the font can draw it, never with boxes.
+    """``text`` as the fonts can draw it, never with boxes.
 
-    Symbols it lacks (emoji) are left out; a word in a script it lacks (CJK, Arabic…) becomes an
-    ellipsis, and so does text left with nothing, so a user's name or a list entry never vanishes.
+    Every script a font of the chain has is kept (glyphs.py); where none has a character, a symbol
+    is left out and a word becomes an ellipsis, and so does text left with nothing, so a user's
+    name or a list entry never vanishes.
     """
-    if all(has_glyph(char) for char in text):
+    if all(drawable(char) for char in text):
         return text
     kept: list[str] = []
     for char in text:
-        if has_glyph(char):
+        if drawable(char):
             kept.append(char)
         elif char.isalnum() and kept[-1:] != [ELLIPSIS]:
             kept.append(ELLIPSIS)
@@ -113,16 +150,20 @@ def printable(text: str) -> str:
 
 
 @lru_cache(maxsize=1024)
-def text_mask(text: str, face: ImageFont.FreeTypeFont, anchor: str) -> tuple[Image.Image, int, int]:
+def text_mask(text: str, face: Face, anchor: str) -> tuple[Image.Image, int, int]:
     """Coverage mask of ``text`` and its offset from the anchor point."""
-    left, top, right, bottom = (int(edge) for edge in face.getbbox(text, anchor=anchor))  # (whole pixels)
+    if not _manrope_alone(text):
+        return glyphs.mask(text, face.weight, face.size, anchor)
+    manrope = face.manrope
+    left, top, right, bottom = (int(edge) for edge in manrope.getbbox(text, anchor=anchor))  # (whole pixels)
     mask = Image.new("L", (max(right - left, 1), max(bottom - top, 1)), 0)
-    ImageDraw.Draw(mask).text((-left, -top), text, font=face, fill=255, anchor=anchor)
+    ImageDraw.Draw(mask).text((-left, -top), text, font=manrope, fill=255, anchor=anchor)
     return mask, left, top
 
 
 class CardDraw(ImageDraw.ImageDraw):
-    """ImageDraw whose ``text`` reuses glyph masks of strings drawn before.
+    """ImageDraw whose ``text`` draws a Face (every script, glyph by glyph) and reuses glyph
+    masks of strings drawn before.
 
     Rasterizing large type is most of a card's drawing time, and much of a card's text repeats
     from card to card (labels, headings, the app's name, popular artists), so masks are kept per
@@ -135,15 +176,14 @@ class CardDraw(ImageDraw.ImageDraw):
 
     def text(self, xy: tuple[float, float], text: Any, fill: Any = None,
              font: Any = None, anchor: str | None = None, *args: Any, **kwargs: Any) -> None:
-        if (args or kwargs or not isinstance(text, str) or not isinstance(font, ImageFont.FreeTypeFont)
-                or not isinstance(fill, tuple)):
+        if not isinstance(font, Face) or args or kwargs or not isinstance(text, str):
             return super().text(xy, text, fill, font, anchor, *args, **kwargs)
         mask, left, top = text_mask(text, font, anchor or "la")
         self.target.paste(fill, (round(xy[0]) + left, round(xy[1]) + top), mask)
         return None
 
 
-def ellipsize(text: str, face: ImageFont.FreeTypeFont, max_width: float) -> str:
+def ellipsize(text: str, face: Face, max_width: float) -> str:
     """``text`` cut at a character boundary with an ellipsis so it fits ``max_width``."""
     if face.getlength(text) <= max_width:
         return text
@@ -157,7 +197,7 @@ def ellipsize(text: str, face: ImageFont.FreeTypeFont, max_width: float) -> str:
     return text[:lo].rstrip() + ELLIPSIS
 
 
-def fit_font(text: str, weight: str, size: int, max_width: float, min_size: int) -> ImageFont.FreeTypeFont:
+def fit_font(text: str, weight: str, size: int, max_width: float, min_size: int) -> Face:
     """The largest size ≤ ``size`` (down to ``min_size``) at which ``text`` fits on one line."""
     face = font(weight, size)
     width = face.getlength(text)
@@ -172,27 +212,47 @@ def fit_font(text: str, weight: str, size: int, max_width: float, min_size: int)
     return face
 
 
-def wrap(text: str, face: ImageFont.FreeTypeFont, max_width: float, max_lines: int) -> list[str]:
-    """Greedy word wrap into at most ``max_lines`` lines; the last one is ellipsized if needed."""
-    words = " ".join(text.split()).split(" ")
+def wrap(text: str, face: Face, max_width: float, max_lines: int) -> list[str]:
+    """Greedy word wrap into at most ``max_lines`` lines; the last one is ellipsized if needed.
+    Chinese and Japanese (written without spaces) may break between any two wide characters."""
+    tokens = _tokens(text)
     lines: list[str] = []
     current = ""
-    for index, word in enumerate(words):
-        candidate = f"{current} {word}".strip()
+    for index, (space, token) in enumerate(tokens):
+        candidate = f"{current}{space}{token}" if current else token
         if face.getlength(candidate) <= max_width or not current:
             current = candidate
             continue
         if len(lines) == max_lines - 1:  # the last line takes the rest, to be ellipsized
-            current = " ".join([current, *words[index:]])
+            current = current + "".join(f"{s}{t}" for s, t in tokens[index:])
             break
         lines.append(current)
-        current = word
+        current = token
     if current:
         lines.append(current)
     return [ellipsize(line, face, max_width) for line in lines[:max_lines]]
 
 
-def line_height(face: ImageFont.FreeTypeFont, leading: float = 1.12) -> int:
+def _tokens(text: str) -> list[tuple[str, str]]:
+    """``text`` as (the space before, a word) pairs, each wide character a word of its own."""
+    out: list[tuple[str, str]] = []
+    for i, word in enumerate(text.split()):
+        space, part = " " if i else "", ""
+        for char in word:
+            if unicodedata.east_asian_width(char) in ("W", "F"):
+                if part:
+                    out.append((space, part))
+                    space, part = "", ""
+                out.append((space, char))
+                space = ""
+            else:
+                part += char
+        if part:
+            out.append((space, part))
+    return out
+
+
+def line_height(face: Face, leading: float = 1.12) -> int:
     return round(face.size * leading)
 
 

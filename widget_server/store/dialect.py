@@ -117,17 +117,18 @@ def profile_upsert() -> tuple[str, str]:
     else:
         merge = _SQLITE_TRAITS_MERGE
         least, greatest = "MIN", "MAX"
-    return ("INSERT INTO profile (app_id, user_id, traits, timezone, first_seen, last_seen)",
+    return ("INSERT INTO profile (app_id, user_id, traits, timezone, first_seen, last_seen, locale)",
             "ON CONFLICT (app_id, user_id) DO UPDATE SET "
             f"traits = {merge}, "
             "timezone = COALESCE(excluded.timezone, profile.timezone), "
+            "locale = COALESCE(excluded.locale, profile.locale), "
             f"first_seen = {least}(profile.first_seen, excluded.first_seen), "
             f"last_seen = {greatest}(profile.last_seen, excluded.last_seen)")
 
 
 def upsert_profile_sql() -> str:
     head, conflict = profile_upsert()
-    return f"{head} VALUES ({_params(6)}) {conflict}"
+    return f"{head} VALUES ({_params(7)}) {conflict}"
 
 
 # --- story engine ----------------------------------------------------------------------------

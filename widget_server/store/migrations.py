@@ -204,6 +204,15 @@ def keep_churn_models_and_scores() -> None:
 
 
 @migration
+def keep_the_locale_of_users_and_apps() -> None:
+    # Stories speak the user's language (engine/locales.py): their last context.locale is kept on
+    # the profile at ingest, as their time zone is, so a story reads it with the profile; an app's
+    # default is a setting. Apps made before read as they always did, in British English.
+    _add_column("profile", "locale", "VARCHAR(35)")
+    _add_column("app", "locale", "VARCHAR(35) NOT NULL DEFAULT 'en-GB'")
+
+
+@migration
 def keep_audiences_and_their_members() -> None:
     # Audiences per app, versioned (audiences/store.py); each one's members as of its last
     # refresh, and one count per refresh (audiences/refresh.py).

@@ -67,6 +67,8 @@ class App(BaseModel):
     deep_link_scheme = CharField(null=True, max_length=50)
     share_base_url = CharField(null=True, max_length=300)
     timezone = CharField(default="UTC", max_length=64)
+    # The locale of a story whose user sent none (engine/locales.py; recap apps update --locale).
+    locale = CharField(default="en-GB", max_length=35)
     # Brand colours of stories and cards: {"background", "foreground", "accent"} (apps/settings.py).
     brand = JSONField(default=dict)
     # Origins allowed to frame the embed page (CSP frame-ancestors); empty means any.
@@ -137,6 +139,7 @@ class Profile(BaseModel):
     user_id = CharField(max_length=200)
     traits = JSONField(default=dict)
     timezone = CharField(null=True, max_length=64)
+    locale = CharField(null=True, max_length=35)  # the last context.locale the user sent, as sent
     first_seen = BigIntegerField()
     last_seen = BigIntegerField()
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -27,6 +28,7 @@ from ..engine import (
     registry,
     resolve_period,
     template_store,
+    translations,
 )
 from ..engine.periods import Period
 from ..engine.population import refresh
@@ -102,9 +104,17 @@ def check(path: Path | None, app_name: str | None, users: int) -> None:
         click.echo(f"{'failed' if failures else 'ok'} {file} ({template.id}: {len(template.metrics)} metrics, "
                    f"{len(template.spec['frames'])} frames){summary}"
                    + "".join(f"\n  user {uid!r}: {reason}" for uid, reason in failures.items()), err=bool(failures))
+        _echo_missing(template.spec)
     if failed:
         raise click.ClickException(f"{failed} of {len(files)} templates are invalid, unreadable (contrast) "
                                    f"or failed their dry run.")
+
+
+def _echo_missing(spec: dict[str, Any]) -> None:
+    """What each locale the template declares has no translation for: shown in the default
+    locale's words, so not a failure, but listed to be translated."""
+    for tag, paths in translations.missing(spec).items():
+        click.echo(f"  {tag}: " + (f"missing {len(paths)} texts: {', '.join(paths)}" if paths else "complete"))
 
 
 def echo_invalid(exc: TemplateInvalid) -> None:

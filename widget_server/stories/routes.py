@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 
 from ..assets.encoded import compressed
 from ..auth import Caller, require_viewer_or_secret
-from ..engine import TemplateInvalid, assemble_story, registry
+from ..engine import TemplateInvalid, assemble_story, locales, registry
 from ..engine.errors import StoryUnavailable
 from ..engine.story_shape import Story
 from ..engine.templates import is_template_id, unknown_template
@@ -28,7 +28,8 @@ def show(template_id: str) -> Response:
         raise ValidationFailed(f"user_id must be 1–{MAX_ID} characters.", details={"user_id": ["Invalid length."]})
     caller = require_viewer_or_secret(user_id=user_id, token=request.args.get("token"))
     fresh = request.args.get("fresh", "").lower() in ("1", "true", "yes")
-    response = jsonify(story_for(caller, template_id, fresh=fresh, version=_version(caller)))
+    response = jsonify(story_for(caller, template_id, fresh=fresh, version=_version(caller),
+                                 locale=locales.checked(request.args.get("locale"))))
     # A story is personal: never let a shared cache keep it.
     response.headers["Cache-Control"] = "private, no-store"
     return compressed(response)  # the embed page's first frame waits for it
@@ -47,8 +48,10 @@ def _version(caller: Caller) -> int | None:
     return int(given)
 
 
-def story_for(caller: Caller, template_id: str, *, fresh: bool = False, version: int | None = None) -> Story:
-    """The caller's story, as the HTTP routes (stories, shares) hand it out.
+def story_for(caller: Caller, template_id: str, *, fresh: bool = False, version: int | None = None,
+              locale: str | None = None) -> Story:
+    """The caller's story, as the HTTP routes (stories, shares) hand it out; in ``locale`` (the
+    route's checked ``?locale=``) when given, else in the user's own.
 
     Only the secret key may skip the built story (``fresh``): a viewer token's ``fresh`` is
     ignored, as its user could otherwise make the server assemble a story as often as they ask,
@@ -59,7 +62,7 @@ def story_for(caller: Caller, template_id: str, *, fresh: bool = False, version:
     assert caller.user_id is not None  # a story's caller names its user (require_viewer_or_secret)
     try:
         return assemble_story(caller.app_id, template_id, caller.user_id, fresh=fresh and caller.kind == "secret",
-                              version=version)
+                              version=version, locale=locale)
     except TemplateInvalid:
         if caller.kind == "secret":
             raise

@@ -45,7 +45,8 @@ def _split(app_id: int, trigger_id: str, version: int, cause: dict[str, Any]) ->
         return 0
     users = user_ids(app_id)
     chunks = [users[i:i + audience.CHUNK] for i in range(0, len(users), audience.CHUNK)]
-    TriggerRun.update(chunks=len(chunks), users=len(users)).where(TriggerRun.id == run.id).execute()
+    TriggerRun.update(chunks=len(chunks), users=len(users),
+                      finished_at=None if chunks else deliveries.clock()).where(TriggerRun.id == run.id).execute()
     for seq, chunk in enumerate(chunks):
         enqueue("trigger_chunk", run.id, seq, chunk)
     log.info("trigger %s: %s fans out over %d users in %d chunks", trigger_id, cause.get("event") or cause["kind"],

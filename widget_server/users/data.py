@@ -70,7 +70,7 @@ def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
     head = {
         "app": {"id": app.id, "name": app.name}, "user_id": user_id, "exported_at": _iso(time.time() * 1000),
         "profile": None if profile is None else {"traits": profile.traits, "timezone": profile.timezone,
-                                                 "first_seen": _iso(profile.first_seen),
+                                                 "locale": profile.locale, "first_seen": _iso(profile.first_seen),
                                                  "last_seen": _iso(profile.last_seen)},
         "churn": None if churn is None else {"score": round(churn.score, 4), "scored_at": _iso(churn.scored_at)},
         "audiences": [{"audience": m.audience_id, "computed_at": _iso(m.computed_at)} for m in

@@ -13,14 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from ..engine.contrast import AA_NORMAL
 from ..engine.story_shape import Frame
 from ..share import cards, qr
 from ..share.cards import CardContent, Palette
 from ..share.drawing import (
+    CardDraw,
     Color,
+    Face,
     card_text,
     ellipsize,
     fit_font,
@@ -165,14 +167,14 @@ class Column:
         self.order += 1
         return delay
 
-    def text(self, text: str, face: ImageFont.FreeTypeFont, color: Color, lines: int, leading: float = 1.12,
+    def text(self, text: str, face: Face, color: Color, lines: int, leading: float = 1.12,
              room: int = SIZE[0] - 2 * MARGIN) -> None:
         if not text:
             return
         wrapped = wrap(text, face, room, lines)
         step = line_height(face, leading)
         mask = Image.new("L", (room + 16, step * len(wrapped) + round(face.size * 0.3)), 0)
-        draw = ImageDraw.Draw(mask)
+        draw = CardDraw(mask)
         for i, line in enumerate(wrapped):
             draw.text((4, i * step), line, font=face, fill=255)
         self.add(Image.new("RGB", mask.size, color), mask, self.delay())
@@ -266,10 +268,10 @@ def _rows(column: Column, items: list[Any], look: Look) -> None:
         x, y = MARGIN - 4, column.y
         region = column.base.crop((x, y, x + width, y + height))
         panel = Image.new("L", region.size, 0)
-        ImageDraw.Draw(panel).rounded_rectangle((0, 0, width - 1, height - 1), radius=44, fill=255)
+        CardDraw(panel).rounded_rectangle((0, 0, width - 1, height - 1), radius=44, fill=255)
         shade = Image.new("RGB", region.size, WHITE if i == 0 else BLACK)
         region.paste(shade, (0, 0), panel.point([round(v * (0.18 if i == 0 else 0.22)) for v in range(256)]))
-        draw = ImageDraw.Draw(region)
+        draw = CardDraw(region)
         draw.text((80, height // 2), str(item.get("rank") or i + 1), font=rank_face, fill=look.foreground, anchor="mm")
         label = ellipsize(card_text(item.get("label")) or "…", label_face, width - 200)
         value = card_text(item.get("value"))
@@ -308,11 +310,11 @@ def _chart(column: Column, art: SceneArt, chart: dict[str, Any], look: Look) -> 
         for i in range(0, count, max(count // 4, 1)):
             if i < len(labels) and count >= 4:
                 angle, reach = _angle(i, count), inner - 40
-                ImageDraw.Draw(column.base).text((cx + math.cos(angle) * reach, cy + math.sin(angle) * reach),
+                CardDraw(column.base).text((cx + math.cos(angle) * reach, cy + math.sin(angle) * reach),
                                                  labels[i], font=label_face, fill=look.muted, anchor="mm")
 
         def draw_spokes(image: Image.Image, t: float) -> None:
-            draw = ImageDraw.Draw(image)
+            draw = CardDraw(image)
             for i, value in enumerate(values):
                 p = ease_out((t - 0.25 - i * 0.035) / 0.7)
                 if value <= 0 or p <= 0:
@@ -327,12 +329,12 @@ def _chart(column: Column, art: SceneArt, chart: dict[str, Any], look: Look) -> 
         every = -(-count // 8)
         for i in range(0, count, every):
             if i < len(labels):
-                ImageDraw.Draw(column.base).text((x0 + step * (i + 0.5), bottom + 46), labels[i], font=label_face,
+                CardDraw(column.base).text((x0 + step * (i + 0.5), bottom + 46), labels[i], font=label_face,
                                                  fill=look.muted, anchor="mm")
         line = chart.get("type") == "line"
 
         def draw_bars(image: Image.Image, t: float) -> None:
-            draw = ImageDraw.Draw(image)
+            draw = CardDraw(image)
             if line:
                 p = ease_out((t - 0.25) / 1.2)
                 points = [(x0 + step * (i + 0.5), bottom - (height - 100) * v / top_value)
@@ -375,5 +377,5 @@ def _picture(column: Column, frame: Frame, story: Story) -> None:
     pixels = photo.convert("RGB").resize((width, height), Image.Resampling.BICUBIC,
                                          box=(left, top, left + crop_w, top + crop_h))
     mask = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(mask).rounded_rectangle((0, 0, width - 1, height - 1), radius=56, fill=255)
+    CardDraw(mask).rounded_rectangle((0, 0, width - 1, height - 1), radius=56, fill=255)
     column.add(pixels, mask, column.delay())

@@ -22,6 +22,9 @@
   // The server puts the viewer's story in the page when it can; else the player asks for it.
   const data = document.getElementById('recap-story-data');
   const story = data ? JSON.parse(data.textContent) : undefined;
+  // and the player's words in the story's language, when that is not English (in player.js)
+  const words = document.getElementById('recap-strings');
+  const strings = words ? JSON.parse(words.textContent) : undefined;
 
   const bridge = window.Recap.bridge();
   const player = window.Recap.story(mount, {
@@ -29,6 +32,8 @@
     delivery,
     story,
     template: mount.getAttribute('data-template'),
+    locale: mount.getAttribute('data-locale') || document.documentElement.lang || undefined,
+    strings,
     host: '',
     css: false,
     shareUrl: mount.getAttribute('data-share-url') || undefined,

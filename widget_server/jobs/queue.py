@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
-from huey import RedisHuey, SqliteHuey, crontab
+from huey import PriorityRedisHuey, SqliteHuey, crontab
 from huey.api import Huey, Task, TaskWrapper
 from huey.utils import normalize_time
 
@@ -102,7 +102,7 @@ class Queue:
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"RECAP_QUEUE_URL must be a redis:// URL (or unset for the embedded queue), "
                              f"not {self.url.split('://')[0]!r}")
-        huey = RedisHuey(NAME, url=self.url, results=False, utc=True)
+        huey = PriorityRedisHuey(NAME, url=self.url, results=False, utc=True)  # jobs have priorities
         # huey builds its pool from the URL alone; bound every wait so a lost Redis is an error.
         huey.storage.pool.connection_kwargs.update(socket_connect_timeout=REDIS_TIMEOUT_S,
                                                    socket_timeout=REDIS_TIMEOUT_S)

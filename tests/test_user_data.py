@@ -39,6 +39,10 @@ def history(soundwave, live_server, runner):
     picture = http("POST", live_server.url + "/v1/uploads", buffer.getvalue(),
                    {"Content-Type": "image/png", **bearer(token)}).json()
     shared = share(live_server, soundwave, caption="my year", upload_id=picture["id"])
+    listeners = {"when": "plays >= 1", "metrics": {"plays": {"kind": "count", "event": "Song Played"}}}
+    assert http("PUT", live_server.url + "/v1/audiences/listeners", json.dumps(listeners).encode(),
+                {"Content-Type": "application/json", **basic(soundwave.secret_key)}).status == 201
+    assert runner.invoke(args=["audiences", "refresh", "--app", "Soundwave"]).exit_code == 0
     return {"tenant": soundwave, "before": before, "token": token, "picture": picture, "share": shared}
 
 
@@ -50,7 +54,8 @@ def test_erasing_a_user_leaves_nothing_of_theirs(live_server, history, query):
     reply = erase(live_server, basic(tenant.secret_key), {"user_id": USER})
     assert reply.status == 200, reply.body
     assert reply.json()["erased"] == {"events": ana_events, "profiles": 1, "identities": 1, "stories": 1,
-                                      "shares": 1, "uploads": 1, "viewer_grants": 2, "churn_scores": 0}
+                                      "shares": 1, "uploads": 1, "viewer_grants": 2, "churn_scores": 0,
+                                      "audience_memberships": 1}
 
     # Events: tombstones only, none with an id, a name, a property or a context of hers.
     assert query("SELECT COUNT(*) FROM event WHERE actor = 'erased'") == [(ana_events,)]
@@ -127,11 +132,12 @@ def test_export_holds_everything_that_counts_for_the_user(live_server, history, 
     assert [u["id"] for u in data["uploads"]] == [history["picture"]["id"]]
     assert http("GET", data["uploads"][0]["url"]).status == 200
     assert not any("ben" in json.dumps(e) for e in data["events"])
+    assert [m["audience"] for m in data["audiences"]] == ["listeners"]
 
     erase(live_server, basic(tenant.secret_key), {"user_id": USER})
     after = json.loads(post_json(live_server, "/v1/users/export", {"user_id": USER}, basic(tenant.secret_key)).body)
-    assert (after["profile"], after["identities"], after["events"], after["shares"], after["uploads"]) == (
-        None, [], [], [], [])
+    assert (after["profile"], after["identities"], after["events"], after["shares"], after["uploads"],
+            after["audiences"]) == (None, [], [], [], [], [])
 
 
 def test_the_command_line_exports_the_same_document(live_server, history, runner, tmp_path):

@@ -16,6 +16,7 @@ from flask import Flask
 from . import (
     apps,
     assets,
+    audiences,
     config,
     error_answers,
     http,
@@ -38,7 +39,7 @@ from .store.sqlite_files import FileLock
 START_LOCK_FILE = "start.lock"
 
 # Each feature package exposes ``init_app(app)`` (blueprints, CLI commands, hooks).
-FEATURES = (assets, ingest, users, apps, stories, player, share, studio, video, triggers, predict, jobs)
+FEATURES = (assets, ingest, users, apps, stories, player, share, studio, video, triggers, audiences, predict, jobs)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -33,6 +33,8 @@ T = TypeVar("T")
 
 # sendBeacon can only send text/plain without a CORS preflight, so it is accepted as JSON.
 JSON_TYPES = ("application/json", "text/plain")
+# A definition sent as its text (a trigger, an audience): media type → the format it is parsed as.
+DEFINITION_FORMATS = {"application/json": "json", "application/toml": "toml", "text/toml": "toml"}
 # The JSON routes other than ingest take a few small fields; ingest has its own limits (config).
 MAX_BODY_BYTES = 64 * 1024
 GZIP_CORRUPT = "The gzip body is truncated or corrupt."

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 from .. import monitoring
 from ..errors import NotFound
 from ..store.models import App, PrecomputedStory, Profile
-from . import experiments, locales, metrics, template_store
+from . import experiments, locales, memberships, metrics, template_store
 from .errors import NotEligible
 from .expressions import ExpressionFailed, is_number, render, story_globals, truthy
 from .frames import Renderer
@@ -140,6 +140,8 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
     footer = _footer(app)
     generated = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     out: dict[str, Story | NotEligible] = {}
+    audiences = {rule["audience"]: memberships.members(app.id, rule["audience"], user_ids)
+                 for rule in template.spec["eligibility"] if "audience" in rule}
     for tag, uids in by_locale.items():
         with locales.use(tag):
             base = {**story_globals(), "period": period.as_json(), "template": {"id": template.id},
@@ -151,7 +153,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
             for uid in uids:
                 context = {**values[uid], **base, "user": users[uid]}
                 try:
-                    _check_eligibility(template, period, context)
+                    _check_eligibility(template, period, context, {a for a, found in audiences.items() if uid in found})
                 except NotEligible as exc:
                     out[uid] = exc
                     continue
@@ -167,7 +169,8 @@ def user_context(user_id: str, profile: Profile | None) -> dict[str, Any]:
             "timezone": profile.timezone if profile else None}
 
 
-def _check_eligibility(template: StoryTemplate, period: Period, context: dict[str, Any]) -> None:
+def _check_eligibility(template: StoryTemplate, period: Period, context: dict[str, Any],
+                       member_of: set[str]) -> None:
     # The answer names the period's days: "this year" alone is untrue for someone whose plays
     # all came after the cut-off (they did play this year; those plays count for no story).
     covers = f"This story covers {period.span}."
@@ -183,6 +186,8 @@ def _check_eligibility(template: StoryTemplate, period: Period, context: dict[st
         if "when" in rule and not truthy(rule["when"], context):
             raise NotEligible(f"{rule['message']} {covers}", details={
                 "rule": f"eligibility[{i}]", "when": rule["when"], "period": period.as_json()})
+        if "audience" in rule and rule["audience"] not in member_of:
+            raise NotEligible(rule["message"], details={"rule": f"eligibility[{i}]", "audience": rule["audience"]})
 
 
 def _theme(template: StoryTemplate, app: App) -> Theme:

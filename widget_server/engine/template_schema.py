@@ -19,6 +19,9 @@ IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 # ``$``, which also matches before a final newline under ``re.match``.
 TEMPLATE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
 TEMPLATE_ID_RULE = "A template id: 1-64 of a-z, 0-9 and '-', not starting with '-'."
+# An audience's id (audiences/): a URL segment too; '_' allowed for the built-in likely_to_churn.
+AUDIENCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
+AUDIENCE_ID_RULE = "An audience id: 1-64 of a-z, 0-9, '_' and '-', starting with a letter or digit."
 # Dotted property names only: they end up inside SQL JSON paths, so nothing else may get in.
 PROPERTY_PATH = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}(\.[A-Za-z_$][A-Za-z0-9_$]{0,63}){0,4}$")
 COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
@@ -268,12 +271,13 @@ class EligibilitySchema(Strict):
     metric = fields.String(validate=validate.Regexp(IDENT, error="Not a metric name."))
     min = fields.Float()
     when = fields.String(validate=validate.Length(min=1, max=2000))
+    audience = fields.String(validate=validate.Regexp(AUDIENCE_ID, error=AUDIENCE_ID_RULE))
     message = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
     @validates_schema
     def _rule(self, data: dict[str, Any], **_: object) -> None:
-        if "when" not in data and not ("metric" in data and "min" in data):
-            raise ValidationError("A rule needs 'metric' and 'min', or 'when'.", "metric")
+        if "when" not in data and "audience" not in data and not ("metric" in data and "min" in data):
+            raise ValidationError("A rule needs 'metric' and 'min', 'when', or 'audience'.", "metric")
 
 
 class BackgroundSchema(Strict):

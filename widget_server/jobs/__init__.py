@@ -35,7 +35,7 @@ __all__ = ["enqueue", "init_app", "job_counts", "queue_status"]
 def init_app(app: Flask) -> None:
     # The modules that declare jobs, imported here rather than above: they import the features
     # whose work they run, and those features enqueue through .queue.
-    from . import builds, chores, predictions, renders, triggers, videos  # noqa: F401
+    from . import audiences, builds, chores, predictions, renders, triggers, videos  # noqa: F401
 
     app.cli.add_command(jobs)
     app.cli.add_command(worker_command)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from . import event_keys
 from .db import database, is_postgres, is_sqlite, write_transaction
 from .models import (
+    AUDIENCE_MODELS,
     CORE_MODELS,
     DELIVERY_MODELS,
     PREDICT_MODELS,
@@ -209,3 +210,10 @@ def keep_the_locale_of_users_and_apps() -> None:
     # default is a setting. Apps made before read as they always did, in British English.
     _add_column("profile", "locale", "VARCHAR(35)")
     _add_column("app", "locale", "VARCHAR(35) NOT NULL DEFAULT 'en-GB'")
+
+
+@migration
+def keep_audiences_and_their_members() -> None:
+    # Audiences per app, versioned (audiences/store.py); each one's members as of its last
+    # refresh, and one count per refresh (audiences/refresh.py).
+    database.create_tables(AUDIENCE_MODELS)

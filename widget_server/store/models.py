@@ -11,6 +11,7 @@ from peewee import (
     BigIntegerField,
     BlobField,
     CharField,
+    CompositeKey,
     FloatField,
     ForeignKeyField,
     IntegerField,
@@ -488,3 +489,62 @@ class ChurnScore(BaseModel):
 
 
 PREDICT_MODELS = [ChurnModel, ChurnScore]
+
+
+class StoredAudience(BaseModel):
+    """One audience of one app (audiences/store.py): its latest version is the one computed."""
+
+    app_id = IntegerField()
+    audience_id = CharField(max_length=64)
+    latest = IntegerField(default=0)
+    updated_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        indexes = ((("app_id", "audience_id"), True),)
+
+
+class AudienceVersion(BaseModel):
+    """One saved version of an app's audience, never changed once written: its source as sent."""
+
+    id = BigAutoField()
+    app_id = IntegerField()
+    audience_id = CharField(max_length=64)
+    version = IntegerField()
+    format = CharField(max_length=8)
+    source = TextField()
+    created_at = BigIntegerField(default=now_ms)
+    key_id = IntegerField(null=True)
+
+    class Meta:
+        indexes = ((("app_id", "audience_id", "version"), True),)
+
+
+class AudienceMember(BaseModel):
+    """A user in an audience as of its last refresh (audiences/refresh.py), all of an audience's
+    rows replaced together."""
+
+    app_id = IntegerField()
+    audience_id = CharField(max_length=64)
+    user_id = CharField(max_length=MAX_ID)
+    computed_at = BigIntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("app_id", "audience_id", "user_id")
+
+
+class AudienceCount(BaseModel):
+    """One refresh of an audience: how many members it found, when, from which version."""
+
+    id = BigAutoField()
+    app_id = IntegerField()
+    audience_id = CharField(max_length=64)
+    version = IntegerField()  # 0: a built-in audience
+    members = IntegerField()
+    users = IntegerField()  # the app's users it was computed over
+    computed_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("app_id", "audience_id", "computed_at"), False),)
+
+
+AUDIENCE_MODELS = [StoredAudience, AudienceVersion, AudienceMember, AudienceCount]

@@ -1,13 +1,14 @@
 """Who a trigger tells, and what: its metrics computed for a chunk of users in SQL, as a story
 build computes a template's (engine/metrics.py over one slice for all of them), its ``audience``
-evaluated for each with the triggering event as ``event``, and its message rendered."""
+evaluated for each with the triggering event as ``event``, and its message rendered. A trigger
+naming a saved audience (``audience_ref``, audiences/) looks only at that audience's members."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..engine import expressions, metrics
+from ..engine import expressions, memberships, metrics
 from ..engine.assemble import user_context
 from ..engine.periods import resolve
 from ..engine.users import actor_pairs, utc_offsets
@@ -39,6 +40,9 @@ def choose(trigger: Trigger, app_id: int, user_ids: list[str], cause: dict[str, 
         (Profile.app_id == app_id) & Profile.user_id.in_(user_ids))}
     # Erased users have no profile; opted-out users are left out before anything is computed.
     wanted = [uid for uid in user_ids if uid in profiles and not opted_out(profiles[uid])]
+    if wanted and "audience_ref" in trigger.spec:  # only the members of the app's audience it names
+        members = memberships.members(app_id, trigger.spec["audience_ref"], wanted)
+        wanted = [uid for uid in wanted if uid in members]
     if not wanted:
         return []
     template = trigger.metrics_template()

@@ -13,6 +13,8 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from ..engine import expressions, filters, templates
 from ..engine.errors import TemplateInvalid, error_entry
 from ..engine.template_schema import (
+    AUDIENCE_ID,
+    AUDIENCE_ID_RULE,
     IDENT,
     LATER_KINDS,
     NUMBER_KINDS,
@@ -93,6 +95,7 @@ class TriggerSchema(Strict):
     metrics = fields.Dict(keys=fields.String(validate=validate.Regexp(IDENT, error="Not a metric name.")),
                           values=fields.Nested(MetricSchema), load_default=dict)
     audience = fields.String(validate=validate.Length(min=1, max=2000))
+    audience_ref = fields.String(validate=validate.Regexp(AUDIENCE_ID, error=AUDIENCE_ID_RULE))  # a saved audience
     message = fields.Nested(MessageSchema, required=True)
     webhook = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     limits = fields.Nested(LimitsSchema, load_default=lambda: {"per_user_per_day": 1})

@@ -16,7 +16,7 @@ from .funnel import funnel
 
 bp = Blueprint("triggers", __name__)
 
-BODY_FORMATS = {"application/json": "json", "application/toml": "toml", "text/toml": "toml"}
+BODY_FORMATS = http.DEFINITION_FORMATS
 
 
 class NoSecret(APIError):

@@ -1,6 +1,6 @@
 """An app's triggers in the database: every save a new version, the latest one acts.
 
-Kept as templates are (engine/template_store.py: the text as sent, never changed, a row per
+Kept as audiences are (store/versioned.py: the text as sent, never changed, a row per
 trigger holding the latest number, saves numbered under the write lock), without drafts: a
 trigger is tried with its dry run before it is saved, and going back is saving an older text
 again (``recap triggers push``). A process caches parsed versions, which never change.
@@ -13,14 +13,14 @@ from collections import OrderedDict
 from typing import Any
 
 from flask import current_app
-from peewee import IntegrityError
 
 from ..engine import template_store
 from ..engine.errors import error_entry
 from ..engine.registry import registry
 from ..errors import NotFound
-from ..store.db import url, write_transaction
-from ..store.models import StoredTrigger, TriggerVersion, now_ms
+from ..store import versioned
+from ..store.db import url
+from ..store.models import StoredTrigger, TriggerVersion
 from .definition import STORY_PERIODS, Trigger, TriggerInvalid, parse
 
 CACHED_VERSIONS = 256
@@ -49,30 +49,18 @@ def save(app_id: int, trigger_id: str, text: str, fmt: str = "toml", *, key_id: 
     if covered and covered["kind"] not in STORY_PERIODS:
         raise TriggerInvalid(file, [error_entry("on.story", "The story's period must be a year or a month: a rolling "
                                                             "period is always available, so it never becomes so.")])
-    where = (StoredTrigger.app_id == app_id) & (StoredTrigger.trigger_id == trigger_id)
-    for attempt in range(2):
-        try:
-            with write_transaction():
-                if not StoredTrigger.select().where(where).exists():
-                    StoredTrigger.create(app_id=app_id, trigger_id=trigger_id)
-                # An UPDATE first: on PostgreSQL it holds the row, so a second save waits for this one.
-                StoredTrigger.update(latest=StoredTrigger.latest + 1, updated_at=now_ms()).where(where).execute()
-                number: int = StoredTrigger.get(where).latest
-                TriggerVersion.create(app_id=app_id, trigger_id=trigger_id, version=number, format=fmt,
-                                      source=text, key_id=key_id)
-            with _cache_lock:
-                _starting.pop((url(), app_id), None)  # this process acts on the new version at once
-            return number
-        except IntegrityError:  # another process made the trigger's row meanwhile
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    number = versioned.save(StoredTrigger, TriggerVersion, _key(app_id, trigger_id), text, fmt, key_id)
+    with _cache_lock:
+        _starting.pop((url(), app_id), None)  # this process acts on the new version at once
+    return number
+
+
+def _key(app_id: int, trigger_id: str) -> dict[str, Any]:
+    return {"app_id": app_id, "trigger_id": trigger_id}
 
 
 def latest(app_id: int, trigger_id: str) -> int | None:
-    row = (StoredTrigger.select(StoredTrigger.latest)
-           .where((StoredTrigger.app_id == app_id) & (StoredTrigger.trigger_id == trigger_id)).first())
-    return row.latest if row else None
+    return versioned.latest(StoredTrigger, _key(app_id, trigger_id))
 
 
 _cache: OrderedDict[tuple[str, int, str, int], Trigger] = OrderedDict()
@@ -135,9 +123,7 @@ def starting(app_id: int) -> Starts:
 
 
 def _version_row(app_id: int, trigger_id: str, number: int) -> TriggerVersion:
-    row: TriggerVersion | None = TriggerVersion.get_or_none(
-        (TriggerVersion.app_id == app_id) & (TriggerVersion.trigger_id == trigger_id)
-        & (TriggerVersion.version == number))
+    row: TriggerVersion | None = versioned.version_row(TriggerVersion, _key(app_id, trigger_id), number)
     if row is None:
         raise NotFound(f"The trigger {trigger_id!r} has no version {number}.",
                        details={"trigger": trigger_id, "version": number})
@@ -157,11 +143,7 @@ def source(app_id: int, trigger_id: str, number: int | None = None) -> dict[str,
 
 
 def versions(app_id: int, trigger_id: str) -> list[dict[str, Any]]:
-    rows = (TriggerVersion.select(TriggerVersion.version, TriggerVersion.format, TriggerVersion.created_at,
-                                  TriggerVersion.key_id)
-            .where((TriggerVersion.app_id == app_id) & (TriggerVersion.trigger_id == trigger_id))
-            .order_by(TriggerVersion.version))
-    return [{"version": r.version, "format": r.format, "created_at": r.created_at, "key_id": r.key_id} for r in rows]
+    return versioned.listing(TriggerVersion, _key(app_id, trigger_id))
 
 
 def listing(app_id: int) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ JSON document, streamed (a heavy user has hundreds of thousands of events).
 
 Erasure: everything Recap keeps about the user goes: their profile and identities, the personal content
 of their events (ids, properties, traits, context, names) and of the anonymous events joined to
-them, their precomputed stories, shares (page and images), uploaded pictures (theirs, and the app
+them, their precomputed stories, audience memberships, shares (page and images), uploaded pictures (theirs, and the app
 server's uploads of their ``photo_url`` or on their shares that no other user's share or photo
 shows; the export lists the same pictures) and viewer grants.
 An event row stays as a tombstone (message id, type, times) so that a client retrying an old
@@ -39,7 +39,18 @@ from ..share.shares import upload_named_by
 from ..share.uploads import stored_name, upload_dir
 from ..store import dialect, event_keys
 from ..store.db import database, write_transaction
-from ..store.models import MAX_ID, App, ChurnScore, Identity, PrecomputedStory, Profile, Share, Upload, ViewerGrant
+from ..store.models import (
+    MAX_ID,
+    App,
+    AudienceMember,
+    ChurnScore,
+    Identity,
+    PrecomputedStory,
+    Profile,
+    Share,
+    Upload,
+    ViewerGrant,
+)
 
 bp = Blueprint("user_data", __name__)
 users = AppGroup("users", help="Export or erase what Recap keeps about a user.")
@@ -62,6 +73,10 @@ def export_user(app: App, user_id: str, public_base: str) -> Iterator[str]:
                                                  "locale": profile.locale, "first_seen": _iso(profile.first_seen),
                                                  "last_seen": _iso(profile.last_seen)},
         "churn": None if churn is None else {"score": round(churn.score, 4), "scored_at": _iso(churn.scored_at)},
+        "audiences": [{"audience": m.audience_id, "computed_at": _iso(m.computed_at)} for m in
+                      AudienceMember.select().where((AudienceMember.app_id == app.id)
+                                                    & (AudienceMember.user_id == user_id))
+                      .order_by(AudienceMember.audience_id)],
         "identities": [{"actor": i.actor, "joined_at": _iso(i.created_at)} for i in
                        Identity.select().where((Identity.app_id == app.id) & (Identity.user_id == user_id))
                        .order_by(Identity.id)],
@@ -127,6 +142,8 @@ def erase_user(app_id: int, user_id: str) -> dict[str, int]:
                                                         & (ViewerGrant.user_id == user_id)).execute(),
             "churn_scores": ChurnScore.delete().where((ChurnScore.app_id == app_id)
                                                       & (ChurnScore.user_id == user_id)).execute(),
+            "audience_memberships": AudienceMember.delete().where((AudienceMember.app_id == app_id)
+                                                                  & (AudienceMember.user_id == user_id)).execute(),
         }
     for share in shares:  # files only once the rows are gone for good
         images.forget(share.id)

@@ -3,18 +3,14 @@ versions kept as triggers' are, store/versioned.py). A process caches parsed ver
 never change."""
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from ..errors import NotFound
 from ..store import versioned
-from ..store.db import url
 from ..store.models import AudienceVersion, StoredAudience
 from . import builtin
 from .definition import Audience, parse
 
-CACHED_VERSIONS = 256
 REQUEST_BODY = "<request body>"
 
 
@@ -37,8 +33,7 @@ def latest(app_id: int, audience_id: str) -> int | None:
     return versioned.latest(StoredAudience, _key(app_id, audience_id))
 
 
-_cache: OrderedDict[tuple[str, int, str, int], Audience] = OrderedDict()
-_cache_lock = threading.Lock()
+_parsed: versioned.Parsed[Audience] = versioned.Parsed()
 
 
 def current(app_id: int, audience_id: str) -> Audience:
@@ -50,18 +45,12 @@ def current(app_id: int, audience_id: str) -> Audience:
 
 
 def version(app_id: int, audience_id: str, number: int) -> Audience:
-    key = (url(), app_id, audience_id, number)
-    with _cache_lock:
-        hit = _cache.get(key)
-    if hit is None:
+    def load() -> Audience:
         row = _version_row(app_id, audience_id, number)
-        hit = parse(audience_id, row.source, row.format, f"app {app_id} audience {audience_id} version {number}")
-        hit.number = number
-        with _cache_lock:
-            _cache[key] = hit
-            while len(_cache) > CACHED_VERSIONS:
-                _cache.popitem(last=False)
-    return hit
+        parsed = parse(audience_id, row.source, row.format, f"app {app_id} audience {audience_id} version {number}")
+        parsed.number = number
+        return parsed
+    return _parsed.get(app_id, audience_id, number, load)
 
 
 def _version_row(app_id: int, audience_id: str, number: int) -> AudienceVersion:

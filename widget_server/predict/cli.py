@@ -49,11 +49,7 @@ def train_command(app_name: str, horizon: int) -> None:
 @with_appcontext
 def show_command(app_name: str) -> None:
     """Print the report of APP's latest model, with the date it was trained."""
-    training = _training()
-    app = find_app(app_name)
-    kept = training.latest(app.id)
-    if kept is None:
-        raise click.ClickException(f"{app.name} has no churn model yet: recap predict train --app {app_name!r}")
+    training, app, kept = _latest(app_name)
     print_report(app.name, kept.report, training.trained_on(kept))
 
 
@@ -62,16 +58,22 @@ def show_command(app_name: str) -> None:
 @with_appcontext
 def score_command(app_name: str) -> None:
     """Score APP's active users again with its latest model (the queue does it daily)."""
-    training = _training()
-    app = find_app(app_name)
-    kept = training.latest(app.id)
-    if kept is None:
-        raise click.ClickException(f"{app.name} has no churn model yet: recap predict train --app {app_name!r}")
+    training, app, kept = _latest(app_name)
     try:
         scored = training.score(app.id, kept)
     except APIError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{scored:,} users of {app.name} scored with the model of {training.trained_on(kept)}.")
+
+
+def _latest(app_name: str) -> tuple[Any, Any, Any]:
+    """The training module, the app and its latest model, or a clear error for an app without one."""
+    training = _training()
+    app = find_app(app_name)
+    kept = training.latest(app.id)
+    if kept is None:
+        raise click.ClickException(f"{app.name} has no churn model yet: recap predict train --app {app_name!r}")
+    return training, app, kept
 
 
 def print_report(app_name: str, report: dict[str, Any], trained: str) -> None:

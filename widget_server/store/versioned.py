@@ -8,13 +8,40 @@ drafts and a published version besides.
 from __future__ import annotations
 
 import operator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from functools import reduce
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from peewee import Expression, IntegrityError, Model
 
-from .db import write_transaction
+from .db import url, write_transaction
 from .models import now_ms
+
+T = TypeVar("T")
+
+
+class Parsed(Generic[T]):
+    """Parsed versions, by database, app, id and number: a version never changes, so a process
+    keeps the ``size`` it read last and parses each once (``load`` when it has not)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._held: OrderedDict[tuple[Hashable, ...], T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, app_id: int, definition_id: str, number: int, load: Callable[[], T]) -> T:
+        key = (url(), app_id, definition_id, number)
+        with self._lock:
+            hit = self._held.get(key)
+        if hit is None:
+            hit = load()
+            with self._lock:
+                self._held[key] = hit
+                while len(self._held) > self.size:
+                    self._held.popitem(last=False)
+        return hit
 
 
 def _where(model: type[Model], key: dict[str, Any]) -> Expression:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from typing import Any
 
 from flask import current_app
@@ -23,7 +22,6 @@ from ..store.db import url
 from ..store.models import StoredTrigger, TriggerVersion
 from .definition import STORY_PERIODS, Trigger, TriggerInvalid, parse
 
-CACHED_VERSIONS = 256
 NAMES_SECONDS = 5.0  # how long another process may act on an app's triggers as they were
 REQUEST_BODY = "<request body>"
 
@@ -63,8 +61,8 @@ def latest(app_id: int, trigger_id: str) -> int | None:
     return versioned.latest(StoredTrigger, _key(app_id, trigger_id))
 
 
-_cache: OrderedDict[tuple[str, int, str, int], Trigger] = OrderedDict()
-_cache_lock = threading.Lock()
+_parsed: versioned.Parsed[Trigger] = versioned.Parsed()
+_cache_lock = threading.Lock()  # (the names that start triggers, below)
 
 
 def current(app_id: int, trigger_id: str) -> Trigger:
@@ -76,20 +74,14 @@ def current(app_id: int, trigger_id: str) -> Trigger:
 
 
 def version(app_id: int, trigger_id: str, number: int) -> Trigger:
-    key = (url(), app_id, trigger_id, number)
-    with _cache_lock:
-        hit = _cache.get(key)
-    if hit is None:
+    def load() -> Trigger:
         row = _version_row(app_id, trigger_id, number)
         # Saved only once valid; its webhook's addresses are checked again at each delivery.
-        hit = parse(trigger_id, row.source, row.format, f"app {app_id} trigger {trigger_id} version {number}",
-                    allow_local=True)
-        hit.number = number
-        with _cache_lock:
-            _cache[key] = hit
-            while len(_cache) > CACHED_VERSIONS:
-                _cache.popitem(last=False)
-    return hit
+        parsed = parse(trigger_id, row.source, row.format, f"app {app_id} trigger {trigger_id} version {number}",
+                       allow_local=True)
+        parsed.number = number
+        return parsed
+    return _parsed.get(app_id, trigger_id, number, load)
 
 
 def active(app_id: int) -> list[Trigger]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import fields, validate
 
 from ..engine import expressions, templates
 from ..engine.errors import TemplateInvalid, error_entry
@@ -63,17 +63,7 @@ def parse(audience_id: str, source: str, fmt: str = "toml", file: str = "<reques
 
 
 def _parse(audience_id: str, source: str, fmt: str, file: str) -> Audience:
-    if fmt not in templates.FORMATS:
-        raise AudienceInvalid(file, [error_entry("", f"The format must be one of: {', '.join(templates.FORMATS)}.")])
-    if len(source.encode()) > MAX_AUDIENCE_BYTES:
-        raise AudienceInvalid(file, [error_entry("", f"Larger than {MAX_AUDIENCE_BYTES} bytes.")])
-    raw = templates.decode_source(source, file, fmt)
-    try:
-        spec = AudienceSchema().load(raw)
-    except ValidationError as exc:
-        errors: list[dict[str, str]] = []
-        templates.flatten_errors(exc.messages, "", errors)
-        raise AudienceInvalid(file, errors) from None
+    spec = templates.load_spec(source, file, fmt, AudienceSchema(), MAX_AUDIENCE_BYTES, AudienceInvalid)
     metrics = spec["metrics"]
     errors = templates.metric_errors(metrics)
     if spec.get("id", audience_id) != audience_id:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateSyntaxError
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 
 from . import arithmetic, experiments, expressions, locales, translations
 from .errors import NotFound, TemplateInvalid, error_entry
@@ -92,16 +92,29 @@ def parse(source: str, file: str = "<template>", fmt: str = "toml") -> StoryTemp
         raise TemplateInvalid(file, [error_entry("", "Arrays and tables are nested too deeply.")]) from None
 
 
-def _parse(source: str, file: str, fmt: str) -> StoryTemplate:
-    if len(source.encode()) > MAX_TEMPLATE_BYTES:
-        raise TemplateInvalid(file, [error_entry("", f"Larger than {MAX_TEMPLATE_BYTES} bytes.")])
-    raw = decode_source(source, file, fmt)
+def load_spec(source: str, file: str, fmt: str, schema: Schema, max_bytes: int,
+              invalid: type[TemplateInvalid] = TemplateInvalid) -> dict[str, Any]:
+    """A definition's text (a template's, a trigger's, an audience's) in a known format and size,
+    decoded and loaded by ``schema``; else ``invalid`` naming the file, each key path and the reason."""
+    if fmt not in FORMATS:
+        raise invalid(file, [error_entry("", f"The format must be one of: {', '.join(FORMATS)}.")])
+    if len(source.encode()) > max_bytes:
+        raise invalid(file, [error_entry("", f"Larger than {max_bytes} bytes.")])
     try:
-        spec = TemplateSchema().load(raw)
+        raw = decode_source(source, file, fmt)
+    except TemplateInvalid as exc:
+        raise invalid(exc.file, exc.errors) from None
+    try:
+        spec: dict[str, Any] = schema.load(raw)
     except ValidationError as exc:
         errors: list[dict[str, str]] = []
         flatten_errors(exc.messages, "", errors)
-        raise TemplateInvalid(file, errors) from None
+        raise invalid(file, errors) from None
+    return spec
+
+
+def _parse(source: str, file: str, fmt: str) -> StoryTemplate:
+    spec = load_spec(source, file, fmt, TemplateSchema(), MAX_TEMPLATE_BYTES)
     errors = _check_semantics(spec)
     if errors:
         raise TemplateInvalid(file, errors)

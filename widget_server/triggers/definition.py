@@ -162,17 +162,7 @@ def parse(trigger_id: str, source: str, fmt: str = "toml", file: str = "<request
 
 
 def _parse(trigger_id: str, source: str, fmt: str, file: str, allow_local: bool) -> Trigger:
-    if fmt not in templates.FORMATS:
-        raise TriggerInvalid(file, [error_entry("", f"The format must be one of: {', '.join(templates.FORMATS)}.")])
-    if len(source.encode()) > MAX_TRIGGER_BYTES:
-        raise TriggerInvalid(file, [error_entry("", f"Larger than {MAX_TRIGGER_BYTES} bytes.")])
-    raw = templates.decode_source(source, file, fmt)
-    try:
-        spec = TriggerSchema().load(raw)
-    except ValidationError as exc:
-        errors: list[dict[str, str]] = []
-        templates.flatten_errors(exc.messages, "", errors)
-        raise TriggerInvalid(file, errors) from None
+    spec = templates.load_spec(source, file, fmt, TriggerSchema(), MAX_TRIGGER_BYTES, TriggerInvalid)
     errors = _check_semantics(trigger_id, spec, allow_local)
     if errors:
         raise TriggerInvalid(file, errors)

@@ -15,11 +15,8 @@ members are stale).
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,14 +24,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
 
-from trigger_bench import generate  # noqa: E402
+from trigger_bench import cached_instance  # noqa: E402
 
 from widget_server import create_app  # noqa: E402
 from widget_server.audiences import refresh, store  # noqa: E402
 from widget_server.engine.users import user_ids  # noqa: E402
 from widget_server.store.db import database  # noqa: E402
 from widget_server.store.models import AudienceMember  # noqa: E402
-from widget_server.store.sqlite_files import keys_path  # noqa: E402
 
 SUPERFANS = """
 description = "At least 5 plays of Nova in the last 90 days"
@@ -63,16 +59,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--regenerate", action="store_true")
     args = parser.parse_args()
-    cached = f"/tmp/recap_trigger_bench_{args.users}_{args.events}_{args.fans}.sqlite3"
-    if args.regenerate or not os.path.exists(cached):
-        started = time.perf_counter()
-        generate(cached, args.users, args.events, args.fans)
-        print(f"generated {cached} in {time.perf_counter() - started:.0f} s")
-    with tempfile.TemporaryDirectory() as folder:
-        instance = Path(folder) / "instance"
-        instance.mkdir(mode=0o700)
-        for file, name in ((cached, "recap.sqlite3"), (keys_path(cached), "recap.sqlite3-keys")):
-            shutil.copyfile(file, instance / name)
+    with cached_instance(args.users, args.events, args.fans, args.regenerate) as instance:
         app = create_app({"INSTANCE_PATH": str(instance)})
         with app.app_context(), database.connection_context():
             store.save(1, "superfans", SUPERFANS)

@@ -27,6 +27,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,8 +67,8 @@ def generate(path: str, users: int, events: int, fans: int) -> None:
                            "AND sql IS NOT NULL").fetchall()
     for name, _ in indexes:
         conn.execute(f"DROP INDEX {name}")
-    conn.execute("INSERT INTO app (id, name, timezone, brand, frame_ancestors, app_links, store_links, created_at) "
-                 "VALUES (1, 'Soundwave', 'UTC', '{}', '', '{}', '{}', 0)")
+    conn.execute("INSERT INTO app (id, name, timezone, locale, brand, frame_ancestors, app_links, store_links, "
+                 "created_at) VALUES (1, 'Soundwave', 'UTC', 'en-GB', '{}', '', '{}', '{}', 0)")
     now = int(time.time() * 1000)
     rng = random.Random(21)
     per_user = max(1, events // users)
@@ -118,6 +120,26 @@ def one_event_batches(server, key: str, make, count: int) -> list[float]:
     return times
 
 
+@contextmanager
+def cached_instance(users: int, events: int, fans: int, regenerate: bool = False) -> Iterator[Path]:
+    """A throw-away instance folder holding a copy of the store of ``users`` listeners, ``events``
+    plays and ``fans`` of Nova, generated once into /tmp and reused (this bench's and the audience
+    bench's)."""
+    cached = f"/tmp/recap_trigger_bench_{users}_{events}_{fans}.sqlite3"
+    complete = cached + ".complete"  # written last: a generation stopped half-way is made again
+    if regenerate or not os.path.exists(complete):
+        started = time.perf_counter()
+        generate(cached, users, events, fans)
+        Path(complete).touch()
+        print(f"generated {cached} in {time.perf_counter() - started:.0f} s")
+    with tempfile.TemporaryDirectory() as folder:
+        instance = Path(folder) / "instance"
+        instance.mkdir(mode=0o700)
+        for file, name in ((cached, "recap.sqlite3"), (keys_path(cached), "recap.sqlite3-keys")):
+            shutil.copyfile(file, instance / name)
+        yield instance
+
+
 def release(n: int, kind: str) -> dict:
     return {"type": "track", "event": "Release Published", "anonymousId": "catalogue", "messageId": f"rel-{kind}-{n}",
             "properties": {"artist": "Nova", "kind": kind}}
@@ -132,16 +154,7 @@ def main() -> None:
     parser.add_argument("--regenerate", action="store_true")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request would be the output
-    cached = f"/tmp/recap_trigger_bench_{args.users}_{args.events}_{args.fans}.sqlite3"
-    if args.regenerate or not os.path.exists(cached):
-        started = time.perf_counter()
-        generate(cached, args.users, args.events, args.fans)
-        print(f"generated {cached} in {time.perf_counter() - started:.0f} s")
-    with tempfile.TemporaryDirectory() as folder:
-        instance = Path(folder) / "instance"
-        instance.mkdir(mode=0o700)
-        for file, name in ((cached, "recap.sqlite3"), (keys_path(cached), "recap.sqlite3-keys")):
-            shutil.copyfile(file, instance / name)
+    with cached_instance(args.users, args.events, args.fans, args.regenerate) as instance:
         settings = {"WEBHOOK_ALLOW_LOCAL": 1, "TRIGGER_RETRY_DELAY": 1}
         app = create_app({"INSTANCE_PATH": str(instance), **settings})
         with app.app_context(), database.connection_context():
@@ -150,7 +163,7 @@ def main() -> None:
         tenant = webhook_tenant(app, tenant=keys)
         server = LiveServer(app).start()
         worker = recap("worker", "--workers", str(args.workers), env=recap_env(instance, **settings),
-                       log=Path(folder) / "worker.log")
+                       log=instance.parent / "worker.log")
         try:
             with Receiver() as receiver:
                 hook = release_trigger(receiver.url)

@@ -14,6 +14,7 @@ from .models import (
     TEMPLATE_MODELS,
     TRIGGER_MODELS,
     SchemaVersion,
+    TriggerChunk,
 )
 
 log = logging.getLogger(__name__)
@@ -209,3 +210,10 @@ def keep_the_locale_of_users_and_apps() -> None:
     # default is a setting. Apps made before read as they always did, in British English.
     _add_column("profile", "locale", "VARCHAR(35)")
     _add_column("app", "locale", "VARCHAR(35) NOT NULL DEFAULT 'en-GB'")
+
+
+@migration
+def keep_trigger_chunks() -> None:
+    # A fan-out's chunks as rows (triggers/fan_out.py), each claimed for a lease as a build's
+    # chunk is, so a chunk lost with a killed worker is enqueued again and counted once.
+    database.create_tables([TriggerChunk])

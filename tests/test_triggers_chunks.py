@@ -1,19 +1,23 @@
 """A fan-out's chunk lost with a killed worker (triggers/fan_out.py, jobs/leases.py): a real
 ``recap worker`` is SIGKILLed while it holds the chunk, its lease runs out, the chore enqueues it
-again, another worker finishes the run, and every fan is told exactly once."""
+again, another worker finishes the run, and every fan is told exactly once; and a chunk whose job
+was lost before any worker claimed it is enqueued again once the queue is empty."""
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 from helpers.jobs import recap, recap_env, stop
 from helpers.story import send
 from helpers.triggers import Receiver, fans_of, listeners, put_trigger, release, release_trigger, settle, webhook_tenant
+from helpers.video import consuming
 from helpers.waiting import wait_until
 from widget_server.jobs.queue import queue_of
 from widget_server.store.db import database
 from widget_server.store.models import Delivery, JobRecord, TriggerChunk, TriggerRun
 from widget_server.triggers import fan_out
+from widget_server.triggers.events import handoff
 
 # Seconds of work per chunk in the trigger itself, so the test can kill the worker in the middle:
 # the audience turns 100,000 numbers into text for each user before looking at their top 10.
@@ -72,3 +76,29 @@ def test_a_chunk_lost_with_a_killed_worker_is_done_again_and_every_fan_is_told_o
         assert run.finished_at is not None
         assert (chunk.state, chunk.attempts, chunk.users) == ("done", 2, [])  # a done chunk lists nobody
         assert Delivery.select().where(Delivery.status == "delivered").count() == len(expected)
+
+
+def test_a_chunk_whose_job_was_lost_before_any_claim_is_enqueued_again_once_the_queue_is_empty(app, live_server):
+    app.config.update(WEBHOOK_ALLOW_LOCAL=True, TRIGGER_CHUNK_LEASE=0.2)
+    tenant = webhook_tenant(app)
+    events, counted = listeners(8)
+    with Receiver() as receiver:
+        send(live_server, tenant.write_key, events)
+        assert put_trigger(live_server, tenant.secret_key, "new-release", release_trigger(receiver.url)).status == 201
+        send(live_server, tenant.secret_key, [release("Nova")])
+        assert handoff.flush()
+        queue = queue_of(app)
+        with app.app_context(), database.connection_context():
+            fan_out.start(*queue.huey.dequeue().args)
+            lost = queue.huey.dequeue()  # taken off the queue by a worker killed before it claimed the chunk
+            assert lost.args == (TriggerRun.get().id, 0) and queue.depth() == 0
+            assert fan_out.resume_chunks(queue) == 0  # enqueued less than a lease ago: it may still be on its way
+            time.sleep(0.3)
+            assert fan_out.resume_chunks(queue) == 1
+            assert fan_out.resume_chunks(queue) == 0  # enqueued again once, not on every call
+        with consuming(app):
+            wait_until(lambda: len(receiver.received) >= len(fans_of(counted, "Nova")), 60, "every fan's webhook")
+            settle(app)
+        assert sorted(p["user_id"] for p in receiver.payloads()) == sorted(fans_of(counted, "Nova"))
+    with app.app_context(), database.connection_context():
+        assert (TriggerRun.get().done_chunks, TriggerChunk.get().state) == (1, "done")

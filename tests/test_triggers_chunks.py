@@ -102,3 +102,24 @@ def test_a_chunk_whose_job_was_lost_before_any_claim_is_enqueued_again_once_the_
         assert sorted(p["user_id"] for p in receiver.payloads()) == sorted(fans_of(counted, "Nova"))
     with app.app_context(), database.connection_context():
         assert (TriggerRun.get().done_chunks, TriggerChunk.get().state) == (1, "done")
+
+
+def test_a_chunk_job_enqueued_before_chunks_were_rows_makes_its_row_and_is_counted_once(app, live_server):
+    app.config.update(WEBHOOK_ALLOW_LOCAL=True)
+    tenant = webhook_tenant(app)
+    events, counted = listeners(8)
+    send(live_server, tenant.write_key, events)
+    assert put_trigger(live_server, tenant.secret_key, "new-release",
+                       release_trigger("http://127.0.0.1:9/hooks/recap")).status == 201
+    send(live_server, tenant.secret_key, [release("Nova")])
+    assert handoff.flush()
+    queue = queue_of(app)
+    with app.app_context(), database.connection_context():
+        fan_out.start(*queue.huey.dequeue().args)
+        run_id, seq = queue.huey.dequeue().args
+        users = TriggerChunk.get().users
+        TriggerChunk.delete().execute()  # as a run split by the code before schema step 17 left it
+        assert fan_out.run_chunk(run_id, seq, users) == len(fans_of(counted, "Nova"))  # its job's arguments
+        assert fan_out.run_chunk(run_id, seq, users) == 0
+        assert (TriggerRun.get().done_chunks, TriggerChunk.get().state) == (1, "done")
+        assert Delivery.select().count() == len(fans_of(counted, "Nova"))

@@ -206,7 +206,8 @@ def test_the_chores_are_periodic_jobs_and_a_worker_runs_them(app, tenant, tmp_pa
     queue = queue_of(app)
     chores = {name for name, wrapper in queue.tasks.items() if issubclass(wrapper.task_class, PeriodicTask)}
     assert chores == {"prune_builds", "refresh_populations", "resume_builds", "resume_deliveries", "sweep_grants",
-                      "sweep_shares", "trigger_stories", "retrain_churn_models", "score_churn", "refresh_audiences"}
+                      "sweep_shares", "trigger_stories", "resume_trigger_chunks", "retrain_churn_models",
+                      "score_churn", "refresh_audiences"}
     with database.connection_context():
         ViewerGrant.create(id="old", app=tenant.app_id, user_id="u1", expires_at=now_ms() - 1000)
         ViewerGrant.create(id="live", app=tenant.app_id, user_id="u2", expires_at=now_ms() + 3_600_000)

@@ -93,6 +93,9 @@ DEFAULTS = {
     "TRIGGER_WEBHOOK_TIMEOUT": 10,  # seconds a receiver has to answer
     # A delivery whose next attempt is this overdue lost its job (a killed worker): enqueued again.
     "TRIGGER_STALL_SECONDS": 600,
+    # Seconds a worker holds a fan-out's chunk (as BUILD_CHUNK_LEASE a build's): one not done by
+    # then (its worker was killed) is enqueued again by the resume_trigger_chunks chore.
+    "TRIGGER_CHUNK_LEASE": 60,
     "TRIGGER_CLOCK": now_ms,  # triggers' clock (days, quiet hours, retries), ms; tests swap it
     # Seconds `recap worker` waits on SIGTERM for running jobs to finish; the ones still running
     # then are interrupted and enqueued again.

@@ -7,7 +7,7 @@ transaction that writes its stories, so a chunk's stories and its "done" commit 
 all. A second copy of a job (enqueued again after a timeout, or by ``recap jobs retry``) finds the
 chunk done, or claimed by a live worker, and does nothing.
 
-A worker killed mid-chunk leaves a claim that runs out: ``requeue_stalled`` (run by whoever follows
+A worker killed mid-chunk leaves a claim that runs out (leases.py): ``requeue_stalled`` (run by whoever follows
 the build, and every minute by the ``resume_builds`` chore) enqueues such chunks again, and those
 whose job was lost before any worker claimed it. Since a chunk's rows are replaced whole, a chunk
 built twice still leaves each user's story once.
@@ -29,8 +29,9 @@ from ..engine.precompute import NAMED_FAILURES, BuildReport
 from ..engine.registry import registry
 from ..engine.templates import StoryTemplate
 from ..store.db import write_transaction
-from ..store.models import App, BuildChunk, JobRecord, StoryBuild, now_ms
-from .queue import Queue, crontab, job, running_task
+from ..store.models import App, BuildChunk, StoryBuild, now_ms
+from . import leases
+from .queue import Queue, crontab, job
 from .records import worker_name
 
 log = logging.getLogger(__name__)
@@ -79,24 +80,16 @@ def start(queue: Queue, app: App, template: StoryTemplate, period: Period, now: 
 def build_chunk(chunk_id: int) -> None:
     """Build one chunk of a build, unless it is done or a live worker holds it."""
     started = time.process_time()  # the chunk's cpu_ms: the claim, the assembly and the write
-    task = running_task()
-    job_id = task.id if task is not None else ""
     lease_ms = int(current_app.config["BUILD_CHUNK_LEASE"] * 1000)
-    moment = now_ms()
-    claimed = (BuildChunk.update(state="queued", job_id=job_id, claimed_until=moment + lease_ms,
-                                 attempts=BuildChunk.attempts + 1)
-               .where((BuildChunk.id == chunk_id) & (BuildChunk.state != "done")
-                      & (BuildChunk.claimed_until.is_null() | (BuildChunk.claimed_until < moment)
-                         | (BuildChunk.job_id == job_id)))
-               .execute())
-    if not claimed:
+    job_id = leases.claim(BuildChunk, chunk_id, lease_ms)
+    if job_id is None:
         return
     try:
         _build_claimed(chunk_id, started)
     except _AlreadyDone:
         return
     except BaseException as exc:
-        _release(chunk_id, job_id, interrupted=isinstance(exc, KeyboardInterrupt))
+        leases.release(BuildChunk, chunk_id, job_id, lease_ms, interrupted=isinstance(exc, KeyboardInterrupt))
         raise
 
 
@@ -121,22 +114,6 @@ def _build_claimed(chunk_id: int, started: float) -> None:
     precompute.build_chunk(app, template, period, json.loads(chunk.users), now, record=mark_done)
 
 
-def _release(chunk_id: int, job_id: str, *, interrupted: bool) -> None:
-    """After a failed attempt: hold the chunk through huey's backoff, or mark it failed once the
-    retries are spent; an interrupted one (enqueued again at once) any worker may take."""
-    task = running_task()
-    lease_ms = int(current_app.config["BUILD_CHUNK_LEASE"] * 1000)
-    values: dict[str, object]
-    if interrupted or task is None:
-        values = {"claimed_until": None}
-    elif task.retries:
-        values = {"claimed_until": now_ms() + int(task.retry_delay * 1000) + lease_ms}
-    else:
-        values = {"state": "failed", "claimed_until": None}
-    BuildChunk.update(**values).where((BuildChunk.id == chunk_id) & (BuildChunk.job_id == job_id)
-                                      & (BuildChunk.state != "done")).execute()
-
-
 def requeue_stalled(queue: Queue, build: StoryBuild) -> int:
     """Enqueue again the build's chunks that nobody will finish otherwise; how many.
 
@@ -145,31 +122,12 @@ def requeue_stalled(queue: Queue, build: StoryBuild) -> int:
     ever runs, then finds the chunk done or claimed).
     """
     lease_ms = int(current_app.config["BUILD_CHUNK_LEASE"] * 1000)
-    moment = now_ms()
-    pending = BuildChunk.select().where((BuildChunk.build == build.id) & (BuildChunk.state == "queued"))
-    expired = pending.where(BuildChunk.claimed_until.is_null(False) & (BuildChunk.claimed_until < moment))
-    found = list(expired)
-    if not found and queue.depth() == 0:
-        found = list(pending.where(BuildChunk.claimed_until.is_null() & (BuildChunk.enqueued_at < moment - lease_ms)))
-    requeued = 0
-    for chunk in found:
-        # Only the one follower (or chore) whose update still finds the chunk as it read it
-        # enqueues it again: two of them at once make one new job, not two.
-        taken = (BuildChunk.update(claimed_until=None, enqueued_at=moment)
-                 .where((BuildChunk.id == chunk.id) & (BuildChunk.state == "queued")
-                        & (BuildChunk.enqueued_at == chunk.enqueued_at)
-                        & (BuildChunk.claimed_until.is_null() if chunk.claimed_until is None
-                           else BuildChunk.claimed_until == chunk.claimed_until))
-                 .execute())
-        if not taken:
-            continue
-        if chunk.job_id:  # its worker is gone: its record would say "running" forever
-            JobRecord.delete().where((JobRecord.id == chunk.job_id) & (JobRecord.status == "running")).execute()
+    chunks = leases.stalled(queue, BuildChunk, BuildChunk.select().where(BuildChunk.build == build.id), lease_ms)
+    for chunk in chunks:
         queue.enqueue("build_chunk", chunk.id)
-        requeued += 1
         log.warning("build %d: chunk %d enqueued again (its worker stopped without finishing it)",
                     build.id, chunk.seq)
-    return requeued
+    return len(chunks)
 
 
 def progress(build: StoryBuild) -> Progress:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
+
 from ..triggers import deliveries, fan_out
 from .queue import DELIVERING, crontab, job
 
@@ -14,7 +16,7 @@ def trigger_event(app_id: int, trigger_id: str, version: int, cause: dict[str, A
 
 
 @job("trigger_chunk")
-def trigger_chunk(run_id: int, seq: int, users: list[str]) -> int:
+def trigger_chunk(run_id: int, seq: int, users: list[str] | None = None) -> int:
     return fan_out.run_chunk(run_id, seq, users)
 
 
@@ -43,3 +45,11 @@ def trigger_stories() -> int:
 def resume_deliveries() -> int:
     """Deliveries whose job was lost (a killed worker) enqueued again."""
     return deliveries.resume_stalled()
+
+
+@job("resume_trigger_chunks", periodic=crontab(minute="*"))
+def resume_trigger_chunks() -> int:
+    """Every minute: fan-out chunks lost with a killed worker (their lease ran out) enqueued again."""
+    from .queue import queue_of
+
+    return fan_out.resume_chunks(queue_of(current_app._get_current_object()))  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from .models import (
     TEMPLATE_MODELS,
     TRIGGER_MODELS,
     SchemaVersion,
+    TriggerChunk,
 )
 
 log = logging.getLogger(__name__)
@@ -217,3 +218,10 @@ def keep_audiences_and_their_members() -> None:
     # Audiences per app, versioned (audiences/store.py); each one's members as of its last
     # refresh, and one count per refresh (audiences/refresh.py).
     database.create_tables(AUDIENCE_MODELS)
+
+
+@migration
+def keep_trigger_chunks() -> None:
+    # A fan-out's chunks as rows (triggers/fan_out.py), each claimed for a lease as a build's
+    # chunk is, so a chunk lost with a killed worker is enqueued again and counted once.
+    database.create_tables([TriggerChunk])

@@ -393,6 +393,26 @@ TRIGGER_MODELS = [StoredTrigger, TriggerVersion, WebhookSecret]
 DELIVERY_MODELS = [TriggerRun, Delivery, DeliveryAttempt]
 
 
+class TriggerChunk(BaseModel):
+    """One chunk of a run's users (triggers/fan_out.py), done once whichever worker ends up doing
+    it: held for ``TRIGGER_CHUNK_LEASE`` seconds as a build's chunk is (jobs/leases.py), so one
+    lost with a killed worker is enqueued again, and counted in its run once."""
+
+    id = BigAutoField()
+    run = ForeignKeyField(TriggerRun, on_delete="CASCADE")
+    seq = IntegerField()
+    users = JSONField()  # the user ids
+    state = CharField(max_length=16, default="queued")  # queued | done | failed
+    job_id = CharField(max_length=64, null=True)  # the job holding (or last holding) the claim
+    claimed_until = BigIntegerField(null=True)
+    attempts = IntegerField(default=0)
+    enqueued_at = BigIntegerField(default=now_ms)
+    done_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("run", "seq"), True), (("state",), False))
+
+
 class JobRecord(BaseModel):
     """A queued job that is running, waiting to be retried, or failed for good (widget_server/jobs/).
 

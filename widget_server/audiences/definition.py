@@ -4,13 +4,14 @@ decoder, metric schema and checks), or AudienceInvalid naming each key path and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from marshmallow import fields, validate
 
 from ..engine import expressions, templates
 from ..engine.errors import TemplateInvalid, error_entry
-from ..engine.template_schema import AUDIENCE_ID, IDENT, LATER_KINDS, MetricSchema, PeriodSchema, Strict
+from ..engine.template_schema import AUDIENCE_ID, IDENT, MetricSchema, PeriodSchema, Strict
 from ..engine.templates import StoryTemplate
 
 MAX_AUDIENCE_BYTES = 64 * 1024
@@ -38,16 +39,12 @@ class Audience:
     spec: dict[str, Any]
     number: int = 0  # the app's version of it (audiences/store.py); 0 before it is saved
 
+    @cached_property
     def metrics_template(self) -> StoryTemplate:
-        """Its metrics and period as the engine computes a template's (engine/metrics.py)."""
-        spec = {"id": self.id, "metrics": self.spec["metrics"], "period": self.spec["period"], "timezone": "user",
-                "virtual_events": {}}
-        template = StoryTemplate(id=f"audience:{self.id}", file=f"audience {self.id}", spec=spec,
-                                 used=frozenset(self.spec["metrics"]))
-        for name, metric in self.spec["metrics"].items():
-            target = template.later_metrics if metric["kind"] in LATER_KINDS else template.sql_metrics
-            target[name] = metric
-        return template
+        """Its metrics and period as the engine computes a template's, made once per version (the
+        template keeps its slice plans, so the chunks of a refresh or a fan-out plan once)."""
+        return templates.of_metrics(f"audience:{self.id}", f"audience {self.id}", self.spec["metrics"],
+                                    self.spec["period"])
 
 
 def parse(audience_id: str, source: str, fmt: str = "toml", file: str = "<request body>") -> Audience:

@@ -40,7 +40,7 @@ def compute(app_id: int, audience: Audience, users: list[str], now: datetime) ->
     if not users:
         return set()
     profiles = {p.user_id: p for p in Profile.select().where((Profile.app_id == app_id) & Profile.user_id.in_(users))}
-    template = audience.metrics_template()
+    template = audience.metrics_template
     offsets = utc_offsets(template, app_id, users, now)
     period = resolve(audience.spec["period"], now)
     base = {**expressions.story_globals(), "period": period.as_json(), "app": {}, "template": {"id": audience.id}}

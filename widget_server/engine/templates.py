@@ -118,9 +118,21 @@ def _parse(source: str, file: str, fmt: str) -> StoryTemplate:
     errors = _check_semantics(spec)
     if errors:
         raise TemplateInvalid(file, errors)
-    template = StoryTemplate(id=spec["id"], file=file, spec=spec, version=content_version(source),
-                             used=_used_metrics(spec))
-    for name, metric in spec["metrics"].items():
+    return _with_metrics(StoryTemplate(id=spec["id"], file=file, spec=spec, version=content_version(source),
+                                       used=_used_metrics(spec)))
+
+
+def of_metrics(template_id: str, file: str, metrics: dict[str, dict[str, Any]],
+               period: dict[str, Any]) -> StoryTemplate:
+    """A template of metrics and a period alone, which the engine computes as any template's
+    metrics (engine/metrics.py): what a trigger's and an audience's definitions read."""
+    spec = {"id": template_id, "metrics": metrics, "period": period, "timezone": "user", "virtual_events": {}}
+    return _with_metrics(StoryTemplate(id=template_id, file=file, spec=spec, used=frozenset(metrics)))
+
+
+def _with_metrics(template: StoryTemplate) -> StoryTemplate:
+    """``template`` with its metrics sorted into those that are SQL and those computed after."""
+    for name, metric in template.spec["metrics"].items():
         target = template.later_metrics if metric["kind"] in LATER_KINDS else template.sql_metrics
         target[name] = metric
     return template

@@ -45,7 +45,7 @@ def choose(trigger: Trigger, app_id: int, user_ids: list[str], cause: dict[str, 
         wanted = [uid for uid in wanted if uid in members]
     if not wanted:
         return []
-    template = trigger.metrics_template()
+    template = trigger.metrics_template
     offsets = utc_offsets(template, app_id, wanted, now)
     period = resolve(trigger.spec["period"], now)
     base = {**expressions.story_globals(), "event": event_scope(cause), "period": period.as_json(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -136,16 +137,12 @@ class Trigger:
         story: str | None = self.spec.get("story") or self.spec["on"].get("story")
         return story
 
+    @cached_property
     def metrics_template(self) -> StoryTemplate:
-        """Its metrics and period as the engine computes a template's (engine/metrics.py)."""
-        spec = {"id": self.id, "metrics": self.spec["metrics"], "period": self.spec["period"], "timezone": "user",
-                "virtual_events": {}}
-        template = StoryTemplate(id=f"trigger:{self.id}", file=f"trigger {self.id}", spec=spec,
-                                 used=frozenset(self.spec["metrics"]))
-        for name, metric in self.spec["metrics"].items():
-            target = template.later_metrics if metric["kind"] in LATER_KINDS else template.sql_metrics
-            target[name] = metric
-        return template
+        """Its metrics and period as the engine computes a template's, made once per version (the
+        template keeps its slice plans, so the chunks of a refresh or a fan-out plan once)."""
+        return templates.of_metrics(f"trigger:{self.id}", f"trigger {self.id}", self.spec["metrics"],
+                                    self.spec["period"])
 
 
 def parse(trigger_id: str, source: str, fmt: str = "toml", file: str = "<request body>", *,

@@ -11,6 +11,16 @@ from helpers.server import basic, http
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
+def shipped_card_title() -> str:
+    """The line of the shipped music template that titles its card (one line: a table of the
+    title's translations), which tests replace to make another version or a broken one."""
+    from widget_server.engine.templates import SHIPPED_DIR
+
+    text = (SHIPPED_DIR / "year_in_music.toml").read_text()
+    card = text[text.index("\n[card]\n") + 1:]
+    return next(line for line in card.splitlines() if line.startswith("title = "))
+
+
 def app_template(instance: str | Path, app_id: int, template_id: str, text: str) -> Path:
     """``text`` written as an app's own template, where the registry finds it
     (``<instance>/templates/<app id>/<template_id>.toml``); its path."""

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from . import arithmetic, expressions, metrics_sql, population, users
+from . import arithmetic, expressions, locales, metrics_sql, population, users
 from . import slice as story_slice
 from .periods import DAY_MS, Period
 from .templates import StoryTemplate
+from .translations import DEFAULT_LOCALE, translated
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, An
         elif kind == "change":
             values[name] = change(values.get(metric["of"]), later.previous[metric["of"]].value(previous))
         elif kind == "tier":
-            values[name] = tier(values.get(metric["of"]), metric["tiers"])
+            values[name] = shown(tier(values.get(metric["of"]), metric["tiers"]), template)
         elif kind == "derived" and name in later.arithmetic:  # as the population and the period before
             values[name] = arithmetic.evaluate(metric["expr"], values)
         elif kind == "derived":
@@ -123,8 +124,8 @@ def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, An
                 values[name] = None
         elif kind == "label":
             context = {**extra, **values}
-            values[name] = next((rule["label"] for rule in metric["rules"]
-                                 if expressions.truthy(rule["when"], context)), metric.get("default"))
+            values[name] = shown(next((rule["label"] for rule in metric["rules"]
+                                       if expressions.truthy(rule["when"], context)), metric.get("default")), template)
 
 
 def change(current: Any, previous: Any) -> dict[str, Any] | None:
@@ -137,7 +138,15 @@ def change(current: Any, previous: Any) -> dict[str, Any] | None:
             "direction": "up" if delta > 0 else "down" if delta < 0 else "same"}
 
 
-def tier(value: Any, tiers: list[dict[str, Any]]) -> str | None:
+def shown(label: Any, template: StoryTemplate) -> Any:
+    """A tier's or a label rule's text as the story shows it: in the story's locale (a table's
+    entry down the locale's chain), the first wording of variants. A label metric's value is what
+    the viewer reads, so a condition compares what it is made of (``minutes >= 1000``), not it."""
+    text = translated(label, locales.current(), template.spec.get("default_locale", DEFAULT_LOCALE))
+    return text[0] if isinstance(text, list) else text
+
+
+def tier(value: Any, tiers: list[dict[str, Any]]) -> Any:
     """The label of the highest tier whose ``min`` the value reaches."""
     if not expressions.is_number(value):  # (a derived metric may be text)
         return None

@@ -149,12 +149,12 @@ class VirtualEventSchema(FilterFields):
 
 class TierSchema(Strict):
     min = fields.Float(required=True)
-    label = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    label = text(required=True)  # a text, translated as any other (metrics.shown)
 
 
 class LabelRuleSchema(Strict):
     when = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    label = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    label = text(required=True)
 
 
 FILTER_KEYS = ("event", "events", "type", "where")
@@ -203,7 +203,7 @@ class MetricSchema(FilterFields):
     tiers = fields.List(fields.Nested(TierSchema), validate=validate.Length(min=1, max=20))
     expr = fields.String(validate=validate.Length(min=1, max=2000))
     rules = fields.List(fields.Nested(LabelRuleSchema), validate=validate.Length(min=1, max=30))
-    default = fields.Raw()
+    default = text()
 
     @validates_schema
     def _keys(self, data: dict[str, Any], **_: object) -> None:

@@ -6,6 +6,7 @@
 (right to left) and of one in Japanese with a Japanese name, opened at ``/embed/year-in-music`` in
 Debian's Chromium at phone size. ``card-<script>.png``: the share card of listeners named in
 Arabic, Japanese, Devanagari and Korean, drawn by the server as a share draws it.
+``share-ar.png``: the Arabic listener's share page (its words, right to left) at phone size.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import tempfile
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from PIL import Image
 from playwright.sync_api import sync_playwright
 from screenshot_player import listening_year, post
 
@@ -31,6 +34,7 @@ from widget_server.store.models import ApiKey, App
 LISTENERS = {"layla": ("ar-EG", "ليلى حسن"), "sakura": ("ja-JP", "さくら 山田"),
              "priya": ("hi-IN", "प्रिया शर्मा"), "jimin": ("ko-KR", "지민 박")}
 PLAYER_SHOTS = {"layla": "player-ar.png", "sakura": "player-ja.png"}
+SHARE_PAGE_SHOTS = {"layla": "share-ar.png"}
 CARD_SHOTS = {"layla": "card-arabic.png", "sakura": "card-japanese.png", "priya": "card-devanagari.png",
               "jimin": "card-korean.png"}
 
@@ -53,6 +57,8 @@ def main(out_dir: Path) -> None:
                 post(server.url + "/v1/batch", {"batch": events}, write_key)
             tokens = {user: post(server.url + "/v1/viewer-tokens", {"user_id": user}, secret_key)["token"]
                       for user in LISTENERS}
+            shares = {user: post_bearer(server.url + "/v1/shares", {"template": "year-in-music"}, tokens[user])
+                      for user in LISTENERS}
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
@@ -66,10 +72,15 @@ def main(out_dir: Path) -> None:
                     page.evaluate("RecapPlayer.pause()")
                     page.wait_for_timeout(2200)  # entrance animations and the count-up finish
                     page.screenshot(path=str(out_dir / file))
+                for user, file in SHARE_PAGE_SHOTS.items():
+                    page.goto(server.url + urlsplit(shares[user]["url"]).path)
+                    page.wait_for_load_state("networkidle")
+                    page.screenshot(path=str(out_dir / file), full_page=True)
+                    shot = Image.open(out_dir / file).convert("RGB")  # (a tall page: 256 colours, a quarter of the bytes)
+                    shot.quantize(256, method=Image.Quantize.MEDIANCUT).save(out_dir / file, optimize=True)
                 browser.close()
             for user, file in CARD_SHOTS.items():
-                share = post_bearer(server.url + "/v1/shares", {"template": "year-in-music"}, tokens[user])
-                (out_dir / file).write_bytes(fetch(share["images"]["story"]))
+                (out_dir / file).write_bytes(fetch(shares[user]["images"]["story"]))
         finally:
             server.stop()
 

@@ -76,7 +76,7 @@ def main(out_dir: Path) -> None:
                     page.goto(server.url + urlsplit(shares[user]["url"]).path)
                     page.wait_for_load_state("networkidle")
                     page.screenshot(path=str(out_dir / file), full_page=True)
-                    shot = Image.open(out_dir / file).convert("RGB")  # (a tall page: 256 colours, a quarter of the bytes)
+                    shot = Image.open(out_dir / file).convert("RGB")  # (tall: 256 colours, a quarter of the bytes)
                     shot.quantize(256, method=Image.Quantize.MEDIANCUT).save(out_dir / file, optimize=True)
                 browser.close()
             for user, file in CARD_SHOTS.items():

@@ -64,3 +64,24 @@ def test_a_milestone_is_evaluated_for_that_user_alone(app, live_server, setup):
     assert [p["user_id"] for p in receiver.payloads()] == ["ben"]
     with app.app_context(), database.connection_context():
         assert queue_of(app).depth() == 0
+
+
+def test_each_user_is_written_to_in_their_own_language(app, live_server, setup):
+    # Messages were written in the app's default language for everyone, numbers too.
+    tenant, receiver = setup
+    spec = milestone(receiver.url)
+    spec["on"]["reaches"] = 1000
+    spec["message"] = {"title": {"en": "{{ lessons | number }} lessons!", "de": "{{ lessons | number }} Lektionen!"},
+                       "body": "{{ lessons | number }}"}
+    assert put_trigger(live_server, tenant.secret_key, "thousand-lessons", spec).status == 201
+    german = lessons("ana", 0, 1000)
+    for event in german:
+        event["context"] = {"locale": "de-AT"}
+    send(live_server, tenant.write_key, german[:-1] + lessons("ben", 0, 999))
+    settle(app)
+    send(live_server, tenant.write_key, german[-1:] + lessons("ben", 999, 1))
+    wait_until(lambda: len(receiver.received) >= 2, 60, "both webhooks")
+    settle(app)
+    by_user = {p["user_id"]: p["message"] for p in receiver.payloads()}
+    assert by_user == {"ana": {"title": "1.000 Lektionen!", "body": "1.000"},     # de-AT → de
+                       "ben": {"title": "1,000 lessons!", "body": "1,000"}}       # the app's default, en-GB

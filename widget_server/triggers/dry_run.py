@@ -24,11 +24,11 @@ def dry_run(app_id: int, trigger: Trigger, event: dict[str, Any] | None = None) 
     cause = _imagined(trigger, event or {})
     if trigger.cause == "event" and not events.matches(trigger.spec["on"], cause):
         return {"would_notify": 0, "users": 0, "matches": False, "sample": []}
-    name = App.get_by_id(app_id).name
+    app = App.get_by_id(app_id)
     everyone = user_ids(app_id)
     would, sample = 0, list[dict[str, Any]]()
     for start in range(0, len(everyone), audience.CHUNK):
-        chosen = audience.choose(trigger, app_id, everyone[start:start + audience.CHUNK], cause, now, name)
+        chosen = audience.choose(trigger, app, everyone[start:start + audience.CHUNK], cause, now)
         would += len(chosen)
         sample += [{"user_id": c.user_id, "message": {"title": c.title, "body": c.body}}
                    for c in chosen[:SAMPLE - len(sample)]]

@@ -93,7 +93,7 @@ def _run_claimed(run: TriggerRun, chunk: TriggerChunk) -> int:
     users = chunk.users
     if run.cause["kind"] == "story":  # only those the story is available to
         users = stories.eligible(app, run.cause["story"], run.cause["period"], users, now)
-    chosen = audience.choose(trigger, run.app_id, users, run.cause, now, app.name)
+    chosen = audience.choose(trigger, app, users, run.cause, now)
     made = deliveries.create(run.app_id, trigger, run.cause, chosen)
     # The chunk done and counted in its run together, once; its users are no longer needed, so a
     # done chunk keeps no list of user ids.
@@ -131,7 +131,7 @@ def milestone(app_id: int, trigger_id: str, version: int, user_id: str) -> int:
     within = resolve(period, now).key if period["kind"] in ("year", "month") else ""
     cause = {"key": hashlib.sha256(f"metric\0{on['metric']}\0{on['reaches']}\0{within}".encode()).hexdigest(),
              "kind": "metric", "metric": on["metric"], "reaches": on["reaches"]}
-    chosen = audience.choose(trigger, app_id, [user_id], cause, now, App.get_by_id(app_id).name)
+    chosen = audience.choose(trigger, App.get_by_id(app_id), [user_id], cause, now)
     return deliveries.create(app_id, trigger, cause, chosen)
 
 

@@ -17,6 +17,7 @@ from helpers.server import basic, http, make_tenant
 from helpers.story import NOW, app_template, ms, send, track
 from widget_server.engine import locales
 from widget_server.engine.expressions import ExpressionFailed, render, story_globals
+from widget_server.engine.periods import resolve
 
 FORMS = "one='ONE', two='TWO', few='FEW', many='MANY', zero='ZERO', other='OTHER'"
 NUMBERS = ("{{ (plays * 1234.5) | number(1) }}|{{ (plays / 11.82) | percent }}|{{ (plays * 2469) | compact }}"
@@ -162,3 +163,13 @@ def test_whole_numbers_read_as_babel_writes_them(tag):
     with locales.use(tag):
         shown = [render("{{ v | number }}", {**story_globals(), "v": v}) for v in values]
     assert shown == [native(format_decimal(round(v), locale=loc, numbering_system="default"), tag) for v in values]
+
+
+@pytest.mark.parametrize(("tag", "days", "label"), [
+    ("en-GB", 7, "Your last 7 days"), ("en-US", 1, "Your last day"), ("de-AT", 30, "Deine letzten 30 Tage"),
+    ("ja", 7, "直近7日間"), ("ar", 7, "آخر 7 أيام"), ("ar", 30, "آخر 30 يومًا"), ("ar-EG", 30, "آخر ٣٠ يومًا"),
+    ("pt-PT", 90, "Seus últimos 90 dias"), ("zh", 7, "Your last 7 days")])
+def test_a_last_days_period_is_named_in_the_storys_language(tag, days, label):
+    # It was "Your last 30 days" in every language.
+    with locales.use(tag):
+        assert resolve({"kind": "last_days", "days": days}, NOW).as_json()["label"] == label

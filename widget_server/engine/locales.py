@@ -8,7 +8,7 @@ as clients send them (``pt-BR``); a tag Babel's CLDR data does not know counts a
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
@@ -112,6 +112,21 @@ def native_digits(text: str, tag: str) -> str:
     are 0–9 (ar, which CLDR writes with Latin digits, among them)."""
     table = _digit_table(tag)
     return text if table is None else text.translate(table)
+
+
+def table_for(tag: str, tables: Iterable[str]) -> str:
+    """Which of ``tables`` (languages a set of words is written in, 'en' among them) a locale
+    reads: down the tag's chain ('de-AT' → 'de'), else a regional table of its language ('pt-PT'
+    → 'pt-BR'), else English. The player, the share and the engine's own words all choose so."""
+    parts = [p for p in tag.replace("_", "-").split("-") if p]
+    by_lower = {name.lower(): name for name in tables}
+    for n in range(len(parts), 0, -1):
+        found = by_lower.get("-".join(parts[:n]).lower())
+        if found:
+            return found
+    language = parts[0].lower() if parts else ""
+    regional = sorted(name for lower, name in by_lower.items() if language and lower.startswith(language + "-"))
+    return regional[0] if regional else "en"
 
 
 def chain(tag: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from . import dates, locales
+from . import dates, locales, numbers
 from .story_shape import StoryPeriod
 
 DAY_MS = 86_400_000
@@ -57,9 +57,13 @@ class Period:
 
     def as_json(self) -> StoryPeriod:
         # A month is named in the story's locale ("März"), as it is shown, not as it was resolved;
-        # a year is written in its digits ("٢٠٢٦" in Egypt).
-        label = (dates.human(self.start, "month") if self.kind == "month"
-                 else locales.native_digits(self.label, locales.current()))
+        # a year is written in its digits ("٢٠٢٦" in Egypt); "your last 7 days" in its words.
+        if self.kind == "month":
+            label = dates.human(self.start, "month")
+        elif self.kind == "last_days":
+            label = last_days_label(self.days)
+        else:
+            label = locales.native_digits(self.label, locales.current())
         return {"label": label, "start": self.start.isoformat(), "end": self.end.isoformat()}
 
     @property
@@ -69,6 +73,27 @@ class Period:
         if self.start == self.end:
             return end
         return f"{dates.human(self.start, 'long', self.end.year)} – {end}"
+
+
+# "Your last 7 days" in the player's languages, by CLDR plural category where the words change
+# with the number (Arabic: 3–10 أيام, 11–99 يومًا, 100 and more يوم).
+LAST_DAYS: dict[str, str | dict[str, str]] = {
+    "en": {"one": "Your last day", "other": "Your last {n} days"},
+    "de": {"one": "Dein letzter Tag", "other": "Deine letzten {n} Tage"},
+    "fr": {"one": "Ton dernier jour", "other": "Tes {n} derniers jours"},
+    "es": {"one": "Tu último día", "other": "Tus últimos {n} días"},
+    "pt-BR": {"one": "Seu último dia", "other": "Seus últimos {n} dias"},
+    "tr": {"one": "Son günün", "other": "Son {n} günün"}, "ja": "直近{n}日間",
+    "ar": {"one": "آخر يوم", "two": "آخر يومين", "few": "آخر {n} أيام", "many": "آخر {n} يومًا", "other": "آخر {n} يوم"},
+}
+
+
+def last_days_label(days: int) -> str:
+    """A ``last_days`` period's name in the story's locale (English for a language not above)."""
+    words = LAST_DAYS[locales.table_for(locales.current(), LAST_DAYS)]
+    if isinstance(words, dict):
+        words = words.get(numbers.plural_category(days), words["other"])
+    return words.format(n=numbers.decimal(days))
 
 
 def day_number(day: date) -> int:

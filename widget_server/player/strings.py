@@ -8,22 +8,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..engine.locales import table_for
+
 FOLDER = Path(__file__).resolve().parent / "static" / "strings"
 LANGUAGES = tuple(sorted(path.stem for path in FOLDER.glob("*.json")))
 
 
 def language_for(tag: str) -> str:
-    """The table for a locale, as the player picks it: down the tag's chain ('de-AT' → 'de'), else
-    a regional table of its language ('pt-PT' → 'pt-BR'), else English."""
-    parts = [p for p in tag.replace("_", "-").split("-") if p]
-    by_lower = {language.lower(): language for language in LANGUAGES}
-    for n in range(len(parts), 0, -1):
-        found = by_lower.get("-".join(parts[:n]).lower())
-        if found:
-            return found
-    language = parts[0].lower() if parts else ""
-    regional = [name for lower, name in by_lower.items() if language and lower.startswith(language + "-")]
-    return regional[0] if regional else "en"
+    """The table for a locale, as the player picks it (``locales.table_for``)."""
+    return table_for(tag, LANGUAGES)
 
 
 @cache

@@ -1,6 +1,6 @@
 """The words a share draws and prints itself (its card's QR line, its page's buttons and invitation),
 in the languages the player speaks, chosen for the story's locale as the player chooses its own
-(``player.strings.language_for``: 'de-AT' → German, 'pt-PT' → Brazilian Portuguese, else English).
+(``locales.table_for``: 'de-AT' → German, 'pt-PT' → Brazilian Portuguese, else English).
 
 A card's own texts (title, labels, list title) come from the template, translated there; these
 are the few the server adds around them. A share frozen before it kept its locale is in English.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from ..player.strings import language_for
+from ..engine.locales import table_for
 
 
 class Words(TypedDict):
@@ -73,4 +73,4 @@ WORDS: dict[str, Words] = {
 
 def words(tag: str | None) -> Words:
     """The share's words for a story in ``tag`` (None: a share frozen before shares kept one)."""
-    return WORDS.get(language_for(tag or "en"), WORDS["en"])
+    return WORDS[table_for(tag or "en", WORDS)]

@@ -8,7 +8,10 @@ test client: the whole request path, no network):
 * first render: the first GET of each share's image (compose with Pillow + PNG encode + write
   to the cache + send);
 * cached: later GETs of the same image (file served from the cache), and a revalidation with
-  ``If-None-Match`` (304).
+  ``If-None-Match`` (304);
+* by script: story cards of listeners named in Latin, Arabic (in Arabic, laid out right to left),
+  Chinese, Japanese, Korean and Devanagari, each card five new names (no glyph mask of them kept
+  yet) after the fonts were read once: drawing alone, and with the PNG encoded.
 
 Medians over the shares; the "render only" column is the Server-Timing the route reports for
 drawing and encoding alone. The very first card of a theme in a process also builds that theme's
@@ -82,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shares", type=int, default=40, help="shares to create and render")
     parser.add_argument("--repeats", type=int, default=20, help="cached fetches per image")
+    parser.add_argument("--script-cards", type=int, default=15, help="cards drawn per script")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
@@ -146,8 +150,68 @@ def main() -> None:
               f"{cold_ms:.1f} | {cold_render:.1f} |")
     print("\ncold process: the first card in a fresh process (fonts load, the theme's background is drawn);"
           "\nnot included in the medians.\n")
+    _scripts(args.script_cards)
     _encodings()
     print(json.dumps({"targets": {"story first render": "<= 40 ms", "cached": "<= 2 ms"}}))
+
+
+# The letters each script's names are made of (five new names per card, so no glyph mask is reused
+# from an earlier card), a label in the script, and the story's locale and direction.
+SCRIPTS = {
+    "Latin": ("ABCDEFGHIJKLMNOPRSTUVWZabcdeéfghijklmnoöprstuvwz", "Minutes listened", "en", "ltr"),
+    "Arabic": ("ابتثجحخدذرزسشصضطظعغفقكلمنهوي", "دقائق الاستماع", "ar", "rtl"),
+    "Chinese": ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎",
+                "收听分钟", "zh", "ltr"),
+    "Japanese": ("あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわをん",
+                 "再生時間", "ja", "ltr"),
+    "Korean": ("가나다라마바사아자차카타파하김이박최정강조윤장임한오서신권황안송류홍", "감상 시간", "ko", "ltr"),
+    "Devanagari": ("कखगघचछजझटठडढणतथदधनपफबभमयरलवशसह", "सुनने के मिनट", "hi", "ltr"),
+}
+
+
+def _name(rng, letters: str) -> str:
+    return "".join(rng.choice(letters) for _ in range(rng.randint(3, 6)))
+
+
+def _script_card(rng, script: str):
+    from widget_server.share.cards import CardContent
+    from widget_server.share.words import words
+
+    letters, label, locale, direction = SCRIPTS[script]
+    return CardContent(title=f"{_name(rng, letters)} 2026", subtitle=_name(rng, letters), stats=[(label, "2,963")],
+                       list_title=label, items=[_name(rng, letters) for _ in range(3)], footer="soundwave.app",
+                       app_name="Soundwave", period="2026", words=words(locale), direction=direction)
+
+
+def _scripts(cards: int) -> None:
+    """Story cards by script of the names on them: draw, and draw + encode, p50 and p95 in ms."""
+    import random
+
+    from widget_server.share import qr
+    from widget_server.share.cards import encode_png, render_story
+
+    code = qr.matrix("https://soundwave.app/s/abcdefghijklmnop")
+    rng = random.Random(7)
+    rows = []
+    for script in SCRIPTS:
+        render_story(_script_card(rng, script), code)  # (the script's fonts read once)
+        drawn, encoded = [], []
+        for _ in range(cards):
+            content = _script_card(rng, script)
+            started = time.perf_counter()
+            image = render_story(content, code)
+            drawn.append((time.perf_counter() - started) * 1000)
+            encode_png(image)
+            encoded.append((time.perf_counter() - started) * 1000)
+        rows.append((script, drawn, encoded))
+    print(f"story card by the script of its names: {cards} cards each, five new names a card (ms)\n")
+    print("| script | draw p50 | draw p95 | draw + PNG p50 | draw + PNG p95 |")
+    print("|---|---|---|---|---|")
+    for script, drawn, encoded in rows:
+        q_drawn, q_encoded = statistics.quantiles(drawn, n=20), statistics.quantiles(encoded, n=20)
+        print(f"| {script} | {statistics.median(drawn):.1f} | {q_drawn[18]:.1f} | {statistics.median(encoded):.1f} | "
+              f"{q_encoded[18]:.1f} |")
+    print()
 
 
 def _encodings(repeats: int = 15) -> None:

@@ -5,7 +5,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
@@ -14,6 +14,7 @@ from ..engine.contrast import ratio as contrast
 from . import glyphs
 
 Color = tuple[int, int, int]
+N = TypeVar("N", int, float)  # a box in whole pixels or not
 
 # Manrope (SIL Open Font License) ships as a Python package (FONT_DIR), so cards look the same on
 # every machine; the scripts it lacks come from Debian's Noto packages, glyph by glyph (glyphs.py).
@@ -181,7 +182,7 @@ class CardDraw(ImageDraw.ImageDraw):
         self.target = image
         self.mirrored = mirrored
 
-    def box(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    def box(self, box: tuple[N, N, N, N]) -> tuple[N, N, N, N]:
         """A left-to-right layout's box, where it goes on this card."""
         x0, y0, x1, y1 = box
         return (self.target.width - x1, y0, self.target.width - x0, y1) if self.mirrored else box

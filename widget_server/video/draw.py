@@ -4,11 +4,16 @@ animates its frame (js/player, player.css), the last one the story card with its
 Each scene draws its still layer once (background, and every piece's pixels and coverage mask)
 and per video frame only blends in the pieces on their way in; a scene whose pieces have all
 arrived is ``settled``, and the encoder repeats its last picture instead of asking for more.
+
+A story in a right-to-left language is drawn from the right, as its card is (``CardDraw``'s
+``mirrored``): texts start at the right margin, a list's ranks stand on the right, and a count-up
+counts in the number's own digits and separator, as the player's does.
 """
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +53,8 @@ PALETTE = (("#5b2cff", "#c2185b"), ("#064e3b", "#13703a"), ("#9a3412", "#b93d0b"
            ("#7a0bc0", "#be185d"), ("#1a1a1a", "#5c5c5c"))
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
 COUNT_UP_S = 1.6  # chart.js countUp
-NUMBER = re.compile(r"^[\d.,\s]+$")
+# A whole number as a locale writes it: its digits (0-9, ٠-٩, ०-९ …) in groups of three, one separator.
+NUMBER = re.compile(r"^\d{1,3}(?:(\D)\d{3}(?:\1\d{3})*|\d*)$")
 
 
 def ease_out(p: float) -> float:
@@ -157,8 +163,8 @@ class Story:
 class Column:
     """Pieces stacked from the top of the scene, each arriving a little after the one above."""
 
-    def __init__(self, base: Image.Image, look: Look) -> None:
-        self.base, self.look = base, look
+    def __init__(self, base: Image.Image, look: Look, mirrored: bool = False) -> None:
+        self.base, self.look, self.mirrored = base, look, mirrored
         self.y, self.order = TOP, 0
         self.pieces: list[Piece] = []
 
@@ -174,9 +180,9 @@ class Column:
         wrapped = wrap(text, face, room, lines)
         step = line_height(face, leading)
         mask = Image.new("L", (room + 16, step * len(wrapped) + round(face.size * 0.3)), 0)
-        draw = CardDraw(mask)
-        for i, line in enumerate(wrapped):
-            draw.text((4, i * step), line, font=face, fill=255)
+        draw = CardDraw(mask, mirrored=self.mirrored)
+        for i, line in enumerate(wrapped):  # (from the left margin, or to the right one)
+            draw.text((12 if self.mirrored else 4, i * step), line, font=face, fill=255)
         self.add(Image.new("RGB", mask.size, color), mask, self.delay())
         self.y -= round(face.size * 0.3)
 
@@ -195,7 +201,7 @@ def scene_art(scene: Scene, index: int, story: Story) -> SceneArt:
     frame = scene.frame
     look = Look.of(frame, index, story.palette)
     base = look.background()
-    column = Column(base, look)
+    column = Column(base, look, story.content.mirrored)
     art = SceneArt(base)
     kind = frame.get("kind")
     title_size = 124 if kind == "text" else 96
@@ -224,8 +230,8 @@ def _stat(column: Column, art: SceneArt, stat: dict[str, Any], look: Look) -> No
     y, delay = column.y + STAT_ROOM, column.delay()  # the number's ink would touch the title's descenders
     column.y = y + top + round(face.size * 0.22) + GAP
     target = _number(stat.get("raw"))
-    counts = target is not None and target > 0 and bool(NUMBER.match(value))
-    separator = next((c for c in value if not c.isdigit()), ",")
+    steps = counting(value, target)
+    mirrored = column.mirrored
     arrive = Piece(Image.new("RGB", (1, 1)), Image.new("L", (1, 1)), 0, 0, delay)
 
     def draw_value(image: Image.Image, t: float) -> None:
@@ -233,18 +239,27 @@ def _stat(column: Column, art: SceneArt, stat: dict[str, Any], look: Look) -> No
         if p <= 0:
             return
         shown = value
-        if counts and t - delay < COUNT_UP_S:
-            assert target is not None
-            reached = round(target * ease_out((t - delay) / COUNT_UP_S))
-            shown = f"{reached:,}".replace(",", separator) if separator in ",. " else str(reached)
-        mask, left, up = text_mask(shown, face, "ls")
+        if steps is not None and target is not None and t - delay < COUNT_UP_S:
+            shown = steps(round(target * ease_out((t - delay) / COUNT_UP_S)))
+        mask, left, up = text_mask(shown, face, "rs" if mirrored else "ls", mirrored)
         if p < 1:
             mask = mask.point([round(v * p) for v in range(256)])
-        image.paste(look.foreground, (MARGIN - 6 + left, y + top + up + round(arrive.rise * (1 - p))), mask)
+        x = SIZE[0] - MARGIN + 6 if mirrored else MARGIN - 6
+        image.paste(look.foreground, (x + left, y + top + up + round(arrive.rise * (1 - p))), mask)
 
     art.movers.append((delay + max(COUNT_UP_S, arrive.duration), draw_value))
     column.text(card_text(stat.get("unit")), font("ExtraBold", 78), look.foreground, 2, 1.1)
     column.text(card_text(stat.get("caption")), font("SemiBold", 47), look.foreground, 3, 1.3)
+
+
+def counting(value: str, target: int | None) -> Callable[[int], str] | None:
+    """How the steps of a count-up to ``value`` (``target`` as the story wrote it) are written: in
+    its digits and separator ('٢٬٩٦٣' counts '١٬٢٣٤'); None when it is no whole number so written."""
+    written = NUMBER.match(value)
+    if target is None or target <= 0 or written is None or sum(c.isdigit() for c in value) != len(str(target)):
+        return None
+    separator, zero = written.group(1) or "", ord(value[0]) - unicodedata.digit(value[0])
+    return lambda n: "".join(chr(zero + int(c)) if c.isdigit() else separator for c in f"{n:,}")
 
 
 def _number(raw: Any) -> int | None:
@@ -271,7 +286,7 @@ def _rows(column: Column, items: list[Any], look: Look) -> None:
         CardDraw(panel).rounded_rectangle((0, 0, width - 1, height - 1), radius=44, fill=255)
         shade = Image.new("RGB", region.size, WHITE if i == 0 else BLACK)
         region.paste(shade, (0, 0), panel.point([round(v * (0.18 if i == 0 else 0.22)) for v in range(256)]))
-        draw = CardDraw(region)
+        draw = CardDraw(region, mirrored=column.mirrored)
         draw.text((80, height // 2), str(item.get("rank") or i + 1), font=rank_face, fill=look.foreground, anchor="mm")
         label = ellipsize(card_text(item.get("label")) or "…", label_face, width - 200)
         value = card_text(item.get("value"))

@@ -1,13 +1,2 @@
-// "Open in the app": a custom-scheme link does nothing when the app is not installed, so if the
-// page is still in front after a moment, go to the web fallback instead.
-document.addEventListener("DOMContentLoaded", function () {
-  document.querySelectorAll("a.open[data-fallback]").forEach(function (link) {
-    link.addEventListener("click", function () {
-      var fallback = link.getAttribute("data-fallback");
-      var timer = setTimeout(function () {
-        if (document.visibilityState === "visible") window.location.href = fallback;
-      }, 1500);
-      document.addEventListener("visibilitychange", function () { clearTimeout(timer); }, { once: true });
-    });
-  });
-});
+/*! Recap share page. Built from js/share by js/build.mjs; see docs/SHARING.md. */
+(()=>{var d=/[\s\p{Extended_Pictographic}\p{Emoji_Component}]/u,a=new Map;function l(t){let n=[];return document.fonts.forEach(o=>{o.family.replace(/^["']|["']$/g,"")===t&&o.unicodeRange.split(",").forEach(e=>{let[i,r]=e.trim().replace(/^U\+/i,"").split("-").map(c=>parseInt(c,16));n.push([i,r===void 0?i:r])})}),n}function u(t,n){let o=l(n);if(!o.length)return!1;for(let e of t){if(d.test(e))continue;let i=e.codePointAt(0);if(!o.some(([r,c])=>i>=r&&i<=c))return!0}return!1}function s(t,n,o){if(a.has(t))return a.get(t);if(!document.fonts||!u(n,o))return Promise.resolve();let e=document.createElement("link");e.rel="stylesheet",e.href=t,e.setAttribute("data-recap-more-faces","");let i=new Promise(r=>{e.onload=r,e.onerror=r});return a.set(t,i),document.head.appendChild(e),i}document.addEventListener("DOMContentLoaded",()=>{let t=getComputedStyle(document.body).fontFamily.split(",")[0].trim().replace(/^["']|["']$/g,"");s("/s/_static/more-faces.css",document.body.innerText,t),document.querySelectorAll("a.open[data-fallback]").forEach(n=>{n.addEventListener("click",()=>{let o=n.getAttribute("data-fallback"),e=setTimeout(()=>{document.visibilityState==="visible"&&(window.location.href=o)},1500);document.addEventListener("visibilitychange",()=>{clearTimeout(e)},{once:!0})})})});})();

@@ -3,6 +3,7 @@
 once per machine, and fetched by a page only for the characters its text has."""
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import os
@@ -127,9 +128,14 @@ def test_a_noto_url_answers_a_woff2_for_a_year_usable_from_other_sites(live_serv
 
 # --- in the browser -------------------------------------------------------------------------------
 
+@functools.cache
+def declared() -> dict[str, set[int]]:
+    return {s.name: points(s.unicode_range) for s in noto.slices()}
+
+
 def needed(text: str) -> set[str]:
     """The slices whose faces a text's characters fall in."""
-    return {s.name for s in noto.slices() for char in text if ord(char) in points(s.unicode_range)}
+    return {name for name, chars in declared().items() if chars & set(map(ord, text))}
 
 
 def story(title: str, locale: str, direction: str = "ltr") -> dict:
@@ -196,3 +202,34 @@ def test_an_english_story_asks_for_no_noto_file_nor_the_stylesheet_of_more_faces
     phone.on("request", lambda r: sheets.append(r.url) if r.resource_type == "stylesheet" else None)
     assert show(phone, live_server, site, story("Your 2026 in Music", "en")) == []
     assert not [u for u in sheets if "more-faces" in u]
+
+
+# What was loaded when the story first came on screen (the player holds it transparent till then).
+FIRST_SEEN = """
+window.__first = null;
+const tick = () => {
+  const root = document.querySelector('.recap-root');
+  if (window.__first === null && root && document.querySelector('.recap-frame.recap-in')
+      && getComputedStyle(root).opacity !== '0') {
+    window.__first = [...document.fonts].filter(f => f.status === 'loaded')
+      .map(f => f.unicodeRange.replace(/ /g, '').toUpperCase());
+  }
+  requestAnimationFrame(tick);
+};
+requestAnimationFrame(tick);"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("title", "locale", "direction"),
+                         [(f"عامك يا {ARABIC}", "ar", "rtl"), (f"{JAPANESE}さんの一年", "ja-JP", "ltr")])
+def test_a_first_frame_in_another_script_comes_on_screen_with_its_noto_faces(phone, live_server, site, title, locale,
+                                                                            direction):
+    wanted = needed(title)
+    for path, cut in catalog.catalog().lazy.items():   # built before: the wait is for the network, not a build
+        if cut.slice.name in wanted:
+            assert http("GET", live_server.url + path).status == 200
+    phone.add_init_script(FIRST_SEEN)
+    mount_preview(phone, live_server, site, story(title, locale, direction))
+    phone.wait_for_function("window.__first !== null")
+    first = set(phone.evaluate("window.__first"))
+    assert {s.unicode_range.upper() for s in noto.slices() if s.name in wanted} <= first

@@ -39,8 +39,10 @@ def test_widget_files_are_served_to_any_site(live_server, path, content_type):
 # since cost, each measured when it came: speaking eight languages right to left as well as left
 # to right (choosing, fetching and mirroring: the other seven languages' words are files of their
 # own, docs/PLAYER.md "Languages"), 13,467; an experiment's variant and a trigger's delivery id on
-# every engagement event, 13,583.
-PLAYER_GZIP_BUDGET = 13_600
+# every engagement event, 13,583; every script in the cards' Noto faces (the stylesheet of more
+# faces added when a story's text has a character the page's faces lack, their regular and bold
+# cuts awaited for the first frame), 14,029.
+PLAYER_GZIP_BUDGET = 14_050
 
 
 def test_player_script_stays_within_its_gzipped_budget(live_server):

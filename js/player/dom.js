@@ -1,6 +1,6 @@
 // Small DOM helpers: elements, SVG, and the checks every colour and URL from a story passes.
 
-import { moreFaces } from '../shared/more_faces.js';
+import { familyOf, moreFaces } from '../shared/more_faces.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -67,11 +67,6 @@ function strings(value, out) {
   return out;
 }
 
-// The player's family: the first of its font-family list.
-function family(element) {
-  return getComputedStyle(element).fontFamily.split(',')[0].trim().replace(/^["']|["']$/g, '');
-}
-
 // Resolves once the stylesheet of the player's more faces is in, when the text of ``value`` (a
 // whole story) has a character only they have (CJK, symbols: js/shared/more_faces.js).
 // (Compared with the faces of the player's stylesheet: once it is in, when the page links it.)
@@ -82,7 +77,7 @@ export function moreFacesFor(element, host, value) {
     link.addEventListener('load', resolve, { once: true });
     link.addEventListener('error', resolve, { once: true });
   });
-  return styled.then(() => moreFaces(`${host}/widget/more-faces.css`, text, family(element)));
+  return styled.then(() => moreFaces(`${host}/widget/more-faces.css`, text, familyOf(element)));
 }
 
 // Resolves once the player's font for ``value``'s text has loaded (the files its unicode-ranges
@@ -95,9 +90,12 @@ export function fontsFor(element, value, within, faces = Promise.resolve()) {
   const fonts = document.fonts;
   if (!fonts || !fonts.load) return Promise.resolve();
   const text = strings(value, []).join(' ');
-  const list = getComputedStyle(element).fontFamily;
-  const loads = faces.then(() => Promise.all(['500', '600', '800'].map(
-    (weight) => fonts.load(`${weight} 16px ${list}`, text || ' '))));
+  // The family read once ``faces`` is in, and so the player's stylesheet: read before, on a page
+  // that links it, it was the page's own (the load then resolved at once, nothing to wait for).
+  const loads = faces.then(() => {
+    const list = getComputedStyle(element).fontFamily;
+    return Promise.all(['500', '600', '800'].map((weight) => fonts.load(`${weight} 16px ${list}`, text || ' ')));
+  });
   const timer = new Promise((resolve) => { setTimeout(resolve, within); });
   return Promise.race([loads.catch(() => {}), timer]);
 }

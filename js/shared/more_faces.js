@@ -5,12 +5,18 @@
 // files its text touches. Emoji and spaces are left out of the test: the device draws emoji.
 const SKIPPED = /[\s\p{Extended_Pictographic}\p{Emoji_Component}]/u;
 const added = new Map();  // href -> the stylesheet's load
+const unquoted = (name) => name.trim().replace(/^["']|["']$/g, '');
+
+// The family ``element`` is drawn in: the first of its font-family list.
+export function familyOf(element) {
+  return unquoted(getComputedStyle(element).fontFamily.split(',')[0]);
+}
 
 // The code point spans the faces of ``family`` declared so far are for.
 function declared(family) {
   const spans = [];
   document.fonts.forEach((face) => {
-    if (face.family.replace(/^["']|["']$/g, '') !== family) return;
+    if (unquoted(face.family) !== family) return;
     face.unicodeRange.split(',').forEach((part) => {
       const [first, last] = part.trim().replace(/^U\+/i, '').split('-').map((n) => parseInt(n, 16));
       spans.push([first, last === undefined ? first : last]);

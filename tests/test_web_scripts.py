@@ -17,6 +17,8 @@ from PIL import Image, ImageChops
 
 from helpers.player import mount_preview, preview_story
 from helpers.server import http
+from helpers.share import YEAR, plays, share
+from helpers.story import identify, ms, send
 from widget_server.assets import catalog, font_chain, fonts, noto
 
 ARABIC = "ليلى الحسيني"
@@ -233,3 +235,19 @@ def test_a_first_frame_in_another_script_comes_on_screen_with_its_noto_faces(pho
     phone.wait_for_function("window.__first !== null")
     first = set(phone.evaluate("window.__first"))
     assert {s.unicode_range.upper() for s in noto.slices() if s.name in wanted} <= first
+
+
+@pytest.mark.browser
+def test_the_share_page_of_a_japanese_name_adds_the_more_faces_and_asks_for_its_slices(phone, live_server, soundwave):
+    send(live_server, soundwave.write_key, [identify("sakura", {"name": JAPANESE}, ms(f"{YEAR}-01-02T00:00:00"))]
+         + plays("sakura", 30))
+    asked: list[str] = []
+    phone.on("request", lambda r: asked.append(r.url) if r.resource_type in ("font", "stylesheet") else None)
+    phone.goto(share(live_server, soundwave, user="sakura")["url"])
+    phone.wait_for_load_state("networkidle")
+    phone.evaluate("document.fonts.ready.then(() => true)")
+    text = phone.inner_text("body")
+    assert JAPANESE in text
+    assert [u for u in asked if u.endswith("/s/_static/more-faces.css")]
+    slices = {m.group(1) for m in map(NOTO_URL.search, asked) if m}
+    assert needed(JAPANESE) <= slices == needed(text)

@@ -8,12 +8,13 @@ face (of two faces covering a character, a browser takes the one declared last).
 fetches only the slices its text touches: an English page none.
 
 Each family's code points are cut into slices: a small script's blocks packed together (Arabic,
-Hebrew, Devanagari, Thai... are one file each, of 10 to 90 KB); the Chinese characters and Hangul
-of the CJK collection (43,000 of them, 20 MB) in fixed windows of code points, so a Japanese
-name costs a few slices of about 40 KB each, not megabytes. Those hundreds of windows are
-declared in a stylesheet of their own (``ideographs``), which the pages add when their text has
-a Chinese character or Hangul (their scripts: js/player/dom.js, share.js): written into every
-page they would have cost the English ones 2 KB.
+Hebrew, Devanagari, Thai... are a file each, of 5 to 45 KB); the Chinese characters and Hangul of
+the CJK collection (43,000 of them, 20 MB) in fixed windows of 128 code points (8 to 40 KB), and
+its kana and CJK punctuation in one slice, so a Japanese name costs a few slices, not megabytes.
+The faces of CJK and of the symbol sets (hundreds of windows, ranges that are long lists) are
+declared in a stylesheet of their own, which a page adds when its text has a character none of
+its own faces is for (js/shared/more_faces.js): in every page they would cost the English ones
+about 5 KB; the others, about 560 bytes.
 
 Nothing is built at start-up: the rules and their URLs follow from the recipe (the source
 files' hashes, fontTools' version, the ranges and the features kept), and each file is made
@@ -40,8 +41,8 @@ from fontTools.ttLib import TTFont
 from . import font_chain, fonts
 
 # Code points per slice of the ideograph and Hangul blocks that are filled (CJK Unified
-# Ideographs, Hangul Syllables: about 40 KB a slice), and of the sparse ones (the extensions,
-# where a window of 1,024 holds a few dozen characters the collection has).
+# Ideographs and its Extension A, Hangul Syllables: 8 to 40 KB a slice), and of the sparse
+# ones (the later extensions, where a window of 1,024 holds a few dozen of the collection's).
 WINDOW = 128
 SPARSE_WINDOW = 1024
 FILLED = ("CJK Unified Ideographs", "CJK Unified Ideographs Extension A", "Hangul Syllables")
@@ -60,8 +61,8 @@ IDEOGRAPH_SCRIPTS = ("Hani", "Hang")
 MORE_FACES = ("NotoSansSymbols", "NotoSansSymbols2", "NotoSansCJK")
 # The features fontTools' subsetter keeps by default, which are those a browser applies itself
 # (a script's shaping: Arabic's joining forms, Indic conjuncts, Hangul's jamo), less the vertical
-# forms no page draws (with the others kept, the kana file was 116 KB, not 40); the hinting left
-# out, as Google Fonts serves Noto.
+# forms no page draws (with every feature kept, the kana file was 116 KB, not 40); the hinting
+# left out, as Google Fonts serves Noto.
 FEATURES = ["BUZZ", "Buzz", "HARF", "Harf", "abvf", "abvm", "abvs", "akhn", "blwf", "blwm", "blws", "calt",
             "ccmp", "cfar", "chws", "cjct", "clig", "cswh", "curs", "dist", "dnom", "fin2", "fin3", "fina",
             "frac", "half", "haln", "halt", "init", "isol", "jalt", "kern", "liga", "ljmo", "locl", "ltra",

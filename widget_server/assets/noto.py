@@ -79,7 +79,7 @@ WEIGHTS = dict(zip(("Regular", "Bold"), fonts.FACE_WEIGHTS, strict=True))
 class Slice:
     """The code points of one family that one file of each of its cuts holds."""
 
-    name: str                 # "arabic", "cjk-4E00"
+    name: str                 # "arabic", "cjk-4e00" (a window by its first code point)
     family: str               # of the chain: "NotoSansArabic"
     points: frozenset[int]    # what the file maps
     unicode_range: str        # what its face is declared for: ``points``, with the gaps no face claims

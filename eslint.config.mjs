@@ -1,5 +1,5 @@
 // eslint for every browser script we write and the build script (tests/test_js_lint.py runs it,
-// so the README's test command does). The two built bundles are not linted: their sources in
+// so the README's test command does). The built bundles are not linted: their sources in
 // js/ are, and tests/test_js_build.py checks the bundles are fresh builds of them.
 import js from '@eslint/js';
 import globals from 'globals';
@@ -15,7 +15,7 @@ const modern = {
 };
 
 export default [
-  { ignores: ['sdk/js/recap.js', 'widget_server/player/static/player.js', 'node_modules/', '.venv/', 'build/'] },
+  { ignores: ['sdk/js/recap.js', 'widget_server/player/static/player.js', 'widget_server/share/static/share.js', 'node_modules/', '.venv/', 'build/'] },
   js.configs.recommended,
   { files: ['**/*.js'], languageOptions: { ecmaVersion: 2022, sourceType: 'script', globals: globals.browser } },
   { files: ['js/**/*.js'], languageOptions: { sourceType: 'module' }, rules: modern },

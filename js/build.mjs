@@ -1,4 +1,4 @@
-// Builds the two browser scripts from js/: sdk/js/recap.js and the player's player.js.
+// Builds the browser scripts from js/: sdk/js/recap.js, the player's player.js and the share page's share.js.
 //   node js/build.mjs          write them
 //   node js/build.mjs --check  fail if a committed file differs from a fresh build
 // The outputs are committed: `pip install` ships them and runs no Node. tests/test_js_build.py
@@ -13,7 +13,9 @@ const BUNDLES = [
   { entry: 'js/recap/index.js', out: 'sdk/js/recap.js',
     banner: '/*! recap.js: Recap analytics for web pages. Built from js/recap by js/build.mjs; see docs/JS.md. */' },
   { entry: 'js/player/index.js', out: 'widget_server/player/static/player.js',
-    banner: '/*! Recap story player. Built from js/player by js/build.mjs; see docs/PLAYER.md. */' }
+    banner: '/*! Recap story player. Built from js/player by js/build.mjs; see docs/PLAYER.md. */' },
+  { entry: 'js/share/index.js', out: 'widget_server/share/static/share.js',
+    banner: '/*! Recap share page. Built from js/share by js/build.mjs; see docs/SHARING.md. */' }
 ];
 
 const check = process.argv.includes('--check');

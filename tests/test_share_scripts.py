@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
+from widget_server.assets import font_chain
 from widget_server.share import glyphs, qr
 from widget_server.share.cards import CardContent, render_story
 from widget_server.share.drawing import ELLIPSIS, card_text, font, text_mask, wrap
@@ -52,7 +53,7 @@ def test_a_name_drawn_on_a_card_differs_from_the_boxes_it_would_have_been(script
 def test_arabic_is_shaped_and_runs_right_to_left():
     name = NAMES["Arabic"]
     shaped, _, _ = text_mask(name, font("Bold", 60), "la")
-    arabic = next(f for f in glyphs.chain("Bold") if f.family == "NotoSansArabic")
+    arabic = next(f for f in font_chain.chain("Bold") if f.family == "NotoSansArabic")
     loose = ImageFont.truetype(str(arabic.path), 60, layout_engine=ImageFont.Layout.BASIC)  # no shaping, no bidi
     left, top, right, bottom = (int(e) for e in loose.getbbox(name))
     unshaped = Image.new("L", (right - left, bottom - top), 0)

@@ -1,5 +1,7 @@
 // Small DOM helpers: elements, SVG, and the checks every colour and URL from a story passes.
 
+import { familyOf, moreFaces } from '../shared/more_faces.js';
+
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 export function el(tag, className, text) {
@@ -65,16 +67,35 @@ function strings(value, out) {
   return out;
 }
 
+// Resolves once the stylesheet of the player's more faces is in, when the text of ``value`` (a
+// whole story) has a character only they have (CJK, symbols: js/shared/more_faces.js).
+// (Compared with the faces of the player's stylesheet: once it is in, when the page links it.)
+export function moreFacesFor(element, host, value) {
+  const text = strings(value, []).join(' ');
+  const link = document.querySelector('link[data-recap-player]');
+  const styled = !link || link.sheet ? Promise.resolve() : new Promise((resolve) => {
+    link.addEventListener('load', resolve, { once: true });
+    link.addEventListener('error', resolve, { once: true });
+  });
+  return styled.then(() => moreFaces(`${host}/widget/more-faces.css`, text, familyOf(element)));
+}
+
 // Resolves once the player's font for ``value``'s text has loaded (the files its unicode-ranges
-// name), or after ``within`` ms: a first frame drawn in a fallback face would change face in
-// front of the viewer when the font lands. A font already cached resolves at once; a page
-// without the player's @font-face rules (not yet styled) resolves at once too.
-export function fontsFor(element, value, within) {
+// name: Manrope's, and Noto's regular and bold faces of the scripts it has, once ``faces``, the
+// stylesheet of more faces, is in), or after ``within`` ms: a first frame drawn in a fallback
+// face would change face in front of the viewer when the font lands. A font already cached
+// resolves at once; a page without the player's @font-face rules (not yet styled) resolves at
+// once too.
+export function fontsFor(element, value, within, faces = Promise.resolve()) {
   const fonts = document.fonts;
   if (!fonts || !fonts.load) return Promise.resolve();
   const text = strings(value, []).join(' ');
-  const family = getComputedStyle(element).fontFamily;
-  const loads = ['600', '800'].map((weight) => fonts.load(`${weight} 16px ${family}`, text || ' '));
+  // The family read once ``faces`` is in, and so the player's stylesheet: read before, on a page
+  // that links it, it was the page's own (the load then resolved at once, nothing to wait for).
+  const loads = faces.then(() => {
+    const list = getComputedStyle(element).fontFamily;
+    return Promise.all(['500', '600', '800'].map((weight) => fonts.load(`${weight} 16px ${list}`, text || ' ')));
+  });
   const timer = new Promise((resolve) => { setTimeout(resolve, within); });
-  return Promise.race([Promise.all(loads).catch(() => {}), timer]);
+  return Promise.race([loads.catch(() => {}), timer]);
 }

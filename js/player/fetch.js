@@ -1,5 +1,5 @@
 // Loading a story: the fetch, the loading and error screens, retrying with a fresh token.
-import { el, fontsFor } from './dom.js';
+import { el, fontsFor, moreFacesFor } from './dom.js';
 
 // How long a first frame may wait for its font (docs/PLAYER.md, "The first frame").
 const FONT_WAIT_MS = 1000;
@@ -25,7 +25,8 @@ export const fetching = {
     // in the story's own language (its words fetched meanwhile when the page has not got them).
     story.then((s) => this.setLocale(s.locale || this.locale, s.direction).then(() => {
       if (this.destroyed) return;
-      this.hold('fonts', fontsFor(this.element, [s.app, (s.frames || [])[0]], FONT_WAIT_MS));
+      const faces = moreFacesFor(this.element, this.options.host, s);
+      this.hold('fonts', fontsFor(this.element, [s.app, (s.frames || [])[0]], FONT_WAIT_MS, faces));
       this.start(s);
     }), (err) => words.then(() => { if (!this.destroyed) this.showError(err); }));
   },

@@ -1,8 +1,10 @@
 """Every static file the pages load, by URL path, with its fingerprinted URL and the stylesheet
 and script texts a page inlines.
 
-The stylesheets are served with the @font-face rules of fonts.py put in front of them, naming
-the font files by fingerprinted URL, so the player and the share page load the same files.
+The stylesheets are served with the @font-face rules of fonts.py and noto.py put in front of them,
+naming the font files by fingerprinted URL, so the player and the share page load the same files;
+the Noto faces of CJK and the symbol sets are in a stylesheet of their own (``MORE_FACES``),
+which a page adds when its text needs them. Noto's files are made on their first request.
 Read again when a source file changes on disk (a new build of player.js needs no restart).
 """
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import favicon, fonts
+from . import favicon, fonts, noto
 from .encoded import IMMUTABLE, SHORT, Encoded
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -36,6 +38,9 @@ SOURCES |= {STUDIO + name: PACKAGE / "studio" / "static" / name for name in ("st
 # font can come on a slow network; its size-matched fallback takes Manrope's room, so the swap
 # moves nothing (layout shift 0.0000 at 150 and 400 ms, docs/SHARING.md).
 FAMILIES = {WIDGET + "player.css": "Recap Manrope", SHARE + "share.css": "Manrope"}
+# The stylesheets of more faces of those families (noto.MORE_FACES), each beside its page's;
+# the scripts add them by these names (js/player/dom.js, js/share).
+MORE_FACES = {WIDGET + "more-faces.css": "Recap Manrope", SHARE + "more-faces.css": "Manrope"}
 MIMETYPES = {".json": "application/json", ".js": "text/javascript", ".css": "text/css", ".woff2": "font/woff2",
              ".ico": "image/x-icon"}
 
@@ -44,6 +49,7 @@ MIMETYPES = {".json": "application/json", ".js": "text/javascript", ".css": "tex
 class Catalog:
     files: dict[str, Encoded]     # by URL path
     by_fingerprint: dict[str, str]  # fingerprinted URL path -> URL path
+    lazy: dict[str, noto.Cut]     # fingerprinted URL path -> the Noto file made on its first request
     inline: dict[str, str]        # text to put in a page: stylesheets name their fonts by absolute URL
 
     def url(self, path: str) -> str:
@@ -62,7 +68,7 @@ def _mimetype(path: str) -> str:
 def _stylesheet(path: str, source: str, font_url: Callable[[str], str]) -> str:
     if path not in FAMILIES:
         return source
-    return fonts.font_faces(FAMILIES[path], font_url) + source
+    return fonts.font_faces(FAMILIES[path], font_url) + noto.font_faces(FAMILIES[path], font_url, more=False) + source
 
 
 @lru_cache(maxsize=2)
@@ -70,14 +76,18 @@ def _build(sources: tuple[tuple[str, Path, int], ...]) -> Catalog:
     """The catalog of ``sources`` (URL path, file, its mtime: the key of the cache)."""
     files = {FONTS + f.name: Encoded(f.woff2, "font/woff2") for f in fonts.font_files()}
     font_urls = {f.name: _fingerprinted(FONTS + f.name, files[FONTS + f.name]) for f in fonts.font_files()}
+    # Noto's, named by their recipe (noto.fingerprint): known before any is built.
+    stamp = noto.fingerprint()
+    lazy = {f"{FONTS}{cut.name.removesuffix('.woff2')}.{stamp}.woff2": cut for cut in noto.cuts()}
+    font_urls |= {cut.name: path for path, cut in lazy.items()}
+    # player.css names them relative to itself (it is loaded from other sites' pages, and
+    # so are they); a page of this server that inlines a stylesheet, by absolute path.
+    relative = {name: url.removeprefix(WIDGET) for name, url in font_urls.items()}
     files[FAVICON] = Encoded(favicon.ico(), "image/x-icon")
     inline = {}
     for path, source, _ in sources:
         if path.endswith(".css"):
             text = source.read_text("utf-8")
-            # player.css names them relative to itself (it is loaded from other sites' pages, and
-            # so are they); a page of this server that inlines a stylesheet, by absolute path.
-            relative = {name: url.removeprefix(WIDGET) for name, url in font_urls.items()}
             served = _stylesheet(path, text, (relative if path.startswith(WIDGET) else font_urls).__getitem__)
             inline[path] = _stylesheet(path, text, font_urls.__getitem__)
             files[path] = Encoded(served.encode(), "text/css")
@@ -86,8 +96,11 @@ def _build(sources: tuple[tuple[str, Path, int], ...]) -> Catalog:
             if path.endswith(".js"):
                 inline[path] = body.decode("utf-8")
             files[path] = Encoded(body, _mimetype(path))
+    for path, family in MORE_FACES.items():
+        names = (relative if path.startswith(WIDGET) else font_urls).__getitem__
+        files[path] = Encoded(noto.font_faces(family, names, more=True).encode(), "text/css")
     by_fingerprint = {_fingerprinted(path, asset): path for path, asset in files.items()}
-    return Catalog(files, by_fingerprint, inline)
+    return Catalog(files, by_fingerprint, lazy, inline)
 
 
 def catalog() -> Catalog:
@@ -95,9 +108,16 @@ def catalog() -> Catalog:
     return _build(tuple((path, source, source.stat().st_mtime_ns) for path, source in SOURCES.items()))
 
 
+@lru_cache(maxsize=64)
+def _made(cut: noto.Cut) -> Encoded:
+    return Encoded(noto.woff2(cut), "font/woff2")
+
+
 def find(path: str) -> tuple[Encoded, str] | None:
     """The file at a URL path and how long it may be cached, or None."""
     files = catalog()
+    if path in files.lazy:
+        return _made(files.lazy[path]), IMMUTABLE
     if path in files.by_fingerprint:
         return files.files[files.by_fingerprint[path]], IMMUTABLE
     if path in files.files:

@@ -38,6 +38,11 @@ VARIABLE = FONT_DIR / "Manrope-VariableFont_wght.ttf"
 CACHE_DIR = Path(os.environ.get("RECAP_FONT_CACHE")
                  or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "recap" / "fonts")
 WEIGHTS = (400, 800)  # the wght axis kept: what the player and the share page draw (400: text left at normal)
+# The weights each face of the pages' families is declared for, Manrope's file twice (one URL,
+# fetched once). A browser picks the faces of a weight by their font-weight first and only then
+# looks at their unicode-ranges: Noto's regular and bold cuts (noto.py) are drawn beside
+# Manrope only when their faces are declared for the same weights as Manrope's.
+FACE_WEIGHTS = ("400 599", "600 800")
 # What browsers apply without being asked (kerning, ligatures, marks, contextual forms), and the
 # tabular figures of the player's stats (font-variant-numeric: tabular-nums).
 LAYOUT_FEATURES = ["kern", "liga", "clig", "calt", "ccmp", "locl", "mark", "mkmk", "rlig", "rvrn", "tnum"]
@@ -124,7 +129,7 @@ def _subset(script: str, unicode_range: str) -> FontFile | None:
         pass
     woff2 = _build_subset(source, unicode_range)
     if woff2 is not None:
-        _keep(cached, woff2)
+        keep(cached, woff2)
     return FontFile(script, unicode_range, woff2) if woff2 is not None else None
 
 
@@ -148,7 +153,7 @@ def _build_subset(source: bytes, unicode_range: str) -> bytes | None:
     return out.getvalue()
 
 
-def _keep(path: Path, data: bytes) -> None:
+def keep(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` whole (a temporary file renamed), or not at all."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -202,11 +207,12 @@ def fallback_overrides(manrope_face: str, local_advance: float) -> str:
 
 
 def font_faces(family: str, url: Callable[[str], str]) -> str:
-    """The @font-face rules of ``family`` (one per script, ``url`` naming each file by its name) and of
+    """The @font-face rules of ``family`` (one per script and FACE_WEIGHTS, ``url`` naming each file
+    by its name) and of
     ``family + " Fallback"``, the size-matched local face to list right after it."""
-    rules = [f'@font-face {{ font-family: "{family}"; font-style: normal; font-weight: {WEIGHTS[0]} {WEIGHTS[1]}; '
+    rules = [f'@font-face {{ font-family: "{family}"; font-style: normal; font-weight: {weights}; '
              f'font-display: swap; src: url("{url(f.name)}") format("woff2"); unicode-range: {f.unicode_range}; }}'
-             for f in font_files()]
+             for f in font_files() for weights in FACE_WEIGHTS]
     for weights, names, advance, face in FALLBACKS:
         local = ", ".join(f'local("{name}")' for name in names)
         rules.append(f'@font-face {{ font-family: "{family} Fallback"; font-weight: {weights}; src: {local}; '

@@ -9,6 +9,7 @@ from typing import Any, TypeGuard, TypeVar
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
+from ..assets import font_chain
 from ..engine.contrast import AA_LARGE
 from ..engine.contrast import ratio as contrast
 from . import glyphs
@@ -33,7 +34,7 @@ class Face:
 
     @property
     def manrope(self) -> ImageFont.FreeTypeFont:
-        return glyphs.face(glyphs.chain(self.weight)[0], self.size)
+        return glyphs.face(font_chain.chain(self.weight)[0], self.size)
 
     def getlength(self, text: str) -> float:
         if _manrope_alone(text):

@@ -3,77 +3,24 @@
 Manrope (the cards' face) draws Latin, Greek and Cyrillic; each character it lacks is drawn in the
 first Noto family of the chain that has it (Debian's fonts-noto-core, fonts-noto-cjk and
 fonts-noto-color-emoji): Arabic and Hebrew shaped right to left by raqm, Devanagari, Thai, Chinese,
-Japanese, Korean, emoji. A text is cut into runs of one font each; a character every font of the
-run has (a space, a digit, a comma) stays in the run it is in. Text Manrope covers whole is drawn
-by Manrope alone, exactly as before there was a chain.
+Japanese, Korean, emoji (the chain: assets/font_chain.py). A text is cut into runs of one font
+each; a character every font of the run has (a space, a digit, a comma) stays in the run it is in.
+Text Manrope covers whole is drawn by Manrope alone, exactly as before there was a chain.
 """
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from functools import cache, lru_cache
-from pathlib import Path
+from functools import lru_cache
 
-from fontTools.ttLib import TTCollection, TTFont
 from PIL import Image, ImageDraw, ImageFont
 
-from ..assets.fonts import FONT_DIR
+from ..assets.font_chain import Font, chain, coverage
 
-NOTO_DIRS = (Path("/usr/share/fonts/truetype/noto"), Path("/usr/share/fonts/opentype/noto"))
-# The Noto families after Manrope, in the order they are tried; each file's bold or regular cut.
-# CJK comes last: reading its map of 45,000 characters takes most of a second, which a card with
-# an arrow or an emoji (found before it) never has to wait for.
-CHAIN = ("NotoSans", "NotoSansArabic", "NotoSansHebrew", "NotoSansDevanagari", "NotoSansBengali",
-         "NotoSansTamil", "NotoSansThai", "NotoSansArmenian", "NotoSansGeorgian", "NotoSansSymbols",
-         "NotoSansSymbols2", "NotoColorEmoji", "NotoSansCJK")
 EMOJI_SIZE = 109  # the one size the colour emoji font has its bitmaps at
 RIGHT_TO_LEFT = ("NotoSansArabic", "NotoSansHebrew")
 # Marks and joiners belong to the character before them, whatever font has them.
 JOINERS = {"\u200d", "\u200c", "\ufe0f", "\ufe0e"}
-
-
-@dataclass(frozen=True)
-class Font:
-    """One font file of the chain (a TrueType collection's first face: CJK's Japanese forms)."""
-
-    family: str
-    path: Path
-
-    @property
-    def emoji(self) -> bool:
-        return self.family == "NotoColorEmoji"
-
-
-def _bold(weight: str) -> bool:
-    return weight in ("ExtraBold", "Bold", "SemiBold")
-
-
-@cache
-def chain(weight: str) -> tuple[Font, ...]:
-    """Manrope's ``weight``, then the Noto families that are installed, bold or regular to match."""
-    fonts = [Font("Manrope", FONT_DIR / f"Manrope-{weight}.ttf")]
-    cut = "Bold" if _bold(weight) else "Regular"
-    for family in CHAIN:
-        for folder in NOTO_DIRS:
-            names = [f"{family}-{cut}.ttf", f"{family}-Regular.ttf", f"{family}-{cut}.ttc", f"{family}.ttf"]
-            found = next((folder / n for n in names if (folder / n).is_file()), None)
-            if found:
-                fonts.append(Font(family, found))
-                break
-    return tuple(fonts)
-
-
-@cache
-def coverage(font: Font) -> frozenset[int]:
-    """The code points a font maps to a glyph."""
-    if font.path.suffix == ".ttc":
-        face = TTCollection(str(font.path), lazy=True).fonts[0]
-    else:
-        face = TTFont(str(font.path), lazy=True)
-    try:
-        return frozenset(face.getBestCmap() or {})
-    finally:
-        face.close()
 
 
 @lru_cache(maxsize=512)

@@ -1,13 +1,2 @@
-// "Open in the app": a custom-scheme link does nothing when the app is not installed, so if the
-// page is still in front after a moment, go to the web fallback instead.
-document.addEventListener("DOMContentLoaded", function () {
-  document.querySelectorAll("a.open[data-fallback]").forEach(function (link) {
-    link.addEventListener("click", function () {
-      var fallback = link.getAttribute("data-fallback");
-      var timer = setTimeout(function () {
-        if (document.visibilityState === "visible") window.location.href = fallback;
-      }, 1500);
-      document.addEventListener("visibilitychange", function () { clearTimeout(timer); }, { once: true });
-    });
-  });
-});
+/*! Recap share page. Built from js/share by js/build.mjs; see docs/SHARING.md. */
+(()=>{var l=/[\s\p{Extended_Pictographic}\p{Emoji_Component}]/u,a=new Map,s=e=>e.trim().replace(/^["']|["']$/g,"");function d(e){return s(getComputedStyle(e).fontFamily.split(",")[0])}function m(e){let o=[];return document.fonts.forEach(n=>{s(n.family)===e&&n.unicodeRange.split(",").forEach(t=>{let[i,r]=t.trim().replace(/^U\+/i,"").split("-").map(c=>parseInt(c,16));o.push([i,r===void 0?i:r])})}),o}function f(e,o){let n=m(o);if(!n.length)return!1;for(let t of e){if(l.test(t))continue;let i=t.codePointAt(0);if(!n.some(([r,c])=>i>=r&&i<=c))return!0}return!1}function u(e,o,n){if(a.has(e))return a.get(e);if(!document.fonts||!f(o,n))return Promise.resolve();let t=document.createElement("link");t.rel="stylesheet",t.href=e,t.setAttribute("data-recap-more-faces","");let i=new Promise(r=>{t.onload=r,t.onerror=r});return a.set(e,i),document.head.appendChild(t),i}document.addEventListener("DOMContentLoaded",()=>{u("/s/_static/more-faces.css",document.body.innerText,d(document.body)),document.querySelectorAll("a.open[data-fallback]").forEach(e=>{e.addEventListener("click",()=>{let o=e.getAttribute("data-fallback"),n=setTimeout(()=>{document.visibilityState==="visible"&&(window.location.href=o)},1500);document.addEventListener("visibilitychange",()=>{clearTimeout(n)},{once:!0})})})});})();

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from . import arithmetic, expressions, metrics_sql, population, users
+from . import arithmetic, expressions, locales, metrics_sql, population, users
 from . import slice as story_slice
 from .periods import DAY_MS, Period
 from .templates import StoryTemplate
+from .translations import DEFAULT_LOCALE, translated
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, An
         elif kind == "change":
             values[name] = change(values.get(metric["of"]), later.previous[metric["of"]].value(previous))
         elif kind == "tier":
-            values[name] = tier(values.get(metric["of"]), metric["tiers"])
+            values[name] = in_locale(tier(values.get(metric["of"]), metric["tiers"]), template)
         elif kind == "derived" and name in later.arithmetic:  # as the population and the period before
             values[name] = arithmetic.evaluate(metric["expr"], values)
         elif kind == "derived":
@@ -123,8 +124,9 @@ def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, An
                 values[name] = None
         elif kind == "label":
             context = {**extra, **values}
-            values[name] = next((rule["label"] for rule in metric["rules"]
-                                 if expressions.truthy(rule["when"], context)), metric.get("default"))
+            values[name] = in_locale(next((rule["label"] for rule in metric["rules"]
+                                           if expressions.truthy(rule["when"], context)), metric.get("default")),
+                                     template)
 
 
 def change(current: Any, previous: Any) -> dict[str, Any] | None:
@@ -137,7 +139,15 @@ def change(current: Any, previous: Any) -> dict[str, Any] | None:
             "direction": "up" if delta > 0 else "down" if delta < 0 else "same"}
 
 
-def tier(value: Any, tiers: list[dict[str, Any]]) -> str | None:
+def in_locale(label: Any, template: StoryTemplate) -> str | None:
+    """A tier's or a rule's label in the story's locale (``translations.translated``): metrics are
+    computed a locale at a time (assemble.assemble_many), and the value a text prints is a word."""
+    if label is None:
+        return None
+    return str(translated(label, locales.current(), template.spec.get("default_locale", DEFAULT_LOCALE)))
+
+
+def tier(value: Any, tiers: list[dict[str, Any]]) -> Any:
     """The label of the highest tier whose ``min`` the value reaches."""
     if not expressions.is_number(value):  # (a derived metric may be text)
         return None

@@ -74,6 +74,28 @@ def test_the_big_number_counts_up_to_its_value(phone, live_server, site):
     assert len(values) >= 6 and values == sorted(values), seen   # rising, through many steps
 
 
+@pytest.mark.parametrize(("locale", "final"), [("ar-EG", "١٢٬٣٤٥"), ("fr", "12\u202f345"), ("es", "12.345")])
+def test_the_count_up_writes_each_step_as_the_story_writes_its_number(phone, live_server, site, locale, final):
+    # It once counted in the browser's own locale, and not at all for digits other than 0-9: an
+    # Egyptian story's "٢٬٩٦٣" showed no count-up, a German phone counted "2.963" up to "2,963".
+    story = preview_story()
+    story["locale"], story["direction"] = locale, "rtl" if locale.startswith("ar") else "ltr"
+    story["frames"][1]["stat"]["value"] = final
+    mount_preview(phone, live_server, site, story)
+    phone.evaluate(WATCH_NUMBER)
+    phone.keyboard.press("ArrowLeft" if story["direction"] == "rtl" else "ArrowRight")   # (forward)
+    wait_index(phone, 1)
+    phone.wait_for_function(f"numbers[numbers.length - 1] === {final!r}")
+    seen = phone.evaluate("numbers")
+    digits = {c for step in seen for c in step if c.isdigit()}
+    assert digits <= {c for c in "0123456789" if locale != "ar-EG"} | ({*"٠١٢٣٤٥٦٧٨٩"} if locale == "ar-EG" else set())
+    steps = [int("".join(str(int(c)) for c in step if c.isdigit())) for step in seen]
+    assert len(steps) >= 6 and steps == sorted(steps) and steps[0] < 12_345 / 2, seen
+    # every step of 5 digits is grouped as the final one is, with its separator
+    separator = "".join(c for c in final if not c.isdigit())
+    assert all(separator in step for step, n in zip(seen, steps, strict=True) if n >= 10_000), seen
+
+
 def test_with_reduced_motion_the_number_is_final_at_once(phone, live_server, site):
     phone.emulate_media(reduced_motion="reduce")
     mount_preview(phone, live_server, site, preview_story())

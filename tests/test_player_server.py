@@ -39,8 +39,9 @@ def test_widget_files_are_served_to_any_site(live_server, path, content_type):
 # since cost, each measured when it came: speaking eight languages right to left as well as left
 # to right (choosing, fetching and mirroring: the other seven languages' words are files of their
 # own, docs/PLAYER.md "Languages"), 13,467; an experiment's variant and a trigger's delivery id on
-# every engagement event, 13,583.
-PLAYER_GZIP_BUDGET = 13_600
+# every engagement event, 13,583; the count-up written in the story's own digits and separator
+# (Arabic-Indic in Egypt), 13,678.
+PLAYER_GZIP_BUDGET = 13_700
 
 
 def test_player_script_stays_within_its_gzipped_budget(live_server):

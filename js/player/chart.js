@@ -68,20 +68,32 @@ export function renderChart(chart) {
   return root;
 }
 
+// How the steps of a count-up to ``text`` (the server's number, in the story's locale) are written:
+// in its own digits and separator, grouped by three, so every step reads like the last ("2,963",
+// "2.963", "2 963", "٢٬٩٦٣"); null (no count-up) when the text is not a whole number so written.
+function stepsLike(text, target) {
+  const grouped = /^\p{Nd}{1,3}(?:(\P{Nd})\p{Nd}{3})?(?:\1\p{Nd}{3})*$/u.exec(text);
+  const whole = String(Math.round(target));
+  if (!grouped || text.replace(/\P{Nd}/gu, '').length !== whole.length) return null;
+  const zero = text.codePointAt(0) - whole[0];
+  return (n) => String(n).replace(/\B(?=(\d{3})+$)/g, grouped[1] || '').replace(/\d/g, (d) => String.fromCodePoint(zero + +d));
+}
+
 export function countUp(node, stat) {
   const target = Number(stat.raw);
   const text = String(stat.value);
-  if (!isFinite(target) || target <= 0 || reducedMotion() || !/^[\d.,\s]+$/.test(text)) return;
-  const format = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+  if (!isFinite(target) || target <= 0 || reducedMotion()) return;
+  const step = stepsLike(text, target);
+  if (!step) return;
   const span = 1600;
   let start = null;
-  node.textContent = format.format(0);
+  node.textContent = step(0);
   // Timed from the first frame drawn, not from the call: a busy page's first frame comes late.
-  requestAnimationFrame(function step(now) {
+  requestAnimationFrame(function next(now) {
     if (!node.isConnected) return;
     if (start === null) start = now;
     const t = Math.min(1, (now - start) / span);
-    node.textContent = t < 1 ? format.format(Math.round(target * (1 - Math.pow(1 - t, 3)))) : text;
-    if (t < 1) requestAnimationFrame(step);
+    node.textContent = t < 1 ? step(Math.round(target * (1 - Math.pow(1 - t, 3)))) : text;
+    if (t < 1) requestAnimationFrame(next);
   });
 }

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from babel.dates import format_date, format_interval, format_skeleton, get_day_names, get_month_names
 
-from .locales import babel, current
+from .locales import babel, current, native_digits
 
 # format name → (within the story's year, in another year): a CLDR skeleton, or for the month
 # alone CLDR's stand-alone month pattern (Babel matches the skeleton "MMMM" to the short "MMM").
@@ -53,9 +53,10 @@ def human(value: Any, fmt: str = "long", year: int | None = None) -> str:
     day = as_date(value)
     same_year, other_year = FORMATS[fmt]
     chosen = same_year if day.year == year else other_year
+    tag = current()
     if chosen in PATTERNS:
-        return str(format_date(day, chosen, locale=babel(current())))
-    return str(format_skeleton(chosen, day, locale=babel(current())))
+        return native_digits(str(format_date(day, chosen, locale=babel(tag))), tag)
+    return native_digits(str(format_skeleton(chosen, day, locale=babel(tag))), tag)
 
 
 # CLDR has interval formats down to the abbreviated month: (within the story's year, across years)
@@ -70,7 +71,8 @@ def interval(start: Any, end: Any, fmt: str = "short", year: int | None = None) 
     first, last = as_date(start), as_date(end)
     same_year, other_year = INTERVALS[fmt]
     chosen = same_year if first.year == last.year == year else other_year
-    return str(format_interval(first, last, chosen, locale=babel(current())))
+    tag = current()
+    return native_digits(str(format_interval(first, last, chosen, locale=babel(tag))), tag)
 
 
 def weekday(day: date) -> str:
@@ -115,4 +117,5 @@ def _weekday_names(width: Width, tag: str) -> tuple[str, ...]:
 
 @cache
 def _hour_names(tag: str) -> tuple[str, ...]:
-    return tuple(str(format_skeleton("Hm", datetime(2001, 1, 1, h), locale=babel(tag))) for h in range(24))
+    return tuple(native_digits(str(format_skeleton("Hm", datetime(2001, 1, 1, h), locale=babel(tag))), tag)
+                 for h in range(24))

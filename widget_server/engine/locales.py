@@ -7,6 +7,7 @@ as clients send them (``pt-BR``); a tag Babel's CLDR data does not know counts a
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -86,6 +87,31 @@ def use(tag: str) -> Iterator[None]:
 def direction(tag: str) -> Direction:
     """'rtl' for scripts written right to left (Arabic, Hebrew, Persian, Urdu), else 'ltr'."""
     return "rtl" if babel(tag).character_order == "right-to-left" else "ltr"
+
+
+# CLDR's numbering systems that are a run of ten digits (numberingSystems.xml), by the name of
+# their zero: the default of a locale such as ar-EG, fa, bn, mr, my. Babel formats with the
+# system's symbols ("2٬963") but writes 0–9 in every locale; ``native_digits`` finishes the job.
+ZEROS = {"arab": "ARABIC-INDIC", "arabext": "EXTENDED ARABIC-INDIC", "deva": "DEVANAGARI", "beng": "BENGALI",
+         "mymr": "MYANMAR", "tibt": "TIBETAN", "olck": "OL CHIKI", "cakm": "CHAKMA", "adlm": "ADLAM",
+         "nkoo": "NKO", "mtei": "MEETEI MAYEK", "hmnp": "NYIAKENG PUACHUE HMONG"}
+
+
+@lru_cache(maxsize=256)
+def _digit_table(tag: str) -> dict[int, str] | None:
+    zero = ZEROS.get(babel(tag).default_numbering_system)
+    if zero is None:
+        return None
+    first = ord(unicodedata.lookup(f"{zero} DIGIT ZERO"))
+    return {ord("0") + n: chr(first + n) for n in range(10)}
+
+
+def native_digits(text: str, tag: str) -> str:
+    """``text`` (a number or date Babel formatted in ``tag``) with the digits of the locale's own
+    numbering system, as CLDR writes it: '2٬963' → '٢٬٩٦٣' in ar-EG; unchanged where the digits
+    are 0–9 (ar, which CLDR writes with Latin digits, among them)."""
+    table = _digit_table(tag)
+    return text if table is None else text.translate(table)
 
 
 def chain(tag: str) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 money, durations in units ("1 hr 5 mins") and plural categories ("few" in Polish and Arabic).
 
 Every function reads the locale of the story being made (``locales.current()``). Numbers use
-the symbols of the locale's default numbering system (Arabic in Egypt: "12٬345").
+the symbols and digits of the locale's default numbering system (Arabic in Egypt: "١٢٬٣٤٥").
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from babel import Locale
 from babel.numbers import NumberPattern, format_compact_decimal, format_currency, is_currency, parse_pattern
 from babel.units import format_unit
 
-from .locales import babel, current
+from .locales import babel, current, native_digits
 
 NUMBERING = "default"  # the locale's own numbering system's symbols, not always Latin ones
 
@@ -41,8 +41,9 @@ def decimal(value: float, digits: int = 0) -> str:
     group = _plain_group(tag)
     if group is not None and digits == 0 and value >= 0:
         # What Babel writes for these locales, at a tenth of its cost (a story shows dozens).
-        return f"{round(value):,}".replace(",", group)
-    return str(_pattern(tag, "decimal", digits).apply(Decimal(repr(value)), babel(tag), numbering_system=NUMBERING))
+        return native_digits(f"{round(value):,}".replace(",", group), tag)
+    return native_digits(str(_pattern(tag, "decimal", digits).apply(Decimal(repr(value)), babel(tag),
+                                                                   numbering_system=NUMBERING)), tag)
 
 
 @cache
@@ -66,36 +67,41 @@ def _plain_group(tag: str) -> str | None:
 def percent(value: float, digits: int = 0) -> str:
     """0.423 → '42%' (en), '42 %' (de), '%42' (tr)."""
     tag = current()
-    return str(_pattern(tag, "percent", digits).apply(Decimal(repr(value)), babel(tag), numbering_system=NUMBERING))
+    return native_digits(str(_pattern(tag, "percent", digits).apply(Decimal(repr(value)), babel(tag),
+                                                                   numbering_system=NUMBERING)), tag)
 
 
 def compact(value: float, digits: int = 0) -> str:
     """12345 → '12K' (en), '1万' (ja), '12 ألف' (ar): CLDR's short form; a number the locale
     does not shorten (German thousands: '12.346') as ``decimal`` writes it."""
-    loc = babel(current())
+    tag = current()
+    loc = babel(tag)
     magnitude = str(10 ** (len(str(int(abs(value)))) - 1))
     pattern = loc.compact_decimal_formats["short"]["other"].get(magnitude)
     if pattern is None or set(pattern.pattern) <= {"0"}:
         return decimal(value, digits)
-    return str(format_compact_decimal(value, format_type="short", fraction_digits=digits, locale=loc,
-                                      numbering_system=NUMBERING))
+    return native_digits(str(format_compact_decimal(value, format_type="short", fraction_digits=digits, locale=loc,
+                                                    numbering_system=NUMBERING)), tag)
 
 
 def money(value: float, code: str) -> str:
     """12.5, 'EUR' → '€12.50' (en), '12,50 €' (de); an ISO 4217 code."""
     if not is_currency(code.upper()):
         raise NotANumber(f"{code[:10]!r} is not a currency code such as 'EUR'")
-    return str(format_currency(value, code.upper(), locale=babel(current()), numbering_system=NUMBERING))
+    tag = current()
+    return native_digits(str(format_currency(value, code.upper(), locale=babel(tag), numbering_system=NUMBERING)),
+                         tag)
 
 
 def units(hours: int, minutes: int, seconds: int) -> str:
     """A total in CLDR's short units, joined as the locale joins units: '1 hr 5 mins', '6 mins
     2 secs', '2 hrs' (en-GB); '1 Std., 5 Min.' (de). Units that are 0 are left out (0 s: '0 secs')."""
-    loc = babel(current())
+    tag = current()
+    loc = babel(tag)
     parts = [(n, unit) for n, unit in ((hours, "duration-hour"), (minutes, "duration-minute"),
                                        (seconds, "duration-second")) if n] or [(0, "duration-second")]
     shown = [str(format_unit(n, unit, length="short", locale=loc)) for n, unit in parts]
-    return shown[0] if len(shown) == 1 else _two(loc, shown[0], shown[1])
+    return native_digits(shown[0] if len(shown) == 1 else _two(loc, shown[0], shown[1]), tag)
 
 
 def _two(loc: Locale, first: str, second: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from . import dates
+from . import dates, locales
 from .story_shape import StoryPeriod
 
 DAY_MS = 86_400_000
@@ -56,8 +56,10 @@ class Period:
                       "last_days", self.spec)
 
     def as_json(self) -> StoryPeriod:
-        # A month is named in the story's locale ("März"), as it is shown, not as it was resolved.
-        label = dates.human(self.start, "month") if self.kind == "month" else self.label
+        # A month is named in the story's locale ("März"), as it is shown, not as it was resolved;
+        # a year is written in its digits ("٢٠٢٦" in Egypt).
+        label = (dates.human(self.start, "month") if self.kind == "month"
+                 else locales.native_digits(self.label, locales.current()))
         return {"label": label, "start": self.start.isoformat(), "end": self.end.isoformat()}
 
     @property

@@ -31,11 +31,12 @@ from .drawing import (
     rounded_panel,
     wrap,
 )
+from .words import Words, words
 
 T = TypeVar("T")
 
 # Bump when the drawing changes: cached images are keyed by it, so old renders are not served.
-RENDER_VERSION = 4  # 4: a fourth stat in the row
+RENDER_VERSION = 5  # 4: a fourth stat in the row; 5: the story's language, right-to-left mirrored
 STORY_SIZE = (1080, 1920)
 OG_SIZE = (1200, 630)
 MAX_STATS, MAX_ITEMS = MAX_CARD_STATS, 5
@@ -99,10 +100,17 @@ class CardContent:
     caption: str = ""
     theme: dict[str, Any] = field(default_factory=dict)
     photo: Image.Image | None = None
+    words: Words = field(default_factory=lambda: words(None))  # what the card says around the template's texts
+    direction: str = "ltr"  # "rtl": the layout is mirrored, and mixed texts run from the right
+
+    @property
+    def mirrored(self) -> bool:
+        return self.direction == "rtl"
 
     @classmethod
     def from_card(cls, card: Card, *, app_name: str = "", period: str = "",
-                  caption: str | None = None, photo: Image.Image | None = None) -> CardContent:
+                  caption: str | None = None, photo: Image.Image | None = None,
+                  locale: str | None = None, direction: str = "ltr") -> CardContent:
         """Read a story's card (``story_shape.Card``) defensively: shares frozen by older
         versions, and templates written by people, may leave fields out."""
         text = card_text
@@ -118,7 +126,8 @@ class CardContent:
         return cls(title=text(fields.get("title")), subtitle=text(fields.get("subtitle")),
                    stats=[s for s in stats if s[1]][:MAX_STATS], list_title=text(listing.get("title")),
                    items=items[:MAX_ITEMS], footer=text(fields.get("footer")), app_name=text(app_name),
-                   period=text(period), caption=text(caption), theme=theme, photo=photo)
+                   period=text(period), caption=text(caption), theme=theme, photo=photo, words=words(locale),
+                   direction="rtl" if direction == "rtl" else "ltr")
 
 
 def encode_png(image: Image.Image) -> bytes:
@@ -158,7 +167,7 @@ def render_story(content: CardContent, code: qr.Matrix) -> Image.Image:
     margin = 88
     pal = Palette.from_theme(content.theme)
     image = gradient_background(STORY_SIZE, pal.background, pal.bottom, pal.glow, pal.glow2).copy()
-    draw = CardDraw(image)
+    draw = CardDraw(image, mirrored=content.mirrored)
     inner = width - 2 * margin
 
     _header(draw, content, pal, margin, 96, width, big=True)
@@ -193,7 +202,7 @@ def _story_blocks(content: CardContent, pal: Palette, inner: int, margin: int) -
             for i, line in enumerate(title_lines):
                 d.text((margin - 4, y + i * step), line, font=title_face, fill=pal.foreground)
             if photo is not None:
-                img.paste(photo, (margin + inner - photo.width, y), photo)
+                d.paste(photo, (margin + inner - photo.width, y))
         blocks.append(Block(0, max(step * len(title_lines), photo.height if photo else 0), draw_title))
     if content.subtitle:
         sub_face = font("Medium", 44)
@@ -209,7 +218,7 @@ def _story_blocks(content: CardContent, pal: Palette, inner: int, margin: int) -
     if len(content.stats) > 1:
         blocks.append(_stat_row(content.stats[1:], pal, inner, margin))
     if content.items:
-        blocks.append(_top_list(content.list_title, content.items, pal, inner, margin))
+        blocks.append(_top_list(content.list_title or content.words["top"], content.items, pal, inner, margin))
     if content.caption:
         blocks.append(_caption(content.caption, pal, inner, margin))
     return blocks
@@ -292,7 +301,7 @@ def _top_list(title: str, entries: list[str], pal: Palette, inner: int, margin: 
     head_face, rank_face, item_face = font("ExtraBold", 34), font("ExtraBold", 52), font("Bold", 50)
     step = 72
     rank_width = 84
-    heading = ellipsize((title or "Top").upper(), head_face, inner)
+    heading = ellipsize(title.upper(), head_face, inner)
     items = [ellipsize(item, item_face, inner - rank_width) for item in entries]
 
     def paint(d: CardDraw, img: Image.Image, y: int) -> None:
@@ -316,8 +325,8 @@ def _caption(caption: str, pal: Palette, inner: int, margin: int) -> Block:
     box_height = 2 * pad + step * len(lines) - 14
 
     def paint(d: CardDraw, img: Image.Image, y: int) -> None:
-        rounded_panel(img, (margin, y, margin + inner, y + box_height), pal.foreground, 0.12, 36)
-        d.rectangle((margin, y + 28, margin + 8, y + box_height - 28), fill=pal.accent)
+        rounded_panel(img, d.box((margin, y, margin + inner, y + box_height)), pal.foreground, 0.12, 36)
+        d.rectangle(d.box((margin, y + 28, margin + 8, y + box_height - 28)), fill=pal.accent)
         for i, line in enumerate(lines):
             d.text((margin + pad, y + pad - 6 + i * step), line, font=face, fill=pal.foreground)
     return Block(2, box_height, paint)
@@ -329,8 +338,8 @@ def _header(draw: CardDraw, content: CardContent, pal: Palette, margin: int, y: 
     name_face = font("ExtraBold", 38 if big else 28)
     dot = name_face.size // 2 + 4
     name = ellipsize((content.app_name or "Recap").upper(), name_face, width / 2)
-    draw.ellipse((margin, y + (name_face.size - dot) // 2 + 4, margin + dot, y + (name_face.size + dot) // 2 + 4),
-                 fill=pal.accent)
+    draw.ellipse(draw.box((margin, y + (name_face.size - dot) // 2 + 4, margin + dot,
+                           y + (name_face.size + dot) // 2 + 4)), fill=pal.accent)
     draw.text((margin + dot + 16, y), name, font=name_face, fill=pal.foreground)
     if content.period:
         pill_face = font("Bold", 32 if big else 24)
@@ -340,7 +349,7 @@ def _header(draw: CardDraw, content: CardContent, pal: Palette, margin: int, y: 
         x1 = width - margin
         x0 = x1 - text_w - 2 * pad_x
         top = y + name_face.size / 2 + 4 - pill_h / 2
-        draw.rounded_rectangle((x0, top, x1, top + pill_h), radius=pill_h / 2, outline=pal.foreground,
+        draw.rounded_rectangle(draw.box((x0, top, x1, top + pill_h)), radius=pill_h / 2, outline=pal.foreground,
                                width=3)
         draw.text(((x0 + x1) / 2, top + pill_h / 2), label, font=pill_face, fill=pal.foreground, anchor="mm")
 
@@ -350,13 +359,14 @@ def _story_footer(image: Image.Image, draw: CardDraw, content: CardContent, pal:
     """The QR code on a white tile (scanners want dark on light) and where the story lives."""
     code = qr.image(modules, side - 24)
     tile = side
-    draw.rounded_rectangle((margin, top, margin + tile, top + tile), radius=28, fill=(255, 255, 255))
-    image.paste(code, (margin + (tile - code.width) // 2, top + (tile - code.height) // 2))
+    draw.rounded_rectangle(draw.box((margin, top, margin + tile, top + tile)), radius=28, fill=(255, 255, 255))
+    draw.paste(code, (margin + (tile - code.width) // 2, top + (tile - code.height) // 2))
 
     x = margin + tile + 48
     room = STORY_SIZE[0] - margin - x
-    head = fit_font("the whole story", "ExtraBold", 50, room, 30)
-    for i, line in enumerate(("Scan to see", "the whole story")):
+    scan = content.words["scan"]
+    head = fit_font(max(scan, key=len), "ExtraBold", 50, room, 30)
+    for i, line in enumerate(scan):
         draw.text((x, top + 36 + i * round(head.size * 1.2)), line, font=head, fill=pal.foreground)
     if content.footer:
         foot = fit_font(content.footer, "Bold", 38, room, 24)
@@ -372,7 +382,7 @@ def render_og(content: CardContent) -> Image.Image:
     margin = 64
     pal = Palette.from_theme(content.theme)
     image = gradient_background(OG_SIZE, pal.background, pal.bottom, pal.glow, pal.glow2).copy()
-    draw = CardDraw(image)
+    draw = CardDraw(image, mirrored=content.mirrored)
     has_side = bool(content.items) or content.photo is not None
     side_width = _og_side_width(draw, content) if has_side else 0
     left_width = width - 2 * margin - (side_width + OG_GUTTER if has_side else 0)
@@ -431,20 +441,20 @@ def _og_side(image: Image.Image, draw: CardDraw, content: CardContent, pal: Pale
     if content.photo is not None and not content.items:
         side = min(right - x0, bottom - top)
         photo = circle_photo(content.photo, side, pal.accent, 8)
-        image.paste(photo, (x0 + (right - x0 - side) // 2, top), photo)
+        draw.paste(photo, (x0 + (right - x0 - side) // 2, top))
         return
     pad = OG_PANEL_PAD
     step = 62
     # The panel hugs a short list rather than standing half empty.
     bottom = min(bottom, top + pad + 56 + step * len(content.items) + pad - 16)
-    rounded_panel(image, (x0, top, right, bottom), pal.foreground, 0.10, 32)
+    rounded_panel(image, draw.box((x0, top, right, bottom)), pal.foreground, 0.10, 32)
     head_face, item_face, rank_face = font("ExtraBold", 24), font("Bold", OG_ITEM_SIZE), font("ExtraBold", 32)
     y = top + pad
     heading_x = x0 + pad
     if content.photo is not None:
         photo = circle_photo(content.photo, 72, pal.accent, 4)
-        image.paste(photo, (right - pad - 72, top + pad - 8), photo)
-    draw.text((heading_x, y), ellipsize((content.list_title or "Top").upper(), head_face,
+        draw.paste(photo, (right - pad - 72, top + pad - 8))
+    draw.text((heading_x, y), ellipsize((content.list_title or content.words["top"]).upper(), head_face,
                                         right - x0 - 2 * pad - 90), font=head_face, fill=pal.accent)
     y += 56
     for i, item in enumerate(content.items):

@@ -150,10 +150,11 @@ def printable(text: str) -> str:
 
 
 @lru_cache(maxsize=1024)
-def text_mask(text: str, face: Face, anchor: str) -> tuple[Image.Image, int, int]:
-    """Coverage mask of ``text`` and its offset from the anchor point."""
+def text_mask(text: str, face: Face, anchor: str, rtl: bool = False) -> tuple[Image.Image, int, int]:
+    """Coverage mask of ``text`` and its offset from the anchor point; ``rtl``: the text's runs of
+    one script read from the right (a right-to-left card's line mixing Arabic and Latin)."""
     if not _manrope_alone(text):
-        return glyphs.mask(text, face.weight, face.size, anchor)
+        return glyphs.mask(text, face.weight, face.size, anchor, rtl)
     manrope = face.manrope
     left, top, right, bottom = (int(edge) for edge in manrope.getbbox(text, anchor=anchor))  # (whole pixels)
     mask = Image.new("L", (max(right - left, 1), max(bottom - top, 1)), 0)
@@ -168,17 +169,37 @@ class CardDraw(ImageDraw.ImageDraw):
     Rasterizing large type is most of a card's drawing time, and much of a card's text repeats
     from card to card (labels, headings, the app's name, popular artists), so masks are kept per
     (text, face, anchor) and only blended into each new card.
+
+    A ``mirrored`` draw (a card in a right-to-left language) lays everything out from the right:
+    the layout code places things as for a left-to-right card, and ``text`` (its x and its anchor),
+    ``box`` and ``paste`` turn that about the vertical axis. Texts themselves are not mirrored,
+    only where they start: Arabic still reads from its right, a Latin name from its left.
     """
 
-    def __init__(self, image: Image.Image) -> None:
+    def __init__(self, image: Image.Image, mirrored: bool = False) -> None:
         super().__init__(image)
         self.target = image
+        self.mirrored = mirrored
+
+    def box(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        """A left-to-right layout's box, where it goes on this card."""
+        x0, y0, x1, y1 = box
+        return (self.target.width - x1, y0, self.target.width - x0, y1) if self.mirrored else box
+
+    def paste(self, image: Image.Image, xy: tuple[int, int]) -> None:
+        """``image`` with its top left corner at a left-to-right layout's ``xy`` (its alpha as the mask)."""
+        x = self.target.width - xy[0] - image.width if self.mirrored else xy[0]
+        self.target.paste(image, (x, xy[1]), image if image.mode in ("RGBA", "LA") else None)
 
     def text(self, xy: tuple[float, float], text: Any, fill: Any = None,
              font: Any = None, anchor: str | None = None, *args: Any, **kwargs: Any) -> None:
         if not isinstance(font, Face) or args or kwargs or not isinstance(text, str):
             return super().text(xy, text, fill, font, anchor, *args, **kwargs)
-        mask, left, top = text_mask(text, font, anchor or "la")
+        anchor = anchor or "la"
+        if self.mirrored:
+            xy = (self.target.width - xy[0], xy[1])
+            anchor = {"l": "r", "r": "l"}.get(anchor[0], anchor[0]) + anchor[1]
+        mask, left, top = text_mask(text, font, anchor, self.mirrored)
         self.target.paste(fill, (round(xy[0]) + left, round(xy[1]) + top), mask)
         return None
 

@@ -2,7 +2,7 @@
 it, never from the user's events again."""
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from ..engine.story_shape import Card, Frame
 
@@ -31,6 +31,8 @@ class FrozenShare(TypedDict):
     period: str  # the period's label
     app: SharedApp
     caption: str | None
+    locale: NotRequired[str]  # the story's (older shares: none, so English)
+    direction: NotRequired[Literal["ltr", "rtl"]]  # how its texts run: a right-to-left card is mirrored
     qr: NotRequired[list[str]]  # the link's QR modules (qr.pack), added as the share is stored
     frames: NotRequired[list[Frame]]  # the frames its video shows (kept_frames); older shares have none
     video: NotRequired[VideoSettings]  # the template's, when the share was made (older shares: on, silent)

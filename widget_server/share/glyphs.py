@@ -149,9 +149,16 @@ def baseline_offset(anchor: str, primary: ImageFont.FreeTypeFont, width: float) 
     return x, float(y)
 
 
-def bbox(text: str, weight: str, size: int, anchor: str) -> tuple[int, int, int, int]:
-    """The box ``text`` draws in, from the anchor point (as FreeTypeFont.getbbox answers)."""
+def _in_order(text: str, weight: str, size: int, rtl: bool) -> tuple[Piece, ...]:
+    """The runs as they are laid out from the left: in a right-to-left line the first run is
+    rightmost ("ليلى ♥ Björk": Björk, the heart, then the name), each drawn in its own direction."""
     drawn = pieces(text, weight, size)
+    return drawn[::-1] if rtl else drawn
+
+
+def bbox(text: str, weight: str, size: int, anchor: str, rtl: bool = False) -> tuple[int, int, int, int]:
+    """The box ``text`` draws in, from the anchor point (as FreeTypeFont.getbbox answers)."""
+    drawn = _in_order(text, weight, size, rtl)
     x0, y0 = baseline_offset(anchor, face(chain(weight)[0], size), sum(p.width for p in drawn))
     boxes, pen = [], x0
     for p in drawn:
@@ -161,11 +168,11 @@ def bbox(text: str, weight: str, size: int, anchor: str) -> tuple[int, int, int,
             int(max(b[2] for b in boxes)) + 1, int(max(b[3] for b in boxes)) + 1)
 
 
-def mask(text: str, weight: str, size: int, anchor: str) -> tuple[Image.Image, int, int]:
+def mask(text: str, weight: str, size: int, anchor: str, rtl: bool = False) -> tuple[Image.Image, int, int]:
     """The coverage mask of ``text`` in the chain's fonts, and its offset from the anchor point."""
-    left, top, right, bottom = bbox(text, weight, size, anchor)
+    left, top, right, bottom = bbox(text, weight, size, anchor, rtl)
     out = Image.new("L", (max(right - left, 1), max(bottom - top, 1)), 0)
-    drawn = pieces(text, weight, size)
+    drawn = _in_order(text, weight, size, rtl)
     x0, y0 = baseline_offset(anchor, face(chain(weight)[0], size), sum(p.width for p in drawn))
     pen = x0
     for p in drawn:

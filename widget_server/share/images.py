@@ -104,7 +104,8 @@ def content_of(share: Share) -> cards.CardContent:
         photo = uploads.open_stored(upload, PHOTO_DECODE_SIZE)
     return cards.CardContent.from_card(frozen["card"], app_name=(frozen.get("app") or {}).get("name", ""),
                                        period=frozen.get("period") or "", caption=frozen.get("caption"),
-                                       photo=photo)
+                                       photo=photo, locale=frozen.get("locale"),
+                                       direction=frozen.get("direction") or "ltr")
 
 
 def forget(share_id: str) -> None:

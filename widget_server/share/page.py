@@ -8,6 +8,7 @@ from ..store.models import App, Share
 from . import shares
 from .cards import OG_SIZE, Palette
 from .drawing import hex_color, mix, readable_on
+from .words import words
 
 # Inline styles are allowed for the theme's colour variables (checked hex values only) and the
 # page's stylesheet (our own file, inlined); scripts, fonts, images and the video come from this
@@ -16,7 +17,7 @@ CSP = ("default-src 'none'; img-src 'self'; media-src 'self'; style-src 'self' '
        "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
-def description(card: dict[str, Any], caption: str | None) -> str:
+def description(card: dict[str, Any], caption: str | None, top: str = "Top") -> str:
     """One sentence for link previews: the headline stat and the top of the list."""
     parts = []
     stats = [s for s in card.get("stats") or [] if isinstance(s, dict)]
@@ -24,7 +25,7 @@ def description(card: dict[str, Any], caption: str | None) -> str:
         parts.append(f"{stats[0].get('value', '')} {str(stats[0].get('label', '')).lower()}".strip())
     listing = card.get("list") if isinstance(card.get("list"), dict) else None
     if listing and listing.get("items"):
-        parts.append(f"{listing.get('title') or 'Top'}: {', '.join(map(str, listing['items'][:3]))}")
+        parts.append(f"{listing.get('title') or top}: {', '.join(map(str, listing['items'][:3]))}")
     text = " · ".join(p for p in parts if p) or str(card.get("subtitle") or "")
     return f"“{caption}” — {text}" if caption else text
 
@@ -48,11 +49,15 @@ def context(share: Share) -> dict[str, Any]:
     links = shares.links(share)
     pal = Palette.from_theme(card.get("theme"))
     token = share.url.rsplit("/", 1)[1]
-    summary = description(card, frozen.get("caption"))
+    said = words(frozen.get("locale"))
+    summary = description(card, frozen.get("caption"), said["top"])
     listing = card.get("list") if isinstance(card.get("list"), dict) else None
     fallback = shares.website(app)
     return {
-        "title": str(card.get("title") or frozen.get("story_title") or "A story"),
+        "lang": frozen.get("locale") or "en",
+        "direction": frozen.get("direction") or "ltr",
+        "words": said,
+        "title": str(card.get("title") or frozen.get("story_title") or said["a_story"]),
         "subtitle": str(card.get("subtitle") or ""),
         "description": summary,
         "app_name": app.get("name") or "Recap",

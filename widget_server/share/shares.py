@@ -107,6 +107,8 @@ def _frozen_card(caller: Caller, template_id: str, caption: str | None,
         "app": {"name": app.name, "deep_link_scheme": app.deep_link_scheme,
                 "share_base_url": app.share_base_url},
         "caption": caption or None,
+        "locale": story["locale"],
+        "direction": story["direction"],
         "frames": kept_frames(story["frames"]),
         "video": _video_settings(caller.app_id, template_id),
     }

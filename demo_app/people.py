@@ -109,7 +109,6 @@ SHOWCASES = {
 }
 
 
-
 def showcases(prefix: str, count: int) -> tuple[Showcase, ...]:
     """The showcase users among an app's first ``count`` users."""
     return tuple(s for s in SHOWCASES.get(prefix, (USER_ZERO,)) if s.index < count)
@@ -142,6 +141,7 @@ def make_people(prefix: str, count: int, seed: int, start: date, end: date) -> l
         anonymous_until = None
         if i != 0 and rng.random() < 0.25 and not shown:
             anonymous_until = joined + timedelta(days=rng.randint(1, 21))
+        anonymous_id = f"anon-{prefix}-{rng.getrandbits(48):012x}"
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
         # Apart from ``rng``, so that a person's days and habits are the same wherever they live.
         local = random.Random(f"{seed}:{prefix}:home:{i}")
@@ -160,7 +160,7 @@ def make_people(prefix: str, count: int, seed: int, start: date, end: date) -> l
         people.append(Person(
             index=i,
             user_id=user_id(prefix, i),
-            anonymous_id=f"anon-{prefix}-{rng.getrandbits(48):012x}",
+            anonymous_id=anonymous_id,
             name=name,
             timezone=zone,
             country=country,

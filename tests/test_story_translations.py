@@ -113,7 +113,10 @@ event = "Song Liked"
 [metrics.level]
 kind = "tier"
 of = "plays"
-tiers = [{ min = 0, label = { en = "Newcomer", pt = "Novato" } }, { min = 1000, label = { en = "Superfan", pt = "Superfã", de = "Superfan" } }]
+tiers = [
+  { min = 0, label = { en = "Newcomer", pt = "Novato" } },
+  { min = 1000, label = { en = "Superfan", pt = "Superfã", de = "Superfan" } },
+]
 [metrics.kind_of_fan]
 kind = "label"
 rules = [{ when = "plays > 100000", label = "Curator" }]

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from helpers.server import basic, http, make_tenant
-from helpers.story import NOW, app_template, iso, ms, send, track, viewer_token
+from helpers.story import NOW, app_template, card_title_lines, iso, ms, send, track, viewer_token
 from widget_server.engine import assemble_story, registry, resolve_period, template_store
 from widget_server.engine.precompute import BuildReport, build
 from widget_server.engine.templates import SHIPPED_DIR
@@ -120,8 +120,7 @@ def test_a_built_story_of_an_aliased_user_equals_the_on_demand_one(app, live_ser
     assert next(f for f in fresh["frames"] if f["id"] == "minutes")["stat"]["value"] == "40"  # 12 plays
 
 
-CARD_TITLE = ('title = "{% if user.name %}{{ user.name | first_name }}\'s{% else %}My{% endif %} '
-              '{{ period.label }} in Music"')
+CARD_TITLE = card_title_lines((SHIPPED_DIR / "year_in_music.toml").read_text())
 
 
 def test_a_built_story_is_served_only_for_the_template_version_it_was_built_from(app, live_server, runner):

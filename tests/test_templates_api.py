@@ -17,15 +17,14 @@ from helpers.postgres import new_database
 from helpers.production import Gunicorn
 from helpers.server import LiveServer, basic, http, make_tenant
 from helpers.share import USER, bearer, plays, post_json
-from helpers.story import NOW, app_template, send, viewer_token
+from helpers.story import NOW, app_template, card_title_lines, send, viewer_token
 from widget_server import create_app
 from widget_server.engine.templates import MAX_TEMPLATE_BYTES, SHIPPED_DIR
 from widget_server.store.db import database
 from widget_server.store.models import ApiKey, PrecomputedStory, Share
 
 SHIPPED = (SHIPPED_DIR / "year_in_music.toml").read_text()
-CARD_TITLE = ('title = "{% if user.name %}{{ user.name | first_name }}\'s{% else %}My{% endif %} '
-              '{{ period.label }} in Music"')
+CARD_TITLE = card_title_lines((SHIPPED_DIR / "year_in_music.toml").read_text())
 REMASTERED = SHIPPED.replace(CARD_TITLE, 'title = "Your year, remastered"')
 BROKEN = SHIPPED.replace(CARD_TITLE, "title = 3").replace('kind = "year"', 'kind = "decade"', 1)
 NOW_ARG = ["--now", NOW.isoformat()]

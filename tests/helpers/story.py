@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,14 @@ def app_template(instance: str | Path, app_id: int, template_id: str, text: str)
     path = folder / f"{template_id}.toml"
     path.write_text(text)
     return path
+
+
+def card_title_lines(text: str) -> str:
+    """A template's card title as its text holds it: the ``title`` line under ``[card]`` and the
+    lines of its translations beside it (``title.en = …``, ``title.ja = …``), to replace as one."""
+    found = re.compile(r"^title(\.[\w-]+)? = .*\n(title\.[\w-]+ = .*\n)*", re.M).search(text, text.index("\n[card]\n"))
+    assert found, "no card title"
+    return found.group(0).rstrip("\n")
 
 
 def iso(ms: int) -> str:

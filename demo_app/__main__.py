@@ -12,6 +12,7 @@ from . import churn
 from .generate import Report, generate, year_window
 from .instance import DemoApp
 from .notifications import announce_release
+from .people import showcases, user_id
 from .run import HostSite, showcase_shares, story_url
 from .server import ServerError, WidgetServer
 from .terminal_qr import print_qr
@@ -96,22 +97,27 @@ def serve(instance: Path, server: WidgetServer, apps: dict[str, DemoApp], args: 
     users = {kind: [f"{app.prefix}-{i:04d}" for i in range(min(args.users, 8))] for kind, app in apps.items()}
     host = HostSite(server.url, apps, users, year_window()[1].year, port=args.port + 1).start()
     try:
-        shares = showcase_shares(instance, server.url, apps)
+        shares = showcase_shares(instance, server.url, apps, args.users)
         say()
         say(f"Widget server (gunicorn, 2 gthread workers): {server.url}   log: {server.log_path}")
         say(f"Demo host page (werkzeug, threaded):         {host.url}/")
         say()
         for app in apps.values():
-            say(f"{app.name} story ({app.template}) for {app.showcase_user}:")
-            say(f"  {story_url(host.url, app)}")
-        for kind, app in apps.items():
-            say(f"{app.name} share page:  {shares[kind].url}")
+            for shown in showcases(app.prefix, args.users):
+                uid = user_id(app.prefix, shown.index)
+                who = f"{uid}, {shown.name}" if shown.name else uid
+                say(f"{app.name} story ({app.template}) in {shown.locale} for {who}:")
+                say(f"  {story_url(host.url, app, uid)}")
+        for app in apps.values():
+            for shown in showcases(app.prefix, args.users):
+                uid = user_id(app.prefix, shown.index)
+                say(f"{app.name} share page ({shown.locale}, {uid}):  {shares[uid].url}")
         told = announce_release(instance, server.url, apps["music"], year_window()[1].year)
         say(f"{apps['music'].name} released an album by {told.artist}: {told.fans} of {told.listeners} listeners "
             f"are fans; {told.notified} notified through the app's signed webhook.")
         say()
         say(f"Scan to open the {apps['music'].name} share page:")
-        print_qr(shares["music"].url, sys.stdout)
+        print_qr(shares[apps["music"].showcase_user].url, sys.stdout)
         say("Press Ctrl-C to stop.")
         while True:
             time.sleep(3600)

@@ -127,5 +127,40 @@ BADGES = {
     "polyglot": "Polyglot",
 }
 
+# Nobody takes a course in their own language: they learn English instead (the course they
+# drew is swapped, so everyone else's draw stays as it was).
+ENGLISH = ("Hello!", "At the café", "Family", "Numbers", "Shopping", "At the station", "The weather",
+           "Past simple", "Free time", "Phrasal verbs")
+LANGUAGE_OF_COURSE = {"Spanish": "es", "French": "fr", "Japanese": "ja", "German": "de", "Italian": "it",
+                      "Korean": "ko"}
+
 LESSON_MILESTONES = ((10, "10 lessons"), (50, "50 lessons"), (100, "100 lessons"), (250, "250 lessons"))
 POINT_MILESTONES = ((500, "500 points"), (2500, "2,500 points"), (5000, "5,000 points"))
+
+# Lingo names its courses, badges and milestones in the learner's language where it is
+# translated, and sends them so (the story shows an event's property as it came): by language,
+# the English name → theirs.
+SHOWN_AS = {
+    "es": {"Spanish": "Español", "French": "Francés", "Japanese": "Japonés", "German": "Alemán",
+           "Italian": "Italiano", "Korean": "Coreano", "English": "Inglés",
+           "First Steps": "Primeros pasos", "Week Warrior": "Semana completa",
+           "Unstoppable (30-day streak)": "Imparable (racha de 30 días)", "Perfect Score": "Puntuación perfecta",
+           "Night Owl": "Búho nocturno", "Early Bird": "Madrugador", "1,000 Points Club": "Club de los 1000 puntos",
+           "Course Complete": "Curso completado", "Polyglot": "Políglota",
+           "10 lessons": "10 lecciones", "50 lessons": "50 lecciones", "100 lessons": "100 lecciones",
+           "250 lessons": "250 lecciones", "500 points": "500 puntos", "2,500 points": "2500 puntos",
+           "5,000 points": "5000 puntos"},
+    "tr": {"Spanish": "İspanyolca", "French": "Fransızca", "Japanese": "Japonca", "German": "Almanca",
+           "Italian": "İtalyanca", "Korean": "Korece", "English": "İngilizce",
+           "First Steps": "İlk Adımlar", "Week Warrior": "Haftanın Savaşçısı",
+           "Unstoppable (30-day streak)": "Durdurulamaz (30 günlük seri)", "Perfect Score": "Tam Puan",
+           "Night Owl": "Gece Kuşu", "Early Bird": "Erkenci Kuş", "1,000 Points Club": "1.000 Puan Kulübü",
+           "Course Complete": "Kurs Tamamlandı", "Polyglot": "Çok Dilli",
+           "10 lessons": "10 ders", "50 lessons": "50 ders", "100 lessons": "100 ders", "250 lessons": "250 ders",
+           "500 points": "500 puan", "2,500 points": "2.500 puan", "5,000 points": "5.000 puan"},
+}
+
+
+def shown_as(name: str, locale: str) -> str:
+    """A course's, badge's or milestone's name as a learner reading ``locale`` sees it."""
+    return SHOWN_AS.get(locale.split("-")[0], {}).get(name, name)

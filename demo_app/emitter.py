@@ -34,7 +34,8 @@ class Emitter:
     def __init__(self, client: Tracker, person: Person, seed: int) -> None:
         self.client = client
         self.person = person
-        self.context = {"timezone": person.timezone}
+        # What a device says of itself: its zone and its language (the story's locale).
+        self.context = {"timezone": person.timezone, "locale": person.locale}
         self.count = 0
         self._prefix = "demo-" + hashlib.blake2b(f"{seed}:{person.user_id}".encode(), digest_size=8).hexdigest() + "-"
 

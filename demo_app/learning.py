@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from .catalog import BADGES, COURSES, LESSON_MILESTONES, POINT_MILESTONES
+from .catalog import BADGES, COURSES, ENGLISH, LANGUAGE_OF_COURSE, LESSON_MILESTONES, POINT_MILESTONES, shown_as
 from .emitter import Emitter, Tracker
 from .people import Person, active_days
 
@@ -35,7 +35,10 @@ def generate(person: Person, seed: int, end: date, client: Tracker, photo_url: s
     """Send one learner's year; returns how many events were sent."""
     rng = random.Random(f"{seed}:{person.user_id}:learning")
     out = Emitter(client, person, seed)
-    courses = rng.sample(sorted(COURSES), 2 if rng.random() < 0.2 or person.index == 0 else 1)
+    language = person.locale.split("-")[0]
+    courses = ["English" if LANGUAGE_OF_COURSE[c] == language else c
+               for c in rng.sample(sorted(COURSES), 2 if rng.random() < 0.2 or person.showcase else 1)]
+    lessons = {**COURSES, "English": ENGLISH}
     next_lesson = {c: 0 for c in courses}
     hours, hour_weights = person.hours()
     skill = rng.uniform(0.55, 0.95) if person.index else 0.9
@@ -47,12 +50,12 @@ def generate(person: Person, seed: int, end: date, client: Tracker, photo_url: s
     def award(badge: str, when) -> None:
         if badge not in done.badges:
             done.badges.add(badge)
-            out.track("Badge Earned", {"badge": BADGES[badge]}, when)
+            out.track("Badge Earned", {"badge": shown_as(BADGES[badge], person.locale)}, when)
 
     def milestone(label: str, when) -> None:
         if label not in done.milestones:
             done.milestones.add(label)
-            out.track("Milestone Reached", {"milestone": label}, when)
+            out.track("Milestone Reached", {"milestone": shown_as(label, person.locale)}, when)
 
     for day in active_days(person, seed, end, gap_chance=0.006):
         if not signed_up and day >= sign_up_day:
@@ -63,7 +66,7 @@ def generate(person: Person, seed: int, end: date, client: Tracker, photo_url: s
         when = out.at(day, hour, rng.randint(0, 30), rng.randint(0, 59))
         for _ in range(1 + (rng.random() < 0.3 * person.intensity) + (rng.random() < 0.1)):
             course = courses[0] if len(courses) == 1 or rng.random() < 0.7 else courses[1]
-            titles = COURSES[course]
+            titles = lessons[course]
             n = next_lesson[course]
             next_lesson[course] += 1
             score = max(40, min(100, round(rng.gauss(skill * 100, 9))))
@@ -74,7 +77,8 @@ def generate(person: Person, seed: int, end: date, client: Tracker, photo_url: s
             out.track("Lesson Completed", {
                 "lesson_id": f"{course[:2].lower()}-{n + 1:03d}",
                 "lesson": titles[n % len(titles)] + (f" (review {unit - 1})" if unit > 1 else ""),
-                "course": course, "points": points, "duration_s": duration, "score": score}, when)
+                "course": shown_as(course, person.locale), "points": points, "duration_s": duration,
+                "score": score}, when)
             done.lessons += 1
             done.points += points
             after = when + timedelta(seconds=2)

@@ -39,9 +39,10 @@ def picture(person: Person, seed: int, size: int = 384) -> bytes:
 
 
 def chosen(people: list[Person], seed: int, share: float = 0.3, limit: int = 60) -> list[Person]:
-    """The learners who upload a picture: the showcase user and about a third of the rest."""
+    """The learners who upload a picture: the showcase users and about a third of the rest."""
     rng = random.Random(f"{seed}:photos")
-    return [p for p in people if p.index == 0 or rng.random() < share][:limit]
+    # (drawn for every user but 0, showcase or not, so that who is one moves no one else's picture)
+    return [p for p in people if p.index == 0 or rng.random() < share or p.showcase][:limit]
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> dict:

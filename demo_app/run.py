@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .host import create_host, mint_viewer_token
 from .instance import DemoApp, read_state, write_state
+from .people import showcases, user_id
 from .server import ServerError
 from .serving import WSGIInThread, port_is_free
 
@@ -54,17 +55,20 @@ def share_story(widget_url: str, app: DemoApp, user_id: str, caption: str | None
     return Share(answer["url"], answer["images"])
 
 
-def showcase_shares(instance: Path, widget_url: str, apps: dict[str, DemoApp]) -> dict[str, Share]:
-    """One share per app for its showcase user, reused across runs while its page still answers."""
+def showcase_shares(instance: Path, widget_url: str, apps: dict[str, DemoApp], users: int) -> dict[str, Share]:
+    """A share for each showcase user (demo_app/people.py) among an app's first ``users``, by user
+    id, each with its caption in its user's language; reused across runs while its page still answers."""
     state = read_state(instance)
     saved = state.get("shares", {})
     shares: dict[str, Share] = {}
-    for kind, app in apps.items():
-        known = saved.get(kind)
-        if known and known.get("url", "").startswith(widget_url + "/") and _still_served(known["url"]):
-            shares[kind] = Share(known["url"], known.get("images", {}))
-            continue
-        shares[kind] = share_story(widget_url, app, app.showcase_user, caption=f"My year on {app.name}")
-    state["shares"] = {kind: {"url": s.url, "images": s.images} for kind, s in shares.items()}
+    for app in apps.values():
+        for shown in showcases(app.prefix, users):
+            uid = user_id(app.prefix, shown.index)
+            known = saved.get(uid)
+            if known and known.get("url", "").startswith(widget_url + "/") and _still_served(known["url"]):
+                shares[uid] = Share(known["url"], known.get("images", {}))
+                continue
+            shares[uid] = share_story(widget_url, app, uid, caption=shown.caption.format(app=app.name))
+    state["shares"] = {uid: {"url": s.url, "images": s.images} for uid, s in shares.items()}
     write_state(instance, state)
     return shares

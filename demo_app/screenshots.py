@@ -1,5 +1,6 @@
 """``python -m demo_app.screenshots HOST_URL``: phone-size pictures of the host page with the player
-open, for both apps, into docs/images/demo-*.png (Debian's Chromium through Playwright)."""
+open, for both apps and their showcase users, into docs/images/demo-*.png (Debian's Chromium
+through Playwright)."""
 from __future__ import annotations
 
 import argparse
@@ -10,9 +11,14 @@ from pathlib import Path
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+LAST = -1  # the story's card, its last frame
 # (host page, picture, frames to step forward): Soundwave's top artists; Lingo's opening frame,
-# which shows the picture the learner uploaded.
-PAGES = (("music/sw-0000", "demo-music.png", 3), ("learning/lg-0000", "demo-learning.png", 0))
+# which shows the picture the learner uploaded; the Spanish and the Turkish learner's first two
+# frames; the card of the listener whose name is in Japanese (demo_app/people.py, SHOWCASES).
+PAGES = (("music/sw-0000", "demo-music.png", 3), ("learning/lg-0000", "demo-learning.png", 0),
+         ("learning/lg-0001", "demo-learning-es.png", 0), ("learning/lg-0001", "demo-learning-es-lessons.png", 1),
+         ("learning/lg-0002", "demo-learning-tr.png", 0), ("learning/lg-0002", "demo-learning-tr-lessons.png", 1),
+         ("music/sw-0001", "demo-music-ja-card.png", LAST))
 
 
 def capture(host_url: str, out_dir: Path) -> list[Path]:
@@ -30,7 +36,10 @@ def capture(host_url: str, out_dir: Path) -> list[Path]:
                 page.goto(f"{host_url.rstrip('/')}/{path}")
                 frame = page.frame_locator("#story")
                 frame.locator(".recap-root").first.wait_for(state="visible", timeout=20_000)
-                for _ in range(frames_ahead):
+                if frames_ahead == LAST:
+                    page.wait_for_timeout(800)
+                    frame.locator("body").press("End")
+                for _ in range(max(frames_ahead, 0)):
                     page.wait_for_timeout(800)
                     frame.locator("body").press("ArrowRight")
                 page.wait_for_timeout(1500)

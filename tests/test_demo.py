@@ -9,6 +9,7 @@ import time
 from datetime import date
 
 import pytest
+from babel.numbers import format_decimal
 
 from demo_app import learning, music
 from demo_app.catalog import build_catalog
@@ -18,7 +19,7 @@ from demo_app.people import make_people
 from demo_app.run import HostSite, showcase_shares, story_url
 from demo_app.terminal_qr import qr_text
 from helpers.demo import served_demo
-from helpers.server import http
+from helpers.server import basic, http
 from widget_server.store.sqlite_files import sqlite3
 
 USERS, SEED = 12, 3
@@ -123,7 +124,7 @@ def test_learning_showcase_photo_is_served(demo):
 
 
 def test_the_demo_runs_a_worker_that_draws_new_share_images_before_anyone_asks(demo):
-    shares = showcase_shares(demo["instance"], demo["server"].url, demo["apps"])  # made here: no image asked for
+    shares = showcase_shares(demo["instance"], demo["server"].url, demo["apps"], USERS)  # made here: no image asked for
     cache = demo["instance"] / "share_cache"
     deadline = time.monotonic() + 30
     while len(list(cache.rglob("*.png"))) < 4 * len(shares) and time.monotonic() < deadline:
@@ -133,11 +134,65 @@ def test_the_demo_runs_a_worker_that_draws_new_share_images_before_anyone_asks(d
 
 @pytest.mark.parametrize("kind", ["music", "learning"])
 def test_share_page_works_and_is_reused(demo, kind):
-    shares = showcase_shares(demo["instance"], demo["server"].url, demo["apps"])
-    page = http("GET", shares[kind].url)
+    shares = showcase_shares(demo["instance"], demo["server"].url, demo["apps"], USERS)
+    user = demo["apps"][kind].showcase_user
+    page = http("GET", shares[user].url)
     assert page.status == 200 and b'og:image' in page.body
-    assert http("GET", shares[kind].images["story"]).headers["Content-Type"] == "image/png"
-    assert showcase_shares(demo["instance"], demo["server"].url, demo["apps"])[kind].url == shares[kind].url
+    assert http("GET", shares[user].images["story"]).headers["Content-Type"] == "image/png"
+    assert showcase_shares(demo["instance"], demo["server"].url, demo["apps"], USERS)[user].url == shares[user].url
+
+
+def test_every_user_reads_the_app_in_their_countrys_language(demo):
+    """Each user's events carry ``context.locale`` (the server keeps the latest on the profile):
+    Lingo's learners are for a good part in Spain, Mexico and Turkey."""
+    for app in demo["apps"].values():
+        people = make_people(app.prefix, USERS, SEED, *year_window())
+        stored = dict(rows(demo, "SELECT user_id, locale FROM profile WHERE app_id = ? AND user_id LIKE ?",
+                           app.app_id, app.prefix + "-%"))
+        assert stored == {p.user_id: p.locale for p in people}
+    learners = [p.locale for p in make_people("lg", 300, SEED, *year_window())]
+    assert sum(tag in ("es-ES", "es-MX", "tr-TR") for tag in learners) > 100 and "tr-TR" in learners
+
+
+def showcase_story(demo, kind: str, user: str) -> dict:
+    app = demo["apps"][kind]
+    reply = http("GET", f"{demo['server'].url}/v1/stories/{app.template}?user_id={user}", None, basic(app.secret_key))
+    assert reply.status == 200, reply.body
+    return reply.json()
+
+
+@pytest.mark.parametrize(("user", "locale", "title", "unit", "card"), [
+    ("lg-0001", "es-ES", "Tu {year} aprendiendo", "lecciones", "Así aprendió Lucía en {year}"),
+    ("lg-0002", "tr-TR", "{year} Öğrenme Özetin", "ders", "Zeynep · {year} Öğrenme Karnesi"),
+])
+def test_spanish_and_turkish_learners_get_their_story_in_their_language(demo, user, locale, title, unit, card):
+    story = showcase_story(demo, "learning", user)
+    year = year_window()[1].year
+    assert (story["locale"], story["title"], story["card"]["title"]) == (locale, title.format(year=year),
+                                                                         card.format(year=year))
+    frames = {f["id"]: f for f in story["frames"]}
+    lessons, points = frames["lessons"]["stat"], frames["points"]["stat"]
+    assert lessons["unit"] == unit
+    # numbers as CLDR writes them for the locale ("2.938" in Spain and Turkey), by Babel itself
+    for stat in (lessons, points):
+        assert stat["value"] == format_decimal(stat["raw"], locale=locale.replace("-", "_"))
+    assert points["raw"] >= 1000 and "." in points["value"]
+    shown = {s["label"]: s["value"] for s in story["card"]["stats"]}
+    assert shown[{"es-ES": "Puntos", "tr-TR": "Puan"}[locale]] == points["value"]
+    assert frames["card"]["buttons"][0]["label"] == {"es-ES": "Compartir", "tr-TR": "Paylaş"}[locale]
+    # the app sends its course names in the learner's language, and the story's level is theirs too
+    assert not {"Spanish", "French", "German", "Japanese", "Italian", "Korean"} & set(story["card"]["list"]["items"])
+    assert points["caption"].startswith({"es-ES": "Nivel: ", "tr-TR": "Seviye: "}[locale])
+    assert not any(word in points["caption"] for word in ("Beginner", "Scholar", "Seeker", "Master"))
+
+
+def test_the_japanese_listeners_story_and_share_carry_her_name(demo):
+    story = showcase_story(demo, "music", "sw-0001")
+    assert story["locale"] == "ja-JP" and story["frames"][0]["title"].startswith("佐藤さん、")
+    assert "佐藤" in story["card"]["title"]
+    share = showcase_shares(demo["instance"], demo["server"].url, demo["apps"], USERS)["sw-0001"]
+    page = http("GET", share.url).body.decode()
+    assert "佐藤" in page and "Soundwaveで聴いた私の一年" in page
 
 
 def test_terminal_qr_code_decodes_to_the_share_url():
@@ -255,7 +310,8 @@ def test_the_command_prints_working_urls_and_stops_cleanly(tmp_path):
         urls = re.findall(r"http://127\.0\.0\.1:\d+/\S+", output)
         stories = [u for u in urls if re.search(r"/(music|learning)/", u)]
         shares = [u for u in urls if "/s/" in u]
-        assert len(stories) == 2 and len(shares) == 2
+        # the showcase users: user 0 of each app, the Japanese listener, the Spanish and the Turkish learner
+        assert len(stories) == 5 and len(shares) == 5
         assert all(http("GET", u).status == 200 for u in stories + shares)
         assert "█" in output  # the QR code
     finally:

@@ -126,3 +126,78 @@ def test_locales_and_default_locale_are_made_canonical():
                                       "frames[2].stat.unit", "card.title"]
     with pytest.raises(TemplateInvalid):
         parse(TEMPLATE.replace('locales = ["pt-BR"', 'locales = ["xx-notreal"'))
+
+
+LABELS = """
+id = "labelled"
+title = "Your year"
+locales = ["pt-BR", "de"]
+[period]
+kind = "year"
+cutoff = "11-15"
+[metrics.plays]
+kind = "count"
+event = "Song Played"
+[metrics.likes]
+kind = "count"
+event = "Song Liked"
+[metrics.level]
+kind = "tier"
+of = "plays"
+tiers = [
+  { min = 0, label = { en = "Newcomer", pt = "Novato" } },
+  { min = 1000, label = { en = "Superfan", pt = "Superfã", de = "Superfan" } },
+]
+[metrics.kind_of_fan]
+kind = "label"
+rules = [{ when = "plays > 100000", label = "Curator" }]
+default = { en = "Listener", pt = "Ouvinte", de = "Hörerin" }
+[[frames]]
+id = "level"
+kind = "text"
+title = "{{ level }}"
+body = "{{ kind_of_fan }}"
+[[frames]]
+id = "likes"
+kind = "text"
+title = { en = "Thanks for listening", de = "{{ likes | number }} Likes" }
+[card]
+title = "{{ level }}"
+"""
+
+
+@pytest.fixture
+def labelled(app, live_server):
+    tenant = make_tenant("Labels")
+    app_template(app.instance_path, tenant.app_id, "labelled", LABELS)
+    start = ms(f"{NOW.year}-03-02T12:00:00")
+    send(live_server, tenant.write_key, [track("ana", "Song Played", start + i * 3_600_000) for i in range(1234)]
+         + [track("ana", "Song Liked", start + i * 3_600_000 + 1) for i in range(5)])
+    return tenant
+
+
+def labelled_story(tenant, locale: str):
+    with database.connection_context():
+        return assemble_story(tenant.app_id, "labelled", "ana", now=NOW, locale=locale)
+
+
+def test_tier_and_label_metrics_are_in_the_story_locale(labelled):
+    by_id = {f["id"]: f for f in labelled_story(labelled, "pt-BR")["frames"]}
+    assert (by_id["level"]["title"], by_id["level"]["body"]) == ("Superfã", "Ouvinte")
+    by_id = {f["id"]: f for f in labelled_story(labelled, "en-US")["frames"]}
+    assert (by_id["level"]["title"], by_id["level"]["body"]) == ("Superfan", "Listener")
+
+
+def test_a_metric_only_a_translation_reads_is_computed(labelled):
+    """`likes` is read by the German title alone: the German story has it, the frame is not lost."""
+    frames = {f["id"]: f for f in labelled_story(labelled, "de")["frames"]}
+    assert frames["likes"]["title"] == "5 Likes" and frames["level"]["body"] == "Hörerin"
+
+
+def test_labels_count_as_texts_to_translate():
+    spec = parse(LABELS).spec
+    assert missing(spec)["de"] == ["title", "metrics.level.tiers[0].label", "metrics.kind_of_fan.rules[0].label"]
+    assert missing(spec)["pt-BR"] == ["title", "metrics.kind_of_fan.rules[0].label", "frames[1].title"]
+    with pytest.raises(TemplateInvalid) as refused:
+        parse(LABELS.replace('label = { en = "Newcomer", pt = "Novato" }', 'label = { pt = "Novato" }'))
+    assert any(e["path"] == "metrics.level.tiers[0].label" for e in refused.value.errors), refused.value.errors

@@ -113,7 +113,7 @@ def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, An
         elif kind == "change":
             values[name] = change(values.get(metric["of"]), later.previous[metric["of"]].value(previous))
         elif kind == "tier":
-            values[name] = shown(tier(values.get(metric["of"]), metric["tiers"]), template)
+            values[name] = in_locale(tier(values.get(metric["of"]), metric["tiers"]), template)
         elif kind == "derived" and name in later.arithmetic:  # as the population and the period before
             values[name] = arithmetic.evaluate(metric["expr"], values)
         elif kind == "derived":
@@ -124,8 +124,9 @@ def _derive(template: StoryTemplate, values: dict[str, Any], extra: dict[str, An
                 values[name] = None
         elif kind == "label":
             context = {**extra, **values}
-            values[name] = shown(next((rule["label"] for rule in metric["rules"]
-                                       if expressions.truthy(rule["when"], context)), metric.get("default")), template)
+            values[name] = in_locale(next((rule["label"] for rule in metric["rules"]
+                                           if expressions.truthy(rule["when"], context)), metric.get("default")),
+                                     template)
 
 
 def change(current: Any, previous: Any) -> dict[str, Any] | None:
@@ -138,12 +139,12 @@ def change(current: Any, previous: Any) -> dict[str, Any] | None:
             "direction": "up" if delta > 0 else "down" if delta < 0 else "same"}
 
 
-def shown(label: Any, template: StoryTemplate) -> Any:
-    """A tier's or a label rule's text as the story shows it: in the story's locale (a table's
-    entry down the locale's chain), the first wording of variants. A label metric's value is what
-    the viewer reads, so a condition compares what it is made of (``minutes >= 1000``), not it."""
-    text = translated(label, locales.current(), template.spec.get("default_locale", DEFAULT_LOCALE))
-    return text[0] if isinstance(text, list) else text
+def in_locale(label: Any, template: StoryTemplate) -> str | None:
+    """A tier's or a rule's label in the story's locale (``translations.translated``): metrics are
+    computed a locale at a time (assemble.assemble_many), and the value a text prints is a word."""
+    if label is None:
+        return None
+    return str(translated(label, locales.current(), template.spec.get("default_locale", DEFAULT_LOCALE)))
 
 
 def tier(value: Any, tiers: list[dict[str, Any]]) -> Any:

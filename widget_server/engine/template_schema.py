@@ -78,6 +78,21 @@ def text(required: bool = False) -> fields.Field[Any]:
     return TextField(required=required)
 
 
+MAX_LABEL = 200
+
+
+class LabelField(TextField):
+    """A tier's or a label rule's label: one wording (a metric has one value), or a table of them
+    by locale; the story's metric is the entry for its locale (engine/metrics.py)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        loaded = super()._deserialize(value, attr, data, **kwargs)
+        for entry in loaded.values() if isinstance(loaded, Translations) else [loaded]:
+            if not isinstance(entry, str) or not 0 < len(entry) <= MAX_LABEL:
+                raise ValidationError(f"A label is a text of 1–{MAX_LABEL} characters, or a table of them by locale.")
+        return loaded
+
+
 def locale_tag(value: Any) -> str:
     tag = locales.parse(value)
     if tag is None:
@@ -149,12 +164,12 @@ class VirtualEventSchema(FilterFields):
 
 class TierSchema(Strict):
     min = fields.Float(required=True)
-    label = text(required=True)  # a text, translated as any other (metrics.shown)
+    label = LabelField(required=True)
 
 
 class LabelRuleSchema(Strict):
     when = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    label = text(required=True)
+    label = LabelField(required=True)
 
 
 FILTER_KEYS = ("event", "events", "type", "where")
@@ -203,7 +218,7 @@ class MetricSchema(FilterFields):
     tiers = fields.List(fields.Nested(TierSchema), validate=validate.Length(min=1, max=20))
     expr = fields.String(validate=validate.Length(min=1, max=2000))
     rules = fields.List(fields.Nested(LabelRuleSchema), validate=validate.Length(min=1, max=30))
-    default = text()
+    default = LabelField()
 
     @validates_schema
     def _keys(self, data: dict[str, Any], **_: object) -> None:

@@ -184,7 +184,7 @@ def _check_semantics(spec: dict[str, Any]) -> list[dict[str, str]]:
     errors.extend(experiments.check(spec))
     check_expressions(spec, "", errors, set(metrics) | IN_SCOPE)
     default = spec["default_locale"]
-    for path, value in translations.texts({k: v for k, v in spec.items() if k != "metrics"}):
+    for path, value in translations.texts(spec):
         if isinstance(value, Translations) and not any(tag in value for tag in locales.chain(default)):
             errors.append(error_entry(path, f"A table of translations needs the text in the template's "
                                             f"default_locale, {default!r} (the last step of every fallback)."))
@@ -301,10 +301,12 @@ def _references(node: Any, found: set[str]) -> None:
                 found.add(value)
             elif key in EXPRESSION_KEYS and isinstance(value, str):
                 found |= expressions.variables("{{ " + value + " }}")
-            elif key in TEXT_KEYS and isinstance(value, (str, list)):
-                for variant in value if isinstance(value, list) else [value]:
-                    if isinstance(variant, str):
-                        found |= expressions.variables(variant)
+            elif key in TEXT_KEYS and isinstance(value, (str, list, Translations)):
+                # (a table's every locale: a metric only its Spanish text reads is computed too)
+                for text in value.values() if isinstance(value, Translations) else [value]:
+                    for variant in text if isinstance(text, list) else [text]:
+                        if isinstance(variant, str):
+                            found |= expressions.variables(variant)
             else:
                 _references(value, found)
     elif isinstance(node, list):

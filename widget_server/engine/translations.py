@@ -64,7 +64,7 @@ def missing(spec: dict[str, Any]) -> dict[str, list[str]]:
     translation for (none down its chain; a plain text counts only for its default locale)."""
     default = spec.get("default_locale", DEFAULT_LOCALE)
     found: dict[str, list[str]] = {}
-    fields = list(texts(spec))  # (tier and label metrics' texts among them)
+    fields = list(texts(spec))  # (a metric's only texts are its labels: tiers', label rules')
     for tag in spec.get("locales", []):
         wanted = chain(tag)
         if default in wanted:

@@ -52,6 +52,16 @@ def capture(host_url: str, out_dir: Path) -> list[Path]:
     return written
 
 
+def output_folder(description: str, argv: list[str] | None = None) -> Path:
+    """The folder a screenshot script writes to, from its command line (``--help`` says what it
+    takes, instead of becoming a folder of pictures named "--help")."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("output_dir", nargs="?", type=Path, default=Path("docs/images"),
+                        help="where the pictures go (default: docs/images)")
+    folder: Path = parser.parse_args(argv).output_dir
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo_app.screenshots", description=__doc__)
     parser.add_argument("host_url", help="the demo host page, e.g. http://127.0.0.1:8001")

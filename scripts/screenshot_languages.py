@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import tempfile
 import urllib.request
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from PIL import Image
 from playwright.sync_api import sync_playwright
 from screenshot_player import listening_year, post
 
-from demo_app.screenshots import CHROMIUM, CHROMIUM_ARGS
+from demo_app.screenshots import CHROMIUM, CHROMIUM_ARGS, output_folder
 from demo_app.serving import WSGIInThread
 from widget_server import create_app
 from widget_server.auth import create_key
@@ -98,4 +97,4 @@ def fetch(url: str) -> bytes:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/images"))
+    main(output_folder(__doc__))

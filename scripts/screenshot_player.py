@@ -12,7 +12,6 @@ import base64
 import json
 import logging
 import random
-import sys
 import tempfile
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from demo_app.screenshots import CHROMIUM, CHROMIUM_ARGS
+from demo_app.screenshots import CHROMIUM, CHROMIUM_ARGS, output_folder
 from demo_app.serving import WSGIInThread
 from widget_server import create_app
 from widget_server.auth import create_key
@@ -177,4 +176,4 @@ def shoot(url: str, out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "docs" / "images")
+    main(output_folder(__doc__))

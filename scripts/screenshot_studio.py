@@ -9,7 +9,6 @@ Debian's Chromium, opens the music story for its showcase listener and captures 
 from __future__ import annotations
 
 import logging
-import sys
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from demo_app import music
 from demo_app.catalog import build_catalog
 from demo_app.instance import ensure_apps
 from demo_app.people import make_people
-from demo_app.screenshots import CHROMIUM, CHROMIUM_ARGS
+from demo_app.screenshots import CHROMIUM, CHROMIUM_ARGS, output_folder
 from demo_app.serving import WSGIInThread, free_port
 from widget_server import create_app
 
@@ -29,7 +28,7 @@ LISTENERS, SEED = 6, 7
 
 
 def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/images")
+    out = output_folder(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         port = free_port()

@@ -251,3 +251,25 @@ def test_the_share_page_of_a_japanese_name_adds_the_more_faces_and_asks_for_its_
     assert [u for u in asked if u.endswith("/s/_static/more-faces.css")]
     slices = {m.group(1) for m in map(NOTO_URL.search, asked) if m}
     assert needed(JAPANESE) <= slices == needed(text)
+
+
+def test_a_page_inlines_the_noto_faces_of_its_own_texts_scripts_only():
+    files = catalog.catalog()
+    everything = files.inline["/widget/player.css"]
+    english = files.inline_for("/widget/player.css", "Your 2026 in music, Zoë")
+    arabic = files.inline_for("/widget/player.css", f"{ARABIC} 2026")
+    assert "/fonts/noto-" in everything and "/fonts/noto-" not in english
+    assert {m.group(1) for m in re.finditer(r"/fonts/noto-([a-z0-9-]+?)(?:-bold)?\.", arabic)} == needed(ARABIC)
+    # the rest of the stylesheet is the same, byte for byte
+    strip = functools.partial(re.sub, r"@font-face\{[^}]*/fonts/noto-[^}]*\}\n", "")
+    assert strip(english) == strip(arabic) == strip(everything)
+    assert len(gzip.compress(everything.encode())) - len(gzip.compress(english.encode())) > 400
+
+
+def test_an_english_embed_page_carries_no_noto_face(soundwave, live_server):
+    from helpers.share import USER
+    from helpers.story import viewer_token
+
+    token = viewer_token(live_server, soundwave.secret_key, USER)
+    page = http("GET", f"{live_server.url}/embed/year-in-music?token={token}").body.decode()
+    assert "Recap Manrope" in page and "/fonts/noto-" not in page

@@ -17,17 +17,19 @@ from . import catalog
 from .routes import bp
 
 
-def _inline(element: str, paths: tuple[str, ...]) -> Markup:
+def _inline(element: str, paths: tuple[str, ...], page_text: str | None = None) -> Markup:
     # Our own files, not escaped; one that could end its element early is a bug in a build.
-    text = "".join(catalog.catalog().inline[path] for path in paths)
+    files = catalog.catalog()
+    text = "".join(files.inline[path] if page_text is None else files.inline_for(path, page_text) for path in paths)
     if f"</{element}" in text.lower():
         raise ValueError(f"{', '.join(paths)} cannot be inlined: it holds </{element}")
     return Markup(text)
 
 
-def inline_style(*paths: str) -> Markup:
-    """The stylesheets at ``paths`` as one text for a <style> element."""
-    return _inline("style", paths)
+def inline_style(*paths: str, page_text: str | None = None) -> Markup:
+    """The stylesheets at ``paths`` as one text for a <style> element; with ``page_text`` (every
+    text the page will show), the fonts' faces only for the scripts it has (catalog.inline_for)."""
+    return _inline("style", paths, page_text)
 
 
 def inline_script(*paths: str) -> Markup:

@@ -10,7 +10,7 @@ Read again when a source file changes on disk (a new build of player.js needs no
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,6 +51,21 @@ class Catalog:
     by_fingerprint: dict[str, str]  # fingerprinted URL path -> URL path
     lazy: dict[str, noto.Cut]     # fingerprinted URL path -> the Noto file made on its first request
     inline: dict[str, str]        # text to put in a page: stylesheets name their fonts by absolute URL
+    # A stylesheet's text with the Noto page faces left out, and those faces' rules by slice name:
+    # what ``inline_for`` puts together for a page whose text is known.
+    bare: dict[str, str] = field(default_factory=dict)
+    noto_rules: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def inline_for(self, path: str, text: str) -> str:
+        """The stylesheet ``path`` to inline in a page whose every text is ``text`` (its story is
+        in it): Noto's page faces only for the scripts the text has. An English embed page is
+        1 KB lighter for it, 20 ms of its first frame at 400 kbps; the page's player adds the
+        stylesheet of more faces itself for anything else (js/shared/more_faces.js)."""
+        if path not in self.bare:
+            return self.inline[path]
+        wanted = noto.page_slices(text)
+        rules = self.noto_rules[path]
+        return self.bare[path].replace(NOTO_MARK, "".join(rules[name] for name in rules if name in wanted))
 
     def url(self, path: str) -> str:
         return _fingerprinted(path, self.files[path])
@@ -65,10 +80,15 @@ def _mimetype(path: str) -> str:
     return MIMETYPES[Path(path).suffix]
 
 
-def _stylesheet(path: str, source: str, font_url: Callable[[str], str]) -> str:
+NOTO_MARK = "/*noto*/"  # where a stylesheet made for one page's text gets its Noto faces
+
+
+def _stylesheet(path: str, source: str, font_url: Callable[[str], str], noto_faces: str | None = None) -> str:
     if path not in FAMILIES:
         return source
-    return fonts.font_faces(FAMILIES[path], font_url) + noto.font_faces(FAMILIES[path], font_url, more=False) + source
+    if noto_faces is None:
+        noto_faces = noto.font_faces(FAMILIES[path], font_url, more=False)
+    return fonts.font_faces(FAMILIES[path], font_url) + noto_faces + source
 
 
 @lru_cache(maxsize=2)
@@ -84,13 +104,16 @@ def _build(sources: tuple[tuple[str, Path, int], ...]) -> Catalog:
     # so are they); a page of this server that inlines a stylesheet, by absolute path.
     relative = {name: url.removeprefix(WIDGET) for name, url in font_urls.items()}
     files[FAVICON] = Encoded(favicon.ico(), "image/x-icon")
-    inline = {}
+    inline, bare, noto_rules = {}, {}, {}
     for path, source, _ in sources:
         if path.endswith(".css"):
             text = source.read_text("utf-8")
             served = _stylesheet(path, text, (relative if path.startswith(WIDGET) else font_urls).__getitem__)
             inline[path] = _stylesheet(path, text, font_urls.__getitem__)
             files[path] = Encoded(served.encode(), "text/css")
+            if path in FAMILIES:
+                bare[path] = _stylesheet(path, text, font_urls.__getitem__, NOTO_MARK)
+                noto_rules[path] = noto.rules_by_slice(FAMILIES[path], font_urls.__getitem__)
         else:
             body = source.read_bytes()
             if path.endswith(".js"):
@@ -100,7 +123,7 @@ def _build(sources: tuple[tuple[str, Path, int], ...]) -> Catalog:
         names = (relative if path.startswith(WIDGET) else font_urls).__getitem__
         files[path] = Encoded(noto.font_faces(family, names, more=True).encode(), "text/css")
     by_fingerprint = {_fingerprinted(path, asset): path for path, asset in files.items()}
-    return Catalog(files, by_fingerprint, lazy, inline)
+    return Catalog(files, by_fingerprint, lazy, inline, bare, noto_rules)
 
 
 def catalog() -> Catalog:

@@ -277,6 +277,29 @@ def _build(cut: Cut) -> bytes:
 def font_faces(family: str, url: Callable[[str], str], more: bool) -> str:
     """The @font-face rules of ``family``'s Noto faces: those of the stylesheet of more faces, or
     the page's (each as short as it can be: every page carries them)."""
-    return "".join(f'@font-face{{font-family:"{family}";font-weight:{weights};font-display:swap;'
-                   f'src:url({url(c.name)});unicode-range:{c.slice.unicode_range}}}\n'
-                   for c in cuts() if c.slice.more == more for weights in c.weights)
+    return "".join(_rule(family, url, c, weights) for c in cuts() if c.slice.more == more for weights in c.weights)
+
+
+def _rule(family: str, url: Callable[[str], str], cut: Cut, weights: str) -> str:
+    return (f'@font-face{{font-family:"{family}";font-weight:{weights};font-display:swap;'
+            f'src:url({url(cut.name)});unicode-range:{cut.slice.unicode_range}}}\n')
+
+
+def rules_by_slice(family: str, url: Callable[[str], str]) -> dict[str, str]:
+    """The page's Noto faces (``font_faces(more=False)``), their rules by slice, in that order."""
+    out: dict[str, str] = {}
+    for cut in cuts():
+        if not cut.slice.more:
+            out[cut.slice.name] = out.get(cut.slice.name, "") + "".join(_rule(family, url, cut, w) for w in cut.weights)
+    return out
+
+
+@cache
+def _page_slice_of() -> dict[int, str]:
+    return {point: s.name for s in slices() if not s.more for point in s.points}
+
+
+def page_slices(text: str) -> frozenset[str]:
+    """The page faces' slices ``text`` has a character of."""
+    of = _page_slice_of()
+    return frozenset(of[point] for point in {ord(c) for c in text} if point in of)

@@ -15,13 +15,18 @@ from .expressions import ExpressionFailed, evaluate, is_number, pick_variant, re
 from .locales import current
 from .story_shape import Background, Button, Card, CardList, CardStat, Chart, Frame, Item, Media, Stat, Theme
 from .template_schema import LIST_LIMIT
-from .translations import DEFAULT_LOCALE, translated
+from .translations import DEFAULT_LOCALE, Translations, translated
 
 log = logging.getLogger(__name__)
 
 TextSpec = str | list[str] | dict[str, Any]  # a text field as the template has it (translations.py)
 DEFAULT_DURATION_MS = 6000
 CARD_DURATION_MS = 8000
+# The card's button when the template names none, in the player's languages (its own label is
+# a text like any other: a template's table of translations replaces this one).
+SHARE_BUTTON = {"id": "share", "action": "share", "label": Translations({
+    "en": "Share", "de": "Teilen", "fr": "Partager", "es": "Compartir", "pt": "Compartilhar", "tr": "Paylaş",
+    "ja": "シェア", "ar": "مشاركة"})}
 CONTENT_KEYS = ("title", "subtitle", "body", "stat", "list", "media", "chart")
 
 
@@ -257,7 +262,7 @@ class Renderer:
             return None
 
     def card_frame(self, spec: dict[str, Any], card: Card) -> Frame:
-        buttons = spec.get("buttons") or [{"id": "share", "label": "Share", "action": "share"}]
+        buttons = spec.get("buttons") or [SHARE_BUTTON]
         return {"id": "card", "kind": "card", "duration_ms": spec.get("duration_ms", CARD_DURATION_MS),
                 "background": self.background(spec.get("background"), "card"),
                 "title": card["title"], "subtitle": card["subtitle"], "body": None, "stat": None,

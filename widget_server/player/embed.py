@@ -1,6 +1,8 @@
 """``GET /embed/<template>``: the full-screen player page for a WebView or an iframe."""
 from __future__ import annotations
 
+import json
+
 from flask import Response, abort, render_template, request, send_file
 
 from ..apps.settings import FRAME_SOURCE, frame_sources
@@ -78,10 +80,13 @@ def embed(template_id: str) -> Response:
     token = request.args.get("token", "")[:2000]
     locale = locales.checked(request.args.get("locale"))
     app = _app_for(token)
-    style, script = inline_style(*STYLES), inline_script(*SCRIPTS)
     story = _story(token, template_id, locale)
     # The page is in the story's language; without a story, in the one asked for or the app's.
     shown = story["locale"] if story else locale or (app.locale if app else locales.DEFAULT)
+    # Every text the page shows is in it (the story, the player's words): the stylesheet declares
+    # the fonts' faces for those scripts alone.
+    style = inline_style(*STYLES, page_text=json.dumps([story, page_table(shown)], ensure_ascii=False))
+    script = inline_script(*SCRIPTS)
     response = Response(render_template("player/embed.html", template_id=template_id, style=style, script=script,
                                         story=story, title=app.name if app else "Your story", locale=locale,
                                         lang=shown, direction=locales.direction(shown), strings=page_table(shown)))

@@ -201,3 +201,13 @@ def test_labels_count_as_texts_to_translate():
     with pytest.raises(TemplateInvalid) as refused:
         parse(LABELS.replace('label = { en = "Newcomer", pt = "Novato" }', 'label = { pt = "Novato" }'))
     assert any(e["path"] == "metrics.level.tiers[0].label" for e in refused.value.errors), refused.value.errors
+
+
+def test_the_cards_own_share_button_speaks_the_storys_language(tenant):
+    # It said "Share" on every card, a Japanese one too.
+    def button(locale: str) -> str:
+        with database.connection_context():
+            story = assemble_story(tenant.app_id, "translated", "ana", now=NOW, locale=locale)
+        return story["frames"][-1]["buttons"][0]["label"]
+    assert (button("de"), button("ja"), button("pt-BR"), button("en-US"), button("ko")) == (
+        "Teilen", "シェア", "Compartilhar", "Share", "Share")

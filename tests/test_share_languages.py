@@ -9,6 +9,7 @@ from PIL import Image
 from helpers.server import http
 from helpers.share import YEAR, plays, share
 from helpers.story import identify, ms, send
+from widget_server.engine import locales
 from widget_server.player.strings import LANGUAGES
 from widget_server.share import qr
 from widget_server.share.cards import CardContent, render_story
@@ -33,7 +34,9 @@ def test_the_share_page_of_an_arabic_story_is_arabic_and_right_to_left(soundwave
     html = page_of(live_server, share(live_server, soundwave, user="layla"))
     said = WORDS["ar"]
     assert re.search(r'<html lang="ar-EG" dir="rtl">', html)
-    for text in (said["open_in"].format(app="Soundwave"), said["get_your_own"] if "invite" in html else "",
+    year = locales.native_digits(str(YEAR), "ar-EG")  # the period, in Egypt's digits
+    for text in (said["open_in"].format(app="Soundwave"), said["get_your_own"],
+                 said["waiting_period"].format(period=year, app="Soundwave"),
                  "النوع الأبرز"):  # (the card's own label, translated in the template)
         assert text in html
     assert "Open in Soundwave" not in html and "Top genre" not in html

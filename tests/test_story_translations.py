@@ -21,23 +21,6 @@ cutoff = "11-15"
 [metrics.plays]
 kind = "count"
 event = "Song Played"
-[metrics.tier]
-kind = "tier"
-of = "plays"
-[[metrics.tier.tiers]]
-min = 0
-label = { en = "Casual", de = "Gelegentlich" }
-[[metrics.tier.tiers]]
-min = 1000
-label = { en = "Superfan", de = "Superfan", pt = "Superfã" }
-[metrics.kind]
-kind = "label"
-rules = [{ when = "plays > 5000", label = "Legend" }]
-default = { en = "The Regular", de = "Stammgast", pt = "Frequentador", ja = "常連" }
-[[frames]]
-id = "who"
-kind = "text"
-title = "{{ tier }} · {{ kind }}"
 [[frames]]
 id = "plays"
 kind = "text"
@@ -64,7 +47,7 @@ def tenant(app, live_server):
 def texts_in(tenant, locale: str) -> tuple[str, str, str | None, str]:
     with database.connection_context():
         story = assemble_story(tenant.app_id, "translated", "ana", now=NOW, locale=locale)
-    plays, count = story["frames"][1], story["frames"][2]
+    plays, count = story["frames"][0], story["frames"][1]
     return story["title"], plays["title"], count["stat"]["unit"], story["card"]["title"]
 
 
@@ -78,27 +61,14 @@ def test_a_text_is_looked_up_down_the_locales_chain_then_in_the_default(tenant):
     assert texts_in(tenant, "en-US")[0] == "Your year"
 
 
-def test_tier_and_label_metrics_say_their_text_in_the_storys_language(tenant):
-    def who(locale: str) -> str:
-        with database.connection_context():
-            return assemble_story(tenant.app_id, "translated", "ana", now=NOW, locale=locale)["frames"][0]["title"]
-    assert who("de") == "Superfan · Stammgast"
-    assert who("pt-BR") == "Superfã · Frequentador"   # pt-BR → pt
-    assert who("ja") == "Superfan · 常連"              # no Japanese tier: the default's
-    assert who("en-US") == "Superfan · The Regular"
-
-
 def test_templates_check_lists_what_each_declared_locale_is_missing(tenant, runner, app):
     result = runner.invoke(args=["templates", "check", "--app", "Soundwave"])
     assert result.exit_code == 0, result.output
     # the lines under this template's own "ok" line (the shipped templates are checked too)
     out = next(part for part in result.output.split("\nok ") if "(translated:" in part)
-    # (a tier's and a label rule's texts too)
-    assert ("  pt-BR: missing 5 texts: metrics.tier.tiers[0].label, metrics.kind.rules[0].label, "
-            "frames[1].body, frames[2].stat.unit, card.title") in out
-    assert "  de: missing 3 texts: metrics.kind.rules[0].label, frames[1].title, frames[1].body" in out
-    assert ("  ja: missing 7 texts: title, metrics.tier.tiers[0].label, metrics.tier.tiers[1].label, "
-            "metrics.kind.rules[0].label, frames[1].body, frames[2].stat.unit, card.title") in out
+    assert "  pt-BR: missing 3 texts: frames[0].body, frames[1].stat.unit, card.title" in out
+    assert "  de: missing 2 texts: frames[0].title, frames[0].body" in out
+    assert "  ja: missing 4 texts: title, frames[0].body, frames[1].stat.unit, card.title" in out
     assert "  en-US: complete" in out  # its chain reaches the default, en
     # a text with no words of its own ("{{ plays | number }}") needs no translation
     assert "stat.value" not in out
@@ -122,8 +92,7 @@ def test_a_table_of_translations_is_checked_like_any_text(title, path, reason):
 def test_locales_and_default_locale_are_made_canonical():
     spec = parse(TEMPLATE.replace('locales = ["pt-BR"', 'default_locale = "EN"\nlocales = ["pt_br"')).spec
     assert spec["default_locale"] == "en" and spec["locales"][0] == "pt-BR"
-    assert missing(spec)["pt-BR"] == ["metrics.tier.tiers[0].label", "metrics.kind.rules[0].label", "frames[1].body",
-                                      "frames[2].stat.unit", "card.title"]
+    assert missing(spec)["pt-BR"] == ["frames[0].body", "frames[1].stat.unit", "card.title"]
     with pytest.raises(TemplateInvalid):
         parse(TEMPLATE.replace('locales = ["pt-BR"', 'locales = ["xx-notreal"'))
 
@@ -185,6 +154,8 @@ def test_tier_and_label_metrics_are_in_the_story_locale(labelled):
     by_id = {f["id"]: f for f in labelled_story(labelled, "pt-BR")["frames"]}
     assert (by_id["level"]["title"], by_id["level"]["body"]) == ("Superfã", "Ouvinte")
     by_id = {f["id"]: f for f in labelled_story(labelled, "en-US")["frames"]}
+    assert (by_id["level"]["title"], by_id["level"]["body"]) == ("Superfan", "Listener")
+    by_id = {f["id"]: f for f in labelled_story(labelled, "ja")["frames"]}   # no Japanese: the default's
     assert (by_id["level"]["title"], by_id["level"]["body"]) == ("Superfan", "Listener")
 
 

@@ -10,7 +10,7 @@ Read again when a source file changes on disk (a new build of player.js needs no
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -53,8 +53,8 @@ class Catalog:
     inline: dict[str, str]        # text to put in a page: stylesheets name their fonts by absolute URL
     # A stylesheet's text with the Noto page faces left out, and those faces' rules by slice name:
     # what ``inline_for`` puts together for a page whose text is known.
-    bare: dict[str, str] = field(default_factory=dict)
-    noto_rules: dict[str, dict[str, str]] = field(default_factory=dict)
+    bare: dict[str, str]
+    noto_rules: dict[str, dict[str, str]]
 
     def inline_for(self, path: str, text: str) -> str:
         """The stylesheet ``path`` to inline in a page whose every text is ``text`` (its story is

@@ -249,6 +249,33 @@ def test_finished_builds_past_their_keep_days_are_pruned_with_their_chunks(app, 
         assert stop(worker) == 0, worker_log.read_text()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_a_triggers_fan_out_is_taken_before_the_videos_and_builds_that_came_first(tmp_path, backend):
+    """A video campaign queues a video per user, a build a chunk per few hundred: a release told to
+    its fans (the trigger's event, its chunks, a milestone) waits for none of them, only for what
+    someone is waiting for now (a share's images) and the deliveries of chunks already chosen.
+    (The demo's release waited a minute behind its five showcase videos, then said 0 notified.)"""
+    from contextlib import nullcontext
+
+    from helpers.jobs import redis_server
+
+    with redis_server() if backend == "redis" else nullcontext(None) as url:
+        config = {"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True, **({"QUEUE_URL": url} if url else {})}
+        queue = queue_of(create_app(config))
+        came = [("render_video", "a" * 22), ("build_chunk", 1, 0), ("render_video", "b" * 22),
+                ("trigger_event", 1, "new-release", 1, {"key": "k"}), ("trigger_chunk", 1, 0),
+                ("trigger_milestone", 1, "lessons", 1, "u1"), ("trigger_deliveries", ["d1"]),
+                ("render_share", "c" * 22)]
+        for name, *args in came:
+            queue.enqueue(name, *args)
+        taken = []
+        while (task := queue.huey.dequeue()) is not None:
+            taken.append(task.name)
+        database.close()
+    assert taken == ["render_share", "trigger_deliveries", "trigger_event", "trigger_chunk", "trigger_milestone",
+                     "render_video", "build_chunk", "render_video"]
+
+
 def test_readyz_and_metrics_see_the_queue_and_a_lost_redis_is_not_ready(tmp_path):
     from prometheus_client.parser import text_string_to_metric_families
 

@@ -51,6 +51,9 @@ class Definition:
 SOMEONE_WAITS = 20
 # Notifications leave as their chunk is chosen, not after every chunk of a large fan-out.
 DELIVERING = 10
+# A trigger's fan-out is a message due now: it goes before the videos and builds that came first
+# (a video campaign queues thousands), after the deliveries of chunks already chosen.
+ON_TIME = 5
 
 DEFINITIONS: dict[str, Definition] = {}
 _running: contextvars.ContextVar[Task | None] = contextvars.ContextVar("recap_running_task", default=None)

@@ -7,15 +7,15 @@ from typing import Any
 from flask import current_app
 
 from ..triggers import deliveries, fan_out
-from .queue import DELIVERING, crontab, job
+from .queue import DELIVERING, ON_TIME, crontab, job
 
 
-@job("trigger_event")
+@job("trigger_event", priority=ON_TIME)
 def trigger_event(app_id: int, trigger_id: str, version: int, cause: dict[str, Any]) -> int:
     return fan_out.start(app_id, trigger_id, version, cause)
 
 
-@job("trigger_chunk")
+@job("trigger_chunk", priority=ON_TIME)
 def trigger_chunk(run_id: int, seq: int, users: list[str] | None = None) -> int:
     return fan_out.run_chunk(run_id, seq, users)
 
@@ -30,7 +30,7 @@ def trigger_delivery(delivery_id: str) -> str:
     return deliveries.deliver(delivery_id)
 
 
-@job("trigger_milestone")
+@job("trigger_milestone", priority=ON_TIME)
 def trigger_milestone(app_id: int, trigger_id: str, version: int, user_id: str) -> int:
     return fan_out.milestone(app_id, trigger_id, version, user_id)
 

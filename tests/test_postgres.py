@@ -362,6 +362,59 @@ def test_erasing_a_user_is_the_same(answers):
 
 
 
+# Three songs played equally often: a top list breaks the tie by the label's bytes on SQLite.
+TIES_PROBE = """
+id = "ties-probe"
+title = "Probe"
+[period]
+kind = "last_days"
+days = 30
+[metrics.songs]
+kind = "top"
+event = "Song Played"
+property = "song"
+n = 3
+[metrics.distinct_songs]
+kind = "distinct"
+event = "Song Played"
+property = "song"
+[[frames]]
+id = "ties"
+kind = "text"
+title = "{{ songs[0].label }} / {{ songs[1].label }} / {{ songs[2].label }} of {{ distinct_songs }}"
+[card]
+title = "Probe"
+"""
+
+
+def test_tied_labels_rank_as_on_sqlite_in_a_database_of_another_collation(postgres, tmp_path):
+    """A PostgreSQL database made with a language's collation (ICU en-US sorts "apple" before
+    "Zebra") still ranks a top list's tied labels by their bytes, as SQLite does."""
+    icu = new_database(postgres, "icu_ties", "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' TEMPLATE template0")
+    day = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+    plays = [{"type": "track", "event": "Song Played", "userId": "ties", "messageId": f"tie-{song}-{i}",
+              "timestamp": (day + timedelta(minutes=i)).isoformat(), "properties": {"song": song}}
+             for song in ("apple", "Äpfel", "Zebra") for i in range(2)]
+    told = {}
+    for backend, url in (("sqlite", None), ("postgresql", icu)):
+        instance = str(tmp_path / backend)
+        app = create_app({"INSTANCE_PATH": instance, "TESTING": True, **({"DATABASE_URL": url} if url else {})})
+        tenant = make_tenant("Soundwave")
+        app_template(instance, tenant.app_id, "ties-probe", TIES_PROBE)
+        server = LiveServer(app).start()
+        try:
+            reply = http("POST", server.url + "/v1/batch", json.dumps({"batch": plays}).encode(),
+                         {"Content-Type": "application/json", **basic(tenant.write_key)})
+            assert reply.status == 200, reply.body
+            status, body = story(server, "ties-probe", "ties", basic(tenant.secret_key))
+            assert status == 200, body
+            told[backend] = body["frames"][0]["title"]
+        finally:
+            server.stop()
+            database.close()
+    assert told == {"sqlite": "Zebra / apple / Äpfel of 3", "postgresql": "Zebra / apple / Äpfel of 3"}
+
+
 def test_a_store_from_before_jsonb_is_upgraded_and_tells_every_story_the_same(answers, postgres, tmp_path):
     """A PostgreSQL store of schema 7 (properties and context as text) is converted to jsonb at
     start; the stories it then tells are the ones SQLite tells, and awkward JSON survives."""

@@ -87,11 +87,13 @@ def postgres():
         yield url
 
 
-def new_database(server_url: str, name: str) -> str:
+def new_database(server_url: str, name: str, options: str = "") -> str:
+    """A new database ``name`` on the cluster (``options``: what CREATE DATABASE takes after it);
+    its URL."""
     import psycopg2
 
     con = psycopg2.connect(f"{server_url}/postgres")
     con.autocommit = True
-    con.cursor().execute(f"CREATE DATABASE {name}")
+    con.cursor().execute(f"CREATE DATABASE {name} {options}")
     con.close()
     return f"{server_url}/{name}"

@@ -1,7 +1,8 @@
 """Which events a metric counts: event names, types and property conditions, as SQL over the slice.
 
-Property values are pulled out of the JSON once, when the user's slice is built, into columns
-``p0, p1, …`` (and, for the paths read as numbers, ``n0, …``); metrics then read plain columns.
+Property values are pulled out of the JSON once, when the user's slice is built, into columns:
+``p0, p1, …`` for the paths read as text, ``n0, n1, …`` for those read as numbers (a path read
+both ways has both); metrics then read plain columns.
 """
 from __future__ import annotations
 
@@ -17,28 +18,38 @@ OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 @dataclass
 class Columns:
-    """Property paths a template reads, each with its slice column; those read as numbers
-    (``add(path, number=True)``) also with a numeric column."""
+    """Property paths a template reads, each with the slice columns it is read as: ``p<i>`` as
+    text (labels, text conditions), ``n<i>`` as a number (sums, comparisons). A path gets only
+    the columns something reads: pulling a JSON number out as text costs PostgreSQL about as much
+    as fetching the row."""
 
     paths: list[str] = field(default_factory=list)
+    texts: set[str] = field(default_factory=set)
     numbers: set[str] = field(default_factory=set)
 
-    def add(self, path: str, number: bool = False) -> None:
+    def add(self, path: str, *, text: bool = False, number: bool = False) -> None:
         if path not in self.paths:
             self.paths.append(path)
+        if text:
+            self.texts.add(path)
         if number:
             self.numbers.add(path)
 
     def text(self, path: str) -> str:
+        if path not in self.texts:
+            raise KeyError(f"{path!r} is not read as text in this plan")
         return f"p{self.paths.index(path)}"
 
     def number(self, path: str) -> str:
+        if path not in self.numbers:
+            raise KeyError(f"{path!r} is not read as a number in this plan")
         return f"n{self.paths.index(path)}"
 
     def select_list(self, json_column: str) -> list[str]:
         out = []
         for i, path in enumerate(self.paths):
-            out.append(f"{dialect.json_value_sql(json_column, path)} AS p{i}")
+            if path in self.texts:
+                out.append(f"{dialect.json_value_sql(json_column, path)} AS p{i}")
             if path in self.numbers:
                 out.append(f"{dialect.json_number_sql(json_column, path)} AS n{i}")
         return out
@@ -65,15 +76,22 @@ def collect_paths(flt: dict[str, Any], columns: Columns) -> None:
     for alternative in flt.get("any", []):
         collect_paths(alternative, columns)
     for path, condition in flt.get("where", {}).items():
-        columns.add(path, number=_reads_number(condition))
+        for op, value in _tests(condition):
+            columns.add(path, text=not _compares_number(op, value), number=_compares_number(op, value))
 
 
-def _reads_number(condition: Any) -> bool:
-    """Whether a where-condition compares its property as a number (see ``_condition``)."""
+def _tests(condition: Any) -> list[tuple[str, Any]]:
+    """A where-condition as (operator, value) pairs: a list is ``in``, a bare value ``eq``."""
+    if isinstance(condition, list):
+        return [("in", condition)]
     if isinstance(condition, dict):
-        return any(op in OPERATORS or (op in ("eq", "ne") and is_number(value))
-                   for op, value in condition.items())
-    return is_number(condition)
+        return list(condition.items())
+    return [("eq", condition)]
+
+
+def _compares_number(op: str, value: Any) -> bool:
+    """Whether a test reads its property as a number (the number column) rather than as text."""
+    return op in OPERATORS or (op in ("eq", "ne") and is_number(value))
 
 
 def event_names(flt: dict[str, Any]) -> set[str] | None:
@@ -116,46 +134,34 @@ def to_sql(flt: dict[str, Any], columns: Columns, alias: str = "") -> tuple[str,
         clauses.append(f"{col('type')} = {database.param}")
         params.append(flt["type"])
     for path, condition in flt.get("where", {}).items():
-        sql, args = _condition(col(columns.text(path)), col(columns.number(path)), condition)
-        clauses.append(sql)
-        params.extend(args)
+        for op, value in _tests(condition):
+            column = columns.number(path) if _compares_number(op, value) else columns.text(path)
+            sql, args = _test(col(column), op, value)
+            clauses.append(sql)
+            params.extend(args)
     return ("(" + " AND ".join(clauses) + ")" if clauses else "1=1"), params
 
 
-def _condition(text_col: str, num_col: str, condition: Any) -> tuple[str, list[Any]]:
+def _test(column: str, op: str, value: Any) -> tuple[str, list[Any]]:
+    """One test of a property's column: its number column for a numeric comparison, else its text."""
     p = database.param
-    if isinstance(condition, list):
-        return _in(text_col, condition)
-    if not isinstance(condition, dict):
-        return _eq(text_col, num_col, condition)
-    clauses, params = [], []
-    for op, value in condition.items():
-        if op == "eq":
-            sql, args = _eq(text_col, num_col, value)
-        elif op == "ne":
-            sql, args = _eq(text_col, num_col, value)
-            sql = f"NOT ({sql})"
-        elif op == "in":
-            sql, args = _in(text_col, value if isinstance(value, list) else [value])
-        elif op == "glob":
-            sql, args = dialect.glob_sql(dialect.text_sql(text_col)), [dialect.glob_param(str(value))]
-        elif op == "contains":
-            sql, args = dialect.contains_sql(dialect.text_sql(text_col)), [dialect.contains_param(str(value))]
-        elif op == "exists":
-            sql, args = (f"{text_col} IS NOT NULL" if value else f"{text_col} IS NULL"), []
+    if op in OPERATORS:
+        return f"{column} {OPERATORS[op]} {p}", [value]
+    if op in ("eq", "ne"):
+        if isinstance(value, bool):
+            sql, args = f"{column} = {p}", [dialect.json_bool_param(value)]
+        elif is_number(value):
+            sql, args = f"{column} = {p}", [value]
         else:
-            sql, args = f"{num_col} {OPERATORS[op]} {p}", [value]
-        clauses.append(sql)
-        params.extend(args)
-    return "(" + " AND ".join(clauses) + ")", params
-
-
-def _eq(text_col: str, num_col: str, value: Any) -> tuple[str, list[Any]]:
-    if isinstance(value, bool):
-        return f"{text_col} = {database.param}", [dialect.json_bool_param(value)]
-    if is_number(value):
-        return f"{num_col} = {database.param}", [value]
-    return f"{dialect.text_sql(text_col)} = {database.param}", [value]
+            sql, args = f"{dialect.text_sql(column)} = {p}", [value]
+        return (sql if op == "eq" else f"NOT ({sql})"), args
+    if op == "in":
+        return _in(column, value if isinstance(value, list) else [value])
+    if op == "glob":
+        return dialect.glob_sql(dialect.text_sql(column)), [dialect.glob_param(str(value))]
+    if op == "contains":
+        return dialect.contains_sql(dialect.text_sql(column)), [dialect.contains_param(str(value))]
+    return (f"{column} IS NOT NULL" if value else f"{column} IS NULL"), []  # exists
 
 
 def _in(text_col: str, values: list[Any]) -> tuple[str, list[Any]]:

@@ -107,7 +107,7 @@ def scalars(metrics: dict[str, dict[str, Any]], plan: Plan, previous_of: set[str
                 params.extend(args)
             elif kind == "distinct":
                 # Values count as their text, like a top list's labels (and as PostgreSQL reads them).
-                selects.append(f"COUNT(DISTINCT CAST({cols.text(metric['property'])} AS TEXT)) {only}")
+                selects.append(f"COUNT(DISTINCT {dialect.label_sql(cols.text(metric['property']))}) {only}")
                 params.extend(args)
             elif kind == "share":
                 part, part_args = filters.to_sql({"where": metric["part"]}, cols)
@@ -153,7 +153,7 @@ def top(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: lis
     One grouping by label, or by label and month, serves them all."""
     cols = plan.columns
     by = ByUser.of(uids)
-    label = f"CAST({cols.text(metric['property'])} AS TEXT)"
+    label = dialect.label_sql(cols.text(metric["property"]))
     value = f"SUM({cols.number(metric['sum_property'])})" if metric.get("by") == "sum" else "COUNT(*)"
     cond, params = filters.to_sql(plan.metric_filters[name], cols)
     rows = f"FROM {TABLE} WHERE pp = 0 AND {cond} AND {cols.text(metric['property'])} IS NOT NULL"

@@ -57,7 +57,8 @@ def plan_for(template: StoryTemplate, wanted: frozenset[str] | None = None) -> P
         metric_filters[name] = flt
         filters.collect_paths(flt, columns)
         if "property" in metric:
-            columns.add(metric["property"], number=metric["kind"] in NUMBER_PROPERTY_KINDS)
+            number = metric["kind"] in NUMBER_PROPERTY_KINDS  # else a label or a value shown as it is
+            columns.add(metric["property"], text=not number, number=number)
         if "sum_property" in metric:
             columns.add(metric["sum_property"], number=True)
         filters.collect_paths({"where": metric.get("part", {})}, columns)
@@ -107,12 +108,12 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
         f"{uid_sql} AS uid", "e.name AS name", *[EVENT_COLUMNS[key] for key in plan.event_columns],
         f"{local} AS lts", f"({local}) / {DAY_MS} AS day",
         f"CASE WHEN {local} >= {int(period.local_start_ms)} THEN 0 ELSE 1 END AS pp",
+        *plan.columns.select_list("e.properties"),
     ]
     where = [f"{local} >= {p}", f"{local} < {p}"]
     if with_previous and first.local_end_ms < period.local_start_ms:
         # A year with a cut-off leaves a gap between the previous period and this one.
         where.append(f"({local} >= {int(period.local_start_ms)} OR {local} < {int(first.local_end_ms)})")
-    select.extend(plan.columns.select_list("e.properties"))
     if actors:
         found, params_tail = event_keys.by_actor("e", app_id, [actor for actor, _ in actors],
                                                     local_start - ZONE_MARGIN_MS, local_end + ZONE_MARGIN_MS)

@@ -145,7 +145,7 @@ def json_value_sql(column: str, path: str) -> str:
     """A JSON property of an event's ``properties`` or ``context`` (models.EventJSON): typed on
     SQLite, text on PostgreSQL."""
     if is_postgres():
-        return f"({column} #>> {_pointer(path)})"
+        return f"({column} {_step(path, text=True)})"
     return f"json_extract({column}, '$.{path}')"
 
 
@@ -154,7 +154,7 @@ def json_number_sql(column: str, path: str) -> str:
     holding one (see above), else NULL. Every metric and filter that reads a number reads this."""
     if is_postgres():
         text = json_value_sql(column, path)
-        return (f"CASE jsonb_typeof({column} #> {_pointer(path)}) "
+        return (f"CASE jsonb_typeof({column} {_step(path, text=False)}) "
                 f"WHEN 'number' THEN CAST({text} AS DOUBLE PRECISION) "
                 f"WHEN 'string' THEN CASE WHEN length({text}) <= {NUMERIC_TEXT_MAX} AND {text} ~ {_PG_NUMERIC_TEXT} "
                 f"THEN CAST({text} AS DOUBLE PRECISION) END END")
@@ -169,8 +169,13 @@ def json_number_sql(column: str, path: str) -> str:
             f"AND json_valid({value}) THEN CAST({value} AS REAL) END END")
 
 
-def _pointer(path: str) -> str:
-    return f"'{{{','.join(path.split('.'))}}}'"
+def _step(path: str, text: bool) -> str:
+    """The jsonb operator reaching ``path``, as text or as jsonb: one key by ``->>``/``->``
+    (about a third cheaper than a path's ``#>>``), a dotted path by ``#>>``/``#>``."""
+    keys = path.split(".")
+    if len(keys) == 1:
+        return f"{'->>' if text else '->'} '{path}'"
+    return f"{'#>>' if text else '#>'} '{{{','.join(keys)}}}'"
 
 
 def glob_sql(column: str) -> str:
@@ -215,4 +220,12 @@ def json_bool_param(value: bool) -> Any:
 def text_sql(column: str) -> str:
     """A value compared or grouped as text, whatever JSON type it had."""
     return f"CAST({column} AS TEXT)"
+
+
+def label_sql(column: str) -> str:
+    """A value grouped, counted and ranked as text (a top list's labels, a count of distinct
+    values), ordered by its bytes on both engines: SQLite's own order, and PostgreSQL's with
+    collation "C" rather than the database's, which may rank tied labels otherwise (ICU's en-US
+    puts "apple" before "Zebra")."""
+    return f'{text_sql(column)} COLLATE "C"' if is_postgres() else text_sql(column)
 

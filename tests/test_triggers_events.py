@@ -4,10 +4,14 @@ receiver on 127.0.0.1, signed; retries until a 2xx; never twice for one cause.""
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from demo_app.serving import free_port
+from helpers.production import Gunicorn
 from helpers.server import basic, http
 from helpers.share import post_json
 from helpers.story import identify, send
@@ -146,6 +150,29 @@ def test_a_webhook_on_a_refused_address_is_never_posted_and_says_why(app, live_s
         attempt = DeliveryAttempt.get()
     assert attempt.status_code is None and "RECAP_WEBHOOK_ALLOW_LOCAL" in attempt.error
     assert receiver.received == []
+
+
+def test_a_trigger_saved_through_one_process_acts_on_the_next_event_any_process_stores(app, live_server, setup):
+    """gunicorn's workers over the same store have just read the app's triggers (none yet) while
+    storing plays; the trigger is saved through this process, and the release sent to gunicorn
+    right after it reaches every fan. (Before, a worker kept what it had read for 5 s and stored
+    the release without telling anyone, as the demo's announcement did now and then.)"""
+    tenant, receiver = setup
+    events, counted = listeners(12)
+    database.close()
+    server = Gunicorn(Path(app.instance_path), free_port()).start()
+    other = SimpleNamespace(url=f"http://127.0.0.1:{server.bind}")
+    try:
+        for at in range(0, len(events), 40):  # requests enough for every worker to take some
+            send(other, tenant.write_key, events[at:at + 40])
+        assert put_trigger(live_server, tenant.secret_key, "new-release", release_trigger(receiver.url)).status == 201
+        send(other, tenant.secret_key, [release("Nova")])
+        expected = fans_of(counted, "Nova")
+        wait_until(lambda: len(receiver.received) >= len(expected), 30, "every fan's webhook")
+        settle(app)
+        assert sorted(p["user_id"] for p in receiver.payloads()) == sorted(expected)
+    finally:
+        server.stop()
 
 
 def test_ingest_answers_before_the_fan_out_runs(app, live_server):

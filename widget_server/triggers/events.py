@@ -1,13 +1,13 @@
 """Events that start triggers: noticed as ingest commits them, acted on from the job queue.
 
-Ingest calls ``notice`` after each request's write (ingest.routes.on_stored). It costs a dict
-lookup per event (store.starting: the names that start the app's triggers, read again every few
-seconds), and an event that starts one is handed to a thread of this process, which puts it on
-the queue (``trigger_event``): the request neither evaluates it nor waits for the queue's write
-(which, on the SQLite queue, waits for the workers' own: the release's p99 was 7 times a
-normal request's; bench/trigger_bench.py). What the thread has not enqueued yet is lost if the
-process is killed (a stop waits for it): the release is stored, and sending it again (the same
-``messageId``) fans out only what was not.
+Ingest calls ``notice`` after each request's write (ingest.routes.on_stored). It costs one
+indexed read per request (store.starting: the names that start the app's triggers, built again
+when a trigger changes) and a dict lookup per event. An event that starts one is handed to a
+thread of this process, which puts it on the queue (``trigger_event``): the request neither
+evaluates it nor waits for the queue's write (which, on the SQLite queue, waits for the
+workers' own: the release's p99 was 7 times a normal request's; bench/trigger_bench.py). What
+the thread has not enqueued yet is lost if the process is killed (a stop waits for it): the
+release is stored, and sending it again (the same ``messageId``) fans out only what was not.
 """
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ again (``recap triggers push``). A process caches parsed versions, which never c
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from flask import current_app
@@ -22,7 +21,6 @@ from ..store.db import url
 from ..store.models import StoredTrigger, TriggerVersion
 from .definition import STORY_PERIODS, Trigger, TriggerInvalid, parse
 
-NAMES_SECONDS = 5.0  # how long another process may act on an app's triggers as they were
 REQUEST_BODY = "<request body>"
 
 
@@ -47,10 +45,7 @@ def save(app_id: int, trigger_id: str, text: str, fmt: str = "toml", *, key_id: 
     if covered and covered["kind"] not in STORY_PERIODS:
         raise TriggerInvalid(file, [error_entry("on.story", "The story's period must be a year or a month: a rolling "
                                                             "period is always available, so it never becomes so.")])
-    number = versioned.save(StoredTrigger, TriggerVersion, _key(app_id, trigger_id), text, fmt, key_id)
-    with _cache_lock:
-        _starting.pop((url(), app_id), None)  # this process acts on the new version at once
-    return number
+    return versioned.save(StoredTrigger, TriggerVersion, _key(app_id, trigger_id), text, fmt, key_id)
 
 
 def _key(app_id: int, trigger_id: str) -> dict[str, Any]:
@@ -93,24 +88,35 @@ def active(app_id: int) -> list[Trigger]:
 
 ANY_EVENT = ""  # the key of triggers any event of a user may start (a milestone of a derived metric)
 Starts = dict[str, list[tuple[str, int, str]]]
-_starting: dict[tuple[str, int], tuple[float, Starts]] = {}
+Latest = tuple[tuple[str, int], ...]  # the app's (trigger id, latest version) pairs
+_starting: dict[tuple[str, int], tuple[Latest, Starts]] = {}
 
 
 def starting(app_id: int) -> Starts:
     """Event name → the (trigger id, version, cause) it may start, for the app's enabled event
     and milestone triggers (a milestone: the names its metric counts, or ANY_EVENT): what ingest
-    looks up for every event, read from the database every NAMES_SECONDS."""
+    looks up for every event.
+
+    Each call reads the app's (trigger, latest version) pairs, one indexed read per request, and
+    builds the table again only when they changed: a trigger saved through any process acts on
+    the next event any process stores. (A table kept for a few seconds let gunicorn's other
+    workers store a release without telling anyone.)"""
+    latest_now: Latest = tuple(StoredTrigger.select(StoredTrigger.trigger_id, StoredTrigger.latest)
+                               .where(StoredTrigger.app_id == app_id).order_by(StoredTrigger.trigger_id).tuples())
     key = (url(), app_id)
     hit = _starting.get(key)
-    if hit is not None and hit[0] > time.monotonic():
+    if hit is not None and hit[0] == latest_now:
         return hit[1]
     found: Starts = {}
-    for trigger in active(app_id):
+    for trigger_id, number in latest_now:
+        trigger = version(app_id, trigger_id, number)
+        if not trigger.spec["enabled"]:
+            continue
         names = trigger.events if trigger.cause == "event" else trigger.milestone_events()
         for name in [ANY_EVENT] if names is None else names:
             found.setdefault(name, []).append((trigger.id, trigger.number, trigger.cause))
     with _cache_lock:
-        _starting[key] = (time.monotonic() + NAMES_SECONDS, found)
+        _starting[key] = (latest_now, found)
     return found
 
 

@@ -52,16 +52,26 @@ def wait_for_video(server, share_id: str, headers: dict, timeout: float = 240) -
                       and body, timeout, "the video to be drawn", every=0.5)
 
 
-def decode(data: bytes) -> tuple[dict, list[Image.Image]]:
-    """The MP4's streams (what PyAV reads of them) and every video frame as an image."""
+def decode(data: bytes, keep: tuple[int, ...] = ()) -> tuple[dict, dict[int, Image.Image]]:
+    """The MP4's streams (what PyAV reads of them, with its number of video ``frames``), every
+    frame decoded, and the frames at the indices ``keep`` (-1: the last) as images. (Making an
+    image of each of a story's 865 frames took 14 s; decoding them, 1 s.)"""
+    images: dict[int, Image.Image] = {}
     with av.open(io.BytesIO(data)) as container:
         video = container.streams.video[0]
         info = {"codec": video.codec_context.name, "width": video.width, "height": video.height,
                 "pix_fmt": video.codec_context.pix_fmt, "rate": video.average_rate,
                 "duration": float(container.duration or 0) / av.time_base,
                 "audio": [stream.codec_context.name for stream in container.streams.audio]}
-        frames = [frame.to_image() for frame in container.decode(video=0)]
-    return info, frames
+        count, last = 0, None
+        for last in container.decode(video=0):
+            if count in keep:
+                images[count] = last.to_image()
+            count += 1
+        if -1 in keep and last is not None:
+            images[-1] = last.to_image()
+    info["frames"] = count
+    return info, images
 
 
 def read_text(image: Image.Image) -> str:

@@ -119,12 +119,13 @@ def test_every_server_process_names_the_files_alike(tmp_path):
     # Machines (or users) with caches of their own each build the files: a page from one server
     # names fonts another must serve.
     script = "from widget_server.assets import catalog; print(sorted(catalog.catalog().by_fingerprint))"
-    runs = []
-    for n in range(2):
+    processes = []
+    for n in range(2):  # side by side, the second started a second later: a font's timestamp has whole seconds
         env = {**os.environ, "RECAP_FONT_CACHE": str(tmp_path / f"cache-{n}")}
-        runs.append(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                                   env=env).stdout)
-        time.sleep(1.1)   # a font's timestamp has whole seconds
+        processes.append(subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env))
+        time.sleep(1.1)
+    runs = [process.communicate(timeout=120)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0]
     assert runs[0] == runs[1] and "manrope-latin." in runs[0]
 
 

@@ -162,9 +162,13 @@ def test_recap_run_draws_a_new_shares_images_and_video_on_its_own_queue_thread_u
         app, live_server, soundwave, tmp_path):
     from demo_app.serving import free_port
     from helpers.share import share
+    from helpers.story import app_template
+    from helpers.video import shipped_with
     from widget_server.share import images
     from widget_server.video.files import video_path
 
+    # The story's intro alone before its card: a short video (what is drawn is tests/test_share_video.py's).
+    app_template(app.instance_path, soundwave.app_id, "year-in-music", shipped_with(frames=("intro",)))
     made = share(live_server, soundwave)  # this test's server has no consumer: the jobs (images, video) wait
     with app.app_context():
         files = [images.cache_path(made["id"], kind) for kind in images.KINDS] + [video_path(made["id"])]

@@ -101,8 +101,9 @@ def starting(app_id: int) -> Starts:
     builds the table again only when they changed: a trigger saved through any process acts on
     the next event any process stores. (A table kept for a few seconds let gunicorn's other
     workers store a release without telling anyone.)"""
-    latest_now: Latest = tuple(StoredTrigger.select(StoredTrigger.trigger_id, StoredTrigger.latest)
-                               .where(StoredTrigger.app_id == app_id).order_by(StoredTrigger.trigger_id).tuples())
+    rows = (StoredTrigger.select(StoredTrigger.trigger_id, StoredTrigger.latest)
+            .where(StoredTrigger.app_id == app_id).order_by(StoredTrigger.trigger_id))
+    latest_now: Latest = tuple((row.trigger_id, row.latest) for row in rows)
     key = (url(), app_id)
     hit = _starting.get(key)
     if hit is not None and hit[0] == latest_now:

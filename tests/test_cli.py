@@ -181,6 +181,27 @@ def test_signing_keys_rotate_and_old_tokens_still_verify(recap):
     assert newer["token"] != token
 
 
+def test_a_secret_key_rotated_by_the_command_is_refused_at_once_by_a_running_server(recap):
+    """`recap keys rotate` runs in a process of its own: a server that accepted the old secret key
+    a moment before refuses it on the next request (each process had kept the keys it saw for 30 s:
+    a leaked secret key went on reading users' data after its rotation)."""
+    keys = printed(recap.process("apps", "create", "Rotated").stdout)
+    app = create_app({"INSTANCE_PATH": str(recap.instance), "TESTING": True})
+    server = LiveServer(app).start()
+    try:
+        def status(key: str) -> int:
+            return http("GET", server.url + "/v1/triggers", None, basic(key)).status
+
+        assert status(keys["secret_key"]) == 200
+        rotated = recap.process("keys", "rotate", "Rotated", "--kind", "secret")
+        assert rotated.returncode == 0, rotated.stderr
+        assert status(keys["secret_key"]) == 401
+        assert status(printed(rotated.stdout)["secret_key"]) == 200
+    finally:
+        server.stop()
+        database.close()
+
+
 def test_db_upgrade_and_help(recap):
     first = recap.process("db", "upgrade")
     assert first.returncode == 0 and "up to date" in first.stdout  # every start upgrades already

@@ -69,10 +69,14 @@ def rotate_key(app: App, kind: str, keep_old: bool = False) -> str:
 
 
 class _KeyCache:
-    """Hash → (app id, kind) for a few seconds, so the ingest hot path skips the lookup."""
+    """Write keys' hash → (app id, kind) for KEY_CACHE_SECONDS, so the ingest hot path skips the
+    lookup: a revoked write key may still add events for that long in a process that saw it.
+    Secret keys (which read and erase users' data) and unknown keys are looked up every time, so
+    revoking or rotating a secret key (`recap keys rotate`, in a process of its own) ends it in
+    every server at once; a key made a moment ago is never refused for having been unknown."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, Caller | None]] = {}
+        self._entries: dict[str, tuple[float, Caller]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Caller | None:
@@ -83,11 +87,14 @@ class _KeyCache:
         row = (ApiKey.select(ApiKey.id, ApiKey.app, ApiKey.kind)
                .where((ApiKey.key_hash == digest) & ApiKey.revoked_at.is_null())
                .first())
-        caller = Caller(app_id=row.app_id, kind=row.kind, key_id=row.id) if row else None
-        with self._lock:
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[digest] = (time.monotonic() + KEY_CACHE_SECONDS, caller)
+        if row is None:
+            return None
+        caller = Caller(app_id=row.app_id, kind=row.kind, key_id=row.id)
+        if caller.kind == ApiKey.WRITE:
+            with self._lock:
+                if len(self._entries) > 10_000:
+                    self._entries.clear()
+                self._entries[digest] = (time.monotonic() + KEY_CACHE_SECONDS, caller)
         return caller
 
     def clear(self) -> None:

@@ -38,7 +38,7 @@ def _plans(sql: str, params) -> list[dict]:
 
 def test_a_story_and_its_stats_read_event_through_indexes(pg_app, caplog):
     """The statements that read ``event`` while a story is assembled on demand (the story slice,
-    ``CREATE TEMP TABLE story_slice AS SELECT … FROM event`` in engine/slice.py, and whatever else
+    ``WITH story_slice AS MATERIALIZED (SELECT … FROM event …)`` in engine/slice.py, and whatever else
     reads it) and while the player's stats are answered (player/stats.py's four queries), each
     EXPLAINed with ANALYZE over 24,000 events of 600 users and the player's events of a few: none
     may be a sequential scan of ``event``."""

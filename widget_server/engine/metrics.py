@@ -23,7 +23,7 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
     """Metric values per uid for ``actors`` (pairs of actor, uid): all metrics, or only ``names``.
     ``offsets`` are the users' ``users.utc_offsets`` when the caller has them already.
 
-    Builds the slice and drops it again.
+    Builds the slice, answers every metric's query over it at once, and drops it again.
     """
     now = now or datetime.now(UTC)
     uids = list(dict.fromkeys(uid for _, uid in actors))
@@ -35,28 +35,30 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
                    for n in arithmetic.scalar_inputs(template.metrics, m["of"]) or ()}
     counted_by = _answered_by(metrics, plan, "distinct", "top", skip=previous_of, same_property=True)
     streaks_of = _answered_by(metrics, plan, "streak", "record_day")
+    # A current streak ends on the user's own local today, in the zone of their events' days.
+    offsets = offsets or users.utc_offsets(template, app_id, uids, now)
+    today = [(int(now.timestamp() * 1000) + offsets[uid] * 60_000) // DAY_MS for uid in uids]
+    scalars = metrics_sql.scalars({k: v for k, v in metrics.items() if k not in counted_by}, plan, previous_of,
+                                  uids, results)
+    queries = [scalars] if scalars else []
+    for name, metric in metrics.items():
+        kind = metric["kind"]
+        if kind == "top":
+            peaks = [n for n, m in metrics.items() if m["kind"] == "peak_month" and m["of"] == name]
+            counts = {n: metrics[n] for n, top in counted_by.items() if top == name}
+            queries.append(metrics_sql.top(name, metric, plan, period, uids, results, peaks, counts))
+        elif kind in ("first", "last"):
+            queries.append(metrics_sql.first_last(name, metric, plan, uids, results))
+        elif kind == "streak" and name not in streaks_of:
+            queries.append(metrics_sql.streak(name, metric, plan, period, today, uids, results))
+        elif kind == "series":
+            queries.append(metrics_sql.series(name, metric, plan, period, uids, results))
+        elif kind == "record_day":
+            streaks = {n: metrics[n] for n, day in streaks_of.items() if day == name}
+            queries.append(metrics_sql.record_day(name, metric, plan, period, today, uids, results, streaks))
     with story_slice.scope():
-        story_slice.build(template, plan, app_id, actors, period, with_previous=bool(previous_of))
-        metrics_sql.scalars({k: v for k, v in metrics.items() if k not in counted_by}, plan, previous_of,
-                            uids, results)
-        # A current streak ends on the user's own local today, in the zone of their events' days.
-        offsets = offsets or users.utc_offsets(template, app_id, uids, now)
-        today = [(int(now.timestamp() * 1000) + offsets[uid] * 60_000) // DAY_MS for uid in uids]
-        for name, metric in metrics.items():
-            kind = metric["kind"]
-            if kind == "top":
-                peaks = [n for n, m in metrics.items() if m["kind"] == "peak_month" and m["of"] == name]
-                counts = {n: metrics[n] for n, top in counted_by.items() if top == name}
-                metrics_sql.top(name, metric, plan, period, uids, results, peaks, counts)
-            elif kind in ("first", "last"):
-                metrics_sql.first_last(name, metric, plan, uids, results)
-            elif kind == "streak" and name not in streaks_of:
-                metrics_sql.streak(name, metric, plan, period, today, uids, results)
-            elif kind == "series":
-                metrics_sql.series(name, metric, plan, period, uids, results)
-            elif kind == "record_day":
-                streaks = {n: metrics[n] for n, day in streaks_of.items() if day == name}
-                metrics_sql.record_day(name, metric, plan, period, today, uids, results, streaks)
+        story_slice.answer(story_slice.build(template, plan, app_id, actors, period, with_previous=bool(previous_of)),
+                           queries, uids)
     later = Later(
         distributions={name: population.lookup(app_id, template, period, metric["of"])
                        for name, metric in template.later_metrics.items()

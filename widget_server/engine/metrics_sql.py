@@ -3,7 +3,8 @@
 Scalars (count, sum, avg, min, max, distinct, share) share one scan; ranked and time-shaped
 kinds (top, first/last, streak, series, record day) are one query each, using window functions
 (SQLite ≥ 3.25 and PostgreSQL); a top list's peak months come out of the top list's own query.
-Python only reshapes the small results.
+Each kind gives its query and what reads its rows (``slice.Query``), and the slice answers them
+all at once; Python only reshapes the small results.
 """
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from ..store import dialect
-from ..store.db import database
+from ..store.dialect import Row
 from . import dates, filters
 from .periods import DAY_MS, Period, day_from_number, day_number
-from .slice import TABLE, Plan
+from .slice import TABLE, Plan, Query
 
 Results = dict[str, dict[str, Any]]  # uid -> metric name -> value
 
@@ -57,11 +58,6 @@ class ByUser:
         return f"PARTITION BY {keys}" if keys else ""
 
 
-def _rows(sql: str, params: list[Any], uids: list[str]) -> list[tuple[Any, ...]]:
-    """Result rows with the slice's user position (first column) turned back into the user id."""
-    return [(uids[row[0]], *row[1:]) for row in database.execute_sql(sql, params).fetchall()]
-
-
 # Significant digits a metric's float keeps: a double holds 15–17, and scaling by a decimal factor
 # (metres by 0.001) or adding floats leaves binary noise in the last ones (139.93200000000002),
 # which would reach the story JSON and the chart's aria label.
@@ -87,7 +83,7 @@ def _clean(value: Any, scale: float | None = None) -> Any:
 
 
 def scalars(metrics: dict[str, dict[str, Any]], plan: Plan, previous_of: set[str], uids: list[str],
-            results: Results) -> None:
+            results: Results) -> Query | None:
     """count/sum/avg/min/max/distinct/share for the period, and for the previous one when a
     ``change`` metric needs it (stored as ``<name>@previous``)."""
     cols = plan.columns
@@ -120,18 +116,21 @@ def scalars(metrics: dict[str, dict[str, Any]], plan: Plan, previous_of: set[str
                 params.extend(args)
             shapes.append((name if pp == 0 else f"{name}@previous", metric, 2 if kind == "share" else 1))
     if not selects:
-        return
+        return None
+
+    def read(found: list[Row]) -> None:
+        rows = {row[0]: row[1:] for row in found}
+        for uid in uids:
+            row = rows.get(uid)
+            out = results[uid]
+            i = 0
+            for name, metric, width in shapes:
+                values = row[i:i + width] if row else (None,) * width
+                i += width
+                out[name] = _scalar_value(metric, values)
+
     by = ByUser.of(uids)
-    rows = {row[0]: row[1:] for row in _rows(
-        f"SELECT {by.uid}, {', '.join(selects)} FROM {TABLE}{by.group_by()}", params, uids)}
-    for uid in uids:
-        row = rows.get(uid)
-        out = results[uid]
-        i = 0
-        for name, metric, width in shapes:
-            values = row[i:i + width] if row else (None,) * width
-            i += width
-            out[name] = _scalar_value(metric, values)
+    return Query(f"SELECT {by.uid}, {', '.join(selects)} FROM {TABLE}{by.group_by()}", params, read)
 
 
 def _scalar_value(metric: dict[str, Any], values: tuple[Any, ...]) -> Any:
@@ -147,7 +146,7 @@ def _scalar_value(metric: dict[str, Any], values: tuple[Any, ...]) -> Any:
 
 
 def top(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: list[str], results: Results,
-        peaks: list[str], counts: dict[str, dict[str, Any]]) -> None:
+        peaks: list[str], counts: dict[str, dict[str, Any]]) -> Query:
     """A top-N list; for each of its items the month it peaked in (for the ``peak_month`` metrics
     named in ``peaks``); and its number of labels (for the ``distinct`` metrics in ``counts``).
     One grouping by label, or by label and month, serves them all."""
@@ -181,28 +180,32 @@ def top(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: lis
            f"COUNT(*) OVER ({by.partition()}) AS labels, "
            f"ROW_NUMBER() OVER ({by.partition()} ORDER BY {rank}, label ASC) AS rn FROM ({grouped}) g) r "
            f"WHERE rn <= {int(metric.get('n', 5))} ORDER BY {by.keys('rn')}")
-    found: dict[str, list[Any]] = defaultdict(list)
-    peaked: dict[str, list[Any]] = defaultdict(list)
-    label_counts: dict[str, int] = {}
     scale = metric.get("scale")
-    for uid, lab, v, c, total, month, mv, labels in _rows(sql, params, uids):
-        label_counts[uid] = labels
-        items = found[uid]
-        items.append({"rank": len(items) + 1, "label": lab, "value": _clean(v, scale), "count": c,
-                      "share": (v / total) if total else None})
-        if peaks:
-            key = months[month]
-            peaked[uid].append({"label": lab, "month": key, "month_name": dates.month_names()[int(key[5:]) - 1],
-                                "value": _clean(mv, scale)})
-    for uid in uids:
-        results[uid][name] = found.get(uid, [])
-        for peak in peaks:
-            results[uid][peak] = peaked.get(uid, [])
-        for count, count_metric in counts.items():
-            results[uid][count] = _scalar_value(count_metric, (label_counts.get(uid, 0),))
+
+    def read(rows: list[Row]) -> None:
+        found: dict[str, list[Any]] = defaultdict(list)
+        peaked: dict[str, list[Any]] = defaultdict(list)
+        label_counts: dict[str, int] = {}
+        for uid, lab, v, c, total, month, mv, labels in rows:
+            label_counts[uid] = labels
+            items = found[uid]
+            items.append({"rank": len(items) + 1, "label": lab, "value": _clean(v, scale), "count": c,
+                          "share": (v / total) if total else None})
+            if peaks:
+                key = months[month]
+                peaked[uid].append({"label": lab, "month": key, "month_name": dates.month_names()[int(key[5:]) - 1],
+                                    "value": _clean(mv, scale)})
+        for uid in uids:
+            results[uid][name] = found.get(uid, [])
+            for peak in peaks:
+                results[uid][peak] = peaked.get(uid, [])
+            for count, count_metric in counts.items():
+                results[uid][count] = _scalar_value(count_metric, (label_counts.get(uid, 0),))
+
+    return Query(sql, params, read)
 
 
-def first_last(name: str, metric: dict[str, Any], plan: Plan, uids: list[str], results: Results) -> None:
+def first_last(name: str, metric: dict[str, Any], plan: Plan, uids: list[str], results: Results) -> Query:
     """The first (or last) event by time, ties broken by event id.
 
     Only the rows at each user's earliest (latest) millisecond are ranked, so this costs two
@@ -217,10 +220,14 @@ def first_last(name: str, metric: dict[str, Any], plan: Plan, uids: list[str], r
            f"({by.partition()} ORDER BY eid {'DESC' if last else 'ASC'}) AS rn FROM {TABLE} "
            f"WHERE pp = 0 AND {cond} AND (uid, ts) IN (SELECT {by.uid}, {'MAX' if last else 'MIN'}(ts) "
            f"FROM {TABLE} WHERE pp = 0 AND {cond}{by.group_by()})) r WHERE rn = 1")
-    found = {uid: {"at": _local_iso(lts), "date": day_from_number(lts // DAY_MS).isoformat(),
-                   "event": ev, "value": v} for uid, lts, ev, v in _rows(sql, params + params, uids)}
-    for uid in uids:
-        results[uid][name] = found.get(uid)
+
+    def read(rows: list[Row]) -> None:
+        found = {uid: {"at": _local_iso(lts), "date": day_from_number(lts // DAY_MS).isoformat(),
+                       "event": ev, "value": v} for uid, lts, ev, v in rows}
+        for uid in uids:
+            results[uid][name] = found.get(uid)
+
+    return Query(sql, params + params, read)
 
 
 def _local_iso(local_ms: int) -> str:
@@ -230,7 +237,7 @@ def _local_iso(local_ms: int) -> str:
 
 
 def streak(name: str, metric: dict[str, Any], plan: Plan, period: Period, today: list[int], uids: list[str],
-           results: Results) -> None:
+           results: Results) -> Query:
     """Streaks as gaps-and-islands: unit − row_number() is constant along a run of days (weeks,
     months).
 
@@ -240,7 +247,7 @@ def streak(name: str, metric: dict[str, Any], plan: Plan, period: Period, today:
     ctes, final = _streak_sql(0, metric, period, today, by)
     sql = (f"WITH d AS (SELECT DISTINCT {by.uid} AS uid, day FROM {TABLE} WHERE pp = 0 AND {cond}), "
            f"{', '.join(ctes)} {final}")
-    _streak_results({0: (name, metric)}, _rows(sql, params, uids), period, uids, results)
+    return Query(sql, params, lambda rows: _streak_results({0: (name, metric)}, rows, period, uids, results))
 
 
 @dataclass(frozen=True)
@@ -297,7 +304,7 @@ def _streak_sql(part: int, metric: dict[str, Any], period: Period, today: list[i
     return ctes, f"SELECT uid, {part} AS part, s, e, n FROM {k} WHERE rn = 1"
 
 
-def _streak_results(parts: dict[int, tuple[str, dict[str, Any]]], rows: list[tuple[Any, ...]], period: Period,
+def _streak_results(parts: dict[int, tuple[str, dict[str, Any]]], rows: list[Row], period: Period,
                     uids: list[str], results: Results) -> None:
     """Streak rows (uid, part, start, end, count) into ``results`` under the name of each part:
     ``{days, start, end}`` (or ``weeks``, ``months``), start and end being the first day of the
@@ -314,7 +321,7 @@ def _streak_results(parts: dict[int, tuple[str, dict[str, Any]]], rows: list[tup
             results[uid][name] = found.get((uid, part), {units[part].name: 0, "start": None, "end": None})
 
 
-def series(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: list[str], results: Results) -> None:
+def series(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: list[str], results: Results) -> Query:
     cols = plan.columns
     by = metric["by"]
     bucket = {"hour": dialect.mod_sql("lts / 3600000", 24), "weekday": dialect.mod_sql("day + 3", 7), "day": "day",
@@ -326,19 +333,24 @@ def series(name: str, metric: dict[str, Any], plan: Plan, period: Period, uids: 
            f"{users.group_by(bucket)}")
     keys, labels, names = _buckets(by, period)
     index = {k: i for i, k in enumerate(keys)}
-    found: dict[str, list[Any]] = {}
-    for uid, b, v in _rows(sql, params, uids):
-        values = found.setdefault(uid, [0] * len(keys))
-        if b in index:
-            values[index[b]] = _clean(v, metric.get("scale")) or 0
-    for uid in uids:
-        values = found.get(uid, [0] * len(keys))
-        peak = max(range(len(values)), key=lambda i: (values[i], -i)) if values else None
-        peaked = peak if peak is not None and values[peak] else None  # (no peak in a series of zeros)
-        results[uid][name] = {"labels": labels, "names": names, "values": values, "peak_index": peak,
-                              "peak_label": labels[peaked] if peaked is not None else None,
-                              "peak_name": names[peaked] if peaked is not None else None,
-                              "peak_value": values[peak] if peak is not None else 0, "total": _clean(sum(values))}
+
+    def read(rows: list[Row]) -> None:
+        found: dict[str, list[Any]] = {}
+        for uid, b, v in rows:
+            values = found.setdefault(uid, [0] * len(keys))
+            if b in index:
+                values[index[b]] = _clean(v, metric.get("scale")) or 0
+        for uid in uids:
+            values = found.get(uid, [0] * len(keys))
+            peak = max(range(len(values)), key=lambda i: (values[i], -i)) if values else None
+            peaked = peak if peak is not None and values[peak] else None  # (no peak in a series of zeros)
+            results[uid][name] = {"labels": labels, "names": names, "values": values, "peak_index": peak,
+                                  "peak_label": labels[peaked] if peaked is not None else None,
+                                  "peak_name": names[peaked] if peaked is not None else None,
+                                  "peak_value": values[peak] if peak is not None else 0,
+                                  "total": _clean(sum(values))}
+
+    return Query(sql, params, read)
 
 
 def _buckets(by: str, period: Period) -> tuple[list[Any], list[str], list[str]]:
@@ -381,7 +393,7 @@ def _months(period: Period) -> tuple[str, list[str]]:
 
 
 def record_day(name: str, metric: dict[str, Any], plan: Plan, period: Period, today: list[int], uids: list[str],
-               results: Results, streaks: dict[str, dict[str, Any]]) -> None:
+               results: Results, streaks: dict[str, dict[str, Any]]) -> Query:
     """The day with the most (events or sum of a property), and the ``streaks`` over the same
     events: the record's grouping by day gives the streaks their days, so one query serves all.
     A day whose events carry no number has no sum: it is no record (PostgreSQL would sort its
@@ -399,13 +411,16 @@ def record_day(name: str, metric: dict[str, Any], plan: Plan, period: Period, to
         streak_ctes, final = _streak_sql(part, streak_metric, period, today, by)
         ctes += streak_ctes
         selects.append(final)
-    rows = _rows(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}", params, uids)
-    found = {}
-    for uid, part, day, v, _ in rows:
-        if part == -1:
-            date = day_from_number(day)
-            found[uid] = {"date": date.isoformat(), "value": _clean(v, metric.get("scale")),
-                          "weekday": dates.weekday(date), "label": dates.human(date, "long", period.end.year)}
-    for uid in uids:
-        results[uid][name] = found.get(uid)
-    _streak_results(parts, [row for row in rows if row[1] != -1], period, uids, results)
+
+    def read(rows: list[Row]) -> None:
+        found = {}
+        for uid, part, day, v, _ in rows:
+            if part == -1:
+                date = day_from_number(day)
+                found[uid] = {"date": date.isoformat(), "value": _clean(v, metric.get("scale")),
+                              "weekday": dates.weekday(date), "label": dates.human(date, "long", period.end.year)}
+        for uid in uids:
+            results[uid][name] = found.get(uid)
+        _streak_results(parts, [row for row in rows if row[1] != -1], period, uids, results)
+
+    return Query(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}", params, read)

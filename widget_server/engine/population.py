@@ -171,9 +171,10 @@ def refresh(app_id: int, template: StoryTemplate, period: Period,
     for start in range(0, len(users), CHUNK):
         chunk = users[start:start + CHUNK]
         results: metrics_sql.Results = defaultdict(dict)
+        query = metrics_sql.scalars(only, plan, set(), chunk, results)
         with story_slice.scope():
-            story_slice.build(template, plan, app_id, actor_pairs(app_id, chunk), period, with_previous=False)
-            metrics_sql.scalars(only, plan, set(), chunk, results)
+            story_slice.answer(story_slice.build(template, plan, app_id, actor_pairs(app_id, chunk), period,
+                                                 with_previous=False), [query] if query else [], chunk)
         for uid in chunk:
             for target in formulas:
                 value = target.value(results[uid])

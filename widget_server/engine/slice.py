@@ -1,13 +1,15 @@
-"""The story slice: the rows of the users being assembled, for the period, copied once into a
-temporary table with local time, local day and the needed properties already extracted.
+"""The story slice: the rows of the users being assembled, for the period, read once from the
+event store with local time, local day and the needed properties already extracted.
 
 Every metric then scans this small table instead of the event store, so the cost of a story
 grows with the user's own events, not with the size of the database. The slice is keyed by
 ``uid`` so the same SQL assembles one user on demand or hundreds at once in ``stories build``.
+The metrics' queries over it are answered together (``answer``): on PostgreSQL in one statement
+with the slice as a CTE, on SQLite over a temporary table (``dialect.over_scratch``).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -74,9 +76,28 @@ def plan_for(template: StoryTemplate, wanted: frozenset[str] | None = None) -> P
     return plan
 
 
+@dataclass(frozen=True)
+class Query:
+    """A metric's query over the slice (its first column the user's position) and what reads
+    its rows, each with the user's id in place of the position."""
+
+    sql: str
+    params: list[Any]
+    read: Callable[[list[dialect.Row]], None]
+
+
+def answer(definition: dialect.Statement, queries: list[Query], uids: list[str]) -> None:
+    """Run ``queries`` over the slice that ``definition`` (from ``build``) selects, and have each
+    read its rows."""
+    answers = dialect.over_scratch(TABLE, definition, [(q.sql, q.params) for q in queries])
+    for query, rows in zip(queries, answers, strict=True):
+        query.read([(uids[row[0]], *row[1:]) for row in rows])
+
+
 def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tuple[str, str]],
-          period: Period, with_previous: bool) -> None:
-    """Create the slice for ``actors`` — pairs of (actor, uid) — over ``period``, inside a ``scope()``.
+          period: Period, with_previous: bool) -> dialect.Statement:
+    """The slice's SELECT for ``actors`` — pairs of (actor, uid) — over ``period``, inside a
+    ``scope()``; ``answer`` runs queries over it.
 
     Rows carry ``uid`` = the user's position among the distinct uids of ``actors``, in order; each
     actor belongs to one user (users.actor_pairs).
@@ -123,18 +144,17 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
     if plan.names is not None:
         where.append(f"e.name IN ({', '.join([p] * len(plan.names))})")
         params_tail.extend(plan.names)
-    sql = (f"CREATE TEMP TABLE {TABLE} {dialect.scratch_clause()} AS SELECT {', '.join(select)} FROM event e "
-           f"WHERE {found} AND {' AND '.join(where)}")
-    database.execute_sql(sql, params + params_tail)
+    return (f"SELECT {', '.join(select)} FROM event e WHERE {found} AND {' AND '.join(where)}",
+            params + params_tail)
 
 
 @contextmanager
 def scope() -> Iterator[None]:
     """The block a slice is built and read in (``build`` needs one); it is gone when the block ends.
 
-    On PostgreSQL the block is a transaction of its own and the slice's tables go with its commit
-    (``dialect.scratch_transaction``): no DROP statements, no wait for the disk. Anywhere else the
-    tables are dropped when the block ends, however it ends.
+    On PostgreSQL the block is a transaction of its own and the table of a slice's users goes with
+    its commit (``dialect.scratch_transaction``): no DROP statements, no wait for the disk.
+    Anywhere else the tables are dropped when the block ends, however it ends.
     """
     with dialect.scratch_transaction() as owned:
         if owned:

@@ -39,7 +39,7 @@ def test_the_sticker_is_the_card_with_rounded_corners_on_nothing(soundwave, live
 
 
 def _mean_difference(a, b) -> float:
-    pixels = list(zip(a.getdata(), b.getdata(), strict=True))
+    pixels = list(zip(a.get_flattened_data(), b.get_flattened_data(), strict=True))
     return sum(abs(x - y) for p, q in pixels for x, y in zip(p, q, strict=True)) / (3 * len(pixels))
 
 

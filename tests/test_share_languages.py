@@ -50,7 +50,7 @@ def test_an_english_story_keeps_its_english_page(soundwave, live_server):
 def accent_x(image: Image.Image, box: tuple[int, int, int, int]) -> float:
     """The mean x of the card's accent-green pixels within ``box``."""
     region = image.convert("RGB").crop(box)
-    xs = [x for i, (r, g, b) in enumerate(region.getdata()) if g > 180 and r < 90 and b < 140
+    xs = [x for i, (r, g, b) in enumerate(region.get_flattened_data()) if g > 180 and r < 90 and b < 140
           for x in [i % region.width]]
     assert xs, "no accent pixels there"
     return box[0] + sum(xs) / len(xs)
@@ -58,7 +58,7 @@ def accent_x(image: Image.Image, box: tuple[int, int, int, int]) -> float:
 
 def white_x(image: Image.Image, box: tuple[int, int, int, int]) -> float:
     region = image.convert("L").crop(box)
-    xs = [i % region.width for i, v in enumerate(region.getdata()) if v > 250]
+    xs = [i % region.width for i, v in enumerate(region.get_flattened_data()) if v > 250]
     return box[0] + sum(xs) / len(xs)
 
 

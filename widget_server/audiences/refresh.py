@@ -14,9 +14,9 @@ from peewee import IntegrityError
 from ..engine import expressions, metrics
 from ..engine.assemble import user_context
 from ..engine.periods import resolve
-from ..engine.users import actor_pairs, user_ids, utc_offsets
+from ..engine.users import actor_pairs, profiles_of, user_ids, utc_offsets
 from ..store.db import write_transaction
-from ..store.models import AudienceCount, AudienceMember, ChurnModel, Profile, StoredAudience, now_ms
+from ..store.models import App, AudienceCount, AudienceMember, ChurnModel, StoredAudience, now_ms
 from . import builtin, store
 from .definition import Audience
 
@@ -39,9 +39,9 @@ def compute(app_id: int, audience: Audience, users: list[str], now: datetime) ->
     """Those of ``users`` in the audience now (one chunk: one slice, one query per metric kind)."""
     if not users:
         return set()
-    profiles = {p.user_id: p for p in Profile.select().where((Profile.app_id == app_id) & Profile.user_id.in_(users))}
+    profiles = profiles_of(app_id, users)
     template = audience.metrics_template
-    offsets = utc_offsets(template, app_id, users, now)
+    offsets = utc_offsets(template, App.get_by_id(app_id), profiles, users, now)
     period = resolve(audience.spec["period"], now)
     base = {**expressions.story_globals(), "period": period.as_json(), "app": {}, "template": {"id": audience.id}}
     contexts = {uid: {**base, "user": user_context(uid, profiles.get(uid)),

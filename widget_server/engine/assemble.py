@@ -22,7 +22,7 @@ from .story_shape import ExperimentArm, Story, Theme
 from .template_schema import COLOR
 from .templates import StoryTemplate
 from .translations import DEFAULT_LOCALE
-from .users import actor_pairs, utc_offsets
+from .users import actor_pairs, profiles_of, utc_offsets
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +45,19 @@ def assemble_story(app_id: int, template_id: str, user_id: str, *, now: datetime
     if app is None:
         raise NotFound("No such app.", details={"app_id": app_id})
     now = now or datetime.now(UTC)
+    profile = Profile.get_or_none((Profile.app_id == app_id) & (Profile.user_id == user_id))
+    profiles = {user_id: profile} if profile else {}
     # The user's own today decides the period ("your last 7 days" ends on their local date). A
     # story built for another date's period is not theirs: it is assembled on demand instead.
-    offsets = utc_offsets(template, app_id, [user_id], now)
+    offsets = utc_offsets(template, app, profiles, [user_id], now)
     period = resolve(template.spec["period"], now, offsets[user_id])
     if not fresh:
         stored = precomputed(app, template, period.key, user_id)
         # A built story is in the locale its user had then: served while that is still theirs.
-        if stored is not None and stored.get("locale") == user_locale(app, user_id, locale):
+        if stored is not None and stored.get("locale") == user_locale(app, profile, locale):
             return stored
-    outcome = assemble_many(app, template, period, [user_id], now=now, offsets=offsets, locale=locale)[user_id]
+    outcome = assemble_many(app, template, period, [user_id], now=now, offsets=offsets, profiles=profiles,
+                            locale=locale)[user_id]
     if isinstance(outcome, NotEligible):
         raise outcome
     return outcome
@@ -69,7 +72,8 @@ def preview(app_id: int, template: StoryTemplate, user_ids: list[str], *,
     if app is None:
         raise NotFound("No such app.", details={"app_id": app_id})
     now = now or datetime.now(UTC)
-    offsets = utc_offsets(template, app_id, user_ids, now)
+    profiles = profiles_of(app.id, user_ids)
+    offsets = utc_offsets(template, app, profiles, user_ids, now)
     by_period: dict[str, tuple[Period, list[str]]] = {}
     for uid in user_ids:
         period = resolve(template.spec["period"], now, offsets[uid])
@@ -78,18 +82,16 @@ def preview(app_id: int, template: StoryTemplate, user_ids: list[str], *,
     out: dict[str, tuple[Story | NotEligible, list[dict[str, str]]]] = {}
     for period, uids in by_period.values():
         for uid, outcome in assemble_many(app, template, period, uids, now=now, offsets=offsets,
-                                          notes=notes).items():
+                                          profiles=profiles, notes=notes).items():
             out[uid] = (outcome, notes.get(uid, []))
     return out
 
 
-def user_locale(app: App, user_id: str, override: str | None = None) -> str:
-    """The locale ``user_id``'s story is in (engine/locales.py): one read of their profile by its key."""
+def user_locale(app: App, profile: Profile | None, override: str | None = None) -> str:
+    """The locale a user's story is in (engine/locales.py), from their ``profile``."""
     if override is not None:
         return override
-    row = (Profile.select(Profile.locale, Profile.traits)
-           .where((Profile.app_id == app.id) & (Profile.user_id == user_id)).tuples().first())
-    return locales.of_user(None, row[0] if row else None, row[1] if row else None, app.locale)
+    return locales.of_user(None, profile.locale if profile else None, profile.traits if profile else None, app.locale)
 
 
 def precomputed(app: App, template: StoryTemplate, period_key: str, user_id: str) -> Story | None:
@@ -116,11 +118,12 @@ def built_from(template: StoryTemplate, app: App) -> str:
 
 def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: list[str], *,
                   now: datetime | None = None, source: Literal["on_demand", "precomputed"] = "on_demand",
-                  offsets: dict[str, int] | None = None,
+                  offsets: dict[str, int] | None = None, profiles: dict[str, Profile] | None = None,
                   notes: dict[str, list[dict[str, str]]] | None = None,
                   locale: str | None = None) -> dict[str, Story | NotEligible]:
     """Stories for several users at once: one slice, one query per metric kind for all of them
-    (``offsets``: the users' ``utc_offsets`` when the caller has them already; ``notes``: a list
+    (``offsets`` and ``profiles``: the users' ``utc_offsets`` and ``profiles_of`` when the caller
+    has them already; ``notes``: a list
     per user, filled with why each frame not shown as written was skipped or replaced;
     ``locale``: every story in it, instead of each user's own).
 
@@ -128,8 +131,8 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
     among them (an app's users speak a few)."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
-    profiles = {p.user_id: p for p in Profile.select().where(
-        (Profile.app_id == app.id) & Profile.user_id.in_(user_ids))}
+    profiles = profiles_of(app.id, user_ids) if profiles is None else profiles
+    offsets = offsets or utc_offsets(template, app, profiles, user_ids, now)
     users = {uid: user_context(uid, profiles.get(uid)) for uid in user_ids}
     by_locale: dict[str, list[str]] = {}
     for uid in user_ids:

@@ -7,6 +7,7 @@ for exactly one user.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -74,14 +75,18 @@ def user_ids(app_id: int) -> list[str]:
         if uid not in gone]
 
 
-def utc_offsets(template: StoryTemplate, app_id: int, user_ids: list[str], now: datetime) -> dict[str, int]:
+def profiles_of(app_id: int, user_ids: list[str]) -> dict[str, Profile]:
+    """The profiles of those of ``user_ids`` who have one (erased users have none), by user id."""
+    return {p.user_id: p for p in Profile.select().where((Profile.app_id == app_id) & Profile.user_id.in_(user_ids))}
+
+
+def utc_offsets(template: StoryTemplate, app: App, profiles: Mapping[str, Profile], user_ids: list[str],
+                now: datetime) -> dict[str, int]:
     """Each user's UTC offset in minutes at ``now``, which makes their "today": in the zone ingest
-    records their events in (the last ``context.timezone`` they sent, else the app's), or 0 for
-    a template that counts in UTC."""
+    records their events in (the last ``context.timezone`` they sent, kept on their profile among
+    ``profiles``, which the caller has read), else the app's; or 0 for a template that counts in UTC."""
     if template.spec.get("timezone", "user") != "user":
         return dict.fromkeys(user_ids, 0)
-    app_zone = App.get_by_id(app_id).timezone
-    zones: dict[str, str | None] = dict(Profile.select(Profile.user_id, Profile.timezone).where(
-        (Profile.app_id == app_id) & Profile.user_id.in_(user_ids)).tuples().execute())
     at = int(now.timestamp() * 1000)
-    return {uid: utc_offset(zones.get(uid) or app_zone, at) for uid in user_ids}
+    return {uid: utc_offset((profile.timezone if (profile := profiles.get(uid)) else None) or app.timezone, at)
+            for uid in user_ids}

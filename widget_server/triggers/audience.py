@@ -16,7 +16,7 @@ from ..engine import expressions, locales, memberships, metrics
 from ..engine.assemble import user_context
 from ..engine.periods import resolve
 from ..engine.translations import DEFAULT_LOCALE, translated
-from ..engine.users import actor_pairs, utc_offsets
+from ..engine.users import actor_pairs, profiles_of, utc_offsets
 from ..store.models import App, Profile
 from .definition import Trigger
 
@@ -41,8 +41,7 @@ def event_scope(cause: dict[str, Any]) -> dict[str, Any]:
 def choose(trigger: Trigger, app: App, user_ids: list[str], cause: dict[str, Any], now: datetime) -> list[Chosen]:
     """Those of ``user_ids`` in the trigger's audience, not opted out, with their messages (in
     ``user_ids``' order)."""
-    profiles = {p.user_id: p for p in Profile.select().where(
-        (Profile.app_id == app.id) & Profile.user_id.in_(user_ids))}
+    profiles = profiles_of(app.id, user_ids)
     # Erased users have no profile; opted-out users are left out before anything is computed.
     wanted = [uid for uid in user_ids if uid in profiles and not opted_out(profiles[uid])]
     if wanted and "audience_ref" in trigger.spec:  # only the members of the app's audience it names
@@ -51,7 +50,7 @@ def choose(trigger: Trigger, app: App, user_ids: list[str], cause: dict[str, Any
     if not wanted:
         return []
     template = trigger.metrics_template
-    offsets = utc_offsets(template, app.id, wanted, now)
+    offsets = utc_offsets(template, app, profiles, wanted, now)
     period = resolve(trigger.spec["period"], now)
     users = {uid: user_context(uid, profiles[uid]) for uid in wanted}
     by_locale: dict[str, list[str]] = {}

@@ -57,7 +57,7 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
         elif kind == "record_day":
             streaks = {n: metrics[n] for n, day in streaks_of.items() if day == name}
             queries.append(metrics_sql.record_day(name, metric, plan, period, today, uids, results, streaks))
-    with story_slice.scope():
+    with story_slice.scope(len(uids)):
         story_slice.answer(story_slice.build(template, plan, app_id, actors, period, with_previous=bool(previous_of)),
                            queries, uids)
     later = Later(

@@ -172,7 +172,7 @@ def refresh(app_id: int, template: StoryTemplate, period: Period,
         chunk = users[start:start + CHUNK]
         results: metrics_sql.Results = defaultdict(dict)
         query = metrics_sql.scalars(only, plan, set(), chunk, results)
-        with story_slice.scope():
+        with story_slice.scope(len(chunk)):
             story_slice.answer(story_slice.build(template, plan, app_id, actor_pairs(app_id, chunk), period,
                                                  with_previous=False), [query] if query else [], chunk)
         for uid in chunk:

@@ -97,7 +97,7 @@ def answer(definition: dialect.Statement, queries: list[Query], uids: list[str])
 def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tuple[str, str]],
           period: Period, with_previous: bool) -> dialect.Statement:
     """The slice's SELECT for ``actors`` — pairs of (actor, uid) — over ``period``, inside a
-    ``scope()``; ``answer`` runs queries over it.
+    ``scope``; ``answer`` runs queries over it.
 
     Rows carry ``uid`` = the user's position among the distinct uids of ``actors``, in order; each
     actor belongs to one user (users.actor_pairs).
@@ -149,14 +149,16 @@ def build(template: StoryTemplate, plan: Plan, app_id: int, actors: Iterable[tup
 
 
 @contextmanager
-def scope() -> Iterator[None]:
-    """The block a slice is built and read in (``build`` needs one); it is gone when the block ends.
+def scope(users: int) -> Iterator[None]:
+    """The block a slice of ``users`` users is built and read in (``build`` needs one); it is gone
+    when the block ends.
 
     On PostgreSQL the block is a transaction of its own and the table of a slice's users goes with
-    its commit (``dialect.scratch_transaction``): no DROP statements, no wait for the disk.
-    Anywhere else the tables are dropped when the block ends, however it ends.
+    its commit (``dialect.scratch_transaction``): no DROP statements, no wait for the disk; the
+    slice of one user makes no table there, and needs no transaction. Anywhere else the tables are
+    dropped when the block ends, however it ends.
     """
-    with dialect.scratch_transaction() as owned:
+    with dialect.scratch_transaction(tables=users > 1) as owned:
         if owned:
             yield
             return

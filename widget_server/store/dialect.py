@@ -64,16 +64,22 @@ def writer_transaction() -> Iterator[Any]:
 
 
 @contextmanager
-def scratch_transaction() -> Iterator[bool]:
-    """A block for temporary tables made with ``scratch_clause()``; yields whether they are
-    dropped by its end on their own.
+def scratch_transaction(tables: bool = True) -> Iterator[bool]:
+    """A block for temporary tables made with ``scratch_clause()`` and ``over_scratch``; yields
+    whether they are dropped by its end on their own. ``tables``: whether the block makes any with
+    ``scratch_clause()``.
 
     PostgreSQL, outside a caller's transaction: a transaction of the block's own, whose tables go
     with its commit (ON COMMIT DROP). It writes nothing that must outlive a crash (temporary
     tables only), so its commit does not wait for the disk (``synchronous_commit`` off): creating
-    and dropping a table is catalog work that would otherwise cost a WAL flush each. Inside a
-    caller's transaction, or on SQLite: yields False, and the caller drops them.
+    and dropping a table is catalog work that would otherwise cost a WAL flush each. A block that
+    makes none needs no transaction (``over_scratch`` writes no table there): nothing to drop, and
+    no BEGIN, SET and COMMIT to wait for. Inside a caller's transaction, or on SQLite: yields
+    False, and the caller drops them.
     """
+    if is_postgres() and not tables:
+        yield True
+        return
     if not is_postgres() or database.in_transaction():
         yield False
         return

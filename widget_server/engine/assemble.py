@@ -132,7 +132,7 @@ def assemble_many(app: App, template: StoryTemplate, period: Period, user_ids: l
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     profiles = profiles_of(app.id, user_ids) if profiles is None else profiles
-    offsets = offsets or utc_offsets(template, app, profiles, user_ids, now)
+    offsets = utc_offsets(template, app, profiles, user_ids, now) if offsets is None else offsets
     users = {uid: user_context(uid, profiles.get(uid)) for uid in user_ids}
     by_locale: dict[str, list[str]] = {}
     for uid in user_ids:

@@ -37,7 +37,8 @@ def compute(template: StoryTemplate, app_id: int, period: Period, actors: list[t
     counted_by = _answered_by(metrics, plan, "distinct", "top", skip=previous_of, same_property=True)
     streaks_of = _answered_by(metrics, plan, "streak", "record_day")
     # A current streak ends on the user's own local today, in the zone of their events' days.
-    offsets = offsets or users.utc_offsets(template, App.get_by_id(app_id), users.profiles_of(app_id, uids), uids, now)
+    if offsets is None:
+        offsets = users.utc_offsets(template, App.get_by_id(app_id), users.profiles_of(app_id, uids), uids, now)
     today = [(int(now.timestamp() * 1000) + offsets[uid] * 60_000) // DAY_MS for uid in uids]
     scalars = metrics_sql.scalars({k: v for k, v in metrics.items() if k not in counted_by}, plan, previous_of,
                                   uids, results)

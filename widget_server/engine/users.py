@@ -88,5 +88,5 @@ def utc_offsets(template: StoryTemplate, app: App, profiles: Mapping[str, Profil
     if template.spec.get("timezone", "user") != "user":
         return dict.fromkeys(user_ids, 0)
     at = int(now.timestamp() * 1000)
-    return {uid: utc_offset((profile.timezone if (profile := profiles.get(uid)) else None) or app.timezone, at)
-            for uid in user_ids}
+    zones = {uid: profile.timezone for uid, profile in profiles.items()}
+    return {uid: utc_offset(zones.get(uid) or app.timezone, at) for uid in user_ids}

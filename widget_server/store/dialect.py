@@ -112,7 +112,7 @@ def over_scratch(table: str, definition: Statement, queries: list[Statement]) ->
     sql, params = definition
     if not is_postgres():
         database.execute_sql(f"CREATE TEMP TABLE {table} AS {sql}", params)
-        return [list(database.execute_sql(query, args).fetchall()) for query, args in queries]
+        return [database.execute_sql(query, args).fetchall() for query, args in queries]
     if not queries:
         return []
     # A row constructor of q.* renders as {"f1": …, "f2": …} in column order, whatever the columns'

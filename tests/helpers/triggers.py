@@ -24,6 +24,7 @@ from helpers.waiting import wait_until
 from widget_server.jobs.queue import queue_of
 from widget_server.store.db import database
 from widget_server.store.models import JobRecord
+from widget_server.triggers.events import handoff
 
 DAY = 86_400_000
 # The triggers' clock in tests (TRIGGER_CLOCK): 02:00 UTC today, so plays of the last weeks are in
@@ -133,7 +134,11 @@ def verifies(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 
 def queue_idle(app: Flask) -> bool:
-    """Nothing waiting on the app's queue and no job running (scheduled retries aside)."""
+    """Nothing handed to the queue but not yet on it (a request gives its trigger jobs to a thread
+    of the server's process, which may not have run yet on a busy machine), nothing waiting on the
+    app's queue and no job running (scheduled retries aside)."""
+    if not handoff.flush():
+        return False
     with app.app_context(), database.connection_context():
         return queue_of(app).depth() == 0 and not JobRecord.select().where(JobRecord.status == "running").exists()
 

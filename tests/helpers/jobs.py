@@ -25,8 +25,9 @@ RECAP = "import sys; from widget_server.cli import main; sys.argv[0] = 'recap'; 
 
 
 def recap_env(instance: Path, **config: object) -> dict[str, str]:
-    """The environment of a ``recap`` command on ``instance``, with RECAP_* settings."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "RECAP_INSTANCE_PATH": str(instance)}
+    """The environment of a ``recap`` command on ``instance``, with RECAP_* settings. Python's
+    fault handler is on, so a process that ``stop`` finds hung writes its threads' stacks to its log."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RECAP_INSTANCE_PATH": str(instance), "PYTHONFAULTHANDLER": "1"}
     env.update({f"RECAP_{key}": str(value) for key, value in config.items()})
     return env
 
@@ -42,9 +43,20 @@ def recap(*args: str, env: dict[str, str], log: Path, **options) -> subprocess.P
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-    """Stop a process ``recap`` started: ``sig``, then SIGKILL after ``timeout`` s, a SIGKILL going
-    to its whole session (the forked workers too); its exit status."""
-    return stop_child(process, timeout, sig, session=True)
+    """Stop a process ``recap`` started: ``sig``, then, if it is still running after ``timeout`` s,
+    SIGABRT (its fault handler writes where each thread was to its log, and the exit status says
+    -6) and SIGKILL to its whole session (the forked workers too); its exit status."""
+    if sig == signal.SIGKILL:
+        return stop_child(process, timeout, sig, session=True)
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(sig)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        status = stop_child(process, 5, signal.SIGABRT, session=True)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # what it forked, if the leader died of the abort
+        return status
 
 
 

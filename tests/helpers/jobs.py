@@ -21,7 +21,11 @@ from helpers.debian import binary, missing
 from helpers.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-RECAP = "import sys; from widget_server.cli import main; sys.argv[0] = 'recap'; main()"
+# ``recap`` as a terminal starts it, Ctrl+C (SIGINT) included: a test run started with SIGINT ignored
+# (a background job of a script) would hand that on, and a ``recap run`` stopped with SIGINT would
+# ignore it until killed.
+RECAP = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+         "from widget_server.cli import main; sys.argv[0] = 'recap'; main()")
 
 
 def recap_env(instance: Path, **config: object) -> dict[str, str]:

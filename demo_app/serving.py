@@ -4,6 +4,7 @@ server in a child process stopped (the demo's gunicorn and worker; the tests' gu
 and Redis), so that each is written once."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -69,10 +70,12 @@ class WSGIInThread(ServedInThread):
 
 
 def stop_child(process: subprocess.Popen[Any], timeout: float = 10, sig: int = signal.SIGTERM,
-               session: bool = False) -> int:
+               session: bool = False, abort_first: bool = False) -> int:
     """Stop a child process: ``sig`` (SIGTERM, a graceful stop), then SIGKILL if it has not
     exited within ``timeout`` s; its exit status. ``session``: the child leads a session of its
-    own, and SIGKILL goes to the whole process group (the processes it forked too)."""
+    own, and SIGKILL goes to the whole process group (the processes it forked too).
+    ``abort_first``: past the timeout, SIGABRT and up to 5 s before the SIGKILL, so that a Python
+    child with its fault handler on (PYTHONFAULTHANDLER) writes where each thread was."""
 
     def kill() -> None:
         if session:
@@ -91,5 +94,10 @@ def stop_child(process: subprocess.Popen[Any], timeout: float = 10, sig: int = s
     try:
         return process.wait(timeout)
     except subprocess.TimeoutExpired:
-        kill()
+        if abort_first:
+            process.send_signal(signal.SIGABRT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(5)
+        with contextlib.suppress(ProcessLookupError):  # (a session whose leader died of the abort)
+            kill()
         return process.wait(10)

@@ -47,20 +47,10 @@ def recap(*args: str, env: dict[str, str], log: Path, **options) -> subprocess.P
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-    """Stop a process ``recap`` started: ``sig``, then, if it is still running after ``timeout`` s,
-    SIGABRT (its fault handler writes where each thread was to its log, and the exit status says
-    -6) and SIGKILL to its whole session (the forked workers too); its exit status."""
-    if sig == signal.SIGKILL:
-        return stop_child(process, timeout, sig, session=True)
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(sig)
-    try:
-        return process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        status = stop_child(process, 5, signal.SIGABRT, session=True)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # what it forked, if the leader died of the abort
-        return status
+    """Stop a process ``recap`` started: ``sig``, then after ``timeout`` s SIGABRT (its fault handler
+    writes each thread's stack to its log; the status says -6) and SIGKILL to its whole session
+    (the forked workers too); its exit status."""
+    return stop_child(process, timeout, sig, session=True, abort_first=True)
 
 
 
